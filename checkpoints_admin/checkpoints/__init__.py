@@ -1,0 +1,38 @@
+"""The checkpoint library: files on disk, the manager jobs use, kinds, summaries, diffs.
+
+It imports nothing from Django, so any job can use it.
+"""
+
+from checkpoints_admin.checkpoints.errors import (
+    CheckpointError,
+    CheckpointExists,
+    CheckpointLockTimeout,
+    CheckpointNotFound,
+    CheckpointTooLarge,
+    CheckpointWriteError,
+    CorruptCheckpoint,
+    InterventionError,
+    InvalidCheckpointName,
+    InvalidDocument,
+    VersionConflict,
+)
+from checkpoints_admin.checkpoints.manager import CheckpointManager
+from checkpoints_admin.checkpoints.store import Checkpoint, CheckpointInfo, CheckpointStore
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointExists",
+    "CheckpointInfo",
+    "CheckpointLockTimeout",
+    "CheckpointManager",
+    "CheckpointNotFound",
+    "CheckpointStore",
+    "CheckpointTooLarge",
+    "CheckpointWriteError",
+    "CorruptCheckpoint",
+    "InterventionError",
+    "InvalidCheckpointName",
+    "InvalidDocument",
+    "VersionConflict",
+]

@@ -1,0 +1,29 @@
+"""Fixtures shared by the whole suite: a fresh checkpoints directory per test, the seed samples."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent.parent / "checkpoints_admin" / "samples"
+SAMPLE_NAMES = ("daily_reconciliation_checkpoint", "my-process", "reconciliation_checkpoint")
+
+
+@pytest.fixture
+def checkpoints_dir(tmp_path: Path, settings) -> Iterator[Path]:
+    """An empty checkpoints directory, wired into the Django settings for this test."""
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    settings.CHECKPOINTS_DIR = directory
+    yield directory
+
+
+@pytest.fixture
+def samples_dir(checkpoints_dir: Path) -> Path:
+    """The checkpoints directory filled with the seed's sample checkpoints."""
+    for name in SAMPLE_NAMES:
+        shutil.copyfile(SAMPLES / f"{name}.json", checkpoints_dir / f"{name}.json")
+    return checkpoints_dir
