@@ -1,9 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from checkpoints_admin.views import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("checkpoints_admin.status_urls")),
+    path("", include("checkpoints_admin.console_urls")),
 ]
