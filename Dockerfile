@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# Checkpoints Admin: the ops console served by gunicorn, static files by whitenoise.
+
+# --- build: a virtualenv with the pinned dependencies and the project --------------------------
+FROM python:3.13-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /app
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY requirements.lock ./
+RUN pip install --require-virtualenv -r requirements.lock
+COPY pyproject.toml README.md manage.py gunicorn.conf.py ./
+COPY checkpoints_admin ./checkpoints_admin
+COPY templates ./templates
+COPY static ./static
+COPY docker ./docker
+RUN pip install --require-virtualenv --no-deps . \
+    && DJANGO_SECRET_KEY=collectstatic-only CHECKPOINTS_DIR=/tmp/checkpoints \
+       python manage.py collectstatic --noinput
+
+# --- runtime: the slim image, the virtualenv, the app, a non-root user -------------------------
+FROM python:3.13-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PORT=8000 \
+    CHECKPOINTS_DIR=/data/checkpoints
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app \
+    && mkdir -p /data/checkpoints \
+    && chown app:app /data/checkpoints
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build --chown=root:root /app /app
+WORKDIR /app
+USER app
+VOLUME ["/data/checkpoints"]
+EXPOSE 8000
+# Python's own urllib: the slim image has no curl or wget. /healthz is exempt from the HTTPS
+# redirect and answers 200 only when the database and the checkpoints directory are usable.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4); sys.exit(r.status != 200)"]
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
+CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "checkpoints_admin.wsgi"]

@@ -1,0 +1,40 @@
+"""gunicorn settings for Checkpoints Admin, read from the environment.
+
+Used by the container (``gunicorn checkpoints_admin.wsgi``) and for bare-metal runs:
+``gunicorn -c gunicorn.conf.py checkpoints_admin.wsgi``.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+
+# A request that runs longer than this is killed and logged; large checkpoints parse in well
+# under a second, so a minute only catches real hangs (a stuck filesystem, a lost database).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# On SIGTERM workers finish the requests in flight (an intervention never stops half-way).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+
+# Logs to stdout/stderr, where the container runtime collects them.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+access_log_format = (
+    '{"time": "%(t)s", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
+    '"query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
+    '"user_agent": "%(a)s"}'
+)
+
+# Behind a reverse proxy that sets X-Forwarded-For / X-Forwarded-Proto.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Heartbeat files in memory, not on a possibly slow container filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Load the application in the master so a broken configuration fails at start, once.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,114 @@
+"""The project's foundation: settings refuse unsafe starts, the library stands alone, first run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from tests.conftest import SAMPLE_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    return subprocess.run(
+        args, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def test_without_secret_key_every_command_refuses_naming_it(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "manage.py", "check"],
+        {"DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings", "CHECKPOINTS_DIR": str(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "a-long-random-production-key-" + "x7Qp" * 12,
+            "CHECKPOINTS_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_bad_boolean_setting_is_named(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "manage.py", "check"],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "DJANGO_DEBUG": "maybe",
+            "CHECKPOINTS_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG must be true or false" in result.stderr
+
+
+def test_the_library_imports_without_django() -> None:
+    code = (
+        "import sys, checkpoints_admin.checkpoints as c; "
+        "assert c.CheckpointManager and c.CheckpointStore; "
+        "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')); "
+        "sys.exit(', '.join(bad))"
+    )
+    result = run([sys.executable, "-c", code], {})
+    assert result.returncode == 0, result.stderr
+
+
+def test_makefile_names_what_to_install_without_a_recent_python(tmp_path: Path) -> None:
+    result = run(
+        ["make", "-s", "venv", f"VENV={tmp_path / 'venv'}"],
+        {"PATH": "/usr/bin:/bin", "PYTHON": ""},
+    )
+    if Path("/usr/bin/python3.12").exists() or Path("/usr/bin/python3.13").exists():
+        pytest.skip("this machine has a system Python >= 3.12")
+    assert result.returncode != 0
+    assert "needs Python 3.12 or newer" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+@pytest.mark.django_db
+def test_bootstrap_fills_an_empty_directory_and_creates_the_first_admin(
+    checkpoints_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    call_command("bootstrap")
+    out = capsys.readouterr().out
+    assert sorted(p.stem for p in checkpoints_dir.glob("*.json")) == sorted(SAMPLE_NAMES)
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    password = out.split("admin / ", 1)[1].split()[0]
+    assert admin.check_password(password)
+
+    # Run again: nothing is copied over edits, no second account, no password printed.
+    (checkpoints_dir / "my-process.json").write_text('{"edited": true}\n')
+    call_command("bootstrap")
+    assert "admin /" not in capsys.readouterr().out
+    assert (checkpoints_dir / "my-process.json").read_text() == '{"edited": true}\n'
+    assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_bootstrap_leaves_a_directory_with_checkpoints_alone(
+    checkpoints_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-chosen-password-42")
+    (checkpoints_dir / "job.json").write_text("{}\n")
+    call_command("bootstrap")
+    assert [p.name for p in checkpoints_dir.iterdir()] == ["job.json"]
+    assert get_user_model().objects.get(username="admin").check_password("a-chosen-password-42")
