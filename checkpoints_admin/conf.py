@@ -57,7 +57,9 @@ def get_settings() -> AppSettings:
 def get_store() -> CheckpointStore:
     """Return the process-wide store over ``CHECKPOINTS_DIR`` (its list cache lives here)."""
     app = get_settings()
-    return CheckpointStore(app.checkpoints_dir, lock_timeout=app.lock_timeout, max_bytes=app.max_bytes)
+    return CheckpointStore(
+        app.checkpoints_dir, lock_timeout=app.lock_timeout, max_bytes=app.max_bytes
+    )
 
 
 @receiver(setting_changed)
