@@ -1,0 +1,761 @@
+"""Checkpoint kinds: detection from a document's keys and the integrity rules of each kind.
+
+``validate`` returns findings: errors are what would break or corrupt processing, warnings
+are what an operator should look at. Every finding names the offending value by a JSON
+pointer (RFC 6901) and says in plain English what is wrong.
+
+Date lists can hold a million entries, so the checks use sets and single passes, and date
+validity is a dictionary lookup in a per-year table of every real date (built on demand)
+rather than a parse of each string.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from checkpoints_admin.checkpoints.summary import Summary
+
+UNIFIED: Final = "unified-reconciliation"
+DAILY: Final = "daily-reconciliation"
+MANAGED: Final = "managed"
+UNKNOWN: Final = "unknown"
+KINDS: Final = (UNIFIED, DAILY, MANAGED, UNKNOWN)
+
+#: The values a document's ``status`` may take (daily and managed kinds).
+STATUSES: Final = ("pending", "running", "completed", "failed")
+
+ERROR: Final = "error"
+WARNING: Final = "warning"
+
+#: Per rule and list, how many offending entries get a finding of their own before the
+#: rest are grouped into one finding that gives their count.
+MAX_LISTED: Final = 5
+#: Gaps are listed one finding each up to this many, then grouped into one finding.
+MAX_GAPS_LISTED: Final = 3
+
+#: Where each kind keeps the time of its last update (used by the stale warning).
+LAST_UPDATE_FIELD: Final = {UNIFIED: "lastUpdateTime", DAILY: "lastRun", MANAGED: "lastUpdated"}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in a checkpoint document."""
+
+    severity: str  # "error" | "warning"
+    pointer: str  # RFC 6901 JSON pointer; "" is the whole document
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.pointer or '(document)'}: {self.message}"
+
+
+def json_pointer(*tokens: str | int) -> str:
+    """The RFC 6901 pointer of a path: ``json_pointer("a/b", 0) == "/a~1b/0"``."""
+    return "".join("/" + str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
+
+
+def detect_kind(data: Any) -> str:
+    """The kind of a checkpoint document, guessed from its keys (``unknown`` for non-objects)."""
+    if not isinstance(data, Mapping):
+        return UNKNOWN
+    if "pendingDates" in data or "completedDates" in data:
+        return UNIFIED
+    if "dates" in data or "processedDates" in data:
+        return DAILY
+    if "id" in data and "status" in data and "progress" in data:
+        return MANAGED
+    return UNKNOWN
+
+
+# --- dates -----------------------------------------------------------------------------
+
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?",
+    re.IGNORECASE,
+)
+# Every real date of the years seen so far, as "YYYY-MM-DD" -> proleptic ordinal, and per
+# year the dates in order. Bounded so that a hostile file spanning millennia cannot make
+# the table huge; dates of other years fall back to a parse.
+_ORDINALS: dict[str, int] = {}
+_YEAR_DATES: dict[int, tuple[str, ...]] = {}
+_MAX_CACHED_YEARS: Final = 500
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_EPOCH_MS: Final = (
+    int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds()) * 1000
+)
+
+
+def _load_year(year: int) -> bool:
+    if year in _YEAR_DATES:
+        return True
+    if len(_YEAR_DATES) >= _MAX_CACHED_YEARS or not 1 <= year <= 9999:
+        return False
+    start = date(year, 1, 1).toordinal()
+    end = date(year + 1, 1, 1).toordinal() if year < 9999 else date(9999, 12, 31).toordinal() + 1
+    names = tuple(date.fromordinal(o).isoformat() for o in range(start, end))
+    _ORDINALS.update(zip(names, range(start, end), strict=True))
+    _YEAR_DATES[year] = names
+    return True
+
+
+def date_ordinal(value: Any) -> int | None:
+    """The ordinal of a real ISO date string ``YYYY-MM-DD``, None when it is not one."""
+    if type(value) is not str:
+        return None
+    ordinal = _ORDINALS.get(value)
+    if ordinal is not None:
+        return ordinal
+    if not _DATE_RE.fullmatch(value):
+        return None
+    if _load_year(int(value[:4])):
+        return _ORDINALS.get(value)
+    try:
+        return date.fromisoformat(value).toordinal()
+    except ValueError:
+        return None
+
+
+def is_date(value: Any) -> bool:
+    """True for a string holding a real ISO date such as ``2025-03-01``."""
+    return date_ordinal(value) is not None
+
+
+def invalid_dates(values: set[str]) -> set[str]:
+    """The strings of ``values`` that are not real ISO dates."""
+    if values:
+        # Warm the table with the years of one value so a fresh process does not parse.
+        sample = next(iter(values))
+        if _DATE_RE.fullmatch(sample):
+            _load_year(int(sample[:4]))
+    missing = values.difference(_ORDINALS)
+    if not missing:
+        return missing
+    return {value for value in missing if date_ordinal(value) is None}
+
+
+def iter_dates(first: int, last: int) -> Iterator[str]:
+    """ISO strings of the dates from ordinal ``first`` to ``last`` inclusive."""
+    year = date.fromordinal(first).year
+    while first <= last:
+        start = date(year, 1, 1).toordinal()
+        if _load_year(year):
+            names = _YEAR_DATES[year]
+            stop = min(last, start + len(names) - 1)
+            yield from names[first - start : stop - start + 1]
+        else:
+            stop = min(last, (date(year + 1, 1, 1).toordinal() - 1) if year < 9999 else last)
+            for ordinal in range(first, stop + 1):
+                yield date.fromordinal(ordinal).isoformat()
+        first = stop + 1
+        year += 1
+
+
+@dataclass(slots=True)
+class DateRange:
+    """Dates covered by a kind's date lists: range and the days missing from it."""
+
+    first: str | None = None
+    last: str | None = None
+    gaps: int = 0
+
+    def gap_dates(self, present: set[str], limit: int) -> list[str]:
+        """The first ``limit`` dates of the range that are not in ``present``."""
+        found: list[str] = []
+        if not self.gaps or self.first is None or self.last is None:
+            return found
+        first, last = date_ordinal(self.first), date_ordinal(self.last)
+        assert first is not None and last is not None
+        for value in iter_dates(first, last):
+            if value not in present:
+                found.append(value)
+                if len(found) >= limit:
+                    break
+        return found
+
+
+def date_range(valid: set[str], *lists: Sequence[Any]) -> DateRange:
+    """The range of the real dates ``valid`` (sorted ``lists`` give its ends cheaply)."""
+    if not valid:
+        return DateRange()
+    ends = [lst[i] for lst in lists if lst for i in (0, -1)]
+    if ends and all(type(end) is str and end in valid for end in ends) and _sorted_strings(lists):
+        low, high = min(ends), max(ends)
+    else:
+        low, high = min(valid), max(valid)
+    assert low is not None and high is not None
+    first, last = date_ordinal(low), date_ordinal(high)
+    assert first is not None and last is not None
+    return DateRange(low, high, (last - first + 1) - len(valid))
+
+
+def _sorted_strings(lists: Sequence[Sequence[Any]]) -> bool:
+    for lst in lists:
+        try:
+            if not all(map(operator.le, lst, islice(lst, 1, None))):
+                return False
+        except TypeError:
+            return False
+    return True
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string (naive means UTC), None when invalid."""
+    if type(value) is not str or not _TIME_RE.fullmatch(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def epoch_ms_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from epoch milliseconds, None when not a usable integer."""
+    if type(value) is not int or not 0 <= value <= _MAX_EPOCH_MS:
+        return None
+    return _EPOCH + timedelta(milliseconds=value)
+
+
+def is_count(value: Any) -> bool:
+    """True for a JSON integer (not a boolean)."""
+    return type(value) is int
+
+
+def is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A short plain rendering of a JSON value for a message."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return repr(text)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+class _Report:
+    """Collects findings and orders them: errors first, then document order."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._order = {key: index for index, key in enumerate(data)}
+        self._items: list[tuple[int, int, int, Finding]] = []
+
+    def add(self, severity: str, pointer: str, message: str) -> None:
+        if pointer:
+            token = pointer[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+            position = self._order.get(token, len(self._order))
+        else:
+            position = -1
+        rank = 0 if severity == ERROR else 1
+        self._items.append((rank, position, len(self._items), Finding(severity, pointer, message)))
+
+    def error(self, pointer: str, message: str) -> None:
+        self.add(ERROR, pointer, message)
+
+    def warning(self, pointer: str, message: str) -> None:
+        self.add(WARNING, pointer, message)
+
+    def many(
+        self,
+        severity: str,
+        key: str,
+        hits: Sequence[tuple[int, str]],
+        total: int,
+        rest: str,
+    ) -> None:
+        """Findings for list entries ``hits`` (index, message); the rest grouped as one."""
+        for index, message in hits[:MAX_LISTED]:
+            self.add(severity, json_pointer(key, index), message)
+        if total > MAX_LISTED:
+            self.add(severity, json_pointer(key), f"{total - MAX_LISTED:,} more {rest} in {key}")
+
+    def findings(self) -> list[Finding]:
+        return [item[3] for item in sorted(self._items)]
+
+
+@dataclass(slots=True)
+class _DateList:
+    """What one date list of a document holds, found in a few passes over it."""
+
+    key: str
+    items: list[Any]
+    values: set[str]  # distinct strings
+    valid: set[str]  # distinct real dates
+
+
+def _check_date_list(
+    report: _Report, data: Mapping[str, Any], key: str, *, required: bool
+) -> _DateList:
+    empty = _DateList(key, [], set(), set())
+    if key not in data:
+        if required:
+            report.error("", f"{key} is missing")
+        return empty
+    items = data[key]
+    if not isinstance(items, list):
+        report.error(json_pointer(key), f"{key} must be a list of dates, not {_type_name(items)}")
+        return empty
+    if all(type(item) is str for item in items):
+        strings: list[str] = items
+    else:
+        hits = [
+            (index, f"{key} must hold date strings, not {_show(item)}")
+            for index, item in enumerate(items)
+            if type(item) is not str
+        ]
+        report.many(ERROR, key, hits, len(hits), "entries that are not strings")
+        strings = [item for item in items if type(item) is str]
+    values = set(strings)
+    if len(values) < len(strings):
+        seen: set[str] = set()
+        hits = []
+        count = 0
+        for index, item in enumerate(items):
+            if type(item) is not str:
+                continue
+            if item in seen:
+                count += 1
+                if len(hits) < MAX_LISTED:
+                    hits.append((index, f"{_show(item)} appears more than once in {key}"))
+            else:
+                seen.add(item)
+        report.many(ERROR, key, hits, count, "duplicate dates")
+    bad = invalid_dates(values)
+    if bad:
+        hits = [
+            (index, f"{_show(item)} is not a real date (expected YYYY-MM-DD)")
+            for index, item in enumerate(items)
+            if type(item) is str and item in bad
+        ]
+        report.many(ERROR, key, hits, len(hits), "entries that are not real dates")
+        valid = values - bad
+    else:
+        valid = values
+    if len(strings) == len(items):
+        _check_sorted(report, key, strings)
+    return _DateList(key, items, values, valid)
+
+
+def _check_sorted(report: _Report, key: str, items: list[str]) -> None:
+    if all(map(operator.le, items, islice(items, 1, None))):
+        return
+    for index in range(1, len(items)):
+        if items[index] < items[index - 1]:
+            report.warning(
+                json_pointer(key, index),
+                f"{key} is not sorted: {_show(items[index])} comes after {_show(items[index - 1])}",
+            )
+            return
+
+
+def _check_gaps(
+    report: _Report,
+    present: set[str],
+    lists: Sequence[_DateList],
+    pointer_key: str,
+    where: str,
+    last_processed: Any = None,
+) -> DateRange:
+    covered = date_range(present, *(dl.items for dl in lists))
+    if not covered.gaps:
+        return covered
+    gaps = covered.gap_dates(present, MAX_GAPS_LISTED + 1)
+    note = ""
+    if type(last_processed) is str and last_processed not in present and covered.first:
+        assert covered.last is not None
+        if covered.first < last_processed < covered.last:
+            note = f" (lastProcessedDate {last_processed} is one of them)"
+    if covered.gaps <= MAX_GAPS_LISTED:
+        for gap in gaps:
+            own = " (it is the lastProcessedDate)" if gap == last_processed else ""
+            report.warning(json_pointer(pointer_key), f"{gap} is inside the range but {where}{own}")
+    else:
+        shown = ", ".join(gaps[:MAX_GAPS_LISTED])
+        report.warning(
+            json_pointer(pointer_key),
+            f"{covered.gaps:,} dates inside the range {covered.first} … {covered.last} are "
+            f"{where.removeprefix('in ')}: {shown} …{note}",
+        )
+    return covered
+
+
+def _check_date_field(report: _Report, data: Mapping[str, Any], key: str) -> str | None:
+    """A single date field (string or null); its value when it is a real date."""
+    if key not in data or data[key] is None:
+        return None
+    value = data[key]
+    if type(value) is not str:
+        report.error(
+            json_pointer(key), f"{key} must be a date string or null, not {_type_name(value)}"
+        )
+        return None
+    if not is_date(value):
+        report.error(json_pointer(key), f"{_show(value)} is not a real date (expected YYYY-MM-DD)")
+        return None
+    return value
+
+
+def _check_iso_time(report: _Report, data: Mapping[str, Any], key: str) -> datetime | None:
+    if key not in data or data[key] is None:
+        return None
+    value = data[key]
+    if type(value) is not str:
+        report.error(
+            json_pointer(key),
+            f"{key} must be an ISO 8601 time string or null, not {_type_name(value)}",
+        )
+        return None
+    parsed = parse_time(value)
+    if parsed is None:
+        report.error(
+            json_pointer(key),
+            f"{_show(value)} is not an ISO 8601 time such as 2025-03-06T10:15:23.456Z",
+        )
+    return parsed
+
+
+def _check_epoch_ms(report: _Report, data: Mapping[str, Any], key: str) -> int | None:
+    if key not in data or data[key] is None:
+        return None
+    value = data[key]
+    if type(value) is not int:
+        report.error(
+            json_pointer(key), f"{key} must be epoch milliseconds (an integer), not {_show(value)}"
+        )
+        return None
+    if epoch_ms_time(value) is None:
+        report.error(json_pointer(key), f"{key} {value} is not a usable time in epoch milliseconds")
+        return None
+    return value
+
+
+def _check_status(report: _Report, data: Mapping[str, Any], *, required: bool) -> str | None:
+    if "status" not in data:
+        if required:
+            report.error("", "status is missing")
+        return None
+    value = data["status"]
+    if type(value) is not str:
+        report.error(json_pointer("status"), f"status must be a string, not {_type_name(value)}")
+        return None
+    if value not in STATUSES:
+        report.error(
+            json_pointer("status"), f"status {_show(value)} is not one of {', '.join(STATUSES)}"
+        )
+        return None
+    return value
+
+
+_STAT_KEYS: Final = (
+    "totalRecords",
+    "processedRecords",
+    "successfulRecords",
+    "failedRecords",
+    "timeouts",
+)
+
+
+def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
+    last = _check_date_field(report, data, "lastProcessedDate")
+    pending = _check_date_list(report, data, "pendingDates", required=True)
+    completed = _check_date_list(report, data, "completedDates", required=True)
+    both = pending.values & completed.values
+    if both:
+        hits = [
+            (index, f"{_show(item)} is both pending and completed")
+            for index, item in enumerate(pending.items)
+            if type(item) is str and item in both
+        ]
+        report.many(ERROR, "pendingDates", hits, len(hits), "dates that are also completed")
+    start = _check_epoch_ms(report, data, "startTime")
+    updated = _check_epoch_ms(report, data, "lastUpdateTime")
+    if start is not None and updated is not None and start > updated:
+        report.warning(
+            json_pointer("startTime"),
+            f"startTime ({epoch_ms_time(start):%Y-%m-%d %H:%M:%S} UTC) is after lastUpdateTime "
+            f"({epoch_ms_time(updated):%Y-%m-%d %H:%M:%S} UTC)",
+        )
+    if "stats" in data:
+        _check_stats(report, data["stats"])
+    present = pending.valid | completed.valid
+    _check_gaps(
+        report,
+        present,
+        (pending, completed),
+        "pendingDates",
+        "in neither pendingDates nor completedDates",
+        last,
+    )
+    if last is not None and last not in present:
+        covered = date_range(present, pending.items, completed.items)
+        inside = covered.first is not None and covered.first < last < (covered.last or "")
+        if not inside:  # a gap inside the range already says so
+            report.warning(
+                json_pointer("lastProcessedDate"),
+                f"lastProcessedDate {last} is neither in completedDates nor in pendingDates",
+            )
+
+
+def _check_stats(report: _Report, stats: Any) -> None:
+    if not isinstance(stats, Mapping):
+        report.error(
+            json_pointer("stats"), f"stats must be an object of counts, not {_type_name(stats)}"
+        )
+        return
+    counts: dict[str, int] = {}
+    for key, value in stats.items():
+        pointer = json_pointer("stats", key)
+        if type(value) is not int:
+            report.error(pointer, f"{key} must be a whole number, not {_show(value)}")
+        elif value < 0:
+            report.error(pointer, f"{key} cannot be negative ({value})")
+        else:
+            counts[key] = value
+    total, processed = counts.get("totalRecords"), counts.get("processedRecords")
+    if total is not None and processed is not None and processed > total:
+        report.error(
+            json_pointer("stats", "processedRecords"),
+            f"processedRecords ({processed:,}) is more than totalRecords ({total:,})",
+        )
+    ok, failed = counts.get("successfulRecords"), counts.get("failedRecords")
+    if processed is not None and ok is not None and failed is not None and processed != ok + failed:
+        report.warning(
+            json_pointer("stats", "processedRecords"),
+            f"processedRecords ({processed:,}) is not successfulRecords + failedRecords "
+            f"({ok:,} + {failed:,} = {ok + failed:,})",
+        )
+
+
+def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
+    last_run = _check_iso_time(report, data, "lastRun")
+    dates = _check_date_list(report, data, "dates", required=True)
+    processed = _check_date_list(report, data, "processedDates", required=True)
+    extra = processed.values - dates.values
+    if extra and "dates" in data and isinstance(data["dates"], list):
+        hits = [
+            (index, f"{_show(item)} is in processedDates but not in dates")
+            for index, item in enumerate(processed.items)
+            if type(item) is str and item in extra
+        ]
+        report.many(ERROR, "processedDates", hits, len(hits), "dates not in dates")
+    last = _check_date_field(report, data, "lastProcessedDate")
+    status = _check_status(report, data, required=False)
+    start = _check_iso_time(report, data, "startTime")
+    end = _check_iso_time(report, data, "endTime")
+    if status == "running" and data.get("endTime") is not None:
+        report.error(
+            json_pointer("endTime"),
+            f"endTime is set ({_show(data['endTime'])}) while status is 'running'",
+        )
+    if start is not None and end is not None and start > end:
+        report.warning(
+            json_pointer("startTime"),
+            f"startTime {data['startTime']} is after endTime {data['endTime']}",
+        )
+    if start is not None and last_run is not None and start > last_run and end is None:
+        report.warning(
+            json_pointer("startTime"),
+            f"startTime {data['startTime']} is after lastRun {data['lastRun']}",
+        )
+    if status == "completed":
+        left = len(dates.values - processed.values)
+        if left:
+            report.warning(
+                json_pointer("status"),
+                f"status is 'completed' but {_plural(left, 'date')} of dates "
+                f"{'is' if left == 1 else 'are'} not in processedDates",
+            )
+    present = dates.valid | processed.valid
+    _check_gaps(report, present, (dates, processed), "dates", "not in dates")
+    if last is not None and last not in processed.values:
+        report.warning(
+            json_pointer("lastProcessedDate"), f"lastProcessedDate {last} is not in processedDates"
+        )
+
+
+def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]:
+    if key not in data:
+        return set()
+    items = data[key]
+    if not isinstance(items, list):
+        report.error(json_pointer(key), f"{key} must be a list, not {_type_name(items)}")
+        return set()
+    seen: set[Any] = set()
+    hits: list[tuple[int, str]] = []
+    count = 0
+    for index, item in enumerate(items):
+        if isinstance(item, list | dict):
+            continue  # structured items cannot be compared cheaply; nothing to check
+        if item in seen:
+            count += 1
+            if len(hits) < MAX_LISTED:
+                hits.append((index, f"{_show(item)} appears more than once in {key}"))
+        else:
+            seen.add(item)
+    if count:
+        report.many(ERROR, key, hits, count, "duplicate items")
+    return seen
+
+
+def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
+    if "id" not in data:
+        report.error("", "id is missing")
+    elif type(data["id"]) is not str:
+        report.error(json_pointer("id"), f"id must be a string, not {_type_name(data['id'])}")
+    created = _check_iso_time(report, data, "created")
+    updated = _check_iso_time(report, data, "lastUpdated")
+    if created is not None and updated is not None and created > updated:
+        report.warning(
+            json_pointer("created"),
+            f"created {data['created']} is after lastUpdated {data['lastUpdated']}",
+        )
+    status = _check_status(report, data, required=True)
+    progress = data.get("progress")
+    if "progress" not in data:
+        report.error("", "progress is missing")
+    elif not is_number(progress):
+        report.error(
+            json_pointer("progress"),
+            f"progress must be a number from 0 to 100, not {_show(progress)}",
+        )
+    elif not 0 <= progress <= 100:
+        report.error(
+            json_pointer("progress"), f"progress must be between 0 and 100, not {progress}"
+        )
+    elif status == "completed" and progress < 100:
+        report.warning(
+            json_pointer("progress"), f"status is 'completed' but progress is {progress}"
+        )
+    processed = _check_items(report, data, "processedItems")
+    pending = _check_items(report, data, "pendingItems")
+    both = processed & pending
+    if both:
+        items = data["pendingItems"]
+        hits = [
+            (index, f"{_show(item)} is both pending and processed")
+            for index, item in enumerate(items)
+            if not isinstance(item, list | dict) and item in both
+        ]
+        report.many(ERROR, "pendingItems", hits, len(hits), "items that are also processed")
+
+
+_VALIDATORS: Final = {
+    UNIFIED: _validate_unified,
+    DAILY: _validate_daily,
+    MANAGED: _validate_managed,
+}
+
+
+def validate(
+    data: Any,
+    *,
+    kind: str | None = None,
+    now: datetime | None = None,
+    stale_after: float | None = None,
+) -> list[Finding]:
+    """The findings of a document: errors first, then warnings, each in document order.
+
+    ``kind`` forces the rules of that kind (default: detected). The stale-running warning
+    is only given when both ``now`` and ``stale_after`` (seconds) are given.
+    """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not isinstance(data, Mapping):
+        return [Finding(ERROR, "", f"a checkpoint must be a JSON object, not {_type_name(data)}")]
+    kind = kind or detect_kind(data)
+    report = _Report(data)
+    validator = _VALIDATORS.get(kind)
+    if validator is not None:
+        validator(report, data)
+    findings = report.findings()
+    if now is not None and stale_after is not None and kind != UNKNOWN:
+        from checkpoints_admin.checkpoints.summary import summarize
+
+        stale = stale_finding(summarize(data, kind=kind), now=now, stale_after=stale_after)
+        if stale is not None:
+            findings.append(stale)
+    return findings
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return _plural(seconds, "second")
+    minutes = seconds // 60
+    if minutes < 120:
+        return _plural(minutes, "minute")
+    hours = minutes // 60
+    if hours < 48:
+        return _plural(hours, "hour")
+    return _plural(hours // 24, "day")
+
+
+def stale_finding(summary: Summary, *, now: datetime, stale_after: float) -> Finding | None:
+    """The warning for a running checkpoint not updated for longer than ``stale_after`` s."""
+    if summary.state(now=now, stale_after=stale_after) != "stalled" or summary.last_update is None:
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    idle = (now - summary.last_update).total_seconds()
+    field = LAST_UPDATE_FIELD.get(summary.kind, "")
+    return Finding(
+        WARNING,
+        json_pointer(field) if field else "",
+        f"running but not updated for {_duration(idle)} "
+        f"(since {summary.last_update:%Y-%m-%d %H:%M:%S} UTC; threshold {_duration(stale_after)})",
+    )

@@ -1,0 +1,249 @@
+"""Summaries of checkpoint documents: progress, counts, rate, ETA and state, per kind.
+
+``summarize`` never raises on a document's content: a field of the wrong type is treated
+as absent, so a document with errors still summarises with what it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+from checkpoints_admin.checkpoints.kinds import (
+    DAILY,
+    KINDS,
+    MANAGED,
+    STATUSES,
+    UNIFIED,
+    UNKNOWN,
+    date_range,
+    detect_kind,
+    epoch_ms_time,
+    invalid_dates,
+    is_number,
+    parse_time,
+)
+
+STATES: Final = ("pending", "running", "stalled", "completed", "failed")
+
+_NO_RECORDS: Final[Mapping[str, int]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a checkpoint says about its job, in a shape common to every kind."""
+
+    kind: str
+    status: str | None = None  # the document's own status when it has one
+    progress: float | None = None  # 0..1
+    done: int = 0
+    pending: int = 0
+    total: int | None = None
+    unit: str = ""  # "dates" | "items" | "records" | "" (unit of done/pending/total)
+    rate: float | None = None  # rate_unit per second, start -> last update
+    started: datetime | None = None  # aware UTC
+    last_update: datetime | None = None  # aware UTC
+    eta_seconds: float | None = None
+    first_date: str | None = None
+    last_date: str | None = None
+    records: Mapping[str, int] = field(default=_NO_RECORDS)
+    gaps: int = 0
+    rate_unit: str = ""  # unit of rate ("records" for unified jobs that count records)
+
+    def state(self, *, now: datetime, stale_after: float | None) -> str:
+        """One of STATES; ``stalled`` is a running job idle for more than ``stale_after`` s."""
+        status = self.status if self.status in STATUSES else None
+        if status in ("failed", "completed", "pending"):
+            return status
+        if status is None:
+            if self.kind == UNKNOWN:
+                return "pending"
+            if self.pending == 0 and self.done > 0:
+                return "completed"
+            if self.done == 0 and self.last_update is None:
+                return "pending"
+        if self.last_update is not None and stale_after is not None:
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=UTC)
+            if (now - self.last_update).total_seconds() > stale_after:
+                return "stalled"
+        return "running"
+
+
+def _str_set(value: Any) -> set[str]:
+    if not isinstance(value, list):
+        return set()
+    return {item for item in value if type(item) is str}
+
+
+def _count(mapping: Mapping[str, Any], key: str) -> int | None:
+    value = mapping.get(key)
+    return value if type(value) is int and value >= 0 else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    elapsed = (end - start).total_seconds()
+    return elapsed if elapsed > 0 else None
+
+
+def _per_second(amount: int | None, elapsed: float | None) -> float | None:
+    if amount is None or elapsed is None:
+        return None
+    return amount / elapsed
+
+
+def _eta(remaining: int | None, rate: float | None) -> float | None:
+    if remaining is None or not rate:
+        return None
+    return max(remaining, 0) / rate
+
+
+def _dates(*lists: Any) -> tuple[set[str], str | None, str | None, int]:
+    """Real dates of the lists, their first and last date and the days missing between."""
+    values: set[str] = set()
+    for lst in lists:
+        values |= _str_set(lst)
+    valid = values - invalid_dates(values)
+    covered = date_range(valid, *(lst for lst in lists if isinstance(lst, list)))
+    return valid, covered.first, covered.last, covered.gaps
+
+
+def _unified(data: Mapping[str, Any]) -> Summary:
+    pending = _str_set(data.get("pendingDates"))
+    completed = _str_set(data.get("completedDates"))
+    _, first, last, gaps = _dates(data.get("completedDates"), data.get("pendingDates"))
+    started = epoch_ms_time(data.get("startTime"))
+    updated = epoch_ms_time(data.get("lastUpdateTime"))
+    elapsed = _seconds(started, updated)
+    stats = data.get("stats")
+    stats = stats if isinstance(stats, Mapping) else {}
+    total_records = _count(stats, "totalRecords")
+    processed = _count(stats, "processedRecords")
+    records = {
+        name: value
+        for name, key in (
+            ("successful", "successfulRecords"),
+            ("failed", "failedRecords"),
+            ("timeouts", "timeouts"),
+        )
+        if (value := _count(stats, key)) is not None
+    }
+    done, left = len(completed), len(pending - completed)
+    total = done + left
+    if total_records and processed is not None:
+        progress: float | None = min(processed / total_records, 1.0)
+        rate = _per_second(processed, elapsed)
+        eta = _eta(total_records - processed, rate)
+        rate_unit = "records"
+    else:
+        progress = done / total if total else None
+        rate = _per_second(done, elapsed)
+        eta = _eta(left, rate)
+        rate_unit = "dates"
+    return Summary(
+        kind=UNIFIED,
+        status=None,
+        progress=progress,
+        done=done,
+        pending=left,
+        total=total,
+        unit="dates",
+        rate=rate,
+        started=started,
+        last_update=updated,
+        eta_seconds=eta,
+        first_date=first,
+        last_date=last,
+        records=MappingProxyType(records),
+        gaps=gaps,
+        rate_unit=rate_unit,
+    )
+
+
+def _status(data: Mapping[str, Any]) -> str | None:
+    status = data.get("status")
+    return status if type(status) is str else None
+
+
+def _daily(data: Mapping[str, Any]) -> Summary:
+    dates = _str_set(data.get("dates"))
+    processed = _str_set(data.get("processedDates"))
+    _, first, last, gaps = _dates(data.get("dates"), data.get("processedDates"))
+    done = len(processed & dates)
+    total = len(dates)
+    started = parse_time(data.get("startTime"))
+    last_run = parse_time(data.get("lastRun"))
+    ended = parse_time(data.get("endTime"))
+    times = [moment for moment in (started, last_run, ended) if moment is not None]
+    updated = max(times) if times else None
+    elapsed = _seconds(started, ended or last_run)
+    rate = _per_second(done, elapsed)
+    return Summary(
+        kind=DAILY,
+        status=_status(data),
+        progress=done / total if total else None,
+        done=done,
+        pending=total - done,
+        total=total,
+        unit="dates",
+        rate=rate,
+        started=started,
+        last_update=updated,
+        eta_seconds=_eta(total - done, rate),
+        first_date=first,
+        last_date=last,
+        gaps=gaps,
+        rate_unit="dates",
+    )
+
+
+def _managed(data: Mapping[str, Any]) -> Summary:
+    percent = data.get("progress")
+    progress = percent / 100 if is_number(percent) and 0 <= percent <= 100 else None
+    processed_items = data.get("processedItems")
+    pending_items = data.get("pendingItems")
+    has_items = isinstance(processed_items, list) or isinstance(pending_items, list)
+    done = len(processed_items) if isinstance(processed_items, list) else 0
+    left = len(pending_items) if isinstance(pending_items, list) else 0
+    started = parse_time(data.get("created"))
+    updated = parse_time(data.get("lastUpdated"))
+    elapsed = _seconds(started, updated)
+    rate = _per_second(done, elapsed) if has_items else None
+    eta = _eta(left, rate)
+    if eta is None and progress and elapsed is not None:
+        eta = elapsed * (1 - progress) / progress
+    return Summary(
+        kind=MANAGED,
+        status=_status(data),
+        progress=progress,
+        done=done,
+        pending=left,
+        total=done + left if has_items else None,
+        unit="items" if has_items else "",
+        rate=rate,
+        started=started,
+        last_update=updated,
+        eta_seconds=eta,
+        rate_unit="items" if has_items else "",
+    )
+
+
+def summarize(data: Any, *, kind: str | None = None) -> Summary:
+    """The summary of a document as ``kind`` (default: detected); never raises on content."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not isinstance(data, Mapping):
+        return Summary(kind=UNKNOWN)
+    kind = kind or detect_kind(data)
+    if kind == UNIFIED:
+        return _unified(data)
+    if kind == DAILY:
+        return _daily(data)
+    if kind == MANAGED:
+        return _managed(data)
+    return Summary(kind=UNKNOWN, status=_status(data))
