@@ -1,0 +1,128 @@
+"""The container's parts, each run for real: Dockerfile facts, entrypoint, gunicorn config."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="checkpoints_admin.settings",
+        DJANGO_SECRET_KEY="container-test-key-" + "k3Yq" * 12,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CHECKPOINTS_DIR=str(tmp_path / "checkpoints"),
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
+    env.update(extra)
+    return env
+
+
+def instructions(name: str) -> list[str]:
+    return [line for line in DOCKERFILE.splitlines() if line.startswith(f"{name} ")]
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    users = instructions("USER")
+    assert users, "the final stage must switch to a non-root user"
+    assert users[-1].split()[1] not in {"root", "0"}
+    final_stage = DOCKERFILE.rsplit("\nFROM ", 1)[1]
+    assert "USER app" in final_stage
+
+
+def test_dockerfile_health_check_needs_no_extra_tools() -> None:
+    (healthcheck,) = [line for line in DOCKERFILE.splitlines() if "HEALTHCHECK" in line]
+    check = DOCKERFILE.split("HEALTHCHECK", 1)[1].split("\n\n", 1)[0]
+    assert "/healthz" in check
+    assert not re.search(r"\b(curl|wget)\b", check)
+    assert '"python", "-c"' in check
+
+
+def test_dockerfile_is_multi_stage_on_slim_python_with_pinned_requirements() -> None:
+    stages = instructions("FROM")
+    assert len(stages) >= 2
+    assert all(stage.split()[1].startswith("python:3.13-slim") for stage in stages)
+    assert "pip install --require-virtualenv -r requirements.lock" in DOCKERFILE
+    assert "collectstatic --noinput" in DOCKERFILE
+    assert "EXPOSE 8000" in DOCKERFILE
+    assert re.search(r'^VOLUME \["/data/checkpoints"\]', DOCKERFILE, re.M)
+    pinned = [
+        line
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert pinned and all("==" in line for line in pinned)
+    names = {line.split("==")[0].lower().replace("_", "-") for line in pinned}
+    assert {"django", "filelock", "gunicorn", "whitenoise", "psycopg"} <= names
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "db.sqlite3*", "checkpoints", ".local-secret-key"} <= ignored
+
+
+def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["sh", "docker/entrypoint.sh", "python", "-c", "import os; print('served', os.getpid())"],
+        cwd=ROOT,
+        env=production_env(tmp_path, DJANGO_SUPERUSER_PASSWORD="first-admin-password-1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "The database is ready." in result.stdout
+    assert "served" in result.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        applied = {row[0] for row in db.execute("SELECT app FROM django_migrations")}
+        admins = db.execute("SELECT username FROM auth_user WHERE is_superuser").fetchall()
+    assert {"auth", "checkpoints_admin"} <= applied
+    assert admins == [("admin",)]
+    assert not list((tmp_path / "checkpoints").glob("*.json")), "no samples in production"
+
+
+def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
+        cwd=ROOT,
+        env=production_env(
+            tmp_path,
+            DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
+            DATABASE_WAIT_SECONDS="1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "The database did not answer within 1 s" in result.stderr
+    assert "served" not in result.stdout
+
+
+def test_gunicorn_config_reads_the_environment(tmp_path: Path) -> None:
+    code = (
+        "import runpy, json; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(json.dumps({k: c[k] for k in ('bind', 'workers', 'timeout', "
+        "'graceful_timeout', 'accesslog')}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=production_env(tmp_path, PORT="9123", WEB_CONCURRENCY="3"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        '{"bind": "0.0.0.0:9123", "workers": 3, "timeout": 60, '
+        '"graceful_timeout": 30, "accesslog": "-"}'
+    )
