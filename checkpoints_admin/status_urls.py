@@ -1,5 +1,11 @@
-"""URLs of the status pages."""
+"""URLs of the status page, the status feed and the metrics."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from checkpoints_admin.views import status
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("status/", status.status_page, name="status"),
+    path("status.json", status.status_json, name="status_json"),
+    path("metrics", status.metrics, name="metrics"),
+]

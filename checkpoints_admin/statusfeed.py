@@ -1,0 +1,473 @@
+"""What stakeholders see: one line per visible job, an overall verdict, a 30-day strip.
+
+Built from ``store.list()`` (cached, stat-only) and the ``StatusJob`` rows set in the admin.
+Nothing here shows a raw document, a date list, a user name or a reason. The per-checkpoint
+part that does not depend on the clock is cached by (name, version), so a request costs a
+directory scan, one small query and the serialisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+
+from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints.summary import Summary
+
+#: States that make the overall banner say "need attention".
+ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
+#: Kinds whose progress is a set of dates, shown with a 30-day strip.
+DATE_KINDS: Final = frozenset({"unified-reconciliation", "daily-reconciliation"})
+STRIP_DAYS: Final = 30
+DAY_STATES: Final = ("completed", "pending", "gap", "outside")
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One cell of the 30-day strip."""
+
+    day: date
+    state: str  # one of DAY_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Strip:
+    """The 30 days ending at the job's latest date, with counts for the text beside it."""
+
+    days: tuple[Day, ...]
+    completed: int
+    pending: int
+    gaps: int
+
+    @property
+    def start(self) -> date:
+        return self.days[0].day
+
+    @property
+    def end(self) -> date:
+        return self.days[-1].day
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """One visible job as the status page and the feed show it."""
+
+    name: str
+    display_name: str
+    description: str
+    kind: str | None
+    state: str
+    progress: float | None
+    done: int | None
+    pending: int | None
+    total: int | None
+    unit: str
+    rate: float | None
+    rate_unit: str  # the rate's and the progress's unit ("records" for unified stats)
+    eta: datetime | None
+    last_update: datetime | None
+    errors: int
+    warnings: int
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state in ATTENTION_STATES or self.errors > 0
+
+    @property
+    def date_based(self) -> bool:
+        return self.kind in DATE_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class Overall:
+    """The banner: ``state`` is "ok", "attention" or "empty"."""
+
+    state: str
+    message: str
+    jobs: int
+    attention: int
+    states: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    generated_at: datetime
+    overall: Overall
+    jobs: tuple[JobStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """A job's ``StatusJob`` row, or the defaults when it has none."""
+
+    display_name: str = ""
+    description: str = ""
+    hidden: bool = False
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """The clock-independent part of a job, cached per (name, version)."""
+
+    summary: Summary | None
+    kind: str | None
+    errors: int
+    warnings: int
+    eta: datetime | None
+
+
+_fixed_cache: dict[tuple[str, str | None, str | None], _Fixed] = {}
+_strip_cache: dict[tuple[str, str], Strip | None] = {}
+
+
+def iso_z(moment: datetime) -> str:
+    """``2025-03-06T10:15:23.456Z``: UTC with milliseconds, as the checkpoint files write times."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def job_settings() -> dict[str, JobSettings]:
+    """The ``StatusJob`` rows by checkpoint name (one query)."""
+    from checkpoints_admin.models import StatusJob
+
+    rows = StatusJob.objects.values_list(
+        "name", "display_name", "description", "hidden", "position"
+    )
+    return {
+        name: JobSettings(display_name or "", description or "", bool(hidden), position or 0)
+        for name, display_name, description, hidden, position in rows
+    }
+
+
+def _fixed(info: CheckpointInfo) -> _Fixed:
+    key = (info.name, info.version, info.error)
+    fixed = _fixed_cache.get(key)
+    if fixed is not None:
+        return fixed
+    errors = sum(1 for finding in info.findings if finding.severity == "error")
+    warnings = len(info.findings) - errors
+    summary = info.summary
+    if info.corrupt or summary is None:
+        fixed = _Fixed(None, info.kind, errors + (1 if info.corrupt else 0), warnings, None)
+    else:
+        eta = None
+        if summary.eta_seconds is not None and summary.last_update is not None:
+            try:
+                eta = summary.last_update + timedelta(seconds=summary.eta_seconds)
+            except OverflowError:  # a rate so slow the finish lies past year 9999
+                eta = None
+        fixed = _Fixed(summary, info.kind, errors, warnings, eta)
+    _fixed_cache[key] = fixed
+    return fixed
+
+
+def _forget_stale(cache: dict[Any, Any], names: set[str]) -> None:
+    """Drop entries of files that changed or went away, so the caches stay the size of the dir."""
+    if len(cache) > 2 * len(names) + 64:
+        for key in [key for key in cache if key[0] not in names]:
+            cache.pop(key, None)
+        if len(cache) > 2 * len(names) + 64:
+            cache.clear()
+
+
+def job_status(
+    info: CheckpointInfo, settings: JobSettings, *, now: datetime, stale_after: float
+) -> JobStatus:
+    """Summarise one listed checkpoint for stakeholders."""
+    fixed = _fixed(info)
+    summary = fixed.summary
+    display_name = settings.display_name or info.name
+    if summary is None:
+        return JobStatus(
+            name=info.name,
+            display_name=display_name,
+            description=settings.description,
+            kind=fixed.kind,
+            state="corrupt" if info.corrupt else "pending",
+            progress=None,
+            done=None,
+            pending=None,
+            total=None,
+            unit="",
+            rate=None,
+            rate_unit="",
+            eta=None,
+            last_update=None,
+            errors=fixed.errors,
+            warnings=fixed.warnings,
+        )
+    state = summary.state(now=now, stale_after=stale_after)
+    return JobStatus(
+        name=info.name,
+        display_name=display_name,
+        description=settings.description,
+        kind=fixed.kind,
+        state=state,
+        progress=summary.progress,
+        done=summary.done,
+        pending=summary.pending,
+        total=summary.total,
+        unit=summary.unit,
+        rate=summary.rate,
+        rate_unit=summary.rate_unit,
+        # A finish time only means something while the job is moving.
+        eta=fixed.eta if state in ("running", "pending") else None,
+        last_update=summary.last_update,
+        errors=fixed.errors,
+        # The stale-running warning is the one finding that depends on the clock.
+        warnings=fixed.warnings + (1 if state == "stalled" else 0),
+    )
+
+
+def overall(jobs: Sequence[JobStatus]) -> Overall:
+    """The banner's verdict over the visible jobs."""
+    states: dict[str, int] = {}
+    for job in jobs:
+        states[job.state] = states.get(job.state, 0) + 1
+    attention = sum(1 for job in jobs if job.needs_attention)
+    count = len(jobs)
+    if count == 0:
+        return Overall("empty", "No jobs to show yet", 0, 0, states)
+    if attention == 0:
+        noun = "job" if count == 1 else "jobs"
+        lead = "The" if count == 1 else f"All {count}"
+        return Overall("ok", f"{lead} {noun} on track", count, 0, states)
+    verb = "needs" if attention == 1 else "need"
+    noun = "job" if count == 1 else "jobs"
+    return Overall(
+        "attention", f"{attention} of {count} {noun} {verb} attention", count, attention, states
+    )
+
+
+def build_report(
+    store: CheckpointStore,
+    *,
+    now: datetime | None = None,
+    stale_after: float,
+    settings: Mapping[str, JobSettings] | None = None,
+    include_hidden: bool = False,
+) -> StatusReport:
+    """The visible jobs in page order (admin position, then name) with the overall verdict."""
+    now = now or datetime.now(UTC)
+    infos = store.list()
+    if settings is None:
+        settings = job_settings()
+    default = JobSettings()
+    jobs = []
+    for info in infos:
+        job_setting = settings.get(info.name, default)
+        if job_setting.hidden and not include_hidden:
+            continue
+        jobs.append(job_status(info, job_setting, now=now, stale_after=stale_after))
+    _forget_stale(_fixed_cache, {info.name for info in infos})
+    jobs.sort(key=lambda job: (settings.get(job.name, default).position, job.name))
+    return StatusReport(now, overall(jobs), tuple(jobs))
+
+
+def _feed_entry(job: JobStatus) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "displayName": job.display_name,
+        "kind": job.kind,
+        "state": job.state,
+        "progress": job.progress,
+        "done": job.done,
+        "pending": job.pending,
+        "rate": job.rate,
+        "eta": iso_z(job.eta) if job.eta is not None else None,
+        "lastUpdate": iso_z(job.last_update) if job.last_update is not None else None,
+        "errors": job.errors,
+        "warnings": job.warnings,
+    }
+
+
+def feed_bytes(report: StatusReport) -> tuple[bytes, str]:
+    """The ``/status.json`` body and its ETag (a hash of everything but ``generatedAt``)."""
+    body = orjson.dumps(
+        {
+            "overall": {
+                "state": report.overall.state,
+                "message": report.overall.message,
+                "jobs": report.overall.jobs,
+                "attention": report.overall.attention,
+                "states": report.overall.states,
+            },
+            "checkpoints": [_feed_entry(job) for job in report.jobs],
+        }
+    )
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    # generatedAt goes first; splicing it in keeps the hashed part byte-identical.
+    head = b'{"generatedAt":' + orjson.dumps(iso_z(report.generated_at)) + b","
+    return head + body[1:], etag
+
+
+def date_strip(
+    data: Mapping[str, Any], summary: Summary, *, days: int = STRIP_DAYS
+) -> Strip | None:
+    """The ``days`` days ending at the job's latest date, each completed/pending/gap/outside."""
+    if summary.kind not in DATE_KINDS or not summary.first_date or not summary.last_date:
+        return None
+    try:
+        first = date.fromisoformat(summary.first_date)
+        last = date.fromisoformat(summary.last_date)
+    except ValueError:
+        return None
+    if summary.kind == "unified-reconciliation":
+        completed = _strings(data.get("completedDates"))
+        pending = _strings(data.get("pendingDates")) - completed
+    else:
+        completed = _strings(data.get("processedDates"))
+        pending = _strings(data.get("dates")) - completed
+    cells = []
+    for offset in range(days - 1, -1, -1):
+        day = last - timedelta(days=offset)
+        text = day.isoformat()
+        if text in completed:
+            state = "completed"
+        elif text in pending:
+            state = "pending"
+        elif first <= day <= last:
+            state = "gap"
+        else:
+            state = "outside"
+        cells.append(Day(day, state))
+    return Strip(
+        tuple(cells),
+        completed=sum(1 for cell in cells if cell.state == "completed"),
+        pending=sum(1 for cell in cells if cell.state == "pending"),
+        gaps=sum(1 for cell in cells if cell.state == "gap"),
+    )
+
+
+def _strings(values: object) -> set[str]:
+    if not isinstance(values, list):
+        return set()
+    return {value for value in values if isinstance(value, str)}
+
+
+def strips(store: CheckpointStore, jobs: Iterable[JobStatus]) -> dict[str, Strip]:
+    """The 30-day strips of the date-based jobs, read once per file version."""
+    by_name = {info.name: info for info in store.list()}
+    result: dict[str, Strip] = {}
+    for job in jobs:
+        info = by_name.get(job.name)
+        if not job.date_based or info is None or info.version is None or info.summary is None:
+            continue
+        key = (info.name, info.version)
+        if key in _strip_cache:
+            strip = _strip_cache[key]
+        else:
+            try:
+                checkpoint = store.read(info.name)
+            except CheckpointError:
+                continue
+            strip = date_strip(checkpoint.data, info.summary)
+            if checkpoint.version == info.version:
+                _strip_cache[key] = strip
+        if strip is not None:
+            result[job.name] = strip
+    _forget_stale(_strip_cache, set(by_name))
+    return result
+
+
+STATE_WORDS: Final = {
+    "completed": "Completed",
+    "running": "Running",
+    "pending": "Not started",
+    "stalled": "Stalled",
+    "failed": "Failed",
+    "corrupt": "Unreadable",
+}
+ATTENTION_WORDS: Final = {
+    "stalled": "No progress reported for longer than expected.",
+    "failed": "The job reported a failure.",
+    "corrupt": "The checkpoint file cannot be read.",
+}
+DAY_WORDS: Final = {
+    "completed": "completed",
+    "pending": "pending",
+    "gap": "gap (neither done nor planned)",
+    "outside": "outside the job's range",
+}
+
+
+def _rate_text(rate: float, unit: str) -> str:
+    """``24.0 records/s``, or per minute, hour or day when slower."""
+    per, value = "day", rate * 86400
+    for candidate, factor in (("s", 1), ("min", 60), ("h", 3600)):
+        if rate * factor >= 1:
+            per, value = candidate, rate * factor
+            break
+    amount = f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    return f"{amount} {unit or 'units'}/{per}"
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A job as the status page's card shows it; every value is plain text (autoescaped)."""
+
+    job: JobStatus
+    strip: Strip | None = None
+
+    @property
+    def state_word(self) -> str:
+        return STATE_WORDS.get(self.job.state, self.job.state.capitalize())
+
+    @property
+    def attention(self) -> str:
+        """Why the job needs attention, in a stakeholder's words ("" when it does not)."""
+        if self.job.state in ATTENTION_WORDS:
+            return ATTENTION_WORDS[self.job.state]
+        if self.job.errors:
+            return "The checkpoint has integrity problems; operators have been shown them."
+        return ""
+
+    @property
+    def percent(self) -> str:
+        job = self.job
+        if job.progress is None:
+            return ""
+        text = f"{job.progress * 100:.1f} %"
+        if job.rate_unit and job.rate_unit != job.unit:
+            text += f" of {job.rate_unit}"
+        return text
+
+    @property
+    def counts(self) -> str:
+        """``4 of 6 dates done`` (or ``3 items done`` when the total is unknown)."""
+        job = self.job
+        if job.done is None or not job.unit:
+            return ""
+        if job.total:
+            return f"{job.done:,} of {job.total:,} {job.unit} done"
+        return f"{job.done:,} {job.unit} done"
+
+    @property
+    def rate(self) -> str:
+        if not self.job.rate or self.job.state not in ("running", "pending"):
+            return ""
+        return _rate_text(self.job.rate, self.job.rate_unit or self.job.unit)
+
+    @property
+    def strip_days(self) -> list[tuple[Day, str]]:
+        """The strip's cells with their hover text (``2025-03-05: gap …``)."""
+        if self.strip is None:
+            return []
+        return [(day, f"{day.day.isoformat()}: {DAY_WORDS[day.state]}") for day in self.strip.days]
+
+    @property
+    def strip_label(self) -> str:
+        """The strip in words, for screen readers and for people who do not read colours."""
+        strip = self.strip
+        if strip is None:
+            return ""
+        parts = [f"{strip.completed} completed", f"{strip.pending} pending"]
+        if strip.gaps:
+            parts.append(f"{strip.gaps} {'gap' if strip.gaps == 1 else 'gaps'}")
+        return f"{STRIP_DAYS} days to {strip.end.isoformat()}: " + ", ".join(parts)

@@ -1,0 +1,133 @@
+"""The stakeholder status page, the JSON status feed and the Prometheus metrics.
+
+Visibility: private by default, so the page sends anonymous people to the sign-in page while
+the machine endpoints answer ``401`` (JSON for the feed, plain text for the metrics) instead of
+a redirect. ``STATUS_PAGE_PUBLIC`` opens the page and the feed to anyone. ``/metrics`` is
+visible as the page is, or with ``Authorization: Bearer <METRICS_TOKEN>`` when that is set.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.middleware import HtmxDetails
+
+from checkpoints_admin import metrics as metrics_module
+from checkpoints_admin import statusfeed
+from checkpoints_admin.conf import get_settings, get_store
+
+#: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
+FEED_MAX_AGE = 10
+REFRESH_SECONDS = 30
+REALM = 'realm="Checkpoints Admin"'
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _visible(request: HttpRequest) -> bool:
+    # Checked in this order so a public page never touches the session (no Vary: Cookie).
+    return get_settings().status_page_public or request.user.is_authenticated
+
+
+@require_safe
+@vary_on_headers("HX-Request")
+def status_page(request: HtmxHttpRequest) -> HttpResponse:
+    """The page for stakeholders: an overall banner and a card per visible job."""
+    if not _visible(request):
+        if request.htmx:
+            # A poll after the session ended: reload, which lands on the sign-in page.
+            return HttpResponseClientRefresh()
+        return redirect_to_login(request.get_full_path())
+    app = get_settings()
+    store = get_store()
+    report = statusfeed.build_report(store, stale_after=app.stale_after_seconds)
+    strips = statusfeed.strips(store, report.jobs)
+    cards = [statusfeed.Card(job, strips.get(job.name)) for job in report.jobs]
+    template = "status/status.html"
+    if request.htmx:
+        template += "#board"
+    response = render(
+        request,
+        template,
+        {
+            "report": report,
+            "overall": report.overall,
+            "cards": cards,
+            "refresh_seconds": REFRESH_SECONDS,
+            "public": app.status_page_public,
+        },
+    )
+    # The page carries a CSRF token in the header's sign-out form: never in a shared cache.
+    patch_cache_control(response, private=True, no_cache=True, max_age=0)
+    return response
+
+
+@require_safe
+def status_json(request: HttpRequest) -> HttpResponse:
+    """The status feed (schema in the README); ETag over everything but ``generatedAt``."""
+    app = get_settings()
+    if not _visible(request):
+        response = JsonResponse(
+            {"error": "Sign in to read the status feed, or ask for STATUS_PAGE_PUBLIC."},
+            status=401,
+        )
+        response["WWW-Authenticate"] = f"Session {REALM}"
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+    report = statusfeed.build_report(get_store(), stale_after=app.stale_after_seconds)
+    body, etag = statusfeed.feed_bytes(report)
+    response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    if app.status_page_public:
+        patch_cache_control(response, public=True, max_age=FEED_MAX_AGE)
+    else:
+        patch_cache_control(response, private=True, max_age=FEED_MAX_AGE)
+    return get_conditional_response(request, etag=etag, response=response)
+
+
+def _bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+def _metrics_unauthorized(message: str, challenge: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=401, content_type="text/plain; charset=utf-8")
+    response["WWW-Authenticate"] = challenge
+    return response
+
+
+@require_safe
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics. A token or a signed-in user sees every checkpoint; the public page's
+    anonymous visitors see what the page shows (hidden jobs left out)."""
+    app = get_settings()
+    token = _bearer_token(request) if app.metrics_token else None
+    exclude: frozenset[str] = frozenset()
+    if token is not None:
+        if not constant_time_compare(token, app.metrics_token):
+            return _metrics_unauthorized(
+                "The metrics token is wrong.",
+                f'Bearer {REALM}, error="invalid_token"',
+            )
+    elif request.user.is_authenticated:
+        pass
+    elif app.status_page_public:
+        exclude = frozenset(name for name, job in statusfeed.job_settings().items() if job.hidden)
+    else:
+        return _metrics_unauthorized(
+            "Sign in, or send Authorization: Bearer <METRICS_TOKEN>.", f"Bearer {REALM}"
+        )
+    body = metrics_module.render(get_store(), stale_after=app.stale_after_seconds, exclude=exclude)
+    return HttpResponse(body, content_type=metrics_module.CONTENT_TYPE)
