@@ -1,0 +1,549 @@
+"""Structural diff of two checkpoint documents, and the RFC 6902 patch between them.
+
+``diff(old, new)`` walks both documents and reports:
+
+- scalar changes, added and removed keys as ``Change(pointer, old, new)``, where an added key
+  has ``old is ABSENT`` and a removed key ``new is ABSENT``; pointers are RFC 6901;
+- lists of unique scalars (dates, items) as sets: ``ListChange(pointer, added, removed)``, with
+  ``added`` in the new list's order and ``removed`` in the old list's order;
+- a value removed from one such list and added to another list of the same document as a
+  ``Move(value, source, target)``; it is then not repeated in either ``ListChange``;
+- a list of unique scalars holding the same values in another order in ``Delta.reordered``
+  (an addition to the contract's three fields); order is otherwise ignored;
+- any other list: element by element when both have the same length, else one ``Change`` of the
+  whole list.
+
+Values are compared strictly by JSON type: ``1``, ``1.0`` and ``true`` differ.
+
+``None`` stands for an absent file: ``diff(None, doc)`` is one ``Change("", ABSENT, doc)``
+(summary ``"created"``), ``diff(doc, None)`` one ``Change("", doc, ABSENT)`` (``"deleted"``).
+
+``json_patch(old, new)`` builds the RFC 6902 operations such that
+``jsonpatch.apply_patch(old, patch) == new``. Creating from ``None`` replaces the root (path
+``""``) with the new document; deleting (``new is None``) replaces the root with ``null``, so
+applying the patch yields ``None`` — the absent file. Operation values share objects with
+``new`` (nothing is copied); treat both as read-only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import compress, filterfalse, repeat
+from typing import Any, Final
+
+import orjson
+
+__all__ = [
+    "ABSENT",
+    "Change",
+    "Delta",
+    "ListChange",
+    "Move",
+    "diff",
+    "escape_token",
+    "json_patch",
+]
+
+
+class _Absent:
+    """The value on the missing side of an added or removed key (never equal to a JSON value)."""
+
+    __slots__ = ()
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+    def __copy__(self) -> _Absent:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Absent:
+        return self
+
+
+ABSENT: Final = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A value changed at ``pointer``; ``old``/``new`` is ``ABSENT`` for an added/removed key."""
+
+    pointer: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """Values added to and removed from a list of unique scalars (order ignored)."""
+
+    pointer: str
+    added: tuple[Any, ...]
+    removed: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A value removed from the list at ``source`` and added to the list at ``target``."""
+
+    value: Any
+    source: str
+    target: str
+
+
+_SUMMARY_PARTS: Final = 3
+_LINE_VALUES: Final = 20
+_MOVE_LINES: Final = 5
+_VALUE_CHARS: Final = 60
+_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What changed between two versions of a document."""
+
+    changes: tuple[Change, ...] = ()
+    lists: tuple[ListChange, ...] = ()
+    moves: tuple[Move, ...] = ()
+    reordered: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        """True when both versions are the same document."""
+        return not (self.changes or self.lists or self.moves or self.reordered)
+
+    @property
+    def created(self) -> bool:
+        """True when the document did not exist before."""
+        return (
+            len(self.changes) == 1
+            and self.changes[0].pointer == ""
+            and _absent(self.changes[0].old)
+        )
+
+    @property
+    def deleted(self) -> bool:
+        """True when the document no longer exists."""
+        return (
+            len(self.changes) == 1
+            and self.changes[0].pointer == ""
+            and _absent(self.changes[0].new)
+        )
+
+    def summary(self) -> str:
+        """One line for the audit log, abbreviated with "and N more"."""
+        if self.empty:
+            return "no change"
+        if self.created:
+            return "created"
+        if self.deleted:
+            return "deleted"
+        parts = self._summary_parts()
+        shown = parts[:_SUMMARY_PARTS]
+        text = "; ".join(shown)
+        if len(parts) > len(shown):
+            text += f"; and {len(parts) - len(shown)} more"
+        return text
+
+    def lines(self) -> list[str]:
+        """Human lines, one per change (big groups of values abbreviated)."""
+        if self.empty:
+            return []
+        if self.created or self.deleted:
+            doc = self.changes[0].new if self.created else self.changes[0].old
+            verb = "created" if self.created else "deleted"
+            if not isinstance(doc, Mapping):
+                return [f"document {verb}: {_show(doc)}"]
+            head = [f"document {verb} ({_count(len(doc), 'key')})"]
+            return head + [f"{_escape(str(k))}: {_show(v)}" for k, v in doc.items()]
+        out: list[str] = []
+        for (source, target), values in _group_moves(self.moves):
+            if len(values) <= _MOVE_LINES:
+                out.extend(f"{_text(v)}: {_label(source)} → {_label(target)}" for v in values)
+            else:
+                unit = _unit(values, source, target)
+                out.append(
+                    f"{len(values)} {unit} {_label(source)} → {_label(target)}: "
+                    + _value_list(values, _LINE_VALUES)
+                )
+        for lc in self.lists:
+            if lc.added:
+                out.append(f"{_label(lc.pointer)}: added {_value_list(lc.added, _LINE_VALUES)}")
+            if lc.removed:
+                out.append(f"{_label(lc.pointer)}: removed {_value_list(lc.removed, _LINE_VALUES)}")
+        for ch in self.changes:
+            if _absent(ch.old):
+                out.append(f"{_label(ch.pointer)}: added {_show(ch.new)}")
+            elif _absent(ch.new):
+                out.append(f"{_label(ch.pointer)}: removed (was {_show(ch.old)})")
+            else:
+                out.append(f"{_label(ch.pointer)}: {_show(ch.old)} → {_show(ch.new)}")
+        out.extend(f"{_label(p)}: reordered (same values)" for p in self.reordered)
+        return out
+
+    def _summary_parts(self) -> list[str]:
+        parts: list[str] = []
+        for (source, target), values in _group_moves(self.moves):
+            if len(values) == 1:
+                parts.append(f"{_text(values[0])} {_label(source)} → {_label(target)}")
+            else:
+                unit = _unit(values, source, target)
+                parts.append(
+                    f"{len(values)} {unit} {_label(source)} → {_label(target)} "
+                    f"({_text(values[0])} … {_text(values[-1])})"
+                )
+        for lc in self.lists:
+            for group, verb in ((lc.added, "added to"), (lc.removed, "removed from")):
+                if len(group) == 1:
+                    parts.append(f"{_text(group[0])} {verb} {_label(lc.pointer)}")
+                elif group:
+                    unit = _unit(group, lc.pointer, lc.pointer)
+                    parts.append(
+                        f"{len(group)} {unit} {verb} {_label(lc.pointer)} "
+                        f"({_text(group[0])} … {_text(group[-1])})"
+                    )
+        for ch in self.changes:
+            if _absent(ch.old):
+                parts.append(f"{_label(ch.pointer)} added ({_text(ch.new)})")
+            elif _absent(ch.new):
+                parts.append(f"{_label(ch.pointer)} removed")
+            else:
+                parts.append(f"{_label(ch.pointer)} {_text(ch.old)} → {_text(ch.new)}")
+        parts.extend(f"{_label(p)} reordered" for p in self.reordered)
+        return parts
+
+
+# --------------------------------------------------------------------------- diff
+
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+_NUMBER_TYPES: Final = frozenset({int, float, bool})
+_OBJECT: Final = "object"
+_ARRAY: Final = "array"
+
+
+def escape_token(key: str) -> str:
+    """Escape one object key as an RFC 6901 reference token."""
+    if "~" in key or "/" in key:
+        return key.replace("~", "~0").replace("/", "~1")
+    return key
+
+
+_escape = escape_token
+
+
+def _kind(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _OBJECT
+    if isinstance(value, list | tuple):
+        return _ARRAY
+    return type(value)
+
+
+def _absent(value: Any) -> bool:
+    return value is ABSENT
+
+
+def _set_like(types: set[type]) -> bool:
+    """Lists whose elements can be compared as a set without conflating 1, 1.0 and true."""
+    return types <= _SCALAR_TYPES and len(types & _NUMBER_TYPES) <= 1
+
+
+@dataclass(slots=True)
+class _SetList:
+    pointer: str
+    old: Sequence[Any]
+    new: Sequence[Any]
+    added: set[Any]
+    removed: set[Any]
+
+
+@dataclass(slots=True)
+class _Walk:
+    changes: list[Change] = field(default_factory=list)
+    set_lists: list[_SetList] = field(default_factory=list)
+    reordered: list[str] = field(default_factory=list)
+
+
+def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Delta:
+    """The structural difference between two documents (``None`` = the file is absent)."""
+    if old is None and new is None:
+        return Delta()
+    if old is None:
+        return Delta(changes=(Change("", ABSENT, new),))
+    if new is None:
+        return Delta(changes=(Change("", old, ABSENT),))
+    walk = _Walk()
+    _walk(old, new, "", walk)
+    lists, moves = _resolve_moves(walk.set_lists)
+    return Delta(
+        changes=tuple(walk.changes),
+        lists=tuple(lists),
+        moves=tuple(moves),
+        reordered=tuple(walk.reordered),
+    )
+
+
+def _walk(old: Any, new: Any, pointer: str, walk: _Walk) -> None:
+    kind = _kind(old)
+    if kind != _kind(new):
+        walk.changes.append(Change(pointer, old, new))
+    elif kind is _OBJECT:
+        for key, value in old.items():
+            path = f"{pointer}/{_escape(key)}"
+            if key in new:
+                _walk(value, new[key], path, walk)
+            else:
+                walk.changes.append(Change(path, value, ABSENT))
+        for key, value in new.items():
+            if key not in old:
+                walk.changes.append(Change(f"{pointer}/{_escape(key)}", ABSENT, value))
+    elif kind is _ARRAY:
+        _walk_list(old, new, pointer, walk)
+    elif old != new:
+        walk.changes.append(Change(pointer, old, new))
+
+
+def _walk_list(old: Sequence[Any], new: Sequence[Any], pointer: str, walk: _Walk) -> None:
+    types = set(map(type, old))
+    types.update(map(type, new))
+    if _set_like(types):
+        # No two distinct JSON values of these types compare equal, so == is strict here.
+        if old == new:
+            return
+        old_set, new_set = set(old), set(new)
+        if len(old_set) == len(old) and len(new_set) == len(new):
+            removed = old_set - new_set
+            added = new_set - old_set
+            if added or removed:
+                walk.set_lists.append(_SetList(pointer, old, new, added, removed))
+            else:
+                walk.reordered.append(pointer)
+            return
+    if len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            _walk(a, b, f"{pointer}/{index}", walk)
+    else:
+        walk.changes.append(Change(pointer, old, new))
+
+
+def _resolve_moves(set_lists: list[_SetList]) -> tuple[list[ListChange], list[Move]]:
+    """Pair values removed from one list with values added to another as moves."""
+    moves: list[Move] = []
+    remaining_added = [entry.added for entry in set_lists]
+    for source in set_lists:
+        removed = source.removed
+        for index, target in enumerate(set_lists):
+            if target is source or not removed or not remaining_added[index]:
+                continue
+            moved = removed & remaining_added[index]
+            if not moved:
+                continue
+            removed = removed - moved
+            remaining_added[index] = remaining_added[index] - moved
+            values = _in_order(source.old, moved)
+            moves.extend(map(Move, values, repeat(source.pointer), repeat(target.pointer)))
+        source.removed = removed
+    for entry, added in zip(set_lists, remaining_added, strict=True):
+        entry.added = added
+    lists = [
+        ListChange(
+            entry.pointer, _in_order(entry.new, entry.added), _in_order(entry.old, entry.removed)
+        )
+        for entry in set_lists
+        if entry.added or entry.removed
+    ]
+    return lists, moves
+
+
+def _in_order(values: Sequence[Any], wanted: set[Any]) -> tuple[Any, ...]:
+    """The members of ``wanted`` in the order they appear in ``values``."""
+    if not wanted:
+        return ()
+    if len(wanted) == len(values):
+        return tuple(values)
+    return tuple(filter(wanted.__contains__, values))
+
+
+# --------------------------------------------------------------------------- JSON Patch
+
+
+def json_patch(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """RFC 6902 operations turning ``old`` into ``new`` (``None`` = absent file, see module doc)."""
+    if old is None and new is None:
+        return []
+    if old is None or new is None:
+        return [{"op": "replace", "path": "", "value": new}]
+    ops: list[dict[str, Any]] = []
+    _patch(old, new, "", ops)
+    return ops
+
+
+def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]]) -> None:
+    kind = _kind(old)
+    if kind != _kind(new):
+        ops.append({"op": "replace", "path": path, "value": new})
+    elif kind is _OBJECT:
+        for key in old:
+            if key not in new:
+                ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
+        for key, value in new.items():
+            if key in old:
+                _patch(old[key], value, f"{path}/{_escape(key)}", ops)
+            else:
+                ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
+    elif kind is _ARRAY:
+        _patch_list(old, new, path, ops)
+    elif old != new:
+        ops.append({"op": "replace", "path": path, "value": new})
+
+
+def _patch_list(
+    old: Sequence[Any], new: Sequence[Any], path: str, ops: list[dict[str, Any]]
+) -> None:
+    types = set(map(type, old))
+    types.update(map(type, new))
+    if _set_like(types):
+        if old == new:
+            return
+        set_ops = _set_list_ops(old, new, path)
+        if set_ops is not None:
+            ops.extend(set_ops)
+            return
+    list_ops = _sequence_ops(old, new, path)
+    if len(list_ops) > 1 and len(list_ops) >= len(new):
+        ops.append({"op": "replace", "path": path, "value": new})
+    else:
+        ops.extend(list_ops)
+
+
+def _set_list_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dict[str, Any]] | None:
+    """Removes then adds for a list of unique scalars whose kept values keep their order.
+
+    Returns None when the lists hold duplicates or the kept values were reordered.
+    """
+    old_set, new_set = set(old), set(new)
+    if len(old_set) != len(old) or len(new_set) != len(new):
+        return None
+    removed = old_set - new_set
+    added = new_set - old_set
+    kept_old = list(filterfalse(removed.__contains__, old)) if removed else old
+    kept_new = list(filterfalse(added.__contains__, new)) if added else new
+    if kept_old != kept_new:
+        return None
+    count = len(removed) + len(added)
+    if count > 1 and count >= len(new):
+        return [{"op": "replace", "path": path, "value": new}]
+    ops: list[dict[str, Any]] = []
+    if removed:
+        indexes = list(compress(range(len(old)), map(removed.__contains__, old)))
+        ops.extend({"op": "remove", "path": f"{path}/{i}"} for i in reversed(indexes))
+    if added:
+        indexes = list(compress(range(len(new)), map(added.__contains__, new)))
+        ops.extend({"op": "add", "path": f"{path}/{i}", "value": new[i]} for i in indexes)
+    return ops
+
+
+def _sequence_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dict[str, Any]]:
+    """Common prefix and suffix kept; the middle patched pairwise, then trimmed or extended."""
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and _same(old[start], new[start]):
+        start += 1
+    end = 0
+    while end < limit - start and _same(old[len(old) - 1 - end], new[len(new) - 1 - end]):
+        end += 1
+    old_mid = len(old) - start - end
+    new_mid = len(new) - start - end
+    paired = min(old_mid, new_mid)
+    ops: list[dict[str, Any]] = []
+    for offset in range(paired):
+        index = start + offset
+        _patch(old[index], new[index], f"{path}/{index}", ops)
+    for index in range(start + old_mid - 1, start + paired - 1, -1):
+        ops.append({"op": "remove", "path": f"{path}/{index}"})
+    for index in range(start + paired, start + new_mid):
+        ops.append({"op": "add", "path": f"{path}/{index}", "value": new[index]})
+    return ops
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality that tells 1, 1.0 and true apart."""
+    kind = _kind(a)
+    if kind != _kind(b):
+        return False
+    if kind is _OBJECT:
+        return len(a) == len(b) and all(k in b and _same(v, b[k]) for k, v in a.items())
+    if kind is _ARRAY:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _group_moves(moves: Iterable[Move]) -> Iterator[tuple[tuple[str, str], list[Any]]]:
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for move in moves:
+        groups.setdefault((move.source, move.target), []).append(move.value)
+    yield from groups.items()
+
+
+def _label(pointer: str) -> str:
+    return pointer[1:] if pointer else "document"
+
+
+def _unit(values: Sequence[Any], *pointers: str) -> str:
+    first, last = values[0], values[-1]
+    if all(isinstance(v, str) and _DATE_RE.match(v) for v in (first, last)):
+        return "dates"
+    if any("item" in p.lower() for p in pointers):
+        return "items"
+    return "values"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+def _show(value: Any) -> str:
+    """JSON rendering, shortened (strings quoted)."""
+    if _absent(value):
+        return "absent"
+    try:
+        return _clip(orjson.dumps(value).decode())
+    except TypeError:
+        return _clip(repr(value))
+
+
+def _text(value: Any) -> str:
+    """Plain rendering for the summary: strings unquoted, containers by size."""
+    if isinstance(value, str):
+        return _clip(value) if value else '""'
+    if isinstance(value, Mapping):
+        return "{" + _count(len(value), "key") + "}"
+    if isinstance(value, list | tuple):
+        return "[" + _count(len(value), "item") + "]"
+    return _show(value)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _value_list(values: Sequence[Any], limit: int) -> str:
+    shown = ", ".join(_text(v) for v in values[:limit])
+    if len(values) > limit:
+        shown += f" and {len(values) - limit} more"
+    return shown

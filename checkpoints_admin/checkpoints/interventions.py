@@ -1,0 +1,496 @@
+"""Manual interventions as pure functions: a document in, a new document out.
+
+The input is never modified. The result is a new top-level dict that shares every value the
+intervention did not touch with the input (only the changed lists and objects are copied), so
+a million-date list costs one pass; treat both documents as read-only afterwards.
+
+Every refusal is an ``InterventionError`` whose message names the offending value.
+
+Decisions:
+
+- Date arguments are ``"2025-03-01"`` or inclusive ranges ``"2025-03-01..2025-03-07"``; one
+  argument may hold several, separated by commas or whitespace. Only real calendar dates are
+  accepted; a reversed range or one longer than ``MAX_RANGE_DAYS`` days is refused.
+- A single date must be in the source list (and not already in the target). A range applies
+  to those of its dates that are in the source list and is refused only when none is; its
+  dates already in the target are then ignored.
+- Skipping changes nothing but the lists: ``lastProcessedDate``, times and stats stay as the
+  job wrote them.
+- Reprocessing on a daily or managed checkpoint whose ``status`` is ``completed`` sets it back
+  to ``running`` (and a daily ``endTime`` to ``null``), so the job resumes instead of treating
+  the run as finished. ``failed`` and other statuses are left alone; managed ``progress`` too.
+- A list sorted ascending stays sorted (new values merged in); an unsorted list keeps its order
+  and gets the new values appended in date/argument order.
+- ``set_field`` replaces or adds one value by RFC 6901 pointer: the new value must have the JSON
+  type of the old one (numbers are interchangeable; ``null`` may be replaced by anything, and
+  only a known nullable field such as ``endTime`` may be set to ``null``). A new key may be
+  added to an existing object; a missing parent, a list index out of range and the root are
+  refused (use ``replace_document`` for the whole document).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from itertools import filterfalse
+from typing import Any, Final
+
+from checkpoints_admin.checkpoints.diff import escape_token
+from checkpoints_admin.checkpoints.errors import InterventionError
+from checkpoints_admin.checkpoints.kinds import DAILY, MANAGED, UNIFIED, detect_kind
+
+__all__ = [
+    "MAX_RANGE_DAYS",
+    "NULLABLE_FIELDS",
+    "parse_dates",
+    "reprocess_dates",
+    "reprocess_items",
+    "replace_document",
+    "set_field",
+    "skip_dates",
+    "skip_items",
+]
+
+#: Longest inclusive range accepted, in days (about 274 years).
+MAX_RANGE_DAYS: Final = 100_000
+#: Fields that may be set to ``null`` whatever they hold now.
+NULLABLE_FIELDS: Final = frozenset({"endTime", "lastProcessedDate"})
+
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_SPLIT_RE: Final = re.compile(r"[\s,]+")
+_MAX_NAMED: Final = 10
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _parse_date(text: str, *, within: str | None = None) -> date:
+    where = f" in {within!r}" if within is not None and within != text else ""
+    if not _DATE_RE.match(text):
+        raise InterventionError(f"{text!r}{where} is not a date (expected YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InterventionError(f"{text!r}{where} is not a real date") from None
+
+
+def _tokens(values: Iterable[str]) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    tokens: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InterventionError(f"{value!r} is not a date (expected a string YYYY-MM-DD)")
+        tokens.extend(t for t in _SPLIT_RE.split(value) if t)
+    return tokens
+
+
+def _expand(token: str) -> list[str]:
+    """The dates one argument names, in order."""
+    if ".." not in token:
+        return [_parse_date(token).isoformat()]
+    first_text, _, last_text = token.partition("..")
+    first = _parse_date(first_text, within=token)
+    last = _parse_date(last_text, within=token)
+    if last < first:
+        raise InterventionError(f"range {token!r} is reversed (its end is before its start)")
+    days = (last - first).days + 1
+    if days > MAX_RANGE_DAYS:
+        raise InterventionError(
+            f"range {token!r} spans {days:,} days; at most {MAX_RANGE_DAYS:,} are accepted"
+        )
+    return [(first + timedelta(days=n)).isoformat() for n in range(days)]
+
+
+def _date_groups(values: Iterable[str]) -> list[tuple[str, list[str], bool]]:
+    """(argument, its dates, is a range) for every argument; refuses an empty request."""
+    groups = [(token, _expand(token), ".." in token) for token in _tokens(values)]
+    if not groups:
+        raise InterventionError("no dates given")
+    return groups
+
+
+def parse_dates(values: Iterable[str]) -> list[str]:
+    """The dates named by single dates and inclusive ``A..B`` ranges: sorted, without repeats."""
+    found: set[str] = set()
+    for _, dates, _ in _date_groups(values):
+        found.update(dates)
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def _named(values: Sequence[Any]) -> str:
+    shown = ", ".join(str(v) for v in values[:_MAX_NAMED])
+    if len(values) > _MAX_NAMED:
+        shown += f" and {len(values) - _MAX_NAMED} more"
+    return shown
+
+
+def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        shown = "missing" if key not in data else f"a {_json_type(value)}, not a list"
+        raise InterventionError(f"{key} is {shown}; cannot change it")
+    return value
+
+
+def _is_sorted(values: Sequence[Any]) -> bool:
+    try:
+        return list(values) == sorted(values)
+    except TypeError:
+        return False
+
+
+def _merge(target: list[Any], values: list[Any]) -> list[Any]:
+    """``target`` plus ``values``: kept sorted when ``target`` is sorted, else appended."""
+    if _is_sorted(target):
+        try:
+            # Timsort merges the two sorted runs in one pass.
+            return sorted(target + sorted(values))
+        except TypeError:
+            pass
+    return target + values
+
+
+def _select(
+    groups: list[tuple[str, list[Any], bool]],
+    source: Iterable[Any],
+    target: Iterable[Any],
+    source_name: str,
+    target_name: str,
+    noun: str,
+) -> list[Any]:
+    """The values to move, in argument order; refuses with every offending value named.
+
+    A value found in both lists (a corrupt document) is taken from the source and not added
+    to the target twice.
+    """
+    source_set = set(source)
+    target_set = set(target)
+    chosen: list[Any] = []
+    seen: set[Any] = set()
+    already: list[Any] = []
+    missing: list[Any] = []
+    empty_ranges: list[str] = []
+    for token, values, is_range in groups:
+        present = [v for v in values if v in source_set]
+        if is_range:
+            if not present:
+                empty_ranges.append(token)
+        else:
+            for value in values:
+                if value in target_set and value not in source_set:
+                    already.append(value)
+                elif value not in source_set:
+                    missing.append(value)
+        for value in present:
+            if value not in seen:
+                seen.add(value)
+                chosen.append(value)
+    problems = []
+    if missing:
+        problems.append(f"{_named(missing)} {_verb(missing)} not in {source_name}")
+    if already:
+        problems.append(f"{_named(already)} {_verb(already)} already in {target_name}")
+    if empty_ranges:
+        problems.append(f"no {noun} of {_named(empty_ranges)} is in {source_name}")
+    if problems:
+        raise InterventionError("; ".join(problems))
+    return chosen
+
+
+def _verb(values: Sequence[Any]) -> str:
+    return "is" if len(values) == 1 else "are"
+
+
+def _move(
+    data: Mapping[str, Any], source_key: str, target_key: str, values: list[Any]
+) -> dict[str, Any]:
+    source = _list_field(data, source_key)
+    target = _list_field(data, target_key)
+    moving = set(values)
+    result = dict(data)
+    result[source_key] = list(filterfalse(moving.__contains__, source))
+    result[target_key] = _add(target, values)
+    return result
+
+
+def _add(target: list[Any], values: list[Any]) -> list[Any]:
+    """``target`` plus those of ``values`` it lacks, kept sorted when it is sorted."""
+    if values:
+        present = set(target)
+        values = [v for v in values if v not in present]
+    return _merge(target, values) if values else list(target)
+
+
+def _require_mapping(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InterventionError(f"the checkpoint is a {_json_type(data)}, not a JSON object")
+    return data
+
+
+def _date_kind(data: Mapping[str, Any], action: str) -> str:
+    kind = detect_kind(data)
+    if kind not in (UNIFIED, DAILY):
+        raise InterventionError(
+            f"cannot {action} dates of a {kind} checkpoint: only reconciliation checkpoints "
+            "(pendingDates/completedDates or dates/processedDates) have dates"
+        )
+    return kind
+
+
+def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
+    """Mark dates done without processing them.
+
+    Unified: pendingDates → completedDates. Daily: add to processedDates (each must be in dates).
+    """
+    data = _require_mapping(data)
+    kind = _date_kind(data, "skip")
+    groups = _date_groups(dates)
+    if kind == UNIFIED:
+        pending = _list_field(data, "pendingDates")
+        completed = _list_field(data, "completedDates")
+        chosen = _select(groups, pending, completed, "pendingDates", "completedDates", "date")
+        return _move(data, "pendingDates", "completedDates", chosen)
+    all_dates = _list_field(data, "dates")
+    processed = _list_field(data, "processedDates")
+    done = set(processed)
+    unprocessed = [d for d in all_dates if d not in done]
+    chosen = _select(groups, unprocessed, processed, "dates", "processedDates", "date")
+    result = dict(data)
+    result["processedDates"] = _add(processed, chosen)
+    return result
+
+
+def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
+    """Have dates processed again.
+
+    Unified: completedDates → pendingDates. Daily: remove from processedDates; a ``completed``
+    run goes back to ``running`` with ``endTime`` null.
+    """
+    data = _require_mapping(data)
+    kind = _date_kind(data, "reprocess")
+    groups = _date_groups(dates)
+    if kind == UNIFIED:
+        pending = _list_field(data, "pendingDates")
+        completed = _list_field(data, "completedDates")
+        chosen = _select(groups, completed, pending, "completedDates", "pendingDates", "date")
+        return _move(data, "completedDates", "pendingDates", chosen)
+    _list_field(data, "dates")
+    processed = _list_field(data, "processedDates")
+    chosen = _select(groups, processed, (), "processedDates", "dates", "date")
+    removing = set(chosen)
+    result = dict(data)
+    result["processedDates"] = list(filterfalse(removing.__contains__, processed))
+    if result.get("status") == "completed":
+        result["status"] = "running"
+        if "endTime" in result:
+            result["endTime"] = None
+    return result
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _item_groups(
+    data: Mapping[str, Any], items: Iterable[Any]
+) -> list[tuple[str, list[Any], bool]]:
+    if isinstance(items, str):
+        items = [items]
+    known = set(data.get("pendingItems") or ()) | set(data.get("processedItems") or ())
+    groups: list[tuple[str, list[Any], bool]] = []
+    for item in items:
+        value = item.strip() if isinstance(item, str) else item
+        if value == "" or value is None:
+            raise InterventionError("an empty item name was given")
+        # Arguments from a command line are strings; items written by a job may be numbers.
+        if isinstance(value, str) and value not in known and re.fullmatch(r"-?[0-9]+", value):
+            number = int(value)
+            if number in known:
+                value = number
+        groups.append((str(value), [value], False))
+    if not groups:
+        raise InterventionError("no items given")
+    return groups
+
+
+def _managed_items(data: Mapping[str, Any], action: str) -> tuple[list[Any], list[Any]]:
+    kind = detect_kind(data)
+    if kind != MANAGED:
+        raise InterventionError(
+            f"cannot {action} items of a {kind} checkpoint: only managed checkpoints "
+            "(pendingItems/processedItems) have items"
+        )
+    return _list_field(data, "pendingItems"), _list_field(data, "processedItems")
+
+
+def skip_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
+    """Managed: move items from pendingItems to processedItems without processing them."""
+    data = _require_mapping(data)
+    pending, processed = _managed_items(data, "skip")
+    try:
+        groups = _item_groups(data, items)
+        chosen = _select(groups, pending, processed, "pendingItems", "processedItems", "item")
+    except TypeError as exc:  # an unhashable value in a list or in the arguments
+        raise InterventionError(f"items must be strings or numbers ({exc})") from None
+    return _move(data, "pendingItems", "processedItems", chosen)
+
+
+def reprocess_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
+    """Managed: move items from processedItems back to pendingItems; ``completed`` → ``running``."""
+    data = _require_mapping(data)
+    pending, processed = _managed_items(data, "reprocess")
+    try:
+        groups = _item_groups(data, items)
+        chosen = _select(groups, processed, pending, "processedItems", "pendingItems", "item")
+    except TypeError as exc:
+        raise InterventionError(f"items must be strings or numbers ({exc})") from None
+    result = _move(data, "processedItems", "pendingItems", chosen)
+    if result.get("status") == "completed":
+        result["status"] = "running"
+    return result
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _json_copy(value: Any, pointer: str) -> Any:
+    """A copy of a JSON value; refuses anything JSON cannot hold, naming where it is."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InterventionError(f"{pointer or 'the document'}: {value!r} is not a JSON number")
+        return value
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        copy: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InterventionError(f"{pointer or 'the document'}: key {key!r} is not a string")
+            copy[key] = _json_copy(item, f"{pointer}/{escape_token(key)}")
+        return copy
+    if isinstance(value, list):
+        types = set(map(type, value))
+        if types <= {str, int, bool, type(None)}:
+            return list(value)
+        return [_json_copy(item, f"{pointer}/{i}") for i, item in enumerate(value)]
+    raise InterventionError(
+        f"{pointer or 'the document'}: {value!r} is a {type(value).__name__}, not a JSON value"
+    )
+
+
+def _parse_pointer(pointer: str) -> list[str]:
+    if not isinstance(pointer, str):
+        raise InterventionError(f"{pointer!r} is not a JSON pointer")
+    if pointer == "":
+        raise InterventionError(
+            'the pointer "" is the whole document; replace the document instead'
+        )
+    if not pointer.startswith("/"):
+        raise InterventionError(f"{pointer!r} is not a JSON pointer (it must start with /)")
+    tokens = []
+    for raw in pointer[1:].split("/"):
+        if re.search(r"~(?![01])", raw):
+            raise InterventionError(f"{pointer!r} is not a JSON pointer (bad ~ escape)")
+        tokens.append(raw.replace("~1", "/").replace("~0", "~"))
+    return tokens
+
+
+def _index(container: list[Any], token: str, pointer: str) -> int:
+    if not re.fullmatch(r"0|[1-9][0-9]*", token) or int(token) >= len(container):
+        raise InterventionError(
+            f"{pointer}: {token!r} is not an index of the list (it has {len(container)} entries)"
+        )
+    return int(token)
+
+
+def _check_type(pointer: str, key: str | int, old: Any, new: Any) -> None:
+    old_type, new_type = _json_type(old), _json_type(new)
+    if old_type == new_type or old is None:
+        return
+    if new is None and isinstance(key, str) and key in NULLABLE_FIELDS:
+        return
+    raise InterventionError(f"{pointer} is a {old_type}; refusing {_show(new)} (a {new_type})")
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def set_field(data: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
+    """Set one value by RFC 6901 pointer, keeping its JSON type (see the module's decisions)."""
+    data = _require_mapping(data)
+    tokens = _parse_pointer(pointer)
+    value = _json_copy(value, pointer)
+    result: dict[str, Any] = dict(data)
+    container: Any = result
+    walked = ""
+    for position, token in enumerate(tokens):
+        last = position == len(tokens) - 1
+        if isinstance(container, dict):
+            key: str | int = token
+            if token not in container:
+                if last:
+                    container[token] = value
+                    return result
+                raise InterventionError(f"{pointer}: there is no {walked}/{escape_token(token)}")
+        elif isinstance(container, list):
+            key = _index(container, token, pointer)
+        else:
+            raise InterventionError(
+                f"{pointer}: {walked or 'the document'} is a {_json_type(container)}, "
+                "it has no fields"
+            )
+        current = container[key]
+        if last:
+            _check_type(pointer, key, current, value)
+            container[key] = value
+            return result
+        # Copy each container on the way down so the input stays untouched.
+        if isinstance(current, Mapping):
+            child: Any = dict(current)
+        elif isinstance(current, list):
+            child = list(current)
+        else:
+            child = current
+        container[key] = child
+        container = child
+        walked += f"/{escape_token(token)}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def replace_document(data: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole document replaced by ``new`` (a JSON object, copied)."""
+    if not isinstance(new, Mapping):
+        raise InterventionError(f"the new document is a {_json_type(new)}, not a JSON object")
+    result = _json_copy(new, "")
+    assert isinstance(result, dict)
+    return result
