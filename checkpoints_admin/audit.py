@@ -1,0 +1,409 @@
+"""The audit log's chain: canonical entries, hashing, serialised appends, verification, export.
+
+``hash = HMAC-SHA256(AUDIT_HMAC_KEY, prev_hash + canonical)`` when ``AUDIT_HMAC_KEY`` is set,
+else ``sha256(prev_hash + canonical)``; the first entry's ``prev_hash`` is 64 zeros.
+The canonical form is the sorted-key compact JSON of the hashed fields below.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import IO, Any, Final
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from checkpoints_admin.conf import get_settings
+from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
+
+__all__ = [
+    "GENESIS",
+    "HASHED_FIELDS",
+    "VerifyResult",
+    "append_entry",
+    "canonical_entry",
+    "entry_hash",
+    "export",
+    "format_time",
+    "verify_chain",
+]
+
+GENESIS: Final = "0" * 64
+
+# Serialises appends on PostgreSQL for the length of the transaction ("CHKPAUDT").
+ADVISORY_LOCK_KEY: Final = 0x43484B5041554454
+
+HASHED_FIELDS: Final = (
+    "seq",
+    "created",
+    "actor",
+    "source",
+    "address",
+    "action",
+    "checkpoint",
+    "reason",
+    "base_version",
+    "result_version",
+    "before",
+    "after",
+    "patch",
+    "summary",
+    "findings",
+    "outcome",
+    "restores",
+)
+
+# Column names as read with values_list (foreign keys as their raw ids).
+_COLUMNS: Final = tuple(
+    f"{name}_id" if name in {"before", "after", "restores"} else name for name in HASHED_FIELDS
+) + ("prev_hash", "hash")
+
+EXPORT_FIELDS: Final = ("id", *HASHED_FIELDS, "prev_hash", "hash")
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 in UTC with microseconds and a ``Z``: ``2025-03-06T10:15:23.456789Z``."""
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _normalise(value: Any) -> Any:
+    """JSON values as any database gives them back: integral floats as ints (jsonb does so)."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _fields_of(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(entry, AuditEntry):
+        return {
+            "seq": entry.seq,
+            "created": entry.created,
+            "actor": entry.actor,
+            "source": entry.source,
+            "address": entry.address,
+            "action": entry.action,
+            "checkpoint": entry.checkpoint,
+            "reason": entry.reason,
+            "base_version": entry.base_version,
+            "result_version": entry.result_version,
+            "before": entry.before_id,
+            "after": entry.after_id,
+            "patch": entry.patch,
+            "summary": entry.summary,
+            "findings": entry.findings,
+            "outcome": entry.outcome,
+            "restores": entry.restores_id,
+        }
+    return {name: entry.get(name) for name in HASHED_FIELDS}
+
+
+def canonical_entry(entry: AuditEntry | Mapping[str, Any]) -> bytes:
+    """The bytes an entry's hash covers (its ``prev_hash`` is prepended when hashing)."""
+    fields = _fields_of(entry)
+    created = fields["created"]
+    if isinstance(created, datetime):
+        fields["created"] = format_time(created)
+    fields["patch"] = _normalise(fields["patch"] if fields["patch"] is not None else [])
+    fields["findings"] = _normalise(fields["findings"] if fields["findings"] is not None else [])
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _digest(prev_hash: str, canonical: bytes, key: str) -> str:
+    message = prev_hash.encode("ascii") + canonical
+    if key:
+        return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+    return hashlib.sha256(message).hexdigest()
+
+
+def entry_hash(
+    entry: AuditEntry | Mapping[str, Any], prev_hash: str | None = None, *, key: str | None = None
+) -> str:
+    """The hash an entry must carry: HMAC-SHA256 with ``AUDIT_HMAC_KEY``, else plain SHA-256."""
+    if prev_hash is None:
+        prev_hash = entry.prev_hash if isinstance(entry, AuditEntry) else entry["prev_hash"]
+    if key is None:
+        key = get_settings().audit_hmac_key
+    return _digest(prev_hash, canonical_entry(entry), key)
+
+
+def _lock_chain() -> None:
+    """Serialise appends until the end of the current transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+    # SQLite: the IMMEDIATE transaction mode (settings) took the database's write lock at BEGIN.
+
+
+def _head() -> tuple[int, str]:
+    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    return head if head is not None else (0, GENESIS)
+
+
+def append_entry(
+    *,
+    actor: str,
+    source: str,
+    action: str,
+    checkpoint: str,
+    reason: str,
+    summary: str,
+    address: str = "",
+    base_version: str | None = None,
+    result_version: str | None = None,
+    before: Snapshot | str | None = None,
+    after: Snapshot | str | None = None,
+    patch: list[dict[str, Any]] | None = None,
+    findings: list[dict[str, Any]] | None = None,
+    outcome: str = AuditEntry.APPLIED,
+    restores: AuditEntry | int | None = None,
+    created: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry at the head of the chain (its own transaction, or the caller's)."""
+    if source not in dict(AuditEntry.SOURCE_CHOICES):
+        raise ValueError(f"Unknown audit source {source!r}.")
+    if action not in dict(AuditEntry.ACTION_CHOICES):
+        raise ValueError(f"Unknown audit action {action!r}.")
+    if outcome not in dict(AuditEntry.OUTCOME_CHOICES):
+        raise ValueError(f"Unknown audit outcome {outcome!r}.")
+    if not reason or not reason.strip():
+        raise ValueError("An audit entry needs a reason.")
+    key = get_settings().audit_hmac_key
+    with transaction.atomic():
+        _lock_chain()
+        seq, prev_hash = _head()
+        entry = AuditEntry(
+            seq=seq + 1,
+            created=created or timezone.now(),
+            actor=actor,
+            source=source,
+            address=address or "",
+            action=action,
+            checkpoint=checkpoint,
+            reason=reason.strip(),
+            base_version=base_version,
+            result_version=result_version,
+            before_id=before.pk if isinstance(before, Snapshot) else before,
+            after_id=after.pk if isinstance(after, Snapshot) else after,
+            patch=list(patch or []),
+            summary=summary,
+            findings=list(findings or []),
+            outcome=outcome,
+            restores_id=restores.pk if isinstance(restores, AuditEntry) else restores,
+            prev_hash=prev_hash,
+        )
+        # The stored time is what is hashed: keep the precision every backend round-trips.
+        entry.created = entry.created.astimezone(UTC)
+        entry.hash = entry_hash(entry, prev_hash, key=key)
+        entry.save(force_insert=True)
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome of :func:`verify_chain`; ``first_break`` is the first bad entry's seq."""
+
+    ok: bool
+    checked: int
+    first_break: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_break": self.first_break,
+            "message": self.message,
+        }
+
+
+def _verify_snapshot(sha: str, data: bytes, compression: str, size: int) -> str | None:
+    snapshot = Snapshot(sha=sha, data=data, compression=compression, size=size)
+    try:
+        raw = snapshot.raw
+    except (SnapshotCorrupt, zlib.error) as exc:
+        return str(exc)
+    if len(raw) != size:
+        return f"snapshot {sha} is {len(raw)} bytes, recorded as {size}"
+    return None
+
+
+def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
+    """Recompute every entry's hash in order, check seq has no gap and each snapshot its sha."""
+    key = get_settings().audit_hmac_key
+    expected_prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    first_use: dict[str, int] = {}
+    rows = AuditEntry.objects.order_by("seq").values_list(*_COLUMNS).iterator(chunk_size)
+    for row in rows:
+        fields = dict(zip(HASHED_FIELDS, row, strict=False))
+        prev_hash, stored_hash = row[-2], row[-1]
+        seq = fields["seq"]
+        if seq != expected_seq:
+            if seq > expected_seq:
+                missing = (
+                    f"entry {expected_seq} is missing"
+                    if seq == expected_seq + 1
+                    else f"entries {expected_seq}–{seq - 1} are missing"
+                )
+            else:
+                missing = f"entry {seq} is out of order"
+            return VerifyResult(
+                False, checked, expected_seq, f"Audit chain broken: {missing} (gap before {seq})."
+            )
+        if prev_hash != expected_prev:
+            return VerifyResult(
+                False,
+                checked,
+                seq,
+                f"Audit chain broken at entry {seq}: its prev_hash does not match the hash of "
+                f"entry {seq - 1}.",
+            )
+        if _digest(prev_hash, canonical_entry(fields), key) != stored_hash:
+            return VerifyResult(
+                False,
+                checked,
+                seq,
+                f"Audit chain broken at entry {seq}: its hash does not match its content "
+                "(the entry was altered, or the AUDIT_HMAC_KEY differs from the one it was "
+                "written with).",
+            )
+        for side in ("before", "after"):
+            sha = fields[side]
+            if sha is not None and sha not in first_use:
+                first_use[sha] = seq
+        expected_prev = stored_hash
+        expected_seq += 1
+        checked += 1
+
+    bad: list[tuple[int, str]] = []
+    shas = list(first_use)
+    found: set[str] = set()
+    for start in range(0, len(shas), 200):
+        batch = shas[start : start + 200]
+        snapshots = Snapshot.objects.filter(pk__in=batch).values_list(
+            "sha", "data", "compression", "size"
+        )
+        for sha, data, compression, size in snapshots.iterator(chunk_size=50):
+            found.add(sha)
+            problem = _verify_snapshot(sha, bytes(data), compression, size)
+            if problem is not None:
+                bad.append((first_use[sha], problem))
+    for sha in shas:
+        if sha not in found:
+            bad.append((first_use[sha], f"snapshot {sha} is missing"))
+    if bad:
+        seq, problem = min(bad)
+        return VerifyResult(
+            False, checked, seq, f"Audit snapshot broken at entry {seq}: {problem}."
+        )
+    if checked == 0:
+        return VerifyResult(True, 0, None, "The audit log is empty.")
+    return VerifyResult(
+        True,
+        checked,
+        None,
+        f"Audit chain intact: {checked} entries, {len(shas)} snapshots verified.",
+    )
+
+
+def _since_datetime(since: datetime | date | str | None) -> datetime | None:
+    if since is None:
+        return None
+    if isinstance(since, str):
+        try:
+            parsed: datetime | date = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"Not a date or time: {since!r} (use YYYY-MM-DD).") from None
+        if len(since.strip()) == 10:
+            parsed = date.fromisoformat(since)
+        since = parsed
+    if not isinstance(since, datetime):
+        since = datetime.combine(since, time.min, tzinfo=UTC)
+    elif timezone.is_naive(since):
+        since = since.replace(tzinfo=UTC)
+    return since
+
+
+def export_record(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as a JSON-ready record; snapshots named by sha, never inline."""
+    return {
+        "id": entry.seq,
+        "seq": entry.seq,
+        "created": format_time(entry.created),
+        "actor": entry.actor,
+        "source": entry.source,
+        "address": entry.address,
+        "action": entry.action,
+        "checkpoint": entry.checkpoint,
+        "reason": entry.reason,
+        "base_version": entry.base_version,
+        "result_version": entry.result_version,
+        "before": entry.before_id,
+        "after": entry.after_id,
+        "patch": entry.patch,
+        "summary": entry.summary,
+        "findings": entry.findings,
+        "outcome": entry.outcome,
+        "restores": entry.restores_id,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def export_records(
+    checkpoint: str | None = None, since: datetime | date | str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The entries (optionally of one checkpoint, from a time on) as records, in seq order."""
+    entries = AuditEntry.objects.order_by("seq")
+    if checkpoint:
+        entries = entries.filter(checkpoint=checkpoint)
+    since_dt = _since_datetime(since)
+    if since_dt is not None:
+        entries = entries.filter(created__gte=since_dt)
+    for entry in entries.iterator(chunk_size=2000):
+        yield export_record(entry)
+
+
+def export(
+    fmt: str,
+    stream: IO[str],
+    checkpoint: str | None = None,
+    since: datetime | date | str | None = None,
+) -> int:
+    """Write one record per entry as JSON lines (``jsonl``) or CSV; return how many."""
+    if fmt not in {"jsonl", "csv"}:
+        raise ValueError(f"Unknown export format {fmt!r} (use jsonl or csv).")
+    records: Iterable[dict[str, Any]] = export_records(checkpoint, since)
+    count = 0
+    if fmt == "jsonl":
+        for record in records:
+            stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(stream)
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        writer.writerow(
+            [
+                json.dumps(record[name], ensure_ascii=False, separators=(",", ":"))
+                if name in {"patch", "findings"}
+                else ("" if record[name] is None else record[name])
+                for name in EXPORT_FIELDS
+            ]
+        )
+        count += 1
+    return count

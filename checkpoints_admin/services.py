@@ -1,0 +1,645 @@
+"""The one write path: every change a person makes to a checkpoint goes through :func:`apply`.
+
+``apply`` takes the checkpoint's lock, finishes any change a crashed process left in the
+write-ahead journal, checks the version the person saw, computes the new document with a
+pure intervention, validates it, stores both snapshots, journals the attempt, and then commits
+the audit entry together with the file change. If the file write fails, no entry remains; if
+the entry cannot be committed, the old bytes go back. :func:`preview` computes the same
+result without changing anything.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from django.db import DatabaseError, transaction
+
+from checkpoints_admin.audit import append_entry, format_time
+from checkpoints_admin.checkpoints import (
+    CheckpointExists,
+    CheckpointLockTimeout,
+    CheckpointNotFound,
+    CheckpointStore,
+    CorruptCheckpoint,
+    InterventionError,
+    VersionConflict,
+    interventions,
+    kinds,
+)
+from checkpoints_admin.checkpoints import diff as diffs
+from checkpoints_admin.checkpoints.diff import Delta
+from checkpoints_admin.checkpoints.kinds import Finding
+from checkpoints_admin.checkpoints.store import decode_document, encode_document, version_of
+from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot, SnapshotCorrupt
+
+__all__ = [
+    "ACTIONS",
+    "SOURCES",
+    "Actor",
+    "Applied",
+    "NoChange",
+    "Preview",
+    "ReasonRequired",
+    "ValidationFailed",
+    "apply",
+    "changes_since",
+    "preview",
+    "recover_pending",
+]
+
+logger = logging.getLogger("checkpoints_admin.audit")
+
+ACTIONS: Final = ("create", "edit", "skip", "reprocess", "reset", "restore")
+SOURCES: Final = ("web", "cli", "api")
+SIDES: Final = ("before", "after")
+
+
+class ReasonRequired(InterventionError):
+    """Every change needs a non-blank reason."""
+
+
+class ValidationFailed(InterventionError):
+    """The resulting document has errors; nothing was written or recorded."""
+
+    def __init__(self, message: str, *, name: str | None = None, findings: list[Finding]) -> None:
+        super().__init__(message, name=name)
+        self.findings = findings
+
+
+class NoChange(InterventionError):
+    """The intervention would leave the file exactly as it is."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, and from where."""
+
+    name: str
+    source: str  # "web" | "cli" | "api"
+    address: str = ""
+
+    @classmethod
+    def for_cli(cls) -> Actor:
+        """The operating-system user running the command."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (containers)
+            user = f"uid:{os.getuid()}"
+        return cls(name=user, source="cli")
+
+    @classmethod
+    def for_request(cls, request: Any, *, source: str = "web") -> Actor:
+        """The signed-in user of a request and the client address the server saw."""
+        user = getattr(request, "user", None)
+        name = user.get_username() if user is not None and user.is_authenticated else "anonymous"
+        return cls(name=name, source=source, address=request.META.get("REMOTE_ADDR", "") or "")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an intervention would do: both documents, the diff, the patch and the findings."""
+
+    name: str
+    action: str
+    params: dict[str, Any]
+    base_version: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    after_raw: bytes | None
+    delta: Delta
+    patch: list[dict[str, Any]]
+    findings: list[Finding]
+    summary: str
+    before_raw: bytes | None = field(default=None, repr=False)
+    restores: int | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def result_version(self) -> str | None:
+        return version_of(self.after_raw) if self.after_raw is not None else None
+
+    @property
+    def changes_file(self) -> bool:
+        return self.before_raw != self.after_raw
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An applied intervention: its audit entry, the preview it applied, the new file version."""
+
+    entry: AuditEntry
+    preview: Preview
+    version: str | None
+
+
+# --- preview -------------------------------------------------------------------------------
+
+
+def _refuse(message: str, name: str) -> InterventionError:
+    return InterventionError(message, name=name)
+
+
+def _params_dict(params: Any, name: str) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise _refuse("The intervention's parameters must be a JSON object.", name)
+    return dict(params)
+
+
+def _only_keys(params: Mapping[str, Any], allowed: set[str], action: str, name: str) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise _refuse(
+            f"Unknown parameter {unknown[0]!r} for {action} (expected: "
+            f"{', '.join(sorted(allowed)) or 'none'}).",
+            name,
+        )
+
+
+def _string_list(value: Any, what: str, name: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _refuse(f"Give at least one {what}.", name)
+    for item in value:
+        if not isinstance(item, str):
+            raise _refuse(f"Not a {what}: {item!r}.", name)
+    return list(value)
+
+
+def _document(params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    document = params.get("document")
+    if not isinstance(document, Mapping):
+        raise _refuse("The document must be a JSON object.", name)
+    return dict(document)
+
+
+def _compute(
+    action: str, params: dict[str, Any], before: dict[str, Any] | None, name: str
+) -> dict[str, Any]:
+    """The new document of skip, reprocess and edit (pure library functions)."""
+    if before is None:
+        raise CorruptCheckpoint(
+            f"Checkpoint {name!r} cannot be parsed; only a whole-document edit, a reset or a "
+            "restore can change it.",
+            name=name,
+        )
+    if action in {"skip", "reprocess"}:
+        _only_keys(params, {"dates", "items"}, action, name)
+        if ("dates" in params) == ("items" in params):
+            raise _refuse(f"{action.capitalize()} needs either dates or items.", name)
+        if "dates" in params:
+            # Single dates and A..B ranges go as given: the library knows how each may apply.
+            dates = _string_list(params["dates"], "date", name)
+            fn = interventions.skip_dates if action == "skip" else interventions.reprocess_dates
+            return fn(before, dates)
+        items = _string_list(params["items"], "item", name)
+        fn = interventions.skip_items if action == "skip" else interventions.reprocess_items
+        return fn(before, items)
+    # edit
+    _only_keys(params, {"set", "document"}, action, name)
+    if ("set" in params) == ("document" in params):
+        raise _refuse("Edit needs either set (pointer → value) or a whole document.", name)
+    if "document" in params:
+        return interventions.replace_document(before, _document(params, name))
+    changes = params["set"]
+    if not isinstance(changes, Mapping) or not changes:
+        raise _refuse("Edit needs at least one JSON pointer and its new value.", name)
+    after = before
+    for pointer, value in changes.items():
+        if not isinstance(pointer, str):
+            raise _refuse(f"Not a JSON pointer: {pointer!r}.", name)
+        after = interventions.set_field(after, pointer, value)
+    return after
+
+
+def _restore_target(params: dict[str, Any], name: str) -> tuple[AuditEntry, str, bytes | None]:
+    _only_keys(params, {"entry", "side"}, "restore", name)
+    seq = params.get("entry")
+    if isinstance(seq, str) and seq.strip().isdigit():
+        seq = int(seq)
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise _refuse(f"Restore needs an audit entry number, not {seq!r}.", name)
+    side = params.get("side", "before")
+    if side not in SIDES:
+        raise _refuse(f"Restore side must be before or after, not {side!r}.", name)
+    entry = AuditEntry.objects.filter(seq=seq).first()
+    if entry is None:
+        raise _refuse(f"There is no audit entry #{seq}.", name)
+    if entry.checkpoint != name:
+        raise _refuse(
+            f"Audit entry #{seq} is about checkpoint {entry.checkpoint!r}, not {name!r}.", name
+        )
+    sha = entry.before_id if side == "before" else entry.after_id
+    if sha is None:
+        return entry, side, None
+    try:
+        raw = Snapshot.objects.get(pk=sha).raw
+    except (Snapshot.DoesNotExist, SnapshotCorrupt) as exc:
+        raise _refuse(f"The {side} snapshot of entry #{seq} cannot be read: {exc}", name) from None
+    return entry, side, raw
+
+
+def preview(
+    name: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    store: CheckpointStore | None = None,
+    now: datetime | None = None,
+    keep_base: bool = False,
+) -> Preview:
+    """Compute what ``action`` would do to checkpoint ``name``; changes nothing on disk.
+
+    With ``keep_base`` the current bytes are kept as a (content-addressed) snapshot so that
+    :func:`changes_since` can later say what changed on disk since this preview.
+    """
+    store = store or get_store()
+    name = store.validate_name(name)
+    if action not in ACTIONS:
+        raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
+    params = _params_dict(params, name)
+    now = now or datetime.now(UTC)
+
+    before: dict[str, Any] | None = None
+    before_raw: bytes | None = None
+    if action == "create":
+        _only_keys(params, {"document"}, action, name)
+        document = _document(params, name)
+        if store.exists(name):
+            raise CheckpointExists(f"Checkpoint {name!r} already exists.", name=name)
+    else:
+        try:
+            checkpoint = store.read(name)
+        except CheckpointNotFound:
+            if action != "restore":
+                raise
+        except CorruptCheckpoint:
+            # A file that does not parse can still be reset, restored or replaced whole.
+            if action not in {"reset", "restore"} and not (
+                action == "edit" and "document" in params
+            ):
+                raise
+            before_raw = store.read_raw(name)
+        else:
+            before, before_raw = checkpoint.data, checkpoint.raw
+
+    base_version = version_of(before_raw) if before_raw is not None else None
+    restores: int | None = None
+    after: dict[str, Any] | None
+    after_raw: bytes | None
+    if action == "create":
+        after = document
+        after_raw = encode_document(after)
+    elif action == "reset":
+        _only_keys(params, set(), action, name)
+        after, after_raw = None, None
+    elif action == "restore":
+        target, side, after_raw = _restore_target(params, name)
+        restores = target.seq
+        after = decode_document(after_raw, name=name) if after_raw is not None else None
+    else:
+        after = _compute(action, params, before, name)
+        after_raw = encode_document(after)
+
+    delta = diffs.diff(before, after)
+    patch = diffs.json_patch(before, after)
+    findings = (
+        kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds)
+        if after is not None
+        else []
+    )
+    summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
+    if keep_base and before_raw is not None:
+        Snapshot.store(before_raw)
+    return Preview(
+        name=name,
+        action=action,
+        params=params,
+        base_version=base_version,
+        before=before,
+        after=after,
+        after_raw=after_raw,
+        delta=delta,
+        patch=list(patch),
+        findings=list(findings),
+        summary=summary,
+        before_raw=before_raw,
+        restores=restores,
+    )
+
+
+def _summary(
+    action: str,
+    name: str,
+    delta: Delta,
+    before: dict[str, Any] | None,
+    before_raw: bytes | None,
+    after_raw: bytes | None,
+    restores: int | None,
+    params: Mapping[str, Any],
+) -> str:
+    corrupt = before is None and before_raw is not None
+    if action == "create":
+        return f"created {name}"
+    if action == "reset":
+        size = len(before_raw or b"")
+        what = "corrupt file" if corrupt else "file"
+        return f"reset: deleted {what} {name}.json ({size:,} bytes kept in the before snapshot)"
+    if action == "restore":
+        side = params.get("side", "before")
+        if before_raw is not None and after_raw == before_raw:
+            what = "no change"
+        elif after_raw is None:
+            what = f"deleted {name}.json" if before_raw is not None else "no change"
+        elif before_raw is None:
+            what = f"re-created {name}.json"
+        elif corrupt:
+            what = "replaced the corrupt file"
+        else:
+            what = delta.summary()
+        return f"restore {side} of #{restores}: {what}"
+    if corrupt:
+        return "replaced the corrupt file"
+    if delta.empty and after_raw != before_raw:
+        return "reformatted (same content)"
+    return delta.summary()
+
+
+def changes_since(name: str, version: str, *, store: CheckpointStore | None = None) -> Delta | None:
+    """What changed on disk since ``version`` (kept as a snapshot), or None when unknown."""
+    store = store or get_store()
+    snapshot = Snapshot.objects.filter(pk=version).first()
+    if snapshot is None:
+        return None
+    try:
+        old = decode_document(snapshot.raw, name=name)
+    except (CorruptCheckpoint, SnapshotCorrupt):
+        return None
+    try:
+        current: dict[str, Any] | None = store.read(name).data
+    except CheckpointNotFound:
+        current = None
+    except CorruptCheckpoint:
+        return None
+    return diffs.diff(old, current)
+
+
+# --- apply ---------------------------------------------------------------------------------
+
+
+def _current_version(store: CheckpointStore, name: str) -> str | None:
+    try:
+        return version_of(store.read_raw(name))
+    except CheckpointNotFound:
+        return None
+
+
+def _conflict(
+    name: str, expected: str, actual: str | None, store: CheckpointStore
+) -> VersionConflict:
+    if actual is None:
+        what = "it has been deleted"
+    else:
+        delta = changes_since(name, expected, store=store)
+        what = f"now: {delta.summary()}" if delta is not None else f"now version {actual[:12]}"
+    return VersionConflict(
+        f"Checkpoint {name!r} changed since version {expected[:12]} was shown ({what}); "
+        "nothing was written. Review the current content and try again.",
+        name=name,
+        expected=expected,
+        actual=actual,
+    )
+
+
+def _finding_dict(finding: Finding) -> dict[str, str]:
+    return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
+
+
+def _entry_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "actor": payload["actor"],
+        "source": payload["source"],
+        "address": payload.get("address", ""),
+        "action": payload["action"],
+        "checkpoint": payload["checkpoint"],
+        "reason": payload["reason"],
+        "base_version": payload.get("base_version"),
+        "result_version": payload.get("result_version"),
+        "before": payload.get("before"),
+        "after": payload.get("after"),
+        "patch": payload.get("patch", []),
+        "summary": payload["summary"],
+        "findings": payload.get("findings", []),
+        "restores": payload.get("restores"),
+    }
+
+
+def _recover_checkpoint(name: str, store: CheckpointStore) -> list[AuditEntry]:
+    """Record what happened to journaled changes of ``name``; the caller holds its lock."""
+    recovered: list[AuditEntry] = []
+    for pending in PendingChange.objects.filter(checkpoint=name).order_by("created", "id"):
+        current = _current_version(store, name)
+        if current == pending.result_version:
+            outcome, note = AuditEntry.RECOVERED, "landed before the process stopped"
+        elif current == pending.base_version:
+            outcome, note = AuditEntry.INTERRUPTED, "did not land"
+        else:
+            outcome, note = AuditEntry.INTERRUPTED, "file changed since; landing unknown"
+        fields = _entry_fields(pending.payload)
+        fields["summary"] = f"{fields['summary']} [{outcome}: {note}]"
+        with transaction.atomic():
+            entry = append_entry(**fields, outcome=outcome)
+            PendingChange.objects.filter(pk=pending.pk).delete()
+        logger.warning(
+            "journaled checkpoint intervention %s by recovery",
+            outcome,
+            extra={
+                "actor": entry.actor,
+                "checkpoint": name,
+                "action": entry.action,
+                "seq": entry.seq,
+                "outcome": outcome,
+            },
+        )
+        recovered.append(entry)
+    return recovered
+
+
+def recover_pending(
+    name: str | None = None,
+    *,
+    store: CheckpointStore | None = None,
+    lock_timeout: float | None = None,
+) -> list[AuditEntry]:
+    """Finish the journal left by stopped processes: one entry per attempt, saying if it landed.
+
+    Checkpoints whose lock is busy are skipped: a live apply holds it and finishes its own.
+    """
+    store = store or get_store()
+    names = (
+        [name]
+        if name is not None
+        else sorted(set(PendingChange.objects.values_list("checkpoint", flat=True)))
+    )
+    recovered: list[AuditEntry] = []
+    for checkpoint in names:
+        try:
+            with store.lock(checkpoint, timeout=lock_timeout):
+                recovered.extend(_recover_checkpoint(checkpoint, store))
+        except CheckpointLockTimeout:
+            if name is not None:
+                raise
+    return recovered
+
+
+def _undo_after_failure(
+    store: CheckpointStore,
+    pv: Preview,
+    pending: PendingChange,
+    entry: AuditEntry | None,
+) -> None:
+    """The commit (or the file write) failed: make the file and the journal agree again."""
+    try:
+        committed = entry is not None and (
+            AuditEntry.objects.filter(seq=entry.seq, hash=entry.hash).exists()
+        )
+    except DatabaseError:
+        # The database cannot say whether the entry committed: leave the file and the journal
+        # as they are; recovery compares them later and writes the entry that fits.
+        logger.exception("audit commit state unknown for %s; left for recovery", pv.name)
+        return
+    if committed:
+        return
+    result_version = pv.result_version
+    if result_version != pv.base_version and _current_version(store, pv.name) == result_version:
+        try:
+            if pv.before_raw is None:
+                store.delete(pv.name, expected_version=result_version)
+            else:
+                store.write_raw(pv.name, pv.before_raw, expected_version=result_version)
+        except Exception:
+            # Keep the journal row: recovery will record the change that stayed on disk.
+            logger.exception("could not put back checkpoint %s after a failed commit", pv.name)
+            return
+    try:
+        PendingChange.objects.filter(pk=pending.pk).delete()
+    except DatabaseError:
+        logger.exception("could not clear the journal of %s; recovery will", pv.name)
+
+
+def apply(
+    name: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    actor: Actor,
+    reason: str,
+    expected_version: str | None = None,
+    store: CheckpointStore | None = None,
+    now: datetime | None = None,
+) -> Applied:
+    """Apply one intervention under the checkpoint's lock and record it in the audit log.
+
+    ``expected_version`` (the version the person saw) refuses the change with
+    :class:`VersionConflict` when the file changed since; None skips that check.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise ReasonRequired(
+            f"A reason is required to {action} checkpoint {name!r}; nothing was changed.",
+            name=name,
+        )
+    if actor.source not in SOURCES:
+        raise _refuse(f"Unknown source {actor.source!r} (expected web, cli or api).", name)
+    if not actor.name:
+        raise _refuse("The actor has no name.", name)
+    store = store or get_store()
+    name = store.validate_name(name)
+    if action not in ACTIONS:
+        raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
+
+    with store.lock(name):
+        _recover_checkpoint(name, store)
+        pv = preview(name, action, params, store=store, now=now)
+        if expected_version is not None and pv.base_version != expected_version:
+            raise _conflict(name, expected_version, pv.base_version, store)
+        if pv.errors:
+            listed = "; ".join(f"{f.pointer or '/'}: {f.message}" for f in pv.errors)
+            raise ValidationFailed(
+                f"The result would not be a valid checkpoint, nothing was written: {listed}",
+                name=name,
+                findings=pv.errors,
+            )
+        if not pv.changes_file:
+            raise NoChange(
+                f"This {action} leaves checkpoint {name!r} as it is; nothing was written.",
+                name=name,
+            )
+        before = Snapshot.store(pv.before_raw) if pv.before_raw is not None else None
+        after = Snapshot.store(pv.after_raw) if pv.after_raw is not None else None
+        result_version = pv.result_version
+        payload = {
+            "actor": actor.name,
+            "source": actor.source,
+            "address": actor.address,
+            "action": action,
+            "checkpoint": name,
+            "reason": reason.strip(),
+            "base_version": pv.base_version,
+            "result_version": result_version,
+            "before": before.pk if before is not None else None,
+            "after": after.pk if after is not None else None,
+            "patch": pv.patch,
+            "summary": pv.summary,
+            "findings": [_finding_dict(f) for f in pv.findings],
+            "restores": pv.restores,
+            "attempted": format_time(datetime.now(UTC)),
+        }
+        # Journal first, committed on its own: a crash from here on leaves a trace.
+        pending = PendingChange.objects.create(
+            checkpoint=name,
+            action=action,
+            payload=payload,
+            base_version=pv.base_version,
+            result_version=result_version,
+        )
+        entry: AuditEntry | None = None
+        try:
+            with transaction.atomic():
+                entry = append_entry(**_entry_fields(payload), outcome=AuditEntry.APPLIED)
+                if pv.after_raw is None:
+                    store.delete(name, expected_version=pv.base_version)
+                else:
+                    store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
+                PendingChange.objects.filter(pk=pending.pk).delete()
+        except BaseException:
+            _undo_after_failure(store, pv, pending, entry)
+            raise
+    assert entry is not None
+    logger.info(
+        "checkpoint intervention applied: %s %s (#%s)",
+        action,
+        name,
+        entry.seq,
+        extra={"actor": actor.name, "checkpoint": name, "action": action, "seq": entry.seq},
+    )
+    return Applied(entry=entry, preview=pv, version=result_version)
