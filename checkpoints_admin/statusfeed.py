@@ -234,15 +234,13 @@ def overall(jobs: Sequence[JobStatus]) -> Overall:
     count = len(jobs)
     if count == 0:
         return Overall("empty", "No jobs to show yet", 0, 0, states)
-    if attention == 0:
-        noun = "job" if count == 1 else "jobs"
-        lead = "The" if count == 1 else f"All {count}"
-        return Overall("ok", f"{lead} {noun} on track", count, 0, states)
-    verb = "needs" if attention == 1 else "need"
-    noun = "job" if count == 1 else "jobs"
-    return Overall(
-        "attention", f"{attention} of {count} {noun} {verb} attention", count, attention, states
-    )
+    if count == 1:
+        message = "The job needs attention" if attention else "The job is on track"
+    elif attention == 0:
+        message = f"All {count} jobs on track"
+    else:
+        message = f"{attention} of {count} jobs {'needs' if attention == 1 else 'need'} attention"
+    return Overall("attention" if attention else "ok", message, count, attention, states)
 
 
 def build_report(

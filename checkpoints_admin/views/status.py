@@ -34,7 +34,6 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def _visible(request: HttpRequest) -> bool:
-    # Checked in this order so a public page never touches the session (no Vary: Cookie).
     return get_settings().status_page_public or request.user.is_authenticated
 
 

@@ -1,0 +1,118 @@
+"""``/healthz``: open to anyone; 503 naming the failed check, on failures root cannot skip."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_ok_for_anyone(client, checkpoints_dir, private):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert list(checkpoints_dir.iterdir()) == []  # the write probe cleaned up
+
+
+@pytest.mark.django_db
+def test_missing_directory(client, tmp_path, settings):
+    settings.CHECKPOINTS_DIR = tmp_path / "does-not-exist"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "failing",
+        "failed": ["checkpoints_dir_readable", "checkpoints_dir_writable"],
+    }
+    assert not (tmp_path / "does-not-exist").exists()
+
+
+@pytest.mark.django_db
+def test_directory_is_a_regular_file(client, tmp_path, settings):
+    regular = tmp_path / "checkpoints"
+    regular.write_text("not a directory")
+    settings.CHECKPOINTS_DIR = regular
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "failing",
+        "failed": ["checkpoints_dir_readable", "checkpoints_dir_writable"],
+    }
+    assert regular.read_text() == "not a directory"
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only tmpfs mount: unwritable even for root (skipped where mounting is not allowed)."""
+    mount_point = tmp_path / "readonly"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here: " + result.stderr.decode().strip())
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.mark.django_db
+def test_read_only_directory(client, read_only_dir, settings):
+    settings.CHECKPOINTS_DIR = read_only_dir
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "failing", "failed": ["checkpoints_dir_writable"]}
+
+
+def test_database_down(tmp_path):
+    """A real server that refuses connections, in a child process with its own settings."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:1/none",
+        "CHECKPOINTS_DIR": str(tmp_path),
+    }
+    code = (
+        "import django, json; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/healthz')\n"
+        "print(json.dumps([r.status_code, r.json()]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+        503,
+        {"status": "failing", "failed": ["database"]},
+    ]
+
+
+@pytest.mark.django_db
+def test_only_get_and_head(client, checkpoints_dir):
+    assert client.head("/healthz").status_code == 200
+    assert client.post("/healthz").status_code == 405
