@@ -138,7 +138,11 @@ class Preview:
 
     @property
     def changes_file(self) -> bool:
-        return self.before_raw != self.after_raw
+        """Whether applying changes anything: the content (or, for a restore, the bytes)."""
+        if self.before_raw == self.after_raw:
+            return False
+        corrupt = self.before is None and self.before_raw is not None
+        return self.action in {"create", "reset", "restore"} or corrupt or not self.delta.empty
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,10 @@ def _compute(
     action: str, params: dict[str, Any], before: dict[str, Any] | None, name: str
 ) -> dict[str, Any]:
     """The new document of skip, reprocess and edit (pure library functions)."""
+    if action == "edit" and "document" in params and "set" not in params:
+        _only_keys(params, {"document"}, action, name)
+        document = _document(params, name)
+        return document if before is None else interventions.replace_document(before, document)
     if before is None:
         raise CorruptCheckpoint(
             f"Checkpoint {name!r} cannot be parsed; only a whole-document edit, a reset or a "
@@ -380,8 +388,6 @@ def _summary(
         return f"restore {side} of #{restores}: {what}"
     if corrupt:
         return "replaced the corrupt file"
-    if delta.empty and after_raw != before_raw:
-        return "reformatted (same content)"
     return delta.summary()
 
 

@@ -1,0 +1,417 @@
+"""The one write path, end to end on the seed's samples: each action, each refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import jsonpatch
+import pytest
+
+from checkpoints_admin import services
+from checkpoints_admin.audit import verify_chain
+from checkpoints_admin.checkpoints import (
+    CheckpointExists,
+    CheckpointNotFound,
+    CorruptCheckpoint,
+    InterventionError,
+    InvalidCheckpointName,
+    VersionConflict,
+)
+from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
+from checkpoints_admin.services import Actor, ReasonRequired, ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+UNIFIED = "reconciliation_checkpoint"
+DAILY = "daily_reconciliation_checkpoint"
+MANAGED = "my-process"
+NOW = datetime(2025, 3, 6, 10, 20, tzinfo=UTC)
+
+
+def sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def file_bytes(directory: Path, name: str) -> bytes:
+    return (directory / f"{name}.json").read_bytes()
+
+
+def snapshot_of(directory: Path) -> dict[str, bytes]:
+    """Every checkpoint file's bytes (what must not change when a change is refused)."""
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+
+
+def assert_nothing_recorded() -> None:
+    assert AuditEntry.objects.count() == 0
+    assert PendingChange.objects.count() == 0
+    assert Snapshot.objects.count() == 0
+
+
+def do(name, action, params, *, actor=None, reason="operator request", **kwargs):
+    return services.apply(
+        name,
+        action,
+        params,
+        actor=actor or Actor("alice", "cli"),
+        reason=reason,
+        now=kwargs.pop("now", NOW),
+        **kwargs,
+    )
+
+
+# --- each action ---------------------------------------------------------------------------
+
+
+def test_skip_a_date_moves_it_and_records_everything(samples_dir: Path) -> None:
+    original = file_bytes(samples_dir, UNIFIED)
+
+    applied = do(
+        UNIFIED,
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=Actor("alice", "web", "10.1.2.3"),
+        reason="upstream data for 6 March is lost",
+    )
+
+    written = file_bytes(samples_dir, UNIFIED)
+    data = json.loads(written)
+    assert data["pendingDates"] == ["2025-03-07"]
+    assert data["completedDates"][-1] == "2025-03-06"
+    entry = AuditEntry.objects.get()
+    assert entry == applied.entry
+    assert applied.version == sha(written) == entry.result_version
+    assert (entry.seq, entry.actor, entry.source, entry.address) == (1, "alice", "web", "10.1.2.3")
+    assert (entry.action, entry.checkpoint, entry.outcome) == ("skip", UNIFIED, "applied")
+    assert entry.reason == "upstream data for 6 March is lost"
+    assert entry.base_version == sha(original)
+    assert entry.summary == "2025-03-06 pendingDates → completedDates"
+    assert entry.before.raw == original
+    assert entry.after.raw == written
+    assert jsonpatch.apply_patch(json.loads(original), entry.patch) == data
+    assert entry.prev_hash == "0" * 64
+    # The seed sample's real gap is a warning: recorded, not refused.
+    assert any(f["severity"] == "warning" and "2025-03-05" in f["message"] for f in entry.findings)
+    assert verify_chain().ok
+
+
+def test_reprocess_dates_range_on_the_unified_sample(samples_dir: Path) -> None:
+    applied = do(UNIFIED, "reprocess", {"dates": ["2025-03-03..2025-03-04"]})
+
+    data = json.loads(file_bytes(samples_dir, UNIFIED))
+    assert data["completedDates"] == ["2025-03-01", "2025-03-02"]
+    assert set(data["pendingDates"]) == {"2025-03-03", "2025-03-04", "2025-03-06", "2025-03-07"}
+    assert applied.entry.action == "reprocess"
+    assert "completedDates → pendingDates" in applied.entry.summary
+
+
+def test_skip_on_the_daily_sample(samples_dir: Path) -> None:
+    do(DAILY, "skip", {"dates": ["2025-03-05"]})
+
+    data = json.loads(file_bytes(samples_dir, DAILY))
+    assert data["processedDates"] == ["2025-03-04", "2025-03-05"]
+
+
+def test_skip_and_reprocess_items_on_the_managed_sample(samples_dir: Path) -> None:
+    do(MANAGED, "skip", {"items": ["item2"]})
+    assert json.loads(file_bytes(samples_dir, MANAGED))["processedItems"] == ["item1", "item2"]
+
+    do(MANAGED, "reprocess", {"items": ["item1"]})
+    data = json.loads(file_bytes(samples_dir, MANAGED))
+    assert data["processedItems"] == ["item2"]
+    assert "item1" in data["pendingItems"]
+    assert list(AuditEntry.objects.values_list("seq", "action")) == [(1, "skip"), (2, "reprocess")]
+
+
+def test_edit_sets_several_pointers_in_one_entry(samples_dir: Path) -> None:
+    applied = do(UNIFIED, "edit", {"set": {"/stats/failedRecords": 40, "/stats/timeouts": 5}})
+
+    stats = json.loads(file_bytes(samples_dir, UNIFIED))["stats"]
+    assert (stats["failedRecords"], stats["timeouts"]) == (40, 5)
+    assert sorted(op["path"] for op in applied.entry.patch) == [
+        "/stats/failedRecords",
+        "/stats/timeouts",
+    ]
+
+
+def test_edit_replaces_the_whole_document(samples_dir: Path) -> None:
+    document = json.loads(file_bytes(samples_dir, MANAGED))
+    document["status"] = "completed"
+    document["progress"] = 100
+
+    applied = do(MANAGED, "edit", {"document": document})
+
+    assert json.loads(file_bytes(samples_dir, MANAGED)) == document
+    assert applied.entry.after.raw == file_bytes(samples_dir, MANAGED)
+
+
+def test_create_writes_a_new_checkpoint_and_refuses_an_existing_one(samples_dir: Path) -> None:
+    document = {"id": "job-2", "status": "pending", "progress": 0, "pendingItems": ["a"]}
+
+    applied = do("job-2", "create", {"document": document})
+
+    assert json.loads(file_bytes(samples_dir, "job-2")) == document
+    assert applied.entry.base_version is None
+    assert applied.entry.before is None
+    assert applied.entry.after.raw == file_bytes(samples_dir, "job-2")
+    with pytest.raises(CheckpointExists):
+        do("job-2", "create", {"document": document})
+    assert AuditEntry.objects.count() == 1
+
+
+def test_reset_deletes_the_file_and_keeps_its_bytes(samples_dir: Path) -> None:
+    original = file_bytes(samples_dir, DAILY)
+
+    applied = do(DAILY, "reset", {})
+
+    assert not (samples_dir / f"{DAILY}.json").exists()
+    entry = applied.entry
+    assert (entry.action, entry.result_version, entry.after) == ("reset", None, None)
+    assert entry.before.raw == original
+    assert applied.version is None
+
+
+def test_restore_brings_back_a_reset_checkpoint_byte_for_byte(samples_dir: Path) -> None:
+    original = file_bytes(samples_dir, UNIFIED)
+    reset = do(UNIFIED, "reset", {}).entry
+
+    restored = do(UNIFIED, "restore", {"entry": reset.seq, "side": "before"}).entry
+
+    assert file_bytes(samples_dir, UNIFIED) == original
+    assert restored.restores == reset
+    assert restored.base_version is None
+    assert restored.result_version == sha(original)
+    assert restored.summary == f"restore before of #{reset.seq}: re-created {UNIFIED}.json"
+
+
+def test_restore_before_of_a_create_deletes_and_after_of_an_edit_rewrites(
+    samples_dir: Path,
+) -> None:
+    created = do("fresh", "create", {"document": {"a": 1}}).entry
+    undone = do("fresh", "restore", {"entry": created.seq, "side": "before"}).entry
+    assert not (samples_dir / "fresh.json").exists()
+    assert undone.result_version is None
+
+    edit = do(MANAGED, "edit", {"set": {"/progress": 50}}).entry
+    do(MANAGED, "edit", {"set": {"/progress": 60}})
+    do(MANAGED, "restore", {"entry": edit.seq, "side": "after"})
+    assert json.loads(file_bytes(samples_dir, MANAGED))["progress"] == 50
+    assert verify_chain().ok
+
+
+def test_restore_refuses_an_entry_of_another_checkpoint_or_none(samples_dir: Path) -> None:
+    entry = do(MANAGED, "edit", {"set": {"/progress": 50}}).entry
+    before = snapshot_of(samples_dir)
+
+    with pytest.raises(InterventionError) as excinfo:
+        do(UNIFIED, "restore", {"entry": entry.seq})
+    assert "is about checkpoint 'my-process'" in str(excinfo.value)
+    with pytest.raises(InterventionError) as excinfo:
+        do(UNIFIED, "restore", {"entry": 99})
+    assert "no audit entry #99" in str(excinfo.value)
+    assert snapshot_of(samples_dir) == before
+    assert AuditEntry.objects.count() == 1
+
+
+def test_reset_and_replace_work_on_a_corrupt_file(checkpoints_dir: Path) -> None:
+    (checkpoints_dir / "broken.json").write_bytes(b'{"a": 1,,}')
+
+    with pytest.raises(CorruptCheckpoint):
+        do("broken", "edit", {"set": {"/a": 2}})
+    replaced = do("broken", "edit", {"document": {"a": 2}}).entry
+    assert replaced.before.raw == b'{"a": 1,,}'
+    assert replaced.summary == "replaced the corrupt file"
+    (checkpoints_dir / "broken.json").write_bytes(b"not json")
+    reset = do("broken", "reset", {}).entry
+    assert reset.before.raw == b"not json"
+    assert not (checkpoints_dir / "broken.json").exists()
+
+
+# --- preview, dry run ----------------------------------------------------------------------
+
+
+def test_preview_computes_everything_and_records_nothing(samples_dir: Path) -> None:
+    before = snapshot_of(samples_dir)
+
+    preview = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06..2025-03-07"]}, now=NOW)
+
+    assert snapshot_of(samples_dir) == before
+    assert_nothing_recorded()
+    assert preview.base_version == sha(before[f"{UNIFIED}.json"])
+    assert preview.after["pendingDates"] == []
+    assert preview.summary.startswith("2 dates pendingDates → completedDates")
+    assert jsonpatch.apply_patch(preview.before, preview.patch) == preview.after
+    assert preview.ok
+    assert preview.errors == []
+    assert [w.severity for w in preview.warnings] == ["warning"] * len(preview.warnings)
+
+
+def test_preview_with_keep_base_lets_changes_since_say_what_changed(samples_dir: Path) -> None:
+    seen = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]}, keep_base=True)
+    assert Snapshot.objects.filter(pk=seen.base_version).exists()
+    assert services.changes_since(UNIFIED, seen.base_version).empty
+
+    do(UNIFIED, "reprocess", {"dates": ["2025-03-01"]})
+
+    delta = services.changes_since(UNIFIED, seen.base_version)
+    assert delta.summary() == "2025-03-01 completedDates → pendingDates"
+    assert services.changes_since(UNIFIED, "0" * 64) is None
+
+
+# --- refusals: nothing written, nothing recorded -------------------------------------------
+
+
+def test_a_stale_version_is_a_conflict_that_says_what_changed(samples_dir: Path) -> None:
+    seen = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]}, keep_base=True)
+    # A job moves on in the meantime (straight through the store, as jobs do).
+    store = services.get_store()
+    data = json.loads(file_bytes(samples_dir, UNIFIED))
+    data["stats"]["processedRecords"] = 7300
+    store.write(UNIFIED, data)
+    current = file_bytes(samples_dir, UNIFIED)
+
+    with pytest.raises(VersionConflict) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, expected_version=seen.base_version)
+
+    assert excinfo.value.expected == seen.base_version
+    assert excinfo.value.actual == sha(current)
+    assert "/stats/processedRecords" in str(excinfo.value) or "processedRecords" in str(
+        excinfo.value
+    )
+    assert file_bytes(samples_dir, UNIFIED) == current
+    assert AuditEntry.objects.count() == 0
+    assert PendingChange.objects.count() == 0
+
+
+def test_the_seen_version_binds_and_passes(samples_dir: Path) -> None:
+    seen = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, expected_version=seen.base_version)
+    assert applied.entry.base_version == seen.base_version
+
+
+def test_a_result_with_errors_is_refused_with_its_findings(samples_dir: Path) -> None:
+    before = snapshot_of(samples_dir)
+
+    with pytest.raises(ValidationFailed) as excinfo:
+        do(UNIFIED, "edit", {"set": {"/stats/processedRecords": 999999}})
+
+    assert [f.pointer for f in excinfo.value.findings] == ["/stats/processedRecords"]
+    assert all(f.severity == "error" for f in excinfo.value.findings)
+    assert "/stats/processedRecords" in str(excinfo.value)
+    assert snapshot_of(samples_dir) == before
+    assert_nothing_recorded()
+
+
+@pytest.mark.parametrize("reason", ["", "   \n\t", None])
+def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
+    before = snapshot_of(samples_dir)
+
+    with pytest.raises(ReasonRequired) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
+
+    assert "reason is required" in str(excinfo.value)
+    assert snapshot_of(samples_dir) == before
+    assert_nothing_recorded()
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "params", "error", "text"),
+    [
+        (UNIFIED, "skip", {"dates": ["2025-03-01"]}, InterventionError, "2025-03-01"),
+        (UNIFIED, "skip", {"dates": ["2025-13-45"]}, InterventionError, "2025-13-45"),
+        (UNIFIED, "skip", {}, InterventionError, "either dates or items"),
+        (UNIFIED, "skip", {"dates": [], "x": 1}, InterventionError, "'x'"),
+        (UNIFIED, "frobnicate", {}, InterventionError, "frobnicate"),
+        (UNIFIED, "edit", {"set": {"/nope/deeper": 1}}, InterventionError, "/nope"),
+        (UNIFIED, "restore", {"entry": "x"}, InterventionError, "'x'"),
+        (UNIFIED, "restore", {"entry": 1, "side": "middle"}, InterventionError, "middle"),
+        ("../etc/passwd", "reset", {}, InvalidCheckpointName, "passwd"),
+        ("absent", "reset", {}, CheckpointNotFound, "absent"),
+        (MANAGED, "edit", {"set": {"/progress": 33}}, services.NoChange, "as it is"),
+    ],
+)
+def test_refusals_name_the_problem_and_change_nothing(
+    samples_dir: Path, name, action, params, error, text
+) -> None:
+    before = snapshot_of(samples_dir)
+
+    with pytest.raises(error) as excinfo:
+        do(name, action, params)
+
+    assert text in str(excinfo.value)
+    assert snapshot_of(samples_dir) == before
+    assert_nothing_recorded()
+
+
+def test_an_unknown_source_is_refused(samples_dir: Path) -> None:
+    with pytest.raises(InterventionError) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=Actor("bob", "email"))
+    assert "email" in str(excinfo.value)
+    assert_nothing_recorded()
+
+
+# --- the actor, the log line, snapshots ----------------------------------------------------
+
+
+def test_actor_for_cli_is_the_os_user_and_for_request_the_signed_in_user(rf, django_user_model):
+    assert Actor.for_cli().source == "cli"
+    assert Actor.for_cli().name
+
+    request = rf.get("/", REMOTE_ADDR="192.0.2.7")
+    request.user = django_user_model.objects.create_user("carol", password="pw-1234567")
+    assert Actor.for_request(request) == Actor("carol", "web", "192.0.2.7")
+    assert Actor.for_request(request, source="api").source == "api"
+
+
+def test_each_applied_intervention_is_logged_with_its_fields(samples_dir: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="checkpoints_admin.audit")
+
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+
+    [record] = [r for r in caplog.records if r.name == "checkpoints_admin.audit"]
+    assert (record.actor, record.checkpoint, record.action, record.seq) == (
+        "alice",
+        UNIFIED,
+        "skip",
+        1,
+    )
+
+
+def test_a_hundred_edits_of_a_big_checkpoint_store_each_content_once(
+    checkpoints_dir: Path,
+) -> None:
+    store = services.get_store()
+    first = date(1990, 1, 1).toordinal()
+    completed = [date.fromordinal(first + i).isoformat() for i in range(15000)]
+    document = {
+        "lastProcessedDate": completed[-1],
+        "pendingDates": [],
+        "completedDates": completed,
+        "startTime": 1709742856123,
+        "lastUpdateTime": 1709743156789,
+        "stats": {
+            "totalRecords": 100,
+            "processedRecords": 50,
+            "successfulRecords": 50,
+            "failedRecords": 0,
+            "timeouts": 0,
+        },
+    }
+    store.write("big", document)
+    versions = {sha(file_bytes(checkpoints_dir, "big"))}
+
+    for i in range(1, 101):
+        applied = do("big", "edit", {"set": {"/stats/timeouts": i % 10}})
+        versions.add(applied.version)
+
+    assert AuditEntry.objects.count() == 100
+    # Ten distinct contents (timeouts 0..9); timeouts 0 is the original file's bytes again.
+    assert len(versions) == 10
+    assert Snapshot.objects.count() == len(versions)
+    raw_size = len(file_bytes(checkpoints_dir, "big"))
+    stored = sum(len(bytes(data)) for data in Snapshot.objects.values_list("data", flat=True))
+    assert stored < raw_size * len(versions) / 5
+    assert verify_chain().ok
