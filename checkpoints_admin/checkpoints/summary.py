@@ -22,9 +22,9 @@ from checkpoints_admin.checkpoints.kinds import (
     date_range,
     detect_kind,
     epoch_ms_time,
-    invalid_dates,
     is_number,
     parse_time,
+    scan_dates,
 )
 
 STATES: Final = ("pending", "running", "stalled", "completed", "failed")
@@ -73,12 +73,6 @@ class Summary:
         return "running"
 
 
-def _str_set(value: Any) -> set[str]:
-    if not isinstance(value, list):
-        return set()
-    return {item for item in value if type(item) is str}
-
-
 def _count(mapping: Mapping[str, Any], key: str) -> int | None:
     value = mapping.get(key)
     return value if type(value) is int and value >= 0 else None
@@ -103,20 +97,11 @@ def _eta(remaining: int | None, rate: float | None) -> float | None:
     return max(remaining, 0) / rate
 
 
-def _dates(*lists: Any) -> tuple[set[str], str | None, str | None, int]:
-    """Real dates of the lists, their first and last date and the days missing between."""
-    values: set[str] = set()
-    for lst in lists:
-        values |= _str_set(lst)
-    valid = values - invalid_dates(values)
-    covered = date_range(valid, *(lst for lst in lists if isinstance(lst, list)))
-    return valid, covered.first, covered.last, covered.gaps
-
-
 def _unified(data: Mapping[str, Any]) -> Summary:
-    pending = _str_set(data.get("pendingDates"))
-    completed = _str_set(data.get("completedDates"))
-    _, first, last, gaps = _dates(data.get("completedDates"), data.get("pendingDates"))
+    pending_dates = scan_dates(data.get("pendingDates"))
+    completed_dates = scan_dates(data.get("completedDates"))
+    pending, completed = pending_dates.values, completed_dates.values
+    covered = date_range((pending_dates, completed_dates))
     started = epoch_ms_time(data.get("startTime"))
     updated = epoch_ms_time(data.get("lastUpdateTime"))
     elapsed = _seconds(started, updated)
@@ -157,10 +142,10 @@ def _unified(data: Mapping[str, Any]) -> Summary:
         started=started,
         last_update=updated,
         eta_seconds=eta,
-        first_date=first,
-        last_date=last,
+        first_date=covered.first,
+        last_date=covered.last,
         records=MappingProxyType(records),
-        gaps=gaps,
+        gaps=covered.gaps,
         rate_unit=rate_unit,
     )
 
@@ -171,9 +156,10 @@ def _status(data: Mapping[str, Any]) -> str | None:
 
 
 def _daily(data: Mapping[str, Any]) -> Summary:
-    dates = _str_set(data.get("dates"))
-    processed = _str_set(data.get("processedDates"))
-    _, first, last, gaps = _dates(data.get("dates"), data.get("processedDates"))
+    listed = scan_dates(data.get("dates"))
+    processed_dates = scan_dates(data.get("processedDates"))
+    dates, processed = listed.values, processed_dates.values
+    covered = date_range((listed, processed_dates))
     done = len(processed & dates)
     total = len(dates)
     started = parse_time(data.get("startTime"))
@@ -195,9 +181,9 @@ def _daily(data: Mapping[str, Any]) -> Summary:
         started=started,
         last_update=updated,
         eta_seconds=_eta(total - done, rate),
-        first_date=first,
-        last_date=last,
-        gaps=gaps,
+        first_date=covered.first,
+        last_date=covered.last,
+        gaps=covered.gaps,
         rate_unit="dates",
     )
 
