@@ -1,0 +1,225 @@
+"""Summaries per kind: progress, counts, rate, ETA, dates covered and the derived state."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
+from tests.conftest import SAMPLES
+
+
+def sample(name: str) -> dict:
+    return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def unified() -> dict:
+    return sample("reconciliation_checkpoint")
+
+
+@pytest.fixture
+def daily() -> dict:
+    return sample("daily_reconciliation_checkpoint")
+
+
+@pytest.fixture
+def managed() -> dict:
+    return sample("my-process")
+
+
+def test_unified_sample(unified):
+    summary = summarize(unified)
+    assert summary.kind == "unified-reconciliation"
+    assert summary.status is None
+    assert summary.progress == 7231 / 8564
+    assert (summary.done, summary.pending, summary.total, summary.unit) == (4, 2, 6, "dates")
+    # 7,231 records between startTime and lastUpdateTime (300.666 s): about 24 per second.
+    assert summary.rate == pytest.approx(24.05, abs=0.01)
+    assert summary.rate_unit == "records"
+    assert summary.eta_seconds == pytest.approx((8564 - 7231) / summary.rate)
+    assert summary.started == datetime(2024, 3, 6, 16, 34, 16, 123000, tzinfo=UTC)
+    assert summary.last_update == datetime(2024, 3, 6, 16, 39, 16, 789000, tzinfo=UTC)
+    assert dict(summary.records) == {"successful": 7189, "failed": 42, "timeouts": 3}
+    assert (summary.first_date, summary.last_date, summary.gaps) == ("2025-03-01", "2025-03-07", 1)
+
+
+def test_unified_without_records_counts_dates(unified):
+    unified["stats"]["totalRecords"] = 0
+    summary = summarize(unified)
+    assert summary.progress == 4 / 6
+    assert summary.rate == pytest.approx(4 / 300.666)
+    assert summary.rate_unit == "dates"
+    assert summary.eta_seconds == pytest.approx(2 / summary.rate)
+
+
+def test_unified_with_more_processed_than_total_stays_within_one(unified):
+    unified["stats"]["processedRecords"] = 9000
+    assert summarize(unified).progress == 1.0
+
+
+def test_daily_sample(daily):
+    summary = summarize(daily)
+    assert summary.kind == "daily-reconciliation"
+    assert summary.status == "running"
+    assert summary.progress == 0.5
+    assert (summary.done, summary.pending, summary.total, summary.unit) == (1, 1, 2, "dates")
+    assert summary.rate is None  # lastRun is the start: no elapsed time yet
+    assert summary.eta_seconds is None
+    assert summary.started == datetime(2025, 3, 6, 10, 15, 23, 456000, tzinfo=UTC)
+    assert summary.last_update == summary.started
+    assert (summary.first_date, summary.last_date, summary.gaps) == ("2025-03-04", "2025-03-05", 0)
+    assert dict(summary.records) == {}
+
+
+def test_daily_rate_runs_to_the_end_time(daily):
+    daily.update(
+        status="completed",
+        processedDates=["2025-03-04", "2025-03-05"],
+        endTime="2025-03-06T10:15:33.456Z",
+    )
+    summary = summarize(daily)
+    assert summary.progress == 1.0
+    assert summary.rate == pytest.approx(0.2)
+    assert summary.eta_seconds == 0
+    assert summary.last_update == datetime(2025, 3, 6, 10, 15, 33, 456000, tzinfo=UTC)
+
+
+def test_daily_processed_dates_outside_dates_do_not_count(daily):
+    daily["processedDates"] = ["2025-03-04", "2025-03-09"]
+    summary = summarize(daily)
+    assert (summary.done, summary.pending, summary.progress) == (1, 1, 0.5)
+
+
+def test_managed_sample(managed):
+    summary = summarize(managed)
+    assert summary.kind == "managed"
+    assert summary.status == "running"
+    assert summary.progress == 0.33
+    assert (summary.done, summary.pending, summary.total, summary.unit) == (1, 2, 3, "items")
+    assert summary.rate == pytest.approx(1 / 300)
+    assert summary.eta_seconds == pytest.approx(600)
+    assert summary.started == datetime(2025, 3, 6, 9, 0, tzinfo=UTC)
+    assert summary.last_update == datetime(2025, 3, 6, 9, 5, tzinfo=UTC)
+    assert (summary.first_date, summary.last_date, summary.gaps) == (None, None, 0)
+
+
+def test_managed_without_items_estimates_from_progress(managed):
+    del managed["processedItems"], managed["pendingItems"]
+    managed["progress"] = 25
+    summary = summarize(managed)
+    assert (summary.done, summary.pending, summary.total, summary.unit) == (0, 0, None, "")
+    assert summary.rate is None
+    assert summary.eta_seconds == pytest.approx(900)  # 5 minutes for 25 %, 15 more for 75 %
+
+
+@pytest.mark.parametrize("value", [None, [], "text", 1, {"unrelated": True}])
+def test_unknown_documents_summarise_to_nothing(value):
+    summary = summarize(value)
+    assert summary == Summary(kind="unknown")
+    assert summary.progress is None
+    assert (summary.done, summary.pending, summary.total, summary.rate) == (0, 0, None, None)
+
+
+def test_unknown_document_keeps_its_own_status():
+    assert summarize({"status": "failed"}).status == "failed"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"pendingDates": "2025-03-06", "completedDates": [1, None, "2025-03-01", ["x"]]},
+        {"stats": [1, 2], "startTime": "2025-03-06T10:00:00Z", "lastUpdateTime": -1},
+        {"stats": {"totalRecords": "8564", "processedRecords": True}},
+        {"startTime": 10**30, "lastUpdateTime": 1.5},
+    ],
+)
+def test_wrong_types_are_treated_as_absent_in_unified(unified, changes):
+    unified.update(changes)
+    summary = summarize(unified)
+    assert summary.kind == "unified-reconciliation"
+    assert summary.progress is None or 0 <= summary.progress <= 1
+
+
+def test_wrong_typed_unified_fields_count_as_absent(unified):
+    unified.update(
+        completedDates=[1, None, "2025-03-01", "2025-02-30"],
+        stats={"totalRecords": "8564", "processedRecords": 7231, "failedRecords": -1},
+        startTime="2025",
+    )
+    summary = summarize(unified)
+    assert (summary.done, summary.pending) == (2, 2)  # the two strings, real date or not
+    assert summary.progress == 0.5  # no usable totalRecords: dates
+    assert summary.started is None and summary.rate is None
+    assert dict(summary.records) == {}
+    assert (summary.first_date, summary.last_date) == ("2025-03-01", "2025-03-07")
+
+
+def test_wrong_typed_managed_fields_count_as_absent(managed):
+    managed.update(progress=400, created=5, pendingItems="x", status=["running"])
+    summary = summarize(managed)
+    assert (summary.progress, summary.started, summary.status) == (None, None, None)
+    assert (summary.done, summary.pending, summary.total) == (1, 0, 1)
+
+
+def test_an_unknown_kind_name_is_refused():
+    with pytest.raises(ValueError) as excinfo:
+        summarize({}, kind="hourly")
+    assert "'hourly'" in str(excinfo.value)
+
+
+def test_forced_kind(managed):
+    assert summarize(managed, kind="unknown") == Summary(kind="unknown", status="running")
+
+
+# --- state -------------------------------------------------------------------------------
+
+NOW = datetime(2025, 3, 6, 10, 0, tzinfo=UTC)
+RECENT = NOW - timedelta(minutes=5)
+OLD = NOW - timedelta(hours=3)
+
+
+@pytest.mark.parametrize(
+    ("summary", "state"),
+    [
+        (Summary(kind="managed", status="completed", last_update=OLD), "completed"),
+        (Summary(kind="managed", status="failed", last_update=OLD), "failed"),
+        (Summary(kind="managed", status="pending", last_update=OLD), "pending"),
+        (Summary(kind="managed", status="running", last_update=RECENT), "running"),
+        (Summary(kind="managed", status="running", last_update=OLD), "stalled"),
+        (Summary(kind="managed", status="running", last_update=None), "running"),
+        (Summary(kind="daily-reconciliation", status="running", last_update=OLD), "stalled"),
+        # unified documents have no status: derived from the dates
+        (Summary(kind="unified-reconciliation", done=4, pending=0, last_update=OLD), "completed"),
+        (Summary(kind="unified-reconciliation", done=4, pending=2, last_update=RECENT), "running"),
+        (Summary(kind="unified-reconciliation", done=4, pending=2, last_update=OLD), "stalled"),
+        (Summary(kind="unified-reconciliation", done=0, pending=2, last_update=None), "pending"),
+        (Summary(kind="unified-reconciliation", done=0, pending=2, last_update=RECENT), "running"),
+        (Summary(kind="unified-reconciliation", done=0, pending=0), "pending"),
+        (Summary(kind="unknown"), "pending"),
+        (Summary(kind="unknown", status="completed"), "completed"),
+    ],
+)
+def test_state(summary, state):
+    assert summary.state(now=NOW, stale_after=3600) == state
+    assert state in STATES
+
+
+def test_stalled_threshold_is_strict_and_naive_now_means_utc():
+    summary = Summary(kind="managed", status="running", last_update=NOW - timedelta(seconds=60))
+    assert summary.state(now=NOW, stale_after=60) == "running"
+    assert summary.state(now=NOW, stale_after=59) == "stalled"
+    assert summary.state(now=NOW.replace(tzinfo=None), stale_after=59) == "stalled"
+    assert summary.state(now=NOW, stale_after=None) == "running"
+
+
+def test_states_of_the_samples(unified, daily, managed):
+    at_update = datetime(2025, 3, 6, 10, 16, tzinfo=UTC)
+    assert summarize(daily).state(now=at_update, stale_after=3600) == "running"
+    assert summarize(managed).state(now=at_update, stale_after=3600) == "stalled"
+    assert summarize(unified).state(now=at_update, stale_after=3600) == "stalled"
+    unified["completedDates"] += unified.pop("pendingDates")
+    unified["pendingDates"] = []
+    assert summarize(unified).state(now=at_update, stale_after=3600) == "completed"
