@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.summary import Summary
@@ -294,12 +294,13 @@ def epoch_ms_time(value: Any) -> datetime | None:
     return _EPOCH + timedelta(milliseconds=value)
 
 
-def is_count(value: Any) -> bool:
+def is_count(value: Any) -> TypeGuard[int]:
     """True for a JSON integer (not a boolean)."""
     return type(value) is int
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """True for a JSON number (not a boolean)."""
     return type(value) is int or type(value) is float
 
 
