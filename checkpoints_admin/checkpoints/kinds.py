@@ -196,6 +196,26 @@ def scan_dates(value: Any) -> DateList:
     return DateList(items, strings, values, invalid, valid, ordered)
 
 
+class DateScans:
+    """The date lists of one document, each taken apart once however often it is asked for.
+
+    Lets ``summary.examine`` summarise and validate a document with one pass per list.
+    The document must not change while a DateScans is in use.
+    """
+
+    __slots__ = ("_data", "_scans")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = data
+        self._scans: dict[str, DateList] = {}
+
+    def __call__(self, key: str) -> DateList:
+        scan = self._scans.get(key)
+        if scan is None:
+            scan = self._scans[key] = scan_dates(self._data.get(key))
+        return scan
+
+
 @dataclass(frozen=True, slots=True)
 class DateRange:
     """The span of a kind's date lists and the days inside it that none of them holds."""
@@ -352,7 +372,8 @@ def _plural(count: int, word: str) -> str:
 class _Report:
     """Collects findings and orders them: errors first, then document order."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], scans: DateScans) -> None:
+        self.scans = scans
         self._order = {key: index for index, key in enumerate(data)}
         self._items: list[tuple[int, int, int, Finding]] = []
 
@@ -364,6 +385,10 @@ class _Report:
             position = -1
         rank = 0 if severity == ERROR else 1
         self._items.append((rank, position, len(self._items), Finding(severity, pointer, message)))
+
+    def has(self, key: str) -> bool:
+        """True when the document has the top-level ``key``."""
+        return key in self._order
 
     def error(self, pointer: str, message: str) -> None:
         self.add(ERROR, pointer, message)
@@ -400,7 +425,7 @@ def _check_date_list(
     if not isinstance(items, list):
         report.error(json_pointer(key), f"{key} must be a list of dates, not {_type_name(items)}")
         return scan_dates(None)
-    dates = scan_dates(items)
+    dates = report.scans(key)
     if len(dates.strings) < len(items):
         hits = [
             (index, f"{key} must hold date strings, not {_show(item)}")
@@ -455,16 +480,17 @@ def _check_gaps(
     if not covered.gaps:
         return covered
     gaps = covered.gap_dates(lists, MAX_GAPS_LISTED)
+    pointer = json_pointer(pointer_key) if report.has(pointer_key) else ""
     if covered.gaps <= MAX_GAPS_LISTED:
         for gap in gaps:
             own = " (it is the lastProcessedDate)" if gap == last_processed else ""
-            report.warning(json_pointer(pointer_key), f"{gap} is inside the range but {where}{own}")
+            report.warning(pointer, f"{gap} is inside the range but {where}{own}")
         return covered
     note = ""
     if last_processed is not None and covered.is_gap(last_processed, lists):
         note = f" (lastProcessedDate {last_processed} is one of them)"
     report.warning(
-        json_pointer(pointer_key),
+        pointer,
         f"{covered.gaps:,} dates inside the range {covered.first} … {covered.last} are "
         f"{where}: {', '.join(gaps)} …{note}",
     )
@@ -749,23 +775,26 @@ def validate(
     ``kind`` forces the rules of that kind (default: detected). The stale-running warning
     is only given when both ``now`` and ``stale_after`` (seconds) are given.
     """
+    if now is not None and stale_after is not None:
+        from checkpoints_admin.checkpoints.summary import examine
+
+        return examine(data, kind=kind, now=now, stale_after=stale_after)[1]
+    return integrity_findings(data, kind=kind)
+
+
+def integrity_findings(
+    data: Any, *, kind: str | None = None, scans: DateScans | None = None
+) -> list[Finding]:
+    """The time-independent findings of ``validate`` (``scans`` shares work with a summary)."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not isinstance(data, Mapping):
         return [Finding(ERROR, "", f"a checkpoint must be a JSON object, not {_type_name(data)}")]
-    kind = kind or detect_kind(data)
-    report = _Report(data)
-    validator = _VALIDATORS.get(kind)
+    report = _Report(data, scans or DateScans(data))
+    validator = _VALIDATORS.get(kind or detect_kind(data))
     if validator is not None:
         validator(report, data)
-    findings = report.findings()
-    if now is not None and stale_after is not None and kind != UNKNOWN:
-        from checkpoints_admin.checkpoints.summary import summarize
-
-        stale = stale_finding(summarize(data, kind=kind), now=now, stale_after=stale_after)
-        if stale is not None:
-            findings.append(stale)
-    return findings
+    return report.findings()
 
 
 def _duration(seconds: float) -> str:

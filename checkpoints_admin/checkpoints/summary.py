@@ -19,12 +19,15 @@ from checkpoints_admin.checkpoints.kinds import (
     STATUSES,
     UNIFIED,
     UNKNOWN,
+    DateScans,
+    Finding,
     date_range,
     detect_kind,
     epoch_ms_time,
+    integrity_findings,
     is_number,
     parse_time,
-    scan_dates,
+    stale_finding,
 )
 
 STATES: Final = ("pending", "running", "stalled", "completed", "failed")
@@ -97,9 +100,9 @@ def _eta(remaining: int | None, rate: float | None) -> float | None:
     return max(remaining, 0) / rate
 
 
-def _unified(data: Mapping[str, Any]) -> Summary:
-    pending_dates = scan_dates(data.get("pendingDates"))
-    completed_dates = scan_dates(data.get("completedDates"))
+def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
+    pending_dates = scans("pendingDates")
+    completed_dates = scans("completedDates")
     pending, completed = pending_dates.values, completed_dates.values
     covered = date_range((pending_dates, completed_dates))
     started = epoch_ms_time(data.get("startTime"))
@@ -155,9 +158,9 @@ def _status(data: Mapping[str, Any]) -> str | None:
     return status if type(status) is str else None
 
 
-def _daily(data: Mapping[str, Any]) -> Summary:
-    listed = scan_dates(data.get("dates"))
-    processed_dates = scan_dates(data.get("processedDates"))
+def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
+    listed = scans("dates")
+    processed_dates = scans("processedDates")
     dates, processed = listed.values, processed_dates.values
     covered = date_range((listed, processed_dates))
     done = len(processed & dates)
@@ -188,7 +191,7 @@ def _daily(data: Mapping[str, Any]) -> Summary:
     )
 
 
-def _managed(data: Mapping[str, Any]) -> Summary:
+def _managed(data: Mapping[str, Any], scans: DateScans) -> Summary:
     percent = data.get("progress")
     progress = percent / 100 if is_number(percent) and 0 <= percent <= 100 else None
     processed_items = data.get("processedItems")
@@ -221,15 +224,37 @@ def _managed(data: Mapping[str, Any]) -> Summary:
 
 def summarize(data: Any, *, kind: str | None = None) -> Summary:
     """The summary of a document as ``kind`` (default: detected); never raises on content."""
+    return _summarize(data, kind, None)
+
+
+def examine(
+    data: Any,
+    *,
+    kind: str | None = None,
+    now: datetime | None = None,
+    stale_after: float | None = None,
+) -> tuple[Summary, list[Finding]]:
+    """``summarize`` and ``validate`` together, each date list scanned once."""
+    scans = DateScans(data) if isinstance(data, Mapping) else None
+    summary = _summarize(data, kind, scans)
+    findings = integrity_findings(data, kind=kind, scans=scans)
+    if now is not None and stale_after is not None and summary.kind != UNKNOWN:
+        stale = stale_finding(summary, now=now, stale_after=stale_after)
+        if stale is not None:
+            findings.append(stale)
+    return summary, findings
+
+
+_SUMMARIZERS: Final = {UNIFIED: _unified, DAILY: _daily, MANAGED: _managed}
+
+
+def _summarize(data: Any, kind: str | None, scans: DateScans | None) -> Summary:
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not isinstance(data, Mapping):
         return Summary(kind=UNKNOWN)
     kind = kind or detect_kind(data)
-    if kind == UNIFIED:
-        return _unified(data)
-    if kind == DAILY:
-        return _daily(data)
-    if kind == MANAGED:
-        return _managed(data)
-    return Summary(kind=UNKNOWN, status=_status(data))
+    summarizer = _SUMMARIZERS.get(kind)
+    if summarizer is None:
+        return Summary(kind=UNKNOWN, status=_status(data))
+    return summarizer(data, scans or DateScans(data))

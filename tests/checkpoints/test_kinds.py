@@ -733,3 +733,15 @@ SAMPLE_DATA = {
     name: sample(name)
     for name in ("reconciliation_checkpoint", "daily_reconciliation_checkpoint", "my-process")
 }
+
+
+def test_a_gap_with_no_pending_list_points_at_the_document():
+    data = {"completedDates": ["2025-03-01", "2025-03-03"]}
+    assert validate(data) == [
+        Finding("error", "", "pendingDates is missing"),
+        Finding(
+            "warning",
+            "",
+            "2025-03-02 is inside the range but in neither pendingDates nor completedDates",
+        ),
+    ]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
+from checkpoints_admin.checkpoints.kinds import validate
+from checkpoints_admin.checkpoints.summary import STATES, Summary, examine, summarize
 from tests.conftest import SAMPLES
 
 
@@ -223,3 +224,27 @@ def test_states_of_the_samples(unified, daily, managed):
     unified["completedDates"] += unified.pop("pendingDates")
     unified["pendingDates"] = []
     assert summarize(unified).state(now=at_update, stale_after=3600) == "completed"
+
+
+# --- examine -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["reconciliation_checkpoint", "daily_reconciliation_checkpoint", "my-process"]
+)
+def test_examine_is_summarize_and_validate_together(name):
+    data = sample(name)
+    data["stats"] = {"processedRecords": -1}  # some findings for every kind
+    now = datetime(2025, 3, 7, tzinfo=UTC)
+    assert examine(data) == (summarize(data), validate(data))
+    assert examine(data, now=now, stale_after=60) == (
+        summarize(data),
+        validate(data, now=now, stale_after=60),
+    )
+    assert examine(data, kind="unknown") == (Summary(kind="unknown", status=data.get("status")), [])
+
+
+def test_examine_of_a_non_object():
+    summary, findings = examine(["not", "an", "object"])
+    assert summary == Summary(kind="unknown")
+    assert [f.message for f in findings] == ["a checkpoint must be a JSON object, not a list"]
