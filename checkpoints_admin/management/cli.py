@@ -1,0 +1,434 @@
+"""What the management commands share: one-line errors, exit codes, previews, confirmation.
+
+Exit codes: 0 ok, 1 findings or refused (nothing changed), 2 usage error (a bad option or
+argument value: a blank reason, an impossible date, an invalid name).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from checkpoints_admin.checkpoints import (
+    CheckpointError,
+    CheckpointLockTimeout,
+    CorruptCheckpoint,
+    InvalidCheckpointName,
+)
+
+if TYPE_CHECKING:
+    from checkpoints_admin.checkpoints.kinds import Finding
+    from checkpoints_admin.services import Applied, Preview
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+#: Diff lines shown per checkpoint in a preview below verbosity 2.
+PREVIEW_LINES = 40
+
+_VERSION_RE = re.compile(r"[0-9a-f]{8,64}")
+
+
+def usage_error(message: str) -> CommandError:
+    """A bad option or argument value: exit code 2."""
+    return CommandError(one_line(message), returncode=EXIT_USAGE)
+
+
+def refused(message: str) -> CommandError:
+    """A refusal (nothing was changed): exit code 1."""
+    return CommandError(one_line(message), returncode=EXIT_REFUSED)
+
+
+def one_line(message: str) -> str:
+    """Fold a message onto one line, so every refusal prints exactly one."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def error_for(exc: CheckpointError) -> CommandError:
+    """Map a library or service error to a one-line ``CommandError`` with its exit code."""
+    from checkpoints_admin.services import ReasonRequired
+
+    if isinstance(exc, InvalidCheckpointName | ReasonRequired):
+        return usage_error(str(exc))
+    if isinstance(exc, CheckpointLockTimeout):
+        name = f"{exc.name!r} " if exc.name else ""
+        return refused(
+            f"Checkpoint {name}is locked: a job is holding it. Nothing was changed; "
+            "try again in a moment."
+        )
+    if isinstance(exc, CorruptCheckpoint):
+        return refused(describe_corrupt(exc))
+    message = str(exc)
+    if exc.name and not mentions(message, exc.name):
+        message = f"{exc.name}: {message}"
+    return refused(message)
+
+
+def mentions(message: str, name: str) -> bool:
+    """Whether ``message`` names the checkpoint ``name`` (as a whole name, not inside a word)."""
+    return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", message) is not None
+
+
+def describe_corrupt(exc: CorruptCheckpoint) -> str:
+    """``name: line 3, column 5: message``, leaving out what the message already says."""
+    message = str(exc)
+    parts = [exc.name] if exc.name and not mentions(message, exc.name) else []
+    if exc.line is not None and f"line {exc.line}" not in message:
+        parts.append(f"line {exc.line}, column {exc.column}" if exc.column else f"line {exc.line}")
+    parts.append(message)
+    return ": ".join(parts)
+
+
+class _OneLineParser(CommandParser):
+    """Argument errors on one line (argparse would print the whole usage first)."""
+
+    def error(self, message: str) -> Any:
+        if self.called_from_command_line:
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        return super().error(message)
+
+
+class CheckpointsCommand(BaseCommand):
+    """Base of the commands: one-line errors with the project's exit codes, never a traceback."""
+
+    verbosity = 1
+    # The checks run with `manage.py check`, migrate and the server; an operator's command
+    # should not pay for them on every call.
+    requires_system_checks = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _OneLineParser
+        return parser
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except CheckpointError as exc:
+            raise error_for(exc) from exc
+        except DatabaseError as exc:
+            raise refused(f"Database error: {exc}. Nothing was changed.") from exc
+        except KeyboardInterrupt:
+            raise refused("Interrupted.") from None
+
+    # Output helpers ------------------------------------------------------------------------
+
+    def say(self, message: str = "", *, level: int = 1, style: Any = None) -> None:
+        """Write a line to stdout when the verbosity is at least ``level``."""
+        if self.verbosity >= level:
+            self.stdout.write(message, style)
+
+    def write_json(self, value: Any, *, compact: bool = False) -> None:
+        """Write ``value`` as JSON on stdout (indented unless ``compact``)."""
+        text = json.dumps(value, ensure_ascii=False, indent=None if compact else 2)
+        self.stdout.write(text)
+
+
+class WriteCommand(CheckpointsCommand):
+    """Base of the commands that change checkpoints through ``services.apply``.
+
+    Each previews first (summary, set-aware diff, findings, base version), then asks
+    ``Apply? [y/N]`` on a terminal. ``--yes`` applies without asking, to the checkpoint as it
+    is when the change is made (recomputed and validated under its lock); an answered question
+    or ``--expect-version`` binds the change to the version previewed, so a job's write in
+    between refuses it with a conflict.
+    """
+
+    action: str = ""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        self.add_target_arguments(parser)
+        parser.add_argument(
+            "--reason",
+            required=True,
+            help="Why the change is made (required, recorded in the audit log).",
+        )
+        parser.add_argument(
+            "-y", "--yes", action="store_true", help="Apply without asking for confirmation."
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only show the preview; change and record nothing.",
+        )
+        parser.add_argument(
+            "--expect-version",
+            metavar="VERSION",
+            help="Refuse unless the checkpoint is still at this version (sha256, or a prefix "
+            "of at least 8 hex digits, as a preview shows it).",
+        )
+
+    def add_target_arguments(self, parser: CommandParser) -> None:
+        """Add the arguments naming what to change."""
+        raise NotImplementedError
+
+    def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Return ``(checkpoint name, params)`` pairs to preview and apply, in order."""
+        raise NotImplementedError
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from checkpoints_admin import services
+        from checkpoints_admin.conf import get_store
+
+        self.verbosity = options["verbosity"]
+        reason = (options["reason"] or "").strip()
+        if not reason:
+            raise usage_error("--reason must say why the change is made (it is recorded).")
+        expected = parse_version(options["expect_version"])
+        jobs = self.plan(options)
+        if not jobs:
+            return
+        if expected is not None and len(jobs) != 1:
+            raise usage_error("--expect-version needs exactly one checkpoint.")
+        store = get_store()
+        for name, _params in jobs:
+            store.validate_name(name)
+
+        previews = []
+        for name, params in jobs:
+            try:
+                previews.append(services.preview(name, self.action, params, store=store))
+            except CheckpointError as exc:
+                exc.name = exc.name or name  # so that the message says which checkpoint
+                raise
+        if expected is not None:
+            check_expected(previews[0], expected)
+        for preview in previews:
+            self.show_preview(preview)
+
+        for preview in previews:
+            if not preview.ok:
+                errors = preview.errors
+                raise refused(
+                    f"Refused: {preview.name} would have {plural(len(errors), 'error')} after "
+                    f"this change (first: {describe_finding(errors[0])}). Nothing was changed."
+                )
+        todo = [preview for preview in previews if preview.changes_file]
+        if not todo:
+            self.say("No change to apply.")
+            return
+        if options["dry_run"]:
+            self.say("Dry run: nothing was changed or recorded.")
+            return
+
+        bind = expected is not None
+        if not options["yes"]:
+            question = "Apply?" if len(todo) == 1 else f"Apply to {len(todo)} checkpoints?"
+            if not self.confirm(question):
+                raise refused("Not applied: nothing was changed.")
+            bind = True
+
+        actor = services.Actor.for_cli()
+        failures: list[str] = []
+        for preview in todo:
+            try:
+                applied = services.apply(
+                    preview.name,
+                    self.action,
+                    preview.params,
+                    actor=actor,
+                    reason=reason,
+                    expected_version=preview.base_version if bind else None,
+                    store=store,
+                )
+            except CheckpointError as exc:
+                if len(todo) == 1:
+                    raise
+                failures.append(error_for(exc).args[0])
+                self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
+                continue
+            self.show_applied(applied)
+        if failures:
+            applied_count = len(todo) - len(failures)
+            raise refused(
+                f"{plural(len(failures), 'checkpoint')} not changed, {applied_count} changed "
+                "(see the lines above)."
+            )
+
+    def confirm(self, question: str) -> bool:
+        """Ask ``question [y/N]`` on the terminal; refuse when stdin is not one."""
+        stdin = sys.stdin
+        if stdin is None or not stdin.isatty():
+            raise refused(
+                "Not applied: stdin is not a terminal, so nobody can confirm. Pass --yes to "
+                "apply (or --dry-run to only preview)."
+            )
+        self.stdout.write(f"{question} [y/N] ", ending="")
+        self.stdout.flush()
+        answer = stdin.readline()
+        return answer.strip().lower() in {"y", "yes"}
+
+    def show_preview(self, preview: Preview) -> None:
+        """Print a preview: summary line, base version, diff lines, findings."""
+        self.say(
+            f"{preview.name}: {self.action}: {preview.summary}", style=self.style.MIGRATE_HEADING
+        )
+        self.say(f"  base version: {preview.base_version or 'none (no file)'}")
+        lines = preview.delta.lines()
+        shown = lines if self.verbosity >= 2 else lines[:PREVIEW_LINES]
+        for line in shown:
+            self.say(f"    {line}")
+        if len(shown) < len(lines):
+            self.say(f"    … {len(lines) - len(shown)} more lines (-v 2 shows all)")
+        for finding in preview.findings:
+            style = self.style.ERROR if finding.severity == "error" else self.style.WARNING
+            self.say(f"  {describe_finding(finding, with_severity=True)}", style=style)
+
+    def show_applied(self, applied: Applied) -> None:
+        """Print what was applied and the audit entry recording it."""
+        result = f"now at version {applied.version}" if applied.version else "file removed"
+        self.say(
+            f"Applied {self.action} to {applied.preview.name}: audit entry #{applied.entry.seq}, "
+            f"{result}.",
+            style=self.style.SUCCESS,
+        )
+
+
+def parse_version(value: str | None) -> str | None:
+    """Check an ``--expect-version`` value (a sha256 or a prefix of 8+ hex digits)."""
+    if value is None:
+        return None
+    version = value.strip().lower()
+    if not _VERSION_RE.fullmatch(version):
+        raise usage_error(
+            f"--expect-version {value!r} is not a version: give the sha256 a preview shows "
+            "(at least its first 8 hex digits)."
+        )
+    return version
+
+
+def check_expected(preview: Preview, expected: str) -> None:
+    """Refuse when the checkpoint is no longer at the version the person saw."""
+    current = preview.base_version
+    if current is None or not current.startswith(expected):
+        now = current[:12] if current else "absent"
+        raise refused(
+            f"Version conflict: {preview.name} is no longer at version {expected[:12]} "
+            f"(now {now}). Nothing was changed; preview again and retry."
+        )
+
+
+def plural(count: int, word: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def describe_pointer(pointer: str) -> str:
+    """A JSON pointer for people: ``""`` (the whole document) shows as ``(document)``."""
+    return pointer if pointer else "(document)"
+
+
+def describe_finding(finding: Finding, *, with_severity: bool = False) -> str:
+    """``warning  /pendingDates  message`` or ``/pendingDates: message``."""
+    if with_severity:
+        return f"{finding.severity:<7}  {describe_pointer(finding.pointer)}  {finding.message}"
+    return f"{describe_pointer(finding.pointer)}: {finding.message}"
+
+
+def finding_json(finding: Finding) -> dict[str, str]:
+    """A finding as a JSON object."""
+    return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
+
+
+def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:
+    """``(errors, warnings)``."""
+    errors = warnings = 0
+    for finding in findings:
+        if finding.severity == "error":
+            errors += 1
+        else:
+            warnings += 1
+    return errors, warnings
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An aware datetime as ``2025-03-06T10:15:23.456Z`` (None stays None)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def relative(moment: datetime | None, now: datetime) -> str:
+    """``4m ago``, ``in 2h`` or ``-``."""
+    if moment is None:
+        return "-"
+    seconds = (now - moment).total_seconds()
+    if abs(seconds) < 1:
+        return "just now"
+    text = duration(abs(seconds), parts=1)
+    return f"{text} ago" if seconds > 0 else f"in {text}"
+
+
+_UNITS = (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def duration(seconds: float | None, *, parts: int = 2) -> str:
+    """``2h 13m``: the largest unit and up to ``parts - 1`` next ones; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    remaining = int(round(seconds))
+    if remaining <= 0:
+        return "0s"
+    first = next(i for i, (_suffix, size) in enumerate(_UNITS) if remaining >= size)
+    out: list[str] = []
+    for suffix, size in _UNITS[first : first + parts]:
+        count, remaining = divmod(remaining, size)
+        if count:
+            out.append(f"{count}{suffix}")
+    return " ".join(out)
+
+
+_SHORT_UNITS = {"records": "rec", "dates": "dates", "items": "items"}
+
+
+def rate_text(rate: float | None, unit: str) -> str:
+    """Units per second as the most readable of ``/s``, ``/min``, ``/h``, ``/d``."""
+    if rate is None or rate <= 0:
+        return "-"
+    label = _SHORT_UNITS.get(unit, unit or "units")
+    for per, factor in (("s", 1), ("min", 60), ("h", 3600)):
+        if rate * factor >= 1:
+            return f"{rate * factor:,.1f} {label}/{per}"
+    return f"{rate * 86400:,.1f} {label}/d"
+
+
+class DatesCommand(WriteCommand):
+    """Base of ``skip_dates`` and ``reprocess_dates``: dates (or items with ``--items``)."""
+
+    def add_target_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", metavar="NAME", help="The checkpoint.")
+        parser.add_argument(
+            "values",
+            nargs="+",
+            metavar="DATE|A..B",
+            help="Dates (2025-03-06) or inclusive ranges (2025-03-06..2025-03-08); item names "
+            "with --items.",
+        )
+        parser.add_argument(
+            "--items",
+            action="store_true",
+            help="The values are items of a managed checkpoint (pendingItems/processedItems).",
+        )
+
+    def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        from checkpoints_admin.checkpoints.errors import InterventionError
+        from checkpoints_admin.checkpoints.interventions import parse_dates
+
+        values: list[str] = options["values"]
+        if options["items"]:
+            if any(not value.strip() for value in values):
+                raise usage_error("Item names must not be blank.")
+            return [(options["name"], {"items": values})]
+        try:
+            parse_dates(values)
+        except InterventionError as exc:
+            raise usage_error(str(exc)) from exc
+        return [(options["name"], {"dates": values})]

@@ -1,0 +1,204 @@
+"""``checkpoint_status``: where every checkpoint stands, as a table or JSON."""
+
+from __future__ import annotations
+
+import sys
+import time
+from argparse import ArgumentTypeError
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointNotFound
+from checkpoints_admin.checkpoints.kinds import stale_finding
+from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.management.cli import (
+    CheckpointsCommand,
+    count_findings,
+    duration,
+    iso,
+    rate_text,
+    relative,
+)
+
+HEADER = ("NAME", "KIND", "STATE", "PROGRESS", "DONE/PENDING", "RATE", "ETA", "UPDATED", "FINDINGS")
+RIGHT = frozenset({3, 4, 5, 6})
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+def positive_seconds(value: str) -> float:
+    """An argparse type: a number of seconds greater than zero."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ArgumentTypeError(f"expected a number of seconds greater than 0, not {value!r}")
+    return seconds
+
+
+class Command(CheckpointsCommand):
+    help = (
+        "Show the status of checkpoints: kind, state, progress, done/pending, rate, ETA, last "
+        "update and findings (E errors / W warnings). Corrupt files show their error. "
+        "Exit 1 when a named checkpoint does not exist."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("names", nargs="*", metavar="NAME", help="Checkpoints (default: all).")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="A JSON list instead of the table (one compact list per line with --watch).",
+        )
+        parser.add_argument(
+            "--watch",
+            type=positive_seconds,
+            metavar="SECONDS",
+            help="Redraw every SECONDS until Ctrl-C.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
+        names: list[str] = options["names"]
+        store = get_store()
+        for name in names:
+            store.validate_name(name)
+        self.entries(names)  # refuses a missing name before any output
+        if options["watch"] is None:
+            self.render(names, as_json=options["json"], compact=False)
+            return
+        clear = not options["json"] and sys.stdout.isatty()
+        try:
+            while True:
+                if clear:
+                    self.stdout.write(CLEAR_SCREEN, ending="")
+                self.render(names, as_json=options["json"], compact=True)
+                if not options["json"]:
+                    self.stdout.write("")
+                self.stdout.flush()
+                time.sleep(options["watch"])
+        except KeyboardInterrupt:
+            return
+
+    def entries(self, names: list[str]) -> list[CheckpointInfo]:
+        """The infos to show: all, or the named ones in the order given."""
+        infos = get_store().list()
+        if not names:
+            return infos
+        by_name = {info.name: info for info in infos}
+        missing = [name for name in names if name not in by_name]
+        if missing:
+            raise CheckpointNotFound(
+                f"No checkpoint named {', '.join(repr(n) for n in missing)}.", name=missing[0]
+            )
+        return [by_name[name] for name in names]
+
+    def render(self, names: list[str], *, as_json: bool, compact: bool) -> None:
+        now = datetime.now(UTC)
+        stale_after = get_settings().stale_after_seconds
+        rows = [status_row(info, now=now, stale_after=stale_after) for info in self.entries(names)]
+        if as_json:
+            self.write_json(rows, compact=compact)
+            return
+        if not rows:
+            self.say("No checkpoints in this directory.")
+            return
+        self.stdout.write("\n".join(format_table(rows, now=now)))
+
+
+def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> dict[str, Any]:
+    """One checkpoint's status as a JSON-ready dict (the ``--json`` schema)."""
+    row: dict[str, Any] = {
+        "name": info.name,
+        "kind": info.kind,
+        "state": "corrupt",
+        "progress": None,
+        "done": None,
+        "pending": None,
+        "total": None,
+        "unit": None,
+        "rate": None,
+        "rate_unit": None,
+        "eta_seconds": None,
+        "started": None,
+        "last_update": iso(datetime.fromtimestamp(info.modified, UTC)),
+        "errors": 1 if info.corrupt else 0,
+        "warnings": 0,
+        "error": info.error,
+        "version": info.version,
+        "size": info.size,
+        "modified": iso(datetime.fromtimestamp(info.modified, UTC)),
+    }
+    summary = info.summary
+    if info.corrupt or summary is None:
+        return row
+    findings = list(info.findings)
+    stale = stale_finding(summary, now=now, stale_after=stale_after)
+    if stale is not None:
+        findings.append(stale)
+    errors, warnings = count_findings(findings)
+    row.update(
+        state=summary.state(now=now, stale_after=stale_after),
+        progress=summary.progress,
+        done=summary.done,
+        pending=summary.pending,
+        total=summary.total,
+        unit=summary.unit,
+        rate=summary.rate,
+        rate_unit=summary.rate_unit or summary.unit,
+        eta_seconds=summary.eta_seconds,
+        started=iso(summary.started),
+        errors=errors,
+        warnings=warnings,
+    )
+    if summary.last_update is not None:
+        row["last_update"] = iso(summary.last_update)
+    return row
+
+
+def format_table(rows: list[dict[str, Any]], *, now: datetime) -> list[str]:
+    """The rows as an aligned text table; a corrupt row shows its error after its state."""
+    body = [row_cells(row, now=now) for row in rows]
+    complete = [list(HEADER), *(cells for cells in body if len(cells) == len(HEADER))]
+    widths = [max(len(cells[i]) for cells in complete) for i in range(len(HEADER))]
+    for i in range(3):  # name, kind and state are aligned on every row, corrupt ones included
+        widths[i] = max(len(cells[i]) for cells in [list(HEADER), *body])
+    lines = []
+    for cells in [list(HEADER), *body]:
+        out = []
+        for i, cell in enumerate(cells):
+            if len(cells) < len(HEADER) and i >= 3:
+                out.append(cell)
+            elif i in RIGHT:
+                out.append(cell.rjust(widths[i]))
+            else:
+                out.append(cell.ljust(widths[i]))
+        lines.append("  ".join(out).rstrip())
+    return lines
+
+
+def row_cells(row: dict[str, Any], *, now: datetime) -> list[str]:
+    """A row's table cells; a corrupt one's are name, kind, state and its error."""
+    if row["state"] == "corrupt":
+        return [row["name"], row["kind"] or "-", "corrupt", row["error"] or ""]
+    progress = row["progress"]
+    errors, warnings = row["errors"], row["warnings"]
+    unit = f" {row['unit']}" if row["unit"] else ""
+    return [
+        row["name"],
+        row["kind"] or "-",
+        row["state"],
+        "-" if progress is None else f"{progress * 100:.1f}%",
+        f"{row['done']:,}/{row['pending']:,}{unit}",
+        rate_text(row["rate"], row["rate_unit"] or ""),
+        "-" if row["state"] == "completed" else duration(row["eta_seconds"]),
+        relative(parse_iso(row["last_update"]), now),
+        f"{errors}E {warnings}W" if errors or warnings else "-",
+    ]
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """Read back a time written by :func:`iso`."""
+    return None if value is None else datetime.fromisoformat(value)

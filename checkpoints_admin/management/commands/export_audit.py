@@ -1,0 +1,93 @@
+"""``export_audit``: the audit log as JSON lines or CSV, one record per intervention."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from argparse import ArgumentTypeError
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from checkpoints_admin import audit
+from checkpoints_admin.conf import get_store
+from checkpoints_admin.management.cli import CheckpointsCommand, usage_error
+
+
+def since_value(value: str) -> date | datetime:
+    """An argparse type: ``2025-03-06`` or an ISO 8601 time (UTC when no offset)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, not {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _Stdout:
+    """What ``audit.export`` writes to, passed through to the command's stdout unchanged."""
+
+    def __init__(self, command: CheckpointsCommand) -> None:
+        self.command = command
+
+    def write(self, text: str) -> int:
+        self.command.stdout.write(text, ending="")
+        return len(text)
+
+
+class Command(CheckpointsCommand):
+    help = (
+        "Export the audit log, one record per intervention (each with an id), as JSON lines or "
+        "CSV: for backups and auditors. Snapshots are named by their sha256."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--format", choices=("jsonl", "csv"), default="jsonl", help="Default: jsonl."
+        )
+        parser.add_argument("--checkpoint", metavar="NAME", help="Only this checkpoint's entries.")
+        parser.add_argument(
+            "--since",
+            type=since_value,
+            metavar="DATE",
+            help="Only entries made on or after this date (or ISO 8601 time).",
+        )
+        parser.add_argument(
+            "--output", metavar="FILE", help="Write to FILE (replaced whole) instead of stdout."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.verbosity = options["verbosity"]
+        checkpoint = options["checkpoint"]
+        if checkpoint is not None:
+            get_store().validate_name(checkpoint)
+        fmt, since = options["format"], options["since"]
+        if options["output"] is None:
+            audit.export(fmt, _Stdout(self), checkpoint=checkpoint, since=since)
+            return
+        target = Path(options["output"])
+        count = write_atomically(
+            target, lambda stream: audit.export(fmt, stream, checkpoint=checkpoint, since=since)
+        )
+        self.say(f"Exported {count:,} entries to {target}.")
+
+
+def write_atomically(target: Path, write: Any) -> int:
+    """Write through a temporary file beside ``target``, replaced only when complete."""
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise usage_error(f"--output {target}: {exc.strerror or exc}.") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            count = write(stream)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return count

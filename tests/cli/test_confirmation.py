@@ -1,0 +1,64 @@
+"""Confirmation on a real terminal: a pseudo-terminal answers the question."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+
+REASON = ("--reason", "the upstream feed was replayed")
+UNIFIED = "reconciliation_checkpoint"
+
+
+def run_in_terminal(cli, args: list[str], answer: str) -> tuple[int, str]:
+    """Run ``manage.py`` on a pty, answer ``[y/N]`` with ``answer``; its exit code and output."""
+    master, slave = os.openpty()
+    process = cli.popen(*args, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 120  # a guard against a hang, not a timing assertion
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"[y/N]" in output:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+        code = process.wait(timeout=60)
+    finally:
+        os.close(master)
+    assert answered, output.decode(errors="replace")
+    return code, output.decode(errors="replace")
+
+
+def test_answering_yes_on_a_terminal_applies(cli) -> None:
+    code, output = run_in_terminal(cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], "y")
+    assert code == 0, output
+    assert "2025-03-06 pendingDates → completedDates" in output
+    assert "Apply? [y/N]" in output
+    assert "audit entry #1" in output
+    assert json.loads(cli.path(UNIFIED).read_text())["pendingDates"] == ["2025-03-07"]
+    assert [e["action"] for e in cli.entries()] == ["skip"]
+
+
+def test_answering_no_on_a_terminal_changes_nothing(cli) -> None:
+    files = cli.files()
+    code, output = run_in_terminal(cli, ["reset_checkpoints", "--all", *REASON], "N")
+    assert code == 1, output
+    assert "Apply to 3 checkpoints? [y/N]" in output
+    assert "Not applied: nothing was changed." in output
+    assert "Traceback" not in output
+    assert cli.files() == files
+    assert cli.entries() == []

@@ -1,0 +1,177 @@
+"""Every refusal of the write commands, in-process: one clear line, the right exit code, and
+neither the file nor the audit log changed."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from checkpoints_admin.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+REASON = "feed for 2025-03-06 will never arrive"
+UNIFIED = "reconciliation_checkpoint"
+
+
+def files(directory):
+    return {path.name: path.read_bytes() for path in sorted(directory.glob("*.json"))}
+
+
+@pytest.fixture
+def bad_json(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"id": 1,\n  "status": }\n')
+    return path
+
+
+CASES = [
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "  "],
+        2,
+        "--reason must say",
+        id="blank-reason",
+    ),
+    pytest.param(["skip_dates", UNIFIED, "2025-03-01"], 1, "2025-03-01", id="date-not-pending"),
+    pytest.param(["skip_dates", UNIFIED, "2025-13-45"], 2, "2025-13-45", id="impossible-date"),
+    pytest.param(
+        ["reprocess_dates", UNIFIED, "2025-03-07..2025-03-01"],
+        2,
+        "2025-03-07",
+        id="backwards-range",
+    ),
+    pytest.param(
+        ["reprocess_dates", UNIFIED, "2025-03-06"], 1, "2025-03-06", id="date-not-completed"
+    ),
+    pytest.param(["skip_dates", "../x", "2025-03-06"], 2, "../x", id="bad-name"),
+    pytest.param(["skip_dates", "nope", "2025-03-06"], 1, "nope", id="missing"),
+    pytest.param(
+        ["skip_dates", "my-process", "2025-03-06"], 1, "my-process", id="dates-of-managed"
+    ),
+    pytest.param(["skip_dates", UNIFIED, "item1", "--items"], 1, UNIFIED, id="items-of-unified"),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--expect-version", "0" * 64],
+        1,
+        "onflict",
+        id="stale-version",
+    ),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--expect-version", "xyz"], 2, "xyz", id="bad-version"
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts=three"],
+        2,
+        "strings need quotes",
+        id="set-not-json",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts=1", "--set", "/stats/timeouts=2"],
+        2,
+        "twice",
+        id="set-twice",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/totalRecords=-5"],
+        1,
+        "Refused",
+        id="result-invalid",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", '/stats/timeouts="3"'], 1, "timeouts", id="wrong-type"
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--from-file", "BAD_JSON"], 2, "line 2", id="file-not-json"
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--from-file", "MISSING"], 2, "--from-file", id="file-missing"
+    ),
+    pytest.param(["restore_checkpoint", UNIFIED, "--entry", "99"], 1, "#99", id="no-such-entry"),
+    pytest.param(["reset_checkpoints"], 2, "--all", id="reset-nothing"),
+    pytest.param(["reset_checkpoints", UNIFIED, "--all"], 2, "not both", id="reset-names-and-all"),
+    pytest.param(
+        ["reset_checkpoints", "my-process", "my-process"], 2, "named twice", id="reset-twice"
+    ),
+    pytest.param(["reset_checkpoints", "my-process", "nope"], 1, "nope", id="reset-one-missing"),
+    pytest.param(
+        ["reset_checkpoints", UNIFIED, "my-process", "--expect-version", "a" * 64],
+        2,
+        "exactly one",
+        id="version-of-many",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), CASES)
+def test_refusal(samples_dir, bad_json, tmp_path, args, code, fragment) -> None:
+    args = [
+        str(bad_json)
+        if arg == "BAD_JSON"
+        else str(tmp_path / "missing.json")
+        if arg == "MISSING"
+        else arg
+        for arg in args
+    ]
+    if "--reason" not in args:
+        args += ["--reason", REASON]
+    before = files(samples_dir)
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command(*args, "--yes", stdout=stdout, stderr=StringIO())
+    message = str(excinfo.value)
+    assert excinfo.value.returncode == code, message
+    assert fragment in message
+    assert "\n" not in message
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_after_the_preview(samples_dir) -> None:
+    before = files(samples_dir)
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("skip_dates", UNIFIED, "2025-03-06", reason=REASON, stdout=stdout)
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value) == (
+        "Not applied: stdin is not a terminal, so nobody can confirm. Pass --yes to apply "
+        "(or --dry-run to only preview)."
+    )
+    assert "2025-03-06 pendingDates → completedDates" in stdout.getvalue()
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
+def test_a_change_that_changes_nothing_applies_nothing(samples_dir) -> None:
+    stdout = StringIO()
+    call_command(
+        "edit_checkpoint",
+        "my-process",
+        "--set",
+        "/progress=33",
+        reason=REASON,
+        yes=True,
+        stdout=stdout,
+    )
+    assert "No change to apply." in stdout.getvalue()
+    assert AuditEntry.objects.count() == 0
+
+
+def test_reset_all_of_an_empty_directory_says_so(checkpoints_dir) -> None:
+    stdout = StringIO()
+    call_command("reset_checkpoints", "--all", reason=REASON, yes=True, stdout=stdout)
+    assert stdout.getvalue() == "No checkpoints to reset.\n"
+    assert AuditEntry.objects.count() == 0
+
+
+def test_a_corrupt_checkpoint_can_be_reset_keeping_its_bytes(checkpoints_dir) -> None:
+    broken = b'{"id": "x",\n  "status": \n'
+    (checkpoints_dir / "broken.json").write_bytes(broken)
+    stdout = StringIO()
+    call_command("reset_checkpoints", "broken", reason=REASON, yes=True, stdout=stdout)
+    assert not (checkpoints_dir / "broken.json").exists()
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.checkpoint, entry.source) == ("reset", "broken", "cli")
+    assert entry.before.raw == broken
+    assert "Applied reset to broken: audit entry #1, file removed." in stdout.getvalue()

@@ -1,0 +1,200 @@
+"""The commands that change checkpoints, run as real ``manage.py`` processes.
+
+Each change goes through the one write path and leaves an audit entry; each refusal prints
+one line on stderr, exits 1 or 2, and leaves the files and the audit log as they were.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import subprocess
+
+from checkpoints_admin.checkpoints import CheckpointStore
+
+REASON = ("--reason", "feed for 2025-03-06 will never arrive (INC-4211)")
+UNIFIED = "reconciliation_checkpoint"
+
+
+def assert_one_line_refusal(result: subprocess.CompletedProcess, code: int, fragment: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == code, (result.args, result.stdout, result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
+    before_version = cli.version(UNIFIED)
+    skipped = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    assert skipped.returncode == 0, skipped.stderr
+    assert f"{UNIFIED}: skip: 2025-03-06 pendingDates → completedDates" in skipped.stdout
+    assert f"base version: {before_version}" in skipped.stdout
+    assert f"Applied skip to {UNIFIED}: audit entry #1, now at version {cli.version(UNIFIED)}." in (
+        skipped.stdout
+    )
+    document = json.loads(cli.path(UNIFIED).read_text())
+    assert document["pendingDates"] == ["2025-03-07"]
+    assert "2025-03-06" in document["completedDates"]
+
+    reprocessed = cli.run("reprocess_dates", UNIFIED, "2025-03-06..2025-03-06", *REASON, "-y")
+    assert reprocessed.returncode == 0, reprocessed.stderr
+    assert sorted(json.loads(cli.path(UNIFIED).read_text())["pendingDates"]) == [
+        "2025-03-06",
+        "2025-03-07",
+    ]
+    assert cli.entries() == [
+        {
+            "seq": seq,
+            "action": action,
+            "checkpoint": UNIFIED,
+            "actor": getpass.getuser(),
+            "source": "cli",
+            "reason": REASON[1],
+            "outcome": "applied",
+        }
+        for seq, action in ((1, "skip"), (2, "reprocess"))
+    ]
+    verified = cli.run("verify_audit")
+    assert (verified.returncode, verified.stderr) == (0, "")
+    assert "2 entries" in verified.stdout
+
+
+def test_items_of_a_managed_checkpoint(cli) -> None:
+    result = cli.run("skip_dates", "my-process", "item2", "--items", *REASON, "--yes")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(cli.path("my-process").read_text())
+    assert (document["pendingItems"], document["processedItems"]) == (["item3"], ["item1", "item2"])
+    result = cli.run("reprocess_dates", "my-process", "item1", "--items", *REASON, "--yes")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(cli.path("my-process").read_text())
+    assert sorted(document["pendingItems"]) == ["item1", "item3"]
+    assert [e["action"] for e in cli.entries()] == ["skip", "reprocess"]
+
+
+def test_edit_sets_values_by_pointer_or_replaces_the_document(cli, tmp_path) -> None:
+    result = cli.run(
+        "edit_checkpoint",
+        UNIFIED,
+        "--set",
+        "/stats/failedRecords=40",
+        "--set",
+        "/stats/successfulRecords=7191",
+        *REASON,
+        "--yes",
+    )
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(cli.path(UNIFIED).read_text())["stats"]
+    assert (stats["failedRecords"], stats["successfulRecords"]) == (40, 7191)
+
+    replacement = tmp_path / "replacement.json"
+    replacement.write_text(json.dumps({"id": "my-process-1", "status": "pending", "progress": 0}))
+    result = cli.run(
+        "edit_checkpoint", "my-process", "--from-file", str(replacement), *REASON, "-y"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(cli.path("my-process").read_text()) == {
+        "id": "my-process-1",
+        "status": "pending",
+        "progress": 0,
+    }
+    assert [(e["seq"], e["action"]) for e in cli.entries()] == [(1, "edit"), (2, "edit")]
+
+
+def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
+    files = cli.files()
+    skip = cli.run("skip_dates", UNIFIED, "2025-03-06..2025-03-07", *REASON, "--dry-run")
+    reset = cli.run("reset_checkpoints", "--all", *REASON, "--dry-run")
+    edit = cli.run("edit_checkpoint", "my-process", "--set", "/progress=50", *REASON, "--dry-run")
+    for result in (skip, reset, edit):
+        assert (result.returncode, result.stderr) == (0, "")
+        assert "Dry run: nothing was changed or recorded." in result.stdout
+    assert "2 dates pendingDates → completedDates" in skip.stdout
+    assert f"base version: {cli.version(UNIFIED)}" in skip.stdout
+    for name in ("daily_reconciliation_checkpoint", "my-process", UNIFIED):
+        assert f"{name}: reset: " in reset.stdout
+    assert "my-process: edit: progress 33 → 50" in edit.stdout
+    assert cli.files() == files
+    assert cli.entries() == []
+
+
+def test_refusals_from_the_command_line_are_one_line_and_change_nothing(cli) -> None:
+    cases = [
+        (["skip_dates", UNIFIED, "2025-03-06"], 2, "required: --reason"),
+        (["skip_dates", UNIFIED, "2025-13-45", *REASON, "--yes"], 2, "2025-13-45"),
+        (["skip_dates", UNIFIED, "2025-03-01", *REASON, "--yes"], 1, "2025-03-01"),
+        (["skip_dates", "../x", "2025-03-06", *REASON, "--yes"], 2, "../x"),
+        (["skip_dates", "nope", "2025-03-06", *REASON, "--yes"], 1, "nope"),
+        (["skip_dates", UNIFIED, "2025-03-06", *REASON], 1, "Pass --yes"),
+        (["edit_checkpoint", UNIFIED, *REASON, "-y"], 2, "--set"),
+        (["restore_checkpoint", UNIFIED, "--entry", "0", *REASON, "--yes"], 2, "--entry"),
+    ]
+    files = cli.files()
+    processes = [
+        cli.popen(
+            *args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args, _code, _fragment in cases
+    ]
+    for process, (args, code, fragment) in zip(processes, cases, strict=True):
+        stdout, stderr = process.communicate(timeout=120)
+        result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+        assert_one_line_refusal(result, code, fragment)
+    assert cli.files() == files
+    assert cli.entries() == []
+
+
+def test_a_lock_held_by_a_job_refuses_with_try_again(cli) -> None:
+    cli.extra_env["CHECKPOINT_LOCK_TIMEOUT"] = "0.2"
+    files = cli.files()
+    with CheckpointStore(cli.directory).lock(UNIFIED):
+        result = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    assert_one_line_refusal(result, 1, "a job is holding it")
+    assert "try again" in result.stderr
+    assert cli.files() == files
+    assert cli.entries() == []
+
+
+def test_expect_version_binds_to_the_version_seen(cli) -> None:
+    seen = cli.version(UNIFIED)
+    result = cli.run(
+        "skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes", "--expect-version", seen[:12]
+    )
+    assert result.returncode == 0, result.stderr
+    # The same version again is now stale: the file moved on.
+    stale = cli.run("skip_dates", UNIFIED, "2025-03-07", *REASON, "--yes", "--expect-version", seen)
+    assert_one_line_refusal(stale, 1, "onflict")
+    assert [e["seq"] for e in cli.entries()] == [1]
+
+
+def test_reset_all_then_restore_brings_back_the_exact_bytes(cli) -> None:
+    original = cli.files()
+    reset = cli.run("reset_checkpoints", "--all", *REASON, "--yes")
+    assert reset.returncode == 0, reset.stderr
+    assert cli.files() == {}
+    entries = cli.entries()
+    assert [(e["action"], e["checkpoint"]) for e in entries] == [
+        ("reset", "daily_reconciliation_checkpoint"),
+        ("reset", "my-process"),
+        ("reset", UNIFIED),
+    ]
+    assert reset.stdout.count("file removed") == 3
+
+    restored = cli.run("restore_checkpoint", UNIFIED, "--entry", "3", *REASON, "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert "base version: none (no file)" in restored.stdout
+    assert cli.path(UNIFIED).read_bytes() == original[f"{UNIFIED}.json"]
+
+    # Undoing the restore (its before side is "no file") resets it again.
+    undo = cli.run("restore_checkpoint", UNIFIED, "--entry", "4", *REASON, "--yes")
+    assert undo.returncode == 0, undo.stderr
+    assert not cli.path(UNIFIED).exists()
+    again = cli.run("restore_checkpoint", UNIFIED, "--entry", "4", "--side", "after", *REASON, "-y")
+    assert again.returncode == 0, again.stderr
+    assert cli.path(UNIFIED).read_bytes() == original[f"{UNIFIED}.json"]
+    assert [e["action"] for e in cli.entries()][3:] == ["restore", "restore", "restore"]
+    assert cli.run("verify_audit").returncode == 0
