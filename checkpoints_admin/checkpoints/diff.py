@@ -27,10 +27,12 @@ applying the patch yields ``None`` — the absent file. Operation values share o
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, filterfalse, repeat
+from itertools import compress, filterfalse
 from typing import Any, Final
 
 import orjson
@@ -100,6 +102,10 @@ class Move:
     source: str
     target: str
 
+
+_MOVE_VALUE: Final = vars(Move)["value"].__set__
+_MOVE_SOURCE: Final = vars(Move)["source"].__set__
+_MOVE_TARGET: Final = vars(Move)["target"].__set__
 
 _SUMMARY_PARTS: Final = 3
 _LINE_VALUES: Final = 20
@@ -345,13 +351,14 @@ def _resolve_moves(set_lists: list[_SetList]) -> tuple[list[ListChange], list[Mo
         for index, target in enumerate(set_lists):
             if target is source or not removed or not remaining_added[index]:
                 continue
-            moved = removed & remaining_added[index]
+            added = remaining_added[index]
+            moved = removed & added
             if not moved:
                 continue
-            removed = removed - moved
-            remaining_added[index] = remaining_added[index] - moved
+            removed = set() if len(moved) == len(removed) else removed - moved
+            remaining_added[index] = set() if len(moved) == len(added) else added - moved
             values = _in_order(source.old, moved)
-            moves.extend(map(Move, values, repeat(source.pointer), repeat(target.pointer)))
+            moves.extend(_make_moves(values, source.pointer, target.pointer))
         source.removed = removed
     for entry, added in zip(set_lists, remaining_added, strict=True):
         entry.added = added
@@ -363,6 +370,44 @@ def _resolve_moves(set_lists: list[_SetList]) -> tuple[list[ListChange], list[Mo
         if entry.added or entry.removed
     ]
     return lists, moves
+
+
+def _make_moves(values: Sequence[Any], source: str, target: str) -> list[Move]:
+    """``[Move(v, source, target) for v in values]``, twice as fast for a million values.
+
+    Fills the slots directly instead of calling the frozen dataclass's ``__init__``.
+    """
+    if len(values) < 1000:
+        return [Move(value, source, target) for value in values]
+    new = object.__new__
+    set_value, set_source, set_target = _MOVE_VALUE, _MOVE_SOURCE, _MOVE_TARGET
+    moves: list[Move] = []
+    append = moves.append
+    with _gc_paused(len(values)):
+        for value in values:
+            move = new(Move)
+            set_value(move, value)
+            set_source(move, source)
+            set_target(move, target)
+            append(move)
+    return moves
+
+
+@contextmanager
+def _gc_paused(count: int) -> Iterator[None]:
+    """Pause the cyclic collector while creating many small objects that hold no cycles.
+
+    Otherwise it runs a collection every few hundred allocations, which makes a million moves
+    take half again as long. Left alone when it is already disabled.
+    """
+    if count < 10_000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _in_order(values: Sequence[Any], wanted: set[Any]) -> tuple[Any, ...]:
@@ -443,7 +488,8 @@ def _set_list_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dic
     if kept_old != kept_new:
         return None
     count = len(removed) + len(added)
-    if count > 1 and count >= len(new):
+    # An op costs about four times a bare value in the stored patch.
+    if count > 1 and count * 3 >= len(new):
         return [{"op": "replace", "path": path, "value": new}]
     ops: list[dict[str, Any]] = []
     if removed:

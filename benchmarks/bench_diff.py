@@ -1,0 +1,119 @@
+"""Diff of two big checkpoint versions against the bare set-difference floor.
+
+Scenarios (N items, 1,000,000 by default, 100,000 with ``--quick``):
+
+- ``progress``: a unified checkpoint whose N dates are split between pendingDates and
+  completedDates; in the new version a job completed 1% of them (moves) and 0.1% new dates
+  were queued (additions).
+- ``items``: one list of N item names, 0.5% removed and 0.5% added.
+- ``bulk``: all pending dates (half of N) moved to completedDates at once.
+
+The floor is what a bare comparison of the same lists costs: ``set(a) - set(b)`` and
+``set(b) - set(a)`` for each list. ``diff`` must stay within 1.5× of it. The time of
+``json_patch`` is reported against the same floor for information.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import Results, measure, parse_args, report  # noqa: E402
+from checkpoints_admin.checkpoints.diff import diff, json_patch  # noqa: E402
+
+GOAL = 1.5
+
+
+def _dates(count: int) -> list[str]:
+    start = date(1800, 1, 1)
+    return [(start + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+def _reparse(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as a job's file gives it: fresh string objects, as after reading it."""
+    return orjson.loads(orjson.dumps(doc))
+
+
+def progress(n: int) -> tuple[dict[str, Any], dict[str, Any], list[tuple[list, list]]]:
+    dates = _dates(n + n // 1000)
+    half = n // 2
+    old = {
+        "lastProcessedDate": dates[half - 1],
+        "pendingDates": dates[half:n],
+        "completedDates": dates[:half],
+        "startTime": 1709742856123,
+        "lastUpdateTime": 1709743156789,
+        "stats": {"totalRecords": n, "processedRecords": half},
+    }
+    done = n // 100
+    new = {
+        **old,
+        "lastProcessedDate": dates[half + done - 1],
+        "pendingDates": dates[half + done : n + n // 1000],
+        "completedDates": dates[: half + done],
+        "lastUpdateTime": 1709743256789,
+        "stats": {"totalRecords": n, "processedRecords": half + done},
+    }
+    old, new = _reparse(old), _reparse(new)
+    pairs = [
+        (old["pendingDates"], new["pendingDates"]),
+        (old["completedDates"], new["completedDates"]),
+    ]
+    return old, new, pairs
+
+
+def items(n: int) -> tuple[dict[str, Any], dict[str, Any], list[tuple[list, list]]]:
+    names = [f"item-{i:09d}" for i in range(n + n // 200)]
+    old = {"id": "job", "status": "running", "progress": 10, "pendingItems": names[:n]}
+    kept = [name for i, name in enumerate(names[:n]) if i % 200 != 7]
+    new = {**old, "progress": 11, "pendingItems": kept + names[n:]}
+    old, new = _reparse(old), _reparse(new)
+    return old, new, [(old["pendingItems"], new["pendingItems"])]
+
+
+def bulk(n: int) -> tuple[dict[str, Any], dict[str, Any], list[tuple[list, list]]]:
+    dates = _dates(n)
+    half = n // 2
+    old = {"pendingDates": dates[half:], "completedDates": dates[:half], "lastUpdateTime": 1}
+    new = {"pendingDates": [], "completedDates": dates, "lastUpdateTime": 2}
+    old, new = _reparse(old), _reparse(new)
+    pairs = [
+        (old["pendingDates"], new["pendingDates"]),
+        (old["completedDates"], new["completedDates"]),
+    ]
+    return old, new, pairs
+
+
+def floor(pairs: list[tuple[list, list]]) -> None:
+    for a, b in pairs:
+        set(a) - set(b)
+        set(b) - set(a)
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    n = 100_000 if args.quick else 1_000_000
+    repeat = 5 if args.quick else 3
+    results = Results("diff")
+    print(f"diff of two versions, n = {n:,}", flush=True)
+    for name, build in (("progress", progress), ("items", items), ("bulk", bulk)):
+        old, new, pairs = build(n)
+        base = measure(lambda pairs=pairs: floor(pairs), repeat)
+        taken = measure(lambda old=old, new=new: diff(old, new), repeat)
+        passed = report(f"{name}: diff vs set-difference floor", taken, base, GOAL)
+        results.add(f"{name} diff", passed)
+        patch_time = measure(lambda old=old, new=new: json_patch(old, new), repeat)
+        report(f"{name}: json_patch vs set-difference floor", patch_time, base)
+        delta = diff(old, new)
+        print(f"  {name}: {delta.summary()}  ({len(json_patch(old, new)):,} patch ops)")
+    results.summary()
+
+
+if __name__ == "__main__":
+    main()
