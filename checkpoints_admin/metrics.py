@@ -1,14 +1,18 @@
 """Prometheus metrics: custom collectors over the store's cached summaries and the audit log.
 
-Every scrape walks ``store.list()`` (stat-only, summaries cached per file version) and asks
-the database for one ``GROUP BY``; ``prometheus_client`` renders the text, so names, help,
-types and label escaping are its own.
+A scrape takes one snapshot: a row per checkpoint from ``store.list()`` (stat-only, summaries
+cached per file version) and one ``GROUP BY`` over the audit log. ``prometheus_client``
+renders it through a dedicated registry, so names, help, types and label escaping are its own.
+Rendering costs far more than the snapshot, so the text of the last snapshot is kept and
+served again while the snapshot is equal (exact: no time-based staleness).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import threading
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db.models import Count
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,31 +20,108 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
-from checkpoints_admin.checkpoints import CheckpointStore
+from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointStore
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-SEVERITIES = ("error", "warning")
 LABELS = ("checkpoint", "kind")
+
+
+class Row(NamedTuple):
+    """One checkpoint's values; ``None`` leaves the sample out (unknown)."""
+
+    name: str
+    kind: str  # "" when corrupt
+    corrupt: bool
+    progress: float | None
+    last_update: float | None  # Unix time
+    pending: int | None
+    completed: int | None
+    records: tuple[tuple[str, int], ...]
+    stalled: bool
+    errors: int
+    warnings: int
+
+
+class _Static(NamedTuple):
+    key: tuple[str, str | None, str | None]
+    row: Row  # stalled False, warnings without the stale one
+
+
+_static_cache: dict[str, _Static] = {}
+
+
+def _static(info: CheckpointInfo) -> Row:
+    key = (info.name, info.version, info.error)
+    cached = _static_cache.get(info.name)
+    if cached is not None and cached.key == key:
+        return cached.row
+    errors = sum(1 for finding in info.findings if finding.severity == "error")
+    warnings = len(info.findings) - errors
+    summary = info.summary
+    if info.corrupt or summary is None:
+        row = Row(info.name, info.kind or "", True, None, None, None, None, (), False,
+                  errors + (1 if info.corrupt else 0), warnings)  # fmt: skip
+    else:
+        row = Row(
+            info.name,
+            info.kind or "",
+            False,
+            summary.progress,
+            summary.last_update.timestamp() if summary.last_update is not None else None,
+            summary.pending,
+            summary.done,
+            tuple(summary.records.items()),
+            False,
+            errors,
+            warnings,
+        )
+    _static_cache[info.name] = _Static(key, row)
+    return row
+
+
+def checkpoint_rows(
+    store: CheckpointStore,
+    *,
+    stale_after: float,
+    exclude: Collection[str] = (),
+    now: datetime | None = None,
+) -> tuple[Row, ...]:
+    """A row per listed checkpoint (but ``exclude``), stalled as of ``now``."""
+    now = now or datetime.now(UTC)
+    infos = store.list()
+    rows = []
+    for info in infos:
+        if info.name in exclude:
+            continue
+        row = _static(info)
+        summary = info.summary
+        if summary is not None and summary.state(now=now, stale_after=stale_after) == "stalled":
+            row = row._replace(stalled=True, warnings=row.warnings + 1)
+        rows.append(row)
+    if len(_static_cache) > 2 * len(infos) + 64:
+        _static_cache.clear()
+    return tuple(rows)
+
+
+def audit_counts() -> tuple[tuple[str, int], ...]:
+    """Audit entries per action, every action present (0 when it never happened)."""
+    from checkpoints_admin.models import AuditEntry
+    from checkpoints_admin.services import ACTIONS
+
+    counts = dict.fromkeys(ACTIONS, 0)
+    rows = AuditEntry.objects.order_by().values_list("action").annotate(n=Count("pk"))
+    for action, n in rows:
+        counts[action] = n
+    return tuple(counts.items())
 
 
 class CheckpointCollector(Collector):
     """Per checkpoint (labels ``checkpoint``, ``kind``): progress, counts, staleness, findings."""
 
-    def __init__(
-        self,
-        store: CheckpointStore,
-        *,
-        stale_after: float,
-        exclude: Collection[str] = (),
-        now: datetime | None = None,
-    ) -> None:
-        self.store = store
-        self.stale_after = stale_after
-        self.exclude = frozenset(exclude)
-        self.now = now
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.rows = rows
 
     def collect(self) -> Iterator[Metric]:
-        now = self.now or datetime.now(UTC)
         checkpoints = GaugeMetricFamily(
             "checkpoints_admin_checkpoints", "Checkpoint files in the directory.", labels=()
         )
@@ -54,13 +135,11 @@ class CheckpointCollector(Collector):
         )
         pending = GaugeMetricFamily(
             "checkpoint_pending_units",
-            "Units (dates, items or records) still to process.",
+            "Units (dates or items) still to process.",
             labels=LABELS,
         )
         completed = GaugeMetricFamily(
-            "checkpoint_completed_units",
-            "Units (dates, items or records) processed.",
-            labels=LABELS,
+            "checkpoint_completed_units", "Units (dates or items) processed.", labels=LABELS
         )
         records = GaugeMetricFamily(
             "checkpoint_records",
@@ -80,78 +159,54 @@ class CheckpointCollector(Collector):
             "Integrity findings by severity (the stale warning included).",
             labels=(*LABELS, "severity"),
         )
-        count = 0
-        for info in self.store.list():
-            if info.name in self.exclude:
-                continue
-            count += 1
-            labels = [info.name, info.kind or ""]
-            errors = sum(1 for finding in info.findings if finding.severity == "error")
-            warnings = len(info.findings) - errors
-            summary = info.summary
-            is_stalled = False
-            if info.corrupt or summary is None:
-                corrupt.add_metric(labels, 1)
-                errors += 1 if info.corrupt else 0
-            else:
-                corrupt.add_metric(labels, 0)
-                is_stalled = summary.state(now=now, stale_after=self.stale_after) == "stalled"
-                if summary.progress is not None:
-                    progress.add_metric(labels, summary.progress)
-                if summary.last_update is not None:
-                    last_update.add_metric(labels, summary.last_update.timestamp())
-                pending.add_metric(labels, summary.pending)
-                completed.add_metric(labels, summary.done)
-                for outcome, value in summary.records.items():
-                    records.add_metric([*labels, outcome], value)
-            stalled.add_metric(labels, 1 if is_stalled else 0)
-            findings.add_metric([*labels, "error"], errors)
-            findings.add_metric([*labels, "warning"], warnings + (1 if is_stalled else 0))
-        checkpoints.add_metric([], count)
-        yield checkpoints
-        yield progress
-        yield last_update
-        yield pending
-        yield completed
-        yield records
-        yield stalled
-        yield corrupt
-        yield findings
+        for row in self.rows:
+            labels = [row.name, row.kind]
+            corrupt.add_metric(labels, 1 if row.corrupt else 0)
+            if row.progress is not None:
+                progress.add_metric(labels, row.progress)
+            if row.last_update is not None:
+                last_update.add_metric(labels, row.last_update)
+            if row.pending is not None:
+                pending.add_metric(labels, row.pending)
+            if row.completed is not None:
+                completed.add_metric(labels, row.completed)
+            for outcome, value in row.records:
+                records.add_metric([*labels, outcome], value)
+            stalled.add_metric(labels, 1 if row.stalled else 0)
+            findings.add_metric([*labels, "error"], row.errors)
+            findings.add_metric([*labels, "warning"], row.warnings)
+        checkpoints.add_metric([], len(self.rows))
+        yield from (checkpoints, progress, last_update, pending, completed, records)
+        yield from (stalled, corrupt, findings)
 
 
 class AuditCollector(Collector):
-    """Audit entries by action, every action present (0 when it never happened)."""
+    """Audit entries by action."""
+
+    def __init__(self, counts: Sequence[tuple[str, int]]) -> None:
+        self.counts = counts
 
     def collect(self) -> Iterator[Metric]:
-        from checkpoints_admin.models import AuditEntry
-        from checkpoints_admin.services import ACTIONS
-
-        counts = dict.fromkeys(ACTIONS, 0)
-        rows = AuditEntry.objects.order_by().values_list("action").annotate(n=Count("pk"))
-        for action, n in rows:
-            counts[action] = n
         entries = CounterMetricFamily(
             "checkpoints_admin_audit_entries",
             "Audit log entries (manual interventions) by action.",
             labels=("action",),
         )
-        for action, n in counts.items():
+        for action, n in self.counts:
             entries.add_metric([action], n)
         yield entries
 
 
-def registry_for(
-    store: CheckpointStore,
-    *,
-    stale_after: float,
-    exclude: Collection[str] = (),
-    now: datetime | None = None,
-) -> CollectorRegistry:
-    """A dedicated registry holding the checkpoint and audit collectors (never the global one)."""
+def registry_for(rows: Sequence[Row], counts: Sequence[tuple[str, int]]) -> CollectorRegistry:
+    """A dedicated registry (never the global one) holding both collectors."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CheckpointCollector(store, stale_after=stale_after, exclude=exclude, now=now))
-    registry.register(AuditCollector())
+    registry.register(CheckpointCollector(rows))
+    registry.register(AuditCollector(counts))
     return registry
+
+
+_rendered: dict[frozenset[str], tuple[tuple[Row, ...], tuple[tuple[str, int], ...], bytes]] = {}
+_render_lock = threading.Lock()
 
 
 def render(
@@ -162,4 +217,15 @@ def render(
     now: datetime | None = None,
 ) -> bytes:
     """The Prometheus text exposition of every metric."""
-    return generate_latest(registry_for(store, stale_after=stale_after, exclude=exclude, now=now))
+    rows = checkpoint_rows(store, stale_after=stale_after, exclude=exclude, now=now)
+    counts = audit_counts()
+    key = frozenset(exclude)
+    last = _rendered.get(key)
+    if last is not None and last[0] == rows and last[1] == counts:
+        return last[2]
+    with _render_lock:  # one render at a time: concurrent scrapes of a big dir would pile up
+        body = generate_latest(registry_for(rows, counts))
+        if len(_rendered) > 8:
+            _rendered.clear()
+        _rendered[key] = (rows, counts, body)
+    return body

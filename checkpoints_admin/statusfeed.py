@@ -9,12 +9,16 @@ directory scan, one small query and the serialisation.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 import orjson
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.summary import Summary
@@ -25,6 +29,12 @@ ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
 DATE_KINDS: Final = frozenset({"unified-reconciliation", "daily-reconciliation"})
 STRIP_DAYS: Final = 30
 DAY_STATES: Final = ("completed", "pending", "gap", "outside")
+#: How long a built feed may be served again while the directory looks unchanged. Changes made
+#: through the store (atomic replace) show at once; in-place writes and the clock (stalled) wait
+#: at most this long.
+FEED_CACHE_SECONDS: float = 2.0
+#: A directory modified this recently may change again within the same mtime tick.
+_DIR_TICK_NS: Final = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +83,8 @@ class JobStatus:
     last_update: datetime | None
     errors: int
     warnings: int
+    eta_iso: str | None = None
+    last_update_iso: str | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -120,6 +132,8 @@ class _Fixed:
     errors: int
     warnings: int
     eta: datetime | None
+    eta_iso: str | None
+    last_update_iso: str | None
 
 
 _fixed_cache: dict[tuple[str, str | None, str | None], _Fixed] = {}
@@ -154,7 +168,8 @@ def _fixed(info: CheckpointInfo) -> _Fixed:
     warnings = len(info.findings) - errors
     summary = info.summary
     if info.corrupt or summary is None:
-        fixed = _Fixed(None, info.kind, errors + (1 if info.corrupt else 0), warnings, None)
+        errors += 1 if info.corrupt else 0
+        fixed = _Fixed(None, info.kind, errors, warnings, None, None, None)
     else:
         eta = None
         if summary.eta_seconds is not None and summary.last_update is not None:
@@ -162,17 +177,27 @@ def _fixed(info: CheckpointInfo) -> _Fixed:
                 eta = summary.last_update + timedelta(seconds=summary.eta_seconds)
             except OverflowError:  # a rate so slow the finish lies past year 9999
                 eta = None
-        fixed = _Fixed(summary, info.kind, errors, warnings, eta)
+        last = summary.last_update
+        fixed = _Fixed(
+            summary,
+            info.kind,
+            errors,
+            warnings,
+            eta,
+            iso_z(eta) if eta is not None else None,
+            iso_z(last) if last is not None else None,
+        )
     _fixed_cache[key] = fixed
     return fixed
 
 
-def _forget_stale(cache: dict[Any, Any], names: set[str]) -> None:
+def _forget_stale(cache: dict[Any, Any], infos: Sequence[CheckpointInfo]) -> None:
     """Drop entries of files that changed or went away, so the caches stay the size of the dir."""
-    if len(cache) > 2 * len(names) + 64:
+    if len(cache) > 2 * len(infos) + 64:
+        names = {info.name for info in infos}
         for key in [key for key in cache if key[0] not in names]:
             cache.pop(key, None)
-        if len(cache) > 2 * len(names) + 64:
+        if len(cache) > 2 * len(infos) + 64:
             cache.clear()
 
 
@@ -203,6 +228,7 @@ def job_status(
             warnings=fixed.warnings,
         )
     state = summary.state(now=now, stale_after=stale_after)
+    moving = state in ("running", "pending")  # a finish time only means something then
     return JobStatus(
         name=info.name,
         display_name=display_name,
@@ -216,12 +242,13 @@ def job_status(
         unit=summary.unit,
         rate=summary.rate,
         rate_unit=summary.rate_unit,
-        # A finish time only means something while the job is moving.
-        eta=fixed.eta if state in ("running", "pending") else None,
+        eta=fixed.eta if moving else None,
         last_update=summary.last_update,
         errors=fixed.errors,
         # The stale-running warning is the one finding that depends on the clock.
         warnings=fixed.warnings + (1 if state == "stalled" else 0),
+        eta_iso=fixed.eta_iso if moving else None,
+        last_update_iso=fixed.last_update_iso,
     )
 
 
@@ -263,7 +290,7 @@ def build_report(
         if job_setting.hidden and not include_hidden:
             continue
         jobs.append(job_status(info, job_setting, now=now, stale_after=stale_after))
-    _forget_stale(_fixed_cache, {info.name for info in infos})
+    _forget_stale(_fixed_cache, infos)
     jobs.sort(key=lambda job: (settings.get(job.name, default).position, job.name))
     return StatusReport(now, overall(jobs), tuple(jobs))
 
@@ -278,8 +305,8 @@ def _feed_entry(job: JobStatus) -> dict[str, Any]:
         "done": job.done,
         "pending": job.pending,
         "rate": job.rate,
-        "eta": iso_z(job.eta) if job.eta is not None else None,
-        "lastUpdate": iso_z(job.last_update) if job.last_update is not None else None,
+        "eta": job.eta_iso,
+        "lastUpdate": job.last_update_iso,
         "errors": job.errors,
         "warnings": job.warnings,
     }
@@ -303,6 +330,66 @@ def feed_bytes(report: StatusReport) -> tuple[bytes, str]:
     # generatedAt goes first; splicing it in keeps the hashed part byte-identical.
     head = b'{"generatedAt":' + orjson.dumps(iso_z(report.generated_at)) + b","
     return head + body[1:], etag
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A built report with its feed body and ETag."""
+
+    report: StatusReport
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    feed: Feed
+    directory: tuple[int, int]  # the directory's (inode, mtime_ns) before it was listed
+    generation: int
+    at: float  # time.monotonic()
+
+
+_feed_cache: dict[tuple[str, float, bool], _Built] = {}
+_generation = 0
+
+
+@receiver(post_save, sender="checkpoints_admin.StatusJob")
+@receiver(post_delete, sender="checkpoints_admin.StatusJob")
+def _status_job_changed(**kwargs: object) -> None:
+    global _generation
+    _generation += 1
+
+
+def cached_feed(
+    store: CheckpointStore, *, stale_after: float, include_hidden: bool = False
+) -> Feed:
+    """The feed, built again only when the directory or a ``StatusJob`` changed, or after
+    FEED_CACHE_SECONDS; so polling a quiet directory of thousands of files costs one stat."""
+    key = (str(store.directory), stale_after, include_hidden)
+    wall_ns = time.time_ns()
+    try:
+        st = os.stat(store.directory)
+    except OSError:
+        st = None
+    generation = _generation
+    built = _feed_cache.get(key)
+    if (
+        built is not None
+        and st is not None
+        and built.directory == (st.st_ino, st.st_mtime_ns)
+        and built.generation == generation
+        and time.monotonic() - built.at < FEED_CACHE_SECONDS
+    ):
+        return built.feed
+    report = build_report(store, stale_after=stale_after, include_hidden=include_hidden)
+    body, etag = feed_bytes(report)
+    feed = Feed(report, body, etag)
+    # A directory changed within the last tick could change again under the same mtime.
+    if st is not None and wall_ns - st.st_mtime_ns > _DIR_TICK_NS:
+        if len(_feed_cache) > 16:
+            _feed_cache.clear()
+        _feed_cache[key] = _Built(feed, (st.st_ino, st.st_mtime_ns), generation, time.monotonic())
+    return feed
 
 
 def date_strip(
@@ -351,7 +438,8 @@ def _strings(values: object) -> set[str]:
 
 def strips(store: CheckpointStore, jobs: Iterable[JobStatus]) -> dict[str, Strip]:
     """The 30-day strips of the date-based jobs, read once per file version."""
-    by_name = {info.name: info for info in store.list()}
+    infos = store.list()
+    by_name = {info.name: info for info in infos}
     result: dict[str, Strip] = {}
     for job in jobs:
         info = by_name.get(job.name)
@@ -370,7 +458,7 @@ def strips(store: CheckpointStore, jobs: Iterable[JobStatus]) -> dict[str, Strip
                 _strip_cache[key] = strip
         if strip is not None:
             result[job.name] = strip
-    _forget_stale(_strip_cache, set(by_name))
+    _forget_stale(_strip_cache, infos)
     return result
 
 

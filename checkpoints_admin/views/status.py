@@ -48,7 +48,7 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     app = get_settings()
     store = get_store()
-    report = statusfeed.build_report(store, stale_after=app.stale_after_seconds)
+    report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
     strips = statusfeed.strips(store, report.jobs)
     cards = [statusfeed.Card(job, strips.get(job.name)) for job in report.jobs]
     template = "status/status.html"
@@ -82,15 +82,14 @@ def status_json(request: HttpRequest) -> HttpResponse:
         response["WWW-Authenticate"] = f"Session {REALM}"
         patch_cache_control(response, private=True, no_store=True)
         return response
-    report = statusfeed.build_report(get_store(), stale_after=app.stale_after_seconds)
-    body, etag = statusfeed.feed_bytes(report)
-    response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
+    feed = statusfeed.cached_feed(get_store(), stale_after=app.stale_after_seconds)
+    response = HttpResponse(feed.body, content_type="application/json")
+    response["ETag"] = feed.etag
     if app.status_page_public:
         patch_cache_control(response, public=True, max_age=FEED_MAX_AGE)
     else:
         patch_cache_control(response, private=True, max_age=FEED_MAX_AGE)
-    return get_conditional_response(request, etag=etag, response=response)
+    return get_conditional_response(request, etag=feed.etag, response=response)
 
 
 def _bearer_token(request: HttpRequest) -> str | None:
