@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.kinds import (
@@ -32,8 +31,6 @@ from checkpoints_admin.checkpoints.kinds import (
 
 STATES: Final = ("pending", "running", "stalled", "completed", "failed")
 
-_NO_RECORDS: Final[Mapping[str, int]] = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -52,7 +49,7 @@ class Summary:
     eta_seconds: float | None = None
     first_date: str | None = None
     last_date: str | None = None
-    records: Mapping[str, int] = field(default=_NO_RECORDS)
+    records: Mapping[str, int] = field(default_factory=dict)
     gaps: int = 0
     rate_unit: str = ""  # unit of rate ("records" for unified jobs that count records)
 
@@ -147,7 +144,7 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
         eta_seconds=eta,
         first_date=covered.first,
         last_date=covered.last,
-        records=MappingProxyType(records),
+        records=records,
         gaps=covered.gaps,
         rate_unit=rate_unit,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -248,3 +250,13 @@ def test_examine_of_a_non_object():
     summary, findings = examine(["not", "an", "object"])
     assert summary == Summary(kind="unknown")
     assert [f.message for f in findings] == ["a checkpoint must be a JSON object, not a list"]
+
+
+def test_summaries_copy_and_pickle(unified):
+    summary = summarize(unified)
+    assert pickle.loads(pickle.dumps(summary)) == summary
+    assert dataclasses.asdict(summary)["records"] == {
+        "successful": 7189,
+        "failed": 42,
+        "timeouts": 3,
+    }
