@@ -564,15 +564,6 @@ def _check_status(report: _Report, data: Mapping[str, Any], *, required: bool) -
     return value
 
 
-_STAT_KEYS: Final = (
-    "totalRecords",
-    "processedRecords",
-    "successfulRecords",
-    "failedRecords",
-    "timeouts",
-)
-
-
 def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
     last = _check_date_field(report, data, "lastProcessedDate")
     pending = _check_date_list(report, data, "pendingDates", required=True)
@@ -655,7 +646,7 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
             for index, item in enumerate(processed.items)
             if type(item) is str and item in extra
         ]
-        report.many(ERROR, "processedDates", hits, len(hits), "dates not in dates")
+        report.many(ERROR, "processedDates", hits, len(hits), "dates that are not in dates")
     last = _check_date_field(report, data, "lastProcessedDate")
     status = _check_status(report, data, required=False)
     start = _check_iso_time(report, data, "startTime")
@@ -690,25 +681,36 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
         )
 
 
+def _item_key(item: Any) -> Any:
+    # JSON's 1, 1.0 and true are different items although Python finds them equal.
+    return item if type(item) is str else (type(item).__name__, item)
+
+
 def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]:
+    """Duplicates in an item list; the item keys (see _item_key) of its scalar items."""
     if key not in data:
         return set()
     items = data[key]
     if not isinstance(items, list):
         report.error(json_pointer(key), f"{key} must be a list, not {_type_name(items)}")
         return set()
-    seen: set[Any] = set()
+    if set(map(type, items)) <= {str}:
+        seen: set[Any] = set(items)
+        if len(seen) == len(items):
+            return seen
+    seen = set()
     hits: list[tuple[int, str]] = []
     count = 0
     for index, item in enumerate(items):
         if isinstance(item, list | dict):
             continue  # structured items cannot be compared cheaply; nothing to check
-        if item in seen:
+        item_key = _item_key(item)
+        if item_key in seen:
             count += 1
             if len(hits) < MAX_LISTED:
                 hits.append((index, f"{_show(item)} appears more than once in {key}"))
         else:
-            seen.add(item)
+            seen.add(item_key)
     if count:
         report.many(ERROR, key, hits, count, "duplicate items")
     return seen
@@ -751,7 +753,7 @@ def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
         hits = [
             (index, f"{_show(item)} is both pending and processed")
             for index, item in enumerate(items)
-            if not isinstance(item, list | dict) and item in both
+            if not isinstance(item, list | dict) and _item_key(item) in both
         ]
         report.many(ERROR, "pendingItems", hits, len(hits), "items that are also processed")
 

@@ -745,3 +745,13 @@ def test_a_gap_with_no_pending_list_points_at_the_document():
             "2025-03-02 is inside the range but in neither pendingDates nor completedDates",
         ),
     ]
+
+
+def test_items_equal_in_python_but_not_in_json_are_distinct(managed):
+    managed["processedItems"] = [1, "1"]
+    managed["pendingItems"] = [True, 1.5, None]
+    assert validate(managed) == []
+    managed["pendingItems"].append(1)
+    assert validate(managed) == [
+        Finding("error", "/pendingItems/3", "1 is both pending and processed")
+    ]
