@@ -1,0 +1,1161 @@
+"""The checkpoints directory: names, locks, atomic durable writes, versions, a cached listing.
+
+Only this module opens, locks, replaces or deletes checkpoint files. The protocol:
+
+- a checkpoint named ``N`` is the file ``N.json``; its lock is ``N.json.lock`` (never deleted);
+- writes go to a temp file ``.N.json.<random>.tmp`` in the same directory, which is written,
+  flushed, fsynced, given the mode of the file it replaces, renamed over ``N.json`` with
+  ``os.replace`` and made durable by an fsync of the directory; readers need no lock;
+- the version of a checkpoint is the sha256 of its bytes;
+- temp files left by a killed writer are swept by :meth:`CheckpointStore.sweep_temp_files`,
+  which :meth:`CheckpointStore.list` calls when it sees temp files (at most every ten minutes).
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import hashlib
+import logging
+import math
+import os
+import re
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import filelock
+import orjson
+
+from checkpoints_admin.checkpoints.errors import (
+    CheckpointError,
+    CheckpointExists,
+    CheckpointLockTimeout,
+    CheckpointNotFound,
+    CheckpointTooLarge,
+    CheckpointWriteError,
+    CorruptCheckpoint,
+    InvalidCheckpointName,
+    InvalidDocument,
+    VersionConflict,
+)
+
+if TYPE_CHECKING:
+    from checkpoints_admin.checkpoints.kinds import Finding
+    from checkpoints_admin.checkpoints.summary import Summary
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MISSING",
+    "Checkpoint",
+    "CheckpointInfo",
+    "CheckpointStore",
+    "StoreStats",
+    "decode_document",
+    "encode_document",
+    "utc_now_iso",
+    "version_of",
+]
+
+logger = logging.getLogger("checkpoints_admin.checkpoints")
+
+
+class _Missing:
+    """Type of :data:`MISSING`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+
+#: "No expectation" for ``expected_version`` (``None`` means "the file must not exist").
+MISSING: Final = _Missing()
+
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za-z0-9_]+\.tmp")
+_RESERVED_SUFFIXES: Final = (".lock", ".tmp")
+_NOT_NAME_ENDINGS: Final = (".lock", ".tmp", ".json")
+
+_DUMP_OPTIONS: Final = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS
+_SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
+_MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
+_READ_FLAGS: Final = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
+)
+_BOM: Final = b"\xef\xbb\xbf"
+
+#: A file modified this recently may change again within the same timestamp tick, keeping its
+#: (inode, size, mtime_ns); such entries are re-verified (by their bytes) on the next listing.
+_RACY_NS: Final = 2_000_000_000
+_SWEEP_EVERY: Final = 600.0
+#: Files up to this size get their summary and findings computed on first access (see _LazyInfo).
+_LAZY_MAX_BYTES: Final = 1024 * 1024
+
+#: Listing cache entry of one file name: (key to trust, or None when it must be looked at again;
+#: the info, or the file name when the file is ignored; the file's (inode, size, mtime_ns)).
+_CacheEntry = tuple["tuple[int, int, int] | None", "CheckpointInfo | str", tuple[int, int, int]]
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+def version_of(raw: bytes) -> str:
+    """The version of a checkpoint: sha256 hex of its bytes."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def utc_now_iso() -> str:
+    """The current UTC time as the seed writes times: ``2025-03-06T10:15:23.456Z``."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _pointer(tokens: list[str | int]) -> str:
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _non_finite(node: Any, path: list[str | int]) -> list[str | int] | None:
+    """Path to the first NaN/Infinity in document order, or None. Skips scalar-only containers
+    at C speed (``set(map(type, ...))``) so a million-string list costs one pass."""
+    if isinstance(node, Mapping):
+        values: Any = node.values()
+        if set(map(type, values)) <= _SAFE_SCALARS:
+            return None
+        pairs: Any = node.items()
+    elif isinstance(node, list | tuple):
+        if set(map(type, node)) <= _SAFE_SCALARS:
+            return None
+        pairs = enumerate(node)
+    elif isinstance(node, float):
+        return None if math.isfinite(node) else path
+    else:
+        return None
+    for key, value in pairs:
+        if type(value) in _SAFE_SCALARS:
+            continue
+        path.append(key)
+        found = _non_finite(value, path)
+        if found is not None:
+            return found
+        path.pop()
+    return None
+
+
+def _unencodable(node: Any, path: list[str | int]) -> str | None:
+    """Describe the first value orjson refused (error path only), with its pointer."""
+    where = _pointer(path) or "(document)"
+    if len(path) > _MAX_WRITE_DEPTH:
+        return f"the document is nested more than {_MAX_WRITE_DEPTH} levels deep at {where}"
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                return f"key {key!r} at {where} is not a string"
+            path.append(key)
+            found = _unencodable(value, path)
+            if found is not None:
+                return found
+            path.pop()
+        return None
+    if isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            path.append(index)
+            found = _unencodable(value, path)
+            if found is not None:
+                return found
+            path.pop()
+        return None
+    if isinstance(node, bool) or node is None:
+        return None
+    if isinstance(node, int):
+        if not -(2**63) <= node < 2**64:
+            return f"the integer at {where} does not fit in 64 bits"
+        return None
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"the string at {where} is not valid Unicode (lone surrogate)"
+        return None
+    if isinstance(node, float):
+        return None
+    try:
+        orjson.dumps(node)
+    except orjson.JSONEncodeError:
+        return f"the value at {where} is a {type(node).__name__}, which is not JSON"
+    return None
+
+
+def encode_document(data: Mapping[str, Any]) -> bytes:
+    """The bytes of a checkpoint: UTF-8 JSON, 2-space indent, key order kept, trailing newline.
+
+    Raises InvalidDocument (naming the JSON pointer) for NaN/Infinity, a non-string key,
+    an integer beyond 64 bits, a value that is not JSON, or a top level that is not an object.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidDocument(
+            f"a checkpoint must be a JSON object at the top level, not {type(data).__name__}"
+        )
+    try:
+        out = orjson.dumps(data, default=_default, option=_DUMP_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        reason = _unencodable(data, []) or str(exc)
+        raise InvalidDocument(f"cannot write the document: {reason}") from None
+    # orjson writes NaN and ±Infinity as null: only a document containing null can hide one.
+    if b"null" in out:
+        path = _non_finite(data, [])
+        if path is not None:
+            raise InvalidDocument(
+                f"cannot write the document: the number at {_pointer(path) or '(document)'} "
+                "is NaN or Infinity, which JSON cannot represent"
+            )
+    return out + b"\n"
+
+
+def _line_column(raw: bytes, pos: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, pos) + 1
+    start = raw.rfind(b"\n", 0, pos) + 1
+    return line, len(raw[start:pos].decode("utf-8", "replace")) + 1
+
+
+def decode_document(raw: bytes, *, name: str | None = None) -> dict[str, Any]:
+    """Parse a checkpoint's bytes; CorruptCheckpoint (with line and column) when they can't be."""
+    subject = f"checkpoint {name!r}" if name is not None else "the document"
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _corrupt(raw, exc, subject, name) from None
+    if type(data) is not dict:
+        raise _not_object(data, subject, name)
+    return data
+
+
+def _not_object(data: Any, subject: str, name: str | None) -> CorruptCheckpoint:
+    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(data), "a number"
+    )
+    return CorruptCheckpoint(
+        f"{subject} must be a JSON object at the top level, not {kind}",
+        name=name,
+        line=1,
+        column=1,
+    )
+
+
+def _corrupt(
+    raw: bytes, exc: orjson.JSONDecodeError, subject: str, name: str | None
+) -> CorruptCheckpoint:
+    if not raw.strip():
+        what = "empty (0 bytes)" if not raw else "empty (only whitespace)"
+        return CorruptCheckpoint(f"{subject} is {what}", name=name, line=1, column=1)
+    if raw.startswith(_BOM):
+        return CorruptCheckpoint(
+            f"{subject} starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM",
+            name=name,
+            line=1,
+            column=1,
+        )
+    if "UTF-8" in exc.msg:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line, column = _line_column(raw, bad.start)
+            byte = raw[bad.start]
+            return CorruptCheckpoint(
+                f"{subject} is not valid UTF-8: byte 0x{byte:02x} at line {line}, column {column}",
+                name=name,
+                line=line,
+                column=column,
+            )
+    if "depth" in exc.msg or "recursion" in exc.msg.lower():
+        return CorruptCheckpoint(
+            f"{subject} is nested too deeply (more than 1024 levels) "
+            f"at line {exc.lineno}, column {exc.colno}",
+            name=name,
+            line=exc.lineno,
+            column=exc.colno,
+        )
+    return CorruptCheckpoint(
+        f"{subject} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+        name=name,
+        line=exc.lineno,
+        column=exc.colno,
+    )
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A checkpoint as read: its document, the exact bytes and their version."""
+
+    name: str
+    data: dict[str, Any]
+    raw: bytes
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """One row of :meth:`CheckpointStore.list`."""
+
+    name: str
+    size: int
+    modified: float  # epoch seconds (st_mtime)
+    version: str | None  # sha256 of the bytes (None when unreadable)
+    kind: str | None  # None when corrupt
+    summary: Summary | None  # None when corrupt
+    findings: tuple[Finding, ...]  # time-independent findings
+    error: str | None  # why the file is not a checkpoint document
+
+    @property
+    def corrupt(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """Counters of a store's listing cache (observable in tests and metrics)."""
+
+    parsed: int = 0  # files read and parsed by list()
+    verified: int = 0  # recently modified files re-read by list() and found unchanged
+    swept: int = 0  # temp files removed
+
+
+# -- the store ----------------------------------------------------------------------------------
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask is process-wide and racy)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_all(fd: int, raw: bytes) -> None:
+    view = memoryview(raw)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_failure(name: str, exc: OSError) -> str:
+    reasons = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EFBIG: "the file is larger than the file size limit",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"could not write checkpoint {name!r}: {reason}; the previous file is unchanged"
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MiB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size} bytes"
+
+
+class CheckpointStore:
+    """The checkpoints directory. Thread-safe; one instance per directory and process is enough.
+
+    ``directory`` defaults to the ``CHECKPOINTS_DIR`` environment variable, else ``./checkpoints``;
+    it is created when missing.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        if directory is None:
+            directory = os.environ.get("CHECKPOINTS_DIR") or "checkpoints"
+        self.directory = Path(os.path.abspath(os.fspath(directory)))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot create the checkpoints directory {str(self.directory)!r}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        if not self.directory.is_dir():
+            raise CheckpointError(f"{str(self.directory)!r} is not a directory")
+        self.lock_timeout = lock_timeout
+        self.max_bytes = max_bytes
+        self.stats = StoreStats()
+        self._dir = str(self.directory)
+        self._real_dir = os.path.realpath(self._dir)
+        self._locks: dict[str, filelock.FileLock] = {}
+        self._locks_guard = threading.Lock()
+        self._list_guard = threading.Lock()
+        self._cache: dict[str, _CacheEntry] = {}
+        self._listed: list[CheckpointInfo] = []
+        self._last_sweep = 0.0
+
+    def __repr__(self) -> str:
+        return f"CheckpointStore({self._dir!r})"
+
+    # -- names and paths ------------------------------------------------------------------------
+
+    def validate_name(self, name: str) -> str:
+        """Return ``name`` when it is a valid checkpoint name, else raise InvalidCheckpointName."""
+        if not isinstance(name, str):
+            raise InvalidCheckpointName(
+                f"a checkpoint name must be a string, not {type(name).__name__}"
+            )
+        if _NAME_RE.fullmatch(name) is None:
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            if len(name) > 128:
+                why = f"it is {len(name)} characters long (at most 128)"
+            elif not name:
+                why = "it is empty"
+            elif "/" in name or "\\" in name or "\x00" in name:
+                why = "it contains a path separator or a NUL character"
+            else:
+                why = (
+                    "names start with a letter or digit and contain only "
+                    "letters, digits, '.', '_' and '-'"
+                )
+            raise InvalidCheckpointName(
+                f"invalid checkpoint name {shown!r}: {why}", name=name if len(name) <= 128 else None
+            )
+        if name.endswith(_RESERVED_SUFFIXES):
+            raise InvalidCheckpointName(
+                f"invalid checkpoint name {name!r}: names may not end in .lock or .tmp", name=name
+            )
+        if name.endswith(".json"):
+            raise InvalidCheckpointName(
+                f"invalid checkpoint name {name!r}: give the name without .json "
+                f"(the checkpoint {name[:-5]!r} is the file {name})",
+                name=name,
+            )
+        return name
+
+    def _inside(self, path: str) -> str | None:
+        """The real path of a symlinked checkpoint when it stays in the directory, else None."""
+        real = os.path.realpath(path)
+        if os.path.dirname(real) != self._real_dir:
+            return None
+        return real
+
+    def _outside(self, name: str) -> InvalidCheckpointName:
+        return InvalidCheckpointName(
+            f"checkpoint {name!r} is a symbolic link that leads outside the checkpoints directory; "
+            "it is refused",
+            name=name,
+        )
+
+    def path_for(self, name: str) -> Path:
+        """The file of checkpoint ``name`` (validated; symlinks leaving the directory refused)."""
+        self.validate_name(name)
+        path = os.path.join(self._dir, name + ".json")
+        if os.path.islink(path) and self._inside(path) is None:
+            raise self._outside(name)
+        return Path(path)
+
+    def exists(self, name: str) -> bool:
+        """Whether checkpoint ``name`` exists as a regular file."""
+        path = self.path_for(name)
+        try:
+            return stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            return False
+
+    # -- locks ----------------------------------------------------------------------------------
+
+    def _file_lock(self, name: str) -> filelock.FileLock:
+        with self._locks_guard:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock_path = os.path.join(self._dir, name + ".json.lock")
+                if os.path.islink(lock_path):
+                    raise InvalidCheckpointName(
+                        f"the lock file of checkpoint {name!r} is a symbolic link; it is refused",
+                        name=name,
+                    )
+                lock = filelock.FileLock(
+                    lock_path,
+                    timeout=self.lock_timeout,
+                    thread_local=True,
+                    fallback_to_soft=False,
+                    preserve_lock_file=True,
+                )
+                self._locks[name] = lock
+            return lock
+
+    def lock(self, name: str, timeout: float | None = None) -> AbstractContextManager[None]:
+        """Hold checkpoint ``name``'s lock (``N.json.lock``); reentrant within a thread.
+
+        Raises CheckpointLockTimeout when another process (or thread) holds it longer than
+        ``timeout`` seconds (default: the store's ``lock_timeout``).
+        """
+        self.validate_name(name)
+        return self._hold(name, self.lock_timeout if timeout is None else timeout)
+
+    @contextmanager
+    def _hold(self, name: str, timeout: float) -> Iterator[None]:
+        lock = self._file_lock(name)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise CheckpointLockTimeout(
+                f"checkpoint {name!r} is locked by another process (waited {timeout:g}s)",
+                name=name,
+            ) from None
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot lock checkpoint {name!r}: {exc.strerror or exc}", name=name
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _open(self, name: str, path: str) -> int:
+        """Open a checkpoint for reading without following symlinks out of the directory."""
+        try:
+            return os.open(path, _READ_FLAGS)
+        except FileNotFoundError:
+            raise CheckpointNotFound(f"checkpoint {name!r} does not exist", name=name) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise CheckpointError(
+                    f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
+                ) from None
+        real = self._inside(path)
+        if real is None:
+            raise self._outside(name)
+        try:
+            return os.open(real, _READ_FLAGS)
+        except FileNotFoundError:
+            raise CheckpointNotFound(
+                f"checkpoint {name!r} is a symbolic link to a missing file", name=name
+            ) from None
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
+            ) from None
+
+    def _read_fd(self, name: str, fd: int, st: os.stat_result) -> bytes:
+        """The bytes of an open checkpoint, refusing more than ``max_bytes``."""
+        if not stat.S_ISREG(st.st_mode):
+            raise CorruptCheckpoint(f"checkpoint {name!r} is not a regular file", name=name)
+        size = st.st_size
+        if size > self.max_bytes:
+            raise self._too_large(name, size)
+        raw = os.read(fd, size + 1)  # one more byte tells whether it grew since fstat
+        if len(raw) != size:
+            raw = self._read_rest(name, fd, raw)
+        return raw
+
+    def _read_rest(self, name: str, fd: int, raw: bytes) -> bytes:
+        chunks = [raw]
+        total = len(raw)
+        limit = self.max_bytes + 1
+        while total < limit:
+            chunk = os.read(fd, min(1 << 20, limit - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > self.max_bytes:
+            raise self._too_large(name, total)
+        return b"".join(chunks)
+
+    def _too_large(self, name: str, size: int) -> CheckpointTooLarge:
+        return CheckpointTooLarge(
+            f"checkpoint {name!r} is {_size_text(size)}, larger than the limit of "
+            f"{_size_text(self.max_bytes)}",
+            name=name,
+        )
+
+    def read_raw(self, name: str) -> bytes:
+        """The exact bytes of checkpoint ``name`` (no lock needed: writes are atomic)."""
+        path = str(self.path_for(name))
+        fd = self._open(name, path)
+        try:
+            return self._read_fd(name, fd, os.fstat(fd))
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
+            ) from None
+        finally:
+            os.close(fd)
+
+    def read(self, name: str) -> Checkpoint:
+        """Read and parse checkpoint ``name``; CheckpointNotFound, CorruptCheckpoint, …TooLarge."""
+        raw = self.read_raw(name)
+        data = decode_document(raw, name=name)
+        return Checkpoint(name=name, data=data, raw=raw, version=version_of(raw))
+
+    def _current_version(self, name: str, path: str) -> str | None:
+        """Version of the file on disk (any size, even corrupt), None when absent."""
+        try:
+            fd = self._open(name, path)
+        except CheckpointNotFound:
+            return None
+        try:
+            with os.fdopen(os.dup(fd), "rb") as file:
+                return hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
+            ) from None
+        finally:
+            os.close(fd)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        expected_version: str | None | _Missing = MISSING,
+        create: bool = False,
+    ) -> str:
+        """Write ``data`` atomically and durably under the lock; return the new version.
+
+        ``expected_version``: MISSING = no check; None = the file must not exist; a version =
+        the file must have it (else VersionConflict, file unchanged). ``create=True`` refuses
+        an existing checkpoint with CheckpointExists.
+        """
+        self.validate_name(name)
+        raw = encode_document(data)
+        return self._commit(name, raw, expected_version, create)
+
+    def write_raw(
+        self,
+        name: str,
+        raw: bytes,
+        *,
+        expected_version: str | None | _Missing = MISSING,
+        create: bool = False,
+    ) -> str:
+        """Like :meth:`write` for bytes already encoded (they must parse as a JSON object)."""
+        self.validate_name(name)
+        decode_document(raw, name=name)
+        return self._commit(name, bytes(raw), expected_version, create)
+
+    def _check_target(self, name: str, path: str) -> os.stat_result | None:
+        """lstat of the file to replace; refuses symlinks and anything but a regular file."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            if self._inside(path) is None:
+                raise self._outside(name)
+            raise InvalidCheckpointName(
+                f"checkpoint {name!r} is a symbolic link; write the checkpoint it points to",
+                name=name,
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise CheckpointWriteError(
+                f"could not write checkpoint {name!r}: {name}.json is not a regular file",
+                name=name,
+            )
+        return st
+
+    def _check_version(
+        self, name: str, path: str, expected: str | None | _Missing, create: bool
+    ) -> os.stat_result | None:
+        st = self._check_target(name, path)
+        if create and st is not None:
+            raise CheckpointExists(f"checkpoint {name!r} already exists", name=name)
+        if expected is MISSING:
+            return st
+        actual = None if st is None else self._current_version(name, path)
+        if actual != expected:
+            if expected is None:
+                message = f"checkpoint {name!r} was created by someone else in the meantime"
+            elif actual is None:
+                message = f"checkpoint {name!r} was deleted since version {str(expected)[:12]}"
+            else:
+                message = (
+                    f"checkpoint {name!r} changed since it was read "
+                    f"(expected version {str(expected)[:12]}, found {actual[:12]})"
+                )
+            raise VersionConflict(
+                message,
+                name=name,
+                expected=None if expected is None else str(expected),
+                actual=actual,
+            )
+        return st
+
+    def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
+        if len(raw) > self.max_bytes:
+            raise CheckpointTooLarge(
+                f"checkpoint {name!r} would be {_size_text(len(raw))}, larger than the limit of "
+                f"{_size_text(self.max_bytes)}",
+                name=name,
+            )
+        path = str(self.path_for(name))
+        with self._hold(name, self.lock_timeout):
+            st = self._check_version(name, path, expected, create)
+            mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+            self._replace(name, path, raw, mode)
+        return version_of(raw)
+
+    def _replace(self, name: str, path: str, raw: bytes, mode: int) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
+        except OSError as exc:
+            raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
+        try:
+            try:
+                os.fchmod(fd, mode)  # mkstemp makes 0600 files
+                _write_all(fd, raw)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            with suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
+            raise
+        try:
+            _fsync_directory(self._dir)
+        except OSError as exc:
+            logger.warning("checkpoint %s written, but the directory fsync failed: %s", name, exc)
+
+    def delete(self, name: str, *, expected_version: str | None | _Missing = MISSING) -> None:
+        """Remove checkpoint ``name`` under its lock (the ``.lock`` file is kept)."""
+        path = str(self.path_for(name))
+        with self._hold(name, self.lock_timeout):
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode) and self._inside(path) is None:
+                raise self._outside(name)
+            if expected_version is not MISSING:
+                actual = None if st is None else self._current_version(name, path)
+                if actual != expected_version:
+                    raise VersionConflict(
+                        f"checkpoint {name!r} changed since it was read "
+                        f"(expected version {str(expected_version)[:12]}, "
+                        f"found {(actual or 'none')[:12]})",
+                        name=name,
+                        expected=None if expected_version is None else str(expected_version),
+                        actual=actual,
+                    )
+            if st is None:
+                raise CheckpointNotFound(f"checkpoint {name!r} does not exist", name=name)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                raise CheckpointNotFound(f"checkpoint {name!r} does not exist", name=name) from None
+            except OSError as exc:
+                raise CheckpointWriteError(
+                    f"could not delete checkpoint {name!r}: {exc.strerror or exc}", name=name
+                ) from None
+            try:
+                _fsync_directory(self._dir)
+            except OSError as exc:
+                logger.warning(
+                    "checkpoint %s deleted, but the directory fsync failed: %s", name, exc
+                )
+
+    # -- temp files -----------------------------------------------------------------------------
+
+    def sweep_temp_files(self, older_than: float = 3600) -> list[Path]:
+        """Remove this store's temp files (``.N.json.*.tmp``) not modified for ``older_than`` s."""
+        cutoff = time.time() - older_than
+        removed: list[Path] = []
+        self._last_sweep = time.monotonic()
+        try:
+            entries = list(os.scandir(self._dir))
+        except OSError:
+            return removed
+        for entry in entries:
+            match = _TEMP_RE.fullmatch(entry.name)
+            if match is None or match.group(1).endswith(_RESERVED_SUFFIXES):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode) or st.st_mtime > cutoff:
+                    continue
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+        self.stats.swept += len(removed)
+        if removed:
+            logger.info("removed %d leftover temp file(s) from %s", len(removed), self._dir)
+        return removed
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def list(self) -> builtins.list[CheckpointInfo]:
+        """Every checkpoint, sorted by name; only new or changed files are read again.
+
+        Ignores files not named ``*.json`` (locks, temp files), directories, files whose
+        name is not a checkpoint name, and symlinks leading outside the directory. Corrupt
+        files are listed with their error.
+        """
+        with self._list_guard:
+            return self._list()
+
+    def _list(self) -> builtins.list[CheckpointInfo]:
+        # The hot path (an unchanged file) is one lstat, one tuple and one dict lookup.
+        cache = self._cache
+        get = cache.get
+        items: builtins.list[CheckpointInfo | str] = []  # per unchanged file: its info, or its name
+        append = items.append
+        misses: builtins.list[os.DirEntry[str]] = []
+        seen_temp = False
+        try:
+            scan = os.scandir(self._dir)
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot list the checkpoints directory {self._dir!r}: {exc.strerror or exc}"
+            ) from None
+        with scan:
+            for entry in scan:
+                fname = entry.name
+                if not fname.endswith(".json"):
+                    if fname.endswith(".tmp"):
+                        seen_temp = True
+                    continue
+                cached = get(fname)
+                if cached is None:
+                    misses.append(entry)  # new: its fstat will do
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if cached[0] == (st.st_ino, st.st_size, st.st_mtime_ns):
+                    append(cached[1])
+                    continue
+                misses.append(entry)
+        if misses or len(items) != len(cache):
+            self._refresh(items, misses)
+        result = self._listed.copy()
+        if seen_temp and time.monotonic() - self._last_sweep > _SWEEP_EVERY:
+            self.sweep_temp_files()
+        return result
+
+    def _refresh(
+        self, items: builtins.list[CheckpointInfo | str], misses: builtins.list[os.DirEntry[str]]
+    ) -> None:
+        old = self._cache
+        cache: dict[str, _CacheEntry] = {}
+        infos: builtins.list[CheckpointInfo] = []
+        for item in items:
+            if isinstance(item, str):
+                cache[item] = old[item]
+            else:
+                fname = item.name + ".json"
+                cache[fname] = old[fname]
+                infos.append(item)
+        if misses:
+            now_ns = time.time_ns()
+            dir_fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+            try:
+                for entry in misses:
+                    fname = entry.name
+                    cached = self._examine(dir_fd, entry, old.get(fname), now_ns)
+                    if cached is None:
+                        continue
+                    cache[fname] = cached
+                    if not isinstance(cached[1], str):
+                        infos.append(cached[1])
+            finally:
+                os.close(dir_fd)
+        infos.sort(key=_by_name)
+        self._cache = cache
+        self._listed = infos
+
+    def _examine(
+        self, dir_fd: int, entry: os.DirEntry[str], old: _CacheEntry | None, now_ns: int
+    ) -> _CacheEntry | None:
+        """Cache entry for a new or changed file (never raises); None: forget it for now."""
+        fname = entry.name
+        name = fname[:-5]
+        if _NAME_RE.fullmatch(name) is None or name.endswith(_NOT_NAME_ENDINGS):
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                return None
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            return (key, fname, key)  # not a checkpoint name: ignored
+        try:
+            fd = os.open(fname, _READ_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink: its own stat says nothing of its target
+                return self._examine_link(name, entry.path, old)
+            if exc.errno == errno.ENOENT:
+                return None
+            return self._unreadable(name, entry, exc)
+        try:
+            return self._describe(name, fd, old, now_ns)
+        finally:
+            os.close(fd)
+
+    def _examine_link(self, name: str, path: str, old: _CacheEntry | None) -> _CacheEntry | None:
+        real = self._inside(path)
+        if real is None:
+            return None  # leads outside the directory: ignored
+        try:
+            fd = os.open(real, _READ_FLAGS)
+        except OSError:
+            return None
+        try:
+            return self._describe(name, fd, old, None)
+        finally:
+            os.close(fd)
+
+    def _unreadable(self, name: str, entry: os.DirEntry[str], exc: OSError) -> _CacheEntry | None:
+        try:
+            st = entry.stat()
+        except OSError:
+            return None
+        self.stats.parsed += 1
+        info = self._broken(name, st.st_size, st.st_mtime, None, _os_error(exc))
+        return (None, info, (st.st_ino, st.st_size, st.st_mtime_ns))
+
+    def _describe(
+        self, name: str, fd: int, old: _CacheEntry | None, now_ns: int | None
+    ) -> _CacheEntry:
+        """Read, parse and check an open file into a cache entry (never raises).
+
+        ``now_ns`` None: never trust the key (a symlink, whose own stat says nothing).
+        """
+        try:
+            st = os.fstat(fd)
+        except OSError as exc:
+            self.stats.parsed += 1
+            return (None, self._broken(name, 0, 0.0, None, _os_error(exc)), (0, 0, 0))
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        trusted = None if now_ns is None or now_ns - st.st_mtime_ns < _RACY_NS else key
+        if not stat.S_ISREG(st.st_mode):
+            return (trusted, name + ".json", key)  # a directory, a FIFO…: ignored
+        try:
+            raw = self._read_fd(name, fd, st)
+        except CheckpointError as exc:  # too large
+            self.stats.parsed += 1
+            return (trusted, self._broken(name, st.st_size, st.st_mtime, None, exc.message), key)
+        except OSError as exc:
+            self.stats.parsed += 1
+            return (trusted, self._broken(name, st.st_size, st.st_mtime, None, _os_error(exc)), key)
+        version = hashlib.sha256(raw).hexdigest()
+        previous = None if old is None or old[2] != key else old[1]
+        if isinstance(previous, CheckpointInfo) and previous.version == version:
+            # Cached while recently modified (or a symlink): unchanged, as its bytes are.
+            self.stats.verified += 1
+            return (trusted, previous, key)
+        self.stats.parsed += 1
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            error = _corrupt(raw, exc, f"checkpoint {name!r}", name).message
+            return (trusted, self._broken(name, st.st_size, st.st_mtime, version, error), key)
+        if type(data) is not dict:
+            error = _not_object(data, f"checkpoint {name!r}", name).message
+            return (trusted, self._broken(name, st.st_size, st.st_mtime, version, error), key)
+        return (trusted, _derive(name, st.st_size, st.st_mtime, raw, version, data), key)
+
+    @staticmethod
+    def _broken(
+        name: str, size: int, mtime: float, version: str | None, error: str
+    ) -> CheckpointInfo:
+        return CheckpointInfo(
+            name=name,
+            size=size,
+            modified=mtime,
+            version=version,
+            kind=None,
+            summary=None,
+            findings=(),
+            error=error,
+        )
+
+
+def _by_name(info: CheckpointInfo) -> str:
+    return info.name
+
+
+def _os_error(exc: OSError) -> str:
+    return f"cannot read the file: {exc.strerror or exc}"
+
+
+def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Finding, ...]]:
+    """Summary and time-independent findings of a parsed document (never raises)."""
+    from checkpoints_admin.checkpoints.kinds import Finding, validate
+    from checkpoints_admin.checkpoints.summary import summarize
+
+    try:
+        return summarize(data, kind=kind), tuple(validate(data, kind=kind))
+    except Exception as exc:  # a checker bug must not break the listing
+        logger.exception("could not check checkpoint %s", name)
+        return None, (Finding("error", "", f"this checkpoint could not be checked: {exc}"),)
+
+
+def _derive(
+    name: str, size: int, mtime: float, raw: bytes, version: str, data: dict[str, Any]
+) -> CheckpointInfo:
+    global _detect_kind
+    if _detect_kind is None:
+        from checkpoints_admin.checkpoints.kinds import detect_kind
+
+        _detect_kind = detect_kind
+    kind = _detect_kind(data)
+    if len(raw) <= _LAZY_MAX_BYTES:
+        return _LazyInfo.deferred(name, size, mtime, version, kind, raw)
+    summary, findings = _checks(name, kind, data)
+    return CheckpointInfo(
+        name=name,
+        size=size,
+        modified=mtime,
+        version=version,
+        kind=kind,
+        summary=summary,
+        findings=findings,
+        error=None,
+    )
+
+
+_detect_kind: Callable[[Any], str] | None = None
+_SUMMARY_SLOT: Final = CheckpointInfo.__dict__["summary"]
+_FINDINGS_SLOT: Final = CheckpointInfo.__dict__["findings"]
+_INFO_FIELDS: Final = tuple(f.name for f in fields(CheckpointInfo))
+(
+    _set_name,
+    _set_size,
+    _set_modified,
+    _set_version,
+    _set_kind,
+    _set_summary,
+    _set_findings,
+    _set_error,
+) = (CheckpointInfo.__dict__[field].__set__ for field in _INFO_FIELDS)
+_new_object = object.__new__
+
+
+class _LazyInfo(CheckpointInfo):
+    """A CheckpointInfo whose summary and findings are computed on first access.
+
+    list() reads and parses every new file (to know its version and whether it is corrupt)
+    but leaves the costlier checks until someone looks; the result is kept in the cached info.
+    Behaves as a CheckpointInfo in every way (equality, hashing, pickling, replace).
+    """
+
+    __slots__ = ("_source",)
+    _source: bytes | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        CheckpointInfo.__init__(self, *args, **kwargs)
+        object.__setattr__(self, "_source", None)
+
+    @classmethod
+    def deferred(
+        cls, name: str, size: int, mtime: float, version: str, kind: str, raw: bytes
+    ) -> _LazyInfo:
+        # Slot by slot: several times cheaper than the frozen dataclass __init__ (cold list()).
+        info = _new_object(cls)
+        _set_name(info, name)
+        _set_size(info, size)
+        _set_modified(info, mtime)
+        _set_version(info, version)
+        _set_kind(info, kind)
+        _set_summary(info, None)
+        _set_findings(info, ())
+        _set_error(info, None)
+        _set_source(info, raw)
+        return info
+
+    def _resolve(self) -> None:
+        raw = self._source
+        if raw is None:
+            return
+        kind = self.kind or "unknown"
+        summary, findings = _checks(self.name, kind, orjson.loads(raw))
+        _SUMMARY_SLOT.__set__(self, summary)
+        _FINDINGS_SLOT.__set__(self, findings)
+        object.__setattr__(self, "_source", None)
+
+    @property  # type: ignore[misc]
+    def summary(self) -> Summary | None:
+        self._resolve()
+        return _SUMMARY_SLOT.__get__(self, CheckpointInfo)  # type: ignore[no-any-return]
+
+    @summary.setter
+    def summary(self, value: Summary | None) -> None:
+        _SUMMARY_SLOT.__set__(self, value)
+
+    @property  # type: ignore[misc]
+    def findings(self) -> tuple[Finding, ...]:
+        self._resolve()
+        return _FINDINGS_SLOT.__get__(self, CheckpointInfo)  # type: ignore[no-any-return]
+
+    @findings.setter
+    def findings(self, value: tuple[Finding, ...]) -> None:
+        _FINDINGS_SLOT.__set__(self, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, field) for field in _INFO_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CheckpointInfo):
+            return NotImplemented
+        return self._values() == tuple(getattr(other, field) for field in _INFO_FIELDS)
+
+    __hash__ = CheckpointInfo.__hash__
+
+    def __repr__(self) -> str:
+        return "CheckpointInfo" + CheckpointInfo.__repr__(self).removeprefix(
+            type(self).__qualname__
+        )
+
+    def __reduce__(self) -> tuple[type[CheckpointInfo], tuple[Any, ...]]:
+        return CheckpointInfo, self._values()
+
+
+_set_source = _LazyInfo.__dict__["_source"].__set__
