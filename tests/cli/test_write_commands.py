@@ -58,6 +58,9 @@ def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
     verified = cli.run("verify_audit")
     assert (verified.returncode, verified.stderr) == (0, "")
     assert "2 entries" in verified.stdout
+    exported = cli.run("export_audit", "--format", "jsonl")
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line)["id"] for line in exported.stdout.splitlines()] == [1, 2]
 
 
 def test_items_of_a_managed_checkpoint(cli) -> None:

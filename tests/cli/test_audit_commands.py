@@ -1,0 +1,96 @@
+"""``verify_audit`` and ``export_audit`` over entries made by the real commands."""
+
+from __future__ import annotations
+
+import csv
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+REASON = "month-end correction"
+UNIFIED = "reconciliation_checkpoint"
+
+
+def run(*args, **options):
+    stdout = StringIO()
+    call_command(*args, stdout=stdout, stderr=StringIO(), **options)
+    return stdout.getvalue()
+
+
+@pytest.fixture
+def three_entries(samples_dir):
+    run("skip_dates", UNIFIED, "2025-03-06", reason=REASON, yes=True)
+    run("edit_checkpoint", "my-process", "--set", "/progress=50", reason=REASON, yes=True)
+    run("reset_checkpoints", "daily_reconciliation_checkpoint", reason=REASON, yes=True)
+    return samples_dir
+
+
+def test_verify_passes_on_an_untouched_log(three_entries) -> None:
+    assert run("verify_audit").startswith("Audit chain intact: 3 entries")
+    result = json.loads(run("verify_audit", "--json"))
+    assert (result["ok"], result["checked"], result["first_break"]) == (True, 3, None)
+
+
+def test_verify_names_the_first_altered_entry(three_entries) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2", ["nothing to see"]
+        )
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit", "--json", stdout=stdout)
+    assert excinfo.value.returncode == 1
+    assert "entry 2" in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+    result = json.loads(stdout.getvalue())
+    assert (result["ok"], result["first_break"]) == (False, 2)
+
+
+def test_verify_of_an_empty_log(db) -> None:
+    result = json.loads(run("verify_audit", "--json"))
+    assert (result["ok"], result["checked"], result["first_break"]) == (True, 0, None)
+
+
+def test_export_jsonl_one_record_per_entry_with_filters(three_entries) -> None:
+    records = [json.loads(line) for line in run("export_audit", "--format", "jsonl").splitlines()]
+    assert [(r["id"], r["action"], r["checkpoint"], r["source"]) for r in records] == [
+        (1, "skip", UNIFIED, "cli"),
+        (2, "edit", "my-process", "cli"),
+        (3, "reset", "daily_reconciliation_checkpoint", "cli"),
+    ]
+    assert {r["reason"] for r in records} == {REASON}
+    only = run("export_audit", "--format", "jsonl", "--checkpoint", "my-process").splitlines()
+    assert [json.loads(line)["id"] for line in only] == [2]
+    assert run("export_audit", "--since", "2999-01-01") == ""
+    assert len(run("export_audit", "--since", "2000-01-01T00:00:00Z").splitlines()) == 3
+
+
+def test_export_csv_to_a_file(three_entries, tmp_path) -> None:
+    target = tmp_path / "audit.csv"
+    said = run("export_audit", "--format", "csv", "--output", str(target))
+    assert said == f"Exported 3 entries to {target}.\n"
+    rows = list(csv.DictReader(target.open(newline="", encoding="utf-8")))
+    assert [row["id"] for row in rows] == ["1", "2", "3"]
+    assert rows[1]["checkpoint"] == "my-process"
+    assert json.loads(rows[1]["patch"])[0]["path"] == "/progress"
+    # Written through a temporary file, nothing of it left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.csv", "checkpoints"]
+
+
+def test_export_refuses_bad_values(db, tmp_path) -> None:
+    with pytest.raises(CommandError) as excinfo:
+        run("export_audit", "--since", "2025-13-45")
+    assert "expected YYYY-MM-DD" in str(excinfo.value)
+    with pytest.raises(CommandError) as excinfo:
+        run("export_audit", "--checkpoint", "../x")
+    assert excinfo.value.returncode == 2
+    with pytest.raises(CommandError) as excinfo:
+        run("export_audit", "--output", str(tmp_path / "no-such-dir" / "audit.jsonl"))
+    assert excinfo.value.returncode == 2
+    assert not (tmp_path / "no-such-dir").exists()

@@ -1,0 +1,175 @@
+"""``checkpoint_status`` and ``validate_checkpoints``: tables, JSON, exit codes, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+UNIFIED = "reconciliation_checkpoint"
+BROKEN = b'{"id": "x",\n  "status": }\n'
+STATUS_KEYS = {
+    "name", "kind", "state", "progress", "done", "pending", "total", "unit", "rate",
+    "rate_unit", "eta_seconds", "started", "last_update", "errors", "warnings", "error",
+    "version", "size", "modified",
+}  # fmt: skip
+
+
+def run(*args):
+    stdout, stderr = StringIO(), StringIO()
+    call_command(*args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue()
+
+
+def test_status_json_lists_every_checkpoint_with_the_same_fields(samples_dir) -> None:
+    (samples_dir / "broken.json").write_bytes(BROKEN)
+    rows = json.loads(run("checkpoint_status", "--json"))
+    assert [row["name"] for row in rows] == [
+        "broken",
+        "daily_reconciliation_checkpoint",
+        "my-process",
+        UNIFIED,
+    ]
+    assert all(set(row) == STATUS_KEYS for row in rows)
+    broken, daily, managed, unified = rows
+    assert (broken["state"], broken["kind"], broken["errors"]) == ("corrupt", None, 1)
+    assert "line 2, column 13" in broken["error"]
+    assert broken["version"] is not None
+    assert (daily["kind"], daily["done"], daily["pending"], daily["unit"]) == (
+        "daily-reconciliation", 1, 1, "dates"
+    )  # fmt: skip
+    assert daily["progress"] == 0.5
+    assert (managed["kind"], managed["progress"], managed["unit"]) == ("managed", 0.33, "items")
+    assert unified["kind"] == "unified-reconciliation"
+    assert unified["progress"] == pytest.approx(7231 / 8564)
+    assert (unified["done"], unified["pending"]) == (4, 2)
+    assert unified["last_update"] == "2024-03-06T16:39:16.789Z"
+    # Last updated long ago while running: stalled, with the stale warning counted.
+    assert {row["state"] for row in rows[1:]} == {"stalled"}
+    assert (unified["errors"], unified["warnings"]) == (0, 2)
+
+
+def test_status_table_shows_progress_counts_and_corrupt_errors(samples_dir) -> None:
+    (samples_dir / "broken.json").write_bytes(BROKEN)
+    lines = run("checkpoint_status").splitlines()
+    assert lines[0].split() == [
+        "NAME", "KIND", "STATE", "PROGRESS", "DONE/PENDING", "RATE", "ETA", "UPDATED", "FINDINGS"
+    ]  # fmt: skip
+    assert len(lines) == 5
+    assert lines[1].split()[:3] == ["broken", "-", "corrupt"]
+    assert "line 2, column 13" in lines[1]
+    unified = lines[4].split()
+    assert unified[:5] == [UNIFIED, "unified-reconciliation", "stalled", "84.4%", "4/2"]
+    assert lines[4].endswith("0E 2W")
+    assert "24.0 rec/s" in lines[4]
+    assert lines[3].split()[:5] == ["my-process", "managed", "stalled", "33.0%", "1/2"]
+
+
+def test_status_of_named_checkpoints_keeps_their_order(samples_dir) -> None:
+    rows = json.loads(run("checkpoint_status", "my-process", UNIFIED, "--json"))
+    assert [row["name"] for row in rows] == ["my-process", UNIFIED]
+    with pytest.raises(CommandError) as excinfo:
+        run("checkpoint_status", "my-process", "nope")
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, "No checkpoint named 'nope'.")
+    with pytest.raises(CommandError) as excinfo:
+        run("checkpoint_status", "../x")
+    assert excinfo.value.returncode == 2
+
+
+def test_status_of_an_empty_directory(checkpoints_dir) -> None:
+    assert run("checkpoint_status") == "No checkpoints in this directory.\n"
+    assert json.loads(run("checkpoint_status", "--json")) == []
+
+
+def test_validate_json_reports_findings_with_pointers(samples_dir) -> None:
+    results = json.loads(run("validate_checkpoints", "--json"))
+    assert [r["name"] for r in results] == [
+        "daily_reconciliation_checkpoint",
+        "my-process",
+        UNIFIED,
+    ]
+    assert all(r["errors"] == 0 and r["corrupt"] is None for r in results)
+    unified = results[2]
+    assert unified["kind"] == "unified-reconciliation"
+    assert set(unified) == {"name", "kind", "version", "corrupt", "errors", "warnings", "findings"}
+    gap = unified["findings"][0]
+    assert (gap["severity"], gap["pointer"]) == ("warning", "/pendingDates")
+    assert "2025-03-05" in gap["message"]
+    assert unified["warnings"] == len(unified["findings"])
+
+
+def test_validate_strict_fails_on_warnings(samples_dir) -> None:
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("validate_checkpoints", UNIFIED, "--strict", stdout=stdout)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (
+        1,
+        "1 checkpoint with errors or warnings.",
+    )
+    assert "warning  /pendingDates  2025-03-05" in stdout.getvalue()
+
+
+def test_validate_fails_on_errors_listing_each_with_its_pointer(checkpoints_dir) -> None:
+    document = {
+        "lastProcessedDate": "2025-03-02",
+        "pendingDates": ["2025-03-02", "2025-03-03"],
+        "completedDates": ["2025-03-01", "2025-03-02"],
+        "startTime": 1709742856123,
+        "lastUpdateTime": 1709743156789,
+        "stats": {"totalRecords": 10, "processedRecords": 20, "successfulRecords": 20,
+                  "failedRecords": 0, "timeouts": 0},
+    }  # fmt: skip
+    (checkpoints_dir / "bad.json").write_text(json.dumps(document))
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("validate_checkpoints", "--json", stdout=stdout)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, "1 checkpoint with errors.")
+    (result,) = json.loads(stdout.getvalue())
+    errors = [f for f in result["findings"] if f["severity"] == "error"]
+    assert result["errors"] == len(errors) >= 2
+    assert {"/stats/processedRecords"} <= {f["pointer"] for f in errors}
+    assert any("2025-03-02" in f["message"] for f in errors)
+
+
+def test_corrupt_files_from_the_command_line_never_show_a_traceback(cli) -> None:
+    cli.path("broken").write_bytes(BROKEN)
+    validate = cli.popen(
+        "validate_checkpoints", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    status = cli.popen(
+        "checkpoint_status", "broken", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = validate.communicate(timeout=120)
+    assert validate.returncode == 1
+    assert "broken" in out and "line 2, column 13" in out
+    assert err.strip().splitlines() == ["CommandError: 1 checkpoint with errors."]
+    out, err = status.communicate(timeout=120)
+    assert (status.returncode, err) == (0, "")
+    assert out.splitlines()[1].split()[:3] == ["broken", "-", "corrupt"]
+    assert "Traceback" not in out + err
+
+
+def test_watch_redraws_until_interrupted(cli) -> None:
+    process = cli.popen(
+        "checkpoint_status", "--json", "--watch", "0.05",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    first = json.loads(process.stdout.readline())
+    second = json.loads(process.stdout.readline())
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert stderr == ""
+    assert [row["name"] for row in first] == [row["name"] for row in second]
+    assert len(first) == 3
+    refused = cli.run("checkpoint_status", "--watch", "0")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "manage.py checkpoint_status: error: argument --watch: expected a number of seconds "
+        "greater than 0, not '0' (see --help)"
+    ]
