@@ -1,0 +1,268 @@
+"""The audit chain: hashes, verification naming the first break, append-only, export."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from checkpoints_admin import audit, services
+from checkpoints_admin.models import AuditEntry, ImmutableEntry, Snapshot, SnapshotCorrupt
+from checkpoints_admin.services import Actor
+from tests.audit.conftest import raw_sql
+
+pytestmark = pytest.mark.django_db
+
+UNIFIED = "reconciliation_checkpoint"
+MANAGED = "my-process"
+
+
+def three_entries() -> list[AuditEntry]:
+    actor = Actor("alice", "cli")
+    return [
+        services.apply(UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=actor, reason="r1").entry,
+        services.apply(MANAGED, "skip", {"items": ["item2"]}, actor=actor, reason="r2").entry,
+        services.apply(UNIFIED, "reset", {}, actor=actor, reason="r3").entry,
+    ]
+
+
+def table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def test_entries_chain_from_the_genesis_hash(samples_dir: Path) -> None:
+    first, second, third = three_entries()
+
+    assert first.prev_hash == "0" * 64
+    assert second.prev_hash == first.hash
+    assert third.prev_hash == second.hash
+    expected = hashlib.sha256(first.prev_hash.encode() + audit.canonical_entry(first)).hexdigest()
+    assert first.hash == expected
+    assert audit.entry_hash(AuditEntry.objects.get(seq=2)) == second.hash
+
+
+def test_the_canonical_form_is_sorted_compact_json_with_utc_microseconds(samples_dir) -> None:
+    [entry, *_] = three_entries()
+
+    canonical = json.loads(audit.canonical_entry(entry))
+
+    assert list(canonical) == sorted(audit.HASHED_FIELDS)
+    assert canonical["created"] == entry.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert canonical["before"] == entry.before_id
+    assert b", " not in audit.canonical_entry(entry)
+    assert audit.format_time(datetime(2025, 3, 6, 10, 15, 23, 456, tzinfo=UTC)) == (
+        "2025-03-06T10:15:23.000456Z"
+    )
+
+
+def test_verify_passes_on_an_intact_chain(samples_dir: Path) -> None:
+    three_entries()
+
+    result = audit.verify_chain()
+
+    assert (result.ok, result.checked, result.first_break) == (True, 3, None)
+    assert "3 entries" in result.message
+
+
+def test_verify_on_an_empty_log() -> None:
+    assert audit.verify_chain() == audit.VerifyResult(True, 0, None, "The audit log is empty.")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("reason", "nothing to see"), ("actor", "mallory"), ("patch", "[]"), ("outcome", "recovered")],
+)
+def test_an_altered_field_is_named_by_its_seq(samples_dir: Path, column, value) -> None:
+    three_entries()
+
+    raw_sql(f"UPDATE {table(AuditEntry)} SET {column} = %s WHERE seq = 2", [value])
+
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break, result.checked) == (False, 2, 1)
+    assert "entry 2" in result.message
+    assert "hash does not match" in result.message
+
+
+def test_a_rehashed_entry_breaks_the_link_to_the_next(samples_dir: Path) -> None:
+    three_entries()
+    entry = AuditEntry.objects.get(seq=2)
+    entry.reason = "rewritten"
+    forged = audit.entry_hash(entry)
+
+    raw_sql(
+        f"UPDATE {table(AuditEntry)} SET reason = %s, hash = %s WHERE seq = 2",
+        ["rewritten", forged],
+    )
+
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break) == (False, 3)
+    assert "prev_hash" in result.message
+
+
+def test_a_deleted_entry_is_a_gap(samples_dir: Path) -> None:
+    three_entries()
+
+    raw_sql(f"DELETE FROM {table(AuditEntry)} WHERE seq = 2")
+
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break) == (False, 2)
+    assert "entry 2 is missing" in result.message
+
+
+def test_altered_snapshot_bytes_are_named_by_the_first_entry_using_them(samples_dir) -> None:
+    first, _, third = three_entries()
+    # Entry 3 (reset) has entry 1's after-snapshot as its before-snapshot: entry 1 is named.
+    assert third.before_id == first.after_id
+
+    raw_sql(
+        f"UPDATE {table(Snapshot)} SET data = %s WHERE sha = %s",
+        [zlib.compress(b'{"forged": true}\n'), first.after_id],
+    )
+
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break) == (False, 1)
+    assert first.after_id in result.message
+    with pytest.raises(SnapshotCorrupt):
+        _ = Snapshot.objects.get(pk=first.after_id).raw
+
+
+def test_undecompressable_or_missing_snapshots_are_breaks(samples_dir: Path) -> None:
+    _, second, _ = three_entries()
+
+    raw_sql(f"UPDATE {table(Snapshot)} SET data = %s WHERE sha = %s", [b"junk", second.after_id])
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break) == (False, 2)
+    assert "cannot be decompressed" in result.message
+
+
+def test_hmac_key_is_used_when_set_and_a_plain_rehash_is_detected(samples_dir, settings) -> None:
+    settings.AUDIT_HMAC_KEY = "audit-key-0123456789"
+    [first, *_] = three_entries()
+
+    message = first.prev_hash.encode() + audit.canonical_entry(first)
+    assert first.hash == hmac.new(b"audit-key-0123456789", message, hashlib.sha256).hexdigest()
+    assert first.hash != hashlib.sha256(message).hexdigest()
+    assert audit.verify_chain().ok
+
+    # Someone without the key rewrites entry 1 and re-chains everything with plain SHA-256.
+    prev = "0" * 64
+    for entry in AuditEntry.objects.order_by("seq"):
+        new_hash = audit.entry_hash(entry, prev, key="")
+        raw_sql(
+            f"UPDATE {table(AuditEntry)} SET prev_hash = %s, hash = %s WHERE seq = %s",
+            [prev, new_hash, entry.seq],
+        )
+        prev = new_hash
+    result = audit.verify_chain()
+    assert (result.ok, result.first_break) == (False, 1)
+    assert "AUDIT_HMAC_KEY" in result.message
+
+    settings.AUDIT_HMAC_KEY = ""
+    assert audit.verify_chain().ok
+
+
+def test_entries_refuse_update_and_delete_at_model_and_queryset_level(samples_dir) -> None:
+    [entry, *_] = three_entries()
+
+    with pytest.raises(ImmutableEntry):
+        AuditEntry.objects.filter(seq=1).update(reason="changed")
+    with pytest.raises(ImmutableEntry):
+        AuditEntry.objects.all().delete()
+    with pytest.raises(ImmutableEntry):
+        entry.delete()
+    entry.reason = "changed"
+    with pytest.raises(ImmutableEntry) as excinfo:
+        entry.save()
+    assert "append-only" in str(excinfo.value)
+    with pytest.raises(ImmutableEntry):
+        AuditEntry.objects.bulk_update([entry], ["reason"])
+    assert AuditEntry.objects.get(seq=1).reason == "r1"
+    assert audit.verify_chain().ok
+
+
+def test_append_entry_refuses_unknown_values_and_blank_reasons() -> None:
+    base = {
+        "actor": "a",
+        "source": "cli",
+        "action": "edit",
+        "checkpoint": "c",
+        "reason": "r",
+        "summary": "s",
+    }
+    for field, value in [("source", "fax"), ("action", "burn"), ("outcome", "maybe")]:
+        with pytest.raises(ValueError, match=value):
+            audit.append_entry(**{**base, field: value})
+    with pytest.raises(ValueError, match="reason"):
+        audit.append_entry(**{**base, "reason": "  "})
+    assert AuditEntry.objects.count() == 0
+
+
+def test_the_manager_record_method_appends_to_the_chain() -> None:
+    entry = AuditEntry.objects.record(
+        actor="a", source="api", action="edit", checkpoint="c", reason="r", summary="s"
+    )
+    assert (entry.seq, entry.prev_hash) == (1, "0" * 64)
+    assert str(entry) == "#1 edit c by a: s"
+    assert audit.verify_chain().ok
+
+
+def test_snapshots_are_stored_once_and_verify_their_bytes() -> None:
+    raw = b'{"a": 1}\n' * 1000
+
+    first = Snapshot.store(raw)
+    again = Snapshot.store(raw)
+
+    assert first.pk == again.pk == hashlib.sha256(raw).hexdigest()
+    assert Snapshot.objects.count() == 1
+    stored = Snapshot.objects.get()
+    assert stored.raw == raw
+    assert stored.size == len(raw)
+    assert len(bytes(stored.data)) < len(raw) / 10
+    stored.size = 1
+    with pytest.raises(ImmutableEntry):
+        stored.save()
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def test_export_jsonl_has_one_record_per_entry_with_an_id(samples_dir: Path) -> None:
+    entries = three_entries()
+    stream = io.StringIO()
+
+    count = audit.export("jsonl", stream)
+
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert count == 3
+    assert [r["id"] for r in records] == [e.seq for e in entries]
+    assert records[0]["before"] == entries[0].before_id  # a sha, never the bytes
+    assert records[2]["after"] is None
+    assert records[0]["patch"] == entries[0].patch
+    assert records[1]["hash"] == entries[1].hash
+
+
+def test_export_csv_filters_by_checkpoint_and_since(samples_dir: Path) -> None:
+    three_entries()
+    stream = io.StringIO()
+
+    count = audit.export("csv", stream, checkpoint=UNIFIED)
+
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert count == 2
+    assert [(r["id"], r["action"]) for r in rows] == [("1", "skip"), ("3", "reset")]
+    assert json.loads(rows[0]["patch"])
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    assert audit.export("jsonl", io.StringIO(), since=tomorrow.isoformat()) == 0
+    assert audit.export("jsonl", io.StringIO(), since="2000-01-01") == 3
+    with pytest.raises(ValueError, match="xml"):
+        audit.export("xml", io.StringIO())
+    with pytest.raises(ValueError, match="yesterday"):
+        audit.export("jsonl", io.StringIO(), since="yesterday")

@@ -1,0 +1,243 @@
+"""Real processes on a shared database: concurrent writers, writers killed with SIGKILL, a
+file write refused by the kernel. Each test gets its own database (a migrated SQLite file, or
+a PostgreSQL database copied from a migrated template when DATABASE_URL names a server)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from checkpoints_admin.checkpoints import CheckpointStore
+from checkpoints_admin.checkpoints.store import version_of
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("DATABASE_URL", "")
+HAS_PG = PG_URL.startswith(("postgres://", "postgresql://"))
+_numbers = itertools.count()
+
+
+def worker(env: dict[str, str], *args: str, timeout: float = 120) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.audit.worker", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.audit.worker", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def base_env(database_url: str, directory: Path) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "AUDIT_HMAC_KEY"))
+    }
+    return {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "CHECKPOINTS_DIR": str(directory),
+    }
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def pg_url(database: str) -> str:
+    parts = urlsplit(PG_URL)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend, copied for each test."""
+    templates: dict[str, str] = {}
+    directory = tmp_path_factory.mktemp("audit-template")
+    sqlite_path = directory / "template.sqlite3"
+    worker(base_env(f"sqlite:///{sqlite_path}", directory), "migrate")
+    templates["sqlite"] = str(sqlite_path)
+    if HAS_PG:
+        name = f"ckpt_audit_tpl_{os.getpid()}"
+        pg_admin(f"DROP DATABASE IF EXISTS {name}")
+        pg_admin(f"CREATE DATABASE {name}")
+        worker(base_env(pg_url(name), directory), "migrate")
+        templates["postgresql"] = name
+    yield templates
+    if HAS_PG:
+        pg_admin(f"DROP DATABASE IF EXISTS {templates['postgresql']} WITH (FORCE)")
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(
+                not HAS_PG,
+                reason="PostgreSQL runs only when DATABASE_URL names a PostgreSQL server "
+                "(make test sets it on CI)",
+            ),
+        ),
+    ]
+)
+def env(request, migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for worker processes: a fresh migrated database and checkpoints dir."""
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    if request.param == "sqlite":
+        database = tmp_path / "db.sqlite3"
+        shutil.copyfile(migrated["sqlite"], database)
+        yield base_env(f"sqlite:///{database}", directory)
+        return
+    name = f"ckpt_audit_{os.getpid()}_{next(_numbers)}"
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {migrated['postgresql']}")
+    try:
+        yield base_env(pg_url(name), directory)
+    finally:
+        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def replay(entries: list, checkpoint: str, initial: str | None) -> str | None:
+    """Walk one checkpoint's entries in order and check each starts where the last landed.
+
+    Returns the version the file must have now. Applied and recovered entries moved the file
+    from their base to their result; interrupted ones found it at their base and left it.
+    """
+    state = initial
+    for seq, name, action, outcome, base, result in entries:
+        if name != checkpoint:
+            continue
+        assert base == state, f"entry {seq} ({action}, {outcome}) starts from another version"
+        if outcome in {"applied", "recovered"}:
+            state = result
+        else:
+            assert outcome == "interrupted", outcome
+    return state
+
+
+def assert_consistent(state: dict, initial: dict[str, str | None]) -> None:
+    assert state["verify"]["ok"], state["verify"]["message"]
+    seqs = [row[0] for row in state["entries"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert state["pending"] == 0
+    for checkpoint, version in initial.items():
+        assert replay(state["entries"], checkpoint, version) == state["versions"].get(checkpoint)
+
+
+UNIFIED_DOC = {
+    "lastProcessedDate": "2029-12-31",
+    "pendingDates": [f"2030-01-{d:02d}" for d in range(1, 21)],
+    "completedDates": ["2029-12-31"],
+    "startTime": 1709742856123,
+    "lastUpdateTime": 1709743156789,
+    "stats": {
+        "totalRecords": 10,
+        "processedRecords": 5,
+        "successfulRecords": 5,
+        "failedRecords": 0,
+        "timeouts": 0,
+    },
+}
+MANAGED_DOC = {
+    "id": "job-1",
+    "created": "2025-03-06T09:00:00.000Z",
+    "lastUpdated": "2025-03-06T09:05:00.000Z",
+    "status": "running",
+    "progress": 0,
+    "processedItems": [],
+    "pendingItems": ["x"],
+}
+
+
+@pytest.mark.slow
+def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    initial = {
+        "shared": store.write("shared", UNIFIED_DOC),
+        "solo": store.write("solo", MANAGED_DOC),
+        "cycled": None,
+    }
+    jobs = [
+        start_worker(env, "work", "shared", "skip", "10", "a"),
+        start_worker(env, "work", "shared", "skip", "10", "b"),
+        start_worker(env, "work", "solo", "edit", "10", "c"),
+        start_worker(env, "work", "cycled", "cycle", "10", "d"),
+    ]
+    outputs = []
+    for job in jobs:
+        stdout, stderr = job.communicate(timeout=180)
+        assert job.returncode == 0, stderr[-3000:]
+        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+
+    state = worker(env, "state")
+    assert_consistent(state, initial)
+    assert len(state["entries"]) == 40
+    assert sorted(itertools.chain.from_iterable(o["seqs"] for o in outputs)) == list(range(1, 41))
+    assert {row[3] for row in state["entries"]} == {"applied"}
+    shared = store.read("shared").data
+    assert shared["pendingDates"] == []
+    assert sorted(shared["completedDates"]) == ["2029-12-31", *UNIFIED_DOC["pendingDates"]]
+    assert store.read("solo").data["progress"] == 10
+
+
+@pytest.mark.slow
+def test_writers_killed_at_random_moments_leave_every_change_with_its_entry(env) -> None:
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    initial = {"looped": store.write("looped", MANAGED_DOC)}
+
+    killed = worker(env, "killloop", "looped", "12", str(random.randrange(1 << 30)))
+    assert killed == {"kills": 12}
+    worker(env, "recover")
+
+    state = worker(env, "state")
+    assert_consistent(state, initial)
+    outcomes = [row[3] for row in state["entries"]]
+    assert "applied" in outcomes
+    assert set(outcomes) <= {"applied", "recovered", "interrupted"}
+
+
+def test_a_file_write_refused_by_the_kernel_leaves_no_entry(env) -> None:
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    # A large, very compressible file: its snapshots keep the database far below the limit.
+    items = [f"{'queue-item-' * 10}{i:07d}" for i in range(12_000)]
+    store.write("limited", {**MANAGED_DOC, "pendingItems": items})
+    original = (Path(env["CHECKPOINTS_DIR"]) / "limited.json").read_bytes()
+    limit = len(original) + 1000  # the file may not grow past this; the database stays below
+
+    result = worker(env, "limited", "limited", str(limit))
+
+    assert result["error"] == "CheckpointWriteError", result
+    assert "limited" in result["message"]
+    state = worker(env, "state")
+    assert state["entries"] == []
+    assert state["pending"] == 0
+    assert state["versions"] == {"limited": version_of(original)}
+    assert (Path(env["CHECKPOINTS_DIR"]) / "limited.json").read_bytes() == original
