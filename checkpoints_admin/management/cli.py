@@ -268,9 +268,7 @@ class WriteCommand(CheckpointsCommand):
 
     def show_preview(self, preview: Preview) -> None:
         """Print a preview: summary line, base version, diff lines, findings."""
-        self.say(
-            f"{preview.name}: {self.action}: {preview.summary}", style=self.style.MIGRATE_HEADING
-        )
+        self.say(f"{preview.name}: {preview.summary}", style=self.style.MIGRATE_HEADING)
         self.say(f"  base version: {preview.base_version or 'none (no file)'}")
         lines = preview.delta.lines()
         shown = lines if self.verbosity >= 2 else lines[:PREVIEW_LINES]

@@ -28,7 +28,7 @@ def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
     before_version = cli.version(UNIFIED)
     skipped = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
     assert skipped.returncode == 0, skipped.stderr
-    assert f"{UNIFIED}: skip: 2025-03-06 pendingDates → completedDates" in skipped.stdout
+    assert f"{UNIFIED}: 2025-03-06 pendingDates → completedDates" in skipped.stdout
     assert f"base version: {before_version}" in skipped.stdout
     assert f"Applied skip to {UNIFIED}: audit entry #1, now at version {cli.version(UNIFIED)}." in (
         skipped.stdout
@@ -116,7 +116,7 @@ def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
     assert f"base version: {cli.version(UNIFIED)}" in skip.stdout
     for name in ("daily_reconciliation_checkpoint", "my-process", UNIFIED):
         assert f"{name}: reset: " in reset.stdout
-    assert "my-process: edit: progress 33 → 50" in edit.stdout
+    assert "my-process: progress 33 → 50" in edit.stdout
     assert cli.files() == files
     assert cli.entries() == []
 
@@ -154,12 +154,27 @@ def test_refusals_from_the_command_line_are_one_line_and_change_nothing(cli) -> 
 def test_a_lock_held_by_a_job_refuses_with_try_again(cli) -> None:
     cli.extra_env["CHECKPOINT_LOCK_TIMEOUT"] = "0.2"
     files = cli.files()
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     with CheckpointStore(cli.directory).lock(UNIFIED):
-        result = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
-    assert_one_line_refusal(result, 1, "a job is holding it")
-    assert "try again" in result.stderr
-    assert cli.files() == files
-    assert cli.entries() == []
+        skip = cli.popen("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes", **pipes)
+        reset = cli.popen("reset_checkpoints", "--all", *REASON, "--yes", **pipes)
+        skip_out, skip_err = skip.communicate(timeout=120)
+        reset_out, reset_err = reset.communicate(timeout=120)
+    result = subprocess.CompletedProcess("skip", skip.returncode, skip_out, skip_err)
+    assert_one_line_refusal(result, 1, f"Checkpoint '{UNIFIED}' is locked: a job is holding it")
+    assert "try again" in skip_err
+    # Resetting all: the two free checkpoints are reset, the held one is left as it was.
+    assert reset.returncode == 1, reset_err
+    assert reset_err.splitlines() == [
+        f"{UNIFIED}: not changed: Checkpoint '{UNIFIED}' is locked: a job is holding it. "
+        "Nothing was changed; try again in a moment.",
+        "CommandError: 1 checkpoint not changed, 2 changed (see the lines above).",
+    ]
+    assert cli.files() == {f"{UNIFIED}.json": files[f"{UNIFIED}.json"]}
+    assert sorted(e["checkpoint"] for e in cli.entries()) == [
+        "daily_reconciliation_checkpoint",
+        "my-process",
+    ]
 
 
 def test_expect_version_binds_to_the_version_seen(cli) -> None:

@@ -7,7 +7,7 @@ import tempfile
 from argparse import ArgumentTypeError
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import CommandParser
 
@@ -67,7 +67,7 @@ class Command(CheckpointsCommand):
             get_store().validate_name(checkpoint)
         fmt, since = options["format"], options["since"]
         if options["output"] is None:
-            audit.export(fmt, _Stdout(self), checkpoint=checkpoint, since=since)
+            audit.export(fmt, cast(IO[str], _Stdout(self)), checkpoint=checkpoint, since=since)
             return
         target = Path(options["output"])
         count = write_atomically(
