@@ -7,11 +7,13 @@ import os
 import select
 import time
 
+from checkpoints_admin.checkpoints import CheckpointStore
+
 REASON = ("--reason", "the upstream feed was replayed")
 UNIFIED = "reconciliation_checkpoint"
 
 
-def run_in_terminal(cli, args: list[str], answer: str) -> tuple[int, str]:
+def run_in_terminal(cli, args: list[str], answer: str, before_answer=None) -> tuple[int, str]:
     """Run ``manage.py`` on a pty, answer ``[y/N]`` with ``answer``; its exit code and output."""
     master, slave = os.openpty()
     process = cli.popen(*args, stdin=slave, stdout=slave, stderr=slave)
@@ -34,6 +36,8 @@ def run_in_terminal(cli, args: list[str], answer: str) -> tuple[int, str]:
                 break
             output += chunk
             if not answered and b"[y/N]" in output:
+                if before_answer is not None:
+                    before_answer()
                 os.write(master, answer.encode() + b"\n")
                 answered = True
         code = process.wait(timeout=60)
@@ -61,4 +65,22 @@ def test_answering_no_on_a_terminal_changes_nothing(cli) -> None:
     assert "Not applied: nothing was changed." in output
     assert "Traceback" not in output
     assert cli.files() == files
+    assert cli.entries() == []
+
+
+def test_a_job_writing_while_the_question_is_open_refuses_the_answered_change(cli) -> None:
+    store = CheckpointStore(cli.directory)
+
+    def job_moves_on() -> None:
+        document = store.read(UNIFIED).data
+        store.write(UNIFIED, {**document, "lastUpdateTime": document["lastUpdateTime"] + 1000})
+
+    code, output = run_in_terminal(
+        cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], "y", before_answer=job_moves_on
+    )
+    assert code == 1, output
+    assert "Traceback" not in output
+    after_job = store.read(UNIFIED)
+    assert after_job.data["pendingDates"] == ["2025-03-06", "2025-03-07"]
+    assert after_job.data["lastUpdateTime"] == 1709743157789
     assert cli.entries() == []
