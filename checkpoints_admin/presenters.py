@@ -1,0 +1,205 @@
+"""Shapes for templates: diffs as field rows, value groups and unified text lines; pretty JSON.
+
+Templates escape every string given here; nothing is marked safe.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
+
+MAX_SHOWN_VALUES: Final = 50
+MAX_TEXT_LINES: Final = 5000
+MAX_PRETTY_BYTES: Final = 512 * 1024
+VALUE_CHARS: Final = 240
+
+_HUNK_RE: Final = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def show(value: Any, limit: int = VALUE_CHARS) -> str:
+    """A JSON value as compact text for a table cell, cut at ``limit`` characters."""
+    if value is ABSENT:
+        return ""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pretty(data: Any) -> str:
+    """The document as the store writes it: 2-space indented JSON."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class PrettyText:
+    text: str
+    truncated: bool
+    total_bytes: int
+
+
+def pretty_document(data: Any, limit: int = MAX_PRETTY_BYTES) -> PrettyText:
+    """Pretty JSON of ``data``, cut at a line boundary when longer than ``limit`` bytes."""
+    text = pretty(data)
+    size = len(text)
+    if size <= limit:
+        return PrettyText(text, False, size)
+    cut = text.rfind("\n", 0, limit)
+    return PrettyText(text[: cut if cut > 0 else limit], True, size)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRow:
+    pointer: str
+    before: str
+    after: str
+    added: bool
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ValueGroup:
+    """Values moved between two lists, or added to / removed from one list."""
+
+    key: str  # stable within one diff: "m0", "a1", "r1"
+    kind: str  # "moved" | "added" | "removed"
+    source: str
+    target: str
+    values: Sequence[Any]
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    @property
+    def shown(self) -> list[str]:
+        return [
+            value if isinstance(value, str) else show(value, 80)
+            for value in self.values[:MAX_SHOWN_VALUES]
+        ]
+
+    @property
+    def more(self) -> int:
+        return max(0, len(self.values) - MAX_SHOWN_VALUES)
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    kind: str  # "hunk" | "context" | "added" | "removed"
+    old: int | None
+    new: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class DiffView:
+    """A diff as the console shows it: summary sentence, fields, value groups, text diff."""
+
+    delta: Delta
+    summary: str
+    lines: list[str]
+    fields: list[FieldRow]
+    groups: list[ValueGroup]
+    text: list[TextLine] | None
+    text_note: str = ""
+    reordered: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return self.delta.empty
+
+    def group(self, key: str) -> ValueGroup | None:
+        return next((group for group in self.groups if group.key == key), None)
+
+
+def _groups(delta: Delta) -> list[ValueGroup]:
+    moved: dict[tuple[str, str], list[Any]] = {}
+    for move in delta.moves:
+        moved.setdefault((move.source, move.target), []).append(move.value)
+    groups = [
+        ValueGroup(f"m{index}", "moved", source, target, values)
+        for index, ((source, target), values) in enumerate(moved.items())
+    ]
+    for index, change in enumerate(delta.lists):
+        if change.added:
+            groups.append(ValueGroup(f"a{index}", "added", "", change.pointer, change.added))
+        if change.removed:
+            groups.append(ValueGroup(f"r{index}", "removed", change.pointer, "", change.removed))
+    return groups
+
+
+def _text_lines(old_text: str, new_text: str) -> list[TextLine]:
+    out: list[TextLine] = []
+    old_no = new_no = 0
+    old_lines = old_text.splitlines() if old_text else []
+    new_lines = new_text.splitlines() if new_text else []
+    for line in difflib.unified_diff(old_lines, new_lines, lineterm="", n=3):
+        if line.startswith(("---", "+++")) and not out:
+            continue
+        match = _HUNK_RE.match(line)
+        if match:
+            old_no, new_no = int(match.group(1)), int(match.group(2))
+            out.append(TextLine("hunk", None, None, line))
+        elif line.startswith("+"):
+            out.append(TextLine("added", None, new_no, line[1:]))
+            new_no += 1
+        elif line.startswith("-"):
+            out.append(TextLine("removed", old_no, None, line[1:]))
+            old_no += 1
+        else:
+            out.append(TextLine("context", old_no, new_no, line[1:]))
+            old_no += 1
+            new_no += 1
+    return out
+
+
+def present_diff(
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    *,
+    max_text_lines: int = MAX_TEXT_LINES,
+) -> DiffView:
+    """The diff of two documents (None = absent) shaped for the templates."""
+    delta = diff(old, new)
+    fields = [
+        FieldRow(
+            change.pointer or "(document)",
+            show(change.old),
+            show(change.new),
+            change.old is ABSENT,
+            change.new is ABSENT,
+        )
+        for change in delta.changes
+    ]
+    old_text = pretty(old) if old is not None else ""
+    new_text = pretty(new) if new is not None else ""
+    line_count = max(old_text.count("\n"), new_text.count("\n"))
+    text: list[TextLine] | None
+    if delta.empty:
+        text, note = [], ""
+    elif line_count > max_text_lines:
+        text = None
+        note = (
+            f"The documents are {line_count:,} lines long; the line diff is left out. "
+            "The changes above are complete."
+        )
+    else:
+        text, note = _text_lines(old_text, new_text), ""
+    return DiffView(
+        delta=delta,
+        summary=delta.summary(),
+        lines=delta.lines(),
+        fields=fields,
+        groups=_groups(delta),
+        text=text,
+        text_note=note,
+        reordered=tuple(getattr(delta, "reordered", ())),
+    )

@@ -1,0 +1,471 @@
+"""Read-side helpers of the console: rows of the list, loaded checkpoints, calendars, pages.
+
+Nothing here writes. The list works on ``CheckpointStore.list()`` (stat-keyed cached infos);
+a checkpoint's page loads its document once per version (:func:`load_checkpoint` keeps the
+parsed document and what is derived from it, keyed by the sha256 of the bytes), so paging
+through a million dates never parses the file again.
+"""
+
+from __future__ import annotations
+
+import calendar
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from typing import Any, Final
+
+import orjson
+from django.core.paginator import Page, Paginator
+
+from checkpoints_admin.checkpoints import Checkpoint, CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints.kinds import (
+    DAILY,
+    MANAGED,
+    UNIFIED,
+    Finding,
+    detect_kind,
+    stale_finding,
+    validate,
+)
+from checkpoints_admin.checkpoints.store import decode_document, version_of
+from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
+
+PAGE_SIZE: Final = 50
+LIST_STATES: Final = (*STATES, "corrupt")
+DATE_KINDS: Final = (UNIFIED, DAILY)
+
+# --- the list of checkpoints ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One checkpoint of the list, with its state and finding counts at the time of the page."""
+
+    info: CheckpointInfo
+    state: str
+    errors: int
+    warnings: int
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def summary(self) -> Summary | None:
+        return self.info.summary
+
+    @property
+    def modified(self) -> datetime:
+        return datetime.fromtimestamp(self.info.modified, tz=UTC)
+
+    @property
+    def last_update(self) -> datetime:
+        """The document's own last update time, else the file's modification time."""
+        summary = self.info.summary
+        if summary is not None and summary.last_update is not None:
+            return summary.last_update
+        return self.modified
+
+
+def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: float) -> list[Row]:
+    """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts."""
+    rows = []
+    for info in infos:
+        if info.corrupt or info.summary is None:
+            rows.append(Row(info, "corrupt", 1, 0))
+            continue
+        errors = sum(1 for finding in info.findings if finding.severity == "error")
+        warnings = len(info.findings) - errors
+        if stale_finding(info.summary, now=now, stale_after=stale_after) is not None:
+            warnings += 1
+        rows.append(
+            Row(info, info.summary.state(now=now, stale_after=stale_after), errors, warnings)
+        )
+    return rows
+
+
+def state_counts(rows: Iterable[Row]) -> dict[str, int]:
+    """How many rows are in each of LIST_STATES (all keys present, in that order)."""
+    counts = dict.fromkeys(LIST_STATES, 0)
+    for row in rows:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    return counts
+
+
+def _summary_value(attribute: str) -> Callable[[Row], Any]:
+    def get(row: Row) -> Any:
+        return getattr(row.info.summary, attribute, None) if row.info.summary else None
+
+    return get
+
+
+# Sort keys of the list's columns; a row without a value sorts last in both directions.
+SORT_KEYS: Final[dict[str, Callable[[Row], Any]]] = {
+    "name": lambda row: row.name.casefold(),
+    "kind": lambda row: row.info.kind,
+    "state": lambda row: LIST_STATES.index(row.state),
+    "progress": _summary_value("progress"),
+    "done": _summary_value("done"),
+    "pending": _summary_value("pending"),
+    "rate": _summary_value("rate"),
+    "eta": _summary_value("eta_seconds"),
+    "updated": lambda row: row.last_update,
+    "errors": lambda row: row.errors,
+    "warnings": lambda row: row.warnings,
+    "size": lambda row: row.info.size,
+}
+
+
+def select_rows(
+    rows: Sequence[Row],
+    *,
+    q: str = "",
+    state: str = "",
+    kind: str = "",
+    sort: str = "name",
+    descending: bool = False,
+) -> list[Row]:
+    """Rows whose name contains ``q`` (case-insensitive), of ``state`` and ``kind``, sorted."""
+    needle = q.casefold().strip()
+    selected = [
+        row
+        for row in rows
+        if (not needle or needle in row.name.casefold())
+        and (not state or row.state == state)
+        and (not kind or row.info.kind == kind)
+    ]
+    key = SORT_KEYS.get(sort, SORT_KEYS["name"])
+    with_value = [row for row in selected if key(row) is not None]
+    without = [row for row in selected if key(row) is None]
+    # Ties keep name order, so pages are stable between refreshes.
+    with_value.sort(key=lambda row: row.name)
+    with_value.sort(key=key, reverse=descending)
+    return with_value + without
+
+
+def paginate(items: Sequence[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
+    """The page ``page`` of ``items`` (out-of-range pages give the last page)."""
+    return Paginator(items, per_page).get_page(page)
+
+
+# --- one checkpoint -------------------------------------------------------------------------
+
+
+def _iso_ordinal(value: str) -> int | None:
+    try:
+        return date.fromisoformat(value).toordinal() if len(value) == 10 else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _string_set(value: Any) -> set[str]:
+    return {item for item in value if type(item) is str} if isinstance(value, list) else set()
+
+
+class DateIndex:
+    """The dates of a date-kind checkpoint as sets, for calendars and gap finding."""
+
+    def __init__(self, completed: set[str], pending: set[str], summary: Summary) -> None:
+        self.completed = completed
+        self.pending = pending
+        self.first = summary.first_date
+        self.last = summary.last_date
+        self.gaps = summary.gaps
+
+    @classmethod
+    def of(cls, data: dict[str, Any], kind: str, summary: Summary) -> DateIndex:
+        if kind == UNIFIED:
+            return cls(
+                _string_set(data.get("completedDates")),
+                _string_set(data.get("pendingDates")),
+                summary,
+            )
+        processed = _string_set(data.get("processedDates"))
+        return cls(processed, _string_set(data.get("dates")) - processed, summary)
+
+    def state_of(self, value: str) -> str:
+        """``completed``, ``pending``, ``conflict`` (both), ``gap`` (in the range, in neither)
+        or ``outside`` (beyond the range)."""
+        done, waiting = value in self.completed, value in self.pending
+        if done and waiting:
+            return "conflict"
+        if done:
+            return "completed"
+        if waiting:
+            return "pending"
+        if self.first is not None and self.last is not None and self.first < value < self.last:
+            return "gap"
+        return "outside"
+
+    @cached_property
+    def first_pending(self) -> str | None:
+        valid = [value for value in self.pending if _iso_ordinal(value) is not None]
+        return min(valid) if valid else None
+
+    @cached_property
+    def first_gap(self) -> str | None:
+        """The earliest date inside the range that is in neither list (binary search)."""
+        if not self.gaps or self.first is None:
+            return None
+        dates = sorted(
+            value
+            for value in self.completed | self.pending
+            if self.first <= value <= (self.last or value) and _iso_ordinal(value) is not None
+        )
+        if not dates:
+            return None
+        start = _iso_ordinal(dates[0])
+        assert start is not None
+        low, high = 0, len(dates)
+        # All of dates[:low] are consecutive days from the first date.
+        while low < high:
+            middle = (low + high) // 2
+            if _iso_ordinal(dates[middle]) == start + middle:
+                low = middle + 1
+            else:
+                high = middle
+        if low == len(dates):
+            return None
+        return date.fromordinal(start + low).isoformat()
+
+
+class Loaded:
+    """A checkpoint read once: its document, kind, summary, time-independent findings."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.kind = detect_kind(checkpoint.data)
+        self.summary = summarize(checkpoint.data, kind=self.kind)
+        self.findings = tuple(validate(checkpoint.data, kind=self.kind))
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint.name
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.checkpoint.data
+
+    @property
+    def is_date_kind(self) -> bool:
+        return self.kind in DATE_KINDS
+
+    @cached_property
+    def dates(self) -> DateIndex | None:
+        if not self.is_date_kind:
+            return None
+        return DateIndex.of(self.checkpoint.data, self.kind, self.summary)
+
+    def findings_at(self, *, now: datetime, stale_after: float) -> list[Finding]:
+        """The findings with the stale-running warning as of ``now``; errors first."""
+        findings = list(self.findings)
+        stale = stale_finding(self.summary, now=now, stale_after=stale_after)
+        if stale is not None:
+            findings.append(stale)
+        return sorted(findings, key=lambda finding: finding.severity != "error")
+
+    @cached_property
+    def lists(self) -> list[ListField]:
+        return list_fields(self.checkpoint.data, self.kind)
+
+    @cached_property
+    def stats(self) -> dict[str, Any]:
+        """The document's ``stats`` object when it has one (unified jobs count records)."""
+        stats = self.checkpoint.data.get("stats")
+        return dict(stats) if isinstance(stats, dict) else {}
+
+    @cached_property
+    def figures(self) -> list[tuple[int, int, str]]:
+        """``(done, total, unit)`` lines under the progress bar, the one progress counts first."""
+        summary = self.summary
+        lines: list[tuple[int, int, str]] = []
+        processed, total = self.stats.get("processedRecords"), self.stats.get("totalRecords")
+        if summary.rate_unit == "records" and type(processed) is int and type(total) is int:
+            lines.append((processed, total, "records"))
+        if summary.total is not None and summary.unit:
+            lines.append((summary.done, summary.total, summary.unit))
+        return lines
+
+
+# Recently loaded checkpoints by (directory, name, version); bounded by count and bytes.
+_CACHE: OrderedDict[tuple[str, str, str], Loaded] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES: Final = 16
+CACHE_BYTES: Final = 128 * 1024 * 1024
+
+
+def load_checkpoint(store: CheckpointStore, name: str) -> Loaded:
+    """The checkpoint ``name`` parsed and summarised, reusing the work for unchanged bytes.
+
+    Raises the store's errors: InvalidCheckpointName, CheckpointNotFound, CorruptCheckpoint,
+    CheckpointTooLarge.
+    """
+    raw = store.read_raw(name)
+    version = version_of(raw)
+    key = (str(store.directory), name, version)
+    with _CACHE_LOCK:
+        loaded = _CACHE.get(key)
+        if loaded is not None:
+            _CACHE.move_to_end(key)
+            return loaded
+    data = decode_document(raw, name=name)
+    loaded = Loaded(Checkpoint(name=name, data=data, raw=raw, version=version))
+    with _CACHE_LOCK:
+        _CACHE[key] = loaded
+        total = sum(len(item.checkpoint.raw) for item in _CACHE.values())
+        while len(_CACHE) > 1 and (len(_CACHE) > CACHE_ENTRIES or total > CACHE_BYTES):
+            _, dropped = _CACHE.popitem(last=False)
+            total -= len(dropped.checkpoint.raw)
+    return loaded
+
+
+def clear_cache() -> None:
+    """Forget every loaded checkpoint."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# --- the month calendar ---------------------------------------------------------------------
+
+WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DAY_STATE_WORDS: Final = {
+    "completed": "completed",
+    "pending": "pending",
+    "conflict": "both pending and completed",
+    "gap": "gap: inside the range, in neither list",
+    "outside": "outside the range",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    date: str
+    day: int
+    state: str
+    today: bool
+
+    @property
+    def title(self) -> str:
+        return f"{self.date} · {DAY_STATE_WORDS.get(self.state, self.state)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    year: int
+    month: int
+    rows: list[tuple[str, list[Day | None]]]  # one row per weekday: (label, cell per week)
+    counts: dict[str, int]
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def label(self) -> str:
+        return f"{calendar.month_name[self.month]} {self.year}"
+
+    @property
+    def previous(self) -> str | None:
+        if self.year == 1 and self.month == 1:
+            return None
+        year, month = (self.year, self.month - 1) if self.month > 1 else (self.year - 1, 12)
+        return f"{year:04d}-{month:02d}"
+
+    @property
+    def next(self) -> str | None:
+        if self.year == 9999 and self.month == 12:
+            return None
+        year, month = (self.year, self.month + 1) if self.month < 12 else (self.year + 1, 1)
+        return f"{year:04d}-{month:02d}"
+
+
+def parse_month(value: str | None) -> tuple[int, int] | None:
+    """``(year, month)`` of ``YYYY-MM`` (or of a full date), None when not one."""
+    if not value or len(value) not in (7, 10):
+        return None
+    try:
+        parsed = date.fromisoformat(value if len(value) == 10 else value + "-01")
+    except ValueError:
+        return None
+    return parsed.year, parsed.month
+
+
+def default_month(index: DateIndex, today: date) -> tuple[int, int]:
+    """Where the work is: the first pending date's month, else the last date's, else today's."""
+    for candidate in (index.first_pending, index.last):
+        month = parse_month(candidate)
+        if month is not None:
+            return month
+    return today.year, today.month
+
+
+def month_grid(index: DateIndex, year: int, month: int, *, today: date) -> Month:
+    """The month as weekday rows and week columns, each day with its state."""
+    first_weekday, length = calendar.monthrange(year, month)
+    columns = (first_weekday + length + 6) // 7
+    rows: list[tuple[str, list[Day | None]]] = [(label, [None] * columns) for label in WEEKDAYS]
+    counts = dict.fromkeys(DAY_STATE_WORDS, 0)
+    start = date(year, month, 1)
+    for offset in range(length):
+        day = start + timedelta(days=offset)
+        iso = day.isoformat()
+        state = index.state_of(iso)
+        counts[state] += 1
+        position = first_weekday + offset
+        rows[position % 7][1][position // 7] = Day(iso, day.day, state, day == today)
+    return Month(year, month, rows, counts)
+
+
+# --- the date and item lists ----------------------------------------------------------------
+
+LIST_LABELS: Final = {
+    "pendingDates": "Pending dates",
+    "completedDates": "Completed dates",
+    "dates": "Dates",
+    "processedDates": "Processed dates",
+    "pendingItems": "Pending items",
+    "processedItems": "Processed items",
+}
+_PREFERRED: Final = {
+    UNIFIED: ("pendingDates", "completedDates"),
+    DAILY: ("dates", "processedDates"),
+    MANAGED: ("pendingItems", "processedItems"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ListField:
+    key: str
+    label: str
+    count: int
+
+
+def list_fields(data: dict[str, Any], kind: str) -> list[ListField]:
+    """The document's top-level lists, the kind's own first (pending before done)."""
+    preferred = [key for key in _PREFERRED.get(kind, ()) if isinstance(data.get(key), list)]
+    others = [
+        key for key, value in data.items() if isinstance(value, list) and key not in preferred
+    ]
+    return [
+        ListField(key, LIST_LABELS.get(key, key), len(data[key])) for key in [*preferred, *others]
+    ]
+
+
+def search_list(values: list[Any], q: str) -> list[Any]:
+    """The values whose text contains ``q`` (case-insensitive); all of them for an empty ``q``."""
+    needle = q.strip().casefold()
+    if not needle:
+        return values
+    return [value for value in values if needle in _text(value).casefold()]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)

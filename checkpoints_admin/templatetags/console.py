@@ -1,0 +1,222 @@
+"""Template filters and tags of the console: relative times, badges, progress bars, numbers.
+
+Everything that returns HTML builds it with ``format_html``, so values from checkpoint files
+are escaped before anything is marked safe.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from checkpoints_admin.permissions import role_of
+
+register = template.Library()
+
+STATE_WORDS = {
+    "pending": "pending",
+    "running": "running",
+    "stalled": "stalled",
+    "completed": "completed",
+    "failed": "failed",
+    "corrupt": "corrupt",
+}
+
+_UNITS = (("y", 365 * 86400), ("mo", 30 * 86400), ("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def humanize_seconds(seconds: float) -> str:
+    """``3 h 12 min``, ``45 s``, ``2 d 4 h``: the two largest units, rounded down."""
+    seconds = abs(seconds)
+    if seconds < 1:
+        return "0 s"
+    parts: list[str] = []
+    for unit, size in _UNITS:
+        if seconds >= size:
+            amount = int(seconds // size)
+            parts.append(f"{amount:,} {unit}")
+            seconds -= amount * size
+            if len(parts) == 2:
+                break
+        elif parts:
+            break
+    return " ".join(parts)
+
+
+def relative_words(moment: datetime, now: datetime) -> str:
+    """``4 min ago``, ``in 2 h``, ``just now``."""
+    delta = (now - moment).total_seconds()
+    if abs(delta) < 10:
+        return "just now"
+    largest = humanize_seconds(delta).split(" ")
+    words = " ".join(largest[:2])
+    return f"{words} ago" if delta > 0 else f"in {words}"
+
+
+@register.filter
+def utc(value: Any) -> str:
+    """The absolute UTC time, ``2025-03-06 10:15:23 UTC``; ``—`` when unknown."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return "—"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.filter
+def reltime(value: Any) -> SafeString:
+    """A ``<time>`` saying ``4 min ago``, with the absolute UTC time on hover."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return format_html('<span class="muted">{}</span>', "—")
+    moment = moment.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat().replace("+00:00", "Z"),
+        moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        relative_words(moment, timezone.now()),
+    )
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """A length of time in words (``3 h 12 min``); ``—`` when unknown."""
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return "—"
+    return humanize_seconds(seconds)
+
+
+_RATE_UNITS = {"records": "rec", "dates": "dates", "items": "items"}
+
+
+@register.filter
+def rate(summary: Any) -> str:
+    """``24.0 rec/s``, ``3.2 dates/h``: per second, minute, hour or day, whichever reads best."""
+    value = getattr(summary, "rate", None)
+    if not isinstance(value, int | float) or value <= 0:
+        return "—"
+    unit = getattr(summary, "rate_unit", "") or getattr(summary, "unit", "") or ""
+    word = _RATE_UNITS.get(unit, unit or "units")
+    for per, factor in (("s", 1), ("min", 60), ("h", 3600), ("d", 86400)):
+        scaled = value * factor
+        if scaled >= 1 or per == "d":
+            return f"{scaled:,.1f} {word}/{per}"
+    return "—"  # pragma: no cover - the loop always returns
+
+
+@register.filter
+def percent(progress: Any) -> str:
+    """``84.4 %`` from 0..1; ``—`` when unknown."""
+    if not isinstance(progress, int | float) or isinstance(progress, bool):
+        return "—"
+    return f"{progress * 100:.1f} %"
+
+
+@register.filter
+def shorthash(version: Any) -> str:
+    """The first 12 hex digits of a sha256."""
+    return str(version)[:12] if version else "—"
+
+
+@register.filter
+def initials(name: Any) -> str:
+    """Up to two initials of an actor name (``jane.doe`` → ``JD``)."""
+    words = [w for w in str(name or "").replace(".", " ").replace("_", " ").split() if w]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[-1][0]).upper()
+
+
+@register.filter
+def jsonvalue(value: Any, limit: int = 160) -> str:
+    """A JSON value as compact text, cut at ``limit`` characters (escaped by the template)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    if len(text) > int(limit):
+        text = text[: int(limit) - 1] + "…"
+    return text
+
+
+@register.filter
+def role(user: Any) -> str:
+    """The user's console role: superuser, admin, operator, viewer or ``no role``."""
+    return role_of(user)
+
+
+@register.simple_tag
+def state_badge(state: str | None, size: str = "") -> SafeString:
+    """A badge carrying the state's word (colour is never the only signal)."""
+    state = state or "pending"
+    word = STATE_WORDS.get(state, state)
+    return format_html(
+        '<span class="badge badge--{}{}">'
+        '<span class="badge__dot" aria-hidden="true"></span>{}</span>',
+        state if state in STATE_WORDS else "unknown",
+        " badge--lg" if size == "lg" else "",
+        word,
+    )
+
+
+@register.simple_tag
+def progress_bar(progress: Any, state: str | None = None, size: str = "thin") -> SafeString:
+    """A ``<progress>`` bar coloured by state (no inline style: CSP forbids it)."""
+    if not isinstance(progress, int | float) or isinstance(progress, bool):
+        return format_html(
+            '<span class="bar-unknown muted" title="{}">—</span>', "progress unknown"
+        )
+    value = max(0.0, min(1.0, float(progress)))
+    return format_html(
+        '<progress class="bar bar--{} bar--{}" max="1" value="{}" aria-label="{}"></progress>',
+        size,
+        state or "pending",
+        f"{value:.4f}",
+        percent(progress),
+    )
+
+
+@register.filter
+def section(request: Any) -> str:
+    """The header section of the current page: ``checkpoints``, ``audit`` or ``status``."""
+    match = getattr(request, "resolver_match", None)
+    name = (match.url_name or "") if match else ""
+    if name.startswith("audit"):
+        return "audit"
+    if name.startswith("status"):
+        return "status"
+    return "checkpoints" if name else ""
+
+
+@register.filter
+def plain(value: Any) -> str:
+    """A list value as text: strings as they are, anything else as compact JSON."""
+    return value if isinstance(value, str) else jsonvalue(value, 400)
+
+
+@register.filter
+def stat(value: Any) -> str:
+    """A stats value: integers with thousands separators, anything else as short JSON."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return jsonvalue(value, 40)

@@ -1,0 +1,214 @@
+"""The audit log pages: the filtered log, one entry with its diff, snapshots, exports."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from typing import Any
+
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from checkpoints_admin import audit, queries
+from checkpoints_admin.checkpoints import CheckpointError
+from checkpoints_admin.checkpoints.store import decode_document
+from checkpoints_admin.conf import get_store
+from checkpoints_admin.forms import AuditFilterForm, DiffForm, cleaned_or_defaults
+from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
+from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
+from checkpoints_admin.presenters import DiffView, present_diff, pretty
+from checkpoints_admin.views.checkpoints import RAW_CSP
+from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+
+PAGE_SIZE = 50
+GROUP_PAGE_SIZE = 500
+PATCH_OPERATIONS_SHOWN = 200
+EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+
+
+def audit_page(
+    entries: Any, *, before: int | None, after: int | None, size: int = PAGE_SIZE
+) -> dict[str, Any]:
+    """One page of ``entries`` newest first, by keyset: ``before``/``after`` an entry number.
+
+    Returns the entries and the ``older``/``newer`` positions to link to (None at an end).
+    Never counts or offsets, so a page costs the same at entry 10 and at entry 1,000,000.
+    """
+    if after is not None:
+        rows = list(entries.filter(seq__gt=after).order_by("seq")[: size + 1])
+        has_newer = len(rows) > size
+        rows = rows[:size][::-1]
+        has_older = bool(rows) and entries.filter(seq__lt=rows[-1].seq).exists()
+    else:
+        window = entries.filter(seq__lt=before) if before is not None else entries
+        rows = list(window.order_by("-seq")[: size + 1])
+        has_older = len(rows) > size
+        rows = rows[:size]
+        has_newer = (
+            before is not None and bool(rows) and entries.filter(seq__gt=rows[0].seq).exists()
+        )
+    return {
+        "entries": rows,
+        "older": rows[-1].seq if has_older else None,
+        "newer": rows[0].seq if has_newer else None,
+    }
+
+
+@require_GET
+@permission_required(VIEW_AUDIT)
+@vary_on_headers("HX-Request")
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The audit log, newest first, filtered by checkpoint, actor, action, source and dates."""
+    form = AuditFilterForm(request.GET)
+    params = cleaned_or_defaults(form)
+    entries = AuditEntry.objects.filter(**form.filters()).defer("patch", "findings")
+    context = {
+        "form": form,
+        "params": params,
+        "filtered": any(
+            params.get(key) for key in ("checkpoint", "actor", "action", "source", "since", "until")
+        ),
+        **audit_page(entries, before=params["before"], after=params["after"]),
+    }
+    template = "audit/list.html"
+    if wants_partial(request):
+        template += "#log"
+    return render(request, template, context)
+
+
+def snapshot_document(snapshot: Snapshot | None) -> tuple[dict[str, Any] | None, str]:
+    """A snapshot's document (None when absent) and why it cannot be shown, if so."""
+    if snapshot is None:
+        return None, ""
+    try:
+        return decode_document(snapshot.raw), ""
+    except SnapshotCorrupt as exc:
+        return None, str(exc)
+    except CheckpointError as exc:
+        return None, f"the snapshot is not a JSON document: {exc.message}"
+
+
+def chain_status(entry: AuditEntry) -> dict[str, Any]:
+    """Whether ``entry`` hashes to its ``hash`` and links to the entry before it."""
+    previous = (
+        AuditEntry.objects.filter(seq=entry.seq - 1).values_list("hash", flat=True).first()
+        if entry.seq > 1
+        else audit.GENESIS
+    )
+    return {
+        "hash_ok": audit.entry_hash(entry) == entry.hash,
+        "link_ok": previous is not None and previous == entry.prev_hash,
+    }
+
+
+def group_page(view: DiffView, key: str, page: int) -> dict[str, Any]:
+    """A page of the values of one group of a diff (``?group=m0&page=2``)."""
+    group = view.group(key)
+    if group is None:
+        return {}
+    return {
+        "expanded": group,
+        "expanded_page": queries.paginate(group.values, page, GROUP_PAGE_SIZE),
+    }
+
+
+@require_GET
+@permission_required(VIEW_AUDIT)
+@vary_on_headers("HX-Request")
+def audit_detail(request: HtmxHttpRequest, seq: int) -> HttpResponse:
+    """One entry: who, when, from where, why, what changed, both snapshots, the chain."""
+    entry = get_object_or_404(
+        AuditEntry.objects.select_related("before", "after", "restores"), seq=seq
+    )
+    if request.GET.get("verify"):
+        result = audit.verify_chain()
+        verified = result.ok or (result.first_break is not None and result.first_break > entry.seq)
+        context = {"entry": entry, "verify": result, "verified": verified}
+        template = "audit/detail.html#chain" if wants_partial(request) else "audit/detail.html"
+        if not wants_partial(request):
+            context.update(_detail_context(request, entry))
+        return render(request, template, context)
+    context = _detail_context(request, entry)
+    template = "audit/detail.html"
+    if wants_partial(request) and context.get("expanded"):
+        template = "checkpoints/_diff.html#groupvalues"
+    return render(request, template, context)
+
+
+def _detail_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
+    before, before_error = snapshot_document(entry.before)
+    after, after_error = snapshot_document(entry.after)
+    view = present_diff(before, after)
+    form = DiffForm(request.GET)
+    params = cleaned_or_defaults(form)
+    patch = entry.patch if isinstance(entry.patch, list) else []
+    return {
+        "entry": entry,
+        "diff": view,
+        "patch_text": pretty(patch[:PATCH_OPERATIONS_SHOWN]),
+        "patch_count": len(patch),
+        "patch_shown": PATCH_OPERATIONS_SHOWN,
+        "before_error": before_error,
+        "after_error": after_error,
+        "chain": chain_status(entry),
+        "has_next": AuditEntry.objects.filter(seq=entry.seq + 1).exists(),
+        "exists": _exists(entry.checkpoint),
+        "can_view_checkpoints": request.user.has_perm(VIEW_CHECKPOINTS),
+        **group_page(view, params["group"], params["page"]),
+    }
+
+
+def _exists(name: str) -> bool:
+    try:
+        return get_store().exists(name)
+    except CheckpointError:
+        return False
+
+
+@require_GET
+@permission_required(VIEW_AUDIT)
+@never_cache
+def audit_snapshot(request: HtmxHttpRequest, seq: int, side: str) -> HttpResponse:
+    """The exact bytes of an entry's before or after snapshot."""
+    entry = get_object_or_404(AuditEntry.objects.select_related(side), seq=seq)
+    snapshot: Snapshot | None = getattr(entry, side)
+    if snapshot is None:
+        raise Http404(f"Entry #{seq} has no {side} snapshot (the file did not exist).")
+    try:
+        raw = snapshot.raw
+    except SnapshotCorrupt as exc:
+        raise Http404(str(exc)) from None
+    response = HttpResponse(raw, content_type="application/json")
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    filename = f"{entry.checkpoint}.{seq}.{side}.json"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response._csp_config = RAW_CSP  # type: ignore[attr-defined]
+    return response
+
+
+@require_GET
+@permission_required(VIEW_AUDIT)
+@never_cache
+def audit_export(request: HtmxHttpRequest, fmt: str) -> HttpResponse | FileResponse:
+    """The log (filtered by checkpoint and start date) as JSON lines or CSV, as a download."""
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("Export formats are jsonl and csv.")
+    form = AuditFilterForm(request.GET)
+    params = cleaned_or_defaults(form)
+    # Spooled to a temporary file so a long log never sits in memory whole.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    audit.export(fmt, text, checkpoint=params["checkpoint"] or None, since=params["since"])
+    text.flush()
+    binary = text.detach()
+    binary.seek(0)
+    suffix = f"-{params['checkpoint']}" if params["checkpoint"] else ""
+    return FileResponse(
+        binary,
+        as_attachment=True,
+        filename=f"audit{suffix}.{fmt}",
+        content_type=EXPORT_FORMATS[fmt],
+    )

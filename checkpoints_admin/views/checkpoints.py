@@ -1,0 +1,251 @@
+"""The checkpoint pages: the list, one checkpoint, its raw bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.csp import CSP
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from checkpoints_admin import queries
+from checkpoints_admin.checkpoints import (
+    CheckpointError,
+    CheckpointNotFound,
+    CheckpointTooLarge,
+    CorruptCheckpoint,
+    InvalidCheckpointName,
+)
+from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.forms import DetailForm, ListFilterForm, cleaned_or_defaults
+from checkpoints_admin.models import AuditEntry
+from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
+from checkpoints_admin.presenters import pretty_document
+from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.errors import bad_request, error_page
+
+REFRESH_SECONDS = 5
+RAW_CSP = {"default-src": [CSP.NONE], "sandbox": True}
+HISTORY_ROWS = 25
+
+# Column headers of the list: (sort key, label, numeric).
+COLUMNS = (
+    ("name", "Name", False),
+    ("kind", "Kind", False),
+    ("state", "State", False),
+    ("progress", "Progress", False),
+    ("done", "Done", True),
+    ("pending", "Pending", True),
+    ("rate", "Rate", True),
+    ("eta", "ETA", True),
+    ("updated", "Last update", False),
+    ("errors", "Errors", True),
+    ("warnings", "Warnings", True),
+)
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
+    """All checkpoints: search, state and kind filters, sortable columns, 50 per page."""
+    form = ListFilterForm(request.GET)
+    params = cleaned_or_defaults(form)
+    now = timezone.now()
+    error = ""
+    try:
+        infos = get_store().list()
+    except CheckpointError as exc:
+        infos, error = [], exc.message
+    rows = queries.build_rows(infos, now=now, stale_after=get_settings().stale_after_seconds)
+    selected = queries.select_rows(
+        rows,
+        q=params["q"],
+        state=params["state"],
+        kind=params["kind"],
+        sort=params["sort"],
+        descending=params["order"] == "desc",
+    )
+    page = queries.paginate(selected, params["page"])
+    context = {
+        "form": form,
+        "params": params,
+        "page": page,
+        "total": len(rows),
+        "matching": len(selected),
+        "counts": queries.state_counts(rows),
+        "columns": COLUMNS,
+        "refresh_seconds": REFRESH_SECONDS,
+        "error": error,
+        "filtered": bool(params["q"] or params["state"] or params["kind"]),
+    }
+    template = "checkpoints/list.html"
+    if wants_partial(request):
+        template += "#table"
+    return render(request, template, context)
+
+
+def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:
+    """The loaded checkpoint, or the page explaining why it cannot be shown."""
+    store = get_store()
+    try:
+        return queries.load_checkpoint(store, name)
+    except InvalidCheckpointName as exc:
+        return bad_request(request, exc.message)
+    except CheckpointNotFound:
+        raise Http404(f"There is no checkpoint named “{name}”.") from None
+    except CorruptCheckpoint as exc:
+        return _corrupt_page(request, name, exc)
+    except CheckpointTooLarge as exc:
+        return error_page(request, 413, "Checkpoint too large", exc.message)
+    except CheckpointError as exc:
+        return error_page(request, 503, "Cannot read the checkpoint", exc.message)
+
+
+def _corrupt_page(request: HtmxHttpRequest, name: str, exc: CorruptCheckpoint) -> HttpResponse:
+    """A corrupt file: its parse error, the lines around it, a link to the raw bytes."""
+    excerpt: list[tuple[int, str, bool]] = []
+    try:
+        raw = get_store().read_raw(name)
+    except CheckpointError:
+        raw = b""
+    if raw and exc.line:
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        start = max(exc.line - 4, 0)
+        excerpt = [
+            (number, text[:400], number == exc.line)
+            for number, text in enumerate(lines[start : exc.line + 3], start=start + 1)
+        ]
+    return render(
+        request,
+        "checkpoints/corrupt.html",
+        {
+            "name": name,
+            "error": exc,
+            "excerpt": excerpt,
+            "size": len(raw),
+            "history": _history(request, name),
+        },
+    )
+
+
+def _history(request: HtmxHttpRequest, name: str) -> list[AuditEntry] | None:
+    """The newest audit entries of ``name``; None when the user may not read the audit log."""
+    if not request.user.has_perm(VIEW_AUDIT):
+        return None
+    return list(
+        AuditEntry.objects.filter(checkpoint=name)
+        .defer("patch", "findings")
+        .order_by("-seq")[:HISTORY_ROWS]
+    )
+
+
+def _default_tab(loaded: queries.Loaded) -> str:
+    if loaded.is_date_kind:
+        return "calendar"
+    if loaded.lists:
+        return "lists"
+    return "raw"
+
+
+def _tab_context(
+    request: HtmxHttpRequest, loaded: queries.Loaded, params: dict[str, Any]
+) -> dict[str, Any]:
+    tab = params["tab"] or _default_tab(loaded)
+    if tab == "calendar" and not loaded.is_date_kind:
+        tab = _default_tab(loaded)
+    context: dict[str, Any] = {"tab": tab}
+    if tab == "calendar":
+        index = loaded.dates
+        assert index is not None
+        today = timezone.now().date()
+        month = queries.parse_month(params["month"])
+        if params["month"] == "first-gap":
+            month = queries.parse_month(index.first_gap)
+            context["first_gap"] = index.first_gap
+        if month is None:
+            month = queries.default_month(index, today)
+        context["month"] = queries.month_grid(index, *month, today=today)
+        context["gaps"] = index.gaps
+        context["range"] = (index.first, index.last)
+    elif tab == "lists":
+        fields = loaded.lists
+        current = next(
+            (f for f in fields if f.key == params["list"]), fields[0] if fields else None
+        )
+        context["lists"] = fields
+        context["current_list"] = current
+        if current is not None:
+            values = loaded.data[current.key]
+            found = queries.search_list(values, params["q"])
+            context["list_page"] = queries.paginate(found, params["page"])
+            context["list_matching"] = len(found)
+    elif tab == "raw":
+        context["pretty"] = pretty_document(loaded.data)
+    elif tab == "history":
+        context["history"] = _history(request, loaded.name)
+    return context
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """One checkpoint: summary, findings, calendar, lists, raw document, history."""
+    loaded = _load(request, name)
+    if isinstance(loaded, HttpResponse):
+        return loaded
+    form = DetailForm(request.GET)
+    params = cleaned_or_defaults(form)
+    now = timezone.now()
+    stale_after = get_settings().stale_after_seconds
+    findings = loaded.findings_at(now=now, stale_after=stale_after)
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    context = {
+        "cp": loaded,
+        "summary": loaded.summary,
+        "state": loaded.summary.state(now=now, stale_after=stale_after),
+        "findings": findings,
+        "error_count": errors,
+        "warning_count": len(findings) - errors,
+        "params": params,
+        "can_audit": request.user.has_perm(VIEW_AUDIT),
+        "refresh_seconds": REFRESH_SECONDS * 2,
+        **_tab_context(request, loaded, params),
+    }
+    template = "checkpoints/detail.html"
+    if wants_partial(request):
+        if request.GET.get("part") == "overview":
+            template += "#overview"
+        elif request.htmx.target == "list-results":
+            template += "#listresults"
+        else:
+            template += "#tabs"
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@never_cache
+def checkpoint_raw(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The exact bytes of the file (``?download=1`` as an attachment), corrupt or not."""
+    try:
+        raw = get_store().read_raw(name)
+    except InvalidCheckpointName as exc:
+        return bad_request(request, exc.message)
+    except CheckpointNotFound:
+        raise Http404(f"There is no checkpoint named “{name}”.") from None
+    except CheckpointTooLarge as exc:
+        return error_page(request, 413, "Checkpoint too large", exc.message)
+    except CheckpointError as exc:
+        return error_page(request, 503, "Cannot read the checkpoint", exc.message)
+    response = HttpResponse(raw, content_type="application/json")
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{name}.json"'
+    # The bytes are whatever a job wrote: never let a browser run or style anything in them.
+    response._csp_config = RAW_CSP  # type: ignore[attr-defined]
+    return response

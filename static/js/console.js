@@ -1,0 +1,77 @@
+// Checkpoints Admin — small enhancements over pages that work without JavaScript.
+// Loaded with `defer` after htmx; no inline scripts anywhere (CSP).
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  // Live tables poll with hx-trigger="every Ns, visible-again from:document".
+  // Pause while the tab is hidden; refresh at once when it shows again.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (document.hidden && elt && elt.hasAttribute && elt.hasAttribute("data-poll")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    document.querySelectorAll("[data-poll]").forEach(function (elt) {
+      elt.classList.toggle("is-paused", document.hidden);
+    });
+    if (!document.hidden) {
+      document.dispatchEvent(new CustomEvent("visible-again"));
+    }
+  });
+
+  // A table row opens its checkpoint (the name cell is a real link for keyboards and no-JS).
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest("tr[data-href]");
+    if (!row || event.target.closest("a, button, input, select, label, summary")) {
+      return;
+    }
+    if (window.getSelection && String(window.getSelection()).length > 0) {
+      return; // the user is selecting text, not navigating
+    }
+    if (event.metaKey || event.ctrlKey) {
+      window.open(row.getAttribute("data-href"), "_blank", "noopener");
+    } else {
+      window.location.assign(row.getAttribute("data-href"));
+    }
+  });
+
+  // Dismissible messages.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (button) {
+      var message = button.closest(".message");
+      if (message) {
+        message.remove();
+      }
+    }
+  });
+
+  // Copy buttons: <button data-copy="value">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button || !navigator.clipboard) {
+      return;
+    }
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      button.classList.add("is-done");
+      window.setTimeout(function () {
+        button.textContent = label;
+        button.classList.remove("is-done");
+      }, 1500);
+    });
+  });
+
+  // Copy buttons need the Clipboard API; hide them where it is missing (plain HTTP).
+  function showCopyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = !navigator.clipboard;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showCopyButtons);
+  document.addEventListener("htmx:afterSettle", showCopyButtons);
+})();
