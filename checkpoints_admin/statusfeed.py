@@ -105,6 +105,13 @@ class Overall:
     attention: int
     states: dict[str, int]
 
+    @property
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(state, word, count) of the states present, the worst first."""
+        order = ("failed", "corrupt", "stalled", "running", "pending", "completed")
+        ranked = sorted(self.states, key=lambda s: order.index(s) if s in order else len(order))
+        return [(s, STATE_WORDS.get(s, s).lower(), self.states[s]) for s in ranked]
+
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
@@ -278,7 +285,7 @@ def build_report(
     settings: Mapping[str, JobSettings] | None = None,
     include_hidden: bool = False,
 ) -> StatusReport:
-    """The visible jobs in page order (admin position, then name) with the overall verdict."""
+    """The visible jobs in page order (admin position, then display name) and the verdict."""
     now = now or datetime.now(UTC)
     infos = store.list()
     if settings is None:
@@ -291,7 +298,13 @@ def build_report(
             continue
         jobs.append(job_status(info, job_setting, now=now, stale_after=stale_after))
     _forget_stale(_fixed_cache, infos)
-    jobs.sort(key=lambda job: (settings.get(job.name, default).position, job.name))
+    jobs.sort(
+        key=lambda job: (
+            settings.get(job.name, default).position,
+            job.display_name.casefold(),
+            job.name,
+        )
+    )
     return StatusReport(now, overall(jobs), tuple(jobs))
 
 
@@ -500,6 +513,12 @@ class Card:
 
     job: JobStatus
     strip: Strip | None = None
+    now: datetime | None = None
+
+    @property
+    def eta_overdue(self) -> bool:
+        """The expected finish time has passed while the job still runs."""
+        return self.job.eta is not None and self.now is not None and self.job.eta < self.now
 
     @property
     def state_word(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -50,7 +51,8 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
     store = get_store()
     report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
     strips = statusfeed.strips(store, report.jobs)
-    cards = [statusfeed.Card(job, strips.get(job.name)) for job in report.jobs]
+    now = timezone.now()
+    cards = [statusfeed.Card(job, strips.get(job.name), now) for job in report.jobs]
     template = "status/status.html"
     if request.htmx:
         template += "#board"
@@ -75,13 +77,13 @@ def status_json(request: HttpRequest) -> HttpResponse:
     """The status feed (schema in the README); ETag over everything but ``generatedAt``."""
     app = get_settings()
     if not _visible(request):
-        response = JsonResponse(
+        refused = JsonResponse(
             {"error": "Sign in to read the status feed, or ask for STATUS_PAGE_PUBLIC."},
             status=401,
         )
-        response["WWW-Authenticate"] = f"Session {REALM}"
-        patch_cache_control(response, private=True, no_store=True)
-        return response
+        refused["WWW-Authenticate"] = f"Session {REALM}"
+        patch_cache_control(refused, private=True, no_store=True)
+        return refused
     feed = statusfeed.cached_feed(get_store(), stale_after=app.stale_after_seconds)
     response = HttpResponse(feed.body, content_type="application/json")
     response["ETag"] = feed.etag
@@ -89,7 +91,8 @@ def status_json(request: HttpRequest) -> HttpResponse:
         patch_cache_control(response, public=True, max_age=FEED_MAX_AGE)
     else:
         patch_cache_control(response, private=True, max_age=FEED_MAX_AGE)
-    return get_conditional_response(request, etag=feed.etag, response=response)
+    # Answers 304 to a matching If-None-Match (weak comparison), with ETag and Cache-Control.
+    return get_conditional_response(request, etag=feed.etag, response=response) or response
 
 
 def _bearer_token(request: HttpRequest) -> str | None:

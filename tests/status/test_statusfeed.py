@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime
 
 import orjson
@@ -315,3 +317,70 @@ def test_iso_z_rounds_to_milliseconds_in_utc():
     moment = datetime.fromisoformat("2025-03-06T12:15:23.456789+02:00")
 
     assert statusfeed.iso_z(moment) == "2025-03-06T10:15:23.456Z"
+
+
+def _age_directory(directory):
+    """Make the directory look quiet: its last change a minute ago."""
+    then = time.time() - 60
+    os.utime(directory, (then, then))
+
+
+@pytest.mark.django_db
+def test_cached_feed_is_reused_while_the_directory_is_quiet(store, samples_dir):
+    _age_directory(samples_dir)
+
+    first = statusfeed.cached_feed(store, stale_after=HOUR)
+    second = statusfeed.cached_feed(store, stale_after=HOUR)
+
+    assert second is first
+
+
+@pytest.mark.django_db
+def test_cached_feed_sees_a_store_write_at_once(store, samples_dir):
+    _age_directory(samples_dir)
+    first = statusfeed.cached_feed(store, stale_after=HOUR)
+    current = store.read("my-process")
+
+    store.write("my-process", {**current.data, "progress": 90}, expected_version=current.version)
+    second = statusfeed.cached_feed(store, stale_after=HOUR)
+
+    assert second is not first
+    assert second.etag != first.etag
+    assert {job.name: job.progress for job in second.report.jobs}["my-process"] == 0.9
+
+
+@pytest.mark.django_db
+def test_cached_feed_sees_a_status_job_change_at_once(store, samples_dir):
+    _age_directory(samples_dir)
+    first = statusfeed.cached_feed(store, stale_after=HOUR)
+
+    StatusJob.objects.create(name="my-process", display_name="Item import")
+    second = statusfeed.cached_feed(store, stale_after=HOUR)
+
+    assert {job.name: job.display_name for job in second.report.jobs}["my-process"] == (
+        "Item import"
+    )
+    assert second.etag != first.etag
+
+
+@pytest.mark.django_db
+def test_cached_feed_expires(store, samples_dir, monkeypatch):
+    """An in-place write leaves the directory untouched; the cache's age bounds the delay."""
+    _age_directory(samples_dir)
+    first = statusfeed.cached_feed(store, stale_after=HOUR)
+    path = samples_dir / "my-process.json"
+    path.write_bytes(path.read_bytes().replace(b'"progress": 33', b'"progress": 34'))
+
+    cached = statusfeed.cached_feed(store, stale_after=HOUR)
+    monkeypatch.setattr(statusfeed, "FEED_CACHE_SECONDS", 0.0)
+    expired = statusfeed.cached_feed(store, stale_after=HOUR)
+
+    assert cached is first
+    assert {job.name: job.progress for job in expired.report.jobs}["my-process"] == 0.34
+
+
+@pytest.mark.django_db
+def test_cached_feed_is_not_kept_for_a_directory_changed_just_now(store, samples_dir):
+    first = statusfeed.cached_feed(store, stale_after=HOUR)  # samples copied just now
+
+    assert statusfeed.cached_feed(store, stale_after=HOUR) is not first
