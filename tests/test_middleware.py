@@ -27,7 +27,7 @@ def test_healthz_answers_any_host_over_plain_http(client, checkpoints_dir, setti
 
 
 @pytest.mark.django_db
-def test_log_lines_carry_the_request_user_and_checkpoint(caplog) -> None:
+def test_log_lines_carry_the_request_user_and_checkpoint() -> None:
     logger = logging.getLogger("checkpoints_admin.tests")
     records: list[logging.LogRecord] = []
 
@@ -46,6 +46,7 @@ def test_log_lines_carry_the_request_user_and_checkpoint(caplog) -> None:
     handler = Capture()
     handler.addFilter(RequestContextFilter())
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
 
         def run(request: HttpRequest) -> HttpResponse:
@@ -59,6 +60,7 @@ def test_log_lines_carry_the_request_user_and_checkpoint(caplog) -> None:
         logger.info("outside any request")
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
     acting, anonymous_line, outside = records
     assert (acting.user, acting.checkpoint) == ("olga", "job-1")

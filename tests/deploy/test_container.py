@@ -23,6 +23,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
     )
     env.update(extra)
+    (tmp_path / "checkpoints").mkdir(exist_ok=True)
     return env
 
 
