@@ -9,6 +9,8 @@ os.environ.setdefault("CHECKPOINTS_DIR", tempfile.mkdtemp(prefix="checkpoints-te
 
 from checkpoints_admin.settings import *  # noqa: E402, F403
 
+STATIC_ROOT = tempfile.mkdtemp(prefix="static-tests-")
+WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}
