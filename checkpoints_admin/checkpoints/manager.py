@@ -1,0 +1,517 @@
+"""CheckpointManager: the object a batch job keeps its checkpoint with (the seed's API).
+
+A job creates one manager per checkpoint, calls ``init()`` to load the file (or create it from
+the initial document), ``update()`` as it makes progress and ``complete()`` at the end::
+
+    cp = CheckpointManager("my-process", {"id": "my-process-1", "status": "pending",
+                                          "progress": 0, "pendingItems": ["a", "b"]})
+    cp.init()
+    cp.update(lambda cur: {"progress": 50, "pendingItems": cur["pendingItems"][1:]})
+    cp.complete(True)
+
+Saving never overwrites what someone else wrote in between. The manager keeps its
+not-yet-saved updates in order; when it saves, under the checkpoint's lock, and the file is not
+the one it last read or wrote (an operator skipped a date, another process updated it), it
+re-applies those updates (calling the functions again) on top of the file's current content,
+then writes. A file deleted while the manager holds it is a reset: the manager starts again from
+the initial document plus its unsaved updates and never writes the deleted content back.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+
+from checkpoints_admin.checkpoints.errors import (
+    CheckpointError,
+    CheckpointNotFound,
+    InvalidDocument,
+    VersionConflict,
+)
+from checkpoints_admin.checkpoints.store import (
+    MISSING,
+    CheckpointStore,
+    decode_document,
+    encode_document,
+    utc_now_iso,
+    version_of,
+)
+
+__all__ = ["CheckpointManager", "Update"]
+
+logger = logging.getLogger("checkpoints_admin.checkpoints")
+
+#: Up to this size a save is one compare-and-swap write; above, lock + read + compare + write.
+_CAS_MAX_BYTES = 64 * 1024
+
+type Update = Mapping[str, Any] | Callable[[dict[str, Any]], Mapping[str, Any]]
+
+# A pending update as kept for re-application: a function, or a mapping's encoded bytes (a
+# private copy, so later changes to the caller's objects or to the document cannot alter it).
+type _Pending = Callable[[dict[str, Any]], Mapping[str, Any]] | bytes
+
+
+class CheckpointManager:
+    """Load or create one checkpoint, update it, save it safely, and mark it complete.
+
+    ``autosave_seconds`` None or 0: every ``update()`` is saved before it returns. A positive
+    number: updates are kept in memory and a background (daemon) thread saves them every that
+    many seconds; ``save()``, ``complete()``, ``close()`` and leaving a ``with`` block save at
+    once, and pending updates are flushed when the interpreter exits normally.
+
+    All methods are thread-safe. ``directory`` defaults to the ``CHECKPOINTS_DIR`` environment
+    variable, else ``./checkpoints``; pass ``store`` to share a :class:`CheckpointStore`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        initial: Mapping[str, Any],
+        autosave_seconds: float | None = None,
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        lock_timeout: float = 10.0,
+        store: CheckpointStore | None = None,
+    ) -> None:
+        if autosave_seconds is not None and (
+            isinstance(autosave_seconds, bool)
+            or not isinstance(autosave_seconds, int | float)
+            or not math.isfinite(autosave_seconds)
+            or autosave_seconds < 0
+        ):
+            raise ValueError(
+                f"autosave_seconds must be None, 0 or a positive number of seconds, "
+                f"not {autosave_seconds!r}"
+            )
+        if not isinstance(initial, Mapping):
+            raise InvalidDocument(
+                f"the initial document of checkpoint {name!r} must be a mapping, "
+                f"not {type(initial).__name__}",
+                name=name,
+            )
+        self.store = (
+            store if store is not None else CheckpointStore(directory, lock_timeout=lock_timeout)
+        )
+        self.name = self.store.validate_name(name)
+        self.lock_timeout = lock_timeout
+        # The store's own writes wait for the lock with its timeout; when that is the manager's
+        # too, a save can be a single compare-and-swap write (see _save).
+        self._optimistic = self.store.lock_timeout == lock_timeout
+        self.autosave_seconds = autosave_seconds or None
+        # Encoding validates the initial document now (NaN, bad keys) and keeps a private copy.
+        self._initial_raw = _encode(dict(initial), name)
+
+        self._lock = threading.RLock()
+        self._doc: dict[str, Any] | None = None  # None until init()
+        # What the in-memory document is built on: the bytes last read from or written to the
+        # file (None: no file, the base is the initial document) and their version.
+        self._base_raw: bytes | None = None
+        self._version: str | None = None
+        self._pending: list[_Pending] = []
+        self._closed = False
+        self._completed = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def init(self) -> dict[str, Any]:
+        """Load the checkpoint, or create it from the initial document; return a copy of it.
+
+        On creation ``lastUpdated`` is set to now and ``created`` too when the initial
+        document has none. Calling it again returns the current document.
+        """
+        with self._lock:
+            self._check_open()
+            if self._doc is None:
+                with self.store.lock(self.name, timeout=self.lock_timeout):
+                    try:
+                        raw = self.store.read_raw(self.name)
+                    except CheckpointNotFound:
+                        self._doc = self._fresh_initial()
+                        try:
+                            self._write(None)
+                        except BaseException:
+                            self._doc = None
+                            raise
+                    else:
+                        self._doc = decode_document(raw, name=self.name)
+                        self._base_raw = raw
+                        self._version = version_of(raw)
+                self._start_autosave()
+            return _copy(self._doc)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """A deep copy of the current document (unsaved updates included)."""
+        with self._lock:
+            self._ensure_init()
+            assert self._doc is not None
+            return _copy(self._doc)
+
+    @property
+    def version(self) -> str | None:
+        """The version (sha256) of the file as last read or written; None when there is none."""
+        with self._lock:
+            return self._version
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there are updates not yet saved."""
+        with self._lock:
+            return bool(self._pending)
+
+    def update(self, change: Update) -> None:
+        """Merge ``change`` (a mapping, or a function of the current document returning one)
+        into the document's top level and set ``lastUpdated``.
+
+        A function receives the live document: read it, return the keys to change, don't
+        modify it in place. It may be called again later, with the file's newer content, when
+        someone else changed the file before this update was saved, so it should depend only
+        on that document and on values bound when it was made (``lambda cur, item=item: ...``
+        in a loop, not a late-bound loop variable). A mapping is a fixed result: prefer a
+        function for anything derived from the document. If the function raises, or
+        the result is not a JSON object (NaN, non-string keys...), the error propagates and the
+        update is not kept. Without auto-save the update is saved before this returns (and not
+        kept if saving fails).
+        """
+        with self._lock:
+            self._check_open()
+            self._ensure_init()
+            self._apply_new(change, save_now=self.autosave_seconds is None or self._completed)
+
+    def save(self) -> str | None:
+        """Write the unsaved updates now (re-applied over the file if it changed); return the
+        file's version. Without unsaved updates this only picks up changes made on disk."""
+        with self._lock:
+            self._check_open()
+            self._ensure_init()
+            self._save()
+            return self._version
+
+    def complete(self, success: bool = True) -> None:
+        """Mark the checkpoint ``completed`` with progress 100 (or ``failed``), save it at once
+        and stop auto-saving (later updates save at once)."""
+        with self._lock:
+            self._check_open()
+            self._ensure_init()
+            change: dict[str, Any] = (
+                {"status": "completed", "progress": 100} if success else {"status": "failed"}
+            )
+            self._apply_new(change, save_now=True)
+            self._completed = True
+            self._stop_autosave()
+
+    def close(self) -> None:
+        """Save unsaved updates and stop auto-saving. Further use raises; closing twice is fine.
+
+        When saving fails the error propagates and the manager stays open (retry, or let the
+        exit flush try again)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._doc is not None and self._pending:
+                self._save()
+            self._stop_autosave()
+            self._closed = True
+            _live.discard(self)
+
+    def __enter__(self) -> Self:
+        self.init()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Progress made before an error is saved too (the job is not marked complete); an error
+        # while saving then is logged rather than hiding the job's own exception.
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except Exception:
+            logger.exception("checkpoint %s: saving on exit failed", self.name)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("dirty" if self._pending else "clean")
+        return f"<CheckpointManager {self.name!r} {state}>"
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def _apply_new(self, change: Update, *, save_now: bool) -> None:
+        if callable(change):
+            entry: _Pending = change
+        elif isinstance(change, Mapping):
+            _check_result(change, self.name)
+            entry = _encode(dict(change), self.name)
+        else:
+            raise InvalidDocument(
+                f"an update of checkpoint {self.name!r} must be a mapping or a function "
+                f"returning one, not {type(change).__name__}",
+                name=self.name,
+            )
+        assert self._doc is not None
+        saved = False
+        try:
+            self._apply(self._doc, entry, validate=not save_now)
+            self._pending.append(entry)
+            if save_now:
+                self._save()
+            saved = True
+        finally:
+            if not saved:
+                # Drop the failed update; the function may have changed the document in place
+                # before failing, so the document is rebuilt from its base and the updates kept.
+                if self._pending and self._pending[-1] is entry:
+                    self._pending.pop()
+                if callable(entry) or save_now:
+                    self._doc = self._rebuild(self._base_doc)
+
+    def _apply(self, doc: dict[str, Any], entry: _Pending, *, validate: bool) -> None:
+        """Apply one update to ``doc`` in place."""
+        if isinstance(entry, bytes):
+            result: Mapping[str, Any] = orjson.loads(entry)
+        else:
+            result = entry(doc)
+            _check_result(result, self.name)
+            if validate:
+                # Saving encodes the whole document; when saving later, refuse NaN and the like
+                # now, while the caller can still see which update was wrong.
+                _encode(dict(result), self.name)
+        doc.update(result)
+        doc["lastUpdated"] = utc_now_iso()
+
+    def _rebuild(self, base: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A fresh ``base()`` with the pending updates re-applied in order.
+
+        A function that now fails (the file's content changed under it) is dropped with an
+        error in the log and the others are re-applied from a fresh base, since the failed one
+        may have changed the document in place before failing.
+        """
+        while True:
+            doc = base()
+            for index, entry in enumerate(self._pending):
+                try:
+                    self._apply(doc, entry, validate=True)
+                except Exception:
+                    logger.exception(
+                        "checkpoint %s: an unsaved update failed when re-applied over the "
+                        "file's current content and was dropped",
+                        self.name,
+                    )
+                    del self._pending[index]
+                    break
+            else:
+                return doc
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        """Write the pending updates, re-applied over the file's content when it changed."""
+        if not self._pending:
+            # Nothing to write: only follow the file (readers need no lock).
+            self._follow(self._read_or_none())
+            return
+        if self._optimistic and (self._base_raw is None or len(self._base_raw) <= _CAS_MAX_BYTES):
+            # One lock round trip in the common case: the store writes only if the file is
+            # still the version this document is built on (compare-and-swap). The store checks
+            # by hashing the file; for big files taking the lock and comparing bytes is cheaper.
+            try:
+                self._write(None if self._base_raw is None else self._version)
+                return
+            except VersionConflict:
+                pass
+        with self.store.lock(self.name, timeout=self.lock_timeout):
+            self._follow(self._read_or_none())
+            if self._pending:
+                self._write(None if self._base_raw is None else MISSING)
+
+    def _read_or_none(self) -> bytes | None:
+        try:
+            return self.store.read_raw(self.name)
+        except CheckpointNotFound:
+            return None
+
+    def _follow(self, raw: bytes | None) -> None:
+        """Make the file's bytes ``raw`` (None: no file) the base, re-applying pending updates."""
+        if raw is None and self._base_raw is not None:
+            logger.warning(
+                "checkpoint %s was deleted on disk: starting again from the initial document "
+                "with %d unsaved update(s)",
+                self.name,
+                len(self._pending),
+            )
+            self._base_raw = None
+            self._version = None
+            self._doc = self._rebuild(self._fresh_initial)
+        elif raw is not None and raw != self._base_raw:
+            # Parsed first: a corrupt file raises here, before anything changes.
+            first = decode_document(raw, name=self.name)
+            self._base_raw = raw
+            self._version = version_of(raw)
+            self._doc = self._rebuild(_once(first, self._base_doc))
+
+    def _write(self, expected: Any) -> None:
+        """Write the document if the file has the ``expected`` version (None: no file; MISSING:
+        any); the document becomes the base."""
+        assert self._doc is not None
+        # The bytes are kept as the base (to compare the file with, and to roll back to). The
+        # store encodes the document again: cheaper than it parsing bytes given to write_raw.
+        raw = _encode(self._doc, self.name)
+        version = self.store.write(self.name, self._doc, expected_version=expected)
+        self._base_raw = raw
+        self._version = version
+        self._pending.clear()
+
+    def _base_doc(self) -> dict[str, Any]:
+        if self._base_raw is None:
+            return self._fresh_initial()
+        return decode_document(self._base_raw, name=self.name)
+
+    def _fresh_initial(self) -> dict[str, Any]:
+        doc: dict[str, Any] = orjson.loads(self._initial_raw)
+        now = utc_now_iso()
+        doc.setdefault("created", now)
+        doc["lastUpdated"] = now
+        return doc
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _ensure_init(self) -> None:
+        if self._doc is None:
+            self.init()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CheckpointError(
+                f"the manager of checkpoint {self.name!r} is closed", name=self.name
+            )
+
+    def _start_autosave(self) -> None:
+        _live.add(self)
+        if self.autosave_seconds is None or self._thread is not None or self._completed:
+            return
+        # The thread holds only a weak reference, so an abandoned manager can be collected.
+        self._thread = threading.Thread(
+            target=_autosave_loop,
+            args=(weakref.ref(self), self._stop, self.autosave_seconds),
+            name=f"checkpoint-autosave-{self.name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _stop_autosave(self) -> None:
+        # Not joined: the thread may be waiting for self._lock, which the caller holds; it
+        # finds the manager closed or clean and ends at its next wake-up.
+        self._stop.set()
+        self._thread = None
+
+    def _autosave(self) -> None:
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            logger.warning("checkpoint %s: auto-save skipped, the manager is busy", self.name)
+            return
+        try:
+            if self._closed or self._doc is None or not self._pending:
+                return
+            self._save()
+        finally:
+            self._lock.release()
+
+    def _flush_at_exit(self) -> None:
+        if not self._lock.acquire(timeout=self.lock_timeout):
+            logger.error("checkpoint %s: unsaved updates lost at exit (busy)", self.name)
+            return
+        try:
+            if self._closed or self._doc is None or not self._pending:
+                return
+            self._stop.set()
+            self._save()
+        finally:
+            self._lock.release()
+
+
+def _encode(data: dict[str, Any], name: str) -> bytes:
+    """The store's encoding, with the checkpoint named in its refusals."""
+    try:
+        return encode_document(data)
+    except InvalidDocument as exc:
+        if exc.name is not None:
+            raise
+        raise InvalidDocument(f"checkpoint {name!r}: {exc.message}", name=name) from exc
+
+
+def _check_result(result: object, name: str) -> None:
+    if not isinstance(result, Mapping):
+        raise InvalidDocument(
+            f"an update of checkpoint {name!r} must give a mapping of top-level keys, "
+            f"not {type(result).__name__}",
+            name=name,
+        )
+    for key in result:
+        if not isinstance(key, str):
+            raise InvalidDocument(
+                f"an update of checkpoint {name!r} has a key that is not a string: {key!r}",
+                name=name,
+            )
+
+
+def _once(
+    first: dict[str, Any], then: Callable[[], dict[str, Any]]
+) -> Callable[[], dict[str, Any]]:
+    """A base factory giving ``first`` the first time (already parsed), fresh copies after."""
+    given = False
+
+    def base() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return then()
+        given = True
+        return first
+
+    return base
+
+
+def _copy(doc: Mapping[str, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(doc))
+    return copy
+
+
+def _autosave_loop(
+    ref: weakref.ReferenceType[CheckpointManager], stop: threading.Event, interval: float
+) -> None:
+    while not stop.wait(interval):
+        manager = ref()
+        if manager is None:
+            return
+        try:
+            manager._autosave()
+        except Exception:
+            # Kept for the next round: a lock held too long, a full disk, a corrupt file.
+            logger.exception("checkpoint %s: auto-save failed", manager.name)
+        del manager
+
+
+# Managers with a document loaded and not closed; flushed when the interpreter exits.
+_live: weakref.WeakSet[CheckpointManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for manager in list(_live):
+        try:
+            manager._flush_at_exit()
+        except Exception:
+            logger.exception("checkpoint %s: saving at exit failed", manager.name)
