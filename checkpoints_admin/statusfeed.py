@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Final
 
 import orjson
@@ -118,6 +119,7 @@ class StatusReport:
     generated_at: datetime
     overall: Overall
     jobs: tuple[JobStatus, ...]
+    entries: tuple[dict[str, Any], ...] = ()  # the feed's entries of ``jobs``, when built
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +210,46 @@ def _forget_stale(cache: dict[Any, Any], infos: Sequence[CheckpointInfo]) -> Non
             cache.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """A job with its feed entry and sort key, cached while file, settings and state hold."""
+
+    job: JobStatus
+    entry: dict[str, Any]
+    order: tuple[int, str, str]
+
+
+_listed_cache: dict[tuple[str, str | None, str | None, JobSettings, str], _Listed] = {}
+
+
+def _state(info: CheckpointInfo, fixed: _Fixed, now: datetime, stale_after: float) -> str:
+    if fixed.summary is None:
+        return "corrupt" if info.corrupt else "pending"
+    return fixed.summary.state(now=now, stale_after=stale_after)
+
+
+def _listed(
+    info: CheckpointInfo, settings: JobSettings, *, now: datetime, stale_after: float
+) -> _Listed:
+    fixed = _fixed(info)
+    state = _state(info, fixed, now, stale_after)
+    key = (info.name, info.version, info.error, settings, state)
+    listed = _listed_cache.get(key)
+    if listed is None:
+        job = _make_job(info, settings, fixed, state)
+        order = (settings.position, job.display_name.casefold(), job.name)
+        listed = _listed_cache[key] = _Listed(job, _feed_entry(job), order)
+    return listed
+
+
 def job_status(
     info: CheckpointInfo, settings: JobSettings, *, now: datetime, stale_after: float
 ) -> JobStatus:
     """Summarise one listed checkpoint for stakeholders."""
-    fixed = _fixed(info)
+    return _listed(info, settings, now=now, stale_after=stale_after).job
+
+
+def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state: str) -> JobStatus:
     summary = fixed.summary
     display_name = settings.display_name or info.name
     if summary is None:
@@ -221,7 +258,7 @@ def job_status(
             display_name=display_name,
             description=settings.description,
             kind=fixed.kind,
-            state="corrupt" if info.corrupt else "pending",
+            state=state,
             progress=None,
             done=None,
             pending=None,
@@ -234,7 +271,6 @@ def job_status(
             errors=fixed.errors,
             warnings=fixed.warnings,
         )
-    state = summary.state(now=now, stale_after=stale_after)
     moving = state in ("running", "pending")  # a finish time only means something then
     return JobStatus(
         name=info.name,
@@ -291,21 +327,17 @@ def build_report(
     if settings is None:
         settings = job_settings()
     default = JobSettings()
-    jobs = []
+    listed = []
     for info in infos:
         job_setting = settings.get(info.name, default)
         if job_setting.hidden and not include_hidden:
             continue
-        jobs.append(job_status(info, job_setting, now=now, stale_after=stale_after))
+        listed.append(_listed(info, job_setting, now=now, stale_after=stale_after))
     _forget_stale(_fixed_cache, infos)
-    jobs.sort(
-        key=lambda job: (
-            settings.get(job.name, default).position,
-            job.display_name.casefold(),
-            job.name,
-        )
-    )
-    return StatusReport(now, overall(jobs), tuple(jobs))
+    _forget_stale(_listed_cache, infos)
+    listed.sort(key=attrgetter("order"))
+    jobs = tuple(item.job for item in listed)
+    return StatusReport(now, overall(jobs), jobs, tuple(item.entry for item in listed))
 
 
 def _feed_entry(job: JobStatus) -> dict[str, Any]:
@@ -336,7 +368,7 @@ def feed_bytes(report: StatusReport) -> tuple[bytes, str]:
                 "attention": report.overall.attention,
                 "states": report.overall.states,
             },
-            "checkpoints": [_feed_entry(job) for job in report.jobs],
+            "checkpoints": report.entries or [_feed_entry(job) for job in report.jobs],
         }
     )
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
