@@ -1,0 +1,227 @@
+"""Benchmark of the checkpoint store: listing, reading and writing against bare baselines.
+
+    .venv/bin/python benchmarks/bench_store.py [--quick]
+
+- list() warm (every file cached) vs an os.scandir + stat loop (goal ≤ 1.5×);
+- list() cold (a new store) vs reading and orjson-parsing every file (goal ≤ 1.2×), plus, for
+  information, cold list() followed by every row's summary and findings;
+- read() of a checkpoint with 1,000,000 dates vs a bare orjson.loads of its bytes;
+- write() durable vs a bare tempfile + write + fsync + os.replace (goal ≤ 1.25×, i.e. at least
+  0.8× the throughput), plus, for information, vs the same baseline with the directory fsync.
+
+The files are seed-shaped checkpoints (the three kinds, realistic sizes) last modified a minute
+ago, as in a directory of running jobs; ``--quick`` uses 1,000 files and 100,000 dates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import Results, compare, measure, parse_args, report
+from checkpoints_admin.checkpoints.store import CheckpointStore, encode_document
+
+
+def _dates(start: date, count: int) -> list[str]:
+    return [(start + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def seed_documents(index: int) -> dict:
+    """One of the seed's three shapes, varied by ``index``."""
+    start = date(2025, 1, 1) + timedelta(days=index % 300)
+    shape = index % 3
+    if shape == 0:
+        dates = _dates(start, 7)
+        return {
+            "lastProcessedDate": dates[4],
+            "pendingDates": dates[5:],
+            "completedDates": dates[:5],
+            "startTime": 1709742856123 + index,
+            "lastUpdateTime": 1709743156789 + index,
+            "stats": {
+                "totalRecords": 8564 + index,
+                "processedRecords": 7231,
+                "successfulRecords": 7189,
+                "failedRecords": 42,
+                "timeouts": 3,
+            },
+        }
+    if shape == 1:
+        dates = _dates(start, 2)
+        return {
+            "lastRun": "2025-03-06T10:15:23.456Z",
+            "dates": dates,
+            "processedDates": dates[:1],
+            "lastProcessedDate": dates[0],
+            "status": "running",
+            "startTime": "2025-03-06T10:15:23.456Z",
+            "endTime": None,
+        }
+    return {
+        "id": f"job-{index}",
+        "created": "2025-03-06T09:00:00.000Z",
+        "lastUpdated": "2025-03-06T09:05:00.000Z",
+        "status": "running",
+        "progress": 33,
+        "processedItems": ["item1"],
+        "pendingItems": ["item2", "item3"],
+    }
+
+
+def make_directory(root: Path, count: int) -> Path:
+    directory = root / f"list-{count}"
+    directory.mkdir()
+    minute_ago = time.time() - 60
+    for index in range(count):
+        path = directory / f"job-{index:05d}.json"
+        path.write_bytes(encode_document(seed_documents(index)))
+        os.utime(path, (minute_ago, minute_ago))
+        (directory / f"job-{index:05d}.json.lock").touch()
+    return directory
+
+
+def scandir_stat(directory: Path) -> int:
+    """The floor of a stat-only listing: stat every ``*.json`` entry."""
+    count = 0
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".json"):
+            entry.stat()
+            count += 1
+    return count
+
+
+def read_and_parse(directory: Path) -> int:
+    count = 0
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".json"):
+            with open(entry.path, "rb") as file:
+                orjson.loads(file.read())
+            count += 1
+    return count
+
+
+def bench_list(root: Path, count: int, results: Results) -> None:
+    directory = make_directory(root, count)
+    store = CheckpointStore(directory)
+    assert len(store.list()) == count
+    warm, floor = compare(store.list, lambda: scandir_stat(directory), 15)
+    results.add(
+        "list warm", report(f"list() warm, {count:,} files vs scandir+stat", warm, floor, 1.5)
+    )
+
+    def cold() -> None:
+        CheckpointStore(directory).list()
+
+    def cold_all() -> None:
+        for info in CheckpointStore(directory).list():
+            info.summary  # noqa: B018 - computed on first access
+            info.findings  # noqa: B018
+
+    cold_time, parse_time = compare(cold, lambda: read_and_parse(directory), 7)
+    results.add(
+        "list cold",
+        report(f"list() cold, {count:,} files vs read+orjson.loads", cold_time, parse_time, 1.2),
+    )
+    report(
+        "list() cold + every summary and findings vs read+orjson.loads",
+        measure(cold_all, 3),
+        parse_time,
+    )
+
+
+def bench_read(root: Path, dates: int, results: Results) -> None:
+    directory = root / "read"
+    store = CheckpointStore(directory)
+    all_dates = _dates(date(1000, 1, 1), dates)
+    store.write(
+        "big",
+        {
+            "lastProcessedDate": all_dates[dates // 2],
+            "pendingDates": all_dates[dates // 2 + 1 :],
+            "completedDates": all_dates[: dates // 2 + 1],
+            "startTime": 1709742856123,
+            "lastUpdateTime": 1709743156789,
+            "stats": {"totalRecords": 0, "processedRecords": 0},
+        },
+    )
+    raw = (directory / "big.json").read_bytes()
+    read_time, loads_time = compare(lambda: store.read("big"), lambda: orjson.loads(raw), 7)
+    results.add(
+        "read",
+        report(
+            f"read() of {dates:,} dates ({len(raw) / 1e6:.1f} MB) vs orjson.loads",
+            read_time,
+            loads_time,
+            1.5,
+        ),
+    )
+
+
+def bench_write(root: Path, results: Results) -> None:
+    directory = root / "write"
+    store = CheckpointStore(directory)
+    document = seed_documents(0)
+    store.write("w", document)
+    target = str(directory / "bare.json")
+
+    def bare(sync_directory: bool) -> None:
+        raw = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        with os.fdopen(fd, "wb") as file:
+            file.write(raw)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+        if sync_directory:
+            dir_fd = os.open(directory, os.O_RDONLY)
+            os.fsync(dir_fd)
+            os.close(dir_fd)
+
+    # fsync times on shared disks jump around: interleave the three and compare medians.
+    timings: dict[str, list[float]] = {"store": [], "bare": [], "durable": []}
+    steps = {
+        "store": lambda: store.write("w", document),
+        "bare": lambda: bare(False),
+        "durable": lambda: bare(True),
+    }
+    for _ in range(60):
+        for label, step in steps.items():
+            start = time.perf_counter()
+            step()
+            timings[label].append(time.perf_counter() - start)
+    store_time, bare_time, durable_time = (statistics.median(timings[k]) for k in steps)
+    results.add(
+        "write",
+        report("write() durable vs tempfile+write+fsync+replace", store_time, bare_time, 1.25),
+    )
+    report("write() durable vs the same + directory fsync", store_time, durable_time)
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    files = 1_000 if args.quick else 10_000
+    dates = 100_000 if args.quick else 1_000_000
+    results = Results("store")
+    root = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    try:
+        bench_list(root, files, results)
+        bench_read(root, dates, results)
+        bench_write(root, results)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    results.summary()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,664 @@
+"""CheckpointStore and the document codec: format, versions, locks, listing and its cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+import orjson
+import pytest
+
+from checkpoints_admin.checkpoints import (
+    CheckpointExists,
+    CheckpointLockTimeout,
+    CheckpointNotFound,
+    CheckpointStore,
+    CheckpointTooLarge,
+    CheckpointWriteError,
+    CorruptCheckpoint,
+    InvalidDocument,
+    VersionConflict,
+)
+from checkpoints_admin.checkpoints.store import (
+    MISSING,
+    CheckpointInfo,
+    decode_document,
+    encode_document,
+    utc_now_iso,
+    version_of,
+)
+from tests.conftest import SAMPLE_NAMES, SAMPLES
+
+
+@pytest.fixture
+def store(checkpoints_dir: Path) -> CheckpointStore:
+    return CheckpointStore(checkpoints_dir, lock_timeout=5)
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+# -- encode / decode ----------------------------------------------------------------------------
+
+
+def test_encode_format_two_space_indent_key_order_utf8_trailing_newline():
+    raw = encode_document({"zeta": 1, "alpha": ["é", "日本"], "mid": {"b": None, "a": True}})
+
+    assert (
+        raw
+        == (
+            '{\n  "zeta": 1,\n  "alpha": [\n    "é",\n    "日本"\n  ],\n'
+            '  "mid": {\n    "b": null,\n    "a": true\n  }\n}\n'
+        ).encode()
+    )
+
+
+def test_encode_accepts_tuples_and_read_only_mappings():
+    raw = encode_document(MappingProxyType({"a": (1, 2), "b": MappingProxyType({"c": 3.5})}))
+
+    assert orjson.loads(raw) == {"a": [1, 2], "b": {"c": 3.5}}
+
+
+@pytest.mark.parametrize(
+    ("document", "pointer"),
+    [
+        ({"a": float("nan")}, "/a"),
+        ({"a": float("inf")}, "/a"),
+        ({"a": [1, 2, {"b": float("-inf")}]}, "/a/2/b"),
+        ({"x/y": {"m~n": [float("nan")]}}, "/x~1y/m~0n/0"),
+        ({"ok": None, "stats": {"rate": float("nan")}}, "/stats/rate"),
+    ],
+)
+def test_encode_refuses_nan_and_infinity_naming_the_pointer(document, pointer):
+    with pytest.raises(InvalidDocument) as excinfo:
+        encode_document(document)
+
+    assert str(excinfo.value) == (
+        f"cannot write the document: the number at {pointer} is NaN or Infinity, "
+        "which JSON cannot represent"
+    )
+
+
+def test_encode_keeps_null_and_finite_floats():
+    assert orjson.loads(encode_document({"a": None, "b": [0.5, None, -1e300]})) == {
+        "a": None,
+        "b": [0.5, None, -1e300],
+    }
+
+
+def test_encode_large_string_list_with_a_null_elsewhere():
+    dates = [f"2025-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)] * 3000
+
+    raw = encode_document({"endTime": None, "dates": dates})
+
+    assert orjson.loads(raw)["dates"] == dates
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"a": [1, 2**64]}, "the integer at /a/1 does not fit in 64 bits"),
+        ({"a": -(2**63) - 1}, "the integer at /a does not fit in 64 bits"),
+        ({"a": {1: "x"}}, "key 1 at /a is not a string"),
+        ({"a": {"b": {1, 2}}}, "the value at /a/b is a set, which is not JSON"),
+        ({"a": "\ud800"}, "the string at /a is not valid Unicode (lone surrogate)"),
+    ],
+)
+def test_encode_refuses_what_json_cannot_hold(document, message):
+    with pytest.raises(InvalidDocument) as excinfo:
+        encode_document(document)
+
+    assert str(excinfo.value) == f"cannot write the document: {message}"
+
+
+def test_encode_keeps_64_bit_bounds():
+    assert orjson.loads(encode_document({"a": 2**64 - 1, "b": -(2**63)})) == {
+        "a": 2**64 - 1,
+        "b": -(2**63),
+    }
+
+
+def test_encode_refuses_a_top_level_that_is_not_an_object():
+    with pytest.raises(InvalidDocument) as excinfo:
+        encode_document([1, 2])  # type: ignore[arg-type]
+
+    assert str(excinfo.value) == "a checkpoint must be a JSON object at the top level, not list"
+
+
+def test_encode_refuses_too_deep_and_cyclic_documents():
+    deep: dict = {}
+    node = deep
+    for _ in range(300):
+        node["a"] = {}
+        node = node["a"]
+    cyclic: dict = {"a": []}
+    cyclic["a"].append(cyclic)
+
+    for document in (deep, cyclic):
+        with pytest.raises(InvalidDocument) as excinfo:
+            encode_document(document)
+        assert "nested more than 254 levels deep" in str(excinfo.value)
+
+
+def test_decode_reports_line_and_column():
+    with pytest.raises(CorruptCheckpoint) as excinfo:
+        decode_document(b'{\n  "a": 1,\n  "b": }\n', name="job")
+
+    error = excinfo.value
+    assert (error.line, error.column, error.name) == (3, 8, "job")
+    assert str(error) == (
+        "checkpoint 'job' is not valid JSON: unexpected character, expected a JSON value "
+        "at line 3, column 8"
+    )
+
+
+def test_decode_returns_the_object():
+    assert decode_document(b'{"b": 1, "a": [true, null]}') == {"b": 1, "a": [True, None]}
+
+
+def test_version_is_sha256_of_bytes():
+    assert version_of(b"{}\n") == "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356"
+
+
+def test_utc_now_iso_has_milliseconds_and_z():
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", utc_now_iso())
+
+
+# -- directory ----------------------------------------------------------------------------------
+
+
+def test_directory_from_environment_created_when_missing(tmp_path, monkeypatch):
+    target = tmp_path / "from-env" / "nested"
+    monkeypatch.setenv("CHECKPOINTS_DIR", str(target))
+
+    store = CheckpointStore()
+
+    assert store.directory == target
+    assert target.is_dir()
+
+
+def test_directory_defaults_to_checkpoints_under_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHECKPOINTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    store = CheckpointStore()
+
+    assert store.directory == tmp_path / "checkpoints"
+    assert (tmp_path / "checkpoints").is_dir()
+
+
+# -- read / write -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_samples_round_trip(samples_dir, store, name):
+    original = (SAMPLES / f"{name}.json").read_bytes()
+
+    checkpoint = store.read(name)
+    assert checkpoint.raw == original
+    assert checkpoint.version == version_of(original)
+    version = store.write(name, checkpoint.data, expected_version=checkpoint.version)
+
+    written = (samples_dir / f"{name}.json").read_bytes()
+    assert version == version_of(written)
+    assert written == encode_document(json.loads(original))
+    assert written.endswith(b"}\n")
+    assert list(orjson.loads(written)) == list(json.loads(original))  # key order kept
+    assert orjson.loads(written) == json.loads(original)
+    # Once written in the house format, a read + unchanged write keeps the bytes.
+    again = store.read(name)
+    assert store.write(name, again.data, expected_version=again.version) == version
+    assert (samples_dir / f"{name}.json").read_bytes() == written
+
+
+def test_non_ascii_is_written_as_utf8(store, checkpoints_dir):
+    store.write("unicode", {"note": "Zürich → 東京"})
+
+    assert (checkpoints_dir / "unicode.json").read_bytes() == (
+        '{\n  "note": "Zürich → 東京"\n}\n'.encode()
+    )
+
+
+def test_read_missing_raises_not_found(store):
+    with pytest.raises(CheckpointNotFound) as excinfo:
+        store.read("nope")
+
+    assert str(excinfo.value) == "checkpoint 'nope' does not exist"
+    assert excinfo.value.name == "nope"
+
+
+def test_write_returns_the_version_of_the_bytes_on_disk(store, checkpoints_dir):
+    version = store.write("job", {"a": 1})
+
+    assert version == version_of((checkpoints_dir / "job.json").read_bytes())
+    assert store.read("job").version == version
+
+
+def test_stale_version_is_refused_and_file_unchanged(store, checkpoints_dir):
+    first = store.write("job", {"n": 1})
+    second = store.write("job", {"n": 2}, expected_version=first)
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(VersionConflict) as excinfo:
+        store.write("job", {"n": 3}, expected_version=first)
+
+    assert (excinfo.value.expected, excinfo.value.actual) == (first, second)
+    assert str(excinfo.value) == (
+        f"checkpoint 'job' changed since it was read "
+        f"(expected version {first[:12]}, found {second[:12]})"
+    )
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+
+
+def test_expected_version_none_means_must_not_exist(store, checkpoints_dir):
+    store.write("fresh", {"a": 1}, expected_version=None)
+    before = (checkpoints_dir / "fresh.json").read_bytes()
+
+    with pytest.raises(VersionConflict) as excinfo:
+        store.write("fresh", {"a": 2}, expected_version=None)
+
+    assert excinfo.value.expected is None
+    assert excinfo.value.actual == version_of(before)
+    assert (checkpoints_dir / "fresh.json").read_bytes() == before
+
+
+def test_expected_version_of_a_deleted_file_conflicts(store, checkpoints_dir):
+    version = store.write("gone", {"a": 1})
+    store.delete("gone")
+
+    with pytest.raises(VersionConflict) as excinfo:
+        store.write("gone", {"a": 2}, expected_version=version)
+
+    assert excinfo.value.actual is None
+    assert not (checkpoints_dir / "gone.json").exists()
+
+
+def test_create_refuses_existing(store, checkpoints_dir):
+    store.write("job", {"a": 1}, create=True)
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(CheckpointExists) as excinfo:
+        store.write("job", {"a": 2}, create=True)
+
+    assert str(excinfo.value) == "checkpoint 'job' already exists"
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+
+
+def test_missing_sentinel_means_no_check(store):
+    store.write("job", {"a": 1})
+
+    store.write("job", {"a": 2}, expected_version=MISSING)
+
+    assert store.read("job").data == {"a": 2}
+
+
+def test_write_raw_validates_the_bytes_first(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(CorruptCheckpoint):
+        store.write_raw("job", b'{"a": ')
+    with pytest.raises(CorruptCheckpoint):
+        store.write_raw("job", b"[1]\n")
+
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+    version = store.write_raw("job", b'{"a": 2}\n')
+    assert (checkpoints_dir / "job.json").read_bytes() == b'{"a": 2}\n'
+    assert version == version_of(b'{"a": 2}\n')
+
+
+def test_invalid_document_leaves_file_unchanged(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(InvalidDocument):
+        store.write("job", {"a": float("nan")})
+
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+    assert files_in(checkpoints_dir) == ["job.json", "job.json.lock"]
+
+
+def test_document_over_max_bytes_is_refused(checkpoints_dir):
+    store = CheckpointStore(checkpoints_dir, max_bytes=100)
+    store.write("job", {"a": 1})
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(CheckpointTooLarge) as excinfo:
+        store.write("job", {"a": "x" * 200})
+
+    assert str(excinfo.value) == (
+        "checkpoint 'job' would be 214 bytes, larger than the limit of 100 bytes"
+    )
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+
+
+def test_write_over_a_directory_is_a_write_error(store, checkpoints_dir):
+    (checkpoints_dir / "dir.json").mkdir()
+
+    with pytest.raises(CheckpointWriteError) as excinfo:
+        store.write("dir", {"a": 1})
+
+    assert "dir.json is not a regular file" in str(excinfo.value)
+    assert (checkpoints_dir / "dir.json").is_dir()
+    assert files_in(checkpoints_dir) == ["dir.json", "dir.json.lock"]
+
+
+def test_mode_of_the_original_is_kept(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+    os.chmod(checkpoints_dir / "job.json", 0o640)
+
+    store.write("job", {"a": 2})
+
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "job.json").st_mode) == 0o640
+
+
+def test_new_files_follow_the_umask_not_mkstemp(store, checkpoints_dir):
+    old = os.umask(0o027)
+    try:
+        store.write("masked", {"a": 1})
+    finally:
+        os.umask(old)
+    store.write("default", {"a": 1})
+
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "masked.json").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "default.json").st_mode) == 0o666 & ~old
+
+
+def test_write_leaves_no_temp_file(store, checkpoints_dir):
+    for n in range(5):
+        store.write("job", {"n": n})
+
+    assert files_in(checkpoints_dir) == ["job.json", "job.json.lock"]
+
+
+def test_exists(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+    (checkpoints_dir / "dir.json").mkdir()
+
+    assert store.exists("job") is True
+    assert store.exists("other") is False
+    assert store.exists("dir") is False
+
+
+def test_path_for(store, checkpoints_dir):
+    assert store.path_for("job") == checkpoints_dir / "job.json"
+
+
+# -- delete -------------------------------------------------------------------------------------
+
+
+def test_delete_keeps_the_lock_file(store, checkpoints_dir):
+    version = store.write("job", {"a": 1})
+
+    store.delete("job", expected_version=version)
+
+    assert files_in(checkpoints_dir) == ["job.json.lock"]
+    assert not store.exists("job")
+
+
+def test_delete_with_stale_version_is_refused(store, checkpoints_dir):
+    first = store.write("job", {"a": 1})
+    store.write("job", {"a": 2})
+    before = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(VersionConflict):
+        store.delete("job", expected_version=first)
+
+    assert (checkpoints_dir / "job.json").read_bytes() == before
+
+
+def test_delete_missing_raises_not_found(store):
+    with pytest.raises(CheckpointNotFound):
+        store.delete("nope")
+
+
+# -- locks --------------------------------------------------------------------------------------
+
+
+def test_lock_is_reentrant_within_a_thread(store, checkpoints_dir):
+    with store.lock("job"), store.lock("job", timeout=0):
+        version = store.write("job", {"a": 1})
+        store.delete("job", expected_version=version)
+
+    assert files_in(checkpoints_dir) == ["job.json.lock"]
+
+
+def test_lock_excludes_other_threads(store):
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.lock("job"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(30)
+        with pytest.raises(CheckpointLockTimeout) as excinfo, store.lock("job", timeout=0.05):
+            pass
+        assert str(excinfo.value) == "checkpoint 'job' is locked by another process (waited 0.05s)"
+        assert excinfo.value.name == "job"
+    finally:
+        release.set()
+        thread.join()
+    with store.lock("job", timeout=5):
+        pass
+
+
+def test_threads_lose_no_compare_and_swap_update(store):
+    store.write("counter", {"n": 0})
+    errors: list[BaseException] = []
+
+    def bump() -> None:
+        try:
+            for _ in range(25):
+                with store.lock("counter", timeout=30):
+                    current = store.read("counter")
+                    store.write(
+                        "counter", {"n": current.data["n"] + 1}, expected_version=current.version
+                    )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert store.read("counter").data == {"n": 100}
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+def test_list_samples_sorted_with_kinds(samples_dir, store):
+    infos = store.list()
+
+    assert [(i.name, i.kind, i.corrupt) for i in infos] == [
+        ("daily_reconciliation_checkpoint", "daily-reconciliation", False),
+        ("my-process", "managed", False),
+        ("reconciliation_checkpoint", "unified-reconciliation", False),
+    ]
+    unified = infos[2]
+    raw = (samples_dir / "reconciliation_checkpoint.json").read_bytes()
+    assert unified.version == version_of(raw)
+    assert unified.size == len(raw)
+    assert unified.modified == os.stat(samples_dir / "reconciliation_checkpoint.json").st_mtime
+    assert unified.summary is not None
+    assert unified.summary.kind == "unified-reconciliation"
+    assert [f.severity for f in unified.findings] == ["warning"]
+    assert "2025-03-05" in unified.findings[0].message
+    assert all(not i.findings or i is unified for i in infos)
+
+
+def test_list_ignores_locks_temp_files_directories_and_other_names(samples_dir, store):
+    for name in ("notes.txt", "x.json.lock", ".job.json.abc123.tmp", "-bad.json", "a.json.json"):
+        (samples_dir / name).write_text("{}")
+    (samples_dir / "folder.json").mkdir()
+    os.mkfifo(samples_dir / "pipe.json")
+    store.write("mine", {"a": 1})
+
+    names = [info.name for info in store.list()]
+
+    assert names == [
+        "daily_reconciliation_checkpoint",
+        "mine",
+        "my-process",
+        "reconciliation_checkpoint",
+    ]
+
+
+def test_list_of_an_empty_directory(store):
+    assert store.list() == []
+
+
+def test_list_cache_reparses_only_changed_files(samples_dir, store):
+    first = store.list()
+    assert store.stats.parsed == 3
+
+    second = store.list()
+    assert store.stats.parsed == 3
+    assert second == first
+
+    store.write("my-process", {"id": "my-process-1", "status": "completed", "progress": 100})
+    third = store.list()
+    assert store.stats.parsed == 4
+    changed = {i.name: i for i in third}["my-process"]
+    assert changed.version == store.read("my-process").version
+    assert changed.summary is not None and changed.summary.status == "completed"
+
+    store.list()
+    assert store.stats.parsed == 4
+
+
+def test_list_cache_forgets_deleted_and_finds_new_files(samples_dir, store):
+    store.list()
+    store.delete("my-process")
+    shutil.copyfile(SAMPLES / "my-process.json", samples_dir / "copy.json")
+
+    names = [info.name for info in store.list()]
+
+    assert names == ["copy", "daily_reconciliation_checkpoint", "reconciliation_checkpoint"]
+    assert store.stats.parsed == 4
+
+
+def test_list_notices_a_change_that_keeps_inode_size_and_mtime(store, checkpoints_dir):
+    path = checkpoints_dir / "job.json"
+    path.write_bytes(b'{"n": 1}\n')
+    before = os.stat(path)
+    assert store.list()[0].version == version_of(b'{"n": 1}\n')
+
+    with open(path, "r+b") as file:  # rewritten in place, same size, same timestamp
+        file.write(b'{"n": 2}\n')
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+    assert store.list()[0].version == version_of(b'{"n": 2}\n')
+
+
+def test_list_trusts_old_unchanged_files_without_reading(store, checkpoints_dir):
+    path = checkpoints_dir / "job.json"
+    path.write_bytes(b'{"n": 1}\n')
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    store.list()
+    reads = (store.stats.parsed, store.stats.verified)
+
+    store.list()
+
+    assert (store.stats.parsed, store.stats.verified) == reads == (1, 0)
+
+
+def test_list_info_behaves_as_a_checkpoint_info(samples_dir, store):
+    info = {i.name: i for i in store.list()}["my-process"]
+
+    assert isinstance(info, CheckpointInfo)
+    plain = CheckpointInfo(
+        name=info.name,
+        size=info.size,
+        modified=info.modified,
+        version=info.version,
+        kind=info.kind,
+        summary=info.summary,
+        findings=info.findings,
+        error=info.error,
+    )
+    assert info == plain
+    assert plain == info
+    assert repr(info) == repr(plain)
+    with pytest.raises(AttributeError):
+        info.name = "other"  # type: ignore[misc]
+
+
+def test_list_from_several_threads(samples_dir, store):
+    results: list[list[str]] = []
+
+    def run() -> None:
+        for _ in range(20):
+            results.append([info.name for info in store.list()])
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 80
+    assert all(names == sorted(SAMPLE_NAMES) for names in results)
+    assert store.stats.parsed == 3
+
+
+# -- temp files ---------------------------------------------------------------------------------
+
+
+def test_sweep_removes_only_our_old_temp_files(store, checkpoints_dir):
+    ours_old = checkpoints_dir / ".job.json.k2j4h5_x.tmp"
+    ours_new = checkpoints_dir / ".job.json.a8dk3lq0.tmp"
+    others = [
+        checkpoints_dir / "job.tmp",
+        checkpoints_dir / ".notes.tmp",
+        checkpoints_dir / ".job.json.lock.abc.tmp",
+        checkpoints_dir / "job.json",
+    ]
+    for path in (ours_old, ours_new, *others):
+        path.write_bytes(b"{}")
+    hour_ago = time.time() - 3700
+    for path in (ours_old, *others):
+        os.utime(path, (hour_ago, hour_ago))
+
+    removed = store.sweep_temp_files()
+
+    assert removed == [ours_old]
+    assert not ours_old.exists()
+    assert ours_new.exists()
+    assert all(path.exists() for path in others)
+    assert store.sweep_temp_files(older_than=0) == [ours_new]
+
+
+def test_list_sweeps_old_temp_files(store, checkpoints_dir):
+    leftover = checkpoints_dir / ".job.json.zz81kq_a.tmp"
+    leftover.write_bytes(b'{"partial": ')
+    hour_ago = time.time() - 7200
+    os.utime(leftover, (hour_ago, hour_ago))
+
+    assert store.list() == []
+
+    assert not leftover.exists()
+    assert store.stats.swept == 1
