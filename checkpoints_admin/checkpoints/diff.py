@@ -4,16 +4,18 @@
 
 - scalar changes, added and removed keys as ``Change(pointer, old, new)``, where an added key
   has ``old is ABSENT`` and a removed key ``new is ABSENT``; pointers are RFC 6901;
-- lists of unique scalars (dates, items) as sets: ``ListChange(pointer, added, removed)``, with
-  ``added`` in the new list's order and ``removed`` in the old list's order;
+- lists of unique strings or integers (dates, items) as sets:
+  ``ListChange(pointer, added, removed)``, ``added`` in the new list's order and ``removed``
+  in the old list's order;
 - a value removed from one such list and added to another list of the same document as a
   ``Move(value, source, target)``; it is then not repeated in either ``ListChange``;
-- a list of unique scalars holding the same values in another order in ``Delta.reordered``
+- such a list holding the same values in another order in ``Delta.reordered``
   (an addition to the contract's three fields); order is otherwise ignored;
 - any other list: element by element when both have the same length, else one ``Change`` of the
   whole list.
 
-Values are compared strictly by JSON type: ``1``, ``1.0`` and ``true`` differ.
+Values are compared strictly by JSON type: ``1``, ``1.0`` and ``true`` differ, and so do
+``0.0`` and ``-0.0``.
 
 ``None`` stands for an absent file: ``diff(None, doc)`` is one ``Change("", ABSENT, doc)``
 (summary ``"created"``), ``diff(doc, None)`` one ``Change("", doc, ABSENT)`` (``"deleted"``).
@@ -23,16 +25,24 @@ Values are compared strictly by JSON type: ``1``, ``1.0`` and ``true`` differ.
 ``""``) with the new document; deleting (``new is None``) replaces the root with ``null``, so
 applying the patch yields ``None`` — the absent file. Operation values share objects with
 ``new`` (nothing is copied); treat both as read-only.
+
+A list of unique strings or integers whose kept values keep their order is patched with
+``remove`` ops (by descending index) then ``add`` ops (by ascending index), one per value
+that changed; when that would cost more than the list itself (a third of it changed, or its
+values were reordered) the list is replaced whole. Other lists keep their common head and
+tail and patch the middle position by position.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, filterfalse
+from itertools import compress, filterfalse, repeat
 from typing import Any, Final
 
 import orjson
@@ -231,8 +241,9 @@ class Delta:
 
 # --------------------------------------------------------------------------- diff
 
-_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
-_NUMBER_TYPES: Final = frozenset({int, float, bool})
+# Floats stay out of set comparison: sets conflate 0.0 and -0.0, which JSON writes apart.
+_SET_TYPES: Final = frozenset({str, int, bool, type(None)})
+_NUMBER_TYPES: Final = frozenset({int, bool})
 _OBJECT: Final = "object"
 _ARRAY: Final = "array"
 
@@ -261,7 +272,7 @@ def _absent(value: Any) -> bool:
 
 def _set_like(types: set[type]) -> bool:
     """Lists whose elements can be compared as a set without conflating 1, 1.0 and true."""
-    return types <= _SCALAR_TYPES and len(types & _NUMBER_TYPES) <= 1
+    return types <= _SET_TYPES and len(types & _NUMBER_TYPES) <= 1
 
 
 @dataclass(slots=True)
@@ -300,6 +311,8 @@ def diff(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Delta:
 
 
 def _walk(old: Any, new: Any, pointer: str, walk: _Walk) -> None:
+    if old is new:  # interventions share what they did not change
+        return
     kind = _kind(old)
     if kind != _kind(new):
         walk.changes.append(Change(pointer, old, new))
@@ -315,7 +328,7 @@ def _walk(old: Any, new: Any, pointer: str, walk: _Walk) -> None:
                 walk.changes.append(Change(f"{pointer}/{_escape(key)}", ABSENT, value))
     elif kind is _ARRAY:
         _walk_list(old, new, pointer, walk)
-    elif old != new:
+    elif _differs(old, new):
         walk.changes.append(Change(pointer, old, new))
 
 
@@ -328,8 +341,8 @@ def _walk_list(old: Sequence[Any], new: Sequence[Any], pointer: str, walk: _Walk
             return
         old_set, new_set = set(old), set(new)
         if len(old_set) == len(old) and len(new_set) == len(new):
-            removed = old_set - new_set
-            added = new_set - old_set
+            removed = old_set - new_set if new_set else old_set
+            added = new_set - old_set if old_set else new_set
             if added or removed:
                 walk.set_lists.append(_SetList(pointer, old, new, added, removed))
             else:
@@ -379,17 +392,13 @@ def _make_moves(values: Sequence[Any], source: str, target: str) -> list[Move]:
     """
     if len(values) < 1000:
         return [Move(value, source, target) for value in values]
-    new = object.__new__
-    set_value, set_source, set_target = _MOVE_VALUE, _MOVE_SOURCE, _MOVE_TARGET
-    moves: list[Move] = []
-    append = moves.append
-    with _gc_paused(len(values)):
-        for value in values:
-            move = new(Move)
-            set_value(move, value)
-            set_source(move, source)
-            set_target(move, target)
-            append(move)
+    count = len(values)
+    with _gc_paused(count):
+        # Every loop below runs in C: map over the slot descriptors' setters.
+        moves: list[Move] = list(map(object.__new__, repeat(Move, count)))
+        deque(map(_MOVE_VALUE, moves, values), maxlen=0)
+        deque(map(_MOVE_SOURCE, moves, repeat(source, count)), maxlen=0)
+        deque(map(_MOVE_TARGET, moves, repeat(target, count)), maxlen=0)
     return moves
 
 
@@ -436,6 +445,8 @@ def json_patch(
 
 
 def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]]) -> None:
+    if old is new:
+        return
     kind = _kind(old)
     if kind != _kind(new):
         ops.append({"op": "replace", "path": path, "value": new})
@@ -450,7 +461,7 @@ def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]]) -> None:
                 ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
     elif kind is _ARRAY:
         _patch_list(old, new, path, ops)
-    elif old != new:
+    elif _differs(old, new):
         ops.append({"op": "replace", "path": path, "value": new})
 
 
@@ -524,6 +535,13 @@ def _sequence_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dic
     return ops
 
 
+def _differs(a: Any, b: Any) -> bool:
+    """Two scalars of the same type differ (0.0 and -0.0 too: they are written apart)."""
+    if a != b:
+        return True
+    return type(a) is float and a == 0 and math.copysign(1, a) != math.copysign(1, b)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Deep equality that tells 1, 1.0 and true apart."""
     kind = _kind(a)
@@ -533,7 +551,7 @@ def _same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(k in b and _same(v, b[k]) for k, v in a.items())
     if kind is _ARRAY:
         return len(a) == len(b) and all(map(_same, a, b))
-    return bool(a == b)
+    return not _differs(a, b)
 
 
 # --------------------------------------------------------------------------- rendering

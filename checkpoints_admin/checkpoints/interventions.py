@@ -31,10 +31,11 @@ Decisions:
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from itertools import filterfalse
+from itertools import filterfalse, islice
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.diff import escape_token
@@ -140,14 +141,14 @@ def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
 
 def _is_sorted(values: Sequence[Any]) -> bool:
     try:
-        return list(values) == sorted(values)
-    except TypeError:
+        return all(map(operator.le, values, islice(values, 1, None)))
+    except TypeError:  # values of types that do not compare
         return False
 
 
 def _merge(target: list[Any], values: list[Any]) -> list[Any]:
-    """``target`` plus ``values``: kept sorted when ``target`` is sorted, else appended."""
-    if _is_sorted(target):
+    """A new list: ``target`` plus ``values``, kept sorted when ``target`` is sorted."""
+    if values and _is_sorted(target):
         try:
             # Timsort merges the two sorted runs in one pass.
             return sorted(target + sorted(values))
@@ -156,37 +157,48 @@ def _merge(target: list[Any], values: list[Any]) -> list[Any]:
     return target + values
 
 
+def _present(wanted: set[Any], values: list[Any]) -> set[Any]:
+    """Those of ``wanted`` found in ``values``: one pass, no set of a million values built."""
+    try:
+        return wanted.intersection(values)
+    except TypeError:  # an object or a list inside (a corrupt document) matches nothing
+        return wanted.intersection(v for v in values if not isinstance(v, dict | list))
+
+
+_Group = tuple[str, list[Any], bool]  # (argument as given, its values, is a range)
+
+
+def _wanted(groups: list[_Group]) -> set[Any]:
+    return {value for _, values, _ in groups for value in values}
+
+
 def _select(
-    groups: list[tuple[str, list[Any], bool]],
-    source: Iterable[Any],
-    target: Iterable[Any],
+    groups: list[_Group],
+    in_source: set[Any],
+    in_target: set[Any],
     source_name: str,
     target_name: str,
     noun: str,
 ) -> list[Any]:
     """The values to move, in argument order; refuses with every offending value named.
 
-    A value found in both lists (a corrupt document) is taken from the source and not added
-    to the target twice.
+    ``in_source``/``in_target``: the requested values found in the source/target list.
     """
-    source_set = set(source)
-    target_set = set(target)
     chosen: list[Any] = []
     seen: set[Any] = set()
     already: list[Any] = []
     missing: list[Any] = []
     empty_ranges: list[str] = []
     for token, values, is_range in groups:
-        present = [v for v in values if v in source_set]
+        present = [v for v in values if v in in_source]
         if is_range:
             if not present:
                 empty_ranges.append(token)
         else:
             for value in values:
-                if value in target_set and value not in source_set:
-                    already.append(value)
-                elif value not in source_set:
-                    missing.append(value)
+                if value in in_source:
+                    continue
+                (already if value in in_target else missing).append(value)
         for value in present:
             if value not in seen:
                 seen.add(value)
@@ -207,24 +219,25 @@ def _verb(values: Sequence[Any]) -> str:
     return "is" if len(values) == 1 else "are"
 
 
-def _move(
-    data: Mapping[str, Any], source_key: str, target_key: str, values: list[Any]
+def _transfer(
+    data: Mapping[str, Any],
+    groups: list[_Group],
+    source_key: str,
+    target_key: str,
+    noun: str,
 ) -> dict[str, Any]:
+    """Move the requested values from one list of the document to another."""
     source = _list_field(data, source_key)
     target = _list_field(data, target_key)
-    moving = set(values)
+    wanted = _wanted(groups)
+    in_source, in_target = _present(wanted, source), _present(wanted, target)
+    chosen = _select(groups, in_source, in_target, source_key, target_key, noun)
+    moving = set(chosen)
     result = dict(data)
     result[source_key] = list(filterfalse(moving.__contains__, source))
-    result[target_key] = _add(target, values)
+    # A value in both lists (a corrupt document) leaves the source and is not added twice.
+    result[target_key] = _merge(target, [v for v in chosen if v not in in_target])
     return result
-
-
-def _add(target: list[Any], values: list[Any]) -> list[Any]:
-    """``target`` plus those of ``values`` it lacks, kept sorted when it is sorted."""
-    if values:
-        present = set(target)
-        values = [v for v in values if v not in present]
-    return _merge(target, values) if values else list(target)
 
 
 def _require_mapping(data: Any) -> Mapping[str, Any]:
@@ -252,17 +265,15 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     kind = _date_kind(data, "skip")
     groups = _date_groups(dates)
     if kind == UNIFIED:
-        pending = _list_field(data, "pendingDates")
-        completed = _list_field(data, "completedDates")
-        chosen = _select(groups, pending, completed, "pendingDates", "completedDates", "date")
-        return _move(data, "pendingDates", "completedDates", chosen)
+        return _transfer(data, groups, "pendingDates", "completedDates", "date")
     all_dates = _list_field(data, "dates")
     processed = _list_field(data, "processedDates")
-    done = set(processed)
-    unprocessed = [d for d in all_dates if d not in done]
-    chosen = _select(groups, unprocessed, processed, "dates", "processedDates", "date")
+    wanted = _wanted(groups)
+    in_processed = _present(wanted, processed)
+    unprocessed = _present(wanted, all_dates) - in_processed
+    chosen = _select(groups, unprocessed, in_processed, "dates", "processedDates", "date")
     result = dict(data)
-    result["processedDates"] = _add(processed, chosen)
+    result["processedDates"] = _merge(processed, chosen)
     return result
 
 
@@ -276,13 +287,11 @@ def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, 
     kind = _date_kind(data, "reprocess")
     groups = _date_groups(dates)
     if kind == UNIFIED:
-        pending = _list_field(data, "pendingDates")
-        completed = _list_field(data, "completedDates")
-        chosen = _select(groups, completed, pending, "completedDates", "pendingDates", "date")
-        return _move(data, "completedDates", "pendingDates", chosen)
+        return _transfer(data, groups, "completedDates", "pendingDates", "date")
     _list_field(data, "dates")
     processed = _list_field(data, "processedDates")
-    chosen = _select(groups, processed, (), "processedDates", "dates", "date")
+    in_processed = _present(_wanted(groups), processed)
+    chosen = _select(groups, in_processed, set(), "processedDates", "dates", "date")
     removing = set(chosen)
     result = dict(data)
     result["processedDates"] = list(filterfalse(removing.__contains__, processed))
@@ -295,61 +304,62 @@ def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, 
 
 # --------------------------------------------------------------------------- items
 
+_INT_RE: Final = re.compile(r"-?[0-9]+\Z")
 
-def _item_groups(
-    data: Mapping[str, Any], items: Iterable[Any]
-) -> list[tuple[str, list[Any], bool]]:
+
+def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
+    """One group per item argument (stripped); a decimal string matches a number item."""
     if isinstance(items, str):
         items = [items]
-    known = set(data.get("pendingItems") or ()) | set(data.get("processedItems") or ())
-    groups: list[tuple[str, list[Any], bool]] = []
+    values: list[Any] = []
     for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise InterventionError(f"{item!r}: items must be strings or numbers")
         value = item.strip() if isinstance(item, str) else item
-        if value == "" or value is None:
+        if value == "":
             raise InterventionError("an empty item name was given")
-        # Arguments from a command line are strings; items written by a job may be numbers.
-        if isinstance(value, str) and value not in known and re.fullmatch(r"-?[0-9]+", value):
-            number = int(value)
-            if number in known:
-                value = number
-        groups.append((str(value), [value], False))
-    if not groups:
+        values.append(value)
+    if not values:
         raise InterventionError("no items given")
-    return groups
+    # Arguments from a command line are strings; items written by a job may be numbers.
+    numbers = {int(v) for v in values if isinstance(v, str) and _INT_RE.match(v)}
+    if numbers:
+        wanted = set(values) | numbers
+        known = _present(wanted, data["pendingItems"]) | _present(wanted, data["processedItems"])
+        values = [
+            int(v)
+            if isinstance(v, str) and v not in known and _INT_RE.match(v) and int(v) in known
+            else v
+            for v in values
+        ]
+    return [(str(v), [v], False) for v in values]
 
 
-def _managed_items(data: Mapping[str, Any], action: str) -> tuple[list[Any], list[Any]]:
+def _managed(data: Mapping[str, Any], action: str) -> None:
     kind = detect_kind(data)
     if kind != MANAGED:
         raise InterventionError(
             f"cannot {action} items of a {kind} checkpoint: only managed checkpoints "
             "(pendingItems/processedItems) have items"
         )
-    return _list_field(data, "pendingItems"), _list_field(data, "processedItems")
+    _list_field(data, "pendingItems")
+    _list_field(data, "processedItems")
 
 
 def skip_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
     """Managed: move items from pendingItems to processedItems without processing them."""
     data = _require_mapping(data)
-    pending, processed = _managed_items(data, "skip")
-    try:
-        groups = _item_groups(data, items)
-        chosen = _select(groups, pending, processed, "pendingItems", "processedItems", "item")
-    except TypeError as exc:  # an unhashable value in a list or in the arguments
-        raise InterventionError(f"items must be strings or numbers ({exc})") from None
-    return _move(data, "pendingItems", "processedItems", chosen)
+    _managed(data, "skip")
+    groups = _item_groups(data, items)
+    return _transfer(data, groups, "pendingItems", "processedItems", "item")
 
 
 def reprocess_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
     """Managed: move items from processedItems back to pendingItems; ``completed`` → ``running``."""
     data = _require_mapping(data)
-    pending, processed = _managed_items(data, "reprocess")
-    try:
-        groups = _item_groups(data, items)
-        chosen = _select(groups, processed, pending, "processedItems", "pendingItems", "item")
-    except TypeError as exc:
-        raise InterventionError(f"items must be strings or numbers ({exc})") from None
-    result = _move(data, "processedItems", "pendingItems", chosen)
+    _managed(data, "reprocess")
+    groups = _item_groups(data, items)
+    result = _transfer(data, groups, "processedItems", "pendingItems", "item")
     if result.get("status") == "completed":
         result["status"] = "running"
     return result

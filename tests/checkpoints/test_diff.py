@@ -200,7 +200,17 @@ def test_pointers_escape_tilde_and_slash():
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(1, 1.0), (1, True), (0, False), (1.0, True), ("1", 1), (None, 0), ([], {}), ({}, None)],
+    [
+        (1, 1.0),
+        (1, True),
+        (0, False),
+        (1.0, True),
+        ("1", 1),
+        (None, 0),
+        ([], {}),
+        ({}, None),
+        (0.0, -0.0),
+    ],
 )
 def test_json_types_are_compared_strictly(old, new):
     delta = diff({"v": old}, {"v": new})
@@ -217,6 +227,18 @@ def test_strict_inside_lists():
 
     assert delta.changes == (Change("/flags/0", 1, True), Change("/objs/0/a", 1, 1.0))
     assert strict(apply(old, json_patch(old, new))) == strict(new)
+
+
+def test_float_lists_are_compared_by_position():
+    old = {"v": [0.0, 1.5]}
+    new = {"v": [-0.0, 1.5]}
+    assert diff(old, new).changes == (Change("/v/0", 0.0, -0.0),)
+    assert strict(apply(old, json_patch(old, new))) == strict(new)
+
+
+def test_shared_values_are_not_walked():
+    big = [f"d{n}" for n in range(10)]
+    assert diff({"a": big, "n": 1}, {"a": big, "n": 2}).changes == (Change("/n", 1, 2),)
 
 
 def test_added_and_removed_keep_list_order():
