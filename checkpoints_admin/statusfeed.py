@@ -98,7 +98,7 @@ class JobStatus:
 
 @dataclass(frozen=True, slots=True)
 class Overall:
-    """The banner: ``state`` is "ok", "attention" or "empty"."""
+    """The banner: ``state`` is "ok", "attention", "empty" or "unavailable" (page only)."""
 
     state: str
     message: str
@@ -311,6 +311,12 @@ def overall(jobs: Sequence[JobStatus]) -> Overall:
     else:
         message = f"{attention} of {count} jobs {'needs' if attention == 1 else 'need'} attention"
     return Overall("attention" if attention else "ok", message, count, attention, states)
+
+
+def unavailable_report(now: datetime) -> StatusReport:
+    """What the page says when the checkpoints directory cannot be read."""
+    message = "Job status is unavailable right now"
+    return StatusReport(now, Overall("unavailable", message, 0, 0, {}), ())
 
 
 def build_report(

@@ -8,6 +8,8 @@ visible as the page is, or with ``Authorization: Bearer <METRICS_TOKEN>`` when t
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -22,12 +24,15 @@ from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import metrics as metrics_module
 from checkpoints_admin import statusfeed
+from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
 
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10
 REFRESH_SECONDS = 30
 REALM = 'realm="Checkpoints Admin"'
+
+logger = logging.getLogger(__name__)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -48,10 +53,14 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
             return HttpResponseClientRefresh()
         return redirect_to_login(request.get_full_path())
     app = get_settings()
-    store = get_store()
-    report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
-    strips = statusfeed.strips(store, report.jobs)
     now = timezone.now()
+    try:
+        store = get_store()
+        report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
+        strips = statusfeed.strips(store, report.jobs)
+    except CheckpointError as exc:
+        logger.error("status page: %s", exc)
+        report, strips = statusfeed.unavailable_report(now), {}
     cards = [statusfeed.Card(job, strips.get(job.name), now) for job in report.jobs]
     template = "status/status.html"
     if request.htmx:
@@ -66,6 +75,7 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
             "refresh_seconds": REFRESH_SECONDS,
             "public": app.status_page_public,
         },
+        status=503 if report.overall.state == "unavailable" else 200,
     )
     # The page carries a CSRF token in the header's sign-out form: never in a shared cache.
     patch_cache_control(response, private=True, no_cache=True, max_age=0)
@@ -84,7 +94,13 @@ def status_json(request: HttpRequest) -> HttpResponse:
         refused["WWW-Authenticate"] = f"Session {REALM}"
         patch_cache_control(refused, private=True, no_store=True)
         return refused
-    feed = statusfeed.cached_feed(get_store(), stale_after=app.stale_after_seconds)
+    try:
+        feed = statusfeed.cached_feed(get_store(), stale_after=app.stale_after_seconds)
+    except CheckpointError as exc:
+        logger.error("status feed: %s", exc)
+        failed = JsonResponse({"error": "The checkpoints cannot be read right now."}, status=503)
+        patch_cache_control(failed, no_store=True)
+        return failed
     response = HttpResponse(feed.body, content_type="application/json")
     response["ETag"] = feed.etag
     if app.status_page_public:
@@ -130,5 +146,15 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return _metrics_unauthorized(
             "Sign in, or send Authorization: Bearer <METRICS_TOKEN>.", f"Bearer {REALM}"
         )
-    body = metrics_module.render(get_store(), stale_after=app.stale_after_seconds, exclude=exclude)
+    try:
+        body = metrics_module.render(
+            get_store(), stale_after=app.stale_after_seconds, exclude=exclude
+        )
+    except CheckpointError as exc:
+        logger.error("metrics: %s", exc)
+        return HttpResponse(
+            "The checkpoints cannot be read right now.\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
     return HttpResponse(body, content_type=metrics_module.CONTENT_TYPE)

@@ -173,3 +173,24 @@ def test_empty_directory(signed_in, checkpoints_dir):
 
 def test_only_safe_methods(signed_in, samples_dir):
     assert signed_in.post("/status/").status_code == 405
+
+
+def test_unreadable_directory(client, tmp_path, settings, public):
+    regular = tmp_path / "not-a-directory"
+    regular.write_text("x")
+    settings.CHECKPOINTS_DIR = regular
+
+    page = client.get("/status/")
+    feed = client.get("/status.json")
+    metrics = client.get("/metrics")
+
+    assert page.status_code == 503
+    assert "Job status is unavailable right now" in page.content.decode()
+    assert 'class="banner banner--unavailable"' in page.content.decode()
+    assert str(regular) not in page.content.decode()
+    assert feed.status_code == 503
+    assert feed.json() == {"error": "The checkpoints cannot be read right now."}
+    assert "no-store" in feed["Cache-Control"]
+    assert metrics.status_code == 503
+    assert str(regular).encode() not in feed.content + metrics.content
+    assert regular.read_text() == "x"
