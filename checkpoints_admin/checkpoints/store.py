@@ -386,6 +386,21 @@ def _write_failure(name: str, exc: OSError) -> str:
     return f"could not write checkpoint {name!r}: {reason}; the previous file is unchanged"
 
 
+def _conflict(name: str, expected: str | None | _Missing, actual: str | None) -> VersionConflict:
+    if expected is None:
+        message = f"checkpoint {name!r} was created by someone else in the meantime"
+    elif actual is None:
+        message = f"checkpoint {name!r} was deleted since version {str(expected)[:12]}"
+    else:
+        message = (
+            f"checkpoint {name!r} changed since it was read "
+            f"(expected version {str(expected)[:12]}, found {actual[:12]})"
+        )
+    return VersionConflict(
+        message, name=name, expected=None if expected is None else str(expected), actual=actual
+    )
+
+
 def _size_text(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MiB"
@@ -709,21 +724,7 @@ class CheckpointStore:
             return st
         actual = None if st is None else self._current_version(name, path)
         if actual != expected:
-            if expected is None:
-                message = f"checkpoint {name!r} was created by someone else in the meantime"
-            elif actual is None:
-                message = f"checkpoint {name!r} was deleted since version {str(expected)[:12]}"
-            else:
-                message = (
-                    f"checkpoint {name!r} changed since it was read "
-                    f"(expected version {str(expected)[:12]}, found {actual[:12]})"
-                )
-            raise VersionConflict(
-                message,
-                name=name,
-                expected=None if expected is None else str(expected),
-                actual=actual,
-            )
+            raise _conflict(name, expected, actual)
         return st
 
     def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
@@ -736,18 +737,24 @@ class CheckpointStore:
         path = str(self.path_for(name))
         with self._hold(name, self.lock_timeout):
             st = self._check_version(name, path, expected, create)
-            mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-            self._replace(name, path, raw, mode)
+            self._replace(name, path, raw, st)
         return version_of(raw)
 
-    def _replace(self, name: str, path: str, raw: bytes, mode: int) -> None:
+    def _replace(self, name: str, path: str, raw: bytes, old: os.stat_result | None) -> None:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
         except OSError as exc:
             raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
         try:
             try:
-                os.fchmod(fd, mode)  # mkstemp makes 0600 files
+                if old is None:
+                    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files
+                else:
+                    if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                        # Keep the job's owner and group when allowed (root, or a group we're in).
+                        with suppress(PermissionError):
+                            os.fchown(fd, old.st_uid, old.st_gid)
+                    os.fchmod(fd, stat.S_IMODE(old.st_mode))
                 _write_all(fd, raw)
                 os.fsync(fd)
             finally:
@@ -777,14 +784,7 @@ class CheckpointStore:
             if expected_version is not MISSING:
                 actual = None if st is None else self._current_version(name, path)
                 if actual != expected_version:
-                    raise VersionConflict(
-                        f"checkpoint {name!r} changed since it was read "
-                        f"(expected version {str(expected_version)[:12]}, "
-                        f"found {(actual or 'none')[:12]})",
-                        name=name,
-                        expected=None if expected_version is None else str(expected_version),
-                        actual=actual,
-                    )
+                    raise _conflict(name, expected_version, actual)
             if st is None:
                 raise CheckpointNotFound(f"checkpoint {name!r} does not exist", name=name)
             try:
@@ -815,7 +815,7 @@ class CheckpointStore:
             return removed
         for entry in entries:
             match = _TEMP_RE.fullmatch(entry.name)
-            if match is None or match.group(1).endswith(_RESERVED_SUFFIXES):
+            if match is None or match.group(1).endswith(_NOT_NAME_ENDINGS):
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)

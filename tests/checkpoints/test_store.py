@@ -360,6 +360,19 @@ def test_mode_of_the_original_is_kept(store, checkpoints_dir):
     assert stat.S_IMODE(os.stat(checkpoints_dir / "job.json").st_mode) == 0o640
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_owner_and_group_of_the_original_are_kept(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+    os.chown(checkpoints_dir / "job.json", 4321, 4322)
+    os.chmod(checkpoints_dir / "job.json", 0o2660)
+
+    store.write("job", {"a": 2})
+
+    written = os.stat(checkpoints_dir / "job.json")
+    assert (written.st_uid, written.st_gid) == (4321, 4322)
+    assert stat.S_IMODE(written.st_mode) == 0o2660
+
+
 def test_new_files_follow_the_umask_not_mkstemp(store, checkpoints_dir):
     old = os.umask(0o027)
     try:
@@ -413,6 +426,16 @@ def test_delete_with_stale_version_is_refused(store, checkpoints_dir):
         store.delete("job", expected_version=first)
 
     assert (checkpoints_dir / "job.json").read_bytes() == before
+
+
+def test_delete_expecting_no_file_is_refused(store, checkpoints_dir):
+    store.write("job", {"a": 1})
+
+    with pytest.raises(VersionConflict) as excinfo:
+        store.delete("job", expected_version=None)
+
+    assert str(excinfo.value) == "checkpoint 'job' was created by someone else in the meantime"
+    assert store.exists("job")
 
 
 def test_delete_missing_raises_not_found(store):
