@@ -1,0 +1,87 @@
+"""The status page in Debian's Chromium: CSP holds, htmx refreshes the board, phones fit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made here by
+    # fixtures happen before it starts, the server answers from its own thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def status_url(live_server, samples_dir, settings):
+    settings.STATUS_PAGE_PUBLIC = True
+    return f"{live_server.url}/status/"
+
+
+def test_page_refreshes_its_board_under_the_csp(browser, status_url):
+    page = browser.new_page()
+    problems = []
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    polls = []
+    page.on(
+        "request",
+        lambda request: polls.append(request.url) if request.headers.get("hx-request") else None,
+    )
+
+    page.goto(status_url)
+    page.evaluate("document.querySelector('.banner__message').textContent = 'stale text'")
+    page.evaluate("document.dispatchEvent(new CustomEvent('visible-again'))")
+    page.wait_for_function(
+        "document.querySelector('.banner__message').textContent !== 'stale text'"
+    )
+
+    assert polls == [status_url]
+    assert page.locator(".banner__message").text_content() == "3 of 3 jobs need attention"
+    assert page.locator("#status-board").count() == 1
+    assert page.locator(".job").count() == 3
+    assert problems == []
+
+
+def test_page_without_javascript(browser, status_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(status_url)
+
+    assert page.locator(".banner__message").text_content() == "3 of 3 jobs need attention"
+    assert page.locator(".job").count() == 3
+    assert page.locator(".strip__day").count() == 60
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_page_fits_a_phone(browser, status_url, scheme):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+    page = context.new_page()
+
+    page.goto(status_url)
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    strip = page.locator(".strip__days").first.bounding_box()
+    card = page.locator(".job__card").first.bounding_box()
+    assert strip["x"] + strip["width"] <= card["x"] + card["width"]
+    context.close()
