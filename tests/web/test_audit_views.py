@@ -1,0 +1,303 @@
+"""The audit log pages: filters, keyset pages, an entry with its diff and chain, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from checkpoints_admin import audit, services
+from tests.web.conftest import write_json
+
+HTMX = {"HX-Request": "true"}
+
+
+def seqs(response) -> list[int]:
+    return [
+        int(n)
+        for n in re.findall(r'<td class="num"><a href="/audit/(\d+)/">', response.content.decode())
+    ]
+
+
+def add_entries(count: int, **fields) -> None:
+    for index in range(count):
+        audit.append_entry(
+            actor=fields.get("actor", "bob"),
+            source=fields.get("source", "cli"),
+            action=fields.get("action", "edit"),
+            checkpoint=fields.get("checkpoint", "job"),
+            reason=f"reason {index}",
+            summary=f"change {index}",
+            created=fields.get("created"),
+        )
+
+
+@pytest.fixture
+def interventions(samples_dir):
+    """Three real interventions on the samples: a web skip, a cli edit, a web reprocess."""
+    web = services.Actor(name="jane.doe", source="web", address="10.1.2.3")
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=web,
+        reason="Upstream data for 2025-03-06 is known bad",
+    )
+    services.apply(
+        "my-process",
+        "edit",
+        {"set": {"/progress": 50}},
+        actor=services.Actor(name="ops", source="cli"),
+        reason="progress was reported wrong",
+    )
+    services.apply(
+        "reconciliation_checkpoint",
+        "reprocess",
+        {"dates": ["2025-03-01..2025-03-03"]},
+        actor=web,
+        reason="Reprocess the first days after the fix",
+    )
+    return samples_dir
+
+
+def test_the_log_is_newest_first(viewer, interventions):
+    response = viewer.get("/audit/")
+    assert response.status_code == 200
+    assert seqs(response) == [3, 2, 1]
+    html = response.content.decode()
+    assert "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)" in html
+    assert '<span class="chip chip--web">web</span>' in html
+    assert '<span class="chip chip--action chip--edit">edit</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("checkpoint=reconciliation_checkpoint", [3, 1]),
+        ("actor=ops", [2]),
+        ("action=skip", [1]),
+        ("source=web", [3, 1]),
+        ("source=web&action=reprocess", [3]),
+        ("checkpoint=nothing", []),
+    ],
+)
+def test_filters(viewer, interventions, query, expected):
+    assert seqs(viewer.get(f"/audit/?{query}")) == expected
+
+
+def test_filter_by_dates(viewer, db):
+    add_entries(2, created=datetime(2025, 3, 1, 12, tzinfo=UTC))
+    add_entries(3, created=datetime(2025, 3, 5, 23, 59, tzinfo=UTC))
+    add_entries(1, created=datetime(2025, 3, 9, tzinfo=UTC))
+    assert seqs(viewer.get("/audit/?since=2025-03-02&until=2025-03-05")) == [5, 4, 3]
+    assert seqs(viewer.get("/audit/?until=2025-03-01")) == [2, 1]
+    assert seqs(viewer.get("/audit/?since=2025-03-09")) == [6]
+
+
+def test_bad_filters_are_reported_not_crashed_on(viewer, interventions):
+    response = viewer.get("/audit/?since=2025-03-09&until=2025-03-01&checkpoint=../etc&action=drop")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "The end date is before the start date." in html
+    assert "Not a checkpoint name." in html
+    assert seqs(response) == [3, 2, 1]
+
+
+def test_keyset_pages_never_count_or_offset(viewer, db):
+    add_entries(120)
+    with CaptureQueriesContext(connection) as queries:
+        first = viewer.get("/audit/")
+    sql = " ".join(query["sql"].upper() for query in queries.captured_queries)
+    assert "OFFSET" not in sql
+    assert "COUNT(" not in sql
+    assert seqs(first) == list(range(120, 70, -1))
+    html = first.content.decode()
+    assert 'href="?before=71"' in html
+    assert "‹ Newer</span>" in html  # disabled on the first page
+    second = viewer.get("/audit/?before=71")
+    assert seqs(second) == list(range(70, 20, -1))
+    assert 'href="?after=70"' in second.content.decode()
+    assert 'href="?before=21"' in second.content.decode()
+    third = viewer.get("/audit/?before=21")
+    assert seqs(third) == list(range(20, 0, -1))
+    assert "Older ›</span>" in third.content.decode()
+    back = viewer.get("/audit/?after=70")
+    assert seqs(back) == list(range(120, 70, -1))
+
+
+def test_keyset_pages_keep_the_filters(viewer, db):
+    add_entries(60, checkpoint="alpha")
+    add_entries(5, checkpoint="beta")
+    first = viewer.get("/audit/?checkpoint=alpha")
+    assert seqs(first) == list(range(60, 10, -1))
+    assert 'href="?checkpoint=alpha&amp;before=11"' in first.content.decode()
+    assert seqs(viewer.get("/audit/?checkpoint=alpha&before=11")) == list(range(10, 0, -1))
+
+
+def test_the_htmx_request_gets_only_the_log(viewer, interventions):
+    html = viewer.get("/audit/?actor=ops", headers=HTMX).content.decode()
+    assert html.lstrip().startswith('<section id="audit-log"')
+    assert "<form" not in html
+
+
+def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
+    response = viewer.get("/audit/3/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Entry #3" in html
+    assert "jane.doe" in html
+    assert '<span class="chip chip--web">web</span> <span class="mono">10.1.2.3</span>' in html
+    assert '<blockquote class="reason">Reprocess the first days after the fix</blockquote>' in html
+    assert (
+        '<p class="diff-summary">3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)</p>'
+        in html
+    )
+    assert (
+        "<strong>3</strong>\n            moved <code>/completedDates</code> → <code>/pendingDates</code>"
+        in html
+    )
+    assert '<tr class="added"><td class="ln"></td><td class="ln">4</td>' in html
+    assert 'href="/audit/3/before"' in html
+    assert 'href="/audit/3/after"' in html
+    assert 'href="/diff/?a=entry:3:before&amp;b=checkpoint:reconciliation_checkpoint"' in html
+    assert "✓ Intact" in html
+    assert re.search(r"RFC 6902, \d+ operations", html)
+    assert "&quot;op&quot;: &quot;remove&quot;" in html
+
+
+def test_the_previous_and_next_entry_links(viewer, interventions):
+    html = viewer.get("/audit/2/").content.decode()
+    assert 'href="/audit/1/" rel="prev"' in html
+    assert 'href="/audit/3/" rel="next"' in html
+    assert 'rel="next"' not in viewer.get("/audit/3/").content.decode()
+
+
+def test_verify_the_chain_up_to_an_entry(viewer, interventions):
+    html = viewer.get("/audit/2/?verify=1").content.decode()
+    assert "✓ The chain verifies up to this entry and to its end (3 entries)." in html
+    fragment = viewer.get("/audit/2/?verify=1", headers=HTMX).content.decode()
+    assert fragment.lstrip().startswith('<div id="chain-verify">')
+
+
+def test_a_tampered_entry_shows_the_break(viewer, interventions):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE checkpoints_admin_auditentry SET reason = 'nothing to see' WHERE seq = 2"
+        )
+    html = viewer.get("/audit/2/").content.decode()
+    assert "✗ Broken" in html
+    assert "this entry does not match its hash" in html
+    verify = viewer.get("/audit/3/?verify=1").content.decode()
+    assert "✗ Broken at entry #2" in verify
+    # entries before the break still verify
+    assert (
+        "✓ The chain verifies up to this entry" in viewer.get("/audit/1/?verify=1").content.decode()
+    )
+
+
+def test_missing_entries_are_404(viewer, interventions):
+    assert viewer.get("/audit/99/").status_code == 404
+    assert viewer.get("/audit/99/before").status_code == 404
+    assert viewer.get("/audit/1/sideways").status_code == 404
+
+
+def test_snapshots_are_the_exact_bytes(viewer, interventions):
+    current = (interventions / "reconciliation_checkpoint.json").read_bytes()
+    after = viewer.get("/audit/3/after")
+    assert after.status_code == 200
+    assert after.content == current
+    assert after["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    before = viewer.get("/audit/1/before?download=1")
+    assert json.loads(before.content)["pendingDates"] == ["2025-03-06", "2025-03-07"]
+    assert before["Content-Disposition"] == (
+        'attachment; filename="reconciliation_checkpoint.1.before.json"'
+    )
+
+
+def test_a_create_has_no_before_snapshot(viewer, checkpoints_dir):
+    services.apply(
+        "fresh",
+        "create",
+        {"document": {"id": "fresh", "status": "pending", "progress": 0}},
+        actor=services.Actor(name="ops", source="web"),
+        reason="new job",
+    )
+    assert viewer.get("/audit/1/before").status_code == 404
+    html = viewer.get("/audit/1/").content.decode()
+    assert '<p class="diff-summary">created</p>' in html
+    assert "no file" in html
+
+
+def test_exports(viewer, interventions):
+    jsonl = viewer.get("/audit/export.jsonl")
+    assert jsonl.status_code == 200
+    assert jsonl["Content-Disposition"] == 'attachment; filename="audit.jsonl"'
+    records = [json.loads(line) for line in b"".join(jsonl.streaming_content).splitlines()]
+    assert [record["seq"] for record in records] == [1, 2, 3]
+    only = viewer.get("/audit/export.csv?checkpoint=my-process")
+    rows = list(csv.DictReader(io.StringIO(b"".join(only.streaming_content).decode())))
+    assert [row["seq"] for row in rows] == ["2"]
+    assert only["Content-Disposition"] == 'attachment; filename="audit-my-process.csv"'
+    assert viewer.get("/audit/export.xml").status_code == 404
+
+
+def test_diff_between_two_checkpoints(viewer, samples_dir):
+    response = viewer.get(
+        "/diff/?a=checkpoint:reconciliation_checkpoint&b=checkpoint:daily_reconciliation_checkpoint"
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<td class="pointer">/lastProcessedDate</td>' in html
+    assert '<td class="before">&quot;2025-03-05&quot;</td>' in html
+    assert '<td class="after">&quot;2025-03-04&quot;</td>' in html
+
+
+def test_diff_between_a_snapshot_and_the_current_file(viewer, interventions):
+    html = viewer.get(
+        "/diff/?a=entry:1:before&b=checkpoint:reconciliation_checkpoint"
+    ).content.decode()
+    assert "reconciliation_checkpoint before entry #1" in html
+    assert "moved <code>/completedDates</code> → <code>/pendingDates</code>" in html
+
+
+def test_diff_between_two_snapshots(viewer, interventions):
+    html = viewer.get("/diff/?a=entry:1:before&b=entry:3:after").content.decode()
+    assert '<p class="diff-summary">' in html
+    assert "No change" not in html
+
+
+def test_diff_with_an_absent_side_and_bad_input(viewer, interventions):
+    html = viewer.get("/diff/?a=checkpoint:gone&b=checkpoint:my-process").content.decode()
+    assert "no such checkpoint file: absent" in html
+    assert '<p class="diff-summary">created</p>' in html
+    bad = viewer.get("/diff/?a=../../etc/passwd&b=checkpoint:my-process")
+    assert bad.status_code == 200
+    assert "Give checkpoint:NAME or entry:NUMBER:before (or :after)." in bad.content.decode()
+    assert viewer.get("/diff/?a=entry:99:before&b=checkpoint:my-process").status_code == 404
+
+
+def test_large_list_changes_are_summarised_and_paged(viewer, checkpoints_dir):
+    pending = [f"2024-{month:02d}-{day:02d}" for month in range(1, 4) for day in range(1, 29)]
+    write_json(checkpoints_dir, "many", {"pendingDates": pending, "completedDates": []})
+    services.apply(
+        "many",
+        "skip",
+        {"dates": ["2024-01-01..2024-03-28"]},
+        actor=services.Actor(name="ops", source="web"),
+        reason="skip the quarter",
+    )
+    html = viewer.get("/audit/1/").content.decode()
+    assert "<strong>84</strong>" in html
+    assert "the first 50 of 84" in html
+    assert "Show all 84, paged" in html
+    expanded = viewer.get("/audit/1/?group=m0&page=1").content.decode()
+    assert "1–84 of 84" in expanded
+    fragment = viewer.get("/audit/1/?group=m0&page=1", headers=HTMX).content.decode()
+    assert fragment.lstrip().startswith('<div id="values-m0"')
+    assert fragment.count("<li>") == 84

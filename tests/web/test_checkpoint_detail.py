@@ -1,0 +1,331 @@
+"""One checkpoint's page: summary, findings, calendar, lists, raw bytes, history, errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from checkpoints_admin import services
+from tests.web.conftest import write_json
+
+HTMX = {"HX-Request": "true"}
+URL = "/checkpoints/reconciliation_checkpoint/"
+
+
+def day(html: str, iso: str) -> str | None:
+    """The state of a calendar day cell, None when the day is not on the page."""
+    match = re.search(rf'data-date="{iso}" data-state="(\w+)"', html)
+    return match.group(1) if match else None
+
+
+def values(html: str) -> list[str]:
+    block = re.search(r'<ol class="values[^"]*">(.*?)</ol>', html, re.S)
+    return re.findall(r"<li>(.*?)</li>", block.group(1)) if block else []
+
+
+def test_the_summary_card(viewer, samples_dir):
+    response = viewer.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<h1 class="mono">reconciliation_checkpoint</h1>' in html
+    assert '<span class="badge badge--stalled badge--lg">' in html
+    assert "<strong>7,231</strong> / 8,564 records" in html
+    assert "<strong>4</strong> / 6 dates" in html
+    assert "<strong>84.4 %</strong>" in html
+    assert "24.0 rec/s" in html
+    assert "2025-03-01 → 2025-03-07" in html
+    assert (
+        'href="/checkpoints/reconciliation_checkpoint/?tab=calendar&amp;month=first-gap">1 date</a>'
+        in html
+    )
+    # the stats of the document, each as a tile
+    assert '<dt class="mono">failedRecords</dt><dd>42</dd>' in html
+    assert '<dt class="mono">totalRecords</dt><dd>8,564</dd>' in html
+
+
+def test_findings_show_severity_pointer_and_message(viewer, samples_dir):
+    html = viewer.get(URL).content.decode()
+    findings = re.findall(
+        r'<li class="finding finding--(\w+)">\s*<span class="finding__sev">\w+</span>\s*'
+        r'<code class="finding__pointer">([^<]*)</code>\s*<span>([^<]*)</span>',
+        html,
+    )
+    assert [(severity, pointer) for severity, pointer, _ in findings] == [
+        ("warning", "/pendingDates"),
+        ("warning", "/lastUpdateTime"),
+    ]
+    assert "2025-03-05" in findings[0][2]
+    assert "not updated for" in findings[1][2]
+
+
+def test_errors_come_before_warnings(viewer, checkpoints_dir):
+    write_json(
+        checkpoints_dir,
+        "clash",
+        {
+            "pendingDates": ["2025-03-02", "2025-03-05"],
+            "completedDates": ["2025-03-01", "2025-03-02"],
+            "startTime": 1709742856123,
+            "lastUpdateTime": 1709743156789,
+        },
+    )
+    html = viewer.get("/checkpoints/clash/").content.decode()
+    severities = re.findall(r'<li class="finding finding--(\w+)">', html)
+    assert severities[0] == "error"
+    assert severities == sorted(severities)  # "error" < "warning"
+    assert day(html, "2025-03-02") == "conflict"
+
+
+def test_the_calendar_shows_each_day_state(viewer, samples_dir):
+    html = viewer.get(URL).content.decode()
+    assert "<h3>March 2025</h3>" in html
+    assert day(html, "2025-03-01") == "completed"
+    assert day(html, "2025-03-04") == "completed"
+    assert day(html, "2025-03-05") == "gap"
+    assert day(html, "2025-03-06") == "pending"
+    assert day(html, "2025-03-07") == "pending"
+    assert day(html, "2025-03-08") == "outside"
+    assert 'title="2025-03-05 · gap: inside the range, in neither list"' in html
+    # weekday rows: 2025-03-01 is a Saturday
+    saturday = html.index('<span class="calendar__label" role="rowheader">Sat</span>')
+    sunday = html.index('<span class="calendar__label" role="rowheader">Sun</span>')
+    assert saturday < html.index('data-date="2025-03-01"') < sunday
+    assert "Jump to first gap" in html
+
+
+def test_the_calendar_pages_by_month(viewer, samples_dir):
+    html = viewer.get(URL + "?tab=calendar&month=2025-02").content.decode()
+    assert "<h3>February 2025</h3>" in html
+    assert day(html, "2025-02-28") == "outside"
+    assert day(html, "2025-03-01") is None
+    assert 'href="/checkpoints/reconciliation_checkpoint/?tab=calendar&amp;month=2025-01"' in html
+    assert 'href="/checkpoints/reconciliation_checkpoint/?tab=calendar&amp;month=2025-03"' in html
+
+
+def test_jump_to_the_first_gap(viewer, checkpoints_dir):
+    completed = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(400)]
+    completed.remove("2025-01-20")
+    write_json(
+        checkpoints_dir,
+        "long",
+        {
+            "pendingDates": ["2025-02-04", "2025-02-05"],
+            "completedDates": completed,
+            "startTime": 1709742856123,
+            "lastUpdateTime": 1709743156789,
+        },
+    )
+    default = viewer.get("/checkpoints/long/").content.decode()
+    assert "<h3>February 2025</h3>" in default  # the first pending date's month
+    html = viewer.get("/checkpoints/long/?tab=calendar&month=first-gap").content.decode()
+    assert "<h3>January 2025</h3>" in html
+    assert "First gap: <code>2025-01-20</code>" in html
+    assert 'class="day day--gap day--target" data-date="2025-01-20"' in html
+
+
+def test_a_bad_month_shows_the_default_month(viewer, samples_dir):
+    for bad in ("2025-13", "March", "2025-02-30", "<script>"):
+        response = viewer.get(URL, {"tab": "calendar", "month": bad})
+        assert response.status_code == 200
+        assert "<h3>March 2025</h3>" in response.content.decode()
+
+
+def test_daily_kind_calendar(viewer, samples_dir):
+    html = viewer.get("/checkpoints/daily_reconciliation_checkpoint/").content.decode()
+    assert day(html, "2025-03-04") == "completed"
+    assert day(html, "2025-03-05") == "pending"
+    assert day(html, "2025-03-03") == "outside"
+
+
+def test_managed_kind_shows_its_items(viewer, samples_dir):
+    html = viewer.get("/checkpoints/my-process/").content.decode()
+    assert "Calendar" not in html
+    assert 'aria-selected="true">Items</a>' in html
+    assert values(html) == ["item2", "item3"]
+    assert 'Processed items <span class="count-pill">1</span>' in html
+    other = viewer.get("/checkpoints/my-process/?tab=lists&list=processedItems").content.decode()
+    assert values(other) == ["item1"]
+
+
+def test_date_lists_and_their_search(viewer, samples_dir):
+    html = viewer.get(URL + "?tab=lists&list=completedDates").content.decode()
+    assert values(html) == ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]
+    html = viewer.get(URL + "?tab=lists&list=completedDates&q=03-0").content.decode()
+    assert len(values(html)) == 4
+    html = viewer.get(URL + "?tab=lists&list=completedDates&q=03-02").content.decode()
+    assert values(html) == ["2025-03-02"]
+    assert "matching “03-02”" in html
+    html = viewer.get(URL + "?tab=lists&list=completedDates&q=1999").content.decode()
+    assert "Nothing matches “1999”." in html
+
+
+def test_an_unknown_list_name_shows_the_first_list(viewer, samples_dir):
+    html = viewer.get(URL + "?tab=lists&list=nope").content.decode()
+    assert values(html) == ["2025-03-06", "2025-03-07"]
+
+
+@pytest.fixture
+def big(checkpoints_dir):
+    """A unified checkpoint with 200,000 pending dates."""
+    start = date(1500, 1, 1).toordinal()
+    pending = [date.fromordinal(start + n).isoformat() for n in range(200_000)]
+    write_json(
+        checkpoints_dir,
+        "big",
+        {
+            "pendingDates": pending,
+            "completedDates": [],
+            "startTime": 1709742856123,
+            "lastUpdateTime": 1709743156789,
+        },
+    )
+    return pending
+
+
+def test_a_big_checkpoint_is_paginated(viewer, big):
+    html = viewer.get("/checkpoints/big/?tab=lists").content.decode()
+    assert values(html) == big[:50]
+    assert "1–50 of 200,000" in html
+    assert "Page 1 of 4,000" in html
+    assert len(html) < 200_000
+    last = viewer.get("/checkpoints/big/?tab=lists&page=4000").content.decode()
+    assert values(last) == big[-50:]
+    found = viewer.get("/checkpoints/big/?tab=lists&q=1600-02-").content.decode()
+    assert values(found) == [f"1600-02-{n:02d}" for n in range(1, 30)]
+
+
+def test_a_big_checkpoint_calendar_and_raw_are_bounded(viewer, big):
+    html = viewer.get("/checkpoints/big/").content.decode()
+    assert "<h3>January 1500</h3>" in html
+    assert html.count('data-state="pending"') == 31
+    raw_tab = viewer.get("/checkpoints/big/?tab=raw").content.decode()
+    assert "the first 256.0\xa0KB are shown" in raw_tab
+    assert len(raw_tab) < 450_000
+
+
+def test_the_raw_tab_pretty_prints_the_document(viewer, samples_dir):
+    html = viewer.get(URL + "?tab=raw").content.decode()
+    assert (
+        '<pre class="code" tabindex="0">{\n  &quot;lastProcessedDate&quot;: &quot;2025-03-05&quot;,'
+        in html
+    )
+    assert 'href="/checkpoints/reconciliation_checkpoint/raw?download=1" download' in html
+
+
+def test_raw_serves_the_exact_bytes(viewer, checkpoints_dir):
+    raw = b'{"id":"x","status":"running","progress":5}'
+    (checkpoints_dir / "compact.json").write_bytes(raw)
+    response = viewer.get("/checkpoints/compact/raw")
+    assert response.status_code == 200
+    assert response.content == raw
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Disposition"] == 'inline; filename="compact.json"'
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    download = viewer.get("/checkpoints/compact/raw?download=1")
+    assert download["Content-Disposition"] == 'attachment; filename="compact.json"'
+    assert download.content == raw
+
+
+def test_a_corrupt_file_shows_its_error_the_lines_around_and_a_raw_link(viewer, checkpoints_dir):
+    raw = b'{\n  "pendingDates": [\n    "2025-03-01",\n  ],\n  "x": 1\n}\n'
+    (checkpoints_dir / "broken.json").write_bytes(raw)
+    response = viewer.get("/checkpoints/broken/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<span class="badge badge--corrupt">' in html
+    assert "This file is not a readable checkpoint document." in html
+    assert '<li class="is-bad"><span class="ln">3</span>' in html
+    assert 'href="/checkpoints/broken/raw"' in html
+    assert viewer.get("/checkpoints/broken/raw").content == raw
+
+
+def test_history_tab_lists_the_audit_entries(viewer, samples_dir):
+    actor = services.Actor(name="jane.doe", source="web", address="10.0.0.7")
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=actor,
+        reason="bad day",
+    )
+    html = viewer.get(URL + "?tab=history").content.decode()
+    assert '<a href="/audit/1/">1</a>' in html
+    assert "jane.doe" in html
+    assert "2025-03-06 pendingDates → completedDates" in html
+    assert 'href="/diff/?a=entry:1:after&amp;b=checkpoint:reconciliation_checkpoint"' in html
+    # the page now shows the file after the skip
+    assert day(viewer.get(URL).content.decode(), "2025-03-06") == "completed"
+
+
+def test_history_tab_without_entries(viewer, samples_dir):
+    assert "No interventions recorded." in viewer.get(URL + "?tab=history").content.decode()
+
+
+def test_htmx_requests_get_the_fragment_they_swap(viewer, samples_dir):
+    tabs = viewer.get(URL + "?tab=raw", headers=HTMX).content.decode()
+    assert tabs.lstrip().startswith('<section id="tabs"')
+    assert "<html" not in tabs
+    overview = viewer.get(URL + "?part=overview", headers=HTMX).content.decode()
+    assert overview.lstrip().startswith('<div id="overview"')
+    assert "Findings" in overview
+    results = viewer.get(
+        URL + "?tab=lists&list=completedDates&q=03-01",
+        headers={**HTMX, "HX-Target": "list-results"},
+    ).content.decode()
+    assert results.lstrip().startswith('<div id="list-results"')
+    assert values(results) == ["2025-03-01"]
+
+
+def test_a_missing_checkpoint_is_a_404_page(viewer, samples_dir):
+    response = viewer.get("/checkpoints/nope/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "There is no checkpoint named “nope”." in html
+    assert "Checkpoints Admin" in html  # the console's layout, not a bare error
+    assert viewer.get("/checkpoints/nope/raw").status_code == 404
+
+
+def test_a_name_the_protocol_refuses_is_a_400_page(viewer, samples_dir):
+    (samples_dir / "x.lock.json").write_text("{}")
+    response = viewer.get("/checkpoints/x.lock/")
+    assert response.status_code == 400
+    assert "Bad request" in response.content.decode()
+    assert viewer.get("/checkpoints/x.lock/raw").status_code == 400
+
+
+SECRET = b'{"secret": "outside-the-directory-7f3a"}'
+
+TRAVERSALS = (
+    "/checkpoints/..%2Fsecret/",
+    "/checkpoints/..%2fsecret/raw",
+    "/checkpoints/%2e%2e%2fsecret/raw",
+    "/checkpoints/..%252Fsecret/raw",
+    "/checkpoints/%252e%252e%252fsecret/",
+    "/checkpoints/secret%00/raw",
+    "/checkpoints/my-process%00.json/raw",
+    "/checkpoints/../secret/raw",
+    "/checkpoints/..%5Csecret/raw",
+    "/checkpoints/.secret/raw",
+    "/checkpoints/%2Ftmp%2Fsecret/raw",
+)
+
+
+@pytest.mark.parametrize("url", TRAVERSALS)
+def test_traversal_attempts_never_reach_the_filesystem(viewer, samples_dir, url):
+    (samples_dir.parent / "secret.json").write_bytes(SECRET)
+    response = viewer.get(url)
+    assert response.status_code in (400, 404)
+    assert b"outside-the-directory" not in response.content
+
+
+def test_a_symlink_leaving_the_directory_is_refused(viewer, samples_dir):
+    outside = samples_dir.parent / "secret.json"
+    outside.write_bytes(SECRET)
+    os.symlink(outside, samples_dir / "escape.json")
+    for url in ("/checkpoints/escape/", "/checkpoints/escape/raw"):
+        response = viewer.get(url)
+        assert response.status_code == 400
+        assert b"outside-the-directory" not in response.content

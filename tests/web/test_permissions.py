@@ -1,0 +1,183 @@
+"""Who may open what: role × URL × method, the roles migration, sign-in and sign-out."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from checkpoints_admin import services
+from checkpoints_admin.permissions import role_of
+from tests.web.conftest import ROLES
+
+READ_URLS = (
+    "/",
+    "/checkpoints/reconciliation_checkpoint/",
+    "/checkpoints/reconciliation_checkpoint/?tab=history",
+    "/checkpoints/reconciliation_checkpoint/raw",
+    "/diff/?a=entry:1:before&b=checkpoint:reconciliation_checkpoint",
+    "/audit/",
+    "/audit/1/",
+    "/audit/1/before",
+    "/audit/export.csv",
+)
+
+
+@pytest.fixture
+def with_entry(samples_dir, db):
+    """The samples plus audit entry #1 (a skip made from the command line)."""
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="alice", source="cli"),
+        reason="known bad upstream day",
+    )
+    return samples_dir
+
+
+@pytest.mark.parametrize("url", READ_URLS)
+def test_anonymous_visitors_are_sent_to_sign_in(client, with_entry, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_an_expired_session_polling_with_htmx_redirects_the_whole_page(client, with_entry):
+    response = client.get(
+        "/?q=rec", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/?q=rec"}
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2F%3Fq%3Drec"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("url", READ_URLS)
+def test_every_role_reads_every_page(signed_in, with_entry, role, url):
+    response = signed_in(role).get(url)
+    assert response.status_code == 200, (role, url, response.status_code)
+
+
+@pytest.mark.parametrize("url", READ_URLS)
+def test_a_user_without_a_role_is_refused(signed_in, with_entry, url):
+    response = signed_in("").get(url)
+    assert response.status_code == 403
+    assert "Your role does not allow this page" in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ("", *ROLES))
+def test_read_only_urls_refuse_other_methods(signed_in, with_entry, role):
+    client = signed_in(role)
+    refused = {
+        (method, url): getattr(client, method)(url).status_code
+        for method in ("post", "put", "patch", "delete")
+        for url in READ_URLS
+    }
+    assert set(refused.values()) == {405}, refused
+
+
+def test_anonymous_post_to_a_read_only_url_is_405_too(client, with_entry):
+    assert client.post("/").status_code == 405
+
+
+def test_roles_migration_creates_the_groups_with_their_permissions(db):
+    permissions = {
+        group.name: sorted(
+            f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()
+        )
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+    assert permissions["viewer"] == [
+        "checkpoints_admin.view_auditentry",
+        "checkpoints_admin.view_checkpoints",
+    ]
+    assert permissions["operator"] == [
+        "checkpoints_admin.change_checkpoints",
+        "checkpoints_admin.view_auditentry",
+        "checkpoints_admin.view_checkpoints",
+    ]
+    assert set(permissions["admin"]) >= {
+        "checkpoints_admin.change_checkpoints",
+        "checkpoints_admin.reset_checkpoints",
+        "checkpoints_admin.view_auditentry",
+        "checkpoints_admin.view_checkpoints",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.delete_user",
+        "auth.view_user",
+    }
+    assert "checkpoints_admin.reset_checkpoints" not in permissions["operator"]
+
+
+@pytest.mark.parametrize(
+    ("role", "change", "reset"),
+    [
+        ("viewer", False, False),
+        ("operator", True, False),
+        ("admin", True, True),
+        ("superuser", True, True),
+    ],
+)
+def test_role_permissions_for_writes(make_user, db, role, change, reset):
+    user = make_user(role)
+    assert user.has_perm("checkpoints_admin.view_checkpoints")
+    assert user.has_perm("checkpoints_admin.change_checkpoints") is change
+    assert user.has_perm("checkpoints_admin.reset_checkpoints") is reset
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_header_shows_the_user_and_role(signed_in, samples_dir, role):
+    html = signed_in(role).get("/").content.decode()
+    assert f'<span class="user__name">{role}-user</span>' in html
+    assert f'<span class="chip chip--role" title="Your role">{role}</span>' in html
+
+
+def test_role_of_prefers_the_most_powerful_group(make_user, db):
+    user = make_user("viewer")
+    user.groups.add(Group.objects.get(name="operator"))
+    assert role_of(user) == "operator"
+    assert role_of(make_user("", username="nobody")) == "no role"
+
+
+def test_sign_in_with_the_form_then_sign_out_by_post(make_user, samples_dir):
+    make_user("viewer")
+    client = Client()
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200
+    assert 'name="password"' in page.content.decode()
+    response = client.post(
+        "/accounts/login/", {"username": "viewer-user", "password": "viewer-password-123"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert client.get("/accounts/logout/").status_code == 405
+    assert client.post("/accounts/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_wrong_password_says_so_and_signs_nobody_in(make_user, samples_dir):
+    make_user("viewer")
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "viewer-user", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert client.get("/").status_code == 302
+
+
+def test_repeated_failures_lock_the_account_out_with_the_styled_page(
+    make_user, samples_dir, settings
+):
+    make_user("viewer")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"})
+    response = client.post(
+        "/accounts/login/", {"username": "viewer-user", "password": "viewer-password-123"}
+    )
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Signing in is paused" in html
+    assert "viewer-user" in html
+    assert client.get("/").status_code == 302
