@@ -11,7 +11,7 @@ import csv
 import hashlib
 import hmac
 import json
-import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -229,15 +229,36 @@ class VerifyResult:
         }
 
 
-def _verify_snapshot(sha: str, data: bytes, compression: str, size: int) -> str | None:
-    snapshot = Snapshot(sha=sha, data=data, compression=compression, size=size)
+def _verify_snapshot(snapshot: Snapshot, cache: OrderedDict[str, bytes]) -> str | None:
     try:
-        raw = snapshot.raw
-    except (SnapshotCorrupt, zlib.error) as exc:
+        raw = snapshot.read_raw(cache)
+    except SnapshotCorrupt as exc:
         return str(exc)
-    if len(raw) != size:
-        return f"snapshot {sha} is {len(raw)} bytes, recorded as {size}"
+    if len(raw) != snapshot.size:
+        return f"snapshot {snapshot.sha} is {len(raw)} bytes, recorded as {snapshot.size}"
     return None
+
+
+def _verify_snapshots(first_use: dict[str, int]) -> list[tuple[int, str]]:
+    """Rebuild and hash every referenced snapshot, bases before the deltas built on them."""
+    shas = list(first_use)
+    created: dict[str, Any] = {}
+    for start in range(0, len(shas), 500):
+        rows = Snapshot.objects.filter(pk__in=shas[start : start + 500]).values_list(
+            "sha", "created"
+        )
+        created.update(rows)
+    bad = [(first_use[sha], f"snapshot {sha} is missing") for sha in shas if sha not in created]
+    ordered = sorted(created, key=lambda sha: (created[sha], sha))
+    cache: OrderedDict[str, bytes] = OrderedDict()
+    for start in range(0, len(ordered), 50):
+        batch = ordered[start : start + 50]
+        snapshots = Snapshot.objects.in_bulk(batch)
+        for sha in batch:
+            problem = _verify_snapshot(snapshots[sha], cache)
+            if problem is not None:
+                bad.append((first_use[sha], problem))
+    return bad
 
 
 def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
@@ -289,22 +310,7 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         expected_seq += 1
         checked += 1
 
-    bad: list[tuple[int, str]] = []
-    shas = list(first_use)
-    found: set[str] = set()
-    for start in range(0, len(shas), 200):
-        batch = shas[start : start + 200]
-        snapshots = Snapshot.objects.filter(pk__in=batch).values_list(
-            "sha", "data", "compression", "size"
-        )
-        for sha, data, compression, size in snapshots.iterator(chunk_size=50):
-            found.add(sha)
-            problem = _verify_snapshot(sha, bytes(data), compression, size)
-            if problem is not None:
-                bad.append((first_use[sha], problem))
-    for sha in shas:
-        if sha not in found:
-            bad.append((first_use[sha], f"snapshot {sha} is missing"))
+    bad = _verify_snapshots(first_use)
     if bad:
         seq, problem = min(bad)
         return VerifyResult(
@@ -316,7 +322,7 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         True,
         checked,
         None,
-        f"Audit chain intact: {checked} entries, {len(shas)} snapshots verified.",
+        f"Audit chain intact: {checked} entries, {len(first_use)} snapshots verified.",
     )
 
 

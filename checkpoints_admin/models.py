@@ -8,10 +8,12 @@ only code that inserts entries is :func:`checkpoints_admin.audit.append_entry`, 
 from __future__ import annotations
 
 import hashlib
+import struct
 import zlib
-from typing import Any, ClassVar
+from collections import OrderedDict
+from typing import Any, ClassVar, Final
 
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.utils import timezone
 
 try:  # Python 3.14+
@@ -22,6 +24,21 @@ except ImportError:  # pragma: no cover - depends on the interpreter
 ZLIB = "zlib"
 ZSTD = "zstd"
 DEFAULT_COMPRESSION = ZSTD if _zstd is not None else ZLIB
+
+#: A version stored as a delta of another is at most this many deltas from a full copy, so
+#: reading any snapshot reconstructs at most this many steps.
+MAX_DELTA_DEPTH: Final = 16
+#: A delta is kept only when it is this many times smaller than the bytes it stands for.
+DELTA_GAIN: Final = 4
+
+_DELTA_MAGIC: Final = b"CKD1"
+_COPY: Final = struct.Struct("<cII")  # b"C", first line, line count
+_INSERT: Final = struct.Struct("<cI")  # b"I", byte length (the bytes follow)
+_RUN_CHUNK: Final = 2048
+_ANCHOR_WINDOW: Final = 4096
+
+
+_SNAPSHOT_HEAD: Final = ("sha", "size", "compression", "base", "depth", "created")
 
 
 class SnapshotCorrupt(Exception):
@@ -48,20 +65,105 @@ def _decompress(data: bytes, method: str) -> bytes:
     return zlib.decompress(data)
 
 
+def _run_length(new: list[bytes], i: int, old: list[bytes], j: int) -> int:
+    """How many lines from ``new[i]`` on equal those from ``old[j]`` on (C-speed chunks)."""
+    limit = min(len(new) - i, len(old) - j)
+    run = 0
+    while run + _RUN_CHUNK <= limit and (
+        new[i + run : i + run + _RUN_CHUNK] == old[j + run : j + run + _RUN_CHUNK]
+    ):
+        run += _RUN_CHUNK
+    while run < limit and new[i + run] == old[j + run]:
+        run += 1
+    return run
+
+
+def make_delta(old: bytes, new: bytes) -> bytes:
+    """``new`` as line copies from ``old`` and inserted bytes (a checkpoint is one value a line).
+
+    Greedy and linear: runs of equal lines are copied; after a difference the next line is
+    looked for a little further on in ``old``; anything else is inserted literally.
+    """
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    out = [_DELTA_MAGIC]
+    literal: list[bytes] = []
+
+    def flush() -> None:
+        if literal:
+            chunk = b"".join(literal)
+            out.append(_INSERT.pack(b"I", len(chunk)))
+            out.append(chunk)
+            literal.clear()
+
+    i = j = 0
+    while i < len(new_lines):
+        run = _run_length(new_lines, i, old_lines, j) if j < len(old_lines) else 0
+        if run:
+            flush()
+            out.append(_COPY.pack(b"C", j, run))
+            i += run
+            j += run
+            continue
+        try:
+            j = old_lines.index(new_lines[i], j, j + _ANCHOR_WINDOW)
+        except ValueError:
+            literal.append(new_lines[i])
+            i += 1
+    flush()
+    return b"".join(out)
+
+
+def apply_delta(old: bytes, delta: bytes) -> bytes:
+    """The bytes a delta made by :func:`make_delta` stands for."""
+    if not delta.startswith(_DELTA_MAGIC):
+        raise ValueError("not a snapshot delta")
+    old_lines = old.splitlines(keepends=True)
+    parts: list[bytes] = []
+    view = memoryview(delta)
+    pos = len(_DELTA_MAGIC)
+    while pos < len(delta):
+        op = delta[pos : pos + 1]
+        if op == b"C":
+            _, first, count = _COPY.unpack_from(view, pos)
+            if first + count > len(old_lines):
+                raise ValueError("snapshot delta copies past the end of its base")
+            parts.extend(old_lines[first : first + count])
+            pos += _COPY.size
+        elif op == b"I":
+            _, length = _INSERT.unpack_from(view, pos)
+            pos += _INSERT.size
+            parts.append(bytes(view[pos : pos + length]))
+            pos += length
+        else:
+            raise ValueError(f"unknown snapshot delta operation {op!r}")
+    return b"".join(parts)
+
+
 class Snapshot(models.Model):
-    """The bytes of a checkpoint file at one moment, stored once, compressed, named by sha256."""
+    """The bytes of a checkpoint file at one moment, stored once, compressed, named by sha256.
+
+    A snapshot is either a full compressed copy or, when it has a ``base``, a compressed
+    line delta against that snapshot (at most ``MAX_DELTA_DEPTH`` deltas from a full copy):
+    a 20 MB checkpoint edited a hundred times costs a few full copies, not a hundred.
+    """
 
     sha = models.CharField(primary_key=True, max_length=64, editable=False)
     data = models.BinaryField(editable=False)
     compression = models.CharField(max_length=8, default=ZLIB, editable=False)
     size = models.PositiveBigIntegerField(editable=False)
+    base = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ("-created",)
 
     def __str__(self) -> str:
-        return f"snapshot {self.sha[:12]} ({self.size} bytes)"
+        kind = f"delta of {self.base_id[:12]}" if self.base_id else "full"
+        return f"snapshot {self.sha[:12]} ({self.size} bytes, {kind})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -70,42 +172,91 @@ class Snapshot(models.Model):
         super().save(*args, **kwargs)
 
     @classmethod
-    def store(cls, raw: bytes) -> Snapshot:
-        """Return the snapshot of ``raw``, creating it if these bytes were never stored."""
+    def store(
+        cls,
+        raw: bytes,
+        *,
+        base: Snapshot | None = None,
+        base_raw: bytes | None = None,
+        sha: str | None = None,
+    ) -> Snapshot:
+        """Return the snapshot of ``raw``, creating it if these bytes were never stored.
+
+        With ``base`` (and its bytes ``base_raw``, when the caller has them) new bytes are
+        stored as a delta of that snapshot when that is much smaller than a full copy.
+        ``sha`` saves hashing ``raw`` again when the caller just did.
+        """
         raw = bytes(raw)
-        sha = hashlib.sha256(raw).hexdigest()
-        existing = cls.objects.filter(pk=sha).only("sha", "size", "compression", "created").first()
+        sha = sha or hashlib.sha256(raw).hexdigest()
+        existing = cls.objects.filter(pk=sha).only(*_SNAPSHOT_HEAD).first()
         if existing is not None:
             return existing
-        snapshot = cls(
-            sha=sha,
-            data=_compress(raw, DEFAULT_COMPRESSION),
-            compression=DEFAULT_COMPRESSION,
-            size=len(raw),
-        )
-        try:
-            with transaction.atomic():
-                snapshot.save(force_insert=True)
-        except IntegrityError:
-            # Another process stored the same bytes in the meantime: content-addressed, so equal.
-            return cls.objects.only("sha", "size", "compression", "created").get(pk=sha)
+        snapshot = cls(sha=sha, compression=DEFAULT_COMPRESSION, size=len(raw))
+        if base is not None and base.depth < MAX_DELTA_DEPTH and base.sha != sha:
+            delta = make_delta(base_raw if base_raw is not None else base.raw, raw)
+            if len(delta) * DELTA_GAIN <= len(raw):
+                snapshot.base, snapshot.depth = base, base.depth + 1
+                snapshot.data = _compress(delta, DEFAULT_COMPRESSION)
+        if snapshot.base_id is None:
+            snapshot.data = _compress(raw, DEFAULT_COMPRESSION)
+        # Another process may store the same bytes at the same moment: content-addressed, so
+        # whichever row lands is the same snapshot.
+        cls.objects.bulk_create([snapshot], ignore_conflicts=True)
+        snapshot._state.adding = False
         return snapshot
+
+    @property
+    def is_delta(self) -> bool:
+        return self.base_id is not None
 
     @property
     def raw(self) -> bytes:
         """The original bytes, checked against the sha256 they are named by."""
-        try:
-            raw = _decompress(bytes(self.data), self.compression)
-        except (zlib.error, ValueError) as exc:
-            raise SnapshotCorrupt(f"snapshot {self.sha} cannot be decompressed: {exc}") from None
-        except Exception as exc:  # zstd raises its own error type
-            if exc.__class__.__name__ == "ZstdError":
+        return self.read_raw()
+
+    def read_raw(self, cache: OrderedDict[str, bytes] | None = None) -> bytes:
+        """The original bytes (reconstructed through the delta chain), checked by sha256.
+
+        ``cache`` (sha → bytes, least recently used first) saves reconstructing shared bases
+        when many snapshots are read in a row.
+        """
+        chain: list[Snapshot] = []
+        node: Snapshot | None = self
+        raw: bytes | None = None
+        while node is not None:
+            if cache is not None and node.sha in cache:
+                raw = cache[node.sha]
+                cache.move_to_end(node.sha)
+                break
+            chain.append(node)
+            if node.base_id is None:
+                break
+            if len(chain) > MAX_DELTA_DEPTH + 1:
+                raise SnapshotCorrupt(f"snapshot {self.sha} has a delta chain that is too long")
+            node = Snapshot.objects.filter(pk=node.base_id).first()
+            if node is None:
+                raise SnapshotCorrupt(f"snapshot {chain[-1].sha} lost its base snapshot")
+        for snapshot in reversed(chain):
+            try:
+                data = _decompress(bytes(snapshot.data), snapshot.compression)
+                raw = data if raw is None else apply_delta(raw, data)
+            except (zlib.error, ValueError, struct.error) as exc:
                 raise SnapshotCorrupt(
-                    f"snapshot {self.sha} cannot be decompressed: {exc}"
+                    f"snapshot {snapshot.sha} cannot be decompressed: {exc}"
                 ) from None
-            raise
-        if hashlib.sha256(raw).hexdigest() != self.sha:
-            raise SnapshotCorrupt(f"snapshot {self.sha} does not match its sha256")
+            except Exception as exc:  # zstd raises its own error type
+                if exc.__class__.__name__ == "ZstdError":
+                    raise SnapshotCorrupt(
+                        f"snapshot {snapshot.sha} cannot be decompressed: {exc}"
+                    ) from None
+                raise
+            if hashlib.sha256(raw).hexdigest() != snapshot.sha:
+                raise SnapshotCorrupt(f"snapshot {snapshot.sha} does not match its sha256")
+            if cache is not None:
+                cache[snapshot.sha] = raw
+                while len(cache) > 4:
+                    cache.popitem(last=False)
+        assert raw is not None
         return raw
 
 

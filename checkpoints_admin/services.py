@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Final
 
 from django.db import DatabaseError, transaction
@@ -132,7 +133,7 @@ class Preview:
     def ok(self) -> bool:
         return not self.errors
 
-    @property
+    @cached_property
     def result_version(self) -> str | None:
         return version_of(self.after_raw) if self.after_raw is not None else None
 
@@ -290,6 +291,7 @@ def preview(
 
     before: dict[str, Any] | None = None
     before_raw: bytes | None = None
+    base_version: str | None = None
     if action == "create":
         _only_keys(params, {"document"}, action, name)
         document = _document(params, name)
@@ -310,8 +312,10 @@ def preview(
             before_raw = store.read_raw(name)
         else:
             before, before_raw = checkpoint.data, checkpoint.raw
+            base_version = checkpoint.version
 
-    base_version = version_of(before_raw) if before_raw is not None else None
+    if before_raw is not None and before is None:
+        base_version = version_of(before_raw)
     restores: int | None = None
     after: dict[str, Any] | None
     after_raw: bytes | None
@@ -553,6 +557,30 @@ def _undo_after_failure(
         logger.exception("could not clear the journal of %s; recovery will", pv.name)
 
 
+def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
+    """Store the before and after bytes; each new version as a delta of a close one."""
+    before = None
+    if pv.before_raw is not None:
+        before = Snapshot.objects.filter(pk=pv.base_version).only("sha", "depth").first()
+        if before is None:
+            # The file changed since the last entry (a job ran): delta of what was last seen.
+            last = (
+                AuditEntry.objects.filter(checkpoint=pv.name)
+                .order_by("-seq")
+                .values_list("after_id", "before_id")
+                .first()
+            )
+            sha = (last[0] or last[1]) if last else None
+            base = Snapshot.objects.filter(pk=sha).first() if sha else None
+            before = Snapshot.store(pv.before_raw, base=base, sha=pv.base_version)
+    after = None
+    if pv.after_raw is not None:
+        after = Snapshot.store(
+            pv.after_raw, base=before, base_raw=pv.before_raw, sha=pv.result_version
+        )
+    return before, after
+
+
 def apply(
     name: str,
     action: str,
@@ -600,8 +628,6 @@ def apply(
                 f"This {action} leaves checkpoint {name!r} as it is; nothing was written.",
                 name=name,
             )
-        before = Snapshot.store(pv.before_raw) if pv.before_raw is not None else None
-        after = Snapshot.store(pv.after_raw) if pv.after_raw is not None else None
         result_version = pv.result_version
         payload = {
             "actor": actor.name,
@@ -612,22 +638,27 @@ def apply(
             "reason": reason.strip(),
             "base_version": pv.base_version,
             "result_version": result_version,
-            "before": before.pk if before is not None else None,
-            "after": after.pk if after is not None else None,
+            "before": None,
+            "after": None,
             "patch": pv.patch,
             "summary": pv.summary,
             "findings": [_finding_dict(f) for f in pv.findings],
             "restores": pv.restores,
             "attempted": format_time(datetime.now(UTC)),
         }
-        # Journal first, committed on its own: a crash from here on leaves a trace.
-        pending = PendingChange.objects.create(
-            checkpoint=name,
-            action=action,
-            payload=payload,
-            base_version=pv.base_version,
-            result_version=result_version,
-        )
+        # Snapshots and journal first, committed on their own: a crash from here on leaves
+        # a trace that recovery turns into an entry.
+        with transaction.atomic():
+            before, after = _store_snapshots(pv)
+            payload["before"] = before.pk if before is not None else None
+            payload["after"] = after.pk if after is not None else None
+            pending = PendingChange.objects.create(
+                checkpoint=name,
+                action=action,
+                payload=payload,
+                base_version=pv.base_version,
+                result_version=result_version,
+            )
         entry: AuditEntry | None = None
         try:
             with transaction.atomic():

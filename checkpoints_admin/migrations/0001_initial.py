@@ -79,9 +79,21 @@ class Migration(migrations.Migration):
                 ("data", models.BinaryField()),
                 ("compression", models.CharField(default="zlib", editable=False, max_length=8)),
                 ("size", models.PositiveBigIntegerField(editable=False)),
+                ("depth", models.PositiveSmallIntegerField(default=0, editable=False)),
                 (
                     "created",
                     models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "base",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="checkpoints_admin.snapshot",
+                    ),
                 ),
             ],
             options={

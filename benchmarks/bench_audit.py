@@ -1,0 +1,280 @@
+"""Audit benchmarks: audited interventions vs bare writes, chain verification, snapshot size.
+
+Run: ``.venv/bin/python benchmarks/bench_audit.py [--quick]``. Uses a temporary SQLite
+database, and also a temporary PostgreSQL database when ``DATABASE_URL`` names a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import Results, parse_args  # noqa: E402
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+HAS_PG = PG_URL.startswith(("postgres://", "postgresql://"))
+
+
+def unified(completed: int, pending: int) -> dict:
+    first = date(1900, 1, 1).toordinal()
+    dates = [date.fromordinal(first + i).isoformat() for i in range(completed + pending)]
+    return {
+        "lastProcessedDate": dates[completed - 1],
+        "pendingDates": dates[completed:],
+        "completedDates": dates[:completed],
+        "startTime": 1709742856123,
+        "lastUpdateTime": 1709743156789,
+        "stats": {
+            "totalRecords": 8564,
+            "processedRecords": 7231,
+            "successfulRecords": 7189,
+            "failedRecords": 42,
+            "timeouts": 0,
+        },
+    }
+
+
+def rate_line(label: str, rate: float, baseline: float, goal: float) -> bool:
+    ratio = rate / baseline if baseline else 0.0
+    passed = ratio >= goal
+    print(
+        f"{label}: {rate:,.1f}/s vs {baseline:,.1f}/s = {ratio:.2f}× (goal ≥ {goal:g}×) "
+        f"{'PASS' if passed else 'MISS'}",
+        flush=True,
+    )
+    return passed
+
+
+def bench_throughput(backend: str, results: Results, quick: bool) -> None:
+    from checkpoints_admin import services
+    from checkpoints_admin.checkpoints import CheckpointStore
+
+    directory = Path(tempfile.mkdtemp(prefix="bench-audit-"))
+    store = CheckpointStore(directory)
+    count = 40 if quick else 200
+    document = unified(2000, 400)
+    actor = services.Actor("bench", "cli")
+
+    def bare() -> float:
+        store.write("bare", document)
+        start = time.perf_counter()
+        for i in range(count):
+            data = store.read("bare").data
+            data["stats"] = {**data["stats"], "timeouts": i + 1}
+            store.write("bare", data)
+        return count / (time.perf_counter() - start)
+
+    def audited() -> float:
+        store.write("audited", document)
+        start = time.perf_counter()
+        for i in range(count):
+            services.apply(
+                "audited",
+                "edit",
+                {"set": {"/stats/timeouts": i + 1}},
+                actor=actor,
+                reason="benchmark",
+                store=store,
+            )
+        return count / (time.perf_counter() - start)
+
+    # Interleaved, best of three each, so both see the same machine state.
+    bare_rate = max(bare() for _ in range(3))
+    audited_rate = max(audited() for _ in range(3))
+    label = f"audited edits/s ({backend}, {count} edits of a 2,400-date checkpoint)"
+    results.add(f"throughput {backend}", rate_line(label, audited_rate, bare_rate, 0.3))
+
+
+def bench_verify(backend: str, results: Results, quick: bool) -> None:
+    from django.db import transaction
+    from django.utils import timezone
+
+    from checkpoints_admin import audit
+    from checkpoints_admin.models import AuditEntry, Snapshot
+
+    total = 10_000 if quick else 100_000
+    start_seq = (AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()) or 0
+    prev = AuditEntry.objects.filter(seq=start_seq).values_list("hash", flat=True).first()
+    prev = prev or audit.GENESIS
+    snapshots = [Snapshot.store(f'{{"n": {i}}}\n'.encode()) for i in range(20)]
+    key = audit.get_settings().audit_hmac_key
+    created = timezone.now() - timedelta(days=1)
+
+    t0 = time.perf_counter()
+    batch: list[AuditEntry] = []
+    with transaction.atomic():
+        for n in range(1, total + 1):
+            before, after = snapshots[n % 20], snapshots[(n + 1) % 20]
+            entry = AuditEntry(
+                seq=start_seq + n,
+                created=created + timedelta(microseconds=n * 7),
+                actor=f"user{n % 13}",
+                source="cli",
+                address="",
+                action="edit",
+                checkpoint=f"job-{n % 50}",
+                reason="bulk benchmark entry",
+                base_version=before.pk,
+                result_version=after.pk,
+                before_id=before.pk,
+                after_id=after.pk,
+                patch=[{"op": "replace", "path": "/n", "value": (n + 1) % 20}],
+                summary="n changed",
+                findings=[],
+                outcome="applied",
+                prev_hash=prev,
+            )
+            entry.hash = audit.entry_hash(entry, prev, key=key)
+            prev = entry.hash
+            batch.append(entry)
+            if len(batch) == 5000:
+                AuditEntry.objects.bulk_create(batch)
+                batch = []
+        if batch:
+            AuditEntry.objects.bulk_create(batch)
+    print(f"inserted {total:,} chained entries in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    columns = audit._COLUMNS
+    t0 = time.perf_counter()
+    rows = sum(1 for _ in AuditEntry.objects.order_by("seq").values_list(*columns).iterator(2000))
+    read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = audit.verify_chain()
+    verify = time.perf_counter() - t0
+    assert result.ok, result.message
+    assert result.checked == rows
+    ratio = verify / read
+    passed = ratio <= 4
+    print(
+        f"verify_chain ({backend}, {rows:,} entries): {verify:.2f} s "
+        f"({rows / verify:,.0f} entries/s) vs reading the rows {read:.2f} s = {ratio:.2f}× "
+        f"(goal ≤ 4×) {'PASS' if passed else 'MISS'}",
+        flush=True,
+    )
+    results.add(f"verify {backend}", passed)
+
+
+def bench_snapshots(backend: str, results: Results, quick: bool) -> None:
+    from checkpoints_admin import services
+    from checkpoints_admin.checkpoints import CheckpointStore
+    from checkpoints_admin.models import Snapshot
+
+    size = 100_000 if quick else 1_000_000
+    edits = 100
+    directory = Path(tempfile.mkdtemp(prefix="bench-audit-snap-"))
+    store = CheckpointStore(directory)
+    store.write("big", unified(size - edits, edits))
+    known = set(Snapshot.objects.values_list("sha", flat=True))
+    actor = services.Actor("bench", "cli")
+    # What keeping every version as a plain copy would cost: the first and each edited version.
+    raw_total = len(store.read_raw("big"))
+    t0 = time.perf_counter()
+    for day in store.read("big").data["pendingDates"]:
+        applied = services.apply(
+            "big", "skip", {"dates": [day]}, actor=actor, reason="benchmark", store=store
+        )
+        raw_total += len(applied.preview.after_raw)
+    elapsed = time.perf_counter() - t0
+    new = Snapshot.objects.exclude(sha__in=known)
+    stored = sum(len(bytes(d)) for d in new.values_list("data", flat=True).iterator(10))
+    count = new.count()
+    ratio = stored / raw_total
+    goal = 0.05
+    passed = ratio <= goal
+    print(
+        f"snapshot store ({backend}, {edits} skips of a {size:,}-date checkpoint, "
+        f"{count} snapshots, {elapsed / edits:.2f} s per audited skip): "
+        f"{stored / 1e6:,.1f} MB vs {raw_total / 1e6:,.1f} MB raw = {ratio:.3f}× "
+        f"(goal ≤ {goal:g}×) {'PASS' if passed else 'MISS'}",
+        flush=True,
+    )
+    results.add(f"snapshot size {backend}", passed)
+    # Every stored version reads back exactly.
+    for sha in new.values_list("sha", flat=True)[:3]:
+        assert hashlib.sha256(Snapshot.objects.get(pk=sha).raw).hexdigest() == sha
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+    from django.conf import settings
+
+    if not settings.configured or not hasattr(django, "_bench_setup"):
+        django.setup()
+        django._bench_setup = True  # type: ignore[attr-defined]
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def run_backend(backend: str, results: Results, quick: bool) -> None:
+    print(f"== {backend}", flush=True)
+    bench_throughput(backend, results, quick)
+    bench_verify(backend, results, quick)
+    bench_snapshots(backend, results, quick)
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0])
+    results = Results("audit")
+    started = datetime.now(UTC)
+    # One Django setup per process: SQLite here; PostgreSQL in a child process of its own.
+    if os.environ.get("BENCH_AUDIT_BACKEND") == "postgresql":
+        name = os.environ["BENCH_AUDIT_DB"]
+        setup_django(urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}")))
+        run_backend("postgresql", results, args.quick)
+        results.summary()
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-audit-db-") as tmp:
+        setup_django(f"sqlite:///{tmp}/bench.sqlite3")
+        run_backend("sqlite", results, args.quick)
+    if HAS_PG:
+        import subprocess
+
+        name = f"bench_audit_{uuid.uuid4().hex[:8]}"
+        pg_admin(f"CREATE DATABASE {name}")
+        try:
+            child = subprocess.run(
+                [sys.executable, __file__, *sys.argv[1:]],
+                env={**os.environ, "BENCH_AUDIT_BACKEND": "postgresql", "BENCH_AUDIT_DB": name},
+                capture_output=True,
+                text=True,
+            )
+            lines = child.stdout.strip().splitlines()
+            for line in lines[:-1]:
+                print(line, flush=True)
+            if child.returncode != 0:
+                print(child.stderr[-3000:], file=sys.stderr)
+                results.add("postgresql run", False)
+            else:
+                # Fold the child's verdicts into this run's summary.
+                summary = lines[-1] if lines else ""
+                results.add("postgresql", "MISS" not in summary)
+        finally:
+            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    else:
+        print("(PostgreSQL skipped: DATABASE_URL does not name a PostgreSQL server)")
+    print(f"took {(datetime.now(UTC) - started).total_seconds():.0f} s", flush=True)
+    results.summary()
+
+
+if __name__ == "__main__":
+    main()
