@@ -167,8 +167,8 @@ def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
     assert 'href="/audit/3/after"' in html
     assert 'href="/diff/?a=entry:3:before&amp;b=checkpoint:reconciliation_checkpoint"' in html
     assert "✓ Intact" in html
-    assert re.search(r"RFC 6902, \d+ operations", html)
-    assert "&quot;op&quot;: &quot;remove&quot;" in html
+    assert "RFC 6902, 2 operations" in html
+    assert "&quot;op&quot;: &quot;replace&quot;" in html
 
 
 def test_the_previous_and_next_entry_links(viewer, interventions):
