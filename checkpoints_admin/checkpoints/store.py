@@ -101,8 +101,9 @@ _BOM: Final = b"\xef\xbb\xbf"
 #: (inode, size, mtime_ns); such entries are re-verified (by their bytes) on the next listing.
 _RACY_NS: Final = 2_000_000_000
 _SWEEP_EVERY: Final = 600.0
-#: Files up to this size get their summary and findings computed on first access (see _LazyInfo).
-_LAZY_MAX_BYTES: Final = 1024 * 1024
+#: Files up to this size get their summary and findings computed on first access (see _LazyInfo);
+#: their bytes are kept until then, so this bounds the memory a listing holds per checkpoint.
+_LAZY_MAX_BYTES: Final = 16 * 1024
 
 #: Listing cache entry of one file name: (key to trust, or None when it must be looked at again;
 #: the info, or the file name when the file is ignored; the file's (inode, size, mtime_ns)).

@@ -630,6 +630,39 @@ def test_list_info_behaves_as_a_checkpoint_info(samples_dir, store):
         info.name = "other"  # type: ignore[misc]
 
 
+def test_list_info_describes_the_version_it_was_listed_with(store):
+    store.write("job", {"id": "job-1", "status": "running", "progress": 10})
+    (info,) = store.list()
+
+    store.write("job", {"id": "job-1", "status": "completed", "progress": 100})
+
+    assert info.summary is not None
+    assert (info.summary.status, info.summary.progress) == ("running", 0.1)
+    (current,) = store.list()
+    assert current.summary is not None
+    assert (current.summary.status, current.summary.progress) == ("completed", 1.0)
+
+
+def test_list_info_of_a_large_checkpoint(store):
+    dates = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]
+    store.write(
+        "big",
+        {
+            "lastRun": "2025-03-06T10:15:23.456Z",
+            "dates": dates * 10,
+            "processedDates": [],
+            "status": "running",
+        },
+    )
+
+    (info,) = store.list()
+
+    assert info.size > 16 * 1024
+    assert info.kind == "daily-reconciliation"
+    assert info.summary is not None and info.summary.kind == "daily-reconciliation"
+    assert any(f.severity == "error" for f in info.findings)  # duplicated dates
+
+
 def test_list_from_several_threads(samples_dir, store):
     results: list[list[str]] = []
 
