@@ -317,6 +317,42 @@ def test_unsaved_updates_are_reapplied_over_an_operators_edit(
     assert not cp.dirty
 
 
+@pytest.mark.parametrize(
+    ("items", "store_timeout"),
+    [(10, 10.0), (10, 5.0), (20_000, 10.0), (20_000, 5.0)],
+    ids=["small", "small-other-timeout", "big", "big-other-timeout"],
+)
+def test_each_save_path_follows_edits_and_resets(
+    checkpoints_dir: Path, items: int, store_timeout: float
+) -> None:
+    # Small documents are saved with one compare-and-swap write, big ones (and any with a
+    # store whose lock timeout is not the manager's) under the lock after comparing the bytes.
+    store = CheckpointStore(checkpoints_dir, lock_timeout=store_timeout)
+    initial = {**COUNTER_INITIAL, "items": [f"item-{i:06d}" for i in range(items)]}
+    cp = CheckpointManager("counter", initial, store=store)
+    cp.init()
+    cp.update(increment)
+    current = store.read("counter")
+    store.write(
+        "counter", {**current.data, "operator": "was here"}, expected_version=current.version
+    )
+    cp.update(increment)
+    cp.update(increment)
+    on_disk = store.read("counter")
+    assert on_disk.data["counter"] == 3
+    assert on_disk.data["operator"] == "was here"
+    assert on_disk.data["items"] == initial["items"]
+    assert cp.version == on_disk.version
+    assert cp.data == on_disk.data
+
+    store.delete("counter")
+    cp.update(increment)
+    assert store.read("counter").data == {**cp.data, "counter": 1}
+    assert "operator" not in cp.data
+    cp.update({"note": "x"})
+    assert store.read("counter").data == cp.data
+
+
 def test_save_without_pending_updates_picks_up_the_file_and_writes_nothing(
     checkpoints_dir: Path, store: CheckpointStore
 ) -> None:
