@@ -154,14 +154,10 @@ def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
     assert "jane.doe" in html
     assert '<span class="chip chip--web">web</span> <span class="mono">10.1.2.3</span>' in html
     assert '<blockquote class="reason">Reprocess the first days after the fix</blockquote>' in html
-    assert (
-        '<p class="diff-summary">3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)</p>'
-        in html
-    )
-    assert (
-        "<strong>3</strong>\n            moved <code>/completedDates</code> → <code>/pendingDates</code>"
-        in html
-    )
+    summary = "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)"
+    assert f'<p class="diff-summary">{summary}</p>' in html
+    group = "moved <code>/completedDates</code> → <code>/pendingDates</code>"
+    assert f"<strong>3</strong>\n            {group}" in html
     assert '<tr class="added"><td class="ln"></td><td class="ln">4</td>' in html
     assert 'href="/audit/3/before"' in html
     assert 'href="/audit/3/after"' in html

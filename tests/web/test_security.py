@@ -1,0 +1,186 @@
+"""Security of the pages: CSP with nonces and no inline code, headers, hostile content as text."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+
+from checkpoints_admin import services
+from tests.web.conftest import scripts_of, write_json
+
+HOSTILE = "<script>alert(1)</script>"
+IMG = '<img src=x onerror="alert(2)">'
+SVG = "<svg onload=alert(3)>"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_no_active_markup(html: str) -> None:
+    """No event handler attribute, no script without src, no element a document could inject."""
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag not in {"img", "svg", "iframe", "object", "embed", "style"}, (tag, attrs)
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "script":
+            assert attrs.get("src", "").startswith("/static/js/"), attrs
+
+
+PAGES = (
+    "/",
+    "/?q=x",
+    "/checkpoints/reconciliation_checkpoint/",
+    "/checkpoints/reconciliation_checkpoint/?tab=lists",
+    "/checkpoints/reconciliation_checkpoint/?tab=raw",
+    "/checkpoints/reconciliation_checkpoint/?tab=history",
+    "/checkpoints/my-process/",
+    "/diff/",
+    "/diff/?a=checkpoint:my-process&b=checkpoint:reconciliation_checkpoint",
+    "/audit/",
+    "/audit/1/",
+    "/checkpoints/nope/",
+)
+
+
+@pytest.fixture
+def entry(samples_dir):
+    services.apply(
+        "my-process",
+        "edit",
+        {"set": {"/progress": 40}},
+        actor=services.Actor(name="ops", source="cli"),
+        reason="fix progress",
+    )
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_has_a_nonce_csp_and_no_inline_code(viewer, entry, url):
+    response = viewer.get(url)
+    assert response.status_code in (200, 404)
+    policy = response["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy
+    assert "style-src 'self'" in policy
+    html = response.content.decode()
+    scripts = scripts_of(html)
+    assert len(scripts) == 2  # htmx and console.js, both files of our own
+    for tag in scripts:
+        assert re.search(r'src="/static/js/[\w.]+\.js"', tag), tag
+        assert f'nonce="{nonce}"' in tag
+    assert not re.search(r"<script\b[^>]*>\s*[^<\s]", html), "inline script"
+    assert not re.search(r"\sstyle\s*=", html), "inline style attribute"
+    assert "<style" not in html
+    assert_no_active_markup(html)
+    assert "javascript:" not in html
+    assert '"includeIndicatorStyles": false' in html
+
+
+def test_security_headers(viewer, samples_dir):
+    response = viewer.get("/")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_the_sign_in_page_has_csp_too(samples_dir, db):
+    response = Client().get("/accounts/login/")
+    assert "'nonce-" in response["Content-Security-Policy"]
+    assert len(scripts_of(response.content.decode())) == 2
+
+
+@pytest.fixture
+def hostile(checkpoints_dir):
+    """Checkpoints whose keys and values are HTML and script."""
+    write_json(
+        checkpoints_dir,
+        "hostile",
+        {
+            HOSTILE: IMG,
+            "id": SVG,
+            "status": "running",
+            "note": HOSTILE,
+            "progress": 10,
+            "processedItems": [HOSTILE],
+            "pendingItems": [IMG, SVG],
+            "stats": {HOSTILE: IMG},
+        },
+    )
+    write_json(
+        checkpoints_dir,
+        "hostile-dates",
+        {
+            "pendingDates": [HOSTILE, "2025-03-02"],
+            "completedDates": [IMG],
+            "lastProcessedDate": SVG,
+        },
+    )
+    (checkpoints_dir / "hostile-corrupt.json").write_bytes(f'{{"a": "{HOSTILE}", {IMG}'.encode())
+    return checkpoints_dir
+
+
+HOSTILE_PAGES = (
+    "/",
+    "/?q=hostile",
+    "/checkpoints/hostile/",
+    "/checkpoints/hostile/?tab=lists",
+    "/checkpoints/hostile/?tab=lists&list=processedItems",
+    "/checkpoints/hostile/?tab=raw",
+    "/checkpoints/hostile-dates/",
+    "/checkpoints/hostile-dates/?tab=lists",
+    "/checkpoints/hostile-corrupt/",
+    "/diff/?a=checkpoint:hostile&b=checkpoint:hostile-dates",
+    f"/checkpoints/hostile/?tab=lists&q={HOSTILE}",
+    f"/audit/?actor={SVG}",
+)
+
+
+@pytest.mark.parametrize("url", HOSTILE_PAGES)
+def test_hostile_content_is_shown_as_text(viewer, hostile, url):
+    response = viewer.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for markup in ("<script>alert", "<img src=x", "<svg onload"):
+        assert markup not in html, (url, markup)
+    assert_no_active_markup(html)
+
+
+def test_hostile_content_is_visible_escaped(viewer, hostile):
+    html = viewer.get("/checkpoints/hostile/?tab=raw").content.decode()
+    assert "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in html
+    listed = viewer.get("/checkpoints/hostile/?tab=lists").content.decode()
+    assert "<li>&lt;img src=x onerror=&quot;alert(2)&quot;&gt;</li>" in listed
+
+
+def test_hostile_reason_and_actor_in_the_audit_pages(viewer, hostile):
+    services.apply(
+        "hostile",
+        "edit",
+        {"set": {"/progress": 20}},
+        actor=services.Actor(name=SVG, source="web", address="127.0.0.1"),
+        reason=f"{HOSTILE} {IMG}",
+    )
+    for url in ("/audit/", "/audit/1/", "/checkpoints/hostile/?tab=history"):
+        html = viewer.get(url).content.decode()
+        for markup in ("<script>alert", "<img src=x", "<svg onload"):
+            assert markup not in html, (url, markup)
+        assert_no_active_markup(html)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in viewer.get("/audit/1/").content.decode()
+
+
+def test_the_raw_bytes_are_served_sandboxed(viewer, hostile):
+    response = viewer.get("/checkpoints/hostile-corrupt/raw")
+    assert HOSTILE.encode() in response.content  # exact bytes, as a download would give
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["X-Content-Type-Options"] == "nosniff"
