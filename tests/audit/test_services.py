@@ -411,6 +411,7 @@ def test_a_hundred_edits_of_a_big_checkpoint_store_each_content_once(
     # Ten distinct contents (timeouts 0..9); timeouts 0 is the original file's bytes again.
     assert len(versions) == 10
     assert Snapshot.objects.count() == len(versions)
+    assert Snapshot.objects.filter(base=None).count() == 1  # the others are small deltas
     raw_size = len(file_bytes(checkpoints_dir, "big"))
     stored = sum(len(bytes(data)) for data in Snapshot.objects.values_list("data", flat=True))
     assert stored < raw_size * len(versions) / 5
