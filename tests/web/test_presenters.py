@@ -1,0 +1,64 @@
+"""Diffs and documents shaped for templates."""
+
+from __future__ import annotations
+
+from checkpoints_admin import presenters
+
+
+def test_a_date_move_is_a_group_with_a_text_diff():
+    old = {"pendingDates": ["2025-03-06", "2025-03-07"], "completedDates": ["2025-03-05"]}
+    new = {"pendingDates": ["2025-03-07"], "completedDates": ["2025-03-05", "2025-03-06"]}
+    view = presenters.present_diff(old, new)
+    assert view.summary == "2025-03-06 pendingDates → completedDates"
+    assert [(g.key, g.kind, g.source, g.target, g.count) for g in view.groups] == [
+        ("m0", "moved", "/pendingDates", "/completedDates", 1)
+    ]
+    assert view.groups[0].shown == ["2025-03-06"]
+    assert view.fields == []
+    kinds = [(line.kind, line.old, line.new, line.text) for line in view.text]
+    assert kinds[0] == ("hunk", None, None, "@@ -1,9 +1,9 @@")
+    assert ("removed", 3, None, '    "2025-03-06",') in kinds
+    assert ("added", None, 7, '    "2025-03-06"') in kinds
+
+
+def test_field_changes_keep_absent_sides_apart():
+    view = presenters.present_diff({"a": 1, "gone": True}, {"a": 2, "new": "<b>"})
+    rows = {row.pointer: row for row in view.fields}
+    assert (rows["/a"].before, rows["/a"].after) == ("1", "2")
+    assert rows["/gone"].removed and rows["/gone"].after == ""
+    assert rows["/new"].added and rows["/new"].after == '"<b>"'
+
+
+def test_created_and_identical_documents():
+    created = presenters.present_diff(None, {"x": 1})
+    assert created.summary == "created"
+    assert created.fields[0].pointer == "(document)"
+    same = presenters.present_diff({"x": 1}, {"x": 1})
+    assert same.empty
+    assert same.text == []
+
+
+def test_big_documents_skip_the_line_diff_but_keep_the_groups():
+    old = {"pendingDates": [f"d{n:06d}" for n in range(6000)], "completedDates": []}
+    new = {"pendingDates": [], "completedDates": old["pendingDates"]}
+    view = presenters.present_diff(old, new)
+    assert view.text is None
+    assert "6,004 lines long" in view.text_note
+    group = view.groups[0]
+    assert group.count == 6000
+    assert len(group.shown) == presenters.MAX_SHOWN_VALUES
+    assert group.more == 6000 - presenters.MAX_SHOWN_VALUES
+    assert view.group("m0") is group
+    assert view.group("zz") is None
+
+
+def test_pretty_documents_are_cut_at_a_line():
+    data = {"values": list(range(10_000))}
+    full = presenters.pretty_document(data, limit=10**9)
+    assert not full.truncated
+    cut = presenters.pretty_document(data, limit=1000)
+    assert cut.truncated
+    assert len(cut.text) <= 1000
+    assert full.text.startswith(cut.text)
+    assert cut.text.endswith(",")
+    assert cut.total_bytes == len(full.text)

@@ -1,0 +1,190 @@
+"""Read-side helpers: rows, selection and sort, the loaded-checkpoint cache, calendars, lists."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from checkpoints_admin import queries
+from checkpoints_admin.checkpoints import CheckpointNotFound, CheckpointStore, CorruptCheckpoint
+from checkpoints_admin.checkpoints.summary import summarize
+from tests.web.conftest import write_json
+
+NOW = datetime(2025, 3, 6, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(samples_dir) -> CheckpointStore:
+    return CheckpointStore(samples_dir)
+
+
+def test_rows_carry_state_and_finding_counts(store):
+    rows = {row.name: row for row in queries.build_rows(store.list(), now=NOW, stale_after=3600)}
+    assert rows["reconciliation_checkpoint"].state == "stalled"
+    assert (
+        rows["reconciliation_checkpoint"].errors,
+        rows["reconciliation_checkpoint"].warnings,
+    ) == (0, 2)
+    assert rows["daily_reconciliation_checkpoint"].state == "running"
+    assert rows["my-process"].state == "running"
+    fresh = queries.build_rows(store.list(), now=NOW, stale_after=10**9)
+    assert {row.name: row.warnings for row in fresh}["reconciliation_checkpoint"] == 1
+
+
+def test_a_corrupt_file_is_a_corrupt_row(store, samples_dir):
+    (samples_dir / "bad.json").write_text("[1, 2")
+    row = {row.name: row for row in queries.build_rows(store.list(), now=NOW, stale_after=60)}[
+        "bad"
+    ]
+    assert (row.state, row.errors, row.summary) == ("corrupt", 1, None)
+    assert queries.state_counts([row]) == {
+        "pending": 0,
+        "running": 0,
+        "stalled": 0,
+        "completed": 0,
+        "failed": 0,
+        "corrupt": 1,
+    }
+
+
+def test_select_filters_and_sorts_with_missing_values_last(store, samples_dir):
+    (samples_dir / "bad.json").write_text("{")
+    rows = queries.build_rows(store.list(), now=NOW, stale_after=3600)
+    assert [r.name for r in queries.select_rows(rows, sort="rate")] == [
+        "my-process",
+        "reconciliation_checkpoint",
+        "bad",
+        "daily_reconciliation_checkpoint",
+    ]
+    assert [r.name for r in queries.select_rows(rows, sort="rate", descending=True)][:2] == [
+        "reconciliation_checkpoint",
+        "my-process",
+    ]
+    assert [r.name for r in queries.select_rows(rows, q="PROC")] == ["my-process"]
+    assert [r.name for r in queries.select_rows(rows, state="corrupt")] == ["bad"]
+    assert [r.name for r in queries.select_rows(rows, kind="managed")] == ["my-process"]
+    assert [r.name for r in queries.select_rows(rows, sort="bogus")][0] == "bad"
+
+
+def test_load_checkpoint_parses_unchanged_bytes_once(store, samples_dir):
+    queries.clear_cache()
+    first = queries.load_checkpoint(store, "my-process")
+    assert queries.load_checkpoint(store, "my-process") is first
+    write_json(samples_dir, "my-process", {**first.data, "progress": 60})
+    changed = queries.load_checkpoint(store, "my-process")
+    assert changed is not first
+    assert changed.data["progress"] == 60
+    assert changed.checkpoint.version != first.checkpoint.version
+
+
+def test_load_checkpoint_raises_the_store_errors(store, samples_dir):
+    with pytest.raises(CheckpointNotFound):
+        queries.load_checkpoint(store, "missing")
+    (samples_dir / "bad.json").write_text('{"a": }')
+    with pytest.raises(CorruptCheckpoint) as excinfo:
+        queries.load_checkpoint(store, "bad")
+    assert excinfo.value.line == 1
+
+
+def test_the_cache_is_bounded(store, samples_dir, monkeypatch):
+    queries.clear_cache()
+    monkeypatch.setattr(queries, "CACHE_ENTRIES", 2)
+    for name in ("my-process", "reconciliation_checkpoint", "daily_reconciliation_checkpoint"):
+        queries.load_checkpoint(store, name)
+    assert len(queries._CACHE) == 2
+
+
+def index_of(data: dict, kind: str) -> queries.DateIndex:
+    return queries.DateIndex.of(data, kind, summarize(data, kind=kind))
+
+
+def test_day_states_and_first_gap():
+    data = {
+        "pendingDates": ["2025-03-09", "2025-03-10", "2025-03-02"],
+        "completedDates": ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-07"],
+    }
+    index = index_of(data, "unified-reconciliation")
+    assert [index.state_of(f"2025-03-{n:02d}") for n in range(1, 12)] == [
+        "completed",
+        "conflict",
+        "completed",
+        "gap",
+        "gap",
+        "gap",
+        "completed",
+        "gap",
+        "pending",
+        "pending",
+        "outside",
+    ]
+    assert index.first_gap == "2025-03-04"
+    assert index.first_pending == "2025-03-02"
+
+
+def test_first_gap_in_a_long_range_is_found_without_walking_it():
+    start = date(1000, 1, 1).toordinal()
+    done = [date.fromordinal(start + n).isoformat() for n in range(300_000)]
+    missing = done.pop(250_000)
+    index = index_of({"completedDates": done, "pendingDates": []}, "unified-reconciliation")
+    assert index.first_gap == missing
+    assert (
+        index_of(
+            {"completedDates": done[:1000], "pendingDates": []}, "unified-reconciliation"
+        ).first_gap
+        is None
+    )
+
+
+def test_daily_dates_index():
+    data = {"dates": ["2025-03-04", "2025-03-06"], "processedDates": ["2025-03-04"]}
+    index = index_of(data, "daily-reconciliation")
+    assert index.state_of("2025-03-04") == "completed"
+    assert index.state_of("2025-03-05") == "gap"
+    assert index.state_of("2025-03-06") == "pending"
+
+
+def test_month_grid_has_weekday_rows():
+    index = index_of(
+        {"completedDates": ["2025-03-01"], "pendingDates": ["2025-03-03"]}, "unified-reconciliation"
+    )
+    month = queries.month_grid(index, 2025, 3, today=date(2025, 3, 3))
+    assert [label for label, _ in month.rows] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert len(month.rows[0][1]) == 6  # March 2025 spans six weeks
+    saturday = month.rows[5][1]
+    assert saturday[0].date == "2025-03-01"
+    assert saturday[0].state == "completed"
+    monday = month.rows[0][1]
+    assert monday[0] is None
+    assert (monday[1].date, monday[1].state, monday[1].today) == ("2025-03-03", "pending", True)
+    assert month.counts == {"completed": 1, "pending": 1, "conflict": 0, "gap": 1, "outside": 28}
+    assert (month.previous, month.next, month.label) == ("2025-02", "2025-04", "March 2025")
+
+
+def test_month_bounds_and_parsing():
+    index = index_of({"completedDates": [], "pendingDates": []}, "unified-reconciliation")
+    assert queries.month_grid(index, 1, 1, today=date(2025, 1, 1)).previous is None
+    assert queries.month_grid(index, 9999, 12, today=date(2025, 1, 1)).next is None
+    assert queries.parse_month("2025-02") == (2025, 2)
+    assert queries.parse_month("2025-02-14") == (2025, 2)
+    assert queries.parse_month("2025-13") is None
+    assert queries.parse_month("0000-01") is None
+    assert queries.parse_month("") is None
+    assert queries.default_month(index, date(2030, 5, 1)) == (2030, 5)
+
+
+def test_list_fields_put_the_kinds_lists_first():
+    data = {"extra": [1], "completedDates": ["a"], "pendingDates": [], "stats": {}}
+    fields = queries.list_fields(data, "unified-reconciliation")
+    assert [(f.key, f.label, f.count) for f in fields] == [
+        ("pendingDates", "Pending dates", 0),
+        ("completedDates", "Completed dates", 1),
+        ("extra", "extra", 1),
+    ]
+
+
+def test_search_list_matches_text_of_any_value():
+    values = ["alpha", "Beta", {"id": "beta-2"}, 42]
+    assert queries.search_list(values, "BETA") == ["Beta", {"id": "beta-2"}]
+    assert queries.search_list(values, "4") == [42]
+    assert queries.search_list(values, "  ") is values
