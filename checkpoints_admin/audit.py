@@ -2,7 +2,9 @@
 
 ``hash = HMAC-SHA256(AUDIT_HMAC_KEY, prev_hash + canonical)`` when ``AUDIT_HMAC_KEY`` is set,
 else ``sha256(prev_hash + canonical)``; the first entry's ``prev_hash`` is 64 zeros.
-The canonical form is the sorted-key compact JSON of the hashed fields below.
+The canonical form is the sorted-key compact JSON (UTF-8, as orjson writes it) of the hashed
+fields below, times as ISO 8601 UTC with microseconds, JSON numbers as the database gives
+them back (integral floats as integers).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import IO, Any, Final
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -118,7 +121,13 @@ def canonical_entry(entry: AuditEntry | Mapping[str, Any]) -> bytes:
         fields["created"] = format_time(created)
     fields["patch"] = _normalise(fields["patch"] if fields["patch"] is not None else [])
     fields["findings"] = _normalise(fields["findings"] if fields["findings"] is not None else [])
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        # Integers beyond 64 bits (orjson refuses them): the same data always lands here.
+        return json.dumps(
+            fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
 
 
 def _digest(prev_hash: str, canonical: bytes, key: str) -> str:

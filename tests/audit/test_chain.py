@@ -266,3 +266,25 @@ def test_export_csv_filters_by_checkpoint_and_since(samples_dir: Path) -> None:
         audit.export("xml", io.StringIO())
     with pytest.raises(ValueError, match="yesterday"):
         audit.export("jsonl", io.StringIO(), since="yesterday")
+
+
+def test_values_the_database_rewrites_still_verify() -> None:
+    # jsonb (PostgreSQL) gives 1e20 back as an integer and reorders keys; text stays text.
+    patch = [
+        {"op": "replace", "path": "/stats/big", "value": 1e20},
+        {"value": 0.1, "path": "/ratio", "op": "replace"},
+        {"op": "add", "path": "/note", "value": "straße ✓ \u0007"},
+    ]
+    entry = audit.append_entry(
+        actor="zoë",
+        source="web",
+        action="edit",
+        checkpoint="c",
+        reason="grüße",
+        summary="s",
+        patch=patch,
+    )
+
+    stored = AuditEntry.objects.get(seq=entry.seq)
+    assert audit.entry_hash(stored) == entry.hash
+    assert audit.verify_chain().ok
