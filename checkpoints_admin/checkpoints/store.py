@@ -89,7 +89,9 @@ _TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za
 _RESERVED_SUFFIXES: Final = (".lock", ".tmp")
 _NOT_NAME_ENDINGS: Final = (".lock", ".tmp", ".json")
 
-_DUMP_OPTIONS: Final = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS
+_DUMP_OPTIONS: Final = (
+    orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 _SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
 _MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
 _READ_FLAGS: Final = (
@@ -228,7 +230,7 @@ def encode_document(data: Mapping[str, Any]) -> bytes:
                 f"cannot write the document: the number at {_pointer(path) or '(document)'} "
                 "is NaN or Infinity, which JSON cannot represent"
             )
-    return out + b"\n"
+    return out
 
 
 def _line_column(raw: bytes, pos: int) -> tuple[int, int]:
