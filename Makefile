@@ -53,6 +53,7 @@ venv: $(STAMP)
 	@chmod 600 $@
 
 run: $(STAMP) .local-secret-key
+	@mkdir -p "$${CHECKPOINTS_DIR:-checkpoints}"
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py bootstrap
 	$(LOCAL_ENV) $(PY) manage.py runserver $(HOST):$(PORT)

@@ -233,5 +233,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # axes announces itself at INFO on every start; its lock-outs are warnings.
+        "axes": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
     },
 }
