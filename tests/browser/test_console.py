@@ -1,0 +1,177 @@
+"""The console in a real browser: sign in, list, search, live refresh, detail, calendar,
+diff, audit, hostile content. Screenshots of each page go to /tmp/screens."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+
+from checkpoints_admin import services
+from tests.browser.conftest import new_page, shoot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def rows(page) -> list[str]:
+    return page.locator("#checkpoint-table td.name a").all_inner_texts()
+
+
+def test_sign_in_search_and_open_a_checkpoint(chromium, live_server, samples_dir, operator):
+    page = new_page(chromium)
+    page.goto(live_server.url + "/")
+    assert "/accounts/login/" in page.url
+    shoot(page, "login")
+    sign_in(page, live_server)
+    assert rows(page) == [
+        "daily_reconciliation_checkpoint",
+        "my-process",
+        "reconciliation_checkpoint",
+    ]
+    assert page.locator(".user__name").inner_text() == "jane.doe"
+    shoot(page, "list")
+
+    page.fill("#id_q", "recon")
+    page.wait_for_url(re.compile(r"\?q=recon"))
+    page.locator("#checkpoint-table").get_by_text("my-process").wait_for(state="detached")
+    assert rows(page) == ["daily_reconciliation_checkpoint", "reconciliation_checkpoint"]
+
+    page.locator("th a", has_text="Progress").click()
+    page.wait_for_url(re.compile(r"sort=progress"))
+    page.locator("th a", has_text="Progress").click()
+    page.wait_for_url(re.compile(r"order=desc"))
+    assert rows(page) == ["reconciliation_checkpoint", "daily_reconciliation_checkpoint"]
+    assert page.input_value("#id_q") == "recon"  # the swap left the form alone
+
+    page.locator("tr[data-href] td.kind", has_text="unified").click()  # a row opens it
+    page.wait_for_url(re.compile(r"/checkpoints/reconciliation_checkpoint/$"))
+    assert page.locator("h1").inner_text() == "reconciliation_checkpoint"
+    gap = page.locator('[data-date="2025-03-05"]')
+    assert gap.get_attribute("data-state") == "gap"
+    assert "gap" in gap.get_attribute("title")
+    shoot(page, "detail")
+
+    page.locator(".calnav a[rel=next]").click()
+    page.wait_for_url(re.compile(r"month=2025-04"))
+    assert page.locator(".calnav h3").inner_text() == "April 2025"
+    page.get_by_role("link", name="Jump to first gap").click()
+    page.wait_for_url(re.compile(r"month=first-gap"))
+    assert "day--target" in page.locator('[data-date="2025-03-05"]').get_attribute("class")
+
+    page.get_by_role("tab", name="Dates").click()
+    page.wait_for_url(re.compile(r"tab=lists"))
+    page.get_by_role("link", name=re.compile("Completed dates")).click()
+    page.fill("#id_list_q", "03-02")
+    page.locator("#list-results li").filter(has_text="2025-03-01").wait_for(state="detached")
+    assert page.locator("#list-results li").all_inner_texts() == ["2025-03-02"]
+    shoot(page, "detail-lists")
+
+    page.get_by_role("tab", name="Raw JSON").click()
+    page.locator("pre.code").wait_for()
+    assert '"totalRecords": 8564' in page.locator("pre.code").inner_text()
+    shoot(page, "detail-raw")
+
+
+def test_the_list_shows_a_new_file_without_reload(chromium, live_server, samples_dir, operator):
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.evaluate("window.__sameDocument = true")
+    document = {
+        "id": "nightly",
+        "created": "2025-03-06T09:00:00.000Z",
+        "lastUpdated": "2025-03-06T09:05:00.000Z",
+        "status": "running",
+        "progress": 40,
+        "processedItems": ["a", "b"],
+        "pendingItems": ["c", "d", "e"],
+    }
+    (samples_dir / "nightly-export.json").write_bytes(orjson.dumps(document))
+    page.locator("#checkpoint-table td.name a", has_text="nightly-export").wait_for()
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    (samples_dir / "nightly-export.json").unlink()
+    page.locator("#checkpoint-table td.name a", has_text="nightly-export").wait_for(
+        state="detached"
+    )
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_audit_log_entry_diff_and_chain(chromium, live_server, samples_dir, operator):
+    web = services.Actor(name="jane.doe", source="web", address="127.0.0.1")
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=web,
+        reason="Upstream data for 2025-03-06 is known bad; skip it",
+    )
+    services.apply(
+        "reconciliation_checkpoint",
+        "reprocess",
+        {"dates": ["2025-03-01..2025-03-03"]},
+        actor=web,
+        reason="Reprocess the first days after the fix",
+    )
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.get_by_role("link", name="Audit log").click()
+    assert page.locator("#audit-log tbody tr").count() == 2
+    shoot(page, "audit")
+    page.locator("#audit-log tbody tr").first.locator("td.wrap").click()  # the row opens it
+    page.wait_for_url(re.compile(r"/audit/2/$"))
+    assert "3 dates completedDates → pendingDates" in page.locator(".diff-summary").inner_text()
+    page.get_by_role("link", name="Verify the chain up to here").click()
+    page.get_by_text("The chain verifies up to this entry").wait_for()
+    shoot(page, "audit-entry")
+    page.get_by_role("link", name="Before ↔ current file").click()
+    page.wait_for_url(re.compile(r"/diff/"))
+    assert page.locator(".group--moved").count() == 1
+    shoot(page, "diff")
+
+
+def test_hostile_content_runs_nothing(chromium, live_server, checkpoints_dir, operator):
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)><svg onload=alert(3)>"
+    document = {payload: payload, "id": payload, "status": "running", "progress": 5}
+    document["pendingItems"] = [payload]
+    (checkpoints_dir / "hostile.json").write_bytes(orjson.dumps(document))
+    page = new_page(chromium)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, live_server)
+    for path in (
+        "/",
+        "/checkpoints/hostile/",
+        "/checkpoints/hostile/?tab=raw",
+        "/checkpoints/hostile/raw",
+        "/diff/?a=checkpoint:hostile&b=checkpoint:hostile",
+    ):
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+    page.goto(live_server.url + "/checkpoints/hostile/?tab=lists")
+    assert page.locator("#list-results li").first.inner_text() == payload
+    assert dialogs == []
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("dark", 1366), ("light", 390), ("dark", 390)])
+def test_pages_in_dark_mode_and_on_a_phone(
+    chromium, live_server, samples_dir, operator, scheme, width
+):
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="jane.doe", source="web"),
+        reason="known bad upstream day",
+    )
+    page = new_page(chromium, scheme=scheme, width=width, height=844 if width < 500 else 900)
+    sign_in(page, live_server)
+    for name, path in (
+        ("list", "/"),
+        ("detail", "/checkpoints/reconciliation_checkpoint/"),
+        ("audit-entry", "/audit/1/"),
+    ):
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        # the page itself never scrolls sideways: wide tables scroll inside their card
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        shoot(page, f"{name}-{scheme}-{width}")
