@@ -212,6 +212,8 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Logging: JSON lines to stdout ------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# JSON lines for log collectors; plain text reads better in a local terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -221,12 +223,13 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "filters": {"request_context": {"()": "checkpoints_admin.logcontext.RequestContextFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
-            "formatter": "json",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
             "filters": ["request_context"],
         }
     },
