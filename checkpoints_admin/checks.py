@@ -41,9 +41,10 @@ def check_csp_nonce(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
     policy = getattr(settings, "SECURE_CSP", {}) or {}
     uses_nonce = any(CSP.NONCE in (values or []) for values in policy.values())
+    engines: list[dict[str, Any]] = settings.TEMPLATES
     processors = [
         processor
-        for engine in settings.TEMPLATES
+        for engine in engines
         for processor in engine.get("OPTIONS", {}).get("context_processors", [])
     ]
     if uses_nonce and "django.template.context_processors.csp" not in processors:

@@ -2,14 +2,17 @@
 
 import os
 import tempfile
+from pathlib import Path
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault(
+    "DJANGO_SECRET_KEY", "tests-only-secret-key-not-for-production-use-0123456789"
+)
 os.environ.setdefault("DJANGO_HTTPS", "false")
 os.environ.setdefault("CHECKPOINTS_DIR", tempfile.mkdtemp(prefix="checkpoints-tests-"))
 
 from checkpoints_admin.settings import *  # noqa: E402, F403
 
-STATIC_ROOT = tempfile.mkdtemp(prefix="static-tests-")
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-tests-"))
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
