@@ -137,15 +137,20 @@ def _default(value: Any) -> Any:
 
 
 def _non_finite(node: Any, path: list[str | int]) -> list[str | int] | None:
-    """Path to the first NaN/Infinity in document order, or None. Skips scalar-only containers
-    at C speed (``set(map(type, ...))``) so a million-string list costs one pass."""
+    """Path to the first NaN/Infinity in document order, or None. Skips containers of strings
+    and other scalars at C speed, so a million-string list costs one quick pass."""
     if isinstance(node, Mapping):
         values: Any = node.values()
         if set(map(type, values)) <= _SAFE_SCALARS:
             return None
         pairs: Any = node.items()
     elif isinstance(node, list | tuple):
-        if set(map(type, node)) <= _SAFE_SCALARS:
+        try:
+            "".join(node)  # proves at C speed that every item is a string (dates, items)
+        except TypeError:
+            if set(map(type, node)) <= _SAFE_SCALARS:
+                return None
+        else:
             return None
         pairs = enumerate(node)
     elif isinstance(node, float):

@@ -75,6 +75,8 @@ def test_encode_accepts_tuples_and_read_only_mappings():
         ({"a": [1, 2, {"b": float("-inf")}]}, "/a/2/b"),
         ({"x/y": {"m~n": [float("nan")]}}, "/x~1y/m~0n/0"),
         ({"ok": None, "stats": {"rate": float("nan")}}, "/stats/rate"),
+        ({"items": ("a", "b", float("nan"))}, "/items/2"),
+        ({"items": ["a", 1, None, float("-inf")]}, "/items/3"),
     ],
 )
 def test_encode_refuses_nan_and_infinity_naming_the_pointer(document, pointer):
