@@ -18,6 +18,7 @@ import errno
 import hashlib
 import logging
 import math
+import operator
 import os
 import re
 import stat
@@ -103,6 +104,7 @@ _BOM: Final = b"\xef\xbb\xbf"
 #: (inode, size, mtime_ns); such entries are re-verified (by their bytes) on the next listing.
 _RACY_NS: Final = 2_000_000_000
 _SWEEP_EVERY: Final = 600.0
+_NAME_OF: Final = operator.attrgetter("name")
 #: Files up to this size get their summary and findings computed on first access (see _LazyInfo);
 #: their bytes are kept until then, so this bounds the memory a listing holds per checkpoint.
 _LAZY_MAX_BYTES: Final = 16 * 1024
@@ -904,48 +906,54 @@ class CheckpointStore:
                 cache[fname] = old[fname]
                 infos.append(item)
         if misses:
-            now_ns = time.time_ns()
-            dir_fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
-            try:
-                for entry in misses:
-                    fname = entry.name
-                    cached = self._examine(dir_fd, entry, old.get(fname), now_ns)
-                    if cached is None:
-                        continue
-                    cache[fname] = cached
-                    if not isinstance(cached[1], str):
-                        infos.append(cached[1])
-            finally:
-                os.close(dir_fd)
-        infos.sort(key=_by_name)
+            self._examine(misses, old, cache, infos)
+        infos.sort(key=_NAME_OF)
         self._cache = cache
         self._listed = infos
 
     def _examine(
-        self, dir_fd: int, entry: os.DirEntry[str], old: _CacheEntry | None, now_ns: int
-    ) -> _CacheEntry | None:
-        """Cache entry for a new or changed file (never raises); None: forget it for now."""
-        fname = entry.name
-        name = fname[:-5]
-        if _NAME_RE.fullmatch(name) is None or name.endswith(_NOT_NAME_ENDINGS):
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                return None
-            key = (st.st_ino, st.st_size, st.st_mtime_ns)
-            return (key, fname, key)  # not a checkpoint name: ignored
+        self,
+        misses: builtins.list[os.DirEntry[str]],
+        old: dict[str, _CacheEntry],
+        cache: dict[str, _CacheEntry],
+        infos: builtins.list[CheckpointInfo],
+    ) -> None:
+        """Read new and changed files into ``cache`` and ``infos`` (never raises)."""
+        now_ns = time.time_ns()
+        describe = self._describe
+        dir_fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
         try:
-            fd = os.open(fname, _READ_FLAGS, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # a symlink: its own stat says nothing of its target
-                return self._examine_link(name, entry.path, old)
-            if exc.errno == errno.ENOENT:
-                return None
-            return self._unreadable(name, entry, exc)
-        try:
-            return self._describe(name, fd, old, now_ns)
+            for entry in misses:  # kept tight: a cold listing runs this once per file
+                fname = entry.name
+                name = fname[:-5]
+                cached: _CacheEntry | None
+                if _NAME_RE.fullmatch(name) is None or name.endswith(_NOT_NAME_ENDINGS):
+                    cached = _ignored(entry)
+                else:
+                    try:
+                        fd = os.open(fname, _READ_FLAGS, dir_fd=dir_fd)
+                    except OSError as exc:
+                        cached = self._open_failed(name, entry, exc, old.get(fname))
+                    else:
+                        try:
+                            cached = describe(name, fd, old.get(fname), now_ns)
+                        finally:
+                            os.close(fd)
+                if cached is not None:
+                    cache[fname] = cached
+                    if type(cached[1]) is not str:
+                        infos.append(cached[1])  # type: ignore[arg-type]
         finally:
-            os.close(fd)
+            os.close(dir_fd)
+
+    def _open_failed(
+        self, name: str, entry: os.DirEntry[str], exc: OSError, old: _CacheEntry | None
+    ) -> _CacheEntry | None:
+        if exc.errno == errno.ELOOP:  # a symlink: its own stat says nothing of its target
+            return self._examine_link(name, entry.path, old)
+        if exc.errno == errno.ENOENT:
+            return None  # gone since the scan
+        return self._unreadable(name, entry, exc)
 
     def _examine_link(self, name: str, path: str, old: _CacheEntry | None) -> _CacheEntry | None:
         real = self._inside(path)
@@ -986,7 +994,12 @@ class CheckpointStore:
         if not stat.S_ISREG(st.st_mode):
             return (trusted, name + ".json", key)  # a directory, a FIFO…: ignored
         try:
-            raw = self._read_fd(name, fd, st)
+            size = st.st_size
+            if size > self.max_bytes:
+                raise self._too_large(name, size)
+            raw = os.read(fd, size + 1)
+            if len(raw) != size:
+                raw = self._read_rest(name, fd, raw)
         except CheckpointError as exc:  # too large
             self.stats.parsed += 1
             return (trusted, self._broken(name, st.st_size, st.st_mtime, None, exc.message), key)
@@ -1026,10 +1039,6 @@ class CheckpointStore:
         )
 
 
-def _by_name(info: CheckpointInfo) -> str:
-    return info.name
-
-
 def _os_error(exc: OSError) -> str:
     return f"cannot read the file: {exc.strerror or exc}"
 
@@ -1044,6 +1053,16 @@ def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Find
     except Exception as exc:  # a checker bug must not break the listing
         logger.exception("could not check checkpoint %s", name)
         return None, (Finding("error", "", f"this checkpoint could not be checked: {exc}"),)
+
+
+def _ignored(entry: os.DirEntry[str]) -> _CacheEntry | None:
+    """Cache entry of a ``*.json`` file whose name is not a checkpoint name."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (key, entry.name, key)
 
 
 def _derive(
