@@ -451,6 +451,7 @@ class CheckpointStore:
         self._dir = str(self.directory)
         self._real_dir = os.path.realpath(self._dir)
         self._locks: dict[str, filelock.FileLock] = {}
+        self._pid = os.getpid()
         self._locks_guard = threading.Lock()
         self._list_guard = threading.Lock()
         self._cache: dict[str, _CacheEntry] = {}
@@ -530,6 +531,9 @@ class CheckpointStore:
 
     def _file_lock(self, name: str) -> filelock.FileLock:
         with self._locks_guard:
+            if self._pid != os.getpid():  # a forked child may not reuse its parent's locks
+                self._locks = {}
+                self._pid = os.getpid()
             lock = self._locks.get(name)
             if lock is None:
                 lock_path = os.path.join(self._dir, name + ".json.lock")
@@ -538,10 +542,12 @@ class CheckpointStore:
                         f"the lock file of checkpoint {name!r} is a symbolic link; it is refused",
                         name=name,
                     )
+                # One instance per lock file in the whole process (is_singleton), so that the
+                # lock is reentrant in a thread even across stores over the same directory.
                 lock = filelock.FileLock(
                     lock_path,
-                    timeout=self.lock_timeout,
                     thread_local=True,
+                    is_singleton=True,
                     fallback_to_soft=False,
                     preserve_lock_file=True,
                 )
@@ -561,7 +567,9 @@ class CheckpointStore:
     def _hold(self, name: str, timeout: float) -> Iterator[None]:
         lock = self._file_lock(name)
         try:
-            lock.acquire(timeout=timeout)
+            # A negative timeout waits forever (filelock's own -1 refuses to wait on a lock
+            # held elsewhere in the process, calling it a deadlock).
+            lock.acquire(timeout=math.inf if timeout < 0 else timeout)
         except filelock.Timeout:
             raise CheckpointLockTimeout(
                 f"checkpoint {name!r} is locked by another process (waited {timeout:g}s)",

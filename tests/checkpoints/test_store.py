@@ -456,6 +456,38 @@ def test_lock_is_reentrant_within_a_thread(store, checkpoints_dir):
     assert files_in(checkpoints_dir) == ["job.json.lock"]
 
 
+def test_lock_is_reentrant_across_stores_of_one_directory(store, checkpoints_dir):
+    other = CheckpointStore(checkpoints_dir, lock_timeout=0.1)
+
+    with store.lock("job"):
+        version = other.write("job", {"a": 1})
+        with other.lock("job", timeout=0):
+            store.write("job", {"a": 2}, expected_version=version)
+
+    assert other.read("job").data == {"a": 2}
+
+
+def test_negative_timeout_waits_for_a_lock_held_by_another_thread(store):
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.lock("job"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(30)
+    threading.Timer(0.1, release.set).start()
+    try:
+        with store.lock("job", timeout=-1):
+            assert release.is_set()
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_lock_excludes_other_threads(store):
     held = threading.Event()
     release = threading.Event()

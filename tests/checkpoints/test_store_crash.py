@@ -90,6 +90,29 @@ def test_lock_held_by_another_process_times_out_naming_the_checkpoint(checkpoint
     assert store.read("job").data == {"n": 4}
 
 
+FORKED = r"""
+import os, sys
+from checkpoints_admin.checkpoints import CheckpointStore
+
+store = CheckpointStore(sys.argv[1], lock_timeout=5)
+store.write("job", {"by": "parent"})
+pid = os.fork()
+if pid == 0:
+    with store.lock("job"):
+        store.write("job", {"by": "child"})
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), store.read("job").data["by"])
+"""
+
+
+def test_a_forked_child_can_use_its_parents_store(checkpoints_dir):
+    result = run_python(FORKED, str(checkpoints_dir))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "0 child\n"
+
+
 # -- writers killed mid-write ------------------------------------------------------------------
 
 # A single-threaded spawner forks one writer per "go" line (cheaper than starting Python each
