@@ -9,16 +9,20 @@ through a million dates never parses the file again.
 from __future__ import annotations
 
 import calendar
+import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
 from django.core.paginator import Page, Paginator
+from django.utils import timezone
 
 from checkpoints_admin.checkpoints import Checkpoint, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.kinds import (
@@ -71,19 +75,22 @@ class Row:
 
 
 def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: float) -> list[Row]:
-    """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts."""
+    """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts.
+
+    A stalled row counts the stale-running warning too (``kinds.stale_finding`` gives it
+    exactly when the state is ``stalled``).
+    """
     rows = []
     for info in infos:
-        if info.corrupt or info.summary is None:
+        summary = info.summary
+        if info.corrupt or summary is None:
             rows.append(Row(info, "corrupt", 1, 0))
             continue
-        errors = sum(1 for finding in info.findings if finding.severity == "error")
-        warnings = len(info.findings) - errors
-        if stale_finding(info.summary, now=now, stale_after=stale_after) is not None:
-            warnings += 1
-        rows.append(
-            Row(info, info.summary.state(now=now, stale_after=stale_after), errors, warnings)
-        )
+        findings = info.findings
+        errors = sum(1 for finding in findings if finding.severity == "error")
+        state = summary.state(now=now, stale_after=stale_after)
+        stale = 1 if state == "stalled" and summary.last_update is not None else 0
+        rows.append(Row(info, state, errors, len(findings) - errors + stale))
     return rows
 
 
@@ -144,6 +151,97 @@ def select_rows(
     with_value.sort(key=lambda row: row.name)
     with_value.sort(key=key, reverse=descending)
     return with_value + without
+
+
+# How long a built listing is served again while the directory looks unchanged. Files created,
+# removed or replaced atomically (as the store and the manager write) change the directory and
+# show at once; in-place writes by other tools and the clock (stalled) wait at most this long.
+LIST_CACHE_SECONDS: float = 2.0
+# A directory modified this recently may change again within the same mtime tick.
+_DIR_TICK_NS: Final = 50_000_000
+_MEMO_ENTRIES: Final = 64
+
+
+class Listing:
+    """The rows of one directory at one moment, with memoised selections and rendered tables."""
+
+    def __init__(self, rows: list[Row], *, now: datetime, stamp: tuple[int, int] | None) -> None:
+        self.rows = rows
+        self.now = now
+        self.stamp = stamp
+        self.built = time.monotonic()
+        self.counts = state_counts(rows)
+        self._selections: dict[tuple[Any, ...], list[Row]] = {}
+        self.tables: dict[str, str] = {}
+
+    def select(
+        self,
+        *,
+        q: str = "",
+        state: str = "",
+        kind: str = "",
+        sort: str = "name",
+        descending: bool = False,
+    ) -> list[Row]:
+        """:func:`select_rows` over these rows, remembered for this listing."""
+        key = (q, state, kind, sort, descending)
+        selected = self._selections.get(key)
+        if selected is None:
+            selected = select_rows(
+                self.rows, q=q, state=state, kind=kind, sort=sort, descending=descending
+            )
+            if len(self._selections) >= _MEMO_ENTRIES:
+                self._selections.clear()
+            self._selections[key] = selected
+        return selected
+
+    def remember_table(self, key: str, html: str) -> None:
+        if len(self.tables) >= _MEMO_ENTRIES:
+            self.tables.clear()
+        self.tables[key] = html
+
+
+_LISTINGS: dict[tuple[str, float], Listing] = {}
+_LISTINGS_LOCK = threading.Lock()
+
+
+def _directory_stamp(directory: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
+    """The rows of the store's checkpoints, built again only when the directory changed or
+    after LIST_CACHE_SECONDS; so polling a quiet directory of thousands of files is cheap.
+
+    Raises CheckpointError when the directory cannot be listed.
+    """
+    key = (str(store.directory), stale_after)
+    stamp = _directory_stamp(store.directory)
+    built = _LISTINGS.get(key)
+    if (
+        built is not None
+        and stamp is not None
+        and built.stamp == stamp
+        and time.monotonic() - built.built < LIST_CACHE_SECONDS
+    ):
+        return built
+    with _LISTINGS_LOCK:
+        now = timezone.now()
+        fresh = Listing(
+            build_rows(store.list(), now=now, stale_after=stale_after), now=now, stamp=stamp
+        )
+        # A directory changed within the last tick could change again under the same mtime.
+        if stamp is not None and time.time_ns() - stamp[1] > _DIR_TICK_NS:
+            if len(_LISTINGS) > 16:
+                _LISTINGS.clear()
+            _LISTINGS[key] = fresh
+        else:
+            _LISTINGS.pop(key, None)
+    return fresh
 
 
 def paginate(items: Sequence[Any], page: int, per_page: int = PAGE_SIZE) -> Page:
@@ -323,9 +421,11 @@ def load_checkpoint(store: CheckpointStore, name: str) -> Loaded:
 
 
 def clear_cache() -> None:
-    """Forget every loaded checkpoint."""
+    """Forget every loaded checkpoint and every listing."""
     with _CACHE_LOCK:
         _CACHE.clear()
+    with _LISTINGS_LOCK:
+        _LISTINGS.clear()
 
 
 # --- the month calendar ---------------------------------------------------------------------

@@ -6,8 +6,10 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.csp import CSP
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -55,38 +57,47 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     """All checkpoints: search, state and kind filters, sortable columns, 50 per page."""
     form = ListFilterForm(request.GET)
     params = cleaned_or_defaults(form)
-    now = timezone.now()
-    error = ""
     try:
-        infos = get_store().list()
+        listing = queries.listing(get_store(), stale_after=get_settings().stale_after_seconds)
     except CheckpointError as exc:
-        infos, error = [], exc.message
-    rows = queries.build_rows(infos, now=now, stale_after=get_settings().stale_after_seconds)
-    selected = queries.select_rows(
-        rows,
-        q=params["q"],
-        state=params["state"],
-        kind=params["kind"],
-        sort=params["sort"],
-        descending=params["order"] == "desc",
-    )
-    page = queries.paginate(selected, params["page"])
+        listing, error = queries.Listing([], now=timezone.now(), stamp=None), exc.message
+    else:
+        error = ""
+    filtered = bool(params["q"] or params["state"] or params["kind"])
+    # The table depends only on the listing and the query: polling clients share it.
+    key = request.GET.urlencode()
+    table_html = listing.tables.get(key)
+    if table_html is None:
+        selected = listing.select(
+            q=params["q"],
+            state=params["state"],
+            kind=params["kind"],
+            sort=params["sort"],
+            descending=params["order"] == "desc",
+        )
+        table_context = {
+            "params": params,
+            "page": queries.paginate(selected, params["page"]),
+            "matching": len(selected),
+            "columns": COLUMNS,
+            "refresh_seconds": REFRESH_SECONDS,
+            "refreshed": listing.now,
+            "filtered": filtered,
+        }
+        table_html = render_to_string("checkpoints/list.html#table", table_context, request)
+        if not error:
+            listing.remember_table(key, table_html)
+    if wants_partial(request):
+        return HttpResponse(table_html)
     context = {
         "form": form,
         "params": params,
-        "page": page,
-        "total": len(rows),
-        "matching": len(selected),
-        "counts": queries.state_counts(rows),
-        "columns": COLUMNS,
-        "refresh_seconds": REFRESH_SECONDS,
+        "total": len(listing.rows),
+        "counts": listing.counts,
         "error": error,
-        "filtered": bool(params["q"] or params["state"] or params["kind"]),
+        "table_html": mark_safe(table_html),  # rendered (and escaped) by the template engine
     }
-    template = "checkpoints/list.html"
-    if wants_partial(request):
-        template += "#table"
-    return render(request, template, context)
+    return render(request, "checkpoints/list.html", context)
 
 
 def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:

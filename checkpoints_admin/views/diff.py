@@ -17,7 +17,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointNotFound,
     InvalidCheckpointName,
 )
-from checkpoints_admin.conf import get_store
+from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import SIDE_RE, DiffForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
@@ -71,7 +71,8 @@ def diff_page(request: HtmxHttpRequest) -> HttpResponse:
     form = DiffForm(request.GET)
     params = cleaned_or_defaults(form)
     try:
-        names = [info.name for info in get_store().list()]
+        listing = queries.listing(get_store(), stale_after=get_settings().stale_after_seconds)
+        names = [row.name for row in listing.rows]
     except CheckpointError:
         names = []
     context: dict[str, Any] = {"form": form, "names": names, "params": params}

@@ -64,3 +64,14 @@ def text_of(response) -> str:
 
 def scripts_of(html: str) -> list[str]:
     return re.findall(r"<script\b[^>]*>", html)
+
+
+@pytest.fixture(autouse=True)
+def fresh_listing(monkeypatch):
+    """Every request lists the directory again (tests write files in place between requests);
+    the listing cache has its own tests."""
+    monkeypatch.setattr("checkpoints_admin.queries.LIST_CACHE_SECONDS", 0.0)
+    yield
+    from checkpoints_admin import queries
+
+    queries.clear_cache()

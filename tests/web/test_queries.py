@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -188,3 +190,42 @@ def test_search_list_matches_text_of_any_value():
     assert queries.search_list(values, "BETA") == ["Beta", {"id": "beta-2"}]
     assert queries.search_list(values, "4") == [42]
     assert queries.search_list(values, "  ") is values
+
+
+def test_a_listing_is_reused_while_the_directory_is_unchanged(store, samples_dir, monkeypatch):
+    monkeypatch.setattr(queries, "LIST_CACHE_SECONDS", 3600.0)
+    queries.clear_cache()
+    past = 1_700_000_000
+    os.utime(samples_dir, (past, past))
+    first = queries.listing(store, stale_after=3600)
+    assert [row.name for row in first.rows] == [
+        "daily_reconciliation_checkpoint",
+        "my-process",
+        "reconciliation_checkpoint",
+    ]
+    assert queries.listing(store, stale_after=3600) is first
+    assert queries.listing(store, stale_after=60) is not first  # another threshold, other states
+    assert first.select(q="my") is first.select(q="my")
+    # a job creates a file (the directory changes): the next listing shows it
+    write_json(samples_dir, "new-job", {"id": "n", "status": "running", "progress": 1})
+    os.utime(samples_dir, (past + 10, past + 10))
+    second = queries.listing(store, stale_after=3600)
+    assert second is not first
+    assert "new-job" in [row.name for row in second.rows]
+    # an in-place write leaves the directory alone: seen once the listing is older than allowed
+    write_json(samples_dir, "new-job", {"id": "n", "status": "failed", "progress": 1})
+    assert queries.listing(store, stale_after=3600) is second
+    monkeypatch.setattr(queries, "LIST_CACHE_SECONDS", 0.0)
+    third = queries.listing(store, stale_after=3600)
+    assert {row.name: row.state for row in third.rows}["new-job"] == "failed"
+
+
+def test_a_directory_changed_just_now_is_not_cached(store, samples_dir, monkeypatch):
+    monkeypatch.setattr(queries, "LIST_CACHE_SECONDS", 3600.0)
+    queries.clear_cache()
+    # modified "now" (here: a clock a minute ahead), so another change could land within the
+    # same mtime tick
+    soon = time.time() + 60
+    os.utime(samples_dir, (soon, soon))
+    first = queries.listing(store, stale_after=3600)
+    assert queries.listing(store, stale_after=3600) is not first
