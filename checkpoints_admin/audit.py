@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from checkpoints_admin.conf import get_settings
-from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
+from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt, insert_row
 
 __all__ = [
     "GENESIS",
@@ -157,8 +157,12 @@ def _lock_chain() -> None:
 
 
 def _head() -> tuple[int, str]:
-    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    return head if head is not None else (0, GENESIS)
+    """The last entry's seq and hash (plain SQL: every append reads it)."""
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+    return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
 
 
 def append_entry(
@@ -190,7 +194,8 @@ def append_entry(
     if not reason or not reason.strip():
         raise ValueError("An audit entry needs a reason.")
     key = get_settings().audit_hmac_key
-    with transaction.atomic():
+    # No savepoint when nested (apply's transaction): a failure here rolls the whole back.
+    with transaction.atomic(savepoint=False):
         _lock_chain()
         seq, prev_hash = _head()
         entry = AuditEntry(
@@ -216,7 +221,7 @@ def append_entry(
         # The stored time is what is hashed: keep the precision every backend round-trips.
         entry.created = entry.created.astimezone(UTC)
         entry.hash = entry_hash(entry, prev_hash, key=key)
-        entry.save(force_insert=True)
+        insert_row(entry)
     return entry
 
 

@@ -13,7 +13,7 @@ import zlib
 from collections import OrderedDict
 from typing import Any, ClassVar, Final
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 try:  # Python 3.14+
@@ -39,6 +39,37 @@ _ANCHOR_WINDOW: Final = 4096
 
 
 _SNAPSHOT_HEAD: Final = ("sha", "size", "compression", "base", "depth", "created")
+
+
+def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> None:
+    """INSERT one row as ``bulk_create([obj])`` would, without the ORM's per-query overhead.
+
+    The write path runs a few inserts per intervention; values go through each field's own
+    ``get_db_prep_save``, so JSON, dates and bytes are stored exactly as the ORM stores them.
+    An auto primary key is read back into ``obj``.
+    """
+    meta = obj._meta
+    auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
+    fields = [f for f in meta.concrete_fields if f is not auto]
+    for field in fields:
+        if getattr(obj, field.attname) is None and field.has_default():
+            setattr(obj, field.attname, field.get_default())
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if auto is not None:
+        sql += f" RETURNING {quote(auto.column)}"
+    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto is not None:
+            setattr(obj, auto.attname, cursor.fetchone()[0])
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 class SnapshotCorrupt(Exception):
@@ -188,10 +219,28 @@ class Snapshot(models.Model):
         """
         raw = bytes(raw)
         sha = sha or hashlib.sha256(raw).hexdigest()
-        existing = cls.objects.filter(pk=sha).only(*_SNAPSHOT_HEAD).first()
+        existing = Snapshot.objects.filter(pk=sha).only(*_SNAPSHOT_HEAD).first()
         if existing is not None:
             return existing
-        snapshot = cls(sha=sha, compression=DEFAULT_COMPRESSION, size=len(raw))
+        snapshot = cls.build(raw, sha=sha, base=base, base_raw=base_raw)
+        # Another process may store the same bytes at the same moment: content-addressed, so
+        # whichever row lands is the same snapshot.
+        insert_row(snapshot, ignore_conflicts=True)
+        return snapshot
+
+    @classmethod
+    def build(
+        cls,
+        raw: bytes,
+        *,
+        sha: str | None = None,
+        base: Snapshot | None = None,
+        base_raw: bytes | None = None,
+    ) -> Snapshot:
+        """An unsaved snapshot of ``raw``: a delta of ``base`` when much smaller, else full."""
+        raw = bytes(raw)
+        sha = sha or hashlib.sha256(raw).hexdigest()
+        snapshot = Snapshot(sha=sha, compression=DEFAULT_COMPRESSION, size=len(raw))
         if base is not None and base.depth < MAX_DELTA_DEPTH and base.sha != sha:
             delta = make_delta(base_raw if base_raw is not None else base.raw, raw)
             if len(delta) * DELTA_GAIN <= len(raw):
@@ -199,10 +248,6 @@ class Snapshot(models.Model):
                 snapshot.data = _compress(delta, DEFAULT_COMPRESSION)
         if snapshot.base_id is None:
             snapshot.data = _compress(raw, DEFAULT_COMPRESSION)
-        # Another process may store the same bytes at the same moment: content-addressed, so
-        # whichever row lands is the same snapshot.
-        cls.objects.bulk_create([snapshot], ignore_conflicts=True)
-        snapshot._state.adding = False
         return snapshot
 
     @property

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from checkpoints_admin.audit import append_entry, format_time
 from checkpoints_admin.checkpoints import (
@@ -38,7 +38,13 @@ from checkpoints_admin.checkpoints.diff import Delta
 from checkpoints_admin.checkpoints.kinds import Finding
 from checkpoints_admin.checkpoints.store import decode_document, encode_document, version_of
 from checkpoints_admin.conf import get_settings, get_store
-from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot, SnapshotCorrupt
+from checkpoints_admin.models import (
+    AuditEntry,
+    PendingChange,
+    Snapshot,
+    SnapshotCorrupt,
+    insert_row,
+)
 
 __all__ = [
     "ACTIONS",
@@ -222,8 +228,9 @@ def _compute(
             fn = interventions.skip_dates if action == "skip" else interventions.reprocess_dates
             return fn(before, dates)
         items = _string_list(params["items"], "item", name)
-        fn = interventions.skip_items if action == "skip" else interventions.reprocess_items
-        return fn(before, items)
+        if action == "skip":
+            return interventions.skip_items(before, items)
+        return interventions.reprocess_items(before, items)
     # edit
     _only_keys(params, {"set", "document"}, action, name)
     if ("set" in params) == ("document" in params):
@@ -464,9 +471,22 @@ def _entry_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _sql(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Plain SQL for the few statements every apply runs (the ORM costs more than the query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 def _recover_checkpoint(name: str, store: CheckpointStore) -> list[AuditEntry]:
     """Record what happened to journaled changes of ``name``; the caller holds its lock."""
     recovered: list[AuditEntry] = []
+    if not _sql(f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s", [name]):
+        return recovered
     for pending in PendingChange.objects.filter(checkpoint=name).order_by("created", "id"):
         current = _current_version(store, name)
         if current == pending.result_version:
@@ -558,10 +578,19 @@ def _undo_after_failure(
 
 
 def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
-    """Store the before and after bytes; each new version as a delta of a close one."""
-    before = None
+    """Store the before and after bytes (one query, one insert): each new version as a delta
+    of a close one."""
+    wanted = [v for v in (pv.base_version, pv.result_version) if v is not None]
+    known: dict[str, Snapshot] = {}
+    marks = ", ".join(["%s"] * len(wanted))
+    sql = f"SELECT sha, depth FROM {_table(Snapshot)} WHERE sha IN ({marks})"
+    for sha, depth in _sql(sql, wanted) if wanted else []:
+        known[sha] = Snapshot(sha=sha, depth=depth)
+        known[sha]._state.adding = False
+    new: list[Snapshot] = []
+    before = after = None
     if pv.before_raw is not None:
-        before = Snapshot.objects.filter(pk=pv.base_version).only("sha", "depth").first()
+        before = known.get(pv.base_version or "")
         if before is None:
             # The file changed since the last entry (a job ran): delta of what was last seen.
             last = (
@@ -572,13 +601,24 @@ def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
             )
             sha = (last[0] or last[1]) if last else None
             base = Snapshot.objects.filter(pk=sha).first() if sha else None
-            before = Snapshot.store(pv.before_raw, base=base, sha=pv.base_version)
-    after = None
+            before = Snapshot.build(pv.before_raw, sha=pv.base_version, base=base)
+            new.append(before)
     if pv.after_raw is not None:
-        after = Snapshot.store(
-            pv.after_raw, base=before, base_raw=pv.before_raw, sha=pv.result_version
-        )
+        after = known.get(pv.result_version or "")
+        if after is None:
+            after = Snapshot.build(
+                pv.after_raw, sha=pv.result_version, base=before, base_raw=pv.before_raw
+            )
+            new.append(after)
+    for snapshot in new:
+        # Content-addressed: a row another process stored meanwhile is the same snapshot.
+        insert_row(snapshot, ignore_conflicts=True)
     return before, after
+
+
+def _forget(pending_id: int) -> None:
+    """Delete a journal row."""
+    _sql(f"DELETE FROM {_table(PendingChange)} WHERE id = %s", [pending_id])
 
 
 def apply(
@@ -652,13 +692,14 @@ def apply(
             before, after = _store_snapshots(pv)
             payload["before"] = before.pk if before is not None else None
             payload["after"] = after.pk if after is not None else None
-            pending = PendingChange.objects.create(
+            pending = PendingChange(
                 checkpoint=name,
                 action=action,
                 payload=payload,
                 base_version=pv.base_version,
                 result_version=result_version,
             )
+            insert_row(pending)
         entry: AuditEntry | None = None
         try:
             with transaction.atomic():
@@ -667,7 +708,7 @@ def apply(
                     store.delete(name, expected_version=pv.base_version)
                 else:
                     store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
-                PendingChange.objects.filter(pk=pending.pk).delete()
+                _forget(pending.pk)
         except BaseException:
             _undo_after_failure(store, pv, pending, entry)
             raise
