@@ -113,11 +113,11 @@ def read_and_parse(directory: Path) -> int:
     return count
 
 
-def bench_list(root: Path, count: int, results: Results) -> None:
+def bench_list(root: Path, count: int, results: Results, repeat: int) -> None:
     directory = make_directory(root, count)
     store = CheckpointStore(directory)
     assert len(store.list()) == count
-    warm, floor = compare(store.list, lambda: scandir_stat(directory), 15)
+    warm, floor = compare(store.list, lambda: scandir_stat(directory), 2 * repeat)
     results.add(
         "list warm", report(f"list() warm, {count:,} files vs scandir+stat", warm, floor, 1.5)
     )
@@ -130,7 +130,7 @@ def bench_list(root: Path, count: int, results: Results) -> None:
             info.summary  # noqa: B018 - computed on first access
             info.findings  # noqa: B018
 
-    cold_time, parse_time = compare(cold, lambda: read_and_parse(directory), 7)
+    cold_time, parse_time = compare(cold, lambda: read_and_parse(directory), repeat)
     results.add(
         "list cold",
         report(f"list() cold, {count:,} files vs read+orjson.loads", cold_time, parse_time, 1.2),
@@ -142,7 +142,7 @@ def bench_list(root: Path, count: int, results: Results) -> None:
     )
 
 
-def bench_read(root: Path, dates: int, results: Results) -> None:
+def bench_read(root: Path, dates: int, results: Results, repeat: int) -> None:
     directory = root / "read"
     store = CheckpointStore(directory)
     all_dates = _dates(date(1000, 1, 1), dates)
@@ -166,7 +166,7 @@ def bench_read(root: Path, dates: int, results: Results) -> None:
         7,
     )
     report(f"encode_document() of {dates:,} dates vs orjson.dumps", encode_time, dumps_time)
-    read_time, loads_time = compare(lambda: store.read("big"), lambda: orjson.loads(raw), 7)
+    read_time, loads_time = compare(lambda: store.read("big"), lambda: orjson.loads(raw), repeat)
     results.add(
         "read",
         report(
@@ -242,11 +242,12 @@ def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     files = 1_000 if args.quick else 10_000
     dates = 100_000 if args.quick else 1_000_000
+    repeat = 15 if args.quick else 7  # small sizes: more rounds against a busy machine
     results = Results("store")
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     try:
-        bench_list(root, files, results)
-        bench_read(root, dates, results)
+        bench_list(root, files, results, repeat)
+        bench_read(root, dates, results, repeat)
         bench_write(root, results)
     finally:
         shutil.rmtree(root, ignore_errors=True)
