@@ -17,7 +17,7 @@ from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
 
 MAX_SHOWN_VALUES: Final = 50
 MAX_TEXT_LINES: Final = 5000
-MAX_PRETTY_BYTES: Final = 512 * 1024
+MAX_PRETTY_BYTES: Final = 256 * 1024
 VALUE_CHARS: Final = 240
 
 _HUNK_RE: Final = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")

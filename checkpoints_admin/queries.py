@@ -163,7 +163,7 @@ _MEMO_ENTRIES: Final = 64
 
 
 class Listing:
-    """The rows of one directory at one moment, with memoised selections and rendered tables."""
+    """The rows of one directory at one moment, with memoised selections and fragments."""
 
     def __init__(self, rows: list[Row], *, now: datetime, stamp: tuple[int, int] | None) -> None:
         self.rows = rows
@@ -172,7 +172,7 @@ class Listing:
         self.built = time.monotonic()
         self.counts = state_counts(rows)
         self._selections: dict[tuple[Any, ...], list[Row]] = {}
-        self.tables: dict[str, str] = {}
+        self._fragments: dict[tuple[str, str], str] = {}
 
     def select(
         self,
@@ -195,10 +195,16 @@ class Listing:
             self._selections[key] = selected
         return selected
 
-    def remember_table(self, key: str, html: str) -> None:
-        if len(self.tables) >= _MEMO_ENTRIES:
-            self.tables.clear()
-        self.tables[key] = html
+    def fragment(self, name: str, query: str, render: Callable[[], str]) -> str:
+        """The HTML fragment ``name`` for ``query``, rendered once for this listing."""
+        key = (name, query)
+        html = self._fragments.get(key)
+        if html is None:
+            html = render()
+            if len(self._fragments) >= _MEMO_ENTRIES:
+                self._fragments.clear()
+            self._fragments[key] = html
+        return html
 
 
 _LISTINGS: dict[tuple[str, float], Listing] = {}

@@ -64,10 +64,8 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     else:
         error = ""
     filtered = bool(params["q"] or params["state"] or params["kind"])
-    # The table depends only on the listing and the query: polling clients share it.
-    key = request.GET.urlencode()
-    table_html = listing.tables.get(key)
-    if table_html is None:
+
+    def table() -> str:
         selected = listing.select(
             q=params["q"],
             state=params["state"],
@@ -75,7 +73,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             sort=params["sort"],
             descending=params["order"] == "desc",
         )
-        table_context = {
+        context = {
             "params": params,
             "page": queries.paginate(selected, params["page"]),
             "matching": len(selected),
@@ -84,18 +82,23 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refreshed": listing.now,
             "filtered": filtered,
         }
-        table_html = render_to_string("checkpoints/list.html#table", table_context, request)
-        if not error:
-            listing.remember_table(key, table_html)
+        return render_to_string("checkpoints/list.html#table", context, request)
+
+    def controls() -> str:
+        context = {"form": form, "params": params, "counts": listing.counts}
+        return render_to_string("checkpoints/list.html#controls", context, request)
+
+    # The fragments depend only on the listing and the query, so polling clients share them.
+    query = request.GET.urlencode()
+    table_html = listing.fragment("table", query, table)
     if wants_partial(request):
         return HttpResponse(table_html)
     context = {
-        "form": form,
-        "params": params,
         "total": len(listing.rows),
-        "counts": listing.counts,
         "error": error,
-        "table_html": mark_safe(table_html),  # rendered (and escaped) by the template engine
+        # rendered (and escaped) by the template engine above
+        "controls_html": mark_safe(listing.fragment("controls", query, controls)),
+        "table_html": mark_safe(table_html),
     }
     return render(request, "checkpoints/list.html", context)
 
