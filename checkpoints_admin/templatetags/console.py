@@ -220,3 +220,12 @@ def stat(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}"
     return jsonvalue(value, 40)
+
+
+KIND_LABELS = {"unified-reconciliation": "unified", "daily-reconciliation": "daily"}
+
+
+@register.filter
+def kind_label(kind: Any) -> str:
+    """A short name of a kind for dense tables (the full name goes in ``title``)."""
+    return KIND_LABELS.get(str(kind), str(kind or "—"))

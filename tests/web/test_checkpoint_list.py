@@ -39,9 +39,9 @@ def test_the_page_lists_every_sample_with_its_columns(viewer, samples_dir):
         "reconciliation_checkpoint",
     ]
     assert "<title>Checkpoints · Checkpoints Admin</title>" in html
-    assert '<td class="kind">unified-reconciliation</td>' in html
-    assert '<td class="kind">daily-reconciliation</td>' in html
-    assert '<td class="kind">managed</td>' in html
+    assert '<td class="kind" title="unified-reconciliation">unified</td>' in html
+    assert '<td class="kind" title="daily-reconciliation">daily</td>' in html
+    assert '<td class="kind" title="managed">managed</td>' in html
     # unified: records-based progress and rate, 2 completed and 4 pending dates
     assert "84.4 %" in html
     assert "24.0 rec/s" in html
