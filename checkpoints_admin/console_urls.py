@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from checkpoints_admin.views import audit, checkpoints, diff
+from checkpoints_admin.views import audit, checkpoints, diff, interventions
 
 
 class ChoiceConverter:
@@ -34,9 +34,14 @@ class ExportFormatConverter(ChoiceConverter):
     regex = "jsonl|csv"
 
 
+class InterventionConverter(ChoiceConverter):
+    regex = "skip|reprocess|edit-raw|edit|reset|restore"
+
+
 register_converter(CheckpointNameConverter, "checkpoint")
 register_converter(SnapshotSideConverter, "side")
 register_converter(ExportFormatConverter, "export")
+register_converter(InterventionConverter, "intervention")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
@@ -53,4 +58,34 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/export.<export:fmt>", audit.audit_export, name="audit_export"),
     path("audit/<int:seq>/", audit.audit_detail, name="audit_detail"),
     path("audit/<int:seq>/<side:side>", audit.audit_snapshot, name="audit_snapshot"),
+    # Interventions: choose (GET), live check, preview and apply (POST); the result page.
+    path(
+        "checkpoints/<checkpoint:name>/<intervention:key>/",
+        interventions.choose,
+        name="intervention",
+    ),
+    path(
+        "checkpoints/<checkpoint:name>/<intervention:key>/check",
+        interventions.check,
+        name="intervention_check",
+    ),
+    path(
+        "checkpoints/<checkpoint:name>/<intervention:key>/preview",
+        interventions.preview,
+        name="intervention_preview",
+    ),
+    path(
+        "checkpoints/<checkpoint:name>/<intervention:key>/apply",
+        interventions.apply,
+        name="intervention_apply",
+    ),
+    path(
+        "checkpoints/<checkpoint:name>/applied/<int:seq>/",
+        interventions.result,
+        name="intervention_result",
+    ),
+    path("create/", interventions.create, name="checkpoint_create"),
+    path("create/check", interventions.create_check, name="checkpoint_create_check"),
+    path("create/preview", interventions.create_preview, name="checkpoint_create_preview"),
+    path("create/apply", interventions.create_apply, name="checkpoint_create_apply"),
 ]

@@ -1,0 +1,698 @@
+"""Forms of the console's interventions: what to change, the reason, the version seen.
+
+Each intervention form cleans its input into the ``params`` of :func:`services.preview` /
+:func:`services.apply` and knows how to carry itself from one step to the next as hidden
+fields (:meth:`carry`), so the preview, the apply and a re-preview after a conflict all work
+on exactly the same request without anything kept on the server.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from django import forms
+from django.core.exceptions import ValidationError
+
+from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError
+from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
+from checkpoints_admin.checkpoints.kinds import (
+    DAILY,
+    MANAGED,
+    STATUSES,
+    UNIFIED,
+    UNKNOWN,
+    json_pointer,
+    parse_time,
+)
+from checkpoints_admin.checkpoints.store import decode_document
+from checkpoints_admin.forms import NAME_RE
+
+#: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
+#: (the request carrying them stays under Django's DATA_UPLOAD_MAX_MEMORY_SIZE).
+RAW_EDIT_LIMIT: Final = 1024 * 1024
+REASON_MAX: Final = 2000
+VERSION_RE: Final = re.compile(r"[0-9a-f]{64}")
+#: The hidden version value of a preview made while the file did not exist.
+NO_FILE: Final = "none"
+
+# Fields whose JSON type is known even while their value is null.
+DATE_FIELDS: Final = frozenset({"lastProcessedDate"})
+TIME_FIELDS: Final = frozenset({"lastRun", "startTime", "endTime", "created", "lastUpdated"})
+
+_DATE_SPLIT_RE: Final = re.compile(r"[\s,]+")
+_INT_RE: Final = re.compile(r"[+-]?[0-9]+")
+_DATE_TEXT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+# --- selections of dates or items -------------------------------------------------------------
+
+#: Which intervention a list of each kind leads to: the list a value leaves.
+LIST_ACTIONS: Final[dict[str, dict[str, str]]] = {
+    UNIFIED: {"pendingDates": "skip", "completedDates": "reprocess"},
+    DAILY: {"dates": "skip", "processedDates": "reprocess"},
+    MANAGED: {"pendingItems": "skip", "processedItems": "reprocess"},
+}
+
+
+def unit_of(kind: str) -> str | None:
+    """``dates`` or ``items``: what a skip or reprocess of this kind works on (None: nothing)."""
+    if kind in (UNIFIED, DAILY):
+        return "dates"
+    if kind == MANAGED:
+        return "items"
+    return None
+
+
+def compress_dates(dates: Iterable[str]) -> list[str]:
+    """Sorted real dates as single dates and ``A..B`` runs of consecutive days."""
+    days = sorted({date.fromisoformat(value) for value in dates})
+    tokens: list[str] = []
+    start = previous = None
+    for day in days:
+        if previous is not None and day == previous + timedelta(days=1):
+            previous = day
+            continue
+        if start is not None and previous is not None:
+            tokens.append(_run(start, previous))
+        start = previous = day
+    if start is not None and previous is not None:
+        tokens.append(_run(start, previous))
+    return tokens
+
+
+def _run(first: date, last: date) -> str:
+    return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+
+
+def date_tokens(text: str) -> list[str]:
+    """The dates and ranges typed in ``text`` (separated by spaces, commas or new lines)."""
+    return [token for token in _DATE_SPLIT_RE.split(text or "") if token]
+
+
+def item_lines(text: str) -> list[str]:
+    """The items typed in ``text``: one per line, blank lines ignored."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class ValuesField(forms.Field):
+    """Several values of one name (ticked checkboxes), each stripped, empty ones dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_values: int = 1000, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.max_values = max_values
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        values = [str(item).strip() for item in value if str(item).strip()]
+        if len(values) > self.max_values:
+            raise ValidationError(f"At most {self.max_values:,} values can be ticked at once.")
+        return values
+
+
+class SelectionForm(forms.Form):
+    """Skip or reprocess: dates (or items) typed, ticked in a list, or all matching a search.
+
+    Typed single dates must be in the list the intervention takes them from; ranges
+    ``A..B`` apply to those of their days that are. Ticked dates are sent as runs of
+    consecutive days (ranges), so a selection across a gap or a done day is not refused
+    for it; the preview shows exactly which dates move.
+    """
+
+    dates = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+    )
+    value = ValuesField()
+    list = forms.CharField(required=False, max_length=128)
+    q = forms.CharField(required=False, max_length=128, strip=True)
+    all = forms.BooleanField(required=False)
+
+    def __init__(
+        self, *args: Any, unit: str, lists: Mapping[str, Sequence[Any]] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self.unit = unit
+        # The document's lists, for "all matching this search" (name -> values).
+        self.lists = lists or {}
+        field = self.fields["dates"]
+        if unit == "dates":
+            field.label = "Dates"
+            field.help_text = (
+                "Single dates and ranges A..B, separated by spaces, commas or new lines: "
+                "2025-03-06, 2025-03-08..2025-03-10"
+            )
+            field.widget.attrs["placeholder"] = "2025-03-06 2025-03-08..2025-03-10"
+        else:
+            field.label = "Items"
+            field.help_text = "One item per line, as it appears in the list."
+            field.widget.attrs["placeholder"] = "item2\nitem3"
+
+    def clean_dates(self) -> str:
+        text = self.cleaned_data.get("dates") or ""
+        if self.unit == "dates" and text:
+            try:
+                parse_dates(date_tokens(text))
+            except InterventionError as exc:
+                raise ValidationError(_sentence(exc.message)) from None
+        return text
+
+    def clean_value(self) -> list[str]:
+        values = self.cleaned_data.get("value") or []
+        if self.unit == "dates" and values:
+            try:
+                parse_dates(values)
+            except InterventionError as exc:
+                raise ValidationError(_sentence(exc.message)) from None
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        targets: list[str]
+        if self.unit == "dates":
+            targets = date_tokens(data.get("dates", ""))
+            picked = list(data.get("value") or [])
+        else:
+            targets = item_lines(data.get("dates", ""))
+            picked = list(data.get("value") or [])
+        if data.get("all"):
+            key = data.get("list") or ""
+            if key not in self.lists:
+                self.add_error("all", "Choose the list whose matching values to take.")
+                return data
+            picked.extend(_plain(v) for v in _matching(self.lists[key], data.get("q") or ""))
+        if self.unit == "dates" and picked:
+            targets.extend(compress_dates(parse_dates(picked)))
+        else:
+            targets.extend(picked)
+        targets = list(dict.fromkeys(targets))
+        if not targets:
+            noun = "date" if self.unit == "dates" else "item"
+            where = (
+                "select days on the calendar, tick them in the list, or type them here"
+                if self.unit == "dates"
+                else "tick them in the list or type them here"
+            )
+            self.add_error("dates", f"Choose at least one {noun}: {where}.")
+            return data
+        data["targets"] = targets
+        return data
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {self.unit: self.cleaned_data["targets"]}
+
+    def carry(self) -> list[tuple[str, str]]:
+        """The hidden fields repeating this selection (as explicit dates or items)."""
+        joiner = " " if self.unit == "dates" else "\n"
+        return [("dates", joiner.join(self.cleaned_data["targets"]))]
+
+    def text(self) -> str:
+        """The selection as the text field shows it (for a choose page after a refusal)."""
+        if "targets" in getattr(self, "cleaned_data", {}):
+            return self.carry()[0][1]
+        return self.data.get("dates", "") if self.is_bound else ""
+
+
+def _matching(values: Sequence[Any], q: str) -> list[Any]:
+    needle = q.strip().casefold()
+    return [
+        value
+        for value in values
+        if isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and (not needle or needle in _plain(value).casefold())
+    ]
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "?", "!")) else message + "."
+
+
+# --- one field ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EditableField:
+    """A scalar of the document that the field editor offers, with the input that fits it."""
+
+    pointer: str
+    label: str
+    type: str  # integer | number | boolean | status | date | datetime | string | json
+    current: Any
+    nullable: bool
+    choices: tuple[str, ...] = ()
+
+    @property
+    def current_text(self) -> str:
+        """The current value as the input shows it."""
+        value = self.current
+        if value is None:
+            return ""
+        if self.type == "boolean":
+            return "true" if value else "false"
+        if self.type in ("string", "status", "date", "datetime") and isinstance(value, str):
+            return value
+        return orjson.dumps(value).decode()
+
+    @property
+    def input_type(self) -> str:
+        return {"integer": "number", "number": "number", "date": "date"}.get(self.type, "text")
+
+    @property
+    def type_label(self) -> str:
+        return {
+            "integer": "whole number",
+            "number": "number",
+            "boolean": "true or false",
+            "status": "status",
+            "date": "date (YYYY-MM-DD)",
+            "datetime": "ISO 8601 time",
+            "string": "text",
+            "json": "JSON value",
+        }[self.type]
+
+
+def _field_type(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if key == "status" and (value is None or isinstance(value, str)):
+        return "status"
+    if key in DATE_FIELDS and (value is None or isinstance(value, str)):
+        return "date"
+    if key in TIME_FIELDS and (value is None or isinstance(value, str)):
+        return "datetime"
+    if isinstance(value, str):
+        if _DATE_TEXT_RE.fullmatch(value):
+            return "date"
+        if parse_time(value) is not None and "T" in value:
+            return "datetime"
+        return "string"
+    return "json"
+
+
+def editable_fields(data: Mapping[str, Any], kind: str = UNKNOWN) -> list[EditableField]:
+    """The document's scalars, top level and one object down (``/stats/failedRecords``).
+
+    Lists are changed by skip and reprocess (or the raw editor), so they are not offered.
+    """
+    fields: list[EditableField] = []
+
+    def add(tokens: tuple[str, ...], value: Any) -> None:
+        key = tokens[-1]
+        kind_of = _field_type(key, value)
+        choices: tuple[str, ...] = ()
+        if kind_of == "status":
+            choices = STATUSES if value in STATUSES or value is None else (*STATUSES, value)
+        fields.append(
+            EditableField(
+                pointer=json_pointer(*tokens),
+                label=".".join(tokens),
+                type=kind_of,
+                current=value,
+                nullable=value is None or key in NULLABLE_FIELDS,
+                choices=choices,
+            )
+        )
+
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            for inner, item in value.items():
+                if not isinstance(item, Mapping | list):
+                    add((key, inner), item)
+        elif not isinstance(value, list):
+            add((key,), value)
+    return fields
+
+
+class EditFieldForm(forms.Form):
+    """Set one field: its pointer, the new value typed in the input that fits its type."""
+
+    pointer = forms.ChoiceField(label="Field")
+    value = forms.CharField(required=False, strip=False, max_length=100_000, label="New value")
+    null = forms.BooleanField(required=False, label="Set to null")
+
+    def __init__(self, *args: Any, fields: list[EditableField], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editable = {field.pointer: field for field in fields}
+        self.fields["pointer"].choices = [(f.pointer, f.label) for f in fields]
+
+    @property
+    def chosen(self) -> EditableField | None:
+        """The field being edited: the submitted pointer, else the initial one."""
+        pointer = self.data.get("pointer") if self.is_bound else self.initial.get("pointer")
+        return self.editable.get(pointer or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        field = self.editable.get(data.get("pointer") or "")
+        if field is None:
+            return data
+        if data.get("null"):
+            if not field.nullable:
+                self.add_error("null", f"{field.label} cannot be null.")
+            else:
+                data["parsed"] = None
+            return data
+        try:
+            data["parsed"] = parse_value(field, data.get("value") or "")
+        except ValidationError as exc:
+            self.add_error("value", exc)
+        return data
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"set": {self.cleaned_data["pointer"]: self.cleaned_data["parsed"]}}
+
+    def carry(self) -> list[tuple[str, str]]:
+        data = self.cleaned_data
+        pairs = [("pointer", data["pointer"]), ("value", data.get("value") or "")]
+        if data.get("null"):
+            pairs.append(("null", "on"))
+        return pairs
+
+
+def parse_value(field: EditableField, text: str) -> Any:
+    """The typed ``text`` as a value of ``field``'s type; ValidationError saying what fits."""
+    kind = field.type
+    stripped = text.strip()
+    if kind == "string":
+        return text
+    if kind == "json":
+        return parse_json_value(text)
+    if not stripped:
+        raise ValidationError(f"Enter a {field.type_label}.")
+    if kind == "integer":
+        if not _INT_RE.fullmatch(stripped):
+            raise ValidationError(f"Enter a whole number, not “{_cut(stripped)}”.")
+        number = int(stripped)
+        if not -(2**63) <= number < 2**64:
+            raise ValidationError("The number is too large for a checkpoint (64 bits at most).")
+        return number
+    if kind == "number":
+        try:
+            number_value = float(stripped)
+        except ValueError:
+            raise ValidationError(f"Enter a number, not “{_cut(stripped)}”.") from None
+        if not math.isfinite(number_value):
+            raise ValidationError("Enter a finite number (JSON has no NaN or Infinity).")
+        if _INT_RE.fullmatch(stripped):
+            return int(stripped)
+        return number_value
+    if kind == "boolean":
+        if stripped.lower() not in ("true", "false"):
+            raise ValidationError("Choose true or false.")
+        return stripped.lower() == "true"
+    if kind == "status":
+        if stripped not in field.choices:
+            raise ValidationError(f"Choose one of {', '.join(field.choices)}.")
+        return stripped
+    if kind == "date":
+        if not _DATE_TEXT_RE.fullmatch(stripped):
+            raise ValidationError(f"Enter a date as YYYY-MM-DD, not “{_cut(stripped)}”.")
+        try:
+            date.fromisoformat(stripped)
+        except ValueError:
+            raise ValidationError(f"{stripped} is not a real date.") from None
+        return stripped
+    if kind == "datetime":
+        if parse_time(stripped) is None:
+            raise ValidationError(
+                f"Enter a time such as 2025-03-06T10:15:23.456Z, not “{_cut(stripped)}”."
+            )
+        return stripped
+    raise ValidationError(f"Cannot edit a field of type {kind}.")  # pragma: no cover
+
+
+def parse_json_value(text: str) -> Any:
+    """Any JSON value, with the line and column of a syntax error."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"Not JSON: {_json_error(exc)}") from None
+
+
+def _json_error(exc: orjson.JSONDecodeError) -> str:
+    return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- whole documents ----------------------------------------------------------------------------
+
+
+class DocumentField(forms.CharField):
+    """A whole checkpoint document as JSON text: parsed, with line and column when it is not."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault(
+            "widget",
+            forms.Textarea(
+                attrs={
+                    "rows": 24,
+                    "spellcheck": "false",
+                    "autocomplete": "off",
+                    "autocapitalize": "off",
+                    "class": "code-editor",
+                    "data-code": "",
+                }
+            ),
+        )
+        kwargs.setdefault("error_messages", {"required": "Paste or type the JSON document."})
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        raw = text.encode("utf-8", errors="surrogatepass")
+        if len(raw) > RAW_EDIT_LIMIT:
+            raise ValidationError(
+                f"The document is {len(raw):,} bytes; the console edits documents up to "
+                f"{RAW_EDIT_LIMIT:,} bytes (use edit_checkpoint --from-file for larger ones)."
+            )
+        try:
+            return text, decode_document(raw)
+        except CorruptCheckpoint as exc:
+            where = f"Line {exc.line}, column {exc.column}: " if exc.line else ""
+            error = ValidationError(f"{where}{_sentence(exc.message)}", code="json")
+            error.line, error.column = exc.line, exc.column  # type: ignore[attr-defined]
+            raise error from None
+
+
+class _DocumentFormMixin:
+    """What the raw editor and the create form share: the parse error's position."""
+
+    @property
+    def error_position(self) -> tuple[int, int] | None:
+        """``(line, column)`` of the document's JSON error, when that is what is wrong."""
+        errors = self.errors.as_data().get("document", [])  # type: ignore[attr-defined]
+        for error in errors:
+            line = getattr(error, "line", None)
+            if line:
+                return line, getattr(error, "column", None) or 1
+        return None
+
+
+class RawDocumentForm(_DocumentFormMixin, forms.Form):
+    """The raw editor: the whole document as JSON text."""
+
+    document = DocumentField(label="Document")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"document": self.cleaned_data["document"][1]}
+
+    def carry(self) -> list[tuple[str, str]]:
+        return [("document", self.cleaned_data["document"][0])]
+
+
+TEMPLATES: Final = (
+    ("managed", "Managed job (CheckpointManager)"),
+    (UNIFIED, "Unified reconciliation (pendingDates / completedDates)"),
+    (DAILY, "Daily reconciliation (dates / processedDates)"),
+    ("empty", "Empty object"),
+)
+
+
+def document_template(kind: str, name: str, now: datetime | None = None) -> dict[str, Any]:
+    """A fresh document of ``kind`` for a new checkpoint named ``name`` (no errors)."""
+    now = now or datetime.now(UTC)
+    iso = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    millis = int(now.timestamp() * 1000)
+    today = now.date().isoformat()
+    if kind == UNIFIED:
+        return {
+            "lastProcessedDate": None,
+            "pendingDates": [today],
+            "completedDates": [],
+            "startTime": millis,
+            "lastUpdateTime": millis,
+            "stats": {
+                "totalRecords": 0,
+                "processedRecords": 0,
+                "successfulRecords": 0,
+                "failedRecords": 0,
+                "timeouts": 0,
+            },
+        }
+    if kind == DAILY:
+        return {
+            "lastRun": iso,
+            "dates": [today],
+            "processedDates": [],
+            "lastProcessedDate": None,
+            "status": "pending",
+            "startTime": iso,
+            "endTime": None,
+        }
+    if kind == "managed":
+        return {
+            "id": f"{name or 'job'}-1",
+            "created": iso,
+            "lastUpdated": iso,
+            "status": "pending",
+            "progress": 0,
+            "processedItems": [],
+            "pendingItems": [],
+        }
+    return {}
+
+
+class CreateForm(_DocumentFormMixin, forms.Form):
+    """A new checkpoint: its name and its document (from a template or pasted)."""
+
+    name = forms.CharField(
+        max_length=128,
+        strip=True,
+        label="Name",
+        help_text="Letters, digits, dot, dash and underscore; the file is NAME.json.",
+        error_messages={"required": "Give the new checkpoint a name."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    template = forms.ChoiceField(
+        choices=TEMPLATES, required=False, initial="managed", label="Start from"
+    )
+    document = DocumentField(label="Document")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data.get("name") or ""
+        if not NAME_RE.fullmatch(name) or name.endswith((".lock", ".tmp")):
+            raise ValidationError(
+                "Not a checkpoint name: use letters, digits, “.”, “-” and “_”, starting with "
+                "a letter or digit (at most 128), not ending in .lock or .tmp."
+            )
+        return name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"document": self.cleaned_data["document"][1]}
+
+    def carry(self) -> list[tuple[str, str]]:
+        return [("name", self.cleaned_data["name"]), ("document", self.cleaned_data["document"][0])]
+
+
+class RestoreForm(forms.Form):
+    """Which audit entry's snapshot to restore: its before or its after side."""
+
+    entry = forms.IntegerField(min_value=1, max_value=2**62)
+    side = forms.ChoiceField(choices=[("before", "before"), ("after", "after")], initial="before")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"entry": self.cleaned_data["entry"], "side": self.cleaned_data["side"]}
+
+    def carry(self) -> list[tuple[str, str]]:
+        return [("entry", str(self.cleaned_data["entry"])), ("side", self.cleaned_data["side"])]
+
+
+class ResetForm(forms.Form):
+    """A reset has no parameters: the whole file goes (and is kept in the audit log)."""
+
+    params: dict[str, Any] = {}
+
+    def carry(self) -> list[tuple[str, str]]:
+        return []
+
+
+# --- the apply step ----------------------------------------------------------------------------
+
+
+class ApplyForm(forms.Form):
+    """The last step: why (recorded), the version previewed, and for a reset the typed name."""
+
+    reason = forms.CharField(
+        max_length=REASON_MAX,
+        strip=True,
+        label="Reason",
+        help_text="Why this change is made; it is recorded in the audit log with your name.",
+        error_messages={"required": "Give a reason: it is recorded in the audit log."},
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    base_version = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, confirm_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.confirm_name = confirm_name
+        if confirm_name is not None:
+            self.fields["confirm"] = forms.CharField(
+                label="Type the checkpoint's name to confirm",
+                strip=True,
+                max_length=128,
+                error_messages={"required": f"Type {confirm_name} to confirm the reset."},
+                widget=forms.TextInput(
+                    attrs={
+                        "autocomplete": "off",
+                        "spellcheck": "false",
+                        "data-confirm": confirm_name,
+                    }
+                ),
+            )
+
+    def clean_base_version(self) -> str | None:
+        value = (self.cleaned_data.get("base_version") or "").strip().lower()
+        if value == NO_FILE:
+            return None
+        if not VERSION_RE.fullmatch(value):
+            raise ValidationError("The version of the preview is missing; preview again.")
+        return value
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data.get("confirm") or ""
+        if value != self.confirm_name:
+            raise ValidationError(
+                f"Type the name exactly as shown, {self.confirm_name}, to confirm the reset."
+            )
+        return value
+
+
+def version_field(version: str | None) -> str:
+    """The hidden base-version value of a preview (``none`` when there was no file)."""
+    return version or NO_FILE

@@ -1,0 +1,882 @@
+"""The console's interventions: choose, preview, apply — every change through ``services``.
+
+Each intervention is three steps. *Choose* (a GET page: what to skip, which field, the raw
+document…), *preview* (a POST: the change as ``services.preview`` computes it on the current
+file, its findings, a reason field and the file's version in a hidden field) and *apply* (a
+POST: ``services.apply`` bound to that version). A file changed in between gives the conflict
+page, which shows what changed on disk and offers to preview the same intervention again.
+
+Every step is a plain form post that works without JavaScript; with htmx the step swaps in
+place (``template#step``) and messages travel in ``HX-Trigger``. Views parse, call the
+service and render: they never write a file or an audit row themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
+
+from checkpoints_admin import queries, services
+from checkpoints_admin.checkpoints import (
+    CheckpointError,
+    CheckpointExists,
+    CheckpointLockTimeout,
+    CheckpointNotFound,
+    CheckpointTooLarge,
+    CorruptCheckpoint,
+    InterventionError,
+    InvalidCheckpointName,
+    InvalidDocument,
+    VersionConflict,
+)
+from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.conf import get_store
+from checkpoints_admin.intervention_forms import (
+    LIST_ACTIONS,
+    RAW_EDIT_LIMIT,
+    TEMPLATES,
+    ApplyForm,
+    CreateForm,
+    EditFieldForm,
+    RawDocumentForm,
+    ResetForm,
+    RestoreForm,
+    SelectionForm,
+    document_template,
+    editable_fields,
+    unit_of,
+    version_field,
+)
+from checkpoints_admin.models import AuditEntry
+from checkpoints_admin.permissions import (
+    CHANGE_CHECKPOINTS,
+    RESET_CHECKPOINTS,
+    VIEW_AUDIT,
+    VIEW_CHECKPOINTS,
+    permission_required,
+)
+from checkpoints_admin.presenters import present_diff, pretty
+from checkpoints_admin.views.audit import snapshot_document
+from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.errors import bad_request, error_page
+
+LOCK_MESSAGE: Final = (
+    "The job is holding the checkpoint, try again. Nothing was changed; the job usually "
+    "releases it within seconds."
+)
+PATCH_OPERATIONS_SHOWN: Final = 200
+CONFLICT_LINES_SHOWN: Final = 40
+MESSAGE_EVENT: Final = "console:message"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One intervention as the console offers it."""
+
+    key: str  # the URL segment
+    action: str  # the service action
+    title: str
+    permission: str
+    button: str  # the apply button's words
+
+    @property
+    def live_check(self) -> bool:
+        return self.key in ("edit", "edit-raw", "create")
+
+
+SPECS: Final = {
+    spec.key: spec
+    for spec in (
+        Spec("skip", "skip", "Skip", CHANGE_CHECKPOINTS, "Apply the skip"),
+        Spec("reprocess", "reprocess", "Reprocess", CHANGE_CHECKPOINTS, "Apply the reprocess"),
+        Spec("edit", "edit", "Edit a field", CHANGE_CHECKPOINTS, "Apply the edit"),
+        Spec("edit-raw", "edit", "Edit raw JSON", CHANGE_CHECKPOINTS, "Apply the edit"),
+        Spec("reset", "reset", "Reset", RESET_CHECKPOINTS, "Delete the checkpoint"),
+        Spec("restore", "restore", "Restore", CHANGE_CHECKPOINTS, "Apply the restore"),
+        Spec("create", "create", "Create a checkpoint", CHANGE_CHECKPOINTS, "Create it"),
+    )
+}
+# The field a refusal of each intervention belongs next to.
+MAIN_FIELD: Final = {
+    "skip": "dates",
+    "reprocess": "dates",
+    "edit": "value",
+    "edit-raw": "document",
+    "create": "document",
+}
+
+
+def _spec(request: HtmxHttpRequest, key: str) -> Spec:
+    spec = SPECS.get(key)
+    if spec is None:
+        raise Http404("There is no such intervention.")
+    if not request.user.has_perm(spec.permission):
+        raise PermissionDenied(
+            "Your role does not allow this change. Ask an admin for the right group."
+        )
+    return spec
+
+
+# --- the file as it is now -----------------------------------------------------------------------
+
+
+@dataclass
+class Current:
+    """The checkpoint file now: parsed (``loaded``), corrupt (``raw`` and ``error``) or absent."""
+
+    name: str
+    loaded: queries.Loaded | None = None
+    raw: bytes | None = None
+    error: CorruptCheckpoint | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.raw is not None
+
+    @property
+    def version(self) -> str | None:
+        if self.loaded is not None:
+            return self.loaded.checkpoint.version
+        return version_of(self.raw) if self.raw is not None else None
+
+    @property
+    def kind(self) -> str | None:
+        return self.loaded.kind if self.loaded is not None else None
+
+    @property
+    def text(self) -> str:
+        """The file's content for the raw editor: pretty JSON, or the corrupt bytes as text."""
+        if self.loaded is not None:
+            return pretty(self.loaded.data) + "\n"
+        return (self.raw or b"").decode("utf-8", errors="replace")
+
+
+def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
+    store = get_store()
+    try:
+        loaded = queries.load_checkpoint(store, name)
+    except InvalidCheckpointName as exc:
+        return bad_request(request, exc.message)
+    except CheckpointNotFound:
+        return Current(name)
+    except CorruptCheckpoint as exc:
+        try:
+            raw = store.read_raw(name)
+        except CheckpointNotFound:
+            return Current(name)
+        return Current(name, raw=raw, error=exc)
+    except CheckpointTooLarge as exc:
+        return error_page(request, 413, "Checkpoint too large", exc.message)
+    except CheckpointError as exc:
+        return error_page(request, 503, "Cannot read the checkpoint", exc.message)
+    return Current(name, loaded=loaded, raw=loaded.checkpoint.raw)
+
+
+def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> HttpResponse | None:
+    """The page saying why this intervention cannot be made on the file as it is."""
+    name = current.name
+    if not current.exists and spec.key not in ("restore", "create"):
+        raise Http404(f"There is no checkpoint named “{name}”.")
+    if current.loaded is None and spec.key in ("skip", "reprocess", "edit"):
+        return error_page(
+            request,
+            409,
+            "The checkpoint cannot be parsed",
+            f"{name}.json is not a readable document ({current.error}). Repair it in the raw "
+            "editor, restore it from the audit log, or reset it.",
+        )
+    if spec.key in ("skip", "reprocess") and unit_of(current.kind or "") is None:
+        return error_page(
+            request,
+            409,
+            "Nothing to skip or reprocess",
+            f"{name} is a checkpoint of kind {current.kind}: it has no dates or items lists. "
+            "Edit it in the raw editor instead.",
+        )
+    if spec.key == "edit-raw" and current.raw is not None and len(current.raw) > RAW_EDIT_LIMIT:
+        return error_page(
+            request,
+            413,
+            "Too large for the raw editor",
+            f"{name}.json is {len(current.raw):,} bytes; the console edits documents up to "
+            f"{RAW_EDIT_LIMIT:,} bytes. Use manage.py edit_checkpoint {name} --from-file FILE.",
+        )
+    return None
+
+
+def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
+    """The intervention's form, bound to ``data`` (None: unbound)."""
+    if spec.key in ("skip", "reprocess"):
+        assert current.loaded is not None
+        kind = current.loaded.kind
+        document = current.loaded.data
+        lists = {
+            key: document[key]
+            for key in LIST_ACTIONS.get(kind, {})
+            if isinstance(document.get(key), list)
+        }
+        return SelectionForm(data, unit=unit_of(kind) or "dates", lists=lists, **kwargs)
+    if spec.key == "edit":
+        assert current.loaded is not None
+        fields = editable_fields(current.loaded.data, current.loaded.kind)
+        return EditFieldForm(data, fields=fields, **kwargs)
+    if spec.key == "edit-raw":
+        return RawDocumentForm(data, **kwargs)
+    if spec.key == "reset":
+        return ResetForm(data if data is not None else {}, **kwargs)
+    if spec.key == "restore":
+        return RestoreForm(data, **kwargs)
+    return CreateForm(data, **kwargs)
+
+
+def _check_restore_permission(request: HtmxHttpRequest, form: RestoreForm) -> None:
+    """Restoring a side without a file deletes the checkpoint: that needs the reset right."""
+    sides = (
+        AuditEntry.objects.filter(seq=form.cleaned_data["entry"])
+        .values_list("before_id", "after_id")
+        .first()
+    )
+    if sides is None:
+        return  # the service says there is no such entry
+    sha = sides[0] if form.cleaned_data["side"] == "before" else sides[1]
+    if sha is None and not request.user.has_perm(RESET_CHECKPOINTS):
+        raise PermissionDenied(
+            "Restoring this side deletes the checkpoint (there was no file), which only an "
+            "admin may do."
+        )
+
+
+# --- rendering helpers ---------------------------------------------------------------------------
+
+
+def _page(
+    request: HtmxHttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    message: tuple[str, str] | None = None,
+) -> HttpResponse:
+    """The step page, or with htmx only its ``#step`` partial (and the message as an event)."""
+    if wants_partial(request):
+        response = render(request, template + "#step", context, status=status)
+        if message is not None:
+            trigger_client_event(response, MESSAGE_EVENT, {"level": message[0], "text": message[1]})
+        return response
+    if message is not None:
+        messages.add_message(request, _LEVELS[message[0]], message[1])
+    return render(request, template, context, status=status)
+
+
+_LEVELS: Final = {
+    "success": messages.SUCCESS,
+    "warning": messages.WARNING,
+    "error": messages.ERROR,
+    "info": messages.INFO,
+}
+
+
+def _urls(spec: Spec, name: str | None) -> dict[str, str]:
+    if spec.key == "create":
+        return {
+            "choose_url": reverse("checkpoint_create"),
+            "check_url": reverse("checkpoint_create_check"),
+            "preview_url": reverse("checkpoint_create_preview"),
+            "apply_url": reverse("checkpoint_create_apply"),
+        }
+    assert name is not None
+    args = (name, spec.key)
+    return {
+        "choose_url": reverse("intervention", args=args),
+        "check_url": reverse("intervention_check", args=args),
+        "preview_url": reverse("intervention_preview", args=args),
+        "apply_url": reverse("intervention_apply", args=args),
+    }
+
+
+def _heading(spec: Spec, current: Current | None) -> str:
+    unit = unit_of(current.kind or "") if current is not None else None
+    if spec.key in ("skip", "reprocess") and unit:
+        return f"{spec.title} {unit}"
+    if spec.key == "reset":
+        return "Reset the checkpoint"
+    if spec.key == "restore":
+        return "Restore from the audit log"
+    return spec.title
+
+
+def _exists(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        return get_store().exists(name)
+    except CheckpointError:
+        return False
+
+
+def _base_context(spec: Spec, name: str | None, current: Current | None) -> dict[str, Any]:
+    return {
+        "spec": spec,
+        "name": name,
+        "current": current,
+        "kind": current.kind if current is not None else None,
+        "heading": _heading(spec, current),
+        "exists": current.exists if current is not None else _exists(name),
+        "has_choose": spec.key in MAIN_FIELD,
+        **_urls(spec, name),
+    }
+
+
+def _choose_page(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    current: Current | None,
+    form: Any,
+    *,
+    status: int = 200,
+    checked: dict[str, Any] | None = None,
+) -> HttpResponse:
+    name = current.name if current is not None else None
+    context = _base_context(spec, name, current)
+    context.update({"form": form, "checked": checked})
+    if spec.key in ("skip", "reprocess"):
+        assert current is not None and current.loaded is not None
+        context["unit"] = form.unit
+        context["selection_text"] = form.text()
+        context["lists"] = [
+            (field, LIST_ACTIONS[current.loaded.kind].get(field.key))
+            for field in current.loaded.lists
+            if field.key in LIST_ACTIONS.get(current.loaded.kind, {})
+        ]
+        context["range"] = (current.loaded.summary.first_date, current.loaded.summary.last_date)
+    elif spec.key == "edit":
+        context["fields"] = list(form.editable.values())
+        context["chosen"] = form.chosen
+    elif spec.key == "create":
+        context["templates"] = TEMPLATES
+    if spec.key in ("edit-raw", "create"):
+        context["position"] = form.error_position if form.is_bound else None
+    return _page(request, "interventions/choose.html", context, status=status)
+
+
+def _refused_on_field(
+    request: HtmxHttpRequest, spec: Spec, current: Current | None, form: Any, message: str
+) -> HttpResponse:
+    """Back to the choose page with ``message`` next to the field it is about."""
+    form.add_error(MAIN_FIELD.get(spec.key), message)
+    return _choose_page(request, spec, current, form, status=422)
+
+
+def _preview_context(
+    spec: Spec, name: str, form: Any, pv: services.Preview, current: Current | None
+) -> dict[str, Any]:
+    context = _base_context(spec, name, current)
+    size = len(pv.before_raw) if pv.before_raw is not None else 0
+    context.update(
+        {
+            "form": form,
+            "carry": form.carry(),
+            "pv": pv,
+            "diff": present_diff(pv.before, pv.after),
+            "patch_text": pretty(pv.patch[:PATCH_OPERATIONS_SHOWN]),
+            "patch_count": len(pv.patch),
+            "patch_shown": PATCH_OPERATIONS_SHOWN,
+            "corrupt_before": pv.before is None and pv.before_raw is not None,
+            "before_size": size,
+            "error_count": len(pv.errors),
+            "warning_count": len(pv.warnings),
+            "deleted": pv.after_raw is None,
+        }
+    )
+    return context
+
+
+def _preview(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    form: Any,
+    current: Current | None,
+    *,
+    reason: str = "",
+    apply_form: ApplyForm | None = None,
+    status: int = 200,
+    message: tuple[str, str] | None = None,
+) -> HttpResponse:
+    """Step 2: the change on the current file, its findings, and the apply form."""
+    try:
+        pv = services.preview(name, spec.action, form.params, keep_base=True)
+    except CheckpointExists as exc:
+        form.add_error("name", exc.message)
+        return _choose_page(request, spec, current, form, status=422)
+    except InvalidCheckpointName as exc:
+        if spec.key == "create":
+            form.add_error("name", exc.message)
+            return _choose_page(request, spec, current, form, status=422)
+        return bad_request(request, exc.message)
+    except CheckpointNotFound:
+        raise Http404(f"There is no checkpoint named “{name}”.") from None
+    except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
+        if spec.key in MAIN_FIELD:
+            return _refused_on_field(request, spec, current, form, _message(exc))
+        return error_page(request, 422, f"Cannot {spec.action} {name}", _message(exc))
+    if apply_form is None:
+        apply_form = ApplyForm(
+            initial={"base_version": version_field(pv.base_version), "reason": reason},
+            confirm_name=name if spec.key == "reset" else None,
+        )
+    context = _preview_context(spec, name, form, pv, current)
+    context["apply_form"] = apply_form
+    return _page(request, "interventions/preview.html", context, status=status, message=message)
+
+
+def _message(exc: CheckpointError) -> str:
+    if isinstance(exc, CorruptCheckpoint) and exc.line:
+        return f"Line {exc.line}, column {exc.column}: {exc.message}"
+    message = exc.message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+# --- step 1: choose ------------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+@never_cache
+def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
+    """Step 1: what to change. For a reset or a restore this is already the preview."""
+    spec = _spec(request, key)
+    current = _current(request, name)
+    if isinstance(current, HttpResponse):
+        return current
+    unavailable = _unavailable(request, spec, current)
+    if unavailable is not None:
+        return unavailable
+    if spec.key == "reset":
+        form = ResetForm({})
+        form.is_valid()
+        return _preview(request, spec, name, form, current)
+    if spec.key == "restore":
+        form = RestoreForm(request.GET)
+        if not form.is_valid():
+            return bad_request(
+                request, "Choose what to restore: an audit entry and its before or after side."
+            )
+        _check_restore_permission(request, form)
+        return _preview(request, spec, name, form, current)
+    initial: dict[str, Any] = {}
+    if spec.key in ("skip", "reprocess"):
+        initial["dates"] = request.GET.get("dates", "")[:100_000]
+    elif spec.key == "edit":
+        fields = editable_fields(current.loaded.data, current.kind or "")  # type: ignore[union-attr]
+        by_pointer = {field.pointer: field for field in fields}
+        wanted = request.GET.get("pointer", "")
+        chosen = by_pointer.get(wanted) or by_pointer.get("/status") or next(iter(fields), None)
+        if chosen is not None:
+            initial.update({"pointer": chosen.pointer, "value": chosen.current_text})
+    elif spec.key == "edit-raw":
+        initial["document"] = current.text
+    form = _form(spec, current, None, initial=initial)
+    return _choose_page(request, spec, current, form)
+
+
+# --- live check ----------------------------------------------------------------------------------
+
+
+def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
+    """What the change as typed so far would give: the input's error, or the findings."""
+    if not form.is_valid():
+        errors = [str(message) for messages_ in form.errors.values() for message in messages_]
+        return {"ok": False, "errors": errors, "position": getattr(form, "error_position", None)}
+    assert name is not None
+    try:
+        pv = services.preview(name, spec.action, form.params)
+    except CheckpointError as exc:
+        return {"ok": False, "errors": [_message(exc)], "position": None}
+    return {
+        "ok": pv.ok,
+        "errors": [],
+        "summary": pv.summary if pv.changes_file else "no change",
+        "findings": pv.findings,
+        "error_count": len(pv.errors),
+        "warning_count": len(pv.warnings),
+    }
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
+    """Live validation of a field edit or a raw document, as the operator types; no change."""
+    spec = _spec(request, key)
+    if not spec.live_check:
+        raise Http404("This intervention has no live check.")
+    current = _current(request, name)
+    if isinstance(current, HttpResponse):
+        return current
+    unavailable = _unavailable(request, spec, current)
+    if unavailable is not None:
+        return unavailable
+    form = _form(spec, current, request.POST)
+    checked = _checked(spec, name, form)
+    if wants_partial(request):
+        return render(request, "interventions/_checked.html", {"checked": checked})
+    return _choose_page(request, spec, current, form, checked=checked)
+
+
+# --- step 2: preview -----------------------------------------------------------------------------
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def preview(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
+    """Step 2: the exact change on the current file, its findings, a reason, the version."""
+    spec = _spec(request, key)
+    current = _current(request, name)
+    if isinstance(current, HttpResponse):
+        return current
+    unavailable = _unavailable(request, spec, current)
+    if unavailable is not None:
+        return unavailable
+    form = _form(spec, current, request.POST)
+    if not form.is_valid():
+        if spec.key in ("reset", "restore"):
+            return bad_request(request, "Choose what to restore: an audit entry and its side.")
+        return _choose_page(request, spec, current, form, status=422)
+    if spec.key == "restore":
+        _check_restore_permission(request, form)
+    reason = request.POST.get("reason", "")[:2000]
+    return _preview(request, spec, name, form, current, reason=reason)
+
+
+# --- step 3: apply -------------------------------------------------------------------------------
+
+
+def _conflict(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    form: Any,
+    *,
+    expected: str | None,
+    actual: str | None,
+    reason: str,
+) -> HttpResponse:
+    """The file changed since the preview: what changed, and the same change previewed again."""
+    delta = services.changes_since(name, expected) if expected else None
+    lines = delta.lines() if delta is not None else []
+    context = _base_context(spec, name, None)
+    context.update(
+        {
+            "carry": form.carry(),
+            "reason": reason,
+            "expected": expected,
+            "actual": actual,
+            "delta": delta,
+            "lines": lines[:CONFLICT_LINES_SHOWN],
+            "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
+        }
+    )
+    return _page(
+        request,
+        "interventions/conflict.html",
+        context,
+        status=409,
+        message=("warning", f"{name} changed since your preview; nothing was applied."),
+    )
+
+
+def _refused_apply(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    form: Any,
+    apply_form: ApplyForm,
+    current: Current | None,
+    *,
+    status: int,
+    message: tuple[str, str] | None = None,
+) -> HttpResponse:
+    """The apply form again, with what is wrong next to its field; nothing was changed."""
+    if wants_partial(request):
+        context = _base_context(spec, name, current)
+        context.update({"form": form, "carry": form.carry(), "apply_form": apply_form})
+        response = render(request, "interventions/preview.html#applyform", context, status=status)
+        retarget(response, "#apply-form")
+        reswap(response, "outerHTML")
+        if message is not None:
+            trigger_client_event(response, MESSAGE_EVENT, {"level": message[0], "text": message[1]})
+        return response
+    # A whole page again: the preview of the same change, unless the file moved on meanwhile.
+    base = apply_form.cleaned_data.get("base_version") if apply_form.is_bound else None
+    has_base = "base_version" in getattr(apply_form, "cleaned_data", {})
+    if has_base and current is not None and current.version != base:
+        return _conflict(
+            request,
+            spec,
+            name,
+            form,
+            expected=base,
+            actual=current.version,
+            reason=request.POST.get("reason", ""),
+        )
+    return _preview(
+        request, spec, name, form, current, apply_form=apply_form, status=status, message=message
+    )
+
+
+def _apply(
+    request: HtmxHttpRequest, spec: Spec, name: str, form: Any, current: Current | None
+) -> HttpResponse:
+    apply_form = ApplyForm(request.POST, confirm_name=name if spec.key == "reset" else None)
+    if not apply_form.is_valid():
+        return _refused_apply(request, spec, name, form, apply_form, current, status=422)
+    base = apply_form.cleaned_data["base_version"]
+    reason = apply_form.cleaned_data["reason"]
+    now_version = current.version if current is not None else None
+    if current is not None and now_version != base:
+        return _conflict(
+            request, spec, name, form, expected=base, actual=now_version, reason=reason
+        )
+    try:
+        applied = services.apply(
+            name,
+            spec.action,
+            form.params,
+            actor=services.Actor.for_request(request),
+            reason=reason,
+            expected_version=base,
+        )
+    except VersionConflict as exc:
+        return _conflict(
+            request, spec, name, form, expected=exc.expected, actual=exc.actual, reason=reason
+        )
+    except CheckpointNotFound:
+        return _conflict(request, spec, name, form, expected=base, actual=None, reason=reason)
+    except services.ReasonRequired:
+        apply_form.add_error("reason", "Give a reason: it is recorded in the audit log.")
+        return _refused_apply(request, spec, name, form, apply_form, current, status=422)
+    except CheckpointLockTimeout:
+        apply_form.add_error(None, LOCK_MESSAGE)
+        return _refused_apply(
+            request,
+            spec,
+            name,
+            form,
+            apply_form,
+            current,
+            status=423,
+            message=("error", "The job is holding the checkpoint, try again."),
+        )
+    except services.ValidationFailed as exc:
+        listed = "; ".join(f"{f.pointer or '(document)'}: {f.message}" for f in exc.findings)
+        apply_form.add_error(None, f"The result would have errors, nothing was written: {listed}")
+        return _refused_apply(request, spec, name, form, apply_form, current, status=422)
+    except services.NoChange as exc:
+        apply_form.add_error(None, exc.message)
+        return _refused_apply(request, spec, name, form, apply_form, current, status=422)
+    except CheckpointExists as exc:
+        return _refused_on_field(request, spec, current, form, exc.message)
+    except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
+        if spec.key in MAIN_FIELD:
+            return _refused_on_field(request, spec, current, form, _message(exc))
+        return error_page(request, 422, f"Cannot {spec.action} {name}", _message(exc))
+    except CheckpointError as exc:
+        apply_form.add_error(None, f"{_message(exc)} Nothing was changed.")
+        return _refused_apply(request, spec, name, form, apply_form, current, status=503)
+    return _applied(request, applied)
+
+
+def _applied(request: HtmxHttpRequest, applied: services.Applied) -> HttpResponse:
+    entry = applied.entry
+    url = reverse("intervention_result", args=(entry.checkpoint, entry.seq))
+    text = f"Applied to {entry.checkpoint}: {entry.summary} (audit entry #{entry.seq})."
+    if wants_partial(request):
+        context = _result_context(request, entry)
+        response = render(request, "interventions/result.html#step", context)
+        push_url(response, url)
+        trigger_client_event(response, MESSAGE_EVENT, {"level": "success", "text": text})
+        return response
+    messages.success(request, text)
+    return redirect(url)
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
+    """Step 3: apply the previewed change if the file is still at the previewed version."""
+    spec = _spec(request, key)
+    current = _current(request, name)
+    if isinstance(current, HttpResponse):
+        return current
+    gone = not current.exists and spec.key != "restore"
+    if gone or (current.loaded is None and spec.key in ("skip", "reprocess", "edit")):
+        # Deleted (or broken) since the preview: say what happened, apply nothing.
+        return _conflict(
+            request,
+            spec,
+            name,
+            _Carried(request.POST),
+            expected=_posted_version(request),
+            actual=current.version,
+            reason=request.POST.get("reason", ""),
+        )
+    form = _form(spec, current, request.POST)
+    if not form.is_valid():
+        if spec.key in ("reset", "restore"):
+            return bad_request(request, "Choose what to restore: an audit entry and its side.")
+        return _choose_page(request, spec, current, form, status=422)
+    if spec.key == "restore":
+        _check_restore_permission(request, form)
+    return _apply(request, spec, name, form, current)
+
+
+class _Carried:
+    """The posted intervention fields, repeated as they came (when the file cannot take them)."""
+
+    FIELDS: Final = ("dates", "pointer", "value", "null", "document", "entry", "side")
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def carry(self) -> list[tuple[str, str]]:
+        return [(key, value) for key in self.FIELDS for value in self.data.getlist(key)]
+
+
+def _posted_version(request: HtmxHttpRequest) -> str | None:
+    """The posted base version when it is one (a sha256), else None."""
+    form = ApplyForm({"base_version": request.POST.get("base_version", ""), "reason": "-"})
+    return form.cleaned_data["base_version"] if form.is_valid() else None
+
+
+# --- result --------------------------------------------------------------------------------------
+
+
+def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
+    before, before_error = snapshot_document(entry.before)
+    after, after_error = snapshot_document(entry.after)
+    # Undo restores the before side; without a before file that deletes: a reset right.
+    needs = RESET_CHECKPOINTS if entry.before_id is None else CHANGE_CHECKPOINTS
+    undo_url = ""
+    if request.user.has_perm(needs):
+        undo_url = (
+            reverse("intervention", args=(entry.checkpoint, "restore"))
+            + f"?entry={entry.seq}&side=before"
+        )
+    return {
+        "entry": entry,
+        "name": entry.checkpoint,
+        "diff": present_diff(before, after),
+        "before_error": before_error,
+        "after_error": after_error,
+        "exists": _exists(entry.checkpoint),
+        "heading": f"{entry.action.capitalize()} applied",
+        "undo_url": undo_url,
+        "undo_needs_reset": entry.before_id is None,
+        "can_audit": request.user.has_perm(VIEW_AUDIT),
+    }
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@never_cache
+def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
+    """What an applied intervention did, with an Undo that previews restoring the before."""
+    if not request.user.has_perm(CHANGE_CHECKPOINTS):
+        raise PermissionDenied(
+            "Your role does not allow this page. Ask an admin for the right group."
+        )
+    entry = get_object_or_404(
+        AuditEntry.objects.select_related("before", "after"), seq=seq, checkpoint=name
+    )
+    return render(request, "interventions/result.html", _result_context(request, entry))
+
+
+# --- create --------------------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+@never_cache
+def create(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Step 1 of a new checkpoint: a name and a document from a template, a copy or pasted."""
+    spec = _spec(request, "create")
+    name = request.GET.get("name", "")[:128]
+    template = request.GET.get("template", "managed")
+    source = request.GET.get("from", "")
+    text = ""
+    if source:
+        current = _current(request, source)
+        if isinstance(current, HttpResponse):
+            return current
+        if not current.exists:
+            raise Http404(f"There is no checkpoint named “{source}”.")
+        if current.raw is not None and len(current.raw) > RAW_EDIT_LIMIT:
+            return error_page(
+                request, 413, "Too large to copy", f"{source}.json is larger than the editor."
+            )
+        text = current.text
+        name = name or f"{source}-copy"[:128]
+        template = ""
+    if not text:
+        if template not in dict(TEMPLATES):
+            template = "managed"
+        text = pretty(document_template(template, name)) + "\n"
+    form = CreateForm(initial={"name": name, "template": template, "document": text})
+    return _choose_page(request, spec, None, form)
+
+
+def _create_form(request: HtmxHttpRequest) -> tuple[Spec, CreateForm]:
+    return _spec(request, "create"), CreateForm(request.POST)
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Live validation of a new checkpoint's name and document."""
+    spec, form = _create_form(request)
+    name = form.data.get("name", "")
+    checked = _checked(spec, name, form)
+    if wants_partial(request):
+        return render(request, "interventions/_checked.html", {"checked": checked})
+    return _choose_page(request, spec, None, form, checked=checked)
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def create_preview(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Step 2 of a new checkpoint: the document, its findings, a reason."""
+    spec, form = _create_form(request)
+    if not form.is_valid():
+        return _choose_page(request, spec, None, form, status=422)
+    name = form.cleaned_data["name"]
+    reason = request.POST.get("reason", "")[:2000]
+    return _preview(request, spec, name, form, None, reason=reason)
+
+
+@require_POST
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def create_apply(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Step 3 of a new checkpoint: created and audited, refused if the name exists by now."""
+    spec, form = _create_form(request)
+    if not form.is_valid():
+        return _choose_page(request, spec, None, form, status=422)
+    return _apply(request, spec, form.cleaned_data["name"], form, None)

@@ -1,0 +1,309 @@
+// Checkpoints Admin — the intervention controls, over forms that work without JavaScript.
+// Calendar selection (click, shift-click for a range), list checkboxes, the reset
+// confirmation, "go to line" for JSON errors, and refusals / messages sent by the server
+// through htmx. Loaded with `defer` after htmx and console.js; no inline scripts (CSP).
+(function () {
+  "use strict";
+
+  // --- htmx: a refused step (409 conflict, 422 invalid, 423 locked, 503) is a page to show --
+
+  var SHOWN_STATUSES = [409, 422, 423, 503];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var elt = detail.requestConfig && detail.requestConfig.elt;
+    if (
+      SHOWN_STATUSES.indexOf(detail.xhr.status) !== -1 &&
+      elt && elt.closest && elt.closest("#intervention")
+    ) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  // --- messages sent with HX-Trigger: {"console:message": {"level": …, "text": …}} ----------
+
+  function showMessage(level, text) {
+    if (!text) {
+      return;
+    }
+    var box = document.querySelector(".messages");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "messages";
+      box.setAttribute("role", "status");
+      var main = document.getElementById("main");
+      main.parentNode.insertBefore(box, main);
+    }
+    var item = document.createElement("div");
+    item.className = "message message--" + (level || "info");
+    var words = document.createElement("span");
+    words.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "message__close";
+    close.setAttribute("data-dismiss", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    item.appendChild(words);
+    item.appendChild(close);
+    box.appendChild(item);
+  }
+
+  document.addEventListener("console:message", function (event) {
+    var detail = event.detail || {};
+    showMessage(detail.level, detail.text);
+  });
+
+  // --- calendar selection ----------------------------------------------------------------
+
+  var selected = new Set(); // ISO dates
+  var anchor = null; // the last day clicked without shift
+  var MAX_RANGE_DAYS = 40000;
+
+  function selectionForm() {
+    return document.querySelector("form[data-selection]");
+  }
+
+  function dayCells() {
+    return document.querySelectorAll(".calendar [data-date]");
+  }
+
+  function addDays(iso, days) {
+    var day = new Date(iso + "T00:00:00Z");
+    day.setUTCDate(day.getUTCDate() + days);
+    return day.toISOString().slice(0, 10);
+  }
+
+  function daysBetween(first, last) {
+    if (first > last) {
+      var swap = first;
+      first = last;
+      last = swap;
+    }
+    var out = [];
+    for (var day = first; day <= last && out.length < MAX_RANGE_DAYS; day = addDays(day, 1)) {
+      out.push(day);
+    }
+    return out;
+  }
+
+  // Runs of consecutive days as ranges A..B: the server takes those of a range's days that
+  // are in the list the intervention moves them from, and the preview shows which.
+  function compress(dates) {
+    var sorted = Array.from(dates).sort();
+    var tokens = [];
+    var start = null;
+    var previous = null;
+    function flush() {
+      if (start !== null) {
+        tokens.push(start === previous ? start : start + ".." + previous);
+      }
+    }
+    sorted.forEach(function (day) {
+      if (previous !== null && addDays(previous, 1) === day) {
+        previous = day;
+        return;
+      }
+      flush();
+      start = previous = day;
+    });
+    flush();
+    return tokens;
+  }
+
+  function plural(count, word) {
+    return count.toLocaleString("en-US") + " " + word + (count === 1 ? "" : "s");
+  }
+
+  function renderSelection() {
+    var form = selectionForm();
+    if (!form) {
+      return;
+    }
+    dayCells().forEach(function (cell) {
+      var on = selected.has(cell.getAttribute("data-date"));
+      cell.classList.add("is-selectable");
+      cell.classList.toggle("is-selected", on);
+      cell.setAttribute("aria-selected", on ? "true" : "false");
+      if (!cell.hasAttribute("tabindex")) {
+        cell.setAttribute("tabindex", "0");
+      }
+    });
+    var count = selected.size;
+    form.querySelector("[data-selection-dates]").value = compress(selected).join(" ");
+    form.querySelector("[data-selection-count]").textContent =
+      count === 0 ? "No dates selected" : plural(count, "date") + " selected";
+    form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
+      button.disabled = count === 0;
+    });
+    var clear = form.querySelector("[data-selection-clear]");
+    if (clear) {
+      clear.hidden = count === 0;
+    }
+    form.classList.toggle("has-selection", count > 0);
+  }
+
+  function toggleDay(cell, extend) {
+    var day = cell.getAttribute("data-date");
+    if (extend && anchor !== null) {
+      daysBetween(anchor, day).forEach(function (each) {
+        selected.add(each);
+      });
+    } else {
+      if (selected.has(day)) {
+        selected.delete(day);
+      } else {
+        selected.add(day);
+      }
+      anchor = day;
+    }
+    renderSelection();
+  }
+
+  // Shift-click would select the page's text; the calendar takes it instead.
+  document.addEventListener("mousedown", function (event) {
+    if (event.shiftKey && selectionForm() && event.target.closest(".calendar [data-date]")) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var cell = event.target.closest(".calendar [data-date]");
+    if (cell && selectionForm()) {
+      toggleDay(cell, event.shiftKey);
+      return;
+    }
+    if (event.target.closest("[data-selection-clear]")) {
+      selected.clear();
+      anchor = null;
+      renderSelection();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== " " && event.key !== "Enter") {
+      return;
+    }
+    var cell = event.target.closest && event.target.closest(".calendar [data-date]");
+    if (cell && selectionForm()) {
+      event.preventDefault();
+      toggleDay(cell, event.shiftKey);
+    }
+  });
+
+  // --- list checkboxes -------------------------------------------------------------------
+
+  function renderList() {
+    var form = document.querySelector("form[data-list-selection]");
+    if (!form) {
+      return;
+    }
+    var boxes = Array.from(document.querySelectorAll('input[form="list-selection"][name="value"]'));
+    var all = form.querySelector("[data-check-all]");
+    var everything = all && all.checked;
+    boxes.forEach(function (box) {
+      // "All matching" is sent as the search; the boxes would repeat part of it.
+      box.disabled = everything;
+      if (everything) {
+        box.checked = true;
+      }
+    });
+    var ticked = boxes.filter(function (box) {
+      return box.checked;
+    }).length;
+    var page = form.querySelector("[data-check-page]");
+    if (page) {
+      page.checked = boxes.length > 0 && ticked === boxes.length;
+      page.disabled = everything;
+    }
+    var count = form.querySelector("[data-list-count]");
+    if (count) {
+      count.textContent = everything ? "" : ticked ? ticked + " ticked" : "Tick values to select them";
+    }
+    form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
+      button.disabled = !everything && ticked === 0;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-check-page]")) {
+      document.querySelectorAll('input[form="list-selection"][name="value"]').forEach(function (box) {
+        box.checked = target.checked;
+      });
+    } else if (target.matches("[data-check-all]") && !target.checked) {
+      document.querySelectorAll('input[form="list-selection"][name="value"]').forEach(function (box) {
+        box.checked = false;
+      });
+    }
+    if (
+      target.matches('[data-check-page], [data-check-all], input[form="list-selection"]')
+    ) {
+      renderList();
+    }
+  });
+
+  // --- the reset confirmation: the button waits for the exact name ---------------------------
+
+  function renderConfirm() {
+    document.querySelectorAll("input[data-confirm]").forEach(function (input) {
+      var form = input.form;
+      var button = form && form.querySelector("[data-needs-confirm]");
+      if (button) {
+        button.disabled = input.value.trim() !== input.getAttribute("data-confirm");
+      }
+    });
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("input[data-confirm]")) {
+      renderConfirm();
+    }
+  });
+
+  // --- editors: go to the line of a JSON error; "now" for time fields -----------------------
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-goto]");
+    if (button) {
+      var area = document.querySelector(button.getAttribute("data-goto"));
+      if (!area) {
+        return;
+      }
+      var line = parseInt(button.getAttribute("data-line"), 10) || 1;
+      var column = parseInt(button.getAttribute("data-column"), 10) || 1;
+      var lines = area.value.split("\n");
+      var offset = 0;
+      for (var i = 0; i < line - 1 && i < lines.length; i++) {
+        offset += lines[i].length + 1;
+      }
+      offset += Math.max(0, column - 1);
+      area.focus();
+      area.setSelectionRange(offset, Math.min(offset + 1, area.value.length));
+      var height = parseFloat(window.getComputedStyle(area).lineHeight) || 20;
+      area.scrollTop = Math.max(0, (line - 4) * height);
+      return;
+    }
+    var now = event.target.closest("[data-now]");
+    if (now) {
+      var input = document.querySelector(now.getAttribute("data-now"));
+      if (input) {
+        input.value = new Date().toISOString();
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.focus();
+      }
+    }
+  });
+
+  function refresh() {
+    renderSelection();
+    renderList();
+    renderConfirm();
+  }
+
+  document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("htmx:afterSettle", refresh);
+  if (document.readyState !== "loading") {
+    refresh();
+  }
+})();
