@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
 
 from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import (
@@ -111,8 +112,13 @@ def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:
     except InvalidCheckpointName as exc:
         return bad_request(request, exc.message)
     except CheckpointNotFound:
+        if wants_partial(request):
+            # Removed while the page was open (a reset): show the whole page's answer.
+            return HttpResponseClientRefresh()
         raise Http404(f"There is no checkpoint named “{name}”.") from None
     except CorruptCheckpoint as exc:
+        if wants_partial(request):
+            return HttpResponseClientRefresh()
         return _corrupt_page(request, name, exc)
     except CheckpointTooLarge as exc:
         return error_page(request, 413, "Checkpoint too large", exc.message)

@@ -329,3 +329,15 @@ def test_a_symlink_leaving_the_directory_is_refused(viewer, samples_dir):
         response = viewer.get(url)
         assert response.status_code == 400
         assert b"outside-the-directory" not in response.content
+
+
+def test_a_checkpoint_removed_or_broken_while_open_reloads_the_page(viewer, samples_dir):
+    path = samples_dir / "my-process.json"
+    path.write_text("{")
+    poll = viewer.get("/checkpoints/my-process/?part=overview", headers=HTMX)
+    assert poll.status_code == 200
+    assert poll["HX-Refresh"] == "true"
+    path.unlink()
+    poll = viewer.get("/checkpoints/my-process/?part=overview", headers=HTMX)
+    assert poll["HX-Refresh"] == "true"
+    assert viewer.get("/checkpoints/my-process/").status_code == 404
