@@ -348,8 +348,13 @@ def preview(
         else []
     )
     summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
-    if keep_base and before_raw is not None:
-        Snapshot.store(before_raw)
+    if (
+        keep_base
+        and before_raw is not None
+        and base_version is not None
+        and not Snapshot.objects.filter(pk=base_version).exists()
+    ):
+        Snapshot.store(before_raw, base=_last_snapshot(name), sha=base_version)
     return Preview(
         name=name,
         action=action,
@@ -577,6 +582,19 @@ def _undo_after_failure(
         logger.exception("could not clear the journal of %s; recovery will", pv.name)
 
 
+def _last_snapshot(name: str) -> Snapshot | None:
+    """The latest version of ``name`` the log holds: a close base for a delta of the file
+    after a job changed it."""
+    last = (
+        AuditEntry.objects.filter(checkpoint=name)
+        .order_by("-seq")
+        .values_list("after_id", "before_id")
+        .first()
+    )
+    sha = (last[0] or last[1]) if last else None
+    return Snapshot.objects.filter(pk=sha).first() if sha else None
+
+
 def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
     """Store the before and after bytes (one query, one insert): each new version as a delta
     of a close one."""
@@ -592,16 +610,9 @@ def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
     if pv.before_raw is not None:
         before = known.get(pv.base_version or "")
         if before is None:
-            # The file changed since the last entry (a job ran): delta of what was last seen.
-            last = (
-                AuditEntry.objects.filter(checkpoint=pv.name)
-                .order_by("-seq")
-                .values_list("after_id", "before_id")
-                .first()
+            before = Snapshot.build(
+                pv.before_raw, sha=pv.base_version, base=_last_snapshot(pv.name)
             )
-            sha = (last[0] or last[1]) if last else None
-            base = Snapshot.objects.filter(pk=sha).first() if sha else None
-            before = Snapshot.build(pv.before_raw, sha=pv.base_version, base=base)
             new.append(before)
     if pv.after_raw is not None:
         after = known.get(pv.result_version or "")
