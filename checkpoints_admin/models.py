@@ -51,19 +51,16 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> None:
     meta = obj._meta
     auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
     fields = [f for f in meta.concrete_fields if f is not auto]
-    for field in fields:
-        if getattr(obj, field.attname) is None and field.has_default():
-            setattr(obj, field.attname, field.get_default())
     quote = connection.ops.quote_name
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if auto is not None:
-        sql += f" RETURNING {quote(auto.column)}"
-    params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+        sql += f" RETURNING {quote(str(auto.column))}"
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if auto is not None:
