@@ -298,6 +298,8 @@ class EditableField:
 def _field_type(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
+    if key == "progress" and isinstance(value, int | float):
+        return "number"  # 0..100, fractions allowed
     if isinstance(value, int):
         return "integer"
     if isinstance(value, float):
@@ -501,10 +503,18 @@ class DocumentField(forms.CharField):
         try:
             return text, decode_document(raw)
         except CorruptCheckpoint as exc:
-            where = f"Line {exc.line}, column {exc.column}: " if exc.line else ""
-            error = ValidationError(f"{where}{_sentence(exc.message)}", code="json")
+            error = ValidationError(describe_parse_error(exc), code="json")
             error.line, error.column = exc.line, exc.column  # type: ignore[attr-defined]
             raise error from None
+
+
+def describe_parse_error(exc: CorruptCheckpoint) -> str:
+    """``Line 3, column 9: The document is not valid JSON: …`` (the position said once)."""
+    message = _sentence(exc.message)
+    if not exc.line:
+        return message
+    message = re.sub(rf",? at line {exc.line}, column {exc.column}(?=\.$)", "", message)
+    return f"Line {exc.line}, column {exc.column}: {message}"
 
 
 class _DocumentFormMixin:
@@ -656,7 +666,11 @@ class ApplyForm(forms.Form):
         error_messages={"required": "Give a reason: it is recorded in the audit log."},
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    base_version = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    base_version = forms.CharField(
+        max_length=64,
+        widget=forms.HiddenInput,
+        error_messages={"required": "The version of the preview is missing; preview again."},
+    )
 
     def __init__(self, *args: Any, confirm_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -52,6 +52,7 @@ from checkpoints_admin.intervention_forms import (
     ResetForm,
     RestoreForm,
     SelectionForm,
+    describe_parse_error,
     document_template,
     editable_fields,
     unit_of,
@@ -441,8 +442,8 @@ def _preview(
 
 
 def _message(exc: CheckpointError) -> str:
-    if isinstance(exc, CorruptCheckpoint) and exc.line:
-        return f"Line {exc.line}, column {exc.column}: {exc.message}"
+    if isinstance(exc, CorruptCheckpoint):
+        return describe_parse_error(exc)
     message = exc.message.strip()
     message = message[:1].upper() + message[1:]
     return message if message.endswith((".", "!", "?")) else message + "."

@@ -1,0 +1,849 @@
+"""Interventions through the console: choose, preview, apply, result, undo; every refusal.
+
+Each refusal is checked to change nothing: the checkpoint files' bytes and the number of
+audit entries stay as they were.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from checkpoints_admin import services
+from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.models import AuditEntry
+from tests.web.conftest import write_json
+
+HTMX = {"HX-Request": "true"}
+UNIFIED = "reconciliation_checkpoint"
+DAILY = "daily_reconciliation_checkpoint"
+MANAGED = "my-process"
+REASON = "upstream will never deliver this day"
+
+
+# --- helpers (also used by the other test_interventions_* modules) --------------------------------
+
+
+def state(directory: Path) -> tuple[dict[str, bytes], int]:
+    """Every checkpoint file's bytes and the number of audit entries."""
+    files = {path.name: path.read_bytes() for path in sorted(directory.glob("*.json"))}
+    return files, AuditEntry.objects.count()
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def form_fields(page: str, form_id: str | None = None, *, after: str | None = None) -> dict:
+    """The hidden inputs of the form inside ``#apply-form`` (or after the ``after`` marker)."""
+    start = page.index(after or 'id="apply-form"')
+    block = page[start : page.index("</form>", start)]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', block):
+        fields.setdefault(name, []).append(html.unescape(value))
+    return {key: values if len(values) > 1 else values[0] for key, values in fields.items()}
+
+
+def errors_of(page: str, field_id: str) -> list[str]:
+    """The error messages shown next to the field with id ``field_id``."""
+    match = re.search(rf'<ul class="errorlist" id="{field_id}_error" role="alert">(.*?)</ul>', page)
+    if not match:
+        return []
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
+
+
+def preview(client, name: str, key: str, data: dict, **kwargs):
+    return client.post(f"/checkpoints/{name}/{key}/preview", data, **kwargs)
+
+
+def apply_preview(client, name: str, key: str, response, reason: str = REASON, **extra):
+    """Apply what a preview page shows, as its form would post it."""
+    fields = form_fields(text(response))
+    fields.update({"reason": reason, **extra})
+    return client.post(f"/checkpoints/{name}/{key}/apply", fields)
+
+
+def read(directory: Path, name: str) -> dict:
+    return orjson.loads((directory / f"{name}.json").read_bytes())
+
+
+@pytest.fixture
+def operator(signed_in):
+    return signed_in("operator")
+
+
+@pytest.fixture
+def admin(signed_in):
+    return signed_in("admin")
+
+
+# --- skip and reprocess ------------------------------------------------------------------------
+
+
+def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    choose = operator.get(f"/checkpoints/{UNIFIED}/skip/")
+    assert choose.status_code == 200
+    assert "<h1>Skip dates</h1>" in text(choose)
+    assert '<textarea id="id_dates" name="dates"' in text(choose)
+
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    assert shown.status_code == 200
+    page = text(shown)
+    assert (
+        '<p class="diff-summary preview-card__summary">2025-03-06 pendingDates → completedDates</p>'
+        in page
+    )
+    fields = form_fields(page)
+    assert fields["base_version"] == version_of(original)
+    assert fields["dates"] == "2025-03-06"
+    assert '<textarea id="id_reason" name="reason"' in page
+    assert state(samples_dir)[1] == 0 and (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+
+    applied = apply_preview(operator, UNIFIED, "skip", shown)
+    assert applied.status_code == 302
+    entry = AuditEntry.objects.get()
+    assert applied["Location"] == f"/checkpoints/{UNIFIED}/applied/{entry.seq}/"
+    data = read(samples_dir, UNIFIED)
+    assert data["pendingDates"] == ["2025-03-07"]
+    assert data["completedDates"][-1] == "2025-03-06"
+    assert (entry.action, entry.actor, entry.source, entry.reason) == (
+        "skip",
+        "operator-user",
+        "web",
+        REASON,
+    )
+    assert entry.address == "127.0.0.1"
+    assert entry.base_version == version_of(original)
+
+    result = operator.get(applied["Location"])
+    page = text(result)
+    assert result.status_code == 200
+    assert (
+        f"Applied to {UNIFIED}: 2025-03-06 pendingDates → completedDates (audit entry #1)." in page
+    )
+    assert f'href="/checkpoints/{UNIFIED}/restore/?entry=1&amp;side=before" data-undo' in page
+
+
+def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"}, headers=HTMX)
+    page = text(shown)
+    assert shown.status_code == 200
+    assert page.lstrip().startswith('<div id="intervention" class="intervention">')
+    assert "<html" not in page
+
+    fields = form_fields(page)
+    fields["reason"] = REASON
+    applied = operator.post(f"/checkpoints/{UNIFIED}/skip/apply", fields, headers=HTMX)
+    assert applied.status_code == 200
+    assert applied["HX-Push-Url"] == f"/checkpoints/{UNIFIED}/applied/1/"
+    trigger = json.loads(applied["HX-Trigger"])
+    assert trigger == {
+        "console:message": {
+            "level": "success",
+            "text": f"Applied to {UNIFIED}: 2025-03-06 pendingDates → completedDates "
+            "(audit entry #1).",
+        }
+    }
+    assert "<html" not in text(applied)
+    assert "Skip applied" in text(applied)
+    assert applied["Vary"] and "HX-Request" in applied["Vary"]
+
+
+def test_calendar_selection_arrives_as_ranges_and_takes_only_pending_days(operator, samples_dir):
+    # 03-04 is completed, 03-05 a gap, 03-06 and 03-07 pending: the range takes the last two.
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-04..2025-03-07"})
+    assert shown.status_code == 200
+    assert "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07)" in text(shown)
+    assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
+    assert read(samples_dir, UNIFIED)["pendingDates"] == []
+
+
+def test_ticked_list_values_are_compressed_into_runs(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"value": ["2025-03-07", "2025-03-06"]})
+    assert shown.status_code == 200
+    assert form_fields(text(shown))["dates"] == "2025-03-06..2025-03-07"
+
+
+def test_all_matching_a_search(operator, samples_dir):
+    shown = preview(
+        operator, UNIFIED, "reprocess", {"list": "completedDates", "q": "03-0", "all": "on"}
+    )
+    assert shown.status_code == 200
+    assert form_fields(text(shown))["dates"] == "2025-03-01..2025-03-04"
+    assert apply_preview(operator, UNIFIED, "reprocess", shown).status_code == 302
+    data = read(samples_dir, UNIFIED)
+    assert data["completedDates"] == []
+    assert data["pendingDates"] == [f"2025-03-0{n}" for n in (1, 2, 3, 4, 6, 7)]
+
+
+def test_reprocess_a_date_of_a_daily_checkpoint(operator, samples_dir):
+    shown = preview(operator, DAILY, "reprocess", {"dates": "2025-03-04"})
+    assert apply_preview(operator, DAILY, "reprocess", shown).status_code == 302
+    assert read(samples_dir, DAILY)["processedDates"] == []
+
+
+def test_skip_and_reprocess_items(operator, samples_dir):
+    choose = text(operator.get(f"/checkpoints/{MANAGED}/skip/"))
+    assert "<h1>Skip items</h1>" in choose
+    shown = preview(operator, MANAGED, "skip", {"dates": "item3\n\nitem2\n"})
+    assert shown.status_code == 200
+    assert form_fields(text(shown))["dates"] == "item3\nitem2"
+    assert apply_preview(operator, MANAGED, "skip", shown).status_code == 302
+    data = read(samples_dir, MANAGED)
+    assert (data["pendingItems"], data["processedItems"]) == ([], ["item1", "item2", "item3"])
+
+    shown = preview(operator, MANAGED, "reprocess", {"value": ["item1"]})
+    assert apply_preview(operator, MANAGED, "reprocess", shown).status_code == 302
+    assert read(samples_dir, MANAGED)["pendingItems"] == ["item1"]
+
+
+# --- refusals of the choose and preview steps -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {},
+            "Choose at least one date: select days on the calendar, tick them in the list, "
+            "or type them here.",
+        ),
+        ({"dates": "2025-02-30"}, "'2025-02-30' is not a real date."),
+        ({"dates": "2025-03-6"}, "'2025-03-6' is not a date (expected YYYY-MM-DD)."),
+        (
+            {"dates": "2025-03-08..2025-03-01"},
+            "Range '2025-03-08..2025-03-01' is reversed (its end is before its start).",
+        ),
+        ({"dates": "2025-03-03"}, "2025-03-03 is already in completedDates."),
+        ({"dates": "2025-03-09"}, "2025-03-09 is not in pendingDates."),
+        (
+            {"dates": "2025-04-01..2025-04-03"},
+            "No date of 2025-04-01..2025-04-03 is in pendingDates.",
+        ),
+        (
+            {"value": ["not-a-date"]},
+            ("id_value", "'not-a-date' is not a date (expected YYYY-MM-DD)."),
+        ),
+        (
+            {"all": "on", "list": "stats", "q": ""},
+            ("id_all", "Choose the list whose matching values to take."),
+        ),
+    ],
+)
+def test_bad_dates_are_refused_next_to_the_field(operator, samples_dir, data, message):
+    before = state(samples_dir)
+    response = preview(operator, UNIFIED, "skip", data)
+    assert response.status_code == 422
+    page = text(response)
+    field, message = message if isinstance(message, tuple) else ("id_dates", message)
+    assert errors_of(page, field) == [message]
+    assert 'aria-invalid="true"' in page
+    assert state(samples_dir) == before
+
+
+def test_a_refused_selection_comes_back_in_the_text_field(operator, samples_dir):
+    response = preview(
+        operator, UNIFIED, "skip", {"value": ["2025-03-03", "2025-03-01", "2025-03-02"]}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    # ticked dates arrive as one run; none of it is pending
+    assert errors_of(page, "id_dates") == ["No date of 2025-03-01..2025-03-03 is in pendingDates."]
+    assert ">\n2025-03-01..2025-03-03</textarea>" in page
+
+
+def test_a_refusal_with_htmx_swaps_the_step_with_the_error(operator, samples_dir):
+    response = preview(operator, UNIFIED, "skip", {"dates": "2025-03-09"}, headers=HTMX)
+    assert response.status_code == 422
+    page = text(response)
+    assert "<html" not in page
+    assert errors_of(page, "id_dates") == ["2025-03-09 is not in pendingDates."]
+
+
+def test_skip_on_a_checkpoint_without_dates_or_items(operator, checkpoints_dir):
+    write_json(checkpoints_dir, "plain", {"hello": "world"})
+    response = operator.get("/checkpoints/plain/skip/")
+    assert response.status_code == 409
+    assert "it has no dates or items lists" in text(response)
+
+
+def test_interventions_on_a_missing_checkpoint_are_404(operator, samples_dir):
+    assert operator.get("/checkpoints/nope/skip/").status_code == 404
+    assert preview(operator, "nope", "edit", {"pointer": "/x", "value": "1"}).status_code == 404
+
+
+# --- apply refusals -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", ["", "   \n  "])
+def test_apply_without_a_reason_changes_nothing(operator, samples_dir, reason):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, "skip", shown, reason=reason)
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_reason") == [
+        "Give a reason: it is recorded in the audit log."
+    ]
+    # the whole preview again, the same selection carried
+    assert form_fields(text(response))["dates"] == "2025-03-06"
+    assert state(samples_dir) == before
+
+
+def test_apply_without_a_reason_with_htmx_swaps_only_the_apply_form(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    fields = form_fields(text(shown))
+    before = state(samples_dir)
+    response = operator.post(f"/checkpoints/{UNIFIED}/skip/apply", fields, headers=HTMX)
+    assert response.status_code == 422
+    assert response["HX-Retarget"] == "#apply-form"
+    assert response["HX-Reswap"] == "outerHTML"
+    page = text(response)
+    assert page.lstrip().startswith('<section id="apply-form"')
+    assert errors_of(page, "id_reason") == ["Give a reason: it is recorded in the audit log."]
+    assert state(samples_dir) == before
+
+
+def test_apply_with_a_missing_version_changes_nothing(operator, samples_dir):
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/skip/apply", {"dates": "2025-03-06", "reason": REASON}
+    )
+    assert response.status_code == 422
+    assert "The version of the preview is missing; preview again." in text(response)
+    assert state(samples_dir) == before
+
+
+def test_a_stale_version_shows_what_changed_and_previews_again(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    # The job saves progress between the preview and the apply.
+    data = read(samples_dir, UNIFIED)
+    data["stats"]["processedRecords"] = 7251
+    data["stats"]["successfulRecords"] = 7209
+    write_json(samples_dir, UNIFIED, data)
+    before = state(samples_dir)
+
+    conflict = apply_preview(operator, UNIFIED, "skip", shown)
+    assert conflict.status_code == 409
+    page = text(conflict)
+    assert "reconciliation_checkpoint changed since your preview" in page
+    assert "<strong>Nothing was applied.</strong>" in page
+    assert (
+        '<p class="diff-summary">stats/processedRecords 7231 → 7251; '
+        "stats/successfulRecords 7189 → 7209</p>"
+    ) in page
+    assert "<li>stats/processedRecords: 7231 → 7251</li>" in page
+    assert "<li>stats/successfulRecords: 7189 → 7209</li>" in page
+    assert state(samples_dir) == before
+    assert "reconciliation_checkpoint changed since your preview; nothing was applied." in page
+
+    again = form_fields(page, after='id="again-title"')
+    assert again["dates"] == "2025-03-06"
+    assert again["reason"] == REASON
+    shown = preview(operator, UNIFIED, "skip", again)
+    assert shown.status_code == 200
+    fields = form_fields(text(shown))
+    assert fields["base_version"] == version_of((samples_dir / f"{UNIFIED}.json").read_bytes())
+    assert ">\nupstream will never deliver this day</textarea>" in text(shown)  # kept
+    assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
+    data = read(samples_dir, UNIFIED)
+    assert data["pendingDates"] == ["2025-03-07"]
+    assert data["stats"]["processedRecords"] == 7251
+
+
+def test_a_stale_version_with_htmx(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    (samples_dir / f"{UNIFIED}.json").write_bytes(
+        (samples_dir / f"{UNIFIED}.json").read_bytes().replace(b"7231", b"7240")
+    )
+    fields = form_fields(text(shown))
+    fields["reason"] = REASON
+    response = operator.post(f"/checkpoints/{UNIFIED}/skip/apply", fields, headers=HTMX)
+    assert response.status_code == 409
+    assert json.loads(response["HX-Trigger"])["console:message"]["level"] == "warning"
+    assert "<html" not in text(response)
+    assert "<li>stats/processedRecords: 7231 → 7240</li>" in text(response)
+
+
+def test_a_checkpoint_deleted_since_the_preview(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    (samples_dir / f"{UNIFIED}.json").unlink()
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, "skip", shown)
+    assert response.status_code == 409
+    assert "the file has been deleted" in text(response)
+    assert state(samples_dir) == before
+
+
+def test_a_change_the_file_no_longer_needs(operator, samples_dir):
+    # Both previews are of the same version; the second apply finds its date already done.
+    first = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    second = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06..2025-03-07"})
+    assert apply_preview(operator, UNIFIED, "skip", first).status_code == 302
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, "skip", second)
+    assert response.status_code == 409
+    assert "2025-03-06 pendingDates → completedDates" in text(response)
+    assert state(samples_dir) == before
+
+
+# --- edit a field ---------------------------------------------------------------------------
+
+
+def test_the_field_editor_offers_inputs_that_fit(operator, samples_dir):
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/edit/?pointer=/stats/failedRecords"))
+    assert '<h2 class="mono">/stats/failedRecords</h2>' in page
+    assert re.search(r'<input type="number" id="id_value" name="value" value="42"', page)
+    assert 'step="1"' in page
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/edit/?pointer=/lastProcessedDate"))
+    assert re.search(r'<input type="date" id="id_value" name="value" value="2025-03-05"', page)
+    assert '<input type="checkbox" name="null"' in page
+    page = text(operator.get(f"/checkpoints/{MANAGED}/edit/"))  # status by default
+    assert '<select id="id_value" name="value">' in page
+    assert '<option value="running" selected>running</option>' in page
+    page = text(operator.get(f"/checkpoints/{DAILY}/edit/?pointer=/endTime"))
+    assert 'placeholder="2025-03-06T10:15:23.456Z"' in page
+
+
+def test_edit_a_counter(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "edit", {"pointer": "/stats/failedRecords", "value": "40"})
+    assert shown.status_code == 200
+    page = text(shown)
+    assert '<p class="diff-summary preview-card__summary">stats/failedRecords 42 → 40</p>' in page
+    assert '<td class="pointer">/stats/failedRecords</td>' in page
+    assert apply_preview(operator, UNIFIED, "edit", shown).status_code == 302
+    assert read(samples_dir, UNIFIED)["stats"]["failedRecords"] == 40
+    assert AuditEntry.objects.get().action == "edit"
+
+
+def test_set_a_nullable_field_to_null(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "edit", {"pointer": "/lastProcessedDate", "null": "on"})
+    assert apply_preview(operator, UNIFIED, "edit", shown).status_code == 302
+    assert read(samples_dir, UNIFIED)["lastProcessedDate"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "field", "message"),
+    [
+        (
+            UNIFIED,
+            {"pointer": "/stats/failedRecords", "value": "abc"},
+            "id_value",
+            "Enter a whole number, not “abc”.",
+        ),
+        (
+            UNIFIED,
+            {"pointer": "/stats/failedRecords", "value": "4.5"},
+            "id_value",
+            "Enter a whole number, not “4.5”.",
+        ),
+        (
+            UNIFIED,
+            {"pointer": "/lastProcessedDate", "value": "2025-02-30"},
+            "id_value",
+            "2025-02-30 is not a real date.",
+        ),
+        (
+            MANAGED,
+            {"pointer": "/status", "value": "paused"},
+            "id_value",
+            "Choose one of pending, running, completed, failed.",
+        ),
+        (
+            MANAGED,
+            {"pointer": "/progress", "value": "NaN"},
+            "id_value",
+            "Enter a finite number (JSON has no NaN or Infinity).",
+        ),
+        (
+            DAILY,
+            {"pointer": "/lastRun", "value": "yesterday"},
+            "id_value",
+            "Enter a time such as 2025-03-06T10:15:23.456Z, not “yesterday”.",
+        ),
+        (MANAGED, {"pointer": "/progress", "null": "on"}, "id_null", "progress cannot be null."),
+    ],
+)
+def test_a_wrong_type_is_refused_next_to_the_field(
+    operator, samples_dir, name, data, field, message
+):
+    before = state(samples_dir)
+    response = preview(operator, name, "edit", data)
+    assert response.status_code == 422
+    assert errors_of(text(response), field) == [message]
+    assert state(samples_dir) == before
+
+
+def test_an_unknown_field_is_refused(operator, samples_dir):
+    before = state(samples_dir)
+    response = preview(operator, UNIFIED, "edit", {"pointer": "/nope", "value": "1"})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_pointer") == [
+        "Select a valid choice. /nope is not one of the available choices."
+    ]
+    assert state(samples_dir) == before
+
+
+def test_a_result_with_errors_is_shown_and_cannot_be_applied(operator, samples_dir):
+    data = {"pointer": "/stats/processedRecords", "value": "9000"}
+    shown = preview(operator, UNIFIED, "edit", data)
+    assert shown.status_code == 200
+    page = text(shown)
+    assert "processedRecords (9,000) is more than totalRecords (8,564)" in page
+    assert "it cannot be applied" in page
+    assert 'action="/checkpoints/reconciliation_checkpoint/edit/apply"' not in page
+    before = state(samples_dir)
+    # posting the apply anyway is refused by the write path
+    version = version_of((samples_dir / f"{UNIFIED}.json").read_bytes())
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/edit/apply", {**data, "base_version": version, "reason": REASON}
+    )
+    assert response.status_code == 422
+    assert "it cannot be applied" in text(response)
+    assert state(samples_dir) == before
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/edit/apply",
+        {**data, "base_version": version, "reason": REASON},
+        headers=HTMX,
+    )
+    assert response.status_code == 422
+    assert "The result would have errors, nothing was written: /stats/processedRecords" in text(
+        response
+    )
+    assert state(samples_dir) == before
+
+
+def test_findings_are_checked_live_as_the_operator_types(operator, samples_dir):
+    url = f"/checkpoints/{UNIFIED}/edit/check"
+    typed = operator.post(url, {"pointer": "/stats/processedRecords", "value": "90"}, headers=HTMX)
+    assert typed.status_code == 200
+    page = text(typed)
+    assert "<html" not in page
+    assert 'class="check check--ok"' in page
+    assert "<strong>Valid</strong>" in page
+    assert "processedRecords (90) is not successfulRecords + failedRecords" in page  # a warning
+
+    typed = operator.post(url, {"pointer": "/stats/processedRecords", "value": "9x"}, headers=HTMX)
+    assert "Enter a whole number, not “9x”." in text(typed)
+    typed = operator.post(
+        url, {"pointer": "/stats/processedRecords", "value": "9000"}, headers=HTMX
+    )
+    assert "1 error in the result" in text(typed)
+    assert "is more than totalRecords" in text(typed)
+
+
+def test_the_live_check_without_javascript_is_the_whole_page(operator, samples_dir):
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/edit/check", {"pointer": "/stats/timeouts", "value": "-1"}
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "<html" in page
+    assert "timeouts cannot be negative (-1)" in page
+    assert 'value="-1"' in page
+    assert state(samples_dir) == before
+
+
+# --- the raw editor -------------------------------------------------------------------------
+
+
+def test_raw_editor_shows_the_document_and_applies_a_fix(operator, samples_dir):
+    page = text(operator.get(f"/checkpoints/{MANAGED}/edit-raw/"))
+    assert '<textarea id="id_document" name="document" class="code-editor"' in page
+    assert "&quot;pendingItems&quot;: [" in page
+    document = read(samples_dir, MANAGED)
+    document["note"] = "rerun after the outage"
+    shown = preview(operator, MANAGED, "edit-raw", {"document": json.dumps(document, indent=2)})
+    assert shown.status_code == 200
+    assert apply_preview(operator, MANAGED, "edit-raw", shown).status_code == 302
+    assert read(samples_dir, MANAGED)["note"] == "rerun after the outage"
+
+
+def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
+    before = state(samples_dir)
+    response = preview(operator, MANAGED, "edit-raw", {"document": '{\n  "id": "x",\n  "a": 1,\n}'})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_document") == [
+        "Line 3, column 9: The document is not valid JSON: trailing comma is not allowed."
+    ]
+    assert 'data-line="3" data-column="9"' in text(response)
+    assert state(samples_dir) == before
+
+
+def test_raw_editor_live_check_parse_error_then_findings(operator, samples_dir):
+    url = f"/checkpoints/{MANAGED}/edit-raw/check"
+    typed = operator.post(url, {"document": '{"id": "x", "status": '}, headers=HTMX)
+    assert "Line 1, column" in text(typed)
+    assert 'class="check check--error"' in text(typed)
+    typed = operator.post(
+        url,
+        {"document": '{"id": "x", "status": "running", "progress": 120, "pendingItems": []}'},
+        headers=HTMX,
+    )
+    assert "progress must be between 0 and 100, not 120" in text(typed)
+    assert "1 error in the result" in text(typed)
+
+
+def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
+    (checkpoints_dir / "broken.json").write_bytes(b'{"id": "job", "status": "running",\n')
+    page = text(operator.get("/checkpoints/broken/edit-raw/"))
+    assert "The file does not parse now" in page
+    assert "{&quot;id&quot;: &quot;job&quot;, &quot;status&quot;: &quot;running&quot;," in page
+    document = {"id": "job", "status": "running", "progress": 0}
+    shown = preview(operator, "broken", "edit-raw", {"document": json.dumps(document)})
+    assert shown.status_code == 200
+    assert "The file does not parse now; this replaces it whole." in text(shown)
+    assert apply_preview(operator, "broken", "edit-raw", shown).status_code == 302
+    assert read(checkpoints_dir, "broken") == document
+    assert AuditEntry.objects.get().summary == "replaced the corrupt file"
+
+
+def test_raw_editor_for_an_unknown_kind(operator, checkpoints_dir):
+    write_json(checkpoints_dir, "notes", {"owner": "ops", "values": [1, 2]})
+    shown = preview(operator, "notes", "edit-raw", {"document": '{"owner": "data", "values": [1]}'})
+    assert shown.status_code == 200
+    assert apply_preview(operator, "notes", "edit-raw", shown).status_code == 302
+    assert read(checkpoints_dir, "notes") == {"owner": "data", "values": [1]}
+
+
+def test_skip_on_a_corrupt_file_points_to_the_raw_editor(operator, checkpoints_dir):
+    (checkpoints_dir / "broken.json").write_bytes(b"{")
+    response = operator.get("/checkpoints/broken/skip/")
+    assert response.status_code == 409
+    assert "Repair it in the raw editor" in text(response)
+
+
+# --- reset, restore and undo --------------------------------------------------------------
+
+
+def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    shown = admin.get(f"/checkpoints/{UNIFIED}/reset/")
+    assert shown.status_code == 200
+    page = text(shown)
+    assert "will be deleted." in page
+    assert "Its content is kept in the audit log" in page
+    assert 'data-confirm="reconciliation_checkpoint"' in page
+
+    before = state(samples_dir)
+    refused = apply_preview(admin, UNIFIED, "reset", shown, confirm="reconciliation")
+    assert refused.status_code == 422
+    assert errors_of(text(refused), "id_confirm") == [
+        "Type the name exactly as shown, reconciliation_checkpoint, to confirm the reset."
+    ]
+    assert state(samples_dir) == before
+
+    applied = apply_preview(admin, UNIFIED, "reset", shown, confirm=UNIFIED)
+    assert applied.status_code == 302
+    assert not (samples_dir / f"{UNIFIED}.json").exists()
+    entry = AuditEntry.objects.get()
+    assert entry.action == "reset"
+    result = text(admin.get(applied["Location"]))
+    assert "file deleted" in result
+    undo = re.search(r'href="([^"]+)" data-undo', result).group(1)
+    restore = admin.get(html.unescape(undo))
+    assert restore.status_code == 200
+    assert "restore before of #1: re-created reconciliation_checkpoint.json" in text(restore)
+    assert form_fields(text(restore))["base_version"] == "none"
+    assert apply_preview(admin, UNIFIED, "restore", restore).status_code == 302
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+    assert AuditEntry.objects.order_by("seq").last().restores_id == 1
+
+
+def test_undo_a_skip_restores_the_exact_bytes(operator, samples_dir):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    result = operator.get(apply_preview(operator, UNIFIED, "skip", shown)["Location"])
+    undo = html.unescape(re.search(r'href="([^"]+)" data-undo', text(result)).group(1))
+    restore = operator.get(undo)
+    assert "restore before of #1: 2025-03-06 completedDates → pendingDates" in text(restore)
+    assert apply_preview(operator, UNIFIED, "restore", restore).status_code == 302
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+
+
+def test_restore_the_after_side_from_an_audit_entry(operator, samples_dir):
+    applied = services.apply(
+        UNIFIED,
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor("alice", "cli"),
+        reason="cli skip",
+    )
+    after = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    services.apply(
+        UNIFIED,
+        "reprocess",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor("bob", "cli"),
+        reason="oops",
+    )
+    audit_page = text(operator.get(f"/audit/{applied.entry.seq}/"))
+    assert (
+        f'href="/checkpoints/{UNIFIED}/restore/?entry=1&amp;side=after">Restore after…'
+        in audit_page
+    )
+    shown = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after")
+    assert "restore after of #1: 2025-03-06 pendingDates → completedDates" in text(shown)
+    assert apply_preview(operator, UNIFIED, "restore", shown).status_code == 302
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == after
+
+
+def test_restore_refusals(operator, samples_dir):
+    before = state(samples_dir)
+    assert operator.get(f"/checkpoints/{UNIFIED}/restore/").status_code == 400
+    response = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=99&side=before")
+    assert response.status_code == 422
+    assert "There is no audit entry #99." in text(response)
+    assert operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=sideways").status_code == 400
+    assert state(samples_dir) == before
+
+
+def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, checkpoints_dir):
+    created = services.apply(
+        "fresh",
+        "create",
+        {"document": {"id": "f", "status": "pending", "progress": 0}},
+        actor=services.Actor("alice", "cli"),
+        reason="new job",
+    )
+    url = f"/checkpoints/fresh/restore/?entry={created.entry.seq}&side=before"
+    assert operator.get(url).status_code == 403
+    result = text(operator.get(f"/checkpoints/fresh/applied/{created.entry.seq}/"))
+    assert "which only an admin may do" in result
+    assert "data-undo" not in result
+    shown = admin.get(url)
+    assert shown.status_code == 200
+    assert "restore before of #1: deleted fresh.json" in text(shown)
+
+
+def test_result_page_of_another_checkpoint_is_404(operator, samples_dir):
+    services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
+    )
+    assert operator.get(f"/checkpoints/{MANAGED}/applied/1/").status_code == 404
+    assert operator.get(f"/checkpoints/{UNIFIED}/applied/2/").status_code == 404
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template", ["managed", "unified-reconciliation", "daily-reconciliation", "empty"]
+)
+def test_create_from_each_template(operator, checkpoints_dir, template):
+    page = text(operator.get(f"/create/?template={template}&name=nightly"))
+    fields = {
+        "name": "nightly",
+        "document": html.unescape(
+            re.search(r'name="document"[^>]*>\n(.*?)</textarea>', page, re.S).group(1)
+        ),
+    }
+    shown = operator.post("/create/preview", fields)
+    assert shown.status_code == 200
+    assert "created nightly" in text(shown)
+    assert "✓ No problems in the result" in text(shown)
+    applied = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "new job"})
+    assert applied.status_code == 302
+    assert applied["Location"] == "/checkpoints/nightly/applied/1/"
+    assert (checkpoints_dir / "nightly.json").exists()
+
+
+def test_create_from_pasted_json_and_from_a_copy(operator, samples_dir):
+    page = text(operator.get(f"/create/?from={MANAGED}"))
+    assert 'value="my-process-copy"' in page
+    assert "&quot;pendingItems&quot;" in page
+    shown = operator.post("/create/preview", {"name": "pasted", "document": '{"a": [1, 2]}'})
+    applied = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "scratch"})
+    assert applied.status_code == 302
+    assert read(samples_dir, "pasted") == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "message"),
+    [
+        ("my-process", "id_name", "Checkpoint 'my-process' already exists."),
+        ("../etc/passwd", "id_name", None),
+        ("job.lock", "id_name", None),
+        ("", "id_name", "Give the new checkpoint a name."),
+    ],
+)
+def test_create_refusals(operator, samples_dir, name, field, message):
+    before = state(samples_dir)
+    response = operator.post("/create/preview", {"name": name, "document": "{}"})
+    assert response.status_code == 422
+    errors = errors_of(text(response), field)
+    if message is None:
+        assert errors[0].startswith("Not a checkpoint name")
+    else:
+        assert errors == [message]
+    assert state(samples_dir) == before
+
+
+def test_create_refused_when_the_name_appears_after_the_preview(operator, checkpoints_dir):
+    shown = operator.post("/create/preview", {"name": "race", "document": '{"a": 1}'})
+    write_json(checkpoints_dir, "race", {"b": 2})
+    before = state(checkpoints_dir)
+    response = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "r"})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_document") == ["Checkpoint 'race' already exists."]
+    assert state(checkpoints_dir) == before
+
+
+def test_create_invalid_json(operator, checkpoints_dir):
+    response = operator.post("/create/preview", {"name": "x", "document": "[1, 2]"})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_document") == [
+        "Line 1, column 1: The document must be a JSON object at the top level, not an array."
+    ]
+    assert state(checkpoints_dir) == ({}, 0)
+
+
+# --- the read pages offer the controls by role --------------------------------------------
+
+
+def test_the_detail_page_offers_actions_to_operators(operator, samples_dir):
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/"))
+    assert '<h2 id="actions-title">Actions</h2>' in page
+    assert f'href="/checkpoints/{UNIFIED}/skip/">Skip dates…</a>' in page
+    assert "Reset…" not in page
+    assert 'id="date-selection"' in page
+    assert "/static/js/interventions.js" in page
+    lists = text(operator.get(f"/checkpoints/{UNIFIED}/?tab=lists"))
+    assert (
+        '<label class="pick"><input type="checkbox" name="value" value="2025-03-06" '
+        'form="list-selection"><span>2025-03-06</span></label>'
+    ) in lists
+    assert 'action="/checkpoints/reconciliation_checkpoint/skip/preview"' in lists
+    done = text(operator.get(f"/checkpoints/{UNIFIED}/?tab=lists&list=completedDates"))
+    assert 'action="/checkpoints/reconciliation_checkpoint/reprocess/preview"' in done
+    assert "Reprocess selected…" in done
+
+
+def test_the_detail_page_offers_reset_to_admins(admin, samples_dir):
+    page = text(admin.get(f"/checkpoints/{UNIFIED}/"))
+    assert f'href="/checkpoints/{UNIFIED}/reset/">Reset…</a>' in page
+
+
+def test_viewers_see_no_write_controls(viewer, samples_dir):
+    services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
+    )
+    for url in (
+        f"/checkpoints/{UNIFIED}/",
+        f"/checkpoints/{UNIFIED}/?tab=lists",
+        f"/checkpoints/{MANAGED}/?tab=lists",
+        "/audit/1/",
+    ):
+        page = text(viewer.get(url))
+        assert "Actions" not in page, url
+        assert "date-selection" not in page and "list-selection" not in page, url
+        assert 'type="checkbox"' not in page, url
+        assert "/skip/" not in page and "/restore/" not in page and "/reset/" not in page, url
+        assert "interventions.js" not in page, url
+        assert "Restore before" not in page, url
