@@ -186,10 +186,10 @@ def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
         "cycled": None,
     }
     jobs = [
-        start_worker(env, "work", "shared", "skip", "10", "a"),
-        start_worker(env, "work", "shared", "skip", "10", "b"),
-        start_worker(env, "work", "solo", "edit", "10", "c"),
-        start_worker(env, "work", "cycled", "cycle", "10", "d"),
+        start_worker(env, "work", "shared", "skip", "6", "a"),
+        start_worker(env, "work", "shared", "skip", "6", "b"),
+        start_worker(env, "work", "solo", "edit", "6", "c"),
+        start_worker(env, "work", "cycled", "cycle", "6", "d"),
     ]
     outputs = []
     for job in jobs:
@@ -199,13 +199,14 @@ def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
 
     state = worker(env, "state")
     assert_consistent(state, initial)
-    assert len(state["entries"]) == 40
-    assert sorted(itertools.chain.from_iterable(o["seqs"] for o in outputs)) == list(range(1, 41))
+    assert len(state["entries"]) == 24
+    assert sorted(itertools.chain.from_iterable(o["seqs"] for o in outputs)) == list(range(1, 25))
     assert {row[3] for row in state["entries"]} == {"applied"}
     shared = store.read("shared").data
-    assert shared["pendingDates"] == []
-    assert sorted(shared["completedDates"]) == ["2029-12-31", *UNIFIED_DOC["pendingDates"]]
-    assert store.read("solo").data["progress"] == 10
+    skipped = [f"2030-01-{d:02d}" for d in range(1, 13)]
+    assert shared["pendingDates"] == UNIFIED_DOC["pendingDates"][12:]
+    assert sorted(shared["completedDates"]) == ["2029-12-31", *skipped]
+    assert store.read("solo").data["progress"] == 6
 
 
 @pytest.mark.slow
@@ -241,3 +242,54 @@ def test_a_file_write_refused_by_the_kernel_leaves_no_entry(env) -> None:
     assert state["pending"] == 0
     assert state["versions"] == {"limited": version_of(original)}
     assert (Path(env["CHECKPOINTS_DIR"]) / "limited.json").read_bytes() == original
+
+
+@pytest.mark.slow
+def test_four_real_commands_at_once_keep_every_entry_and_verify_audit_passes(env) -> None:
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    initial = {
+        "shared": store.write("shared", UNIFIED_DOC),
+        "solo": store.write("solo", MANAGED_DOC),
+        "other": store.write("other", UNIFIED_DOC),
+    }
+    manage = f"{sys.executable} manage.py"
+    skip = f"{manage} skip_dates shared 2030-01-$d --yes --reason"
+    loops = [
+        f"for d in 01 03; do {skip} a || exit 1; done",
+        f"for d in 02 04; do {skip} b || exit 1; done",
+        f"for n in 1 2; do {manage} edit_checkpoint solo --set /progress=$n --yes --reason c "
+        "|| exit 1; done",
+        f"{manage} reprocess_dates other 2029-12-31 --yes --reason d && "
+        f"{manage} skip_dates other 2029-12-31 --yes --reason d",
+    ]
+    jobs = [
+        subprocess.Popen(
+            ["bash", "-c", loop],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for loop in loops
+    ]
+    for job in jobs:
+        _, stderr = job.communicate(timeout=300)
+        assert job.returncode == 0, stderr[-3000:]
+
+    verified = subprocess.run(
+        [sys.executable, "manage.py", "verify_audit", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    state = worker(env, "state")
+    assert_consistent(state, initial)
+    assert len(state["entries"]) == 8
+    shared = store.read("shared").data
+    assert shared["pendingDates"] == [f"2030-01-{d:02d}" for d in range(5, 21)]
+    assert store.read("solo").data["progress"] == 2
+    assert store.read("other").data == UNIFIED_DOC
