@@ -239,7 +239,10 @@ class Snapshot(models.Model):
         sha = sha or hashlib.sha256(raw).hexdigest()
         snapshot = Snapshot(sha=sha, compression=DEFAULT_COMPRESSION, size=len(raw))
         if base is not None and base.depth < MAX_DELTA_DEPTH and base.sha != sha:
-            delta = make_delta(base_raw if base_raw is not None else base.raw, raw)
+            try:
+                delta = make_delta(base_raw if base_raw is not None else base.raw, raw)
+            except SnapshotCorrupt:
+                delta = raw  # never build on a broken base: store a full copy
             if len(delta) * DELTA_GAIN <= len(raw):
                 snapshot.base, snapshot.depth = base, base.depth + 1
                 snapshot.data = _compress(delta, DEFAULT_COMPRESSION)

@@ -135,3 +135,21 @@ def test_a_tampered_base_breaks_the_deltas_built_on_it(checkpoints_dir: Path) ->
     assert base.sha in result.message
     with pytest.raises(SnapshotCorrupt):
         _ = Snapshot.objects.get(pk=entries[2].after_id).raw
+
+
+@pytest.mark.django_db
+def test_a_broken_last_version_is_never_used_as_a_base(checkpoints_dir: Path) -> None:
+    store = services.get_store()
+    store.write("big", big_document(3_000))
+    actor = Actor("alice", "cli")
+    first = services.apply("big", "edit", {"set": {"/progress": 1}}, actor=actor, reason="r")
+    table = connection.ops.quote_name(Snapshot._meta.db_table)
+    raw_sql(f"UPDATE {table} SET data = %s WHERE sha = %s", [b"junk", first.entry.after_id])
+    data = store.read("big").data
+    store.write("big", {**data, "status": "completed", "progress": 100})  # the job finishes
+
+    second = services.apply("big", "edit", {"set": {"/progress": 99}}, actor=actor, reason="r")
+
+    assert second.entry.before.base_id is None
+    assert second.entry.before.raw == second.preview.before_raw
+    assert second.entry.after.raw == store.read_raw("big")
