@@ -1,0 +1,197 @@
+"""Who may change what: role × write URL × method, with a valid CSRF token.
+
+Viewers get 403 on every write URL (and see no write controls, see test_interventions);
+operators everything but reset; admins and superusers everything. Refused requests change
+nothing, even when they carry a complete, valid change.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from checkpoints_admin import services
+from checkpoints_admin.checkpoints.store import version_of
+from tests.web.conftest import MODEL_BACKEND, ROLES
+from tests.web.test_interventions import REASON, UNIFIED, state
+
+DENIED = "Your role does not allow"
+
+
+def write_requests(directory) -> list[tuple[str, str, dict]]:
+    """(method, url, data) of every write URL, each POST a complete, valid change."""
+    version = version_of((directory / f"{UNIFIED}.json").read_bytes())
+    base = f"/checkpoints/{UNIFIED}"
+    apply = {"base_version": version, "reason": REASON}
+    restore = {"entry": "1", "side": "before"}
+    return [
+        ("get", f"{base}/skip/", {}),
+        ("post", f"{base}/skip/preview", {"dates": "2025-03-07"}),
+        ("post", f"{base}/skip/apply", {"dates": "2025-03-07", **apply}),
+        ("get", f"{base}/reprocess/", {}),
+        ("post", f"{base}/reprocess/preview", {"dates": "2025-03-01"}),
+        ("post", f"{base}/reprocess/apply", {"dates": "2025-03-01", **apply}),
+        ("get", f"{base}/edit/", {}),
+        ("post", f"{base}/edit/check", {"pointer": "/stats/timeouts", "value": "4"}),
+        ("post", f"{base}/edit/preview", {"pointer": "/stats/timeouts", "value": "4"}),
+        ("post", f"{base}/edit/apply", {"pointer": "/stats/timeouts", "value": "4", **apply}),
+        ("get", f"{base}/edit-raw/", {}),
+        ("post", f"{base}/edit-raw/check", {"document": "{}"}),
+        ("post", f"{base}/edit-raw/preview", {"document": '{"a": 1}'}),
+        ("post", f"{base}/edit-raw/apply", {"document": '{"a": 1}', **apply}),
+        ("get", f"{base}/reset/", {}),
+        ("post", f"{base}/reset/preview", {}),
+        ("post", f"{base}/reset/apply", {"confirm": UNIFIED, **apply}),
+        ("get", f"{base}/restore/?entry=1&side=before", {}),
+        ("post", f"{base}/restore/preview", restore),
+        ("post", f"{base}/restore/apply", {**restore, **apply}),
+        ("get", f"{base}/applied/1/", {}),
+        ("get", "/create/", {}),
+        ("post", "/create/check", {"name": "new-one", "document": "{}"}),
+        ("post", "/create/preview", {"name": "new-one", "document": "{}"}),
+        (
+            "post",
+            "/create/apply",
+            {"name": "new-one", "document": "{}", "reason": REASON, "base_version": "none"},
+        ),
+    ]
+
+
+def is_reset(url: str) -> bool:
+    return "/reset/" in url
+
+
+@pytest.fixture
+def entry_one(samples_dir, db):
+    """Audit entry #1: a skip of 2025-03-06 made from the command line."""
+    services.apply(
+        UNIFIED,
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="alice", source="cli"),
+        reason="known bad upstream day",
+    )
+    return samples_dir
+
+
+@pytest.fixture
+def csrf_client(make_user):
+    """A client of ``role`` that enforces CSRF, with the token a page of the console set."""
+
+    def make(role: str) -> tuple[Client, str]:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(make_user(role), backend=MODEL_BACKEND)
+        client.get("/")
+        return client, client.cookies["csrftoken"].value
+
+    return make
+
+
+def send(client: Client, token: str, method: str, url: str, data: dict):
+    if method == "get":
+        return client.get(url)
+    return client.post(url, data, headers={"X-CSRFToken": token})
+
+
+def test_viewers_are_refused_every_write_url_with_a_valid_csrf_token(csrf_client, entry_one):
+    client, token = csrf_client("viewer")
+    before = state(entry_one)
+    refused = {}
+    for method, url, data in write_requests(entry_one):
+        response = send(client, token, method, url, data)
+        refused[(method, url)] = (response.status_code, DENIED in response.content.decode())
+    assert set(refused.values()) == {(403, True)}, refused
+    assert state(entry_one) == before
+
+
+def test_a_user_without_a_role_is_refused_too(csrf_client, entry_one):
+    client, token = csrf_client("")
+    before = state(entry_one)
+    statuses = {
+        (method, url): send(client, token, method, url, data).status_code
+        for method, url, data in write_requests(entry_one)
+    }
+    assert set(statuses.values()) == {403}, statuses
+    assert state(entry_one) == before
+
+
+def test_operators_may_do_everything_but_reset(csrf_client, entry_one):
+    client, token = csrf_client("operator")
+    statuses = {}
+    for method, url, data in write_requests(entry_one):
+        if is_reset(url):
+            before = state(entry_one)
+            response = send(client, token, method, url, data)
+            assert state(entry_one) == before, url
+            statuses[(method, url)] = response.status_code
+        else:
+            statuses[(method, url)] = send(client, token, method, url, data).status_code
+    refused = {key for key, status in statuses.items() if status == 403}
+    assert refused == {(m, u) for m, u, _ in write_requests(entry_one) if is_reset(u)}, statuses
+    others = {key: s for key, s in statuses.items() if key not in refused}
+    assert set(others.values()) <= {200, 302, 409}, others
+    assert (entry_one / "new-one.json").exists()
+
+
+@pytest.mark.parametrize("role", ["admin", "superuser"])
+def test_admins_may_do_everything(csrf_client, entry_one, role):
+    client, token = csrf_client(role)
+    # Resets first, while the file is at the version each request names.
+    requests = sorted(write_requests(entry_one), key=lambda item: not is_reset(item[1]))
+    statuses = {
+        (method, url): send(client, token, method, url, data).status_code
+        for method, url, data in requests
+    }
+    assert 403 not in statuses.values(), statuses
+    assert statuses[("post", f"/checkpoints/{UNIFIED}/reset/apply")] == 302
+    assert not (entry_one / f"{UNIFIED}.json").exists() or (entry_one / "new-one.json").exists()
+    # after the reset the choose pages of the deleted checkpoint are 404, its applies conflicts
+    assert set(statuses.values()) <= {200, 302, 404, 409}, statuses
+
+
+def test_the_reset_apply_by_an_admin_really_resets(csrf_client, entry_one):
+    client, token = csrf_client("admin")
+    version = version_of((entry_one / f"{UNIFIED}.json").read_bytes())
+    response = send(
+        client,
+        token,
+        "post",
+        f"/checkpoints/{UNIFIED}/reset/apply",
+        {"confirm": UNIFIED, "base_version": version, "reason": REASON},
+    )
+    assert response.status_code == 302
+    assert not (entry_one / f"{UNIFIED}.json").exists()
+
+
+def test_posts_without_a_csrf_token_are_refused(csrf_client, entry_one):
+    client, _token = csrf_client("operator")
+    before = state(entry_one)
+    for method, url, data in write_requests(entry_one):
+        if method == "post":
+            response = client.post(url, data)
+            assert response.status_code == 403, url
+            assert DENIED not in response.content.decode()  # the CSRF check, not the role
+    assert state(entry_one) == before
+
+
+@pytest.mark.parametrize("role", ("", *ROLES))
+def test_each_write_url_answers_only_its_method(csrf_client, entry_one, role):
+    client, token = csrf_client(role)
+    before = state(entry_one)
+    wrong = {}
+    for method, url, _data in write_requests(entry_one):
+        if method == "get":
+            wrong[("post", url)] = client.post(url, {}, headers={"X-CSRFToken": token}).status_code
+        else:
+            wrong[("get", url)] = client.get(url).status_code
+    assert set(wrong.values()) == {405}, wrong
+    assert state(entry_one) == before
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, entry_one):
+    before = state(entry_one)
+    for method, url, data in write_requests(entry_one):
+        response = getattr(client, method)(url, data)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+    assert state(entry_one) == before
