@@ -72,9 +72,11 @@ DETAIL_TABS: Final = ("calendar", "lists", "raw", "history")
 
 
 class DetailForm(forms.Form):
-    """``/checkpoints/<name>/``: tab, calendar month, list, list search and page."""
+    """``/checkpoints/<name>/``: tab, calendar month, list, list search and page; ``part``
+    names the fragment a poll asks for."""
 
     tab = forms.ChoiceField(required=False, choices=[(tab, tab) for tab in DETAIL_TABS])
+    part = forms.ChoiceField(required=False, choices=[("overview", "overview")])
     month = forms.CharField(required=False, max_length=10)
     list = forms.CharField(required=False, max_length=128)
     q = forms.CharField(required=False, max_length=128, strip=True)
@@ -130,6 +132,20 @@ class AuditFilterForm(forms.Form):
         if until:
             out["created__lt"] = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
         return out
+
+
+class RawForm(forms.Form):
+    """Raw bytes: inline (default) or ``?download=1`` as an attachment."""
+
+    download = forms.BooleanField(required=False)
+
+
+class EntryForm(forms.Form):
+    """``/audit/<seq>/``: ``verify`` runs the chain check; ``group``/``page`` page a diff group."""
+
+    verify = forms.BooleanField(required=False)
+    group = forms.CharField(required=False, max_length=8)
+    page = PageField()
 
 
 SIDE_RE: Final = re.compile(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -135,22 +136,28 @@ def select_rows(
     sort: str = "name",
     descending: bool = False,
 ) -> list[Row]:
-    """Rows whose name contains ``q`` (case-insensitive), of ``state`` and ``kind``, sorted."""
+    """Rows whose name contains ``q`` (case-insensitive), of ``state`` and ``kind``, sorted.
+
+    Ties keep the order of ``rows`` (the store lists by name), so pages are stable.
+    """
     needle = q.casefold().strip()
-    selected = [
-        row
-        for row in rows
-        if (not needle or needle in row.name.casefold())
-        and (not state or row.state == state)
-        and (not kind or row.info.kind == kind)
-    ]
     key = SORT_KEYS.get(sort, SORT_KEYS["name"])
-    with_value = [row for row in selected if key(row) is not None]
-    without = [row for row in selected if key(row) is None]
-    # Ties keep name order, so pages are stable between refreshes.
-    with_value.sort(key=lambda row: row.name)
-    with_value.sort(key=key, reverse=descending)
-    return with_value + without
+    keyed: list[tuple[Any, Row]] = []
+    without: list[Row] = []
+    for row in rows:
+        if (
+            (needle and needle not in row.name.casefold())
+            or (state and row.state != state)
+            or (kind and row.info.kind != kind)
+        ):
+            continue
+        value = key(row)
+        if value is None:
+            without.append(row)
+        else:
+            keyed.append((value, row))
+    keyed.sort(key=itemgetter(0), reverse=descending)
+    return [row for _, row in keyed] + without
 
 
 # How long a built listing is served again while the directory looks unchanged. Files created,

@@ -16,7 +16,7 @@ from checkpoints_admin import audit, queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.checkpoints.store import decode_document
 from checkpoints_admin.conf import get_store
-from checkpoints_admin.forms import AuditFilterForm, DiffForm, cleaned_or_defaults
+from checkpoints_admin.forms import AuditFilterForm, EntryForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
@@ -123,27 +123,28 @@ def audit_detail(request: HtmxHttpRequest, seq: int) -> HttpResponse:
     entry = get_object_or_404(
         AuditEntry.objects.select_related("before", "after", "restores"), seq=seq
     )
-    if request.GET.get("verify"):
+    params = cleaned_or_defaults(EntryForm(request.GET))
+    if params["verify"]:
         result = audit.verify_chain()
         verified = result.ok or (result.first_break is not None and result.first_break > entry.seq)
         context = {"entry": entry, "verify": result, "verified": verified}
         template = "audit/detail.html#chain" if wants_partial(request) else "audit/detail.html"
         if not wants_partial(request):
-            context.update(_detail_context(request, entry))
+            context.update(_detail_context(request, entry, params))
         return render(request, template, context)
-    context = _detail_context(request, entry)
+    context = _detail_context(request, entry, params)
     template = "audit/detail.html"
     if wants_partial(request) and context.get("expanded"):
         template = "checkpoints/_diff.html#groupvalues"
     return render(request, template, context)
 
 
-def _detail_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
+def _detail_context(
+    request: HtmxHttpRequest, entry: AuditEntry, params: dict[str, Any]
+) -> dict[str, Any]:
     before, before_error = snapshot_document(entry.before)
     after, after_error = snapshot_document(entry.after)
     view = present_diff(before, after)
-    form = DiffForm(request.GET)
-    params = cleaned_or_defaults(form)
     patch = entry.patch if isinstance(entry.patch, list) else []
     return {
         "entry": entry,
@@ -182,7 +183,8 @@ def audit_snapshot(request: HtmxHttpRequest, seq: int, side: str) -> HttpRespons
     except SnapshotCorrupt as exc:
         raise Http404(str(exc)) from None
     response = HttpResponse(raw, content_type="application/json")
-    disposition = "attachment" if request.GET.get("download") else "inline"
+    download = cleaned_or_defaults(RawForm(request.GET))["download"]
+    disposition = "attachment" if download else "inline"
     filename = f"{entry.checkpoint}.{seq}.{side}.json"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response._csp_config = RAW_CSP  # type: ignore[attr-defined]

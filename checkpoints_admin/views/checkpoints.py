@@ -24,7 +24,7 @@ from checkpoints_admin.checkpoints import (
     InvalidCheckpointName,
 )
 from checkpoints_admin.conf import get_settings, get_store
-from checkpoints_admin.forms import DetailForm, ListFilterForm, cleaned_or_defaults
+from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import pretty_document
@@ -239,7 +239,7 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     }
     template = "checkpoints/detail.html"
     if wants_partial(request):
-        if request.GET.get("part") == "overview":
+        if params["part"] == "overview":
             template += "#overview"
         elif request.htmx.target == "list-results":
             template += "#listresults"
@@ -264,7 +264,8 @@ def checkpoint_raw(request: HtmxHttpRequest, name: str) -> HttpResponse:
     except CheckpointError as exc:
         return error_page(request, 503, "Cannot read the checkpoint", exc.message)
     response = HttpResponse(raw, content_type="application/json")
-    disposition = "attachment" if request.GET.get("download") else "inline"
+    download = cleaned_or_defaults(RawForm(request.GET))["download"]
+    disposition = "attachment" if download else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{name}.json"'
     # The bytes are whatever a job wrote: never let a browser run or style anything in them.
     response._csp_config = RAW_CSP  # type: ignore[attr-defined]
