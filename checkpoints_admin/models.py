@@ -11,6 +11,7 @@ import hashlib
 import struct
 import zlib
 from collections import OrderedDict
+from itertools import accumulate
 from typing import Any, ClassVar, Final
 
 from django.db import connection, models
@@ -31,11 +32,12 @@ MAX_DELTA_DEPTH: Final = 16
 #: A delta is kept only when it is this many times smaller than the bytes it stands for.
 DELTA_GAIN: Final = 4
 
-_DELTA_MAGIC: Final = b"CKD1"
-_COPY: Final = struct.Struct("<cII")  # b"C", first line, line count
-_INSERT: Final = struct.Struct("<cI")  # b"I", byte length (the bytes follow)
+_DELTA_MAGIC: Final = b"CKD2"
+_COPY: Final = struct.Struct("<cQQ")  # b"C", offset in the base, byte length
+_INSERT: Final = struct.Struct("<cQ")  # b"I", byte length (the bytes follow)
 _RUN_CHUNK: Final = 2048
 _ANCHOR_WINDOW: Final = 4096
+_SCAN_CHUNK: Final = 65536
 
 
 _SNAPSHOT_HEAD: Final = ("sha", "size", "compression", "base", "depth", "created")
@@ -93,6 +95,40 @@ def _decompress(data: bytes, method: str) -> bytes:
     return zlib.decompress(data)
 
 
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (C-speed chunk compares)."""
+    limit = min(len(a), len(b))
+    n = 0
+    while n + _SCAN_CHUNK <= limit and a[n : n + _SCAN_CHUNK] == b[n : n + _SCAN_CHUNK]:
+        n += _SCAN_CHUNK
+    lo, hi = n, min(n + _SCAN_CHUNK, limit)
+    while lo < hi:  # the first difference is in [lo, hi]
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """Length of the common suffix of ``a`` and ``b``, at most ``limit``."""
+    n = 0
+    la, lb = len(a), len(b)
+    while n + _SCAN_CHUNK <= limit and (
+        a[la - n - _SCAN_CHUNK : la - n] == b[lb - n - _SCAN_CHUNK : lb - n]
+    ):
+        n += _SCAN_CHUNK
+    lo, hi = n, min(n + _SCAN_CHUNK, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[la - mid : la - lo] == b[lb - mid : lb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _run_length(new: list[bytes], i: int, old: list[bytes], j: int) -> int:
     """How many lines from ``new[i]`` on equal those from ``old[j]`` on (C-speed chunks)."""
     limit = min(len(new) - i, len(old) - j)
@@ -106,61 +142,105 @@ def _run_length(new: list[bytes], i: int, old: list[bytes], j: int) -> int:
     return run
 
 
+class _DeltaWriter:
+    """Collects copy and insert operations, merging neighbours."""
+
+    def __init__(self) -> None:
+        self.out = [_DELTA_MAGIC]
+        self.copy: tuple[int, int] | None = None
+        self.literal: list[bytes] = []
+
+    def add_copy(self, offset: int, length: int) -> None:
+        if length <= 0:
+            return
+        self._flush_literal()
+        if self.copy is not None and self.copy[0] + self.copy[1] == offset:
+            self.copy = (self.copy[0], self.copy[1] + length)
+            return
+        self._flush_copy()
+        self.copy = (offset, length)
+
+    def add_literal(self, data: bytes) -> None:
+        if data:
+            self._flush_copy()
+            self.literal.append(data)
+
+    def _flush_copy(self) -> None:
+        if self.copy is not None:
+            self.out.append(_COPY.pack(b"C", *self.copy))
+            self.copy = None
+
+    def _flush_literal(self) -> None:
+        if self.literal:
+            chunk = b"".join(self.literal)
+            self.out.append(_INSERT.pack(b"I", len(chunk)))
+            self.out.append(chunk)
+            self.literal.clear()
+
+    def result(self) -> bytes:
+        self._flush_copy()
+        self._flush_literal()
+        return b"".join(self.out)
+
+
 def make_delta(old: bytes, new: bytes) -> bytes:
-    """``new`` as line copies from ``old`` and inserted bytes (a checkpoint is one value a line).
+    """``new`` as byte ranges copied from ``old`` and inserted bytes.
 
-    Greedy and linear: runs of equal lines are copied; after a difference the next line is
-    looked for a little further on in ``old``; anything else is inserted literally.
+    The common head and tail are found with C-speed compares; the part between is matched
+    line by line (a checkpoint is one value a line), greedily and linearly: runs of equal
+    lines are copied, after a difference the next line is looked for a little further on in
+    ``old``, anything else is inserted literally.
     """
-    old_lines = old.splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
-    out = [_DELTA_MAGIC]
-    literal: list[bytes] = []
-
-    def flush() -> None:
-        if literal:
-            chunk = b"".join(literal)
-            out.append(_INSERT.pack(b"I", len(chunk)))
-            out.append(chunk)
-            literal.clear()
-
+    writer = _DeltaWriter()
+    head = _common_prefix(old, new)
+    head = old.rfind(b"\n", 0, head) + 1  # whole lines only
+    tail = _common_suffix(old, new, min(len(old), len(new)) - head)
+    if tail and tail < len(old) - head:
+        cut = old.find(b"\n", len(old) - tail - 1)  # the tail starts after a line end
+        tail = len(old) - cut - 1 if cut != -1 else 0
+    writer.add_copy(0, head)
+    old_mid = old[head : len(old) - tail]
+    new_mid = new[head : len(new) - tail]
+    old_lines = old_mid.splitlines(keepends=True)
+    new_lines = new_mid.splitlines(keepends=True)
+    starts = list(accumulate(map(len, old_lines), initial=head))  # byte offset of each line
     i = j = 0
     while i < len(new_lines):
         run = _run_length(new_lines, i, old_lines, j) if j < len(old_lines) else 0
         if run:
-            flush()
-            out.append(_COPY.pack(b"C", j, run))
+            writer.add_copy(starts[j], starts[j + run] - starts[j])
             i += run
             j += run
             continue
         try:
             j = old_lines.index(new_lines[i], j, j + _ANCHOR_WINDOW)
         except ValueError:
-            literal.append(new_lines[i])
+            writer.add_literal(new_lines[i])
             i += 1
-    flush()
-    return b"".join(out)
+    writer.add_copy(len(old) - tail, tail)
+    return writer.result()
 
 
 def apply_delta(old: bytes, delta: bytes) -> bytes:
     """The bytes a delta made by :func:`make_delta` stands for."""
     if not delta.startswith(_DELTA_MAGIC):
         raise ValueError("not a snapshot delta")
-    old_lines = old.splitlines(keepends=True)
     parts: list[bytes] = []
     view = memoryview(delta)
     pos = len(_DELTA_MAGIC)
     while pos < len(delta):
         op = delta[pos : pos + 1]
         if op == b"C":
-            _, first, count = _COPY.unpack_from(view, pos)
-            if first + count > len(old_lines):
+            _, offset, length = _COPY.unpack_from(view, pos)
+            if offset + length > len(old):
                 raise ValueError("snapshot delta copies past the end of its base")
-            parts.extend(old_lines[first : first + count])
+            parts.append(old[offset : offset + length])
             pos += _COPY.size
         elif op == b"I":
             _, length = _INSERT.unpack_from(view, pos)
             pos += _INSERT.size
+            if pos + length > len(delta):
+                raise ValueError("snapshot delta ends inside inserted bytes")
             parts.append(bytes(view[pos : pos + length]))
             pos += length
         else:

@@ -22,7 +22,10 @@ from checkpoints_admin.models import (
 from checkpoints_admin.services import Actor
 from tests.audit.conftest import raw_sql
 
-lines = st.lists(st.sampled_from([b"a\n", b"b\n", b"  ],\n", b"x", b"\r\n", b"\xc3\xa9\n", b""]))
+lines = st.lists(
+    st.sampled_from([b"a\n", b"b\n", b"  ],\n", b"x", b"\r\n", b"\r", b"\xc3\xa9\n", b""]),
+    max_size=40,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -43,7 +46,35 @@ def test_a_delta_of_a_small_change_to_a_big_file_is_small() -> None:
     assert len(delta) < 100
 
 
-@pytest.mark.parametrize("delta", [b"nope", b"CKD1Z", b"CKD1C\x00\x00\x00\x00\xff\xff\x00\x00"])
+BIG = b"".join(b'    "2025-%06d",\n' % i for i in range(12_000))  # about 200 KB
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        BIG,
+        b"",
+        BIG[:-1],  # no trailing newline
+        BIG + b"tail",
+        b"head\n" + BIG,
+        BIG[:65536] + b"X" + BIG[65537:],  # a byte at a chunk boundary
+        BIG[:65535] + BIG[65536:],
+        BIG[:100] + BIG[150_000:],  # a large deletion
+        BIG[:70_000] + BIG[:70_000] + BIG[70_000:],  # a duplicated block
+        BIG[100_000:] + BIG[:100_000],  # a rotation
+        BIG.replace(b"\n", b"\r\n"),
+    ],
+    ids=range(11),
+)
+def test_deltas_of_big_files_rebuild_exactly(new) -> None:
+    delta = make_delta(BIG, new)
+    assert apply_delta(BIG, delta) == new
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [b"nope", b"CKD2Z", b"CKD2C" + b"\x00" * 8 + b"\xff" * 8, b"CKD2I" + b"\x09" + b"\x00" * 7],
+)
 def test_a_broken_delta_is_refused(delta) -> None:
     with pytest.raises(ValueError):
         apply_delta(b"a\n", delta)
