@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,8 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path(os.environ.get("CONSOLE_SCREENSHOTS", "/tmp/screens"))
 PASSWORD = "browser-password-123"
 
-# Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
-# between browser steps are still plain synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
+# The session's Chromium is the `chromium` fixture of tests/conftest.py (one Playwright
+# instance per test run: a second sync_playwright() inside the first one's loop fails).
 
 
 @pytest.fixture

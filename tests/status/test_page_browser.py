@@ -16,15 +16,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made here by
-    # fixtures happen before it starts, the server answers from its own thread.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+def browser(chromium):
+    """The run's shared Chromium (tests/conftest.py)."""
+    return chromium
 
 
 @pytest.fixture
