@@ -11,7 +11,6 @@ import hashlib
 import struct
 import zlib
 from collections import OrderedDict
-from itertools import accumulate
 from typing import Any, ClassVar, Final
 
 from django.db import connection, models
@@ -35,9 +34,9 @@ DELTA_GAIN: Final = 4
 _DELTA_MAGIC: Final = b"CKD2"
 _COPY: Final = struct.Struct("<cQQ")  # b"C", offset in the base, byte length
 _INSERT: Final = struct.Struct("<cQ")  # b"I", byte length (the bytes follow)
-_RUN_CHUNK: Final = 2048
-_ANCHOR_WINDOW: Final = 4096
 _SCAN_CHUNK: Final = 65536
+_PROBE: Final = 48  # bytes looked for to find where the two sides agree again
+_WINDOWS: Final = (4096, 1 << 20)  # how far on they are looked for
 
 
 _SNAPSHOT_HEAD: Final = ("sha", "size", "compression", "base", "depth", "created")
@@ -95,51 +94,22 @@ def _decompress(data: bytes, method: str) -> bytes:
     return zlib.decompress(data)
 
 
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix of ``a`` and ``b`` (C-speed chunk compares)."""
-    limit = min(len(a), len(b))
-    n = 0
-    while n + _SCAN_CHUNK <= limit and a[n : n + _SCAN_CHUNK] == b[n : n + _SCAN_CHUNK]:
-        n += _SCAN_CHUNK
-    lo, hi = n, min(n + _SCAN_CHUNK, limit)
-    while lo < hi:  # the first difference is in [lo, hi]
+def _match_length(a: bytes, i: int, b: bytes, j: int) -> int:
+    """How many bytes from ``a[i]`` on equal those from ``b[j]`` on (C-speed compares of
+    growing chunks, then a binary search in the last one)."""
+    limit = min(len(a) - i, len(b) - j)
+    n, chunk = 0, 256
+    while n + chunk <= limit and a[i + n : i + n + chunk] == b[j + n : j + n + chunk]:
+        n += chunk
+        chunk = min(chunk * 2, _SCAN_CHUNK)
+    lo, hi = n, min(n + chunk, limit)
+    while lo < hi:  # a[i:i+lo] matches; the first difference is before hi
         mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
+        if a[i + lo : i + mid] == b[j + lo : j + mid]:
             lo = mid
         else:
             hi = mid - 1
     return lo
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    """Length of the common suffix of ``a`` and ``b``, at most ``limit``."""
-    n = 0
-    la, lb = len(a), len(b)
-    while n + _SCAN_CHUNK <= limit and (
-        a[la - n - _SCAN_CHUNK : la - n] == b[lb - n - _SCAN_CHUNK : lb - n]
-    ):
-        n += _SCAN_CHUNK
-    lo, hi = n, min(n + _SCAN_CHUNK, limit)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[la - mid : la - lo] == b[lb - mid : lb - lo]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _run_length(new: list[bytes], i: int, old: list[bytes], j: int) -> int:
-    """How many lines from ``new[i]`` on equal those from ``old[j]`` on (C-speed chunks)."""
-    limit = min(len(new) - i, len(old) - j)
-    run = 0
-    while run + _RUN_CHUNK <= limit and (
-        new[i + run : i + run + _RUN_CHUNK] == old[j + run : j + run + _RUN_CHUNK]
-    ):
-        run += _RUN_CHUNK
-    while run < limit and new[i + run] == old[j + run]:
-        run += 1
-    return run
 
 
 class _DeltaWriter:
@@ -183,41 +153,51 @@ class _DeltaWriter:
         return b"".join(self.out)
 
 
-def make_delta(old: bytes, new: bytes) -> bytes:
-    """``new`` as byte ranges copied from ``old`` and inserted bytes.
+def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None:
+    """``new`` as byte ranges copied from ``old`` and inserted bytes; None when the delta
+    would be longer than ``limit``.
 
-    The common head and tail are found with C-speed compares; the part between is matched
-    line by line (a checkpoint is one value a line), greedily and linearly: runs of equal
-    lines are copied, after a difference the next line is looked for a little further on in
-    ``old``, anything else is inserted literally.
+    Greedy and linear, with C-speed compares and searches: equal stretches are copied; at a
+    difference the next bytes of one side are looked for a little further on in the other
+    (an insertion or a deletion), else one line of ``new`` replaces one line of ``old``.
     """
     writer = _DeltaWriter()
-    head = _common_prefix(old, new)
-    head = old.rfind(b"\n", 0, head) + 1  # whole lines only
-    tail = _common_suffix(old, new, min(len(old), len(new)) - head)
-    if tail and tail < len(old) - head:
-        cut = old.find(b"\n", len(old) - tail - 1)  # the tail starts after a line end
-        tail = len(old) - cut - 1 if cut != -1 else 0
-    writer.add_copy(0, head)
-    old_mid = old[head : len(old) - tail]
-    new_mid = new[head : len(new) - tail]
-    old_lines = old_mid.splitlines(keepends=True)
-    new_lines = new_mid.splitlines(keepends=True)
-    starts = list(accumulate(map(len, old_lines), initial=head))  # byte offset of each line
     i = j = 0
-    while i < len(new_lines):
-        run = _run_length(new_lines, i, old_lines, j) if j < len(old_lines) else 0
+    size = 0
+    while j < len(new):
+        run = _match_length(old, i, new, j) if i < len(old) else 0
         if run:
-            writer.add_copy(starts[j], starts[j + run] - starts[j])
+            writer.add_copy(i, run)
             i += run
             j += run
+            size += _COPY.size
             continue
-        try:
-            j = old_lines.index(new_lines[i], j, j + _ANCHOR_WINDOW)
-        except ValueError:
-            writer.add_literal(new_lines[i])
-            i += 1
-    writer.add_copy(len(old) - tail, tail)
+        if i >= len(old):
+            writer.add_literal(new[j:])
+            size += len(new) - j
+            break
+        # Resynchronise: a deletion from old, or an insertion into new, whichever is shorter.
+        for window in _WINDOWS:  # near first: most edits are local
+            deleted = old.find(new[j : j + _PROBE], i + 1, i + window + _PROBE)
+            inserted = new.find(old[i : i + _PROBE], j + 1, j + window + _PROBE)
+            if deleted != -1 or inserted != -1:
+                break
+        if deleted != -1 and (inserted == -1 or deleted - i <= inserted - j):
+            i = deleted
+        elif inserted != -1:
+            writer.add_literal(new[j:inserted])
+            size += inserted - j
+            j = inserted
+        else:  # a changed line: replace up to the next line end on both sides
+            end_new = new.find(b"\n", j)
+            end_new = len(new) if end_new == -1 else end_new + 1
+            end_old = old.find(b"\n", i)
+            i = len(old) if end_old == -1 else end_old + 1
+            writer.add_literal(new[j:end_new])
+            size += end_new - j + _INSERT.size
+            j = end_new
+        if limit is not None and size > limit:
+            return None
     return writer.result()
 
 
@@ -320,10 +300,11 @@ class Snapshot(models.Model):
         snapshot = Snapshot(sha=sha, compression=DEFAULT_COMPRESSION, size=len(raw))
         if base is not None and base.depth < MAX_DELTA_DEPTH and base.sha != sha:
             try:
-                delta = make_delta(base_raw if base_raw is not None else base.raw, raw)
+                old = base_raw if base_raw is not None else base.raw
             except SnapshotCorrupt:
-                delta = raw  # never build on a broken base: store a full copy
-            if len(delta) * DELTA_GAIN <= len(raw):
+                old = None  # never build on a broken base: store a full copy
+            delta = make_delta(old, raw, len(raw) // DELTA_GAIN) if old is not None else None
+            if delta is not None and len(delta) * DELTA_GAIN <= len(raw):
                 snapshot.base, snapshot.depth = base, base.depth + 1
                 snapshot.data = _compress(delta, DEFAULT_COMPRESSION)
         if snapshot.base_id is None:
