@@ -175,3 +175,25 @@ def test_pages_in_dark_mode_and_on_a_phone(
         # the page itself never scrolls sideways: wide tables scroll inside their card
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         shoot(page, f"{name}-{scheme}-{width}")
+
+
+def test_the_console_works_without_javascript(chromium, live_server, samples_dir, operator):
+    context = chromium.new_context(
+        java_script_enabled=False, viewport={"width": 1366, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server)
+    page.fill("#id_q", "recon")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"q=recon"))
+    assert rows(page) == ["daily_reconciliation_checkpoint", "reconciliation_checkpoint"]
+    page.locator("th a", has_text="Pending").click()
+    page.wait_for_url(re.compile(r"sort=pending"))
+    page.get_by_role("link", name="reconciliation_checkpoint", exact=True).click()
+    page.get_by_role("tab", name="Dates").click()
+    page.wait_for_url(re.compile(r"tab=lists"))
+    assert page.locator("#list-results li").all_inner_texts() == ["2025-03-06", "2025-03-07"]
+    page.get_by_role("tab", name="Raw JSON").click()
+    assert '"pendingDates"' in page.locator("pre.code").inner_text()
+    context.close()
