@@ -27,6 +27,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointLockTimeout,
     CheckpointNotFound,
     CheckpointStore,
+    CheckpointWriteError,
     CorruptCheckpoint,
     InterventionError,
     VersionConflict,
@@ -565,17 +566,22 @@ def _undo_after_failure(
         return
     if committed:
         return
-    result_version = pv.result_version
-    if result_version != pv.base_version and _current_version(store, pv.name) == result_version:
-        try:
+    try:
+        current = _current_version(store, pv.name)
+        if current == pv.result_version and current != pv.base_version:
             if pv.before_raw is None:
-                store.delete(pv.name, expected_version=result_version)
+                store.delete(pv.name, expected_version=current)
             else:
-                store.write_raw(pv.name, pv.before_raw, expected_version=result_version)
-        except Exception:
-            # Keep the journal row: recovery will record the change that stayed on disk.
-            logger.exception("could not put back checkpoint %s after a failed commit", pv.name)
-            return
+                store.write_raw(pv.name, pv.before_raw, expected_version=current)
+            current = pv.base_version
+    except Exception:
+        logger.exception("could not put back checkpoint %s after a failed commit", pv.name)
+        return  # the journal row stays: recovery records what is on disk
+    if current != pv.base_version:
+        logger.error(
+            "checkpoint %s is neither as it was nor as intended; left for recovery", pv.name
+        )
+        return
     try:
         PendingChange.objects.filter(pk=pending.pk).delete()
     except DatabaseError:
@@ -717,7 +723,15 @@ def apply(
                 entry = append_entry(**_entry_fields(payload), outcome=AuditEntry.APPLIED)
                 if pv.after_raw is None:
                     store.delete(name, expected_version=pv.base_version)
-                else:
+                elif pv.after is not None and action != "restore":
+                    # Encoding again is cheaper than write_raw's parse, and gives the same bytes.
+                    written = store.write(name, pv.after, expected_version=pv.base_version)
+                    if written != result_version:
+                        raise CheckpointWriteError(
+                            f"checkpoint {name!r} was written with other bytes than previewed",
+                            name=name,
+                        )
+                else:  # exact bytes (a restored snapshot)
                     store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
                 _forget(pending.pk)
         except BaseException:
