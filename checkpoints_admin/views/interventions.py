@@ -575,11 +575,12 @@ def _conflict(
     expected: str | None,
     actual: str | None,
     reason: str,
+    current: Current | None = None,
 ) -> HttpResponse:
     """The file changed since the preview: what changed, and the same change previewed again."""
     delta = services.changes_since(name, expected) if expected else None
     lines = delta.lines() if delta is not None else []
-    context = _base_context(spec, name, None)
+    context = _base_context(spec, name, current)
     context.update(
         {
             "carry": form.carry(),
@@ -591,13 +592,8 @@ def _conflict(
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
         }
     )
-    return _page(
-        request,
-        "interventions/conflict.html",
-        context,
-        status=409,
-        message=("warning", f"{name} changed since your preview; nothing was applied."),
-    )
+    # The page itself says it; no separate message.
+    return _page(request, "interventions/conflict.html", context, status=409)
 
 
 def _refused_apply(
@@ -633,6 +629,7 @@ def _refused_apply(
             expected=base,
             actual=current.version,
             reason=request.POST.get("reason", ""),
+            current=current,
         )
     return _preview(
         request, spec, name, form, current, apply_form=apply_form, status=status, message=message
@@ -650,7 +647,14 @@ def _apply(
     now_version = current.version if current is not None else None
     if current is not None and now_version != base:
         return _conflict(
-            request, spec, name, form, expected=base, actual=now_version, reason=reason
+            request,
+            spec,
+            name,
+            form,
+            expected=base,
+            actual=now_version,
+            reason=reason,
+            current=current,
         )
     try:
         applied = services.apply(
@@ -663,7 +667,14 @@ def _apply(
         )
     except VersionConflict as exc:
         return _conflict(
-            request, spec, name, form, expected=exc.expected, actual=exc.actual, reason=reason
+            request,
+            spec,
+            name,
+            form,
+            expected=exc.expected,
+            actual=exc.actual,
+            reason=reason,
+            current=current,
         )
     except CheckpointNotFound:
         return _conflict(request, spec, name, form, expected=base, actual=None, reason=reason)
@@ -735,6 +746,7 @@ def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
             expected=_posted_version(request),
             actual=current.version,
             reason=request.POST.get("reason", ""),
+            current=current,
         )
     form = _form(spec, current, request.POST)
     if not form.is_valid():

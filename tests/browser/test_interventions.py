@@ -1,0 +1,313 @@
+"""Interventions in a real browser: calendar selection, preview, apply, result, undo; the raw
+editor's live checks; reset with typed confirmation; a conflict while a job writes; viewers.
+Screenshots of each step (light, dark, phone width) go to /tmp/screens."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import orjson
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from checkpoints_admin.models import AuditEntry
+from tests.browser.conftest import PASSWORD, SCREENS, new_page, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+UNIFIED = "reconciliation_checkpoint"
+ROLES = importlib.import_module("checkpoints_admin.migrations.0002_roles").ROLES
+
+
+def user_with_role(django_user_model, username: str, role: str):
+    """A user in the console group ``role`` (groups are recreated: each test flushes them)."""
+    group, _ = Group.objects.get_or_create(name=role)
+    group.permissions.set(
+        Permission.objects.get(content_type__app_label=app, codename=codename)
+        for app, codename in ROLES[role]
+    )
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def ops_user(django_user_model):
+    return user_with_role(django_user_model, "olga.ops", "operator")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return user_with_role(django_user_model, "ada.admin", "admin")
+
+
+@pytest.fixture
+def viewer_user(django_user_model):
+    return user_with_role(django_user_model, "vic.viewer", "viewer")
+
+
+def shoot(page, name: str) -> None:
+    """A full-page screenshot in SCREENS. The caret stays as it is: hiding it leaves empty
+    ``style`` attributes on inputs, which htmx's settle step then copies (a CSP report)."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True, caret="initial")
+
+
+# A refused step answers 409/422/423 with a page to show; the browser logs each such status.
+EXPECTED_REFUSAL = re.compile(r"^Failed to load resource: .* status of (409|422|423) ")
+
+
+def watch(page) -> list[str]:
+    """Collect console errors (CSP violations included) and uncaught page errors."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and not EXPECTED_REFUSAL.match(m.text)
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def sign_in_as(page, live_server, username: str) -> None:
+    sign_in(page, live_server, username)
+
+
+def test_operator_skips_days_from_the_calendar_and_undoes_it(
+    chromium, live_server, samples_dir, ops_user
+):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=calendar&month=2025-03")
+    bar = page.locator("#date-selection")
+    assert bar.locator("[data-selection-count]").inner_text() == "No dates selected"
+    assert bar.get_by_role("button", name="Skip…").is_disabled()
+
+    page.locator('[data-date="2025-03-05"]').click()  # the gap
+    page.locator('[data-date="2025-03-07"]').click(modifiers=["Shift"])
+    assert bar.locator("[data-selection-count]").inner_text() == "3 dates selected"
+    assert page.locator(".day.is-selected").count() == 3
+    page.locator('[data-date="2025-03-05"]').click()  # a click takes a day out again
+    assert bar.locator("[data-selection-count]").inner_text() == "2 dates selected"
+    assert bar.locator("[data-selection-dates]").input_value() == "2025-03-06..2025-03-07"
+    assert page.locator('[data-date="2025-03-06"]').get_attribute("aria-selected") == "true"
+    shoot(page, "interventions-calendar-selection")
+
+    bar.get_by_role("button", name="Skip…").click()
+    page.wait_for_url(re.compile(r"/skip/preview$"))
+    assert page.locator(".preview-card__summary").inner_text() == (
+        "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07)"
+    )
+    shoot(page, "interventions-preview")
+
+    # Apply without a reason: the apply form comes back with the error, nothing else moves.
+    page.get_by_role("button", name="Apply the skip").click()
+    page.locator("#id_reason_error").wait_for()
+    assert page.locator("#id_reason_error").inner_text() == (
+        "Give a reason: it is recorded in the audit log."
+    )
+    assert page.url.endswith("/skip/preview")
+    assert AuditEntry.objects.count() == 0
+
+    page.fill("#id_reason", "upstream will never deliver these days")
+    page.get_by_role("button", name="Apply the skip").click()
+    page.wait_for_url(re.compile(rf"/checkpoints/{UNIFIED}/applied/1/$"))
+    page.locator(".result-card").wait_for()
+    assert "Applied to reconciliation_checkpoint" in page.locator(".messages").inner_text()
+    data = orjson.loads((samples_dir / f"{UNIFIED}.json").read_bytes())
+    assert data["pendingDates"] == []
+    shoot(page, "interventions-result")
+
+    page.get_by_role("link", name="Undo…").click()
+    page.wait_for_url(re.compile(r"/restore/\?entry=1&side=before$"))
+    assert page.locator(".preview-card__summary").inner_text() == (
+        "restore before of #1: 2 dates completedDates → pendingDates (2025-03-06 … 2025-03-07)"
+    )
+    page.fill("#id_reason", "skipped the wrong days")
+    page.get_by_role("button", name="Apply the restore").click()
+    page.wait_for_url(re.compile(rf"/checkpoints/{UNIFIED}/applied/2/$"))
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+    assert problems == [], "\n".join(problems)
+
+
+def test_list_checkboxes_and_all_matching(chromium, live_server, samples_dir, ops_user):
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=lists&list=completedDates")
+    form = page.locator("#list-selection")
+    assert form.get_by_role("button", name="Reprocess selected…").is_disabled()
+    page.locator('input[form="list-selection"][value="2025-03-02"]').check()
+    assert form.locator("[data-list-count]").inner_text() == "1 ticked"
+    page.get_by_label("All 4 in completed dates").check()
+    assert page.locator('input[form="list-selection"]:disabled').count() == 4
+    shoot(page, "interventions-list-selection")
+    form.get_by_role("button", name="Reprocess selected…").click()
+    page.wait_for_url(re.compile(r"/reprocess/preview$"))
+    assert page.locator(".preview-card__summary").inner_text() == (
+        "4 dates completedDates → pendingDates (2025-03-01 … 2025-03-04)"
+    )
+    assert problems == [], "\n".join(problems)
+
+
+def test_raw_edit_with_an_error_then_a_fix(chromium, live_server, samples_dir, ops_user):
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/my-process/edit-raw/")
+    editor = page.locator("#id_document")
+    document = orjson.loads(editor.input_value())
+    assert document["id"] == "my-process-1"
+
+    broken = '{\n  "id": "my-process-1",\n  "status": "running",\n  "progress": 50,\n}'
+    editor.fill(broken)
+    page.locator(".check--error").wait_for()
+    assert "Line 4, column 17" in page.locator("#live-check").inner_text()
+    page.get_by_role("button", name=re.compile(r"Go to line 4")).click()
+    assert page.evaluate("document.activeElement.id") == "id_document"
+    shoot(page, "interventions-raw-error")
+
+    document["progress"] = 150
+    editor.fill(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    page.locator("#live-check", has_text="progress must be between 0 and 100").wait_for()
+
+    document["progress"] = 50
+    editor.fill(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    page.locator(".check--ok").wait_for()
+    shoot(page, "interventions-raw-valid")
+    page.get_by_role("button", name="Preview…").click()
+    page.locator(".preview-card").wait_for()
+    assert page.locator(".preview-card__summary").inner_text() == "progress 33 → 50"
+    page.fill("#id_reason", "progress was reported wrong")
+    page.get_by_role("button", name="Apply the edit").click()
+    page.wait_for_url(re.compile(r"/checkpoints/my-process/applied/1/$"))
+    assert orjson.loads((samples_dir / "my-process.json").read_bytes())["progress"] == 50
+    assert problems == [], "\n".join(problems)
+
+
+def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops_user):
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/edit/")
+    page.select_option("#id_pick", "/stats/processedRecords")
+    page.wait_for_url(re.compile(r"pointer=%2Fstats%2FprocessedRecords"))
+    page.fill("#id_value", "9000")
+    page.locator("#live-check", has_text="is more than totalRecords").wait_for()
+    shoot(page, "interventions-edit-field")
+    page.fill("#id_value", "7231")
+    page.locator("#live-check .check--ok").wait_for()
+    assert problems == [], "\n".join(problems)
+
+
+def test_reset_with_typed_confirmation_then_undo(chromium, live_server, samples_dir, admin_user):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "ada.admin")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/")
+    page.get_by_role("link", name="Reset…").click()
+    page.wait_for_url(re.compile(r"/reset/$"))
+    delete = page.get_by_role("button", name="Delete the checkpoint")
+    assert delete.is_disabled()
+    page.fill("#id_reason", "start the month again")
+    page.fill("#id_confirm", "reconciliation")
+    assert delete.is_disabled()
+    page.fill("#id_confirm", UNIFIED)
+    assert delete.is_enabled()
+    shoot(page, "interventions-reset")
+    delete.click()
+    page.wait_for_url(re.compile(r"/applied/1/$"))
+    assert not (samples_dir / f"{UNIFIED}.json").exists()
+    page.get_by_role("link", name="Undo…").click()
+    page.fill("#id_reason", "reset the wrong job")
+    page.get_by_role("button", name="Apply the restore").click()
+    page.wait_for_url(re.compile(r"/applied/2/$"))
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+    assert problems == [], "\n".join(problems)
+
+
+def test_conflict_while_a_job_writes(chromium, live_server, samples_dir, ops_user):
+    path = samples_dir / f"{UNIFIED}.json"
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/")
+    page.fill("#id_dates", "2025-03-06")
+    page.get_by_role("button", name="Preview…").click()
+    page.locator(".preview-card").wait_for()
+    page.fill("#id_reason", "upstream never delivers")
+    # The job saves progress while the operator reads the preview.
+    path.write_bytes(
+        path.read_bytes().replace(b'"processedRecords": 7231', b'"processedRecords": 7240')
+    )
+    page.get_by_role("button", name="Apply the skip").click()
+    page.locator(".conflict").wait_for()
+    assert "stats/processedRecords 7231 → 7240" in page.locator(".conflict").inner_text()
+    assert "Nothing was applied." in page.locator(".conflict").inner_text()
+    shoot(page, "interventions-conflict")
+    assert AuditEntry.objects.count() == 0
+
+    page.get_by_role("button", name="Preview again on the current version").click()
+    page.locator(".preview-card").wait_for()
+    assert page.input_value("#id_reason") == "upstream never delivers"
+    page.get_by_role("button", name="Apply the skip").click()
+    page.locator(".result-card").wait_for()
+    data = orjson.loads(path.read_bytes())
+    assert data["pendingDates"] == ["2025-03-07"]
+    assert data["stats"]["processedRecords"] == 7240
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_viewer_sees_no_write_controls(chromium, live_server, samples_dir, viewer_user):
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "vic.viewer")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=calendar&month=2025-03")
+    assert page.locator("#actions-title").count() == 0
+    assert page.locator("#date-selection").count() == 0
+    page.locator('[data-date="2025-03-06"]').click()
+    assert page.locator(".day.is-selected").count() == 0
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=lists")
+    assert page.locator('#list-results input[type="checkbox"]').count() == 0
+    response = page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/")
+    assert response.status == 403
+    assert problems == [] or all("403" in problem for problem in problems)
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("dark", 1366), ("light", 390), ("dark", 390)])
+def test_intervention_pages_in_dark_mode_and_on_a_phone(
+    chromium, live_server, samples_dir, ops_user, scheme, width
+):
+    page = new_page(chromium, scheme=scheme, width=width, height=900)
+    sign_in_as(page, live_server, "olga.ops")
+    suffix = f"{scheme}-{width}"
+
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=calendar&month=2025-03")
+    page.locator('[data-date="2025-03-06"]').click()
+    page.locator('[data-date="2025-03-07"]').click(modifiers=["Shift"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, f"interventions-calendar-selection-{suffix}")
+
+    page.locator("#date-selection").get_by_role("button", name="Skip…").click()
+    page.locator(".preview-card").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, f"interventions-preview-{suffix}")
+
+    page.fill("#id_reason", "upstream never delivers")
+    page.get_by_role("button", name="Apply the skip").click()
+    page.locator(".result-card").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, f"interventions-result-{suffix}")
+
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/edit-raw/")
+    page.locator("#id_document").fill('{"a": 1,}')
+    page.locator(".check--error").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, f"interventions-raw-error-{suffix}")
