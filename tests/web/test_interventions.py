@@ -846,3 +846,11 @@ def test_viewers_see_no_write_controls(viewer, samples_dir):
         assert "/skip/" not in page and "/restore/" not in page and "/reset/" not in page, url
         assert "interventions.js" not in page, url
         assert "Restore before" not in page, url
+
+
+def test_the_corrupt_page_offers_a_repair(operator, viewer, checkpoints_dir):
+    (checkpoints_dir / "broken.json").write_bytes(b"{")
+    page = text(operator.get("/checkpoints/broken/"))
+    assert 'href="/checkpoints/broken/edit-raw/">Repair in the raw editor…</a>' in page
+    assert "/reset/" not in page
+    assert "/edit-raw/" not in text(viewer.get("/checkpoints/broken/"))
