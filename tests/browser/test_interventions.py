@@ -311,3 +311,29 @@ def test_intervention_pages_in_dark_mode_and_on_a_phone(
     page.locator(".check--error").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shoot(page, f"interventions-raw-error-{suffix}")
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("light", 1366), ("dark", 390)])
+def test_choose_pages_fit_and_run_clean(
+    chromium, live_server, samples_dir, admin_user, scheme, width
+):
+    (samples_dir / "broken.json").write_bytes(b'{"id": "job",\n  "status": }\n')
+    page = new_page(chromium, scheme=scheme, width=width, height=900)
+    problems = watch(page)
+    sign_in_as(page, live_server, "ada.admin")
+    pages = {
+        "skip": f"/checkpoints/{UNIFIED}/skip/",
+        "items": "/checkpoints/my-process/skip/",
+        "edit": "/checkpoints/daily_reconciliation_checkpoint/edit/?pointer=%2FendTime",
+        "create": "/create/?template=unified-reconciliation&name=nightly",
+        "corrupt": "/checkpoints/broken/",
+    }
+    for label, path in pages.items():
+        page.goto(live_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, label
+        shoot(page, f"interventions-choose-{label}-{scheme}-{width}")
+    page.goto(live_server.url + "/create/?template=managed&name=nightly")
+    page.get_by_label("Daily reconciliation (dates / processedDates)").check()
+    page.locator("#id_document", has_text='"processedDates"').wait_for()
+    assert page.input_value("#id_name") == "nightly"
+    assert problems == [], "\n".join(problems)
