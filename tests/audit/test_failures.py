@@ -86,7 +86,7 @@ def test_a_lock_held_by_another_process_times_out_and_changes_nothing(samples_di
             )
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
     assert UNIFIED in str(excinfo.value)
     assert file_bytes(samples_dir, UNIFIED) == original
     assert AuditEntry.objects.count() == PendingChange.objects.count() == 0
@@ -203,6 +203,6 @@ def test_recovery_leaves_a_checkpoint_whose_lock_is_busy(samples_dir: Path) -> N
             services.recover_pending(UNIFIED, lock_timeout=0.2)
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
     assert PendingChange.objects.count() == 1
     assert [e.outcome for e in services.recover_pending()] == ["interrupted"]
