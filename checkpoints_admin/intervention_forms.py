@@ -121,6 +121,11 @@ class ValuesField(forms.Field):
         return values
 
 
+# Aliases for SelectionForm, whose ``list`` field hides the builtin inside the class body.
+Strings = list[str]
+Pairs = list[tuple[str, str]]
+
+
 class SelectionForm(forms.Form):
     """Skip or reprocess: dates (or items) typed, ticked in a list, or all matching a search.
 
@@ -169,7 +174,7 @@ class SelectionForm(forms.Form):
                 raise ValidationError(_sentence(exc.message)) from None
         return text
 
-    def clean_value(self) -> list[str]:
+    def clean_value(self) -> Strings:
         values = self.cleaned_data.get("value") or []
         if self.unit == "dates" and values:
             try:
@@ -182,7 +187,7 @@ class SelectionForm(forms.Form):
         data = super().clean() or {}
         if self.errors:
             return data
-        targets: list[str]
+        targets: Strings
         if self.unit == "dates":
             targets = date_tokens(data.get("dates", ""))
             picked = list(data.get("value") or [])
@@ -216,7 +221,7 @@ class SelectionForm(forms.Form):
     def params(self) -> dict[str, Any]:
         return {self.unit: self.cleaned_data["targets"]}
 
-    def carry(self) -> list[tuple[str, str]]:
+    def carry(self) -> Pairs:
         """The hidden fields repeating this selection (as explicit dates or items)."""
         joiner = " " if self.unit == "dates" else "\n"
         return [("dates", joiner.join(self.cleaned_data["targets"]))]
@@ -363,7 +368,9 @@ class EditFieldForm(forms.Form):
     def __init__(self, *args: Any, fields: list[EditableField], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.editable = {field.pointer: field for field in fields}
-        self.fields["pointer"].choices = [(f.pointer, f.label) for f in fields]
+        pointer = self.fields["pointer"]
+        assert isinstance(pointer, forms.ChoiceField)
+        pointer.choices = [(f.pointer, f.label) for f in fields]
 
     @property
     def chosen(self) -> EditableField | None:

@@ -466,17 +466,17 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if unavailable is not None:
         return unavailable
     if spec.key == "reset":
-        form = ResetForm({})
-        form.is_valid()
-        return _preview(request, spec, name, form, current)
+        reset = ResetForm({})
+        reset.is_valid()
+        return _preview(request, spec, name, reset, current)
     if spec.key == "restore":
-        form = RestoreForm(request.GET)
-        if not form.is_valid():
+        restore = RestoreForm(request.GET)
+        if not restore.is_valid():
             return bad_request(
                 request, "Choose what to restore: an audit entry and its before or after side."
             )
-        _check_restore_permission(request, form)
-        return _preview(request, spec, name, form, current)
+        _check_restore_permission(request, restore)
+        return _preview(request, spec, name, restore, current)
     initial: dict[str, Any] = {}
     if spec.key in ("skip", "reprocess"):
         initial["dates"] = request.GET.get("dates", "")[:100_000]
