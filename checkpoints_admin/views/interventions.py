@@ -14,6 +14,7 @@ service and render: they never write a file or an audit row themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 from django.contrib import messages
@@ -28,6 +29,7 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
+    Checkpoint,
     CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
@@ -39,6 +41,7 @@ from checkpoints_admin.checkpoints import (
     InvalidDocument,
     VersionConflict,
 )
+from checkpoints_admin.checkpoints.kinds import detect_kind
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
@@ -131,41 +134,58 @@ def _spec(request: HtmxHttpRequest, key: str) -> Spec:
 # --- the file as it is now -----------------------------------------------------------------------
 
 
-@dataclass
 class Current:
-    """The checkpoint file now: parsed (``loaded``), corrupt (``raw`` and ``error``) or absent."""
+    """The checkpoint file now: parsed (``data``), corrupt (``raw`` and ``error``) or absent."""
 
-    name: str
-    loaded: queries.Loaded | None = None
-    raw: bytes | None = None
-    error: CorruptCheckpoint | None = None
+    def __init__(
+        self,
+        name: str,
+        checkpoint: Checkpoint | None = None,
+        *,
+        raw: bytes | None = None,
+        error: CorruptCheckpoint | None = None,
+    ) -> None:
+        self.name = name
+        self.checkpoint = checkpoint
+        self.raw = checkpoint.raw if checkpoint is not None else raw
+        self.error = error
 
     @property
     def exists(self) -> bool:
         return self.raw is not None
 
     @property
+    def data(self) -> dict[str, Any] | None:
+        return self.checkpoint.data if self.checkpoint is not None else None
+
+    @cached_property
     def version(self) -> str | None:
-        if self.loaded is not None:
-            return self.loaded.checkpoint.version
+        if self.checkpoint is not None:
+            return self.checkpoint.version
         return version_of(self.raw) if self.raw is not None else None
 
-    @property
+    @cached_property
     def kind(self) -> str | None:
-        return self.loaded.kind if self.loaded is not None else None
+        return detect_kind(self.checkpoint.data) if self.checkpoint is not None else None
+
+    @cached_property
+    def loaded(self) -> queries.Loaded:
+        """Summary and lists, for the choose pages (not needed to apply)."""
+        assert self.checkpoint is not None
+        return queries.Loaded(self.checkpoint)
 
     @property
     def text(self) -> str:
         """The file's content for the raw editor: pretty JSON, or the corrupt bytes as text."""
-        if self.loaded is not None:
-            return pretty(self.loaded.data) + "\n"
+        if self.checkpoint is not None:
+            return pretty(self.checkpoint.data) + "\n"
         return (self.raw or b"").decode("utf-8", errors="replace")
 
 
 def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
     store = get_store()
     try:
-        loaded = queries.load_checkpoint(store, name)
+        checkpoint = store.read(name)
     except InvalidCheckpointName as exc:
         return bad_request(request, exc.message)
     except CheckpointNotFound:
@@ -180,7 +200,7 @@ def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
         return error_page(request, 413, "Checkpoint too large", exc.message)
     except CheckpointError as exc:
         return error_page(request, 503, "Cannot read the checkpoint", exc.message)
-    return Current(name, loaded=loaded, raw=loaded.checkpoint.raw)
+    return Current(name, checkpoint)
 
 
 def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> HttpResponse | None:
@@ -188,7 +208,7 @@ def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> Http
     name = current.name
     if not current.exists and spec.key not in ("restore", "create"):
         raise Http404(f"There is no checkpoint named “{name}”.")
-    if current.loaded is None and spec.key in ("skip", "reprocess", "edit"):
+    if current.data is None and spec.key in ("skip", "reprocess", "edit"):
         return error_page(
             request,
             409,
@@ -218,9 +238,9 @@ def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> Http
 def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
     """The intervention's form, bound to ``data`` (None: unbound)."""
     if spec.key in ("skip", "reprocess"):
-        assert current.loaded is not None
-        kind = current.loaded.kind
-        document = current.loaded.data
+        assert current.data is not None
+        kind = current.kind or ""
+        document = current.data
         lists = {
             key: document[key]
             for key in LIST_ACTIONS.get(kind, {})
@@ -228,8 +248,8 @@ def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
         }
         return SelectionForm(data, unit=unit_of(kind) or "dates", lists=lists, **kwargs)
     if spec.key == "edit":
-        assert current.loaded is not None
-        fields = editable_fields(current.loaded.data, current.loaded.kind)
+        assert current.data is not None
+        fields = editable_fields(current.data, current.kind or "")
         return EditFieldForm(data, fields=fields, **kwargs)
     if spec.key == "edit-raw":
         return RawDocumentForm(data, **kwargs)
@@ -351,7 +371,7 @@ def _choose_page(
     context = _base_context(spec, name, current)
     context.update({"form": form, "checked": checked})
     if spec.key in ("skip", "reprocess"):
-        assert current is not None and current.loaded is not None
+        assert current is not None and current.data is not None
         context["unit"] = form.unit
         context["selection_text"] = form.text()
         context["lists"] = [
@@ -481,7 +501,8 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if spec.key in ("skip", "reprocess"):
         initial["dates"] = request.GET.get("dates", "")[:100_000]
     elif spec.key == "edit":
-        fields = editable_fields(current.loaded.data, current.kind or "")  # type: ignore[union-attr]
+        assert current.data is not None
+        fields = editable_fields(current.data, current.kind or "")
         by_pointer = {field.pointer: field for field in fields}
         wanted = request.GET.get("pointer", "")
         chosen = by_pointer.get(wanted) or by_pointer.get("/status") or next(iter(fields), None)
@@ -736,7 +757,7 @@ def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if isinstance(current, HttpResponse):
         return current
     gone = not current.exists and spec.key != "restore"
-    if gone or (current.loaded is None and spec.key in ("skip", "reprocess", "edit")):
+    if gone or (current.data is None and spec.key in ("skip", "reprocess", "edit")):
         # Deleted (or broken) since the preview: say what happened, apply nothing.
         return _conflict(
             request,

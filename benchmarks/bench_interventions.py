@@ -1,0 +1,162 @@
+"""Audited interventions through the web path against a bare store write, in the same run.
+
+1. ``POST /checkpoints/<name>/skip/apply`` (test client, SQLite, signed in): one audited skip
+   of one date, bound to the file's version — the lock, the preview under it, validation,
+   both snapshots, the journal, the chained audit entry, the durable write and the redirect.
+   Against ``CheckpointStore.write`` of a document of the same size (also durable: temp file,
+   fsync, replace, directory fsync). Goal: at least 0.3x the bare write's rate.
+2. The whole flow an operator goes through — ``POST …/preview`` (page rendered with the diff)
+   and then the apply — against the same baseline. No goal; it says what the pages cost.
+
+The checkpoint is a unified reconciliation document with 1,000 pending dates (200 with
+``--quick``); every intervention skips the next pending date, so each one changes the file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import Results, compare, parse_args, report  # noqa: E402
+
+GOAL_APPLY = 0.3
+NAME = "bench-job"
+REASON = "benchmark: upstream never delivers"
+
+
+def setup_django(root: Path) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DATABASE_URL"] = f"sqlite:///{root / 'bench.sqlite3'}"
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ["CHECKPOINTS_DIR"] = str(root / "checkpoints")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def document(pending: int) -> dict:
+    from datetime import date, timedelta
+
+    start = date(2020, 1, 1)
+    days = [(start + timedelta(days=n)).isoformat() for n in range(pending + 10)]
+    return {
+        "lastProcessedDate": days[9],
+        "pendingDates": days[10:],
+        "completedDates": days[:10],
+        "startTime": 1709742856123,
+        "lastUpdateTime": 1709743156789,
+        "stats": {
+            "totalRecords": 1_000_000,
+            "processedRecords": 7231,
+            "successfulRecords": 7189,
+            "failedRecords": 42,
+            "timeouts": 3,
+        },
+    }
+
+
+def main() -> int:
+    args = parse_args(__doc__ or "")
+    pending = 200 if args.quick else 1000
+    batch = 10 if args.quick else 25
+    repeat = 3 if args.quick else 5
+    results = Results("interventions")
+    root = Path(tempfile.mkdtemp(prefix="bench-interventions-"))
+    try:
+        (root / "checkpoints").mkdir()
+        setup_django(root)
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        from checkpoints_admin.checkpoints import CheckpointStore
+        from checkpoints_admin.checkpoints.store import version_of
+        from checkpoints_admin.conf import get_store
+
+        store = get_store()
+        store.write(NAME, document(pending))
+        user = get_user_model().objects.create_superuser("bench", password="bench-password-1")
+        client = Client()
+        client.force_login(user)
+        path = store.path_for(NAME)
+        queue = list(store.read(NAME).data["pendingDates"])
+
+        def apply_batch() -> None:
+            for _ in range(batch):
+                day = queue.pop(0)
+                response = client.post(
+                    f"/checkpoints/{NAME}/skip/apply",
+                    {
+                        "dates": day,
+                        "base_version": version_of(path.read_bytes()),
+                        "reason": REASON,
+                    },
+                )
+                assert response.status_code == 302, response.status_code
+
+        def flow_batch() -> None:
+            for _ in range(batch):
+                day = queue.pop(0)
+                shown = client.post(f"/checkpoints/{NAME}/skip/preview", {"dates": day})
+                assert shown.status_code == 200, shown.status_code
+                response = client.post(
+                    f"/checkpoints/{NAME}/skip/apply",
+                    {
+                        "dates": day,
+                        "base_version": version_of(path.read_bytes()),
+                        "reason": REASON,
+                    },
+                )
+                assert response.status_code == 302, response.status_code
+
+        bare = CheckpointStore(root / "bare")
+        payload = store.read(NAME).data
+
+        def write_batch() -> None:
+            for _ in range(batch):
+                bare.write(NAME, payload)
+
+        print(
+            f"{batch} interventions per batch on a checkpoint of {pending:,} pending dates "
+            f"({len(path.read_bytes()):,} bytes)",
+            flush=True,
+        )
+        apply_time, write_time = compare(apply_batch, write_batch, repeat)
+        # A rate of at least GOAL_APPLY x the bare write's is a time at most 1/GOAL_APPLY x.
+        results.add(
+            "apply",
+            report(
+                f"audited skip via POST …/apply, {batch} per batch, vs bare store.write",
+                apply_time,
+                write_time,
+                round(1 / GOAL_APPLY, 2),
+            ),
+        )
+        flow_time, flow_write_time = compare(flow_batch, write_batch, repeat)
+        report(
+            f"preview page + apply, {batch} per batch, vs bare store.write",
+            flow_time,
+            flow_write_time,
+        )
+        print(
+            f"  {batch / apply_time:,.1f} audited interventions/s "
+            f"= {write_time / apply_time:.2f}x the bare write rate (goal >= {GOAL_APPLY}x); "
+            f"{batch / flow_time:,.1f} previewed and applied/s; "
+            f"{batch / write_time:,.1f} bare writes/s",
+            flush=True,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    results.summary()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
