@@ -206,3 +206,23 @@ def test_recovery_leaves_a_checkpoint_whose_lock_is_busy(samples_dir: Path) -> N
         holder.communicate()
     assert PendingChange.objects.count() == 1
     assert [e.outcome for e in services.recover_pending()] == ["interrupted"]
+
+
+@pytest.mark.django_db
+def test_verify_audit_first_records_what_a_stopped_process_left(samples_dir: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    preview = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    journal(UNIFIED, preview)
+    (samples_dir / f"{UNIFIED}.json").write_bytes(preview.after_raw)  # the write happened
+
+    out, err = StringIO(), StringIO()
+    call_command("verify_audit", "--json", stdout=out, stderr=err)
+
+    assert json.loads(out.getvalue())["ok"] is True
+    assert json.loads(out.getvalue())["checked"] == 1
+    assert "Recorded #1: skip of reconciliation_checkpoint was recovered" in err.getvalue()
+    assert PendingChange.objects.count() == 0
+    assert AuditEntry.objects.get().outcome == "recovered"
