@@ -7,7 +7,6 @@ import json
 from datetime import date, timedelta
 
 import jsonpatch
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,26 +21,6 @@ from checkpoints_admin.checkpoints.diff import (
     escape_token,
     json_patch,
 )
-from tests.conftest import SAMPLES
-
-
-def load(name: str) -> dict:
-    return orjson.loads((SAMPLES / f"{name}.json").read_bytes())
-
-
-@pytest.fixture
-def unified() -> dict:
-    return load("reconciliation_checkpoint")
-
-
-@pytest.fixture
-def daily() -> dict:
-    return load("daily_reconciliation_checkpoint")
-
-
-@pytest.fixture
-def managed() -> dict:
-    return load("my-process")
 
 
 def strict(value) -> str:

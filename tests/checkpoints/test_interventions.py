@@ -25,26 +25,7 @@ from checkpoints_admin.checkpoints.interventions import (
     skip_items,
 )
 from checkpoints_admin.checkpoints.kinds import validate
-from tests.conftest import SAMPLES
-
-
-def load(name: str) -> dict:
-    return orjson.loads((SAMPLES / f"{name}.json").read_bytes())
-
-
-@pytest.fixture
-def unified() -> dict:
-    return load("reconciliation_checkpoint")
-
-
-@pytest.fixture
-def daily() -> dict:
-    return load("daily_reconciliation_checkpoint")
-
-
-@pytest.fixture
-def managed() -> dict:
-    return load("my-process")
+from tests.checkpoints.conftest import load_sample as load
 
 
 def errors(doc: dict) -> list:

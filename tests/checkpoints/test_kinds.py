@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,7 +25,7 @@ from checkpoints_admin.checkpoints.kinds import (
     validate,
 )
 from checkpoints_admin.checkpoints.summary import summarize
-from tests.conftest import SAMPLES
+from tests.checkpoints.conftest import load_sample as sample
 
 UNIFIED_GAP = Finding(
     "warning",
@@ -34,25 +33,6 @@ UNIFIED_GAP = Finding(
     "2025-03-05 is inside the range but in neither pendingDates nor completedDates"
     " (it is the lastProcessedDate)",
 )
-
-
-def sample(name: str) -> dict:
-    return json.loads((SAMPLES / f"{name}.json").read_text())
-
-
-@pytest.fixture
-def unified() -> dict:
-    return sample("reconciliation_checkpoint")
-
-
-@pytest.fixture
-def daily() -> dict:
-    return sample("daily_reconciliation_checkpoint")
-
-
-@pytest.fixture
-def managed() -> dict:
-    return sample("my-process")
 
 
 # --- detection ---------------------------------------------------------------------------

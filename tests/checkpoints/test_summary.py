@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -11,26 +10,7 @@ import pytest
 
 from checkpoints_admin.checkpoints.kinds import validate
 from checkpoints_admin.checkpoints.summary import STATES, Summary, examine, summarize
-from tests.conftest import SAMPLES
-
-
-def sample(name: str) -> dict:
-    return json.loads((SAMPLES / f"{name}.json").read_text())
-
-
-@pytest.fixture
-def unified() -> dict:
-    return sample("reconciliation_checkpoint")
-
-
-@pytest.fixture
-def daily() -> dict:
-    return sample("daily_reconciliation_checkpoint")
-
-
-@pytest.fixture
-def managed() -> dict:
-    return sample("my-process")
+from tests.checkpoints.conftest import load_sample as sample
 
 
 def test_unified_sample(unified):
