@@ -425,25 +425,11 @@ def _since_datetime(since: datetime | date | str | None) -> datetime | None:
 
 def export_record(entry: AuditEntry) -> dict[str, Any]:
     """One entry as a JSON-ready record; snapshots named by sha, never inline."""
+    fields = _fields_of(entry)
     return {
         "id": entry.seq,
-        "seq": entry.seq,
+        **fields,
         "created": format_time(entry.created),
-        "actor": entry.actor,
-        "source": entry.source,
-        "address": entry.address,
-        "action": entry.action,
-        "checkpoint": entry.checkpoint,
-        "reason": entry.reason,
-        "base_version": entry.base_version,
-        "result_version": entry.result_version,
-        "before": entry.before_id,
-        "after": entry.after_id,
-        "patch": entry.patch,
-        "summary": entry.summary,
-        "findings": entry.findings,
-        "outcome": entry.outcome,
-        "restores": entry.restores_id,
         "prev_hash": entry.prev_hash,
         "hash": entry.hash,
     }
