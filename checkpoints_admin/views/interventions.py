@@ -722,7 +722,8 @@ def _apply(
         apply_form.add_error(None, exc.message)
         return _refused_apply(request, spec, name, form, apply_form, current, status=422)
     except CheckpointExists as exc:
-        return _refused_on_field(request, spec, current, form, exc.message)
+        form.add_error("name", exc.message)
+        return _choose_page(request, spec, current, form, status=422)
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
         if spec.key in MAIN_FIELD:
             return _refused_on_field(request, spec, current, form, _message(exc))

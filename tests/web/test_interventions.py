@@ -790,7 +790,7 @@ def test_create_refused_when_the_name_appears_after_the_preview(operator, checkp
     before = state(checkpoints_dir)
     response = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "r"})
     assert response.status_code == 422
-    assert errors_of(text(response), "id_document") == ["Checkpoint 'race' already exists."]
+    assert errors_of(text(response), "id_name") == ["Checkpoint 'race' already exists."]
     assert state(checkpoints_dir) == before
 
 
