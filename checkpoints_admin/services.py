@@ -646,6 +646,7 @@ def apply(
     actor: Actor,
     reason: str,
     expected_version: str | None = None,
+    expect_absent: bool = False,
     store: CheckpointStore | None = None,
     now: datetime | None = None,
 ) -> Applied:
@@ -653,6 +654,7 @@ def apply(
 
     ``expected_version`` (the version the person saw) refuses the change with
     :class:`VersionConflict` when the file changed since; None skips that check.
+    ``expect_absent`` refuses it when the person saw no file and one exists by now.
     """
     if not isinstance(reason, str) or not reason.strip():
         raise ReasonRequired(
@@ -673,6 +675,15 @@ def apply(
         pv = preview(name, action, params, store=store, now=now)
         if expected_version is not None and pv.base_version != expected_version:
             raise _conflict(name, expected_version, pv.base_version, store)
+        if expect_absent and pv.base_version is not None:
+            raise VersionConflict(
+                f"Checkpoint {name!r} did not exist when this was previewed and has been "
+                f"created since (version {pv.base_version[:12]}); nothing was written. "
+                "Review the current content and try again.",
+                name=name,
+                expected=None,
+                actual=pv.base_version,
+            )
         if pv.errors:
             listed = "; ".join(f"{f.pointer or '/'}: {f.message}" for f in pv.errors)
             raise ValidationFailed(

@@ -685,6 +685,7 @@ def _apply(
             actor=services.Actor.for_request(request),
             reason=reason,
             expected_version=base,
+            expect_absent=base is None,
         )
     except VersionConflict as exc:
         return _conflict(

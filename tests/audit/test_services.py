@@ -187,6 +187,31 @@ def test_restore_brings_back_a_reset_checkpoint_byte_for_byte(samples_dir: Path)
     assert restored.summary == f"restore before of #{reset.seq}: re-created {UNIFIED}.json"
 
 
+def test_a_restore_previewed_on_no_file_is_refused_once_the_job_recreated_it(
+    samples_dir: Path,
+) -> None:
+    reset = do(UNIFIED, "reset", {}).entry
+    preview = services.preview(UNIFIED, "restore", {"entry": reset.seq, "side": "before"})
+    assert preview.base_version is None
+    (samples_dir / f"{UNIFIED}.json").write_bytes(b'{"pendingDates": [], "completedDates": []}\n')
+    recreated = file_bytes(samples_dir, UNIFIED)
+
+    with pytest.raises(VersionConflict) as excinfo:
+        services.apply(
+            UNIFIED,
+            "restore",
+            {"entry": reset.seq, "side": "before"},
+            actor=Actor("alice", "web"),
+            reason="undo the reset",
+            expect_absent=True,
+        )
+
+    assert "did not exist when this was previewed" in str(excinfo.value)
+    assert (excinfo.value.expected, excinfo.value.actual) == (None, sha(recreated))
+    assert file_bytes(samples_dir, UNIFIED) == recreated
+    assert AuditEntry.objects.count() == 1
+
+
 def test_restore_before_of_a_create_deletes_and_after_of_an_edit_rewrites(
     samples_dir: Path,
 ) -> None:
