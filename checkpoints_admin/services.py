@@ -13,7 +13,8 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -638,6 +639,28 @@ def _forget(pending_id: int) -> None:
     _sql(f"DELETE FROM {_table(PendingChange)} WHERE id = %s", [pending_id])
 
 
+@contextmanager
+def _lazy_commit() -> Iterator[None]:
+    """On SQLite, let the next commit skip its fsync (``synchronous=NORMAL``), then restore.
+
+    Used for the entry's commit only: the journal row before it was committed with a full
+    fsync, and WAL frames are written in order, so a power loss that drops the entry's commit
+    leaves the journal row, which recovery turns into the entry.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield  # (inside an outer transaction the level cannot change, nor is it this commit)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        level = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={int(level)}")
+
+
 def apply(
     name: str,
     action: str,
@@ -730,7 +753,7 @@ def apply(
             insert_row(pending)
         entry: AuditEntry | None = None
         try:
-            with transaction.atomic():
+            with _lazy_commit(), transaction.atomic():
                 if connection.vendor == "postgresql":
                     # The journal row above is already durable; if this commit were lost in a
                     # server crash, recovery would still record the change from it. So this

@@ -441,3 +441,18 @@ def test_a_hundred_edits_of_a_big_checkpoint_store_each_content_once(
     stored = sum(len(bytes(data)) for data in Snapshot.objects.values_list("data", flat=True))
     assert stored < raw_size * len(versions) / 5
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_commits_stay_fully_durable_after_an_apply(samples_dir: Path) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's synchronous level")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2  # FULL, from the settings' init_command
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2

@@ -62,7 +62,9 @@ def test_sign_in_search_and_open_a_checkpoint(chromium, live_server, samples_dir
     page.get_by_role("tab", name="Dates").click()
     page.wait_for_url(re.compile(r"tab=lists"))
     page.get_by_role("link", name=re.compile("Completed dates")).click()
+    page.wait_for_load_state("networkidle")  # the list's swap is in before typing
     page.fill("#id_list_q", "03-02")
+    page.press("#id_list_q", "Enter")
     page.locator("#list-results li").filter(has_text="2025-03-01").wait_for(state="detached")
     assert page.locator("#list-results li").all_inner_texts() == ["2025-03-02"]
     shoot(page, "detail-lists")
