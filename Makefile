@@ -59,12 +59,13 @@ run: $(STAMP) .local-secret-key
 	$(LOCAL_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 # The whole suite on the embedded SQLite database; then, when DATABASE_URL names a PostgreSQL
-# server (as .ci/run arranges), every test that touches the database runs again against it.
+# server (as .ci/run arranges), every test that touches the database runs again against it
+# (all but tests/checkpoints: the library there never uses Django or a database).
 test: $(STAMP)
 	env -u DATABASE_URL $(PY) -m pytest
 	@if [[ "$$DATABASE_URL" == postgres* ]]; then \
 		echo "== database tests again on PostgreSQL"; \
-		$(PY) -m pytest -p no:randomly --ignore=tests/checkpoints --ignore=tests/browser; \
+		$(PY) -m pytest -p no:randomly --ignore=tests/checkpoints; \
 	fi
 
 lint: $(STAMP)

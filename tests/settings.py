@@ -12,6 +12,11 @@ os.environ.setdefault("CHECKPOINTS_DIR", tempfile.mkdtemp(prefix="checkpoints-te
 
 from checkpoints_admin.settings import *  # noqa: E402, F403
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared memory: live-server threads then open connections of their own.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.mkdtemp(prefix="db-tests-")) / "test.sqlite3")
+    }
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-tests-"))
 WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
