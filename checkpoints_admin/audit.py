@@ -401,7 +401,8 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         True,
         checked,
         None,
-        f"Audit chain intact: {checked} entries, {len(first_use)} snapshots verified.",
+        f"Audit chain intact: {checked} {'entry' if checked == 1 else 'entries'}, "
+        f"{len(first_use)} {'snapshot' if len(first_use) == 1 else 'snapshots'} verified.",
     )
 
 
