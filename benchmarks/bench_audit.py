@@ -20,7 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import Results, parse_args  # noqa: E402
 
-PG_URL = os.environ.get("DATABASE_URL", "")
+# The PostgreSQL child gets the server's URL in BENCH_AUDIT_PG_URL: by then this process has
+# pointed DATABASE_URL at its own SQLite file.
+PG_URL = os.environ.get("BENCH_AUDIT_PG_URL") or os.environ.get("DATABASE_URL", "")
 HAS_PG = PG_URL.startswith(("postgres://", "postgresql://"))
 
 
@@ -295,7 +297,12 @@ def main() -> None:
         try:
             child = subprocess.run(
                 [sys.executable, __file__, *sys.argv[1:]],
-                env={**os.environ, "BENCH_AUDIT_BACKEND": "postgresql", "BENCH_AUDIT_DB": name},
+                env={
+                    **os.environ,
+                    "BENCH_AUDIT_BACKEND": "postgresql",
+                    "BENCH_AUDIT_DB": name,
+                    "BENCH_AUDIT_PG_URL": PG_URL,
+                },
                 capture_output=True,
                 text=True,
             )
