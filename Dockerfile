@@ -9,12 +9,14 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY requirements.lock ./
 RUN pip install --require-virtualenv -r requirements.lock
-COPY pyproject.toml README.md manage.py gunicorn.conf.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY checkpoints_admin ./checkpoints_admin
 COPY templates ./templates
 COPY static ./static
 COPY docker ./docker
-RUN pip install --require-virtualenv --no-deps . \
+# The app runs from /app (manage.py, gunicorn and `python -m` find the package there, and
+# settings find templates/ and static/ beside it); only its dependencies live in the venv.
+RUN mkdir -p /tmp/checkpoints \
     && DJANGO_SECRET_KEY=collectstatic-only CHECKPOINTS_DIR=/tmp/checkpoints \
        python manage.py collectstatic --noinput
 
