@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import operator
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,9 +131,29 @@ def invalid_dates(values: Iterable[str]) -> set[str]:
     if not values:
         return set()
     joined = "\n".join(values)
-    if joined.count("\n") == len(values) - 1 and _BAD_LINE_RE.search(joined) is None:
-        return set()
+    if joined.count("\n") == len(values) - 1:
+        if joined in _ALL_VALID:
+            return set()
+        if _BAD_LINE_RE.search(joined) is None:
+            if len(joined) <= _ALL_VALID_MAX_CHARS:
+                _remember_valid(joined)
+            return set()
     return {value for value in values if _DATE_RE.fullmatch(value) is None}
+
+
+#: Recently checked date lists (joined by newlines) made only of real dates: an unchanged list
+#: (the same dates in the next version of a document) is known valid by one dict lookup.
+_ALL_VALID: dict[str, None] = {}
+_ALL_VALID_ENTRIES: Final = 8
+_ALL_VALID_MAX_CHARS: Final = 2 * 1024 * 1024
+_ALL_VALID_GUARD: Final = threading.Lock()
+
+
+def _remember_valid(joined: str) -> None:
+    with _ALL_VALID_GUARD:
+        _ALL_VALID[joined] = None
+        while len(_ALL_VALID) > _ALL_VALID_ENTRIES:
+            del _ALL_VALID[next(iter(_ALL_VALID))]
 
 
 def _date_chunks(first: int, last: int) -> Iterator[list[str]]:

@@ -419,6 +419,37 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
+class _Hold:
+    """This thread's hold of one checkpoint lock: its depth, and the file read under it."""
+
+    __slots__ = ("depth", "read")
+
+    def __init__(self) -> None:
+        self.depth = 1
+        #: (file identity, version) of the checkpoint as :meth:`CheckpointStore.read` read it
+        #: during this hold. Every writer holds the lock, so while it is held the file cannot
+        #: change; the identity check still catches a file replaced behind the lock's back.
+        self.read: tuple[tuple[int, ...], str] | None = None
+
+
+_thread_holds = threading.local()
+
+
+def _holds() -> dict[tuple[int, str], _Hold]:
+    """The checkpoint locks this thread holds, by (process id, lock file path)."""
+    try:
+        return _thread_holds.holds  # type: ignore[no-any-return]
+    except AttributeError:
+        holds: dict[tuple[int, str], _Hold] = {}
+        _thread_holds.holds = holds
+        return holds
+
+
+def _file_key(st: os.stat_result) -> tuple[int, ...]:
+    """What identifies one version of a file: a replaced or rewritten file differs in it."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class CheckpointStore:
     """The checkpoints directory. Thread-safe; one instance per directory and process is enough.
 
@@ -565,6 +596,17 @@ class CheckpointStore:
 
     @contextmanager
     def _hold(self, name: str, timeout: float) -> Iterator[None]:
+        key = (os.getpid(), os.path.join(self._dir, name + ".json.lock"))
+        holds = _holds()
+        held = holds.get(key)
+        if held is not None:
+            # Already held by this thread (reentrant): no need to ask filelock again.
+            held.depth += 1
+            try:
+                yield
+            finally:
+                held.depth -= 1
+            return
         lock = self._file_lock(name)
         try:
             # A negative timeout waits forever (filelock's own -1 refuses to wait on a lock
@@ -579,9 +621,11 @@ class CheckpointStore:
             raise CheckpointError(
                 f"cannot lock checkpoint {name!r}: {exc.strerror or exc}", name=name
             ) from None
+        holds[key] = _Hold()
         try:
             yield
         finally:
+            del holds[key]
             lock.release()
 
     # -- reading --------------------------------------------------------------------------------
@@ -646,10 +690,14 @@ class CheckpointStore:
 
     def read_raw(self, name: str) -> bytes:
         """The exact bytes of checkpoint ``name`` (no lock needed: writes are atomic)."""
+        return self._read_raw(name)[0]
+
+    def _read_raw(self, name: str) -> tuple[bytes, os.stat_result]:
         path = str(self.path_for(name))
         fd = self._open(name, path)
         try:
-            return self._read_fd(name, fd, os.fstat(fd))
+            st = os.fstat(fd)
+            return self._read_fd(name, fd, st), st
         except OSError as exc:
             raise CheckpointError(
                 f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
@@ -659,9 +707,14 @@ class CheckpointStore:
 
     def read(self, name: str) -> Checkpoint:
         """Read and parse checkpoint ``name``; CheckpointNotFound, CorruptCheckpoint, …TooLarge."""
-        raw = self.read_raw(name)
+        raw, st = self._read_raw(name)
+        version = version_of(raw)
+        held = _holds().get((os.getpid(), os.path.join(self._dir, name + ".json.lock")))
+        if held is not None:
+            # Read under this thread's lock: a write in the same hold need not hash it again.
+            held.read = (_file_key(st), version)
         data = decode_document(raw, name=name)
-        return Checkpoint(name=name, data=data, raw=raw, version=version_of(raw))
+        return Checkpoint(name=name, data=data, raw=raw, version=version)
 
     def _current_version(self, name: str, path: str) -> str | None:
         """Version of the file on disk (any size, even corrupt), None when absent."""
@@ -740,10 +793,20 @@ class CheckpointStore:
             raise CheckpointExists(f"checkpoint {name!r} already exists", name=name)
         if expected is MISSING:
             return st
-        actual = None if st is None else self._current_version(name, path)
+        actual = None if st is None else self._known_version(name, st)
+        if actual is None and st is not None:
+            actual = self._current_version(name, path)
         if actual != expected:
             raise _conflict(name, expected, actual)
         return st
+
+    def _known_version(self, name: str, st: os.stat_result) -> str | None:
+        """The version read in this lock hold, when the file is still the one read then."""
+        held = _holds().get((os.getpid(), os.path.join(self._dir, name + ".json.lock")))
+        if held is None or held.read is None or not stat.S_ISREG(st.st_mode):
+            return None
+        key, version = held.read
+        return version if key == _file_key(st) else None
 
     def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
         if len(raw) > self.max_bytes:
@@ -755,8 +818,14 @@ class CheckpointStore:
         path = str(self.path_for(name))
         with self._hold(name, self.lock_timeout):
             st = self._check_version(name, path, expected, create)
+            self._forget_read(name)
             self._replace(name, path, raw, st)
         return version_of(raw)
+
+    def _forget_read(self, name: str) -> None:
+        held = _holds().get((os.getpid(), os.path.join(self._dir, name + ".json.lock")))
+        if held is not None:
+            held.read = None
 
     def _replace(self, name: str, path: str, raw: bytes, old: os.stat_result | None) -> None:
         try:
@@ -799,6 +868,7 @@ class CheckpointStore:
                 st = None
             if st is not None and stat.S_ISLNK(st.st_mode) and self._inside(path) is None:
                 raise self._outside(name)
+            self._forget_read(name)
             if expected_version is not MISSING:
                 actual = None if st is None else self._current_version(name, path)
                 if actual != expected_version:
