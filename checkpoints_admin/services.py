@@ -634,9 +634,19 @@ def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
     return before, after
 
 
-def _forget(pending_id: int) -> None:
-    """Delete a journal row."""
-    _sql(f"DELETE FROM {_table(PendingChange)} WHERE id = %s", [pending_id])
+def _forget(pending_id: int, *, lazy_commit: bool = False) -> None:
+    """Delete a journal row. With ``lazy_commit`` on PostgreSQL, the same statement lets the
+    transaction's commit skip waiting for its WAL flush (see :func:`apply`)."""
+    table = _table(PendingChange)
+    if lazy_commit and connection.vendor == "postgresql":
+        # A data-modifying WITH always runs to completion, read or not: one round trip.
+        _sql(
+            f"WITH forgotten AS (DELETE FROM {table} WHERE id = %s) "
+            "SELECT set_config('synchronous_commit', 'off', true)",
+            [pending_id],
+        )
+        return
+    _sql(f"DELETE FROM {table} WHERE id = %s", [pending_id])
 
 
 @contextmanager
@@ -754,13 +764,6 @@ def apply(
         entry: AuditEntry | None = None
         try:
             with _lazy_commit(), transaction.atomic():
-                if connection.vendor == "postgresql":
-                    # The journal row above is already durable; if this commit were lost in a
-                    # server crash, recovery would still record the change from it. So this
-                    # commit need not wait for its own WAL flush (the next durable commit
-                    # flushes it anyway, WAL being sequential).
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 entry = append_entry(**_entry_fields(payload), outcome=AuditEntry.APPLIED)
                 if pv.after_raw is None:
                     store.delete(name, expected_version=pv.base_version)
@@ -774,7 +777,11 @@ def apply(
                         )
                 else:  # exact bytes (a restored snapshot)
                     store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
-                _forget(pending.pk)
+                # The journal row above is already durable; if this commit were lost in a
+                # server crash, recovery would still record the change from it. So on
+                # PostgreSQL this commit need not wait for its own WAL flush (the next durable
+                # commit flushes it anyway, WAL being sequential): set with the row's delete.
+                _forget(pending.pk, lazy_commit=True)
         except BaseException:
             _undo_after_failure(store, pv, pending, entry)
             raise
