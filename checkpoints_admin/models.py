@@ -11,6 +11,7 @@ import hashlib
 import struct
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
 from django.db import connection, models
@@ -49,6 +50,44 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> None:
     ``get_db_prep_save``, so JSON, dates and bytes are stored exactly as the ORM stores them.
     An auto primary key is read back into ``obj``.
     """
+    sql, params, auto = _insert_statement(obj, ignore_conflicts=ignore_conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto is not None:
+            setattr(obj, auto.attname, cursor.fetchone()[0])
+    _inserted(obj)
+
+
+def insert_rows(
+    first: Iterable[models.Model], last: models.Model, *, ignore_conflicts: bool = True
+) -> None:
+    """INSERT the rows ``first`` (with ``ignore_conflicts``), then ``last``, as :func:`insert_row`
+    would. On PostgreSQL they go as one statement (one round trip): data-modifying WITH
+    clauses always run to completion."""
+    first = list(first)
+    if connection.vendor != "postgresql" or not first:
+        for obj in first:
+            insert_row(obj, ignore_conflicts=ignore_conflicts)
+        insert_row(last)
+        return
+    clauses: list[str] = []
+    params: list[Any] = []
+    for n, obj in enumerate(first):
+        sql, values, _ = _insert_statement(obj, ignore_conflicts=ignore_conflicts, returning=False)
+        clauses.append(f"row{n} AS ({sql})")
+        params.extend(values)
+    sql, values, auto = _insert_statement(last)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(clauses)} {sql}", [*params, *values])
+        if auto is not None:
+            setattr(last, auto.attname, cursor.fetchone()[0])
+    for obj in (*first, last):
+        _inserted(obj)
+
+
+def _insert_statement(
+    obj: models.Model, *, ignore_conflicts: bool = False, returning: bool = True
+) -> tuple[str, list[Any], models.Field[Any, Any] | None]:
     meta = obj._meta
     auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
     fields = [f for f in meta.concrete_fields if f is not auto]
@@ -59,13 +98,13 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> None:
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    if auto is not None:
+    if auto is not None and returning:
         sql += f" RETURNING {quote(str(auto.column))}"
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if auto is not None:
-            setattr(obj, auto.attname, cursor.fetchone()[0])
+    return sql, params, auto if returning else None
+
+
+def _inserted(obj: models.Model) -> None:
     obj._state.adding = False
     obj._state.db = connection.alias
 

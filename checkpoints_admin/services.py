@@ -45,7 +45,7 @@ from checkpoints_admin.models import (
     PendingChange,
     Snapshot,
     SnapshotCorrupt,
-    insert_row,
+    insert_rows,
 )
 
 __all__ = [
@@ -602,9 +602,9 @@ def _last_snapshot(name: str) -> Snapshot | None:
     return Snapshot.objects.filter(pk=sha).first() if sha else None
 
 
-def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
-    """Store the before and after bytes (one query, one insert): each new version as a delta
-    of a close one."""
+def _build_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None, list[Snapshot]]:
+    """The before and after snapshots (one query), and those of them to insert: each new
+    version as a delta of a close one."""
     wanted = [v for v in (pv.base_version, pv.result_version) if v is not None]
     known: dict[str, Snapshot] = {}
     marks = ", ".join(["%s"] * len(wanted))
@@ -628,10 +628,7 @@ def _store_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None]:
                 pv.after_raw, sha=pv.result_version, base=before, base_raw=pv.before_raw
             )
             new.append(after)
-    for snapshot in new:
-        # Content-addressed: a row another process stored meanwhile is the same snapshot.
-        insert_row(snapshot, ignore_conflicts=True)
-    return before, after
+    return before, after, new
 
 
 def _forget(pending_id: int, *, lazy_commit: bool = False) -> None:
@@ -750,7 +747,7 @@ def apply(
         # Snapshots and journal first, committed on their own: a crash from here on leaves
         # a trace that recovery turns into an entry.
         with transaction.atomic():
-            before, after = _store_snapshots(pv)
+            before, after, new = _build_snapshots(pv)
             payload["before"] = before.pk if before is not None else None
             payload["after"] = after.pk if after is not None else None
             pending = PendingChange(
@@ -760,7 +757,8 @@ def apply(
                 base_version=pv.base_version,
                 result_version=result_version,
             )
-            insert_row(pending)
+            # Content-addressed: a snapshot row another process stored meanwhile is the same.
+            insert_rows(new, pending, ignore_conflicts=True)
         entry: AuditEntry | None = None
         try:
             with _lazy_commit(), transaction.atomic():
