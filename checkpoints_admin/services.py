@@ -602,16 +602,35 @@ def _last_snapshot(name: str) -> Snapshot | None:
     return Snapshot.objects.filter(pk=sha).first() if sha else None
 
 
-def _build_snapshots(pv: Preview) -> tuple[Snapshot | None, Snapshot | None, list[Snapshot]]:
-    """The before and after snapshots (one query), and those of them to insert: each new
-    version as a delta of a close one."""
+def _journal_and_snapshots(name: str, pv: Preview) -> tuple[bool, dict[str, Snapshot]]:
+    """In one query: whether the journal holds rows of ``name``, and which of the preview's
+    before and after versions are stored already (snapshots are never deleted)."""
     wanted = [v for v in (pv.base_version, pv.result_version) if v is not None]
+    journal = f"SELECT NULL, NULL WHERE EXISTS (SELECT 1 FROM {_table(PendingChange)} "
+    journal += "WHERE checkpoint = %s)"
+    if wanted:
+        marks = ", ".join(["%s"] * len(wanted))
+        sql = (
+            f"SELECT sha, depth FROM {_table(Snapshot)} WHERE sha IN ({marks}) UNION ALL {journal}"
+        )
+    else:
+        sql = journal
+    leftovers = False
     known: dict[str, Snapshot] = {}
-    marks = ", ".join(["%s"] * len(wanted))
-    sql = f"SELECT sha, depth FROM {_table(Snapshot)} WHERE sha IN ({marks})"
-    for sha, depth in _sql(sql, wanted) if wanted else []:
+    for sha, depth in _sql(sql, [*wanted, name]):
+        if sha is None:
+            leftovers = True
+            continue
         known[sha] = Snapshot(sha=sha, depth=depth)
         known[sha]._state.adding = False
+    return leftovers, known
+
+
+def _build_snapshots(
+    pv: Preview, known: dict[str, Snapshot]
+) -> tuple[Snapshot | None, Snapshot | None, list[Snapshot]]:
+    """The before and after snapshots, and those of them to insert (not in ``known``): each
+    new version as a delta of a close one."""
     new: list[Snapshot] = []
     before = after = None
     if pv.before_raw is not None:
@@ -701,8 +720,17 @@ def apply(
         raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
 
     with store.lock(name):
-        _recover_checkpoint(name, store)
-        pv = preview(name, action, params, store=store, now=now)
+        # Journal rows of this checkpoint left by a stopped process are recorded before
+        # anything else is: after the preview (which changes nothing), with the query for
+        # its snapshots, or right away when the preview refuses.
+        try:
+            pv = preview(name, action, params, store=store, now=now)
+        except BaseException:
+            _recover_checkpoint(name, store)
+            raise
+        leftovers, known = _journal_and_snapshots(name, pv)
+        if leftovers:
+            _recover_checkpoint(name, store)
         if expected_version is not None and pv.base_version != expected_version:
             raise _conflict(name, expected_version, pv.base_version, store)
         if expect_absent and pv.base_version is not None:
@@ -747,7 +775,7 @@ def apply(
         # Snapshots and journal first, committed on their own: a crash from here on leaves
         # a trace that recovery turns into an entry.
         with transaction.atomic():
-            before, after, new = _build_snapshots(pv)
+            before, after, new = _build_snapshots(pv, known)
             payload["before"] = before.pk if before is not None else None
             payload["after"] = after.pk if after is not None else None
             pending = PendingChange(
