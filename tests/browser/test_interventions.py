@@ -198,6 +198,8 @@ def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops
     page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/edit/")
     page.select_option("#id_pick", "/stats/processedRecords")
     page.wait_for_url(re.compile(r"pointer=%2Fstats%2FprocessedRecords"))
+    page.wait_for_load_state("networkidle")  # the field's form is swapped in before typing
+    page.locator("#id_value").wait_for()
     page.fill("#id_value", "9000")
     page.locator("#live-check", has_text="is more than totalRecords").wait_for()
     shoot(page, "interventions-edit-field")
