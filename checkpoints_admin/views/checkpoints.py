@@ -28,7 +28,7 @@ from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import pretty_document
-from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
 from checkpoints_admin.views.errors import bad_request, error_page
 
 REFRESH_SECONDS = 5
@@ -58,12 +58,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     """All checkpoints: search, state and kind filters, sortable columns, 50 per page."""
     form = ListFilterForm(request.GET)
     params = cleaned_or_defaults(form)
-    try:
-        listing = queries.listing(get_store(), stale_after=get_settings().stale_after_seconds)
-    except CheckpointError as exc:
-        listing, error = queries.Listing([], now=timezone.now(), stamp=None), exc.message
-    else:
-        error = ""
+    listing, error = current_listing()
     filtered = bool(params["q"] or params["state"] or params["kind"])
 
     def table() -> str:

@@ -1,9 +1,14 @@
-"""What the console's views share: the htmx request type and the partial switch."""
+"""What the console's views share: the htmx request type, the partial switch, the listing."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
+
+from checkpoints_admin import queries
+from checkpoints_admin.checkpoints import CheckpointError
+from checkpoints_admin.conf import get_settings, get_store
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -14,3 +19,12 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
     """True for an htmx request that swaps a fragment (not a history restore, which needs
     the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def current_listing() -> tuple[queries.Listing, str]:
+    """The store's cached listing and ""; an empty listing and the reason when the
+    checkpoints directory cannot be listed."""
+    try:
+        return queries.listing(get_store(), stale_after=get_settings().stale_after_seconds), ""
+    except CheckpointError as exc:
+        return queries.Listing([], now=timezone.now(), stamp=None), exc.message

@@ -17,13 +17,13 @@ from checkpoints_admin.checkpoints import (
     CheckpointNotFound,
     InvalidCheckpointName,
 )
-from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.conf import get_store
 from checkpoints_admin.forms import SIDE_RE, DiffForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import present_diff
 from checkpoints_admin.views.audit import group_page, snapshot_document
-from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,7 @@ def diff_page(request: HtmxHttpRequest) -> HttpResponse:
     """Pick two sides and see the set-aware summary, the changed fields and the text diff."""
     form = DiffForm(request.GET)
     params = cleaned_or_defaults(form)
-    try:
-        listing = queries.listing(get_store(), stale_after=get_settings().stale_after_seconds)
-        names = [row.name for row in listing.rows]
-    except CheckpointError:
-        names = []
+    names = [row.name for row in current_listing()[0].rows]
     context: dict[str, Any] = {"form": form, "names": names, "params": params}
     if form.is_valid() and params["a"] and params["b"]:
         left, right = resolve_side(request, params["a"]), resolve_side(request, params["b"])
