@@ -165,7 +165,7 @@ def select_rows(
 # show at once; in-place writes by other tools and the clock (stalled) wait at most this long.
 LIST_CACHE_SECONDS: float = 2.0
 # A directory modified this recently may change again within the same mtime tick.
-_DIR_TICK_NS: Final = 50_000_000
+DIR_TICK_NS: Final = 50_000_000
 _MEMO_ENTRIES: Final = 64
 
 
@@ -218,12 +218,21 @@ _LISTINGS: dict[tuple[str, float], Listing] = {}
 _LISTINGS_LOCK = threading.Lock()
 
 
-def _directory_stamp(directory: Path) -> tuple[int, int] | None:
+def directory_stamp(directory: Path) -> tuple[int, int] | None:
+    """The directory's ``(inode, mtime_ns)``, None when it cannot be stat-ed. Files created,
+    removed or replaced atomically in it change the stamp; the list and the status feed key
+    their caches on it."""
     try:
         st = os.stat(directory)
     except OSError:
         return None
     return st.st_ino, st.st_mtime_ns
+
+
+def stamp_settled(stamp: tuple[int, int] | None, *, wall_ns: int) -> bool:
+    """True when what was built under ``stamp`` may be kept: the directory was last changed
+    more than one mtime tick before ``wall_ns`` (else it could change again unnoticed)."""
+    return stamp is not None and wall_ns - stamp[1] > DIR_TICK_NS
 
 
 def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
@@ -233,7 +242,7 @@ def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
     Raises CheckpointError when the directory cannot be listed.
     """
     key = (str(store.directory), stale_after)
-    stamp = _directory_stamp(store.directory)
+    stamp = directory_stamp(store.directory)
     built = _LISTINGS.get(key)
     if (
         built is not None
@@ -248,7 +257,7 @@ def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
             build_rows(store.list(), now=now, stale_after=stale_after), now=now, stamp=stamp
         )
         # A directory changed within the last tick could change again under the same mtime.
-        if stamp is not None and time.time_ns() - stamp[1] > _DIR_TICK_NS:
+        if stamp_settled(stamp, wall_ns=time.time_ns()):
             if len(_LISTINGS) > 16:
                 _LISTINGS.clear()
             _LISTINGS[key] = fresh

@@ -9,7 +9,6 @@ directory scan, one small query and the serialisation.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.summary import Summary
+from checkpoints_admin.queries import directory_stamp, stamp_settled
 
 #: States that make the overall banner say "need attention".
 ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
@@ -34,8 +34,6 @@ DAY_STATES: Final = ("completed", "pending", "gap", "outside")
 #: through the store (atomic replace) show at once; in-place writes and the clock (stalled) wait
 #: at most this long.
 FEED_CACHE_SECONDS: float = 2.0
-#: A directory modified this recently may change again within the same mtime tick.
-_DIR_TICK_NS: Final = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,16 +416,13 @@ def cached_feed(
     FEED_CACHE_SECONDS; so polling a quiet directory of thousands of files costs one stat."""
     key = (str(store.directory), stale_after, include_hidden)
     wall_ns = time.time_ns()
-    try:
-        st = os.stat(store.directory)
-    except OSError:
-        st = None
+    stamp = directory_stamp(store.directory)
     generation = _generation
     built = _feed_cache.get(key)
     if (
         built is not None
-        and st is not None
-        and built.directory == (st.st_ino, st.st_mtime_ns)
+        and stamp is not None
+        and built.directory == stamp
         and built.generation == generation
         and time.monotonic() - built.at < FEED_CACHE_SECONDS
     ):
@@ -436,10 +431,10 @@ def cached_feed(
     body, etag = feed_bytes(report)
     feed = Feed(report, body, etag)
     # A directory changed within the last tick could change again under the same mtime.
-    if st is not None and wall_ns - st.st_mtime_ns > _DIR_TICK_NS:
+    if stamp is not None and stamp_settled(stamp, wall_ns=wall_ns):
         if len(_feed_cache) > 16:
             _feed_cache.clear()
-        _feed_cache[key] = _Built(feed, (st.st_ino, st.st_mtime_ns), generation, time.monotonic())
+        _feed_cache[key] = _Built(feed, stamp, generation, time.monotonic())
     return feed
 
 
