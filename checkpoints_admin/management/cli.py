@@ -19,12 +19,15 @@ from django.db import DatabaseError
 from checkpoints_admin.checkpoints import (
     CheckpointError,
     CheckpointLockTimeout,
+    CheckpointNotFound,
     CorruptCheckpoint,
     InvalidCheckpointName,
 )
+from checkpoints_admin.checkpoints.kinds import stale_finding
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.kinds import Finding
+    from checkpoints_admin.checkpoints.summary import Summary
     from checkpoints_admin.services import Applied, Preview
 
 EXIT_OK = 0
@@ -334,6 +337,24 @@ def describe_finding(finding: Finding, *, with_severity: bool = False) -> str:
 def finding_json(finding: Finding) -> dict[str, str]:
     """A finding as a JSON object."""
     return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
+
+
+def not_found(missing: list[str]) -> CheckpointNotFound:
+    """The error for named checkpoints that do not exist (exit code 1, naming them all)."""
+    return CheckpointNotFound(
+        f"No checkpoint named {', '.join(repr(name) for name in missing)}.", name=missing[0]
+    )
+
+
+def findings_as_of(
+    findings: Iterable[Finding], summary: Summary, *, now: datetime, stale_after: float
+) -> list[Finding]:
+    """``findings`` with the stale-running warning as of ``now`` when it applies."""
+    out = list(findings)
+    stale = stale_finding(summary, now=now, stale_after=stale_after)
+    if stale is not None:
+        out.append(stale)
+    return out
 
 
 def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:

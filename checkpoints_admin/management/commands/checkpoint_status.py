@@ -10,14 +10,15 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointNotFound
-from checkpoints_admin.checkpoints.kinds import stale_finding
+from checkpoints_admin.checkpoints import CheckpointInfo
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
     count_findings,
     duration,
+    findings_as_of,
     iso,
+    not_found,
     rate_text,
     relative,
 )
@@ -90,9 +91,7 @@ class Command(CheckpointsCommand):
         by_name = {info.name: info for info in infos}
         missing = [name for name in names if name not in by_name]
         if missing:
-            raise CheckpointNotFound(
-                f"No checkpoint named {', '.join(repr(n) for n in missing)}.", name=missing[0]
-            )
+            raise not_found(missing)
         return [by_name[name] for name in names]
 
     def render(self, names: list[str], *, as_json: bool, compact: bool) -> None:
@@ -134,10 +133,7 @@ def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> di
     summary = info.summary
     if info.corrupt or summary is None:
         return row
-    findings = list(info.findings)
-    stale = stale_finding(summary, now=now, stale_after=stale_after)
-    if stale is not None:
-        findings.append(stale)
+    findings = findings_as_of(info.findings, summary, now=now, stale_after=stale_after)
     errors, warnings = count_findings(findings)
     row.update(
         state=summary.state(now=now, stale_after=stale_after),

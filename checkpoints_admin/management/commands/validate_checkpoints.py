@@ -20,6 +20,7 @@ from checkpoints_admin.management.cli import (
     count_findings,
     describe_pointer,
     finding_json,
+    not_found,
     plural,
     refused,
 )
@@ -46,9 +47,7 @@ class Command(CheckpointsCommand):
             store.validate_name(name)
         missing = [name for name in names if not store.exists(name)]
         if missing:
-            raise CheckpointNotFound(
-                f"No checkpoint named {', '.join(repr(n) for n in missing)}.", name=missing[0]
-            )
+            raise not_found(missing)
         if not names:
             names = [info.name for info in store.list()]
 
