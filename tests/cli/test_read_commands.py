@@ -81,6 +81,19 @@ def test_status_of_named_checkpoints_keeps_their_order(samples_dir) -> None:
     assert excinfo.value.returncode == 2
 
 
+def test_validate_refuses_missing_and_invalid_names(samples_dir) -> None:
+    with pytest.raises(CommandError) as excinfo:
+        run("validate_checkpoints", "my-process", "nope", "gone")
+    assert (excinfo.value.returncode, str(excinfo.value)) == (
+        1,
+        "No checkpoint named 'nope', 'gone'.",
+    )
+    with pytest.raises(CommandError) as excinfo:
+        run("validate_checkpoints", "../x")
+    assert excinfo.value.returncode == 2
+    assert "../x" in str(excinfo.value)
+
+
 def test_status_of_an_empty_directory(checkpoints_dir) -> None:
     assert run("checkpoint_status") == "No checkpoints in this directory.\n"
     assert json.loads(run("checkpoint_status", "--json")) == []

@@ -68,6 +68,30 @@ CASES = [
         id="set-not-json",
     ),
     pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts"],
+        2,
+        "/json/pointer=JSON",
+        id="set-without-value",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "stats/timeouts=3"],
+        2,
+        "starts with '/'",
+        id="set-pointer-without-slash",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts=NaN"],
+        2,
+        "NaN is not allowed",
+        id="set-nan",
+    ),
+    pytest.param(
+        ["reset_checkpoints", "--all", UNIFIED, "my-process"],
+        2,
+        "not both",
+        id="reset-all-and-names",
+    ),
+    pytest.param(
         ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts=1", "--set", "/stats/timeouts=2"],
         2,
         "twice",
