@@ -1,0 +1,86 @@
+"""User-facing paths of the read-only pages that the main page tests do not reach: a user who
+may read checkpoints but not the audit log, odd query parameters, unreadable inputs."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from tests.web.conftest import MODEL_BACKEND, text_of, write_json
+
+NAME = "my-process"
+
+
+@pytest.fixture
+def reader(django_user_model) -> Client:
+    """A signed-in user who may read checkpoints but not the audit log (no role group)."""
+    user = django_user_model.objects.create_user(username="reader", password="reader-pass-123")
+    user.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="checkpoints_admin", codename="view_checkpoints"
+        )
+    )
+    client = Client()
+    client.force_login(user, backend=MODEL_BACKEND)
+    return client
+
+
+def test_a_reader_without_the_audit_log_cannot_compare_snapshots(reader, samples_dir):
+    refused = reader.get(f"/diff/?a=entry:1:before&b=checkpoint:{NAME}")
+    assert refused.status_code == 403
+    assert "Comparing audit snapshots needs access to the audit log." in text_of(refused)
+    allowed = reader.get(f"/diff/?a=checkpoint:{NAME}&b=checkpoint:{NAME}")
+    assert allowed.status_code == 200
+
+
+def test_a_reader_without_the_audit_log_sees_no_history(reader, samples_dir):
+    response = reader.get(f"/checkpoints/{NAME}/?tab=history")
+    assert response.status_code == 200
+    assert "?tab=history" not in text_of(response)
+    assert "Audit entries</a>" not in text_of(response)
+    assert reader.get("/audit/").status_code == 403
+
+
+def test_the_list_says_why_when_the_directory_cannot_be_listed(viewer, tmp_path, settings):
+    regular = tmp_path / "not-a-directory"
+    regular.write_text("x")
+    settings.CHECKPOINTS_DIR = regular
+    response = viewer.get("/")
+    assert response.status_code == 200
+    assert '<div class="alert" role="alert">cannot ' in text_of(response)
+    # The diff page still offers its form, with no names to pick.
+    assert viewer.get("/diff/").status_code == 200
+
+
+def test_a_checkpoint_larger_than_the_limit_is_a_413_page(viewer, samples_dir, settings):
+    settings.CHECKPOINT_MAX_BYTES = 10
+    assert viewer.get(f"/checkpoints/{NAME}/").status_code == 413
+    assert viewer.get(f"/checkpoints/{NAME}/raw").status_code == 413
+
+
+def test_a_diff_side_that_cannot_be_read_is_a_404(viewer, checkpoints_dir):
+    (checkpoints_dir / "broken.json").write_bytes(b"{not json")
+    write_json(checkpoints_dir, "fine", {"id": "fine"})
+    response = viewer.get("/diff/?a=checkpoint:broken&b=checkpoint:fine")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?page=abc", "?page=-3", "?page=99999", "?sort=nonsense&order=sideways", "?state=%00"],
+)
+def test_malformed_list_parameters_still_show_the_list(viewer, samples_dir, query):
+    response = viewer.get("/" + query)
+    assert response.status_code == 200
+    assert NAME in text_of(response)
+
+
+@pytest.mark.parametrize(
+    "query", ["?tab=nonsense", "?tab=calendar", "?tab=lists&list=nonsense&page=abc", "?month=x"]
+)
+def test_malformed_detail_parameters_still_show_the_checkpoint(viewer, samples_dir, query):
+    # my-process is a managed (item) checkpoint: it has no calendar to show.
+    response = viewer.get(f"/checkpoints/{NAME}/" + query)
+    assert response.status_code == 200
+    assert NAME in text_of(response)
