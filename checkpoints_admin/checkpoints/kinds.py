@@ -16,7 +16,7 @@ import operator
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -335,11 +335,6 @@ def epoch_ms_time(value: Any) -> datetime | None:
     return _EPOCH + timedelta(milliseconds=value)
 
 
-def is_count(value: Any) -> TypeGuard[int]:
-    """True for a JSON integer (not a boolean)."""
-    return type(value) is int
-
-
 def is_number(value: Any) -> TypeGuard[int | float]:
     """True for a JSON number (not a boolean)."""
     return type(value) is int or type(value) is float
@@ -435,6 +430,38 @@ class _Report:
         return [item[3] for item in sorted(self._items)]
 
 
+def _report_entries(
+    report: _Report,
+    key: str,
+    items: Sequence[Any],
+    indices: Sequence[int],
+    message: Callable[[Any], str],
+    rest: str,
+) -> None:
+    """Errors for the entries of ``items`` at ``indices``; only the listed ones are worded."""
+    hits = [(index, message(items[index])) for index in indices[:MAX_LISTED]]
+    report.many(ERROR, key, hits, len(indices), rest)
+
+
+def _report_duplicates(
+    report: _Report, key: str, entries: Iterable[tuple[int, Any, Any]], rest: str
+) -> set[Any]:
+    """Errors for repeated entries, given as (index, comparison key, item); the keys seen."""
+    seen: set[Any] = set()
+    hits: list[tuple[int, str]] = []
+    count = 0
+    for index, item_key, item in entries:
+        if item_key in seen:
+            count += 1
+            if len(hits) < MAX_LISTED:
+                hits.append((index, f"{_show(item)} appears more than once in {key}"))
+        else:
+            seen.add(item_key)
+    if count:
+        report.many(ERROR, key, hits, count, rest)
+    return seen
+
+
 def _check_date_list(
     report: _Report, data: Mapping[str, Any], key: str, *, required: bool
 ) -> DateList:
@@ -448,33 +475,31 @@ def _check_date_list(
         return scan_dates(None)
     dates = report.scans(key)
     if len(dates.strings) < len(items):
-        hits = [
-            (index, f"{key} must hold date strings, not {_show(item)}")
-            for index, item in enumerate(items)
-            if type(item) is not str
-        ]
-        report.many(ERROR, key, hits, len(hits), "entries that are not strings")
+        _report_entries(
+            report,
+            key,
+            items,
+            [index for index, item in enumerate(items) if type(item) is not str],
+            lambda item: f"{key} must hold date strings, not {_show(item)}",
+            "entries that are not strings",
+        )
     if len(dates.values) < len(dates.strings):
-        seen: set[str] = set()
-        hits = []
-        count = 0
-        for index, item in enumerate(items):
-            if type(item) is not str:
-                continue
-            if item in seen:
-                count += 1
-                if len(hits) < MAX_LISTED:
-                    hits.append((index, f"{_show(item)} appears more than once in {key}"))
-            else:
-                seen.add(item)
-        report.many(ERROR, key, hits, count, "duplicate dates")
+        _report_duplicates(
+            report,
+            key,
+            ((index, item, item) for index, item in enumerate(items) if type(item) is str),
+            "duplicate dates",
+        )
     if dates.invalid:
-        hits = [
-            (index, f"{_show(item)} is not a real date (expected YYYY-MM-DD)")
-            for index, item in enumerate(items)
-            if type(item) is str and item in dates.invalid
-        ]
-        report.many(ERROR, key, hits, len(hits), "entries that are not real dates")
+        invalid = dates.invalid
+        _report_entries(
+            report,
+            key,
+            items,
+            [i for i, item in enumerate(items) if type(item) is str and item in invalid],
+            lambda item: f"{_show(item)} is not a real date (expected YYYY-MM-DD)",
+            "entries that are not real dates",
+        )
     if not dates.ordered and len(dates.strings) == len(items):
         _warn_unsorted(report, key, items)
     return dates
@@ -591,12 +616,14 @@ def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
     completed = _check_date_list(report, data, "completedDates", required=True)
     both = pending.values & completed.values
     if both:
-        hits = [
-            (index, f"{_show(item)} is both pending and completed")
-            for index, item in enumerate(pending.items)
-            if type(item) is str and item in both
-        ]
-        report.many(ERROR, "pendingDates", hits, len(hits), "dates that are also completed")
+        _report_entries(
+            report,
+            "pendingDates",
+            pending.items,
+            [i for i, item in enumerate(pending.items) if type(item) is str and item in both],
+            lambda item: f"{_show(item)} is both pending and completed",
+            "dates that are also completed",
+        )
     start = _check_epoch_ms(report, data, "startTime")
     updated = _check_epoch_ms(report, data, "lastUpdateTime")
     if start is not None and updated is not None and start > updated:
@@ -662,12 +689,14 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
     processed = _check_date_list(report, data, "processedDates", required=True)
     extra = processed.values - dates.values
     if extra and "dates" in data and isinstance(data["dates"], list):
-        hits = [
-            (index, f"{_show(item)} is in processedDates but not in dates")
-            for index, item in enumerate(processed.items)
-            if type(item) is str and item in extra
-        ]
-        report.many(ERROR, "processedDates", hits, len(hits), "dates that are not in dates")
+        _report_entries(
+            report,
+            "processedDates",
+            processed.items,
+            [i for i, item in enumerate(processed.items) if type(item) is str and item in extra],
+            lambda item: f"{_show(item)} is in processedDates but not in dates",
+            "dates that are not in dates",
+        )
     last = _check_date_field(report, data, "lastProcessedDate")
     status = _check_status(report, data, required=False)
     start = _check_iso_time(report, data, "startTime")
@@ -719,22 +748,17 @@ def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]
         seen: set[Any] = set(items)
         if len(seen) == len(items):
             return seen
-    seen = set()
-    hits: list[tuple[int, str]] = []
-    count = 0
-    for index, item in enumerate(items):
-        if isinstance(item, list | dict):
-            continue  # structured items cannot be compared cheaply; nothing to check
-        item_key = _item_key(item)
-        if item_key in seen:
-            count += 1
-            if len(hits) < MAX_LISTED:
-                hits.append((index, f"{_show(item)} appears more than once in {key}"))
-        else:
-            seen.add(item_key)
-    if count:
-        report.many(ERROR, key, hits, count, "duplicate items")
-    return seen
+    # Structured items cannot be compared cheaply; nothing to check for them.
+    return _report_duplicates(
+        report,
+        key,
+        (
+            (index, _item_key(item), item)
+            for index, item in enumerate(items)
+            if not isinstance(item, list | dict)
+        ),
+        "duplicate items",
+    )
 
 
 def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
@@ -771,12 +795,18 @@ def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
     both = processed & pending
     if both:
         items = data["pendingItems"]
-        hits = [
-            (index, f"{_show(item)} is both pending and processed")
-            for index, item in enumerate(items)
-            if not isinstance(item, list | dict) and _item_key(item) in both
-        ]
-        report.many(ERROR, "pendingItems", hits, len(hits), "items that are also processed")
+        _report_entries(
+            report,
+            "pendingItems",
+            items,
+            [
+                index
+                for index, item in enumerate(items)
+                if not isinstance(item, list | dict) and _item_key(item) in both
+            ],
+            lambda item: f"{_show(item)} is both pending and processed",
+            "items that are also processed",
+        )
 
 
 _VALIDATORS: Final = {

@@ -509,6 +509,32 @@ def test_many_bad_entries_are_capped_with_a_count(unified):
     assert findings[-1].message == "15 more entries that are not real dates in pendingDates"
 
 
+def test_many_duplicates_non_strings_and_shared_items_are_capped_with_a_count(unified):
+    unified["pendingDates"] = ["2025-03-01"] * 9 + [7] * 8
+    unified["completedDates"] = []
+    errors = [f for f in validate(unified) if f.severity == "error"]
+    assert [f.message for f in errors if f.pointer == "/pendingDates"] == [
+        "3 more entries that are not strings in pendingDates",
+        "3 more duplicate dates in pendingDates",
+    ]
+    assert errors[0].pointer == "/pendingDates/9"
+    assert errors[0].message == "pendingDates must hold date strings, not 7"
+    duplicates = [f for f in errors if "appears more than once" in f.message]
+    assert [f.pointer for f in duplicates] == [f"/pendingDates/{i}" for i in range(1, 6)]
+    managed = {
+        "id": "job",
+        "status": "running",
+        "progress": 5,
+        "pendingItems": list(range(8)) + [1] * 6 + [1.0, True],
+        "processedItems": list(range(7)),
+    }
+    messages = [f.message for f in validate(managed) if f.pointer == "/pendingItems"]
+    assert messages == [
+        "1 more duplicate items in pendingItems",
+        "8 more items that are also processed in pendingItems",
+    ]
+
+
 def test_pointer_escaping_of_keys_with_slash_and_tilde(unified):
     unified["stats"]["a/b~c"] = -2
     findings = validate(unified)
