@@ -31,16 +31,22 @@ Decisions:
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from itertools import filterfalse, islice
+from itertools import filterfalse
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.diff import escape_token
 from checkpoints_admin.checkpoints.errors import InterventionError
-from checkpoints_admin.checkpoints.kinds import DAILY, MANAGED, UNIFIED, detect_kind
+from checkpoints_admin.checkpoints.kinds import (
+    DAILY,
+    MANAGED,
+    UNIFIED,
+    detect_kind,
+    is_date,
+    is_sorted,
+)
 
 __all__ = [
     "MAX_RANGE_DAYS",
@@ -68,13 +74,12 @@ _MAX_NAMED: Final = 10
 
 
 def _parse_date(text: str, *, within: str | None = None) -> date:
+    if is_date(text):  # the calendar check the validator uses
+        return date.fromisoformat(text)
     where = f" in {within!r}" if within is not None and within != text else ""
     if not _DATE_RE.match(text):
         raise InterventionError(f"{text!r}{where} is not a date (expected YYYY-MM-DD)")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InterventionError(f"{text!r}{where} is not a real date") from None
+    raise InterventionError(f"{text!r}{where} is not a real date")
 
 
 def _tokens(values: Iterable[str]) -> list[str]:
@@ -139,16 +144,9 @@ def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _is_sorted(values: Sequence[Any]) -> bool:
-    try:
-        return all(map(operator.le, values, islice(values, 1, None)))
-    except TypeError:  # values of types that do not compare
-        return False
-
-
 def _merge(target: list[Any], values: list[Any]) -> list[Any]:
     """A new list: ``target`` plus ``values``, kept sorted when ``target`` is sorted."""
-    if values and _is_sorted(target):
+    if values and is_sorted(target):
         try:
             # Timsort merges the two sorted runs in one pass.
             return sorted(target + sorted(values))
