@@ -235,6 +235,15 @@ def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> Http
     return None
 
 
+def _available(request: HtmxHttpRequest, spec: Spec, name: str) -> Current | HttpResponse:
+    """The file now, or the page saying why it cannot be read or take this intervention."""
+    current = _current(request, name)
+    if isinstance(current, HttpResponse):
+        return current
+    unavailable = _unavailable(request, spec, current)
+    return current if unavailable is None else unavailable
+
+
 def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
     """The intervention's form, bound to ``data`` (None: unbound)."""
     if spec.key in ("skip", "reprocess"):
@@ -258,6 +267,18 @@ def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
     if spec.key == "restore":
         return RestoreForm(data, **kwargs)
     return CreateForm(data, **kwargs)
+
+
+def _posted_form(request: HtmxHttpRequest, spec: Spec, current: Current) -> Any:
+    """The posted intervention, valid and allowed, or the page refusing it."""
+    form = _form(spec, current, request.POST)
+    if not form.is_valid():
+        if spec.key in ("reset", "restore"):
+            return bad_request(request, "Choose what to restore: an audit entry and its side.")
+        return _choose_page(request, spec, current, form, status=422)
+    if spec.key == "restore":
+        _check_restore_permission(request, form)
+    return form
 
 
 def _check_restore_permission(request: HtmxHttpRequest, form: RestoreForm) -> None:
@@ -390,12 +411,20 @@ def _choose_page(
     return _page(request, "interventions/choose.html", context, status=status)
 
 
-def _refused_on_field(
-    request: HtmxHttpRequest, spec: Spec, current: Current | None, form: Any, message: str
+def _refused(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    current: Current | None,
+    form: Any,
+    exc: CheckpointError,
 ) -> HttpResponse:
-    """Back to the choose page with ``message`` next to the field it is about."""
-    form.add_error(MAIN_FIELD.get(spec.key), message)
-    return _choose_page(request, spec, current, form, status=422)
+    """The service refused the change: back to the choose page with the reason next to the
+    field it is about, or (reset, restore: nothing to choose) a page saying why."""
+    if spec.key in MAIN_FIELD:
+        form.add_error(MAIN_FIELD[spec.key], _message(exc))
+        return _choose_page(request, spec, current, form, status=422)
+    return error_page(request, 422, f"Cannot {spec.action} {name}", _message(exc))
 
 
 def _preview_context(
@@ -448,9 +477,7 @@ def _preview(
     except CheckpointNotFound:
         raise Http404(f"There is no checkpoint named “{name}”.") from None
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
-        if spec.key in MAIN_FIELD:
-            return _refused_on_field(request, spec, current, form, _message(exc))
-        return error_page(request, 422, f"Cannot {spec.action} {name}", _message(exc))
+        return _refused(request, spec, name, current, form, exc)
     if apply_form is None:
         apply_form = ApplyForm(
             initial={"base_version": version_field(pv.base_version), "reason": reason},
@@ -479,12 +506,9 @@ def _message(exc: CheckpointError) -> str:
 def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     """Step 1: what to change. For a reset or a restore this is already the preview."""
     spec = _spec(request, key)
-    current = _current(request, name)
+    current = _available(request, spec, name)
     if isinstance(current, HttpResponse):
         return current
-    unavailable = _unavailable(request, spec, current)
-    if unavailable is not None:
-        return unavailable
     if spec.key == "reset":
         reset = ResetForm({})
         reset.is_valid()
@@ -537,6 +561,16 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
     }
 
 
+def _checked_page(
+    request: HtmxHttpRequest, spec: Spec, name: str | None, current: Current | None, form: Any
+) -> HttpResponse:
+    """The live check's verdict: alone with htmx, else on the choose page."""
+    checked = _checked(spec, name, form)
+    if wants_partial(request):
+        return render(request, "interventions/_checked.html", {"checked": checked})
+    return _choose_page(request, spec, current, form, checked=checked)
+
+
 @require_POST
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
@@ -545,17 +579,11 @@ def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     spec = _spec(request, key)
     if not spec.live_check:
         raise Http404("This intervention has no live check.")
-    current = _current(request, name)
+    current = _available(request, spec, name)
     if isinstance(current, HttpResponse):
         return current
-    unavailable = _unavailable(request, spec, current)
-    if unavailable is not None:
-        return unavailable
     form = _form(spec, current, request.POST)
-    checked = _checked(spec, name, form)
-    if wants_partial(request):
-        return render(request, "interventions/_checked.html", {"checked": checked})
-    return _choose_page(request, spec, current, form, checked=checked)
+    return _checked_page(request, spec, name, current, form)
 
 
 # --- step 2: preview -----------------------------------------------------------------------------
@@ -567,19 +595,12 @@ def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
 def preview(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     """Step 2: the exact change on the current file, its findings, a reason, the version."""
     spec = _spec(request, key)
-    current = _current(request, name)
+    current = _available(request, spec, name)
     if isinstance(current, HttpResponse):
         return current
-    unavailable = _unavailable(request, spec, current)
-    if unavailable is not None:
-        return unavailable
-    form = _form(spec, current, request.POST)
-    if not form.is_valid():
-        if spec.key in ("reset", "restore"):
-            return bad_request(request, "Choose what to restore: an audit entry and its side.")
-        return _choose_page(request, spec, current, form, status=422)
-    if spec.key == "restore":
-        _check_restore_permission(request, form)
+    form = _posted_form(request, spec, current)
+    if isinstance(form, HttpResponse):
+        return form
     reason = request.POST.get("reason", "")[:2000]
     return _preview(request, spec, name, form, current, reason=reason)
 
@@ -726,9 +747,7 @@ def _apply(
         form.add_error("name", exc.message)
         return _choose_page(request, spec, current, form, status=422)
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
-        if spec.key in MAIN_FIELD:
-            return _refused_on_field(request, spec, current, form, _message(exc))
-        return error_page(request, 422, f"Cannot {spec.action} {name}", _message(exc))
+        return _refused(request, spec, name, current, form, exc)
     except CheckpointError as exc:
         apply_form.add_error(None, f"{_message(exc)} Nothing was changed.")
         return _refused_apply(request, spec, name, form, apply_form, current, status=503)
@@ -771,13 +790,9 @@ def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
             reason=request.POST.get("reason", ""),
             current=current,
         )
-    form = _form(spec, current, request.POST)
-    if not form.is_valid():
-        if spec.key in ("reset", "restore"):
-            return bad_request(request, "Choose what to restore: an audit entry and its side.")
-        return _choose_page(request, spec, current, form, status=422)
-    if spec.key == "restore":
-        _check_restore_permission(request, form)
+    form = _posted_form(request, spec, current)
+    if isinstance(form, HttpResponse):
+        return form
     return _apply(request, spec, name, form, current)
 
 
@@ -888,10 +903,7 @@ def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
     """Live validation of a new checkpoint's name and document."""
     spec, form = _create_form(request)
     name = form.data.get("name", "")
-    checked = _checked(spec, name, form)
-    if wants_partial(request):
-        return render(request, "interventions/_checked.html", {"checked": checked})
-    return _choose_page(request, spec, None, form, checked=checked)
+    return _checked_page(request, spec, name, None, form)
 
 
 @require_POST
