@@ -1,0 +1,98 @@
+"""Refusals of the intervention views that the main flow tests do not reach.
+
+Each refusal is checked to change nothing: the files' bytes and the audit log stay as they were.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.views import interventions as views
+from tests.web.test_interventions import (
+    MANAGED,
+    REASON,
+    UNIFIED,
+    preview,
+    read,
+    state,
+    text,
+)
+
+
+@pytest.fixture
+def operator(signed_in):
+    return signed_in("operator")
+
+
+def test_the_raw_editor_refuses_a_file_larger_than_it_edits(operator, samples_dir, monkeypatch):
+    monkeypatch.setattr(views, "RAW_EDIT_LIMIT", 10)
+    before = state(samples_dir)
+    response = operator.get(f"/checkpoints/{MANAGED}/edit-raw/")
+    assert response.status_code == 413
+    assert "Too large for the raw editor" in text(response)
+    assert f"manage.py edit_checkpoint {MANAGED} --from-file FILE" in text(response)
+    refused = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x"}'})
+    assert refused.status_code == 413
+    assert state(samples_dir) == before
+
+
+def test_a_copy_of_a_file_larger_than_the_editor_is_refused(operator, samples_dir, monkeypatch):
+    monkeypatch.setattr(views, "RAW_EDIT_LIMIT", 10)
+    response = operator.get(f"/create/?from={MANAGED}")
+    assert response.status_code == 413
+    assert f"{MANAGED}.json is larger than the editor." in text(response)
+
+
+def test_a_copy_of_a_missing_checkpoint_is_404(operator, samples_dir):
+    assert operator.get("/create/?from=nope").status_code == 404
+
+
+def test_only_typed_interventions_have_a_live_check(operator, samples_dir):
+    before = state(samples_dir)
+    response = operator.post(f"/checkpoints/{UNIFIED}/skip/check", {"dates": "2025-03-06"})
+    assert response.status_code == 404
+    assert state(samples_dir) == before
+
+
+def test_a_field_edit_of_a_corrupt_file_points_to_the_raw_editor(operator, checkpoints_dir):
+    (checkpoints_dir / "broken.json").write_bytes(b"{")
+    for response in (
+        operator.get("/checkpoints/broken/edit/"),
+        preview(operator, "broken", "edit", {"pointer": "/status", "value": "done"}),
+        operator.post("/checkpoints/broken/edit/check", {"pointer": "/status", "value": "x"}),
+    ):
+        assert response.status_code == 409
+        assert "Repair it in the raw editor" in text(response)
+    assert (checkpoints_dir / "broken.json").read_bytes() == b"{"
+
+
+@pytest.mark.parametrize("step", ["preview", "apply"])
+def test_a_restore_posted_without_its_entry_is_a_bad_request(operator, samples_dir, step):
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/restore/{step}", {"entry": "", "side": "sideways"}
+    )
+    assert response.status_code == 400
+    assert "Choose what to restore" in text(response)
+    assert state(samples_dir) == before
+
+
+def test_an_edit_to_the_value_the_field_has_is_refused_at_apply(operator, samples_dir):
+    status = read(samples_dir, MANAGED)["status"]
+    shown = preview(operator, MANAGED, "edit", {"pointer": "/status", "value": status})
+    assert shown.status_code == 200
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{MANAGED}/edit/apply",
+        {
+            "pointer": "/status",
+            "value": status,
+            "base_version": version_of((samples_dir / f"{MANAGED}.json").read_bytes()),
+            "reason": REASON,
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="apply-form"' in text(response)
+    assert "Nothing to apply: this leaves the checkpoint as it is." in text(response)
+    assert state(samples_dir) == before
