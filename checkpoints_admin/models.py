@@ -520,10 +520,14 @@ class AuditEntry(models.Model):
         return f"#{self.seq} {self.action} {self.checkpoint} by {self.actor}: {self.summary}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ImmutableEntry(f"Audit entry #{self.seq} is append-only: save() is refused.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
+        # A new entry is appended by audit.append_entry (chained, under the chain's lock); an
+        # inserting save() would add a row outside the chain.
+        if self._state.adding:
+            raise ImmutableEntry(
+                "Audit entries are appended through checkpoints_admin.audit.append_entry: "
+                "save() is refused."
+            )
+        raise ImmutableEntry(f"Audit entry #{self.seq} is append-only: save() is refused.")
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ImmutableEntry(f"Audit entry #{self.seq} is append-only: delete() is refused.")

@@ -205,6 +205,28 @@ def test_append_entry_refuses_unknown_values_and_blank_reasons() -> None:
     assert AuditEntry.objects.count() == 0
 
 
+def test_an_audit_entry_cannot_be_inserted_outside_the_chain(samples_dir) -> None:
+    fields = {
+        "seq": 1,
+        "created": datetime.now(UTC),
+        "actor": "mallory",
+        "source": "cli",
+        "action": "edit",
+        "checkpoint": "my-process",
+        "reason": "r",
+        "summary": "s",
+        "prev_hash": "0" * 64,
+        "hash": "0" * 64,
+    }
+    with pytest.raises(ImmutableEntry) as excinfo:
+        AuditEntry(**fields).save()
+    assert "append_entry" in str(excinfo.value)
+    with pytest.raises(ImmutableEntry):
+        AuditEntry.objects.create(**fields)
+    assert AuditEntry.objects.count() == 0
+    assert audit.verify_chain().ok
+
+
 def test_the_manager_record_method_appends_to_the_chain() -> None:
     entry = AuditEntry.objects.record(
         actor="a", source="api", action="edit", checkpoint="c", reason="r", summary="s"
