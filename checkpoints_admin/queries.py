@@ -75,6 +75,11 @@ class Row:
         return self.modified
 
 
+def count_errors(findings: Iterable[Finding]) -> int:
+    """How many of ``findings`` are errors (the rest are warnings)."""
+    return sum(1 for finding in findings if finding.is_error)
+
+
 def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: float) -> list[Row]:
     """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts.
 
@@ -88,7 +93,7 @@ def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: f
             rows.append(Row(info, "corrupt", 1, 0))
             continue
         findings = info.findings
-        errors = sum(1 for finding in findings if finding.severity == "error")
+        errors = count_errors(findings)
         state = summary.state(now=now, stale_after=stale_after)
         stale = 1 if state == "stalled" and summary.last_update is not None else 0
         rows.append(Row(info, state, errors, len(findings) - errors + stale))

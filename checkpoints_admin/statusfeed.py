@@ -22,7 +22,7 @@ from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.summary import Summary
-from checkpoints_admin.queries import directory_stamp, stamp_settled
+from checkpoints_admin.queries import count_errors, directory_stamp, stamp_settled
 
 #: States that make the overall banner say "need attention".
 ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
@@ -171,7 +171,7 @@ def _fixed(info: CheckpointInfo) -> _Fixed:
     fixed = _fixed_cache.get(key)
     if fixed is not None:
         return fixed
-    errors = sum(1 for finding in info.findings if finding.severity == "error")
+    errors = count_errors(info.findings)
     warnings = len(info.findings) - errors
     summary = info.summary
     if info.corrupt or summary is None:

@@ -219,7 +219,7 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     now = timezone.now()
     stale_after = get_settings().stale_after_seconds
     findings = loaded.findings_at(now=now, stale_after=stale_after)
-    errors = sum(1 for finding in findings if finding.severity == "error")
+    errors = queries.count_errors(findings)
     context = {
         "cp": loaded,
         "summary": loaded.summary,
