@@ -224,17 +224,25 @@ class DateScans:
     The document must not change while a DateScans is in use.
     """
 
-    __slots__ = ("_data", "_scans")
+    __slots__ = ("_data", "_ranges", "_scans")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = data
         self._scans: dict[str, DateList] = {}
+        self._ranges: dict[tuple[str, ...], DateRange] = {}
 
     def __call__(self, key: str) -> DateList:
         scan = self._scans.get(key)
         if scan is None:
             scan = self._scans[key] = scan_dates(self._data.get(key))
         return scan
+
+    def span(self, *keys: str) -> DateRange:
+        """``date_range`` of the lists at ``keys``, worked out once."""
+        covered = self._ranges.get(keys)
+        if covered is None:
+            covered = self._ranges[keys] = date_range([self(key) for key in keys])
+        return covered
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,12 +525,14 @@ def _warn_unsorted(report: _Report, key: str, items: list[str]) -> None:
 
 def _check_gaps(
     report: _Report,
-    lists: Sequence[DateList],
-    pointer_key: str,
+    keys: tuple[str, str],
     where: str,
     last_processed: str | None = None,
 ) -> DateRange:
-    covered = date_range(lists)
+    """Warnings for the days inside the span of the lists at ``keys`` that none holds."""
+    covered = report.scans.span(*keys)
+    lists = [report.scans(key) for key in keys]
+    pointer_key = keys[0]
     if not covered.gaps:
         return covered
     gaps = covered.gap_dates(lists, MAX_GAPS_LISTED)
@@ -636,8 +646,7 @@ def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
         _check_stats(report, data["stats"])
     covered = _check_gaps(
         report,
-        (pending, completed),
-        "pendingDates",
+        ("pendingDates", "completedDates"),
         "in neither pendingDates nor completedDates",
         last,
     )
@@ -724,7 +733,7 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
                 f"status is 'completed' but {_plural(left, 'date')} of dates "
                 f"{'is' if left == 1 else 'are'} not in processedDates",
             )
-    _check_gaps(report, (dates, processed), "dates", "not in dates")
+    _check_gaps(report, ("dates", "processedDates"), "not in dates")
     if last is not None and last not in processed.values:
         report.warning(
             json_pointer("lastProcessedDate"), f"lastProcessedDate {last} is not in processedDates"

@@ -20,7 +20,6 @@ from checkpoints_admin.checkpoints.kinds import (
     UNKNOWN,
     DateScans,
     Finding,
-    date_range,
     detect_kind,
     epoch_ms_time,
     integrity_findings,
@@ -101,7 +100,7 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     pending_dates = scans("pendingDates")
     completed_dates = scans("completedDates")
     pending, completed = pending_dates.values, completed_dates.values
-    covered = date_range((pending_dates, completed_dates))
+    covered = scans.span("pendingDates", "completedDates")
     started = epoch_ms_time(data.get("startTime"))
     updated = epoch_ms_time(data.get("lastUpdateTime"))
     elapsed = _seconds(started, updated)
@@ -159,7 +158,7 @@ def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
     listed = scans("dates")
     processed_dates = scans("processedDates")
     dates, processed = listed.values, processed_dates.values
-    covered = date_range((listed, processed_dates))
+    covered = scans.span("dates", "processedDates")
     done = len(processed & dates)
     total = len(dates)
     started = parse_time(data.get("startTime"))

@@ -240,3 +240,27 @@ def test_summaries_copy_and_pickle(unified):
         "failed": 42,
         "timeouts": 3,
     }
+
+
+def test_examine_works_out_the_span_of_the_date_lists_once(monkeypatch) -> None:
+    from checkpoints_admin.checkpoints import kinds as kinds_module
+
+    calls = []
+    real = kinds_module.date_range
+
+    def counting(lists):
+        calls.append(len(lists))
+        return real(lists)
+
+    monkeypatch.setattr(kinds_module, "date_range", counting)
+    data = {
+        "pendingDates": ["2025-03-04"],
+        "completedDates": ["2025-03-01", "2025-03-02"],
+        "lastProcessedDate": "2025-03-02",
+    }
+    summary, findings = examine(data)
+    assert calls == [2]
+    assert (summary.first_date, summary.last_date, summary.gaps) == ("2025-03-01", "2025-03-04", 1)
+    assert [f.message for f in findings] == [
+        "2025-03-03 is inside the range but in neither pendingDates nor completedDates"
+    ]
