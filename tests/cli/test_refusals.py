@@ -8,7 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
+from checkpoints_admin import services
 from checkpoints_admin.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,12 @@ CASES = [
         ["skip_dates", "my-process", "2025-03-06"], 1, "my-process", id="dates-of-managed"
     ),
     pytest.param(["skip_dates", UNIFIED, "item1", "--items"], 1, UNIFIED, id="items-of-unified"),
+    pytest.param(
+        ["skip_dates", "my-process", "item1", " ", "--items"],
+        2,
+        "must not be blank",
+        id="blank-item",
+    ),
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--expect-version", "0" * 64],
         1,
@@ -148,6 +156,32 @@ def test_refusal(samples_dir, bad_json, tmp_path, args, code, fragment) -> None:
     assert excinfo.value.returncode == code, message
     assert fragment in message
     assert "\n" not in message
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("raised", "fragment"),
+    [
+        (DatabaseError("disk I/O error"), "Database error: disk I/O error. Nothing was changed."),
+        (KeyboardInterrupt(), "Interrupted."),
+    ],
+    ids=["database-error", "interrupted"],
+)
+def test_a_failure_inside_the_command_is_one_refused_line(
+    samples_dir, monkeypatch, raised, fragment
+) -> None:
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(services, "preview", fail)
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "skip_dates", UNIFIED, "2025-03-06", "--reason", REASON, "--yes",
+            stdout=StringIO(), stderr=StringIO(),
+        )  # fmt: skip
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, fragment)
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 0
 
