@@ -47,6 +47,7 @@ from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
     LIST_ACTIONS,
     RAW_EDIT_LIMIT,
+    REASON_MAX,
     TEMPLATES,
     ApplyForm,
     CreateForm,
@@ -601,7 +602,7 @@ def preview(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     form = _posted_form(request, spec, current)
     if isinstance(form, HttpResponse):
         return form
-    reason = request.POST.get("reason", "")[:2000]
+    reason = request.POST.get("reason", "")[:REASON_MAX]
     return _preview(request, spec, name, form, current, reason=reason)
 
 
@@ -915,7 +916,7 @@ def create_preview(request: HtmxHttpRequest) -> HttpResponseBase:
     if not form.is_valid():
         return _choose_page(request, spec, None, form, status=422)
     name = form.cleaned_data["name"]
-    reason = request.POST.get("reason", "")[:2000]
+    reason = request.POST.get("reason", "")[:REASON_MAX]
     return _preview(request, spec, name, form, None, reason=reason)
 
 
