@@ -10,6 +10,7 @@ import pytest
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.views import interventions as views
 from tests.web.test_interventions import (
+    HTMX,
     MANAGED,
     REASON,
     UNIFIED,
@@ -95,4 +96,24 @@ def test_an_edit_to_the_value_the_field_has_is_refused_at_apply(operator, sample
     assert response.status_code == 422
     assert 'id="apply-form"' in text(response)
     assert "Nothing to apply: this leaves the checkpoint as it is." in text(response)
+    assert state(samples_dir) == before
+
+
+def test_an_apply_that_changes_nothing_with_htmx_says_so_in_the_apply_form(operator, samples_dir):
+    status = read(samples_dir, MANAGED)["status"]
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{MANAGED}/edit/apply",
+        {
+            "pointer": "/status",
+            "value": status,
+            "base_version": version_of((samples_dir / f"{MANAGED}.json").read_bytes()),
+            "reason": REASON,
+        },
+        headers=HTMX,
+    )
+    assert response.status_code == 422
+    assert response["HX-Retarget"] == "#apply-form"
+    assert "<html" not in text(response)
+    assert f"This edit leaves checkpoint &#x27;{MANAGED}&#x27; as it is" in text(response)
     assert state(samples_dir) == before
