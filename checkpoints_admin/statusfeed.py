@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any, Final
@@ -118,6 +118,8 @@ class StatusReport:
     overall: Overall
     jobs: tuple[JobStatus, ...]
     entries: tuple[dict[str, Any], ...] = ()  # the feed's entries of ``jobs``, when built
+    # The listing the report was built from, so the page's strips need no second scan.
+    infos: tuple[CheckpointInfo, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +343,8 @@ def build_report(
     _forget_stale(_listed_cache, infos)
     listed.sort(key=attrgetter("order"))
     jobs = tuple(item.job for item in listed)
-    return StatusReport(now, overall(jobs), jobs, tuple(item.entry for item in listed))
+    entries = tuple(item.entry for item in listed)
+    return StatusReport(now, overall(jobs), jobs, entries, tuple(infos))
 
 
 def _feed_entry(job: JobStatus) -> dict[str, Any]:
@@ -482,9 +485,18 @@ def _strings(values: object) -> set[str]:
     return {value for value in values if isinstance(value, str)}
 
 
-def strips(store: CheckpointStore, jobs: Iterable[JobStatus]) -> dict[str, Strip]:
-    """The 30-day strips of the date-based jobs, read once per file version."""
-    infos = store.list()
+def strips(
+    store: CheckpointStore,
+    jobs: Iterable[JobStatus],
+    infos: Sequence[CheckpointInfo] | None = None,
+) -> dict[str, Strip]:
+    """The 30-day strips of the date-based jobs, read once per file version.
+
+    ``infos`` is the listing the jobs came from (``StatusReport.infos``); without it the
+    directory is listed again.
+    """
+    if infos is None:
+        infos = store.list()
     by_name = {info.name: info for info in infos}
     result: dict[str, Strip] = {}
     for job in jobs:

@@ -57,7 +57,7 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
     try:
         store = get_store()
         report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
-        strips = statusfeed.strips(store, report.jobs)
+        strips = statusfeed.strips(store, report.jobs, report.infos)
     except CheckpointError as exc:
         logger.error("status page: %s", exc)
         report, strips = statusfeed.unavailable_report(now), {}

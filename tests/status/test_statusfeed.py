@@ -384,3 +384,15 @@ def test_cached_feed_is_not_kept_for_a_directory_changed_just_now(store, samples
     first = statusfeed.cached_feed(store, stale_after=HOUR)  # samples copied just now
 
     assert statusfeed.cached_feed(store, stale_after=HOUR) is not first
+
+
+def test_strips_from_the_reports_listing_need_no_second_scan(store, monkeypatch):
+    report = statusfeed.build_report(store, now=NOW, stale_after=HOUR, settings={})
+    expected = statusfeed.strips(store, report.jobs)
+    assert {info.name for info in report.infos} == {job.name for job in report.jobs}
+
+    def no_scan() -> None:
+        raise AssertionError("the directory was listed again")
+
+    monkeypatch.setattr(store, "list", no_scan)
+    assert statusfeed.strips(store, report.jobs, report.infos) == expected
