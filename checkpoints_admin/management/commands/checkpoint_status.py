@@ -109,6 +109,7 @@ class Command(CheckpointsCommand):
 
 def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> dict[str, Any]:
     """One checkpoint's status as a JSON-ready dict (the ``--json`` schema)."""
+    modified = iso(datetime.fromtimestamp(info.modified, UTC))
     row: dict[str, Any] = {
         "name": info.name,
         "kind": info.kind,
@@ -122,13 +123,13 @@ def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> di
         "rate_unit": None,
         "eta_seconds": None,
         "started": None,
-        "last_update": iso(datetime.fromtimestamp(info.modified, UTC)),
+        "last_update": modified,
         "errors": 1 if info.corrupt else 0,
         "warnings": 0,
         "error": info.error,
         "version": info.version,
         "size": info.size,
-        "modified": iso(datetime.fromtimestamp(info.modified, UTC)),
+        "modified": modified,
     }
     summary = info.summary
     if info.corrupt or summary is None:
