@@ -68,6 +68,12 @@ def json_pointer(*tokens: str | int) -> str:
     return "".join("/" + str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
 
 
+def check_kind(kind: str | None) -> None:
+    """Refuse a ``kind`` argument that names no kind (None means: detect it)."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
 def detect_kind(data: Any) -> str:
     """The kind of a checkpoint document, guessed from its keys (``unknown`` for non-objects)."""
     if not isinstance(data, Mapping):
@@ -848,8 +854,7 @@ def integrity_findings(
     data: Any, *, kind: str | None = None, scans: DateScans | None = None
 ) -> list[Finding]:
     """The time-independent findings of ``validate`` (``scans`` shares work with a summary)."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
+    check_kind(kind)
     if not isinstance(data, Mapping):
         return [Finding(ERROR, "", f"a checkpoint must be a JSON object, not {_type_name(data)}")]
     report = _Report(data, scans or DateScans(data))

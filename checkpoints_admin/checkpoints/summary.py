@@ -13,13 +13,13 @@ from typing import Any, Final
 
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
-    KINDS,
     MANAGED,
     STATUSES,
     UNIFIED,
     UNKNOWN,
     DateScans,
     Finding,
+    check_kind,
     detect_kind,
     epoch_ms_time,
     integrity_findings,
@@ -245,8 +245,7 @@ _SUMMARIZERS: Final = {UNIFIED: _unified, DAILY: _daily, MANAGED: _managed}
 
 
 def _summarize(data: Any, kind: str | None, scans: DateScans | None) -> Summary:
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown checkpoint kind {kind!r}; expected one of {', '.join(KINDS)}")
+    check_kind(kind)
     if not isinstance(data, Mapping):
         return Summary(kind=UNKNOWN)
     kind = kind or detect_kind(data)
