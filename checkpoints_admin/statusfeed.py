@@ -21,13 +21,14 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints.kinds import DAILY, UNIFIED
 from checkpoints_admin.checkpoints.summary import Summary
 from checkpoints_admin.queries import count_errors, directory_stamp, stamp_settled
 
 #: States that make the overall banner say "need attention".
 ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
 #: Kinds whose progress is a set of dates, shown with a 30-day strip.
-DATE_KINDS: Final = frozenset({"unified-reconciliation", "daily-reconciliation"})
+DATE_KINDS: Final = frozenset({UNIFIED, DAILY})
 STRIP_DAYS: Final = 30
 DAY_STATES: Final = ("completed", "pending", "gap", "outside")
 #: How long a built feed may be served again while the directory looks unchanged. Changes made
@@ -242,13 +243,6 @@ def _listed(
     return listed
 
 
-def job_status(
-    info: CheckpointInfo, settings: JobSettings, *, now: datetime, stale_after: float
-) -> JobStatus:
-    """Summarise one listed checkpoint for stakeholders."""
-    return _listed(info, settings, now=now, stale_after=stale_after).job
-
-
 def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state: str) -> JobStatus:
     summary = fixed.summary
     display_name = settings.display_name or info.name
@@ -452,7 +446,7 @@ def date_strip(
         last = date.fromisoformat(summary.last_date)
     except ValueError:
         return None
-    if summary.kind == "unified-reconciliation":
+    if summary.kind == UNIFIED:
         completed = _strings(data.get("completedDates"))
         pending = _strings(data.get("pendingDates")) - completed
     else:
