@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from tests.conftest import SAMPLE_NAMES
+from tests.conftest import SAMPLE_NAMES, SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,6 +90,10 @@ def test_bootstrap_fills_an_empty_directory_and_creates_the_first_admin(
     call_command("bootstrap")
     out = capsys.readouterr().out
     assert sorted(p.stem for p in checkpoints_dir.glob("*.json")) == sorted(SAMPLE_NAMES)
+    for name in SAMPLE_NAMES:  # byte for byte, so their versions are the samples' own
+        assert (checkpoints_dir / f"{name}.json").read_bytes() == (
+            SAMPLES / f"{name}.json"
+        ).read_bytes()
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser
     password = out.split("admin / ", 1)[1].split()[0]

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,7 +16,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from checkpoints_admin.conf import get_settings
+from checkpoints_admin.checkpoints import CheckpointExists
+from checkpoints_admin.conf import get_store
 
 
 class Command(BaseCommand):
@@ -40,23 +39,30 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, no_samples: bool, **options: Any) -> None:
         if not no_samples:
-            self.copy_samples(get_settings().checkpoints_dir)
+            self.copy_samples()
         self.create_admin(username)
 
-    def copy_samples(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        if any(directory.glob("*.json")):
+    def copy_samples(self) -> None:
+        store = get_store()
+        if store.list():
             return
         samples = resources.files("checkpoints_admin") / "samples"
         copied = []
         for sample in sorted(samples.iterdir(), key=lambda entry: entry.name):
             if sample.name.endswith(".json"):
-                with resources.as_file(sample) as source:
-                    shutil.copyfile(source, directory / sample.name)
-                copied.append(sample.name.removesuffix(".json"))
-        self.stdout.write(
-            f"Copied {len(copied)} sample checkpoints into {directory}: {', '.join(copied)}"
-        )
+                name = sample.name.removesuffix(".json")
+                try:
+                    # Through the store (lock, atomic write), byte for byte; a checkpoint a
+                    # job created meanwhile is left alone.
+                    store.write_raw(name, sample.read_bytes(), create=True)
+                except CheckpointExists:
+                    continue
+                copied.append(name)
+        if copied:
+            self.stdout.write(
+                f"Copied {len(copied)} sample checkpoints into {store.directory}: "
+                f"{', '.join(copied)}"
+            )
 
     @transaction.atomic
     def create_admin(self, username: str) -> None:
