@@ -64,10 +64,11 @@ HASHED_FIELDS: Final = (
     "restores",
 )
 
-# Column names as read with values_list (foreign keys as their raw ids).
-_COLUMNS: Final = tuple(
+# The model attributes (and column names) of the hashed fields: foreign keys as their raw ids.
+_ATTRIBUTES: Final = tuple(
     f"{name}_id" if name in {"before", "after", "restores"} else name for name in HASHED_FIELDS
-) + ("prev_hash", "hash")
+)
+_COLUMNS: Final = (*_ATTRIBUTES, "prev_hash", "hash")
 
 EXPORT_FIELDS: Final = ("id", *HASHED_FIELDS, "prev_hash", "hash")
 
@@ -95,23 +96,8 @@ def _normalise(value: Any) -> Any:
 def _fields_of(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(entry, AuditEntry):
         return {
-            "seq": entry.seq,
-            "created": entry.created,
-            "actor": entry.actor,
-            "source": entry.source,
-            "address": entry.address,
-            "action": entry.action,
-            "checkpoint": entry.checkpoint,
-            "reason": entry.reason,
-            "base_version": entry.base_version,
-            "result_version": entry.result_version,
-            "before": entry.before_id,
-            "after": entry.after_id,
-            "patch": entry.patch,
-            "summary": entry.summary,
-            "findings": entry.findings,
-            "outcome": entry.outcome,
-            "restores": entry.restores_id,
+            name: getattr(entry, attr)
+            for name, attr in zip(HASHED_FIELDS, _ATTRIBUTES, strict=True)
         }
     return {name: entry.get(name) for name in HASHED_FIELDS}
 
