@@ -45,6 +45,7 @@ from checkpoints_admin.models import (
     PendingChange,
     Snapshot,
     SnapshotCorrupt,
+    insert_row,
     insert_rows,
 )
 
@@ -170,6 +171,11 @@ def _refuse(message: str, name: str) -> InterventionError:
     return InterventionError(message, name=name)
 
 
+def _check_action(action: str, name: str) -> None:
+    if action not in ACTIONS:
+        raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
+
+
 def _params_dict(params: Any, name: str) -> dict[str, Any]:
     if params is None:
         return {}
@@ -237,8 +243,7 @@ def _compute(
     _only_keys(params, {"set", "document"}, action, name)
     if ("set" in params) == ("document" in params):
         raise _refuse("Edit needs either set (pointer → value) or a whole document.", name)
-    if "document" in params:
-        return interventions.replace_document(before, _document(params, name))
+    # (A whole document alone was handled above: only "set" is left.)
     changes = params["set"]
     if not isinstance(changes, Mapping) or not changes:
         raise _refuse("Edit needs at least one JSON pointer and its new value.", name)
@@ -293,8 +298,7 @@ def preview(
     """
     store = store or get_store()
     name = store.validate_name(name)
-    if action not in ACTIONS:
-        raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
+    _check_action(action, name)
     params = _params_dict(params, name)
     now = now or datetime.now(UTC)
 
@@ -356,7 +360,12 @@ def preview(
         and base_version is not None
         and not Snapshot.objects.filter(pk=base_version).exists()
     ):
-        Snapshot.store(before_raw, base=_last_snapshot(name), sha=base_version)
+        # Just looked for: build and insert (content-addressed, so a row another process
+        # stored meanwhile is the same one).
+        insert_row(
+            Snapshot.build(before_raw, sha=base_version, base=_last_snapshot(name)),
+            ignore_conflicts=True,
+        )
     return Preview(
         name=name,
         action=action,
@@ -716,8 +725,7 @@ def apply(
         raise _refuse("The actor has no name.", name)
     store = store or get_store()
     name = store.validate_name(name)
-    if action not in ACTIONS:
-        raise _refuse(f"Unknown action {action!r} (expected one of {', '.join(ACTIONS)}).", name)
+    _check_action(action, name)
 
     with store.lock(name):
         # Journal rows of this checkpoint left by a stopped process are recorded before
