@@ -66,3 +66,12 @@ def test_status_jobs_are_editable(admin_client) -> None:
         2,
     )
     assert str(job) == "Daily run"
+
+
+def test_the_audit_entry_page_shows_every_stored_field_read_only() -> None:
+    from django.contrib import admin
+
+    shown = admin.site._registry[AuditEntry]
+    stored = {field.name for field in AuditEntry._meta.concrete_fields}
+    assert set(shown.readonly_fields) == stored
+    assert tuple(shown.fields) == tuple(shown.readonly_fields)
