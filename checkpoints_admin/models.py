@@ -351,10 +351,6 @@ class Snapshot(models.Model):
         return snapshot
 
     @property
-    def is_delta(self) -> bool:
-        return self.base_id is not None
-
-    @property
     def raw(self) -> bytes:
         """The original bytes, checked against the sha256 they are named by."""
         return self.read_raw()
