@@ -17,25 +17,34 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Final
 
 import orjson
 from django.db import connection, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from checkpoints_admin.conf import get_settings
-from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt, insert_row
+from checkpoints_admin.models import (
+    AuditEntry,
+    PendingChange,
+    Snapshot,
+    SnapshotCorrupt,
+    insert_row,
+)
 
 __all__ = [
     "GENESIS",
     "HASHED_FIELDS",
+    "PruneResult",
     "VerifyResult",
     "append_entry",
     "canonical_entry",
     "entry_hash",
     "export",
     "format_time",
+    "prune_snapshots",
     "verify_chain",
 ]
 
@@ -465,3 +474,90 @@ def export(
         )
         count += 1
     return count
+
+
+# --- snapshot retention --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What :func:`prune_snapshots` removed (or would remove, in a dry run) and kept."""
+
+    removed: int
+    freed_bytes: int
+    kept: int
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "removed": self.removed,
+            "freed_bytes": self.freed_bytes,
+            "kept": self.kept,
+            "dry_run": self.dry_run,
+        }
+
+
+def _referenced_snapshots() -> set[str]:
+    """Snapshots the log needs: every entry's sides and those of journaled attempts."""
+    needed: set[str] = set()
+    for before, after in AuditEntry.objects.values_list("before_id", "after_id").iterator(
+        chunk_size=5000
+    ):
+        if before:
+            needed.add(before)
+        if after:
+            needed.add(after)
+    for payload in PendingChange.objects.values_list("payload", flat=True):
+        if isinstance(payload, Mapping):
+            needed.update(v for k in ("before", "after") if isinstance(v := payload.get(k), str))
+    return needed
+
+
+def prune_snapshots(
+    *, older_than: timedelta = timedelta(days=7), dry_run: bool = False, now: datetime | None = None
+) -> PruneResult:
+    """Remove snapshots no audit entry needs that were stored more than ``older_than`` ago.
+
+    Such snapshots come from previews (the version an operator saw, kept so a conflict page
+    can say what changed since) and from attempts that failed before their entry was written.
+    Kept: both sides of every entry and of every journaled attempt, everything stored since
+    the cutoff (a preview may still be applied), and every base a kept delta is built on.
+    Runs with the audit chain locked, so no entry is appended while the set is computed.
+    """
+    if older_than < timedelta(0):
+        raise ValueError("older_than cannot be negative")
+    cutoff = (now or timezone.now()) - older_than
+    with transaction.atomic():
+        _lock_chain()
+        bases: dict[str, str | None] = {}
+        sizes: dict[str, int] = {}
+        keep = _referenced_snapshots()
+        rows = Snapshot.objects.values_list("sha", "base_id", "created", Length("data"))
+        for sha, base, created, stored in rows.iterator(chunk_size=5000):
+            bases[sha] = base
+            sizes[sha] = int(stored or 0)
+            if created >= cutoff:
+                keep.add(sha)
+        # Every base under a kept snapshot is kept: a delta cannot be read without it.
+        todo = [sha for sha in keep if sha in bases]
+        while todo:
+            base = bases.get(todo.pop())
+            if base is not None and base not in keep:
+                keep.add(base)
+                todo.append(base)
+        doomed = [sha for sha in bases if sha not in keep]
+        if doomed and not dry_run:
+            table = connection.ops.quote_name(Snapshot._meta.db_table)
+            with connection.cursor() as cursor:
+                # A doomed snapshot is never the base of a kept one (kept bases are closed),
+                # so deltas and their bases go together; the foreign key is checked at commit.
+                for start in range(0, len(doomed), 500):
+                    chunk = doomed[start : start + 500]
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cursor.execute(f"DELETE FROM {table} WHERE sha IN ({marks})", chunk)
+    return PruneResult(
+        removed=len(doomed),
+        freed_bytes=sum(sizes[sha] for sha in doomed),
+        kept=len(bases) - len(doomed),
+        dry_run=dry_run,
+    )

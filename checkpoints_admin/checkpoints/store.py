@@ -411,7 +411,8 @@ def _conflict(name: str, expected: str | None | _Missing, actual: str | None) ->
     )
 
 
-def _size_text(size: int) -> str:
+def size_text(size: int) -> str:
+    """A byte count as people read it: 512 bytes, 3.4 KiB, 1.2 MiB."""
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f} MiB"
     if size >= 1024:
@@ -683,8 +684,8 @@ class CheckpointStore:
 
     def _too_large(self, name: str, size: int) -> CheckpointTooLarge:
         return CheckpointTooLarge(
-            f"checkpoint {name!r} is {_size_text(size)}, larger than the limit of "
-            f"{_size_text(self.max_bytes)}",
+            f"checkpoint {name!r} is {size_text(size)}, larger than the limit of "
+            f"{size_text(self.max_bytes)}",
             name=name,
         )
 
@@ -811,8 +812,8 @@ class CheckpointStore:
     def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
         if len(raw) > self.max_bytes:
             raise CheckpointTooLarge(
-                f"checkpoint {name!r} would be {_size_text(len(raw))}, larger than the limit of "
-                f"{_size_text(self.max_bytes)}",
+                f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
+                f"{size_text(self.max_bytes)}",
                 name=name,
             )
         path = str(self.path_for(name))
