@@ -216,3 +216,21 @@ def test_reset_all_then_restore_brings_back_the_exact_bytes(cli) -> None:
     assert cli.path(UNIFIED).read_bytes() == original[f"{UNIFIED}.json"]
     assert [e["action"] for e in cli.entries()][3:] == ["restore", "restore", "restore"]
     assert cli.run("verify_audit").returncode == 0
+
+
+def test_prune_snapshots_keeps_what_entries_need_and_refuses_a_bad_age(cli) -> None:
+    assert cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes").returncode == 0
+    refused = cli.run("prune_snapshots", "--older-than", "-2")
+    assert refused.returncode == 2
+    assert "expected a number of days (0 or more), not '-2'" in refused.stderr
+    pruned = cli.run("prune_snapshots", "--older-than", "0", "--json")
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout) | {"freed_bytes": 0} == {
+        "removed": 0,
+        "freed_bytes": 0,
+        "kept": 2,
+        "dry_run": False,
+    }
+    undo = cli.run("restore_checkpoint", UNIFIED, "--entry", "1", *REASON, "--yes")
+    assert undo.returncode == 0, undo.stderr
+    assert cli.run("verify_audit").returncode == 0
