@@ -14,6 +14,9 @@ Decisions:
 - A single date must be in the source list (and not already in the target). A range applies
   to those of its dates that are in the source list and is refused only when none is; its
   dates already in the target are then ignored.
+- On a unified reconciliation checkpoint a gap (a date inside the range of both lists but in
+  neither, which validation warns about) counts as in the source list: skipping adds it to
+  ``completedDates``, reprocessing to ``pendingDates``, alone or inside a range.
 - Skipping changes nothing but the lists: ``lastProcessedDate``, times and stats stay as the
   job wrote them.
 - Reprocessing on a daily or managed checkpoint whose ``status`` is ``completed`` sets it back
@@ -170,6 +173,21 @@ def _wanted(groups: list[_Group]) -> set[Any]:
     return {value for _, values, _ in groups for value in values}
 
 
+def _gaps(wanted: set[Any], *lists: list[Any]) -> set[Any]:
+    """Those of ``wanted`` inside the range of the dates of ``lists`` (each in none of them)."""
+    ends = [
+        end
+        for values in lists
+        for dates in ([v for v in values if isinstance(v, str) and _DATE_RE.match(v)],)
+        if dates
+        for end in (min(dates), max(dates))
+    ]
+    if not ends:
+        return set()
+    first, last = min(ends), max(ends)
+    return {value for value in wanted if first <= value <= last}
+
+
 def _select(
     groups: list[_Group],
     in_source: set[Any],
@@ -180,7 +198,8 @@ def _select(
 ) -> list[Any]:
     """The values to move, in argument order; refuses with every offending value named.
 
-    ``in_source``/``in_target``: the requested values found in the source/target list.
+    ``in_source``/``in_target``: the requested values found in the source/target list (gaps
+    that may be filled count as in the source).
     """
     chosen: list[Any] = []
     seen: set[Any] = set()
@@ -223,16 +242,24 @@ def _transfer(
     source_key: str,
     target_key: str,
     noun: str,
+    *,
+    fill_gaps: bool = False,
 ) -> dict[str, Any]:
-    """Move the requested values from one list of the document to another."""
+    """Move the requested values from one list of the document to another; with
+    ``fill_gaps``, requested dates in neither list but inside their range are added to the
+    target."""
     source = _list_field(data, source_key)
     target = _list_field(data, target_key)
     wanted = _wanted(groups)
     in_source, in_target = _present(wanted, source), _present(wanted, target)
-    chosen = _select(groups, in_source, in_target, source_key, target_key, noun)
-    moving = set(chosen)
+    movable = in_source
+    if fill_gaps and (neither := wanted - in_source - in_target):
+        movable = in_source | _gaps(neither, source, target)
+    chosen = _select(groups, movable, in_target, source_key, target_key, noun)
+    moving = in_source.intersection(chosen)
     result = dict(data)
-    result[source_key] = list(filterfalse(moving.__contains__, source))
+    if moving:  # (only gaps filled: the source list stays as it is, shared)
+        result[source_key] = list(filterfalse(moving.__contains__, source))
     # A value in both lists (a corrupt document) leaves the source and is not added twice.
     result[target_key] = _merge(target, [v for v in chosen if v not in in_target])
     return result
@@ -257,13 +284,14 @@ def _date_kind(data: Mapping[str, Any], action: str) -> str:
 def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     """Mark dates done without processing them.
 
-    Unified: pendingDates → completedDates. Daily: add to processedDates (each must be in dates).
+    Unified: pendingDates (or a gap) → completedDates. Daily: add to processedDates (each must
+    be in dates).
     """
     data = _require_mapping(data)
     kind = _date_kind(data, "skip")
     groups = _date_groups(dates)
     if kind == UNIFIED:
-        return _transfer(data, groups, "pendingDates", "completedDates", "date")
+        return _transfer(data, groups, "pendingDates", "completedDates", "date", fill_gaps=True)
     all_dates = _list_field(data, "dates")
     processed = _list_field(data, "processedDates")
     wanted = _wanted(groups)
@@ -278,14 +306,14 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
 def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     """Have dates processed again.
 
-    Unified: completedDates → pendingDates. Daily: remove from processedDates; a ``completed``
-    run goes back to ``running`` with ``endTime`` null.
+    Unified: completedDates (or a gap) → pendingDates. Daily: remove from processedDates; a
+    ``completed`` run goes back to ``running`` with ``endTime`` null.
     """
     data = _require_mapping(data)
     kind = _date_kind(data, "reprocess")
     groups = _date_groups(dates)
     if kind == UNIFIED:
-        return _transfer(data, groups, "completedDates", "pendingDates", "date")
+        return _transfer(data, groups, "completedDates", "pendingDates", "date", fill_gaps=True)
     _list_field(data, "dates")
     processed = _list_field(data, "processedDates")
     in_processed = _present(_wanted(groups), processed)

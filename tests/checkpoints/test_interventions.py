@@ -244,8 +244,8 @@ def test_property_skip_keeps_lists_sorted_and_disjoint(pending, chosen):
         (
             skip_dates,
             "reconciliation_checkpoint",
-            ["2025-03-05"],
-            "2025-03-05 is not in pendingDates",
+            ["2025-02-28"],
+            "2025-02-28 is not in pendingDates",
         ),
         (
             skip_dates,

@@ -234,3 +234,14 @@ def test_prune_snapshots_keeps_what_entries_need_and_refuses_a_bad_age(cli) -> N
     undo = cli.run("restore_checkpoint", UNIFIED, "--entry", "1", *REASON, "--yes")
     assert undo.returncode == 0, undo.stderr
     assert cli.run("verify_audit").returncode == 0
+
+
+def test_the_samples_gap_is_queued_by_reprocess_dates(cli) -> None:
+    warned = cli.run("validate_checkpoints", UNIFIED, "--strict")
+    assert warned.returncode == 1 and "2025-03-05" in warned.stdout
+    result = cli.run("reprocess_dates", UNIFIED, "2025-03-05", *REASON, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "2025-03-05" in result.stdout
+    document = json.loads(cli.path(UNIFIED).read_text())
+    assert document["pendingDates"] == ["2025-03-05", "2025-03-06", "2025-03-07"]
+    assert "2025-03-05" not in cli.run("validate_checkpoints", UNIFIED).stdout

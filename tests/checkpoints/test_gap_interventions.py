@@ -1,0 +1,102 @@
+"""Gaps of a unified reconciliation checkpoint (dates inside the range, in neither list) can be
+skipped (marked done) or reprocessed (queued), alone or inside a range; validation then stops
+warning about them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from checkpoints_admin.checkpoints import kinds
+from checkpoints_admin.checkpoints.errors import InterventionError
+from checkpoints_admin.checkpoints.interventions import reprocess_dates, skip_dates
+from tests.conftest import SAMPLES
+
+GAP = "2025-03-05"
+
+
+@pytest.fixture
+def unified() -> dict:
+    return json.loads((SAMPLES / "reconciliation_checkpoint.json").read_text())
+
+
+def gap_warnings(document: dict) -> list[str]:
+    return [
+        f.message
+        for f in kinds.validate(document)
+        if f.severity == "warning" and "inside the range" in f.message
+    ]
+
+
+def test_the_sample_has_one_gap(unified) -> None:
+    assert GAP not in unified["pendingDates"] + unified["completedDates"]
+    assert len(gap_warnings(unified)) == 1
+
+
+def test_skipping_a_gap_marks_it_done(unified) -> None:
+    before = copy.deepcopy(unified)
+    after = skip_dates(unified, [GAP])
+    assert after["completedDates"] == ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", GAP]
+    assert after["pendingDates"] == before["pendingDates"]
+    assert unified == before  # the input is untouched
+    assert gap_warnings(after) == []
+
+
+def test_reprocessing_a_gap_queues_it(unified) -> None:
+    after = reprocess_dates(unified, [GAP])
+    assert after["pendingDates"] == [GAP, "2025-03-06", "2025-03-07"]
+    assert after["completedDates"] == unified["completedDates"]
+    assert gap_warnings(after) == []
+
+
+def test_a_range_fills_its_gaps_and_moves_its_pending_dates(unified) -> None:
+    after = skip_dates(unified, ["2025-03-04..2025-03-08"])
+    assert after["completedDates"] == [
+        "2025-03-01",
+        "2025-03-02",
+        "2025-03-03",
+        "2025-03-04",
+        GAP,
+        "2025-03-06",
+        "2025-03-07",
+    ]
+    assert after["pendingDates"] == []
+
+
+@pytest.mark.parametrize(
+    ("fn", "dates", "message"),
+    [
+        (skip_dates, ["2025-02-28"], "2025-02-28 is not in pendingDates"),
+        (skip_dates, ["2025-03-08"], "2025-03-08 is not in pendingDates"),
+        (reprocess_dates, ["2025-03-08"], "2025-03-08 is not in completedDates"),
+        (skip_dates, ["2025-03-08..2025-03-20"], "no date of 2025-03-08..2025-03-20 is in"),
+        (reprocess_dates, ["2025-03-06"], "2025-03-06 is already in pendingDates"),
+    ],
+)
+def test_dates_outside_the_range_are_still_refused(unified, fn, dates, message) -> None:
+    before = copy.deepcopy(unified)
+    with pytest.raises(InterventionError, match=message):
+        fn(unified, dates)
+    assert unified == before
+
+
+def test_malformed_values_in_the_lists_do_not_widen_the_range(unified) -> None:
+    unified["completedDates"].append("not a date")
+    unified["pendingDates"].append(42)
+    with pytest.raises(InterventionError, match="2025-03-08 is not in pendingDates"):
+        skip_dates(unified, ["2025-03-08"])
+    assert GAP in skip_dates(unified, [GAP])["completedDates"]
+
+
+def test_a_gap_in_a_large_checkpoint(unified) -> None:
+    start = date(2000, 1, 1)
+    days = [(start + timedelta(days=n)).isoformat() for n in range(100_000)]
+    hole = days.pop(50_000)
+    document = {**unified, "completedDates": days[:70_000], "pendingDates": days[70_000:]}
+    after = reprocess_dates(document, [hole])
+    assert after["pendingDates"][0] == hole
+    assert len(after["pendingDates"]) == len(days) - 70_000 + 1
+    assert after["completedDates"] is document["completedDates"]  # untouched, shared
