@@ -7,6 +7,9 @@
    fsync, replace, directory fsync). Goal: at least 0.3x the bare write's rate.
 2. The whole flow an operator goes through — ``POST …/preview`` (page rendered with the diff)
    and then the apply — against the same baseline. No goal; it says what the pages cost.
+3. Where an apply's time goes, against the same baseline (no goal): ``services.apply`` called
+   directly (the audited write without HTTP), and a signed-in POST to a view that does nothing
+   (what Django's request handling, the session and the middleware cost on their own).
 
 The checkpoint is a unified reconciliation document with 1,000 pending dates (200 with
 ``--quick``); every intervention skips the next pending date, so each one changes the file.
@@ -40,6 +43,25 @@ def setup_django(root: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+    import types
+
+    from django.contrib.auth.decorators import login_required
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import include, path
+    from django.views.decorators.http import require_POST
+
+    @require_POST
+    @login_required
+    def nothing(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b"ok", content_type="text/plain")
+
+    urls = types.ModuleType("bench_interventions_urls")
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("nothing", nothing),
+        path("", include("checkpoints_admin.urls")),
+    ]
+    sys.modules["bench_interventions_urls"] = urls
 
 
 def document(pending: int) -> dict:
@@ -150,6 +172,37 @@ def main() -> int:
             f"preview page + apply, {batch} per batch, vs bare store.write",
             flow_time,
             flow_write_time,
+        )
+        from checkpoints_admin import services
+
+        actor = services.Actor("bench", "web", "127.0.0.1")
+
+        def service_batch() -> None:
+            for _ in range(batch):
+                services.apply(
+                    NAME,
+                    "skip",
+                    {"dates": [queue.pop(0)]},
+                    actor=actor,
+                    reason=REASON,
+                    expected_version=version_of(path.read_bytes()),
+                )
+
+        def nothing_batch() -> None:
+            for _ in range(batch):
+                response = client.post("/nothing", {"reason": REASON})
+                assert response.status_code == 200, response.status_code
+
+        service_time, service_write_time = compare(service_batch, write_batch, repeat)
+        report("services.apply (no HTTP) vs bare store.write", service_time, service_write_time)
+        from django.test import override_settings
+
+        with override_settings(ROOT_URLCONF="bench_interventions_urls"):
+            nothing_time, nothing_write_time = compare(nothing_batch, write_batch, repeat)
+        report(
+            "signed-in POST to a view doing nothing vs bare store.write",
+            nothing_time,
+            nothing_write_time,
         )
         print(
             f"  {batch / apply_time:,.1f} audited interventions/s "
