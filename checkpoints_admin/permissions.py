@@ -8,8 +8,12 @@ from typing import Any, Final, TypeVar, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import connections, router
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
@@ -33,10 +37,95 @@ def role_of(user: Any) -> str:
         return "superuser"
     cached = getattr(user, "_console_role", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
+        # The permission check earlier in the request read the group names already.
+        names = getattr(user, "_console_groups", None)
+        if names is None:
+            names = set(user.groups.values_list("name", flat=True))
         cached = next((name for name in ROLES if name in names), "no role")
         user._console_role = cached
     return cached
+
+
+class ConsoleBackend(ModelBackend):
+    """Django's ModelBackend, with each read a signed-in request makes done in one query.
+
+    * ``get_user`` (every request) loads the user with ``Manager.raw`` by primary key: the
+      same row and field conversions as ``get(pk=…)``, without building the ORM query.
+    * ``get_all_permissions`` reads the user's own permissions, their groups' permissions
+      and the group names (for :func:`role_of`) in one query instead of three, cached on the
+      user for the request under ModelBackend's own ``_perm_cache``.
+    * ``authenticate`` is ModelBackend's; a refused password ends the sign-in here
+      (``PermissionDenied``), so the plain ModelBackend listed after this one — there for
+      sessions signed in through it — does not hash the same password a second time.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and password is not None:
+            raise PermissionDenied("Wrong username or password.")
+        return user
+
+    def get_user(self, user_id: Any) -> Any:
+        model = get_user_model()
+        connection = connections[router.db_for_read(model)]
+        opts = model._meta
+        quote = connection.ops.quote_name
+        sql = f"SELECT * FROM {quote(opts.db_table)} WHERE {quote(opts.pk.column)} = %s"
+        key = opts.pk.get_db_prep_value(user_id, connection)
+        user = next(iter(model._default_manager.raw(sql, [key])), None)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            groups, perms = _groups_and_permissions(user_obj)
+            user_obj._console_groups = groups
+            user_obj._perm_cache = perms
+        return user_obj._perm_cache
+
+
+def _groups_and_permissions(user: Any) -> tuple[set[str], set[str]]:
+    """The names of ``user``'s groups and every permission they hold, in one query."""
+    connection = connections[router.db_for_read(Permission)]
+    q = connection.ops.quote_name
+    member = type(user)._meta.get_field("groups")
+    own = type(user)._meta.get_field("user_permissions")
+    granted = Group._meta.get_field("permissions")
+    permission = Permission._meta
+    content_type = permission.get_field("content_type")
+    type_opts = content_type.related_model._meta
+    in_groups = (
+        f"SELECT {q(member.m2m_reverse_name())} FROM {q(member.m2m_db_table())} "
+        f"WHERE {q(member.m2m_column_name())} = %s"
+    )
+    sql = (
+        f"SELECT g.{q(Group._meta.get_field('name').column)}, NULL, NULL "
+        f"FROM {q(Group._meta.db_table)} g WHERE g.{q(Group._meta.pk.column)} IN ({in_groups}) "
+        "UNION ALL "
+        f"SELECT NULL, t.{q(type_opts.get_field('app_label').column)}, "
+        f"p.{q(permission.get_field('codename').column)} "
+        f"FROM {q(permission.db_table)} p JOIN {q(type_opts.db_table)} t "
+        f"ON t.{q(type_opts.pk.column)} = p.{q(content_type.column)} "
+        f"WHERE p.{q(permission.pk.column)} IN ("
+        f"SELECT {q(own.m2m_reverse_name())} FROM {q(own.m2m_db_table())} "
+        f"WHERE {q(own.m2m_column_name())} = %s) "
+        f"OR p.{q(permission.pk.column)} IN ("
+        f"SELECT {q(granted.m2m_reverse_name())} FROM {q(granted.m2m_db_table())} "
+        f"WHERE {q(granted.m2m_column_name())} IN ({in_groups}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, user.pk, user.pk])
+        rows = cursor.fetchall()
+    groups = {name for name, _, _ in rows if name is not None}
+    perms = {f"{app}.{codename}" for name, app, codename in rows if name is None}
+    return groups, perms
 
 
 def permission_required(*perms: str) -> Callable[[View], View]:

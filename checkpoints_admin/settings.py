@@ -86,6 +86,9 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend with fewer queries per request; sign-ins go through it.
+    "checkpoints_admin.permissions.ConsoleBackend",
+    # Sessions signed in through the plain backend stay valid.
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -170,6 +173,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Database sessions (checked on every request, so a sign-out ends them in every worker).
+SESSION_ENGINE = "checkpoints_admin.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(env_number("SESSION_COOKIE_AGE", 8 * 3600))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

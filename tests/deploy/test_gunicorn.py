@@ -206,6 +206,38 @@ def test_signs_in_skips_a_date_and_finds_it_in_the_log_and_the_feed(site, start_
     assert manage(site, "verify_audit").returncode == 0
 
 
+def test_signing_out_through_one_instance_ends_the_session_in_the_other(site, start_gunicorn):
+    first, second = start_gunicorn(), start_gunicorn()
+    browser = Browser(first)
+    browser.sign_in()
+    browser.base = second  # the same cookies, another set of processes
+    for _ in range(4):  # through both workers of the second instance
+        status, landed, _ = browser.request("/")
+        assert (status, landed) == (200, f"{second}/")
+    browser.base = first
+    assert browser.request("/accounts/logout/", {})[0] == 200
+    browser.base = second
+    for _ in range(4):
+        assert browser.request("/")[1].startswith(f"{second}/accounts/login/")
+
+
+def test_a_password_changed_by_a_command_signs_the_sessions_out(site, start_gunicorn):
+    url = start_gunicorn()
+    browser = Browser(url)
+    browser.sign_in()
+    assert browser.request("/")[1] == f"{url}/"
+    changed = manage(
+        site,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; u = User.objects.get(username='admin'); "
+        "u.set_password('a-new-password-5170'); u.save()",
+    )
+    assert changed.returncode == 0, changed.stderr
+    for _ in range(4):
+        assert browser.request("/")[1].startswith(f"{url}/accounts/login/")
+
+
 def test_two_instances_share_one_chain_without_losing_an_intervention(site, start_gunicorn):
     name = "many-dates"
     dates = [f"2025-04-{day:02d}" for day in range(1, 25)]
