@@ -19,8 +19,8 @@ from typing import Any, Final
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -766,7 +766,8 @@ def _applied(request: HtmxHttpRequest, applied: services.Applied) -> HttpRespons
         trigger_client_event(response, MESSAGE_EVENT, {"level": "success", "text": text})
         return response
     messages.success(request, text)
-    return redirect(url)
+    # A path already: redirect() would first try it as a URL name.
+    return HttpResponseRedirect(url)
 
 
 @require_POST
