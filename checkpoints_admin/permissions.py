@@ -1,9 +1,10 @@
-"""Who may do what in the console: permission names, roles, and the view decorator."""
+"""Who may do what in the console: permission names, roles, the view decorator and the
+authentication backend that reads them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connections, router
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import resolve_url
+from django.views.decorators.debug import sensitive_variables
 from django_htmx.http import HttpResponseClientRedirect
 
 VIEW_CHECKPOINTS: Final = "checkpoints_admin.view_checkpoints"
@@ -59,6 +61,7 @@ class ConsoleBackend(ModelBackend):
       sessions signed in through it — does not hash the same password a second time.
     """
 
+    @sensitive_variables("password")
     def authenticate(
         self,
         request: HttpRequest | None,
@@ -67,6 +70,19 @@ class ConsoleBackend(ModelBackend):
         **kwargs: Any,
     ) -> Any:
         user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None and password is not None:
+            raise PermissionDenied("Wrong username or password.")
+        return user
+
+    @sensitive_variables("password")
+    async def aauthenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        user = await super().aauthenticate(request, username=username, password=password, **kwargs)
         if user is None and password is not None:
             raise PermissionDenied("Wrong username or password.")
         return user
@@ -93,39 +109,46 @@ class ConsoleBackend(ModelBackend):
 
 def _groups_and_permissions(user: Any) -> tuple[set[str], set[str]]:
     """The names of ``user``'s groups and every permission they hold, in one query."""
-    connection = connections[router.db_for_read(Permission)]
-    q = connection.ops.quote_name
-    member = type(user)._meta.get_field("groups")
-    own = type(user)._meta.get_field("user_permissions")
-    granted = Group._meta.get_field("permissions")
-    permission = Permission._meta
-    content_type = permission.get_field("content_type")
-    type_opts = content_type.related_model._meta
-    in_groups = (
-        f"SELECT {q(member.m2m_reverse_name())} FROM {q(member.m2m_db_table())} "
-        f"WHERE {q(member.m2m_column_name())} = %s"
-    )
-    sql = (
-        f"SELECT g.{q(Group._meta.get_field('name').column)}, NULL, NULL "
-        f"FROM {q(Group._meta.db_table)} g WHERE g.{q(Group._meta.pk.column)} IN ({in_groups}) "
-        "UNION ALL "
-        f"SELECT NULL, t.{q(type_opts.get_field('app_label').column)}, "
-        f"p.{q(permission.get_field('codename').column)} "
-        f"FROM {q(permission.db_table)} p JOIN {q(type_opts.db_table)} t "
-        f"ON t.{q(type_opts.pk.column)} = p.{q(content_type.column)} "
-        f"WHERE p.{q(permission.pk.column)} IN ("
-        f"SELECT {q(own.m2m_reverse_name())} FROM {q(own.m2m_db_table())} "
-        f"WHERE {q(own.m2m_column_name())} = %s) "
-        f"OR p.{q(permission.pk.column)} IN ("
-        f"SELECT {q(granted.m2m_reverse_name())} FROM {q(granted.m2m_db_table())} "
-        f"WHERE {q(granted.m2m_column_name())} IN ({in_groups}))"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, user.pk, user.pk])
+    alias = router.db_for_read(Permission)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_groups_and_permissions_sql(alias, type(user)), [user.pk] * 3)
         rows = cursor.fetchall()
     groups = {name for name, _, _ in rows if name is not None}
     perms = {f"{app}.{codename}" for name, app, codename in rows if name is None}
     return groups, perms
+
+
+@cache
+def _groups_and_permissions_sql(alias: str, user_model: type[Any]) -> str:
+    """Rows ``(group name, NULL, NULL)`` for each group of user %s, then ``(NULL, app label,
+    codename)`` for each permission of the user (%s) or of their groups (%s)."""
+    q = connections[alias].ops.quote_name
+    member = user_model._meta.get_field("groups")
+    own = user_model._meta.get_field("user_permissions")
+    granted = Group._meta.get_field("permissions")
+    group, permission = Group._meta, Permission._meta
+    content_type = permission.get_field("content_type")
+    types = content_type.related_model._meta
+
+    def through(field: Any, where: str) -> str:
+        """Ids on the far side of a many-to-many ``field`` whose near side matches ``where``."""
+        return (
+            f"SELECT {q(field.m2m_reverse_name())} FROM {q(field.m2m_db_table())} "
+            f"WHERE {q(field.m2m_column_name())} {where}"
+        )
+
+    groups_of_user = through(member, "= %s")
+    return (
+        f"SELECT g.{q(group.get_field('name').column)}, NULL, NULL FROM {q(group.db_table)} g "
+        f"WHERE g.{q(group.pk.column)} IN ({groups_of_user}) "
+        "UNION ALL "
+        f"SELECT NULL, t.{q(types.get_field('app_label').column)}, "
+        f"p.{q(permission.get_field('codename').column)} "
+        f"FROM {q(permission.db_table)} p "
+        f"JOIN {q(types.db_table)} t ON t.{q(types.pk.column)} = p.{q(content_type.column)} "
+        f"WHERE p.{q(permission.pk.column)} IN ({through(own, '= %s')}) "
+        f"OR p.{q(permission.pk.column)} IN ({through(granted, f'IN ({groups_of_user})')})"
+    )
 
 
 def permission_required(*perms: str) -> Callable[[View], View]:
