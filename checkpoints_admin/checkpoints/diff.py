@@ -38,11 +38,13 @@ from __future__ import annotations
 import gc
 import math
 import re
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, filterfalse, repeat
+from itertools import compress, filterfalse, islice, repeat
+from operator import attrgetter, lt
 from typing import Any, Final
 
 import orjson
@@ -333,6 +335,18 @@ def _walk(old: Any, new: Any, pointer: str, walk: _Walk) -> None:
 
 
 def _walk_list(old: Sequence[Any], new: Sequence[Any], pointer: str, walk: _Walk) -> None:
+    edit = _small_edit(old, new)
+    if edit is not None:
+        if edit is not _EQUAL:
+            head, tail = edit
+            old_mid, new_mid = old[head : len(old) - tail], new[head : len(new) - tail]
+            old_set, new_set = set(old_mid), set(new_mid)
+            removed, added = old_set - new_set, new_set - old_set
+            if added or removed:
+                walk.set_lists.append(_SetList(pointer, old_mid, new_mid, added, removed))
+            else:
+                walk.reordered.append(pointer)
+        return
     types = set(map(type, old))
     types.update(map(type, new))
     if _set_like(types):
@@ -353,6 +367,102 @@ def _walk_list(old: Sequence[Any], new: Sequence[Any], pointer: str, walk: _Walk
             _walk(a, b, f"{pointer}/{index}", walk)
     else:
         walk.changes.append(Change(pointer, old, new))
+
+
+# A list edited in a few places (a date skipped, a few items added) keeps its head and tail,
+# which comparing slices finds at C speed; the set work then only needs the middle. Lists of
+# unique strings (date lists, item lists) qualify; anything else takes the general path.
+_SMALL_EDIT_MIN: Final = 64  # shorter lists take the general path: it is as fast
+_SMALL_EDIT_SHARE: Final = 8  # the edited middles are at most 1/8 of both lists together
+_EQUAL: Final = (-1, -1)
+_SORTED_CHECK_MIN: Final = 20_000  # from this length a pass is cheaper than a set
+_CHUNK: Final = 1 << 14
+
+
+def _equal_ends(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int]:
+    """How many leading and trailing positions hold equal values in both lists.
+
+    Compares slices a growing chunk at a time (C loops that stop at the first difference),
+    then bisects the chunk that differs.
+    """
+    limit = min(len(old), len(new))
+    head = _equal_run(old, new, limit, 0, 0)
+    if head == limit:
+        return head, 0
+    return head, _equal_run(old, new, limit - head, len(old), len(new))
+
+
+def _equal_run(a: Sequence[Any], b: Sequence[Any], limit: int, end_a: int, end_b: int) -> int:
+    """Length of the equal run at the start of both lists (``end_a``/``end_b`` 0), or at the
+    end of lists of those lengths; at most ``limit``."""
+
+    def same(low: int, high: int) -> bool:
+        if end_a:
+            return a[end_a - high : end_a - low] == b[end_b - high : end_b - low]
+        return a[low:high] == b[low:high]
+
+    low, step = 0, 16
+    while low < limit:
+        high = min(limit, low + step)
+        if not same(low, high):
+            while high - low > 1:
+                middle = (low + high) // 2
+                if same(low, middle):
+                    low = middle
+                else:
+                    high = middle
+            return low
+        low = high
+        step = min(step * 4, _CHUNK)
+    return limit
+
+
+def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | None:
+    """``(head, tail)`` around the differing middles of two lists of unique strings.
+
+    ``_EQUAL`` when they hold the same strings in the same order; None when the general path
+    must decide (short lists, other types, a large edit, duplicates, an unsorted long list).
+    Both lists then hold only strings, each once, and equal strings in their first ``head``
+    and last ``tail`` positions, so the values added and removed lie in the middles: what
+    the general path would find with sets of the whole lists.
+    """
+    size = len(old) + len(new)
+    if size < _SMALL_EDIT_MIN or type(old) is not list or type(new) is not list:
+        return None
+    head, tail = _equal_ends(old, new)
+    old_mid = old[head : len(old) - tail]
+    new_mid = new[head : len(new) - tail]
+    if (len(old_mid) + len(new_mid)) * _SMALL_EDIT_SHARE > size:
+        return None
+    types = set(map(type, old))
+    types.update(map(type, new))
+    if types != {str}:
+        return None
+    if old_mid == new_mid:
+        return _EQUAL
+    new_set = set(new_mid)
+    if len(new_set) != len(new_mid):
+        return None
+    # ``old`` holding each value once, ``new`` repeats one only if its middle holds one of
+    # the head or tail of ``old`` (the middle of ``old`` is in neither).
+    added = new_set.difference(old_mid)
+    if len(old) < _SORTED_CHECK_MIN:
+        old_set = set(old)
+        if len(old_set) != len(old) or not added.isdisjoint(old_set):
+            return None
+        return head, tail
+    # A big set costs more than a pass: a strictly ascending list holds each value once.
+    if not all(map(lt, old, islice(old, 1, None))):
+        return None
+    end = len(old) - tail
+    for value in added:
+        index = bisect_left(old, value, 0, head)
+        if index < head and old[index] == value:
+            return None
+        index = bisect_left(old, value, end)
+        if index < len(old) and old[index] == value:
+            return None
+    return head, tail
 
 
 def _resolve_moves(set_lists: list[_SetList]) -> tuple[list[ListChange], list[Move]]:
@@ -432,19 +542,36 @@ def _in_order(values: Sequence[Any], wanted: set[Any]) -> tuple[Any, ...]:
 
 
 def json_patch(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any] | None,
+    *,
+    delta: Delta | None = None,
 ) -> list[dict[str, Any]]:
-    """RFC 6902 operations turning ``old`` into ``new`` (``None`` = absent file, see module doc)."""
+    """RFC 6902 operations turning ``old`` into ``new`` (``None`` = absent file, see module doc).
+
+    ``delta``, when given, must be ``diff(old, new)``: the lists it found to be sets of unique
+    values are then patched without checking that again. The operations are the same.
+    """
     if old is None and new is None:
         return []
     if old is None or new is None:
         return [{"op": "replace", "path": "", "value": new}]
     ops: list[dict[str, Any]] = []
-    _patch(old, new, "", ops)
+    _patch(old, new, "", ops, _set_pointers(delta) if delta is not None else frozenset())
     return ops
 
 
-def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]]) -> None:
+def _set_pointers(delta: Delta) -> frozenset[str]:
+    """The pointers of the lists ``diff`` compared as sets of unique values and found changed."""
+    pointers = {change.pointer for change in delta.lists}
+    pointers.update(delta.reordered)
+    if delta.moves:
+        pointers.update(map(attrgetter("source"), delta.moves))
+        pointers.update(map(attrgetter("target"), delta.moves))
+    return frozenset(pointers)
+
+
+def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]], sets: frozenset[str]) -> None:
     if old is new:
         return
     kind = _kind(old)
@@ -456,63 +583,93 @@ def _patch(old: Any, new: Any, path: str, ops: list[dict[str, Any]]) -> None:
                 ops.append({"op": "remove", "path": f"{path}/{_escape(key)}"})
         for key, value in new.items():
             if key in old:
-                _patch(old[key], value, f"{path}/{_escape(key)}", ops)
+                _patch(old[key], value, f"{path}/{_escape(key)}", ops, sets)
             else:
                 ops.append({"op": "add", "path": f"{path}/{_escape(key)}", "value": value})
     elif kind is _ARRAY:
-        _patch_list(old, new, path, ops)
+        _patch_list(old, new, path, ops, sets)
     elif _differs(old, new):
         ops.append({"op": "replace", "path": path, "value": new})
 
 
 def _patch_list(
-    old: Sequence[Any], new: Sequence[Any], path: str, ops: list[dict[str, Any]]
+    old: Sequence[Any],
+    new: Sequence[Any],
+    path: str,
+    ops: list[dict[str, Any]],
+    sets: frozenset[str],
 ) -> None:
-    types = set(map(type, old))
-    types.update(map(type, new))
-    if _set_like(types):
-        if old == new:
+    if path in sets:
+        # diff found unique values of set-like types in both lists, and a change.
+        head, tail = _equal_ends(old, new)
+        set_ops = _set_list_ops(old, new, path, head, tail, unique=True)
+    else:
+        edit = _small_edit(old, new)
+        if edit is _EQUAL:
             return
-        set_ops = _set_list_ops(old, new, path)
-        if set_ops is not None:
-            ops.extend(set_ops)
-            return
-    list_ops = _sequence_ops(old, new, path)
+        if edit is not None:
+            set_ops = _set_list_ops(old, new, path, *edit, unique=True)
+        else:
+            types = set(map(type, old))
+            types.update(map(type, new))
+            set_ops = None
+            if _set_like(types):
+                if old == new:
+                    return
+                set_ops = _set_list_ops(old, new, path)
+    if set_ops is not None:
+        ops.extend(set_ops)
+        return
+    list_ops = _sequence_ops(old, new, path, sets)
     if len(list_ops) > 1 and len(list_ops) >= len(new):
         ops.append({"op": "replace", "path": path, "value": new})
     else:
         ops.extend(list_ops)
 
 
-def _set_list_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dict[str, Any]] | None:
+def _set_list_ops(
+    old: Sequence[Any],
+    new: Sequence[Any],
+    path: str,
+    head: int = 0,
+    tail: int = 0,
+    *,
+    unique: bool = False,
+) -> list[dict[str, Any]] | None:
     """Removes then adds for a list of unique scalars whose kept values keep their order.
 
-    Returns None when the lists hold duplicates or the kept values were reordered.
+    Returns None when the lists hold duplicates or the kept values were reordered. With
+    ``unique`` both lists are known to hold each value once and to hold equal values in
+    their first ``head`` and last ``tail`` positions: only the middles are looked at.
     """
-    old_set, new_set = set(old), set(new)
-    if len(old_set) != len(old) or len(new_set) != len(new):
+    old_mid = old[head : len(old) - tail] if head or tail else old
+    new_mid = new[head : len(new) - tail] if head or tail else new
+    old_set, new_set = set(old_mid), set(new_mid)
+    if not unique and (len(old_set) != len(old) or len(new_set) != len(new)):
         return None
     removed = old_set - new_set
     added = new_set - old_set
-    kept_old = list(filterfalse(removed.__contains__, old)) if removed else old
-    kept_new = list(filterfalse(added.__contains__, new)) if added else new
+    kept_old = list(filterfalse(removed.__contains__, old_mid)) if removed else old_mid
+    kept_new = list(filterfalse(added.__contains__, new_mid)) if added else new_mid
     if kept_old != kept_new:
         return None
-    count = len(removed) + len(added)
+    changed = len(removed) + len(added)
     # An op costs about four times a bare value in the stored patch.
-    if count > 1 and count * 3 >= len(new):
+    if changed > 1 and changed * 3 >= len(new):
         return [{"op": "replace", "path": path, "value": new}]
     ops: list[dict[str, Any]] = []
     if removed:
-        indexes = list(compress(range(len(old)), map(removed.__contains__, old)))
-        ops.extend({"op": "remove", "path": f"{path}/{i}"} for i in reversed(indexes))
+        indexes = compress(range(head, head + len(old_mid)), map(removed.__contains__, old_mid))
+        ops.extend({"op": "remove", "path": f"{path}/{i}"} for i in reversed(list(indexes)))
     if added:
-        indexes = list(compress(range(len(new)), map(added.__contains__, new)))
+        indexes = compress(range(head, head + len(new_mid)), map(added.__contains__, new_mid))
         ops.extend({"op": "add", "path": f"{path}/{i}", "value": new[i]} for i in indexes)
     return ops
 
 
-def _sequence_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dict[str, Any]]:
+def _sequence_ops(
+    old: Sequence[Any], new: Sequence[Any], path: str, sets: frozenset[str]
+) -> list[dict[str, Any]]:
     """Common prefix and suffix kept; the middle patched pairwise, then trimmed or extended."""
     limit = min(len(old), len(new))
     start = 0
@@ -527,7 +684,7 @@ def _sequence_ops(old: Sequence[Any], new: Sequence[Any], path: str) -> list[dic
     ops: list[dict[str, Any]] = []
     for offset in range(paired):
         index = start + offset
-        _patch(old[index], new[index], f"{path}/{index}", ops)
+        _patch(old[index], new[index], f"{path}/{index}", ops, sets)
     for index in range(start + old_mid - 1, start + paired - 1, -1):
         ops.append({"op": "remove", "path": f"{path}/{index}"})
     for index in range(start + paired, start + new_mid):

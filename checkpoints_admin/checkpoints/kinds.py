@@ -138,28 +138,105 @@ def invalid_dates(values: Iterable[str]) -> set[str]:
         return set()
     joined = "\n".join(values)
     if joined.count("\n") == len(values) - 1:
-        if joined in _ALL_VALID:
+        unchecked = _unchecked_lines(joined)
+        if unchecked is None:
             return set()
-        if _BAD_LINE_RE.search(joined) is None:
-            if len(joined) <= _ALL_VALID_MAX_CHARS:
-                _remember_valid(joined)
+        if _BAD_LINE_RE.search(unchecked) is None:
+            _remember_valid(joined)
             return set()
     return {value for value in values if _DATE_RE.fullmatch(value) is None}
 
 
-#: Recently checked date lists (joined by newlines) made only of real dates: an unchanged list
-#: (the same dates in the next version of a document) is known valid by one dict lookup.
+#: Recently checked date lists (joined by newlines) made only of real dates. A list that
+#: differs from one of them in a few places (the next version of a document: a date skipped,
+#: a few dates done) only needs its changed lines checked; an unchanged list none.
 _ALL_VALID: dict[str, None] = {}
 _ALL_VALID_ENTRIES: Final = 8
-_ALL_VALID_MAX_CHARS: Final = 2 * 1024 * 1024
+_ALL_VALID_MAX_CHARS: Final = 16 * 1024 * 1024  # per list (1.5 million dates)
+_ALL_VALID_TOTAL_CHARS: Final = 32 * 1024 * 1024
 _ALL_VALID_GUARD: Final = threading.Lock()
+_CHUNK: Final = 1 << 16
 
 
 def _remember_valid(joined: str) -> None:
+    if len(joined) > _ALL_VALID_MAX_CHARS:
+        return
     with _ALL_VALID_GUARD:
+        _ALL_VALID.pop(joined, None)
         _ALL_VALID[joined] = None
-        while len(_ALL_VALID) > _ALL_VALID_ENTRIES:
-            del _ALL_VALID[next(iter(_ALL_VALID))]
+        total = sum(map(len, _ALL_VALID))
+        while len(_ALL_VALID) > _ALL_VALID_ENTRIES or total > _ALL_VALID_TOTAL_CHARS:
+            oldest = next(iter(_ALL_VALID))
+            total -= len(oldest)
+            del _ALL_VALID[oldest]
+
+
+def _unchecked_lines(joined: str) -> str | None:
+    """The lines of ``joined`` that no remembered all-valid list vouches for.
+
+    None when ``joined`` is remembered as a whole; else the smallest run of lines (as one
+    string) outside of which ``joined`` repeats a remembered list line for line, or all of it.
+    """
+    with _ALL_VALID_GUARD:
+        if joined in _ALL_VALID:
+            return None
+        known_lists = list(_ALL_VALID)
+    best = joined
+    first, last = joined[:11], joined[-11:]
+    for known in reversed(known_lists):  # the most recent first
+        if not known.startswith(first) and not known.endswith(last):
+            continue  # nothing in common at either end
+        head = _common_prefix(known, joined)
+        tail = _common_suffix(known, joined, min(len(known), len(joined)) - head)
+        # Whole lines inside the common head, and whole lines after a newline inside the
+        # common tail, are lines of ``known``: real dates.
+        start = joined.rfind("\n", 0, head) + 1
+        stop = joined.find("\n", len(joined) - tail)
+        changed = joined[start : stop if stop >= 0 else len(joined)]
+        if len(changed) < len(best):
+            best = changed
+            if len(best) * 16 <= len(joined):
+                break
+    return best
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of two strings (compared a chunk at a time)."""
+    limit = min(len(a), len(b))
+    low, step = 0, 64
+    while low < limit:
+        high = min(limit, low + step)
+        if not a.startswith(b[low:high], low):
+            # a[:low] == b[:low] and a[low:high] != b[low:high]: bisect the chunk.
+            while high - low > 1:
+                middle = (low + high) // 2
+                if a.startswith(b[low:middle], low):
+                    low = middle
+                else:
+                    high = middle
+            return low
+        low = high
+        step = min(step * 2, _CHUNK)
+    return limit
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """The length of the longest common suffix of two strings, at most ``limit``."""
+    len_a, len_b = len(a), len(b)
+    low, step = 0, 64
+    while low < limit:
+        high = min(limit, low + step)
+        if not a.endswith(b[len_b - high : len_b - low], 0, len_a - low):
+            while high - low > 1:
+                middle = (low + high) // 2
+                if a.endswith(b[len_b - middle : len_b - low], 0, len_a - low):
+                    low = middle
+                else:
+                    high = middle
+            return low
+        low = high
+        step = min(step * 2, _CHUNK)
+    return limit
 
 
 def _date_chunks(first: int, last: int) -> Iterator[list[str]]:

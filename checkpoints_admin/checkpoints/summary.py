@@ -117,7 +117,8 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
         )
         if (value := _count(stats, key)) is not None
     }
-    done, left = len(completed), len(pending - completed)
+    # len(pending - completed) without building that set
+    done, left = len(completed), len(pending) - len(pending & completed)
     total = done + left
     if total_records and processed is not None:
         progress: float | None = min(processed / total_records, 1.0)

@@ -1,0 +1,318 @@
+"""The fast paths of validate, diff and json_patch give exactly what the general paths give.
+
+``diff`` and ``json_patch`` look only at the edited middle of a long list of unique strings
+(``_small_edit``); ``json_patch`` trusts a given ``delta``; ``invalid_dates`` checks only the
+lines a remembered all-valid list does not vouch for. Each is compared here with the general
+path (the fast path switched off) or with a plain reference, over generated documents that
+include malformed dates, other JSON values, duplicates and unsorted lists.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import jsonpatch
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checkpoints_admin.checkpoints import diff as diff_module
+from checkpoints_admin.checkpoints import kinds as kinds_module
+from checkpoints_admin.checkpoints.diff import diff, json_patch
+from checkpoints_admin.checkpoints.kinds import invalid_dates, validate
+from checkpoints_admin.checkpoints.summary import examine, summarize
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+ODD_DATES = [
+    "2025-13-45",
+    "2025-02-30",
+    "2025-02-29",
+    "2024-02-29",
+    "1900-02-29",
+    "2000-02-29",
+    "0000-01-01",
+    " 2025-01-01",
+    "2025-01-01 ",
+    "2025-1-01",
+    "20250101",
+    "2025-W01-1",
+    "２０２５-01-01",
+    "2025-01-01\n2025-01-02",
+    "",
+    "\n",
+    "9999-12-31",
+    "0001-01-01",
+]
+ODD_VALUES: list[Any] = [1, 0, 1.0, -0.0, True, False, None, {"a": 1}, ["2025-01-01"]]
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    # monkeypatch is only used through monkeypatch.context(), undone after each example.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def reference_invalid(values: list[str]) -> set[str]:
+    """Real dates by a full parse of each string: the plain definition of a real date."""
+    bad = set()
+    for value in values:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            bad.add(value)
+            continue
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            bad.add(value)
+    return bad
+
+
+def _dates(start: date, count: int) -> list[str]:
+    return [(start + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+@st.composite
+def date_lists(draw: st.DrawFn, *, min_size: int = 64, max_size: int = 160) -> list[Any]:
+    """Mostly sorted unique real dates (with gaps), sometimes spoiled in a few places."""
+    start = date(draw(st.integers(1, 9000)), 1, 1) + timedelta(days=draw(st.integers(0, 364)))
+    size = draw(st.integers(min_size, max_size))
+    keep = draw(st.lists(st.booleans(), min_size=size * 2, max_size=size * 2))
+    span = _dates(start, size * 2)
+    values: list[Any] = [d for d, kept in zip(span, keep, strict=True) if kept] or span[:size]
+    for _ in range(draw(st.integers(0, 3)) if values else 0):
+        spoil = draw(st.sampled_from(["odd", "value", "duplicate", "swap", "none"]))
+        at = draw(st.integers(0, len(values) - 1))
+        if spoil == "odd":
+            values.insert(at, draw(st.sampled_from(ODD_DATES)))
+        elif spoil == "value":
+            values.insert(at, draw(st.sampled_from(ODD_VALUES)))
+        elif spoil == "duplicate":
+            values.insert(at, values[draw(st.integers(0, len(values) - 1))])
+        elif spoil == "swap" and at + 1 < len(values):
+            values[at], values[at + 1] = values[at + 1], values[at]
+    return values
+
+
+@st.composite
+def edited(draw: st.DrawFn, values: list[Any]) -> list[Any]:
+    """``values`` with a few entries removed, inserted or replaced (a new list)."""
+    result = list(values)
+    for _ in range(draw(st.integers(0, 4))):
+        action = draw(st.sampled_from(["remove", "insert", "replace", "move", "append", "garble"]))
+        at = draw(st.integers(0, max(0, len(result) - 1)))
+        new_value = draw(
+            st.one_of(
+                st.sampled_from(ODD_DATES),
+                st.sampled_from(ODD_VALUES),
+                st.dates().map(date.isoformat),
+                st.sampled_from(result or ["2025-01-01"]),
+            )
+        )
+        if action == "remove" and result:
+            del result[at]
+        elif action == "garble" and result and type(result[at]) is str:
+            # One character more or less at either end: only the ends of the line differ.
+            text = result[at]
+            result[at] = draw(st.sampled_from([f"1{text}", f"{text}1", text[1:], text[:-1]]))
+        elif action == "insert":
+            result.insert(at, new_value)
+        elif action == "replace" and result:
+            result[at] = new_value
+        elif action == "move" and result:
+            moving = result.pop(at)
+            result.insert(draw(st.integers(0, len(result))), moving)
+        else:
+            result.append(new_value)
+    return result
+
+
+@st.composite
+def version_pairs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two versions of a unified or daily checkpoint, the second edited from the first."""
+    first, second = draw(date_lists()), draw(date_lists(min_size=0))
+    if draw(st.booleans()):
+        old = {"lastProcessedDate": "2025-03-05", "pendingDates": first, "completedDates": second}
+        old.update(startTime=1709742856123, lastUpdateTime=1709743156789)
+        keys = ("pendingDates", "completedDates")
+    else:
+        old = {"dates": first, "processedDates": second, "status": "running"}
+        old.update(lastRun="2025-03-06T10:15:23.456Z")
+        keys = ("dates", "processedDates")
+    new = dict(old)
+    for key in keys:
+        if draw(st.booleans()):
+            new[key] = draw(edited(old[key]))
+    if draw(st.booleans()):  # a value moved from one list to the other
+        source, target = keys if draw(st.booleans()) else keys[::-1]
+        if new[source]:
+            new[source] = list(new[source])
+            value = new[source].pop(draw(st.integers(0, len(new[source]) - 1)))
+            new[target] = sorted_or_appended(new[target], value)
+    if draw(st.booleans()):  # fresh objects everywhere, as after reading the file again
+        new = orjson.loads(orjson.dumps(new))
+    return old, new
+
+
+def sorted_or_appended(values: list[Any], value: Any) -> list[Any]:
+    try:
+        return sorted([*values, value])
+    except TypeError:
+        return [*values, value]
+
+
+def general_diff(old: Any, new: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as patched:
+        patched.setattr(diff_module, "_small_edit", lambda old, new: None)
+        return diff(old, new), json_patch(old, new)
+
+
+def cold_validate(data: Any) -> list[Any]:
+    kinds_module._ALL_VALID.clear()
+    return validate(data, now=NOW, stale_after=3600.0)
+
+
+@SETTINGS
+@given(pair=version_pairs(), sorted_check=st.booleans())
+def test_diff_and_patch_match_the_general_path(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+    sorted_check: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = pair
+    with monkeypatch.context() as patched:
+        if sorted_check:  # the pass that long lists take instead of a set
+            patched.setattr(diff_module, "_SORTED_CHECK_MIN", 0)
+        delta, patch = diff(old, new), json_patch(old, new)
+        patch_with_delta = json_patch(old, new, delta=delta)
+    expected_delta, expected_patch = general_diff(old, new, monkeypatch)
+    assert delta == expected_delta
+    assert delta.summary() == expected_delta.summary()
+    assert delta.lines() == expected_delta.lines()
+    assert patch == expected_patch
+    assert patch_with_delta == expected_patch
+    assert jsonpatch.apply_patch(old, patch) == new
+
+
+@SETTINGS
+@given(pair=version_pairs())
+def test_validate_with_a_remembered_version_matches_a_cold_check(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    old, new = pair
+    expected = cold_validate(new)
+    kinds_module._ALL_VALID.clear()
+    validate(old)  # remembers the lists of ``old`` that are all real dates
+    assert validate(new, now=NOW, stale_after=3600.0) == expected
+    assert validate(new, now=NOW, stale_after=3600.0) == expected  # ``new`` remembered too
+    assert examine(new, now=NOW, stale_after=3600.0) == (summarize(new), expected)
+
+
+@SETTINGS
+@given(values=date_lists(min_size=1), data=st.data())
+def test_invalid_dates_match_a_full_parse(values: list[Any], data: st.DataObject) -> None:
+    strings = [value for value in values if type(value) is str]
+    kinds_module._ALL_VALID.clear()
+    assert invalid_dates(strings) == reference_invalid(strings)
+    # Checked against remembered lists: this one, a valid list it was edited from, both.
+    known = [value for value in data.draw(edited(strings)) if type(value) is str]
+    if not reference_invalid(known):
+        kinds_module._ALL_VALID.clear()
+        invalid_dates(known)
+        assert invalid_dates(strings) == reference_invalid(strings)
+    other = [value for value in data.draw(edited(strings)) if type(value) is str]
+    assert invalid_dates(other) == reference_invalid(other)
+
+
+def test_a_changed_line_next_to_remembered_ones_is_checked() -> None:
+    good = _dates(date(2024, 1, 1), 400)
+    kinds_module._ALL_VALID.clear()
+    assert invalid_dates(good) == set()
+    for at, bad in (
+        (0, "2024-01-0"),
+        (0, "12024-01-01"),
+        (200, "2024-02-30"),
+        (200, f"1{good[200]}"),  # only the first character of the line differs
+        (200, f"{good[200]}1"),
+        (399, "2025-02-04x"),
+        (399, ""),
+    ):
+        spoiled = [*good[:at], bad, *good[at + 1 :]]
+        assert invalid_dates(spoiled) == {bad}
+    # A value split across two lines of a remembered list is not a real date.
+    joined = [*good[:10], good[10][:5], good[10][5:], *good[11:]]
+    assert invalid_dates(joined) == {good[10][:5], good[10][5:]}
+    # One list extending another: the new last line is checked.
+    assert invalid_dates([*good, "2025-13-01"]) == {"2025-13-01"}
+    assert invalid_dates(good[:-1] + [good[-1] + "1"]) == {good[-1] + "1"}
+
+
+def test_a_skip_in_a_long_date_list_patches_one_move() -> None:
+    pending = _dates(date(1900, 1, 1), 5000)
+    old = {"pendingDates": pending, "completedDates": _dates(date(1890, 1, 1), 100)}
+    new = {
+        "pendingDates": pending[:2500] + pending[2501:],
+        "completedDates": sorted([*old["completedDates"], pending[2500]]),
+    }
+    delta = diff(old, new)
+    assert delta.summary() == f"{pending[2500]} pendingDates → completedDates"
+    assert delta.lists == ()
+    patch = json_patch(old, new, delta=delta)
+    assert patch == json_patch(old, new)
+    assert patch == [
+        {"op": "remove", "path": "/pendingDates/2500"},
+        {"op": "add", "path": "/completedDates/100", "value": pending[2500]},
+    ]
+
+
+def test_a_string_subclass_in_the_kept_head_takes_the_general_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Text(str):
+        pass
+
+    old = {"items": [f"item-{n:04d}" for n in range(200)]}
+    new = {"items": [Text(old["items"][0]), *old["items"][1:150], *old["items"][151:]]}
+    # Not a list of strings only: compared position by position, like the general path.
+    assert diff(old, new) == general_diff(old, new, monkeypatch)[0]
+    assert diff(old, new).changes[0].pointer == "/items"
+    assert json_patch(old, new) == general_diff(old, new, monkeypatch)[1]
+
+
+def test_equal_lists_of_fresh_strings_are_no_change() -> None:
+    old = {"pendingDates": _dates(date(2000, 1, 1), 300)}
+    new = orjson.loads(orjson.dumps(old))
+    assert diff(old, new).empty
+    assert json_patch(old, new) == []
+
+
+def test_a_reordered_long_list_is_reported_and_replaced_like_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = {"pendingDates": _dates(date(2000, 1, 1), 300)}
+    reordered = list(old["pendingDates"])
+    reordered[100], reordered[101] = reordered[101], reordered[100]
+    new = {"pendingDates": reordered}
+    delta, patch = diff(old, new), json_patch(old, new)
+    assert (delta, patch) == general_diff(old, new, monkeypatch)
+    assert delta.reordered == ("/pendingDates",)
+    assert json_patch(old, new, delta=delta) == patch
+    assert jsonpatch.apply_patch(old, patch) == new
+
+
+def test_duplicates_brought_in_by_an_edit_take_the_general_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pending = _dates(date(2000, 1, 1), 300)
+    for sorted_check in (0, 10**9):
+        monkeypatch.setattr(diff_module, "_SORTED_CHECK_MIN", sorted_check)
+        for duplicate in (pending[3], pending[-3]):  # one of the head, one of the tail
+            new = {"pendingDates": [*pending[:150], duplicate, *pending[150:]]}
+            old = {"pendingDates": pending}
+            delta, patch = diff(old, new), json_patch(old, new)
+            monkeypatch.setattr(diff_module, "_small_edit", lambda old, new: None)
+            assert (delta, patch) == (diff(old, new), json_patch(old, new))
+            assert delta.changes and delta.changes[0].pointer == "/pendingDates"
+            monkeypatch.undo()
+            monkeypatch.setattr(diff_module, "_SORTED_CHECK_MIN", sorted_check)
