@@ -64,6 +64,13 @@ def setup_django(root: Path) -> None:
     sys.modules["bench_interventions_urls"] = urls
 
 
+def form_post(client, url: str, data: dict[str, str]):
+    """POST ``data`` urlencoded, as a browser sends the console's forms (none is multipart)."""
+    from urllib.parse import urlencode
+
+    return client.post(url, urlencode(data), content_type="application/x-www-form-urlencoded")
+
+
 def document(pending: int) -> dict:
     from datetime import date, timedelta
 
@@ -113,7 +120,8 @@ def main() -> int:
         def apply_batch() -> None:
             for _ in range(batch):
                 day = queue.pop(0)
-                response = client.post(
+                response = form_post(
+                    client,
                     f"/checkpoints/{NAME}/skip/apply",
                     {
                         "dates": day,
@@ -129,9 +137,10 @@ def main() -> int:
         def flow_batch() -> None:
             for _ in range(batch):
                 day = queue.pop(0)
-                shown = client.post(f"/checkpoints/{NAME}/skip/preview", {"dates": day})
+                shown = form_post(client, f"/checkpoints/{NAME}/skip/preview", {"dates": day})
                 assert shown.status_code == 200, shown.status_code
-                response = client.post(
+                response = form_post(
+                    client,
                     f"/checkpoints/{NAME}/skip/apply",
                     {
                         "dates": day,
@@ -190,7 +199,7 @@ def main() -> int:
 
         def nothing_batch() -> None:
             for _ in range(batch):
-                response = client.post("/nothing", {"reason": REASON})
+                response = form_post(client, "/nothing", {"reason": REASON})
                 assert response.status_code == 200, response.status_code
 
         service_time, service_write_time = compare(service_batch, write_batch, repeat)
