@@ -15,7 +15,7 @@ import calendar
 import operator
 import re
 import threading
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -269,21 +269,96 @@ def is_sorted(items: Sequence[Any]) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
 class DateList:
-    """One date list of a document, taken apart in a few passes (sets, no per-date parse)."""
+    """One date list of a document, taken apart in a few passes (no per-date parse).
+
+    A list of strings in strictly ascending order (the usual date list) holds each once: its
+    set of values is only built if a rule needs it; counts, common values and membership
+    come from the order (slices and binary search).
+    """
+
+    __slots__ = ("_values", "invalid", "items", "ordered", "strings", "unique")
 
     items: list[Any]  # the list as found ([] when the field is absent or not a list)
     strings: list[str]  # its string entries (``items`` itself when all are strings)
-    values: set[str]  # distinct strings
     invalid: set[str]  # distinct strings that are not real dates
-    valid: set[str]  # distinct real dates
     ordered: bool  # all entries are strings, in ascending order
+    unique: bool  # all entries are strings, in strictly ascending order (each once)
+
+    def __init__(self, items: list[Any], strings: list[str], invalid: set[str]) -> None:
+        self.items, self.strings, self.invalid = items, strings, invalid
+        self._values: set[str] | None = None
+        if len(strings) < len(items):
+            self.ordered = self.unique = False
+        else:
+            self.unique = _strictly_ascending(strings)
+            self.ordered = self.unique or is_sorted(strings)
+
+    @property
+    def values(self) -> set[str]:
+        """Distinct strings."""
+        if self._values is None:
+            self._values = set(self.strings)
+        return self._values
+
+    @property
+    def valid(self) -> set[str]:
+        """Distinct real dates."""
+        return self.values - self.invalid if self.invalid else self.values
+
+    @property
+    def count(self) -> int:
+        """How many distinct strings."""
+        return len(self.strings) if self.unique else len(self.values)
+
+    @property
+    def distinct(self) -> bool:
+        """No string appears twice."""
+        return self.unique or len(self.values) == len(self.strings)
 
     @property
     def clean(self) -> bool:
         """Sorted real dates without duplicates: the list can be binary-searched."""
-        return self.ordered and len(self.valid) == len(self.items)
+        return self.unique and not self.invalid
+
+    def __contains__(self, value: str) -> bool:
+        if self.unique:
+            index = bisect_left(self.strings, value)
+            return index < len(self.strings) and self.strings[index] == value
+        return value in self.values
+
+    def common(self, other: DateList) -> set[str]:
+        """The strings of both lists (``self.values & other.values``)."""
+        if self.unique and other.unique:
+            return _common_sorted(self.strings, other.strings)
+        return self.values & other.values
+
+
+def _strictly_ascending(items: Sequence[Any]) -> bool:
+    try:
+        return all(map(operator.lt, items, islice(items, 1, None)))
+    except TypeError:
+        return False
+
+
+def _common_sorted(a: list[str], b: list[str]) -> set[str]:
+    """The strings of two strictly ascending lists of strings that are in both."""
+    if not a or not b:
+        return set()
+    low, high = max(a[0], b[0]), min(a[-1], b[-1])
+    if low > high:  # the ranges do not overlap
+        return set()
+    a = a[bisect_left(a, low) : bisect_right(a, high)]
+    b = b[bisect_left(b, low) : bisect_right(b, high)]
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if len(small) * 32 >= len(large):
+        return set(small).intersection(large)
+    found = set()
+    for value in small:
+        index = bisect_left(large, value)
+        if index < len(large) and large[index] == value:
+            found.add(value)
+    return found
 
 
 def scan_dates(value: Any) -> DateList:
@@ -293,11 +368,7 @@ def scan_dates(value: Any) -> DateList:
         strings: list[str] = items
     else:
         strings = [item for item in items if type(item) is str]
-    values = set(strings)
-    invalid = invalid_dates(strings)
-    valid = values - invalid if invalid else values
-    ordered = len(strings) == len(items) and is_sorted(strings)
-    return DateList(items, strings, values, invalid, valid, ordered)
+    return DateList(items, strings, invalid_dates(strings))
 
 
 class DateScans:
@@ -342,11 +413,12 @@ class DateRange:
         if not self.gaps or first is None or last is None:
             return []
         wanted = min(limit, self.gaps)
-        present = [dates.valid for dates in lists]
-        disjoint = all(a.isdisjoint(b) for i, a in enumerate(present) for b in present[i + 1 :])
-        if disjoint and all(dates.clean for dates in lists):
+        if all(dates.clean for dates in lists) and all(
+            not a.common(b) for i, a in enumerate(lists) for b in lists[i + 1 :]
+        ):
             sorted_lists = [dates.items for dates in lists]
             return [_nth_gap(sorted_lists, first, last, n) for n in range(1, wanted + 1)]
+        present = [dates.valid for dates in lists]
         found: list[str] = []
         # A year at a time, so the set difference runs in C rather than a loop per date.
         for chunk in _date_chunks(first, last):
@@ -361,7 +433,7 @@ class DateRange:
         """True when ``value`` is strictly inside the span and in none of ``lists``."""
         if self.first is None or self.last is None:
             return False
-        return self.first < value < self.last and not any(value in d.values for d in lists)
+        return self.first < value < self.last and not any(value in d for d in lists)
 
 
 def _nth_gap(lists: Sequence[Sequence[str]], first: int, last: int, n: int) -> str:
@@ -383,15 +455,26 @@ def _nth_gap(lists: Sequence[Sequence[str]], first: int, last: int, n: int) -> s
 
 def date_range(lists: Sequence[DateList]) -> DateRange:
     """The span of the real dates in ``lists`` and how many days inside it none holds."""
-    sets = [dates.valid for dates in lists if dates.valid]
-    if not sets:
-        return DateRange()
     if all(dates.clean for dates in lists):
         # Sorted lists: their ends give the span without a pass over the dates.
         ends = [dates.items[i] for dates in lists if dates.items for i in (0, -1)]
+        if not ends:
+            return DateRange()
         low, high = min(ends), max(ends)
-    else:
-        low, high = min(min(dates) for dates in sets), max(max(dates) for dates in sets)
+        filled = [dates for dates in lists if dates.items]
+        if len(filled) == 1:
+            count = filled[0].count
+        elif len(filled) == 2:
+            count = filled[0].count + filled[1].count - len(filled[0].common(filled[1]))
+        else:
+            count = len(set().union(*(dates.values for dates in filled)))
+        first, last = date_ordinal(low), date_ordinal(high)
+        assert first is not None and last is not None
+        return DateRange(low, high, (last - first + 1) - count)
+    sets = [dates.valid for dates in lists if dates.valid]
+    if not sets:
+        return DateRange()
+    low, high = min(min(dates) for dates in sets), max(max(dates) for dates in sets)
     if len(sets) == 1:
         count = len(sets[0])
     elif len(sets) == 2:
@@ -574,7 +657,7 @@ def _check_date_list(
             lambda item: f"{key} must hold date strings, not {_show(item)}",
             "entries that are not strings",
         )
-    if len(dates.values) < len(dates.strings):
+    if not dates.distinct:
         _report_duplicates(
             report,
             key,
@@ -707,7 +790,7 @@ def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
     last = _check_date_field(report, data, "lastProcessedDate")
     pending = _check_date_list(report, data, "pendingDates", required=True)
     completed = _check_date_list(report, data, "completedDates", required=True)
-    both = pending.values & completed.values
+    both = pending.common(completed)
     if both:
         _report_entries(
             report,
@@ -735,8 +818,8 @@ def _validate_unified(report: _Report, data: Mapping[str, Any]) -> None:
     )
     if (
         last is not None
-        and last not in pending.values
-        and last not in completed.values
+        and last not in pending
+        and last not in completed
         and not covered.is_gap(last, (pending, completed))
     ):  # a gap inside the range already names it
         report.warning(

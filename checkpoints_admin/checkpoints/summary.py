@@ -99,7 +99,6 @@ def _eta(remaining: int | None, rate: float | None) -> float | None:
 def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     pending_dates = scans("pendingDates")
     completed_dates = scans("completedDates")
-    pending, completed = pending_dates.values, completed_dates.values
     covered = scans.span("pendingDates", "completedDates")
     started = epoch_ms_time(data.get("startTime"))
     updated = epoch_ms_time(data.get("lastUpdateTime"))
@@ -117,8 +116,9 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
         )
         if (value := _count(stats, key)) is not None
     }
-    # len(pending - completed) without building that set
-    done, left = len(completed), len(pending) - len(pending & completed)
+    # The distinct completed dates, and the distinct pending ones not also completed.
+    done = completed_dates.count
+    left = pending_dates.count - len(pending_dates.common(completed_dates))
     total = done + left
     if total_records and processed is not None:
         progress: float | None = min(processed / total_records, 1.0)

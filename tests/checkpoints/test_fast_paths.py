@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import jsonpatch
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from checkpoints_admin.checkpoints import diff as diff_module
 from checkpoints_admin.checkpoints import kinds as kinds_module
 from checkpoints_admin.checkpoints.diff import diff, json_patch
-from checkpoints_admin.checkpoints.kinds import invalid_dates, validate
+from checkpoints_admin.checkpoints.kinds import date_range, invalid_dates, scan_dates, validate
 from checkpoints_admin.checkpoints.summary import examine, summarize
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -316,3 +317,73 @@ def test_duplicates_brought_in_by_an_edit_take_the_general_path(
             assert delta.changes and delta.changes[0].pointer == "/pendingDates"
             monkeypatch.undo()
             monkeypatch.setattr(diff_module, "_SORTED_CHECK_MIN", sorted_check)
+
+
+@SETTINGS
+@given(pair=version_pairs())
+def test_validate_and_summary_of_sorted_lists_match_the_set_path(
+    pair: tuple[dict[str, Any], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting, common dates and membership by order give what sets of the lists give."""
+    for document in pair:
+        findings = validate(document, now=NOW, stale_after=3600.0)
+        summary = summarize(document)
+        with monkeypatch.context() as patched:
+            # No list is known to be strictly ascending: every rule works on sets.
+            patched.setattr(kinds_module, "_strictly_ascending", lambda items: False)
+            assert validate(document, now=NOW, stale_after=3600.0) == findings
+            assert summarize(document) == summary
+
+
+@SETTINGS
+@given(first=date_lists(min_size=0, max_size=80), second=date_lists(min_size=0, max_size=80))
+def test_date_lists_answer_like_sets(first: list[Any], second: list[Any]) -> None:
+    a, b = scan_dates(first), scan_dates(second)
+    for scan, items in ((a, first), (b, second)):
+        strings = [item for item in items if type(item) is str]
+        values = set(strings)
+        assert scan.values == values
+        assert scan.count == len(values)
+        assert scan.distinct == (len(values) == len(strings))
+        assert scan.valid == values - reference_invalid(strings)
+        ordered = len(strings) == len(items) and strings == sorted(strings)
+        assert scan.ordered == ordered
+        assert scan.clean == (ordered and len(scan.valid) == len(items))
+        for probe in [*strings[:5], *strings[-5:], *ODD_DATES, "0000", "9999-99-99"]:
+            assert (probe in scan) == (probe in values)
+    assert a.common(b) == a.values & b.values
+    covered = date_range([a, b])
+    real = sorted(a.valid | b.valid)
+    if real:
+        first, last = (date.fromisoformat(real[i]).toordinal() for i in (0, -1))
+        assert (covered.first, covered.last) == (real[0], real[-1])
+        assert covered.gaps == last - first + 1 - len(real)
+        # The first gaps, found day by day from the start.
+        present = set(real)
+        days = (date.fromordinal(n).isoformat() for n in range(first, last + 1))
+        missing = list(islice((d for d in days if d not in present), 4))
+        assert covered.gap_dates([a, b], 4) == missing
+    else:
+        assert covered == kinds_module.DateRange()
+
+
+def test_common_dates_of_sorted_lists_of_very_different_sizes() -> None:
+    long = _dates(date(2000, 1, 1), 2000)
+    few = ["1999-12-31", long[0], long[700], "2000-03-05x", long[-1], "2100-01-01"]
+    assert scan_dates(long).common(scan_dates(sorted(few))) == {long[0], long[700], long[-1]}
+    assert scan_dates(few[:2]).common(scan_dates(long)) == {long[0]}  # ranges touch
+    assert scan_dates([long[-1], "2100-01-01"]).common(scan_dates(long)) == {long[-1]}
+    assert scan_dates(["1999-01-01"]).common(scan_dates(long)) == set()
+
+
+def test_a_sorted_list_with_a_repeated_date_is_not_clean() -> None:
+    dates = ["2025-03-01", "2025-03-01", "2025-03-03", "2025-03-07"]
+    scan = scan_dates(dates)
+    assert scan.ordered and not scan.distinct and not scan.clean
+    covered = date_range([scan, scan_dates(["2025-03-02"])])
+    assert covered.gaps == 3
+    assert covered.gap_dates([scan, scan_dates(["2025-03-02"])], 5) == [
+        "2025-03-04",
+        "2025-03-05",
+        "2025-03-06",
+    ]
