@@ -417,6 +417,13 @@ def _equal_run(a: Sequence[Any], b: Sequence[Any], limit: int, end_a: int, end_b
     return limit
 
 
+def _strictly_ascending(items: Sequence[Any]) -> bool:
+    try:
+        return all(map(lt, items, islice(items, 1, None)))
+    except TypeError:  # values that do not compare
+        return False
+
+
 def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | None:
     """``(head, tail)`` around the differing middles of two lists of unique strings.
 
@@ -429,10 +436,16 @@ def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | Non
     size = len(old) + len(new)
     if size < _SMALL_EDIT_MIN or type(old) is not list or type(new) is not list:
         return None
+    if not old or type(old[0]) is not str:  # other values, or all of ``new`` is new
+        return None
     head, tail = _equal_ends(old, new)
     old_mid = old[head : len(old) - tail]
     new_mid = new[head : len(new) - tail]
     if (len(old_mid) + len(new_mid)) * _SMALL_EDIT_SHARE > size:
+        return None
+    big = len(old) >= _SORTED_CHECK_MIN
+    # Before the pass over the types: an unsorted list usually fails at once.
+    if big and old_mid != new_mid and not _strictly_ascending(old):
         return None
     types = set(map(type, old))
     types.update(map(type, new))
@@ -446,14 +459,12 @@ def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | Non
     # ``old`` holding each value once, ``new`` repeats one only if its middle holds one of
     # the head or tail of ``old`` (the middle of ``old`` is in neither).
     added = new_set.difference(old_mid)
-    if len(old) < _SORTED_CHECK_MIN:
+    if not big:
         old_set = set(old)
         if len(old_set) != len(old) or not added.isdisjoint(old_set):
             return None
         return head, tail
     # A big set costs more than a pass: a strictly ascending list holds each value once.
-    if not all(map(lt, old, islice(old, 1, None))):
-        return None
     end = len(old) - tail
     for value in added:
         index = bisect_left(old, value, 0, head)
