@@ -12,13 +12,18 @@ The floor is what a bare comparison of the same lists costs: ``set(a) - set(b)``
 ``set(b) - set(a)`` for each list. ``diff`` must stay within 1.5× of it. The times of
 ``json_patch`` and of ``skip_dates`` (100 dates of the progress scenario's old version) are
 reported against the same floor for information.
+
+``audited skip``: the library work of one audited intervention skipping one date of the
+progress scenario's old version (``validate`` of the result, ``diff``, ``json_patch`` given
+the delta, the delta's summary), against reading the document (``orjson.loads``), for
+information. Each run skips another date of a freshly read document.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import Results, measure, parse_args, report  # noqa: E402
 from checkpoints_admin.checkpoints.diff import diff, json_patch  # noqa: E402
 from checkpoints_admin.checkpoints.interventions import skip_dates  # noqa: E402
+from checkpoints_admin.checkpoints.kinds import validate  # noqa: E402
 
 GOAL = 1.5
 
@@ -111,6 +117,36 @@ def paired(
     return base, taken
 
 
+def audited_skip(n: int, repeat: int) -> None:
+    """One date skipped as an audited intervention checks it, against reading the file."""
+    old, _, _ = progress(n)
+    raw = orjson.dumps(old)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    runs = iter(range(1, 10 * repeat + 10))
+    state: dict[str, Any] = {}
+
+    def setup() -> None:
+        before = orjson.loads(raw)
+        pending = before["pendingDates"]
+        state["before"] = before
+        state["after"] = skip_dates(before, [pending[next(runs) * 7919 % len(pending)]])
+
+    def work() -> None:
+        before, after = state["before"], state["after"]
+        validate(after, now=now, stale_after=3600.0)
+        delta = diff(before, after)
+        json_patch(before, after, delta=delta)
+        delta.summary()
+
+    taken = measure(work, repeat, setup=setup)
+    base = measure(lambda: orjson.loads(raw), repeat)
+    report(
+        "audited skip: validate + diff + json_patch of a one-date skip vs orjson.loads",
+        taken,
+        base,
+    )
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     n = 100_000 if args.quick else 1_000_000
@@ -133,6 +169,7 @@ def main() -> None:
             report(f"{name}: skip_dates of 100 vs set-difference floor", skip_time, base)
         delta = diff(old, new)
         print(f"  {name}: {delta.summary()}  ({len(json_patch(old, new)):,} patch ops)")
+    audited_skip(n, repeat)
     results.summary()
 
 
