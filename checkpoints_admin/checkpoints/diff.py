@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import compress, filterfalse, islice, repeat
-from operator import attrgetter, lt
+from operator import attrgetter, countOf, lt
 from typing import Any, Final
 
 import orjson
@@ -417,6 +417,11 @@ def _equal_run(a: Sequence[Any], b: Sequence[Any], limit: int, end_a: int, end_b
     return limit
 
 
+def _all_strings(items: Sequence[Any]) -> bool:
+    """Every item is a ``str`` (not a subclass): ``set(map(type, items)) == {str}``, faster."""
+    return countOf(map(type, items), str) == len(items)
+
+
 def _strictly_ascending(items: Sequence[Any]) -> bool:
     try:
         return all(map(lt, items, islice(items, 1, None)))
@@ -447,9 +452,7 @@ def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | Non
     # Before the pass over the types: an unsorted list usually fails at once.
     if big and old_mid != new_mid and not _strictly_ascending(old):
         return None
-    types = set(map(type, old))
-    types.update(map(type, new))
-    if types != {str}:
+    if not (_all_strings(old) and _all_strings(new)):
         return None
     if old_mid == new_mid:
         return _EQUAL

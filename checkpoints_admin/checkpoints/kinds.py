@@ -364,7 +364,7 @@ def _common_sorted(a: list[str], b: list[str]) -> set[str]:
 def scan_dates(value: Any) -> DateList:
     """Take a date list apart; a value that is not a list counts as an empty list."""
     items: list[Any] = value if isinstance(value, list) else []
-    if not items or set(map(type, items)) == {str}:
+    if operator.countOf(map(type, items), str) == len(items):  # all of them (or none)
         strings: list[str] = items
     else:
         strings = [item for item in items if type(item) is str]
