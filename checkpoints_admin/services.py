@@ -347,7 +347,7 @@ def preview(
         after_raw = encode_document(after)
 
     delta = diffs.diff(before, after)
-    patch = diffs.json_patch(before, after)
+    patch = diffs.json_patch(before, after, delta=delta)
     findings = (
         kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds)
         if after is not None
