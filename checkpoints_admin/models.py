@@ -416,6 +416,12 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def update_or_create(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableEntry("Audit entries are append-only: update_or_create() is refused.")
 
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        # Rows inserted in bulk would skip the chain's lock and hashing.
+        raise ImmutableEntry(
+            "Audit entries are appended one by one with append_entry(): bulk_create() is refused."
+        )
+
 
 class AuditEntryManager(models.Manager["AuditEntry"]):
     def get_queryset(self) -> AuditEntryQuerySet:

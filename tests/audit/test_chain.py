@@ -184,6 +184,9 @@ def test_entries_refuse_update_and_delete_at_model_and_queryset_level(samples_di
     assert "append-only" in str(excinfo.value)
     with pytest.raises(ImmutableEntry):
         AuditEntry.objects.bulk_update([entry], ["reason"])
+    with pytest.raises(ImmutableEntry, match="append_entry"):
+        AuditEntry.objects.bulk_create([AuditEntry(seq=99, reason="forged")])
+    assert not AuditEntry.objects.filter(seq=99).exists()
     assert AuditEntry.objects.get(seq=1).reason == "r1"
     assert audit.verify_chain().ok
 
