@@ -24,7 +24,11 @@ Values are compared strictly by JSON type: ``1``, ``1.0`` and ``true`` differ, a
 ``jsonpatch.apply_patch(old, patch) == new``. Creating from ``None`` replaces the root (path
 ``""``) with the new document; deleting (``new is None``) replaces the root with ``null``, so
 applying the patch yields ``None`` — the absent file. Operation values share objects with
-``new`` (nothing is copied); treat both as read-only.
+``new`` (nothing is copied); treat both as read-only. ``json_patch(old, new, delta=d)`` with
+``d = diff(old, new)`` gives the same operations, reusing what ``diff`` found.
+
+Both look at a long list of unique strings edited in a few places (a date skipped) by its
+edited middle only: its unchanged head and tail are found by comparing slices.
 
 A list of unique strings or integers whose kept values keep their order is patched with
 ``remove`` ops (by descending index) then ``add`` ops (by ascending index), one per value

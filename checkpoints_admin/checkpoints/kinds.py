@@ -4,9 +4,11 @@
 are what an operator should look at. Every finding names the offending value by a JSON
 pointer (RFC 6901) and says in plain English what is wrong.
 
-Date lists can hold a million entries, so the checks use sets and single passes, and date
-validity is a dictionary lookup in a per-year table of every real date (built on demand)
-rather than a parse of each string.
+Date lists can hold a million entries, so the checks use single passes rather than a parse
+of each string: date validity is one regex pass over the list joined by newlines (only over
+the lines that differ from a recently checked all-valid list), and a strictly ascending list
+is counted, intersected and searched by its order, its set of values built only when a rule
+needs it.
 """
 
 from __future__ import annotations
