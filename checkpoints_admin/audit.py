@@ -15,7 +15,7 @@ import hmac
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Final
@@ -44,6 +44,7 @@ __all__ = [
     "entry_hash",
     "export",
     "format_time",
+    "lock_chain",
     "prune_snapshots",
     "verify_chain",
 ]
@@ -155,12 +156,24 @@ def entry_hash(
     return _digest(prev_hash, canonical_entry(entry), key)
 
 
-def _lock_chain() -> None:
-    """Serialise appends until the end of the current transaction."""
+def lock_chain(*, with_statement: str = "", params: Sequence[Any] = ()) -> None:
+    """Serialise appends until the end of the current transaction.
+
+    ``with_statement`` (a data-modifying statement of the caller's, with ``params``) runs in
+    the same transaction: on PostgreSQL as a ``WITH`` clause of the statement taking the lock,
+    so both cost one round trip (a data-modifying ``WITH`` always runs to completion).
+    """
     if connection.vendor == "postgresql":
+        sql = "SELECT pg_advisory_xact_lock(%s)"
+        if with_statement:
+            sql = f"WITH caller AS ({with_statement}) {sql}"
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            cursor.execute(sql, [*params, ADVISORY_LOCK_KEY])
+        return
     # SQLite: the IMMEDIATE transaction mode (settings) took the database's write lock at BEGIN.
+    if with_statement:
+        with connection.cursor() as cursor:
+            cursor.execute(with_statement, list(params))
 
 
 def _head() -> tuple[int, str]:
@@ -190,8 +203,12 @@ def append_entry(
     outcome: str = AuditEntry.APPLIED,
     restores: AuditEntry | int | None = None,
     created: datetime | None = None,
+    chain_locked: bool = False,
 ) -> AuditEntry:
-    """Append one entry at the head of the chain (its own transaction, or the caller's)."""
+    """Append one entry at the head of the chain (its own transaction, or the caller's).
+
+    ``chain_locked``: the caller's transaction took :func:`lock_chain` already.
+    """
     if source not in dict(AuditEntry.SOURCE_CHOICES):
         raise ValueError(f"Unknown audit source {source!r}.")
     if action not in dict(AuditEntry.ACTION_CHOICES):
@@ -202,8 +219,11 @@ def append_entry(
         raise ValueError("An audit entry needs a reason.")
     key = get_settings().audit_hmac_key
     # No savepoint when nested (apply's transaction): a failure here rolls the whole back.
+    # The lock taken by the caller holds only inside the caller's transaction.
+    locked = chain_locked and connection.in_atomic_block
     with transaction.atomic(savepoint=False):
-        _lock_chain()
+        if not locked:
+            lock_chain()
         seq, prev_hash = _head()
         entry = AuditEntry(
             seq=seq + 1,
@@ -528,7 +548,7 @@ def prune_snapshots(
         raise ValueError("older_than cannot be negative")
     cutoff = (now or timezone.now()) - older_than
     with transaction.atomic():
-        _lock_chain()
+        lock_chain()
         bases: dict[str, str | None] = {}
         sizes: dict[str, int] = {}
         keep = _referenced_snapshots()

@@ -14,7 +14,7 @@ import getpass
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
 
-from checkpoints_admin.audit import append_entry, format_time
+from checkpoints_admin.audit import append_entry, format_time, lock_chain
 from checkpoints_admin.checkpoints import (
     CheckpointExists,
     CheckpointLockTimeout,
@@ -659,19 +659,33 @@ def _build_snapshots(
     return before, after, new
 
 
-def _forget(pending_id: int, *, lazy_commit: bool = False) -> None:
-    """Delete a journal row. With ``lazy_commit`` on PostgreSQL, the same statement lets the
-    transaction's commit skip waiting for its WAL flush (see :func:`apply`)."""
-    table = _table(PendingChange)
-    if lazy_commit and connection.vendor == "postgresql":
-        # A data-modifying WITH always runs to completion, read or not: one round trip.
-        _sql(
-            f"WITH forgotten AS (DELETE FROM {table} WHERE id = %s) "
-            "SELECT set_config('synchronous_commit', 'off', true)",
-            [pending_id],
-        )
-        return
-    _sql(f"DELETE FROM {table} WHERE id = %s", [pending_id])
+def _journal_transaction() -> AbstractContextManager[Any]:
+    """The transaction storing the journal row and its snapshots.
+
+    On PostgreSQL in autocommit, none: :func:`insert_rows` sends them as one statement there,
+    which is then its own transaction, committed durably when it returns, without the round
+    trips of BEGIN and COMMIT (snapshots are only read before it). SQLite needs several
+    statements, so a transaction.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return nullcontext()
+    return transaction.atomic()
+
+
+def _lock_chain_forgetting(pending_id: int) -> None:
+    """Begin the entry's transaction: take the audit chain's lock and delete the journal row
+    (the entry replaces it), in one round trip on PostgreSQL.
+
+    There the delete also lets this transaction's commit skip waiting for its WAL flush
+    (``set_config`` in its RETURNING runs for the one row deleted): the journal row was
+    committed durably before, so a server crash losing this commit leaves the row, and
+    recovery records the change from it; and the next durable commit flushes this one too,
+    WAL being sequential.
+    """
+    statement = f"DELETE FROM {_table(PendingChange)} WHERE id = %s"
+    if connection.vendor == "postgresql":
+        statement += " RETURNING set_config('synchronous_commit', 'off', true)"
+    lock_chain(with_statement=statement, params=[pending_id])
 
 
 @contextmanager
@@ -782,7 +796,7 @@ def apply(
         }
         # Snapshots and journal first, committed on their own: a crash from here on leaves
         # a trace that recovery turns into an entry.
-        with transaction.atomic():
+        with _journal_transaction():
             before, after, new = _build_snapshots(pv, known)
             payload["before"] = before.pk if before is not None else None
             payload["after"] = after.pk if after is not None else None
@@ -798,7 +812,10 @@ def apply(
         entry: AuditEntry | None = None
         try:
             with _lazy_commit(), transaction.atomic():
-                entry = append_entry(**_entry_fields(payload), outcome=AuditEntry.APPLIED)
+                _lock_chain_forgetting(pending.pk)
+                entry = append_entry(
+                    **_entry_fields(payload), outcome=AuditEntry.APPLIED, chain_locked=True
+                )
                 if pv.after_raw is None:
                     store.delete(name, expected_version=pv.base_version)
                 elif pv.after is not None and action != "restore":
@@ -811,11 +828,6 @@ def apply(
                         )
                 else:  # exact bytes (a restored snapshot)
                     store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
-                # The journal row above is already durable; if this commit were lost in a
-                # server crash, recovery would still record the change from it. So on
-                # PostgreSQL this commit need not wait for its own WAL flush (the next durable
-                # commit flushes it anyway, WAL being sequential): set with the row's delete.
-                _forget(pending.pk, lazy_commit=True)
         except BaseException:
             _undo_after_failure(store, pv, pending, entry)
             raise

@@ -456,3 +456,33 @@ def test_sqlite_commits_stay_fully_durable_after_an_apply(samples_dir: Path) -> 
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA synchronous")
         assert cursor.fetchone()[0] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
+    """The statement opening the entry's transaction deletes the journal row and turns off
+    the wait for the WAL flush for that transaction only; other commits stay synchronous."""
+    from django.db import connection, transaction
+
+    from checkpoints_admin.models import PendingChange, insert_row
+    from checkpoints_admin.services import _lock_chain_forgetting
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's synchronous_commit")
+
+    def level() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    row = PendingChange(checkpoint=UNIFIED, action="skip", payload={})
+    insert_row(row)
+    with transaction.atomic():
+        _lock_chain_forgetting(row.pk)
+        assert level() == "off"
+        assert not PendingChange.objects.filter(pk=row.pk).exists()
+    assert level() == "on"
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    assert level() == "on"
+    assert not PendingChange.objects.exists()
+    assert verify_chain().ok
