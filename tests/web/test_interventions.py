@@ -155,13 +155,34 @@ def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, sample
     assert applied["Vary"] and "HX-Request" in applied["Vary"]
 
 
-def test_calendar_selection_arrives_as_ranges_and_takes_only_pending_days(operator, samples_dir):
-    # 03-04 is completed, 03-05 a gap, 03-06 and 03-07 pending: the range takes the last two.
+def test_calendar_selection_arrives_as_ranges_and_fills_gaps(operator, samples_dir):
+    # 03-04 is completed (left alone), 03-05 a gap (filled), 03-06 and 03-07 pending (moved).
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-04..2025-03-07"})
     assert shown.status_code == 200
-    assert "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07)" in text(shown)
+    assert (
+        "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07); "
+        "2025-03-05 added to completedDates"
+    ) in text(shown)
     assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
-    assert read(samples_dir, UNIFIED)["pendingDates"] == []
+    document = read(samples_dir, UNIFIED)
+    assert document["pendingDates"] == []
+    assert document["completedDates"][-4:] == [
+        "2025-03-04",
+        "2025-03-05",
+        "2025-03-06",
+        "2025-03-07",
+    ]
+
+
+def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir):
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/"))
+    assert "2025-03-05 is inside the range" in page
+    shown = preview(operator, UNIFIED, "reprocess", {"dates": "2025-03-05"})
+    assert shown.status_code == 200
+    assert "2025-03-05 added to pendingDates" in text(shown)
+    assert apply_preview(operator, UNIFIED, "reprocess", shown).status_code == 302
+    assert read(samples_dir, UNIFIED)["pendingDates"][0] == "2025-03-05"
+    assert "2025-03-05 is inside the range" not in text(operator.get(f"/checkpoints/{UNIFIED}/"))
 
 
 def test_ticked_list_values_are_compressed_into_runs(operator, samples_dir):
