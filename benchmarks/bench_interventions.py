@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import Results, compare, parse_args, report  # noqa: E402
+from benchmarks.common import Results, compare, install_urls, parse_args, report  # noqa: E402
 
 GOAL_APPLY = 0.3
 NAME = "bench-job"
@@ -44,11 +44,8 @@ def setup_django(root: Path) -> None:
 
     call_command("migrate", verbosity=0)
 
-    import types
-
     from django.contrib.auth.decorators import login_required
     from django.http import HttpRequest, HttpResponse
-    from django.urls import include, path
     from django.views.decorators.http import require_POST
 
     @require_POST
@@ -56,12 +53,7 @@ def setup_django(root: Path) -> None:
     def nothing(request: HttpRequest) -> HttpResponse:
         return HttpResponse(b"ok", content_type="text/plain")
 
-    urls = types.ModuleType("bench_interventions_urls")
-    urls.urlpatterns = [  # type: ignore[attr-defined]
-        path("nothing", nothing),
-        path("", include("checkpoints_admin.urls")),
-    ]
-    sys.modules["bench_interventions_urls"] = urls
+    install_urls("bench_interventions_urls", {"nothing": nothing})
 
 
 def form_post(client, url: str, data: dict[str, str]):

@@ -19,12 +19,11 @@ import shutil
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import Results, measure, parse_args, report  # noqa: E402
+from benchmarks.common import Results, install_urls, measure, parse_args, report  # noqa: E402
 
 GOAL_FEED = 0.2
 
@@ -103,17 +102,11 @@ def setup_django(root: Path) -> None:
 
     # The baseline: the least a Django view does, behind the same middleware and URL include.
     from django.http import HttpRequest, HttpResponse
-    from django.urls import include, path
 
     def minimal(request: HttpRequest) -> HttpResponse:
         return HttpResponse(b"ok", content_type="text/plain")
 
-    urls = types.ModuleType("bench_status_urls")
-    urls.urlpatterns = [  # type: ignore[attr-defined]
-        path("minimal", minimal),
-        path("", include("checkpoints_admin.urls")),
-    ]
-    sys.modules["bench_status_urls"] = urls
+    install_urls("bench_status_urls", {"minimal": minimal})
 
 
 def per_request(client, url: str, count: int, repeat: int, **headers: str) -> float:

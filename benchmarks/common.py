@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Results", "compare", "measure", "parse_args", "report"]
+__all__ = ["Results", "compare", "install_urls", "measure", "parse_args", "report"]
 
 
 def measure(
@@ -108,3 +108,19 @@ def parse_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
     return parser.parse_args()
+
+
+def install_urls(module_name: str, views: dict[str, Callable[..., object]]) -> None:
+    """Register a URLconf module named ``module_name``: the console's URLs plus ``views``
+    (path -> view), for ``override_settings(ROOT_URLCONF=module_name)``."""
+    import sys
+    import types
+
+    from django.urls import include, path
+
+    urls = types.ModuleType(module_name)
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        *(path(route, view) for route, view in views.items()),
+        path("", include("checkpoints_admin.urls")),
+    ]
+    sys.modules[module_name] = urls

@@ -202,17 +202,20 @@ def _unchecked_lines(joined: str) -> str | None:
     return best
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """The length of the longest common prefix of two strings (compared a chunk at a time)."""
-    limit = min(len(a), len(b))
+def _agreeing(limit: int, agree: Callable[[int, int], bool]) -> int:
+    """How many characters (at most ``limit``) two strings share from one end.
+
+    ``agree(low, high)`` says whether they agree from ``low`` to ``high`` characters from that
+    end, given that they agree up to ``low``: growing chunks are compared, then the first
+    chunk that differs is bisected.
+    """
     low, step = 0, 64
     while low < limit:
         high = min(limit, low + step)
-        if not a.startswith(b[low:high], low):
-            # a[:low] == b[:low] and a[low:high] != b[low:high]: bisect the chunk.
+        if not agree(low, high):
             while high - low > 1:
                 middle = (low + high) // 2
-                if a.startswith(b[low:middle], low):
+                if agree(low, middle):
                     low = middle
                 else:
                     high = middle
@@ -220,25 +223,19 @@ def _common_prefix(a: str, b: str) -> int:
         low = high
         step = min(step * 2, _CHUNK)
     return limit
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of two strings (compared a chunk at a time)."""
+    return _agreeing(min(len(a), len(b)), lambda low, high: a.startswith(b[low:high], low))
 
 
 def _common_suffix(a: str, b: str, limit: int) -> int:
     """The length of the longest common suffix of two strings, at most ``limit``."""
     len_a, len_b = len(a), len(b)
-    low, step = 0, 64
-    while low < limit:
-        high = min(limit, low + step)
-        if not a.endswith(b[len_b - high : len_b - low], 0, len_a - low):
-            while high - low > 1:
-                middle = (low + high) // 2
-                if a.endswith(b[len_b - middle : len_b - low], 0, len_a - low):
-                    low = middle
-                else:
-                    high = middle
-            return low
-        low = high
-        step = min(step * 2, _CHUNK)
-    return limit
+    return _agreeing(
+        limit, lambda low, high: a.endswith(b[len_b - high : len_b - low], 0, len_a - low)
+    )
 
 
 def _date_chunks(first: int, last: int) -> Iterator[list[str]]:

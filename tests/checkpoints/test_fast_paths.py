@@ -387,3 +387,34 @@ def test_a_sorted_list_with_a_repeated_date_is_not_clean() -> None:
         "2025-03-05",
         "2025-03-06",
     ]
+
+
+def _naive_common(a: str, b: str, limit: int, *, from_end: bool) -> int:
+    n = 0
+    while n < limit and (a[-1 - n] == b[-1 - n] if from_end else a[n] == b[n]):
+        n += 1
+    return n
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.text(alphabet="ab\n", max_size=3000),
+    edits=st.lists(st.tuples(st.integers(min_value=0), st.sampled_from("abc")), max_size=3),
+    prefix=st.sampled_from(["", "q"]),
+    suffix=st.sampled_from(["", "x", "xyz"]),
+    cut=st.integers(min_value=0),
+)
+def test_common_prefix_and_suffix_match_a_character_by_character_scan(
+    base: str, edits: list[tuple[int, str]], prefix: str, suffix: str, cut: int
+) -> None:
+    other = list(base)
+    for position, char in edits:
+        if other:
+            other[position % len(other)] = char
+    b = prefix + "".join(other) + suffix
+    shorter = min(len(base), len(b))
+    assert kinds_module._common_prefix(base, b) == _naive_common(base, b, shorter, from_end=False)
+    limit = shorter - cut % (shorter + 1)
+    assert kinds_module._common_suffix(base, b, limit) == _naive_common(
+        base, b, limit, from_end=True
+    )
