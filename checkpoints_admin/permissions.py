@@ -92,7 +92,7 @@ class ConsoleBackend(ModelBackend):
         connection = connections[router.db_for_read(model)]
         opts = model._meta
         quote = connection.ops.quote_name
-        sql = f"SELECT * FROM {quote(opts.db_table)} WHERE {quote(opts.pk.column)} = %s"
+        sql = f"SELECT * FROM {quote(opts.db_table)} WHERE {quote(str(opts.pk.column))} = %s"
         key = opts.pk.get_db_prep_value(user_id, connection)
         user = next(iter(model._default_manager.raw(sql, [key])), None)
         return user if user is not None and self.user_can_authenticate(user) else None
@@ -111,7 +111,8 @@ def _groups_and_permissions(user: Any) -> tuple[set[str], set[str]]:
     """The names of ``user``'s groups and every permission they hold, in one query."""
     alias = router.db_for_read(Permission)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_groups_and_permissions_sql(alias, type(user)), [user.pk] * 3)
+        model: Any = type(user)  # (a class, hashable: the cache's key)
+        cursor.execute(_groups_and_permissions_sql(alias, model), [user.pk] * 3)
         rows = cursor.fetchall()
     groups = {name for name, _, _ in rows if name is not None}
     perms = {f"{app}.{codename}" for name, app, codename in rows if name is None}
@@ -119,10 +120,17 @@ def _groups_and_permissions(user: Any) -> tuple[set[str], set[str]]:
 
 
 @cache
-def _groups_and_permissions_sql(alias: str, user_model: type[Any]) -> str:
+def _groups_and_permissions_sql(alias: str, user_model: Any) -> str:
     """Rows ``(group name, NULL, NULL)`` for each group of user %s, then ``(NULL, app label,
     codename)`` for each permission of the user (%s) or of their groups (%s)."""
-    q = connections[alias].ops.quote_name
+    quote = connections[alias].ops.quote_name
+
+    def q(name: Any) -> str:
+        return quote(str(name))
+
+    def column(meta: Any, name: str) -> str:
+        return q(meta.get_field(name).column)
+
     member = user_model._meta.get_field("groups")
     own = user_model._meta.get_field("user_permissions")
     granted = Group._meta.get_field("permissions")
@@ -139,13 +147,13 @@ def _groups_and_permissions_sql(alias: str, user_model: type[Any]) -> str:
 
     groups_of_user = through(member, "= %s")
     return (
-        f"SELECT g.{q(group.get_field('name').column)}, NULL, NULL FROM {q(group.db_table)} g "
+        f"SELECT g.{column(group, 'name')}, NULL, NULL FROM {q(group.db_table)} g "
         f"WHERE g.{q(group.pk.column)} IN ({groups_of_user}) "
         "UNION ALL "
-        f"SELECT NULL, t.{q(types.get_field('app_label').column)}, "
-        f"p.{q(permission.get_field('codename').column)} "
+        f"SELECT NULL, t.{column(types, 'app_label')}, p.{column(permission, 'codename')} "
         f"FROM {q(permission.db_table)} p "
-        f"JOIN {q(types.db_table)} t ON t.{q(types.pk.column)} = p.{q(content_type.column)} "
+        f"JOIN {q(types.db_table)} t "
+        f"ON t.{q(types.pk.column)} = p.{column(permission, 'content_type')} "
         f"WHERE p.{q(permission.pk.column)} IN ({through(own, '= %s')}) "
         f"OR p.{q(permission.pk.column)} IN ({through(granted, f'IN ({groups_of_user})')})"
     )

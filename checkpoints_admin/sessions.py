@@ -10,7 +10,7 @@ of building the ORM query for it. Saving, creating and deleting are Django's own
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import connections, router
@@ -26,10 +26,11 @@ class SessionStore(DatabaseSessionStore):
         opts = model._meta
         quote = connection.ops.quote_name
         expire_date = opts.get_field("expire_date")
-        sql = (
-            f"SELECT {quote(opts.get_field('session_data').column)} FROM {quote(opts.db_table)} "
-            f"WHERE {quote(opts.pk.column)} = %s AND {quote(expire_date.column)} > %s"
+        data, key, expires = (
+            quote(str(field.column))
+            for field in (opts.get_field("session_data"), opts.pk, expire_date)
         )
+        sql = f"SELECT {data} FROM {quote(opts.db_table)} WHERE {key} = %s AND {expires} > %s"
         now = expire_date.get_db_prep_value(timezone.now(), connection)
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.session_key, now])
@@ -37,4 +38,4 @@ class SessionStore(DatabaseSessionStore):
         if row is None:
             self._session_key = None
             return None
-        return model(session_key=self.session_key, session_data=row[0])
+        return model(session_key=cast(str, self.session_key), session_data=row[0])
