@@ -22,7 +22,7 @@ from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.kinds import DAILY, UNIFIED
-from checkpoints_admin.checkpoints.summary import Summary
+from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary
 from checkpoints_admin.queries import count_errors, directory_stamp, stamp_settled
 
 #: States that make the overall banner say "need attention".
@@ -265,7 +265,7 @@ def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state:
             errors=fixed.errors,
             warnings=fixed.warnings,
         )
-    moving = state in ("running", "pending")  # a finish time only means something then
+    moving = state in MOVING_STATES  # a finish time only means something then
     return JobStatus(
         name=info.name,
         display_name=display_name,

@@ -29,6 +29,8 @@ from checkpoints_admin.checkpoints.kinds import (
 )
 
 STATES: Final = ("pending", "running", "stalled", "completed", "failed")
+#: States in which a job is expected to go on, so that an ETA means something.
+MOVING_STATES: Final = frozenset({"pending", "running"})
 
 
 @dataclass(frozen=True, slots=True)

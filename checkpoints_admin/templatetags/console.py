@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.permissions import role_of
 
 register = template.Library()
@@ -100,6 +101,15 @@ def duration(seconds: Any) -> str:
     if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return "—"
     return humanize_seconds(seconds)
+
+
+@register.filter
+def eta(seconds: Any, state: str | None) -> str:
+    """The ETA of a job in ``state``: ``done`` when completed, the time left while it is
+    pending or running, ``—`` when stalled or failed (it will not finish on its own)."""
+    if state == "completed":
+        return "done"
+    return duration(seconds) if state in MOVING_STATES else "—"
 
 
 _RATE_UNITS = {"records": "rec", "dates": "dates", "items": "items"}

@@ -68,6 +68,9 @@ def test_status_table_shows_progress_counts_and_corrupt_errors(samples_dir) -> N
     assert lines[4].endswith("0E 2W")
     assert "24.0 rec/s" in lines[4]
     assert lines[3].split()[:5] == ["my-process", "managed", "stalled", "33.0%", "1/2"]
+    # A stalled job will not finish on its own: no ETA, though one can be computed.
+    assert json.loads(run("checkpoint_status", UNIFIED, "--json"))[0]["eta_seconds"] > 0
+    assert unified[8] == "-"  # the ETA column (done/pending and the rate are two words each)
 
 
 def test_status_of_named_checkpoints_keeps_their_order(samples_dir) -> None:

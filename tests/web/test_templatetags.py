@@ -114,3 +114,19 @@ def test_values_as_text():
     assert console.stat(8564) == "8,564"
     assert console.stat(0.5) == "0.50"
     assert console.stat([1, 2]) == "[1,2]"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "state", "text"),
+    [
+        (3 * 3600 + 720, "running", console.duration(3 * 3600 + 720)),
+        (90, "pending", console.duration(90)),
+        (90, "stalled", "—"),  # it will not finish on its own
+        (90, "failed", "—"),
+        (None, "running", "—"),
+        (0, "completed", "done"),
+        (None, "completed", "done"),
+    ],
+)
+def test_eta_only_while_a_job_is_expected_to_go_on(seconds, state, text):
+    assert console.eta(seconds, state) == text

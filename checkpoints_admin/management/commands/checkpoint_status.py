@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CheckpointInfo
+from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
@@ -190,7 +191,7 @@ def row_cells(row: dict[str, Any], *, now: datetime) -> list[str]:
         "-" if progress is None else f"{progress * 100:.1f}%",
         f"{row['done']:,}/{row['pending']:,}{unit}",
         rate_text(row["rate"], row["rate_unit"] or ""),
-        "-" if row["state"] == "completed" else duration(row["eta_seconds"]),
+        duration(row["eta_seconds"]) if row["state"] in MOVING_STATES else "-",
         relative(parse_iso(row["last_update"]), now),
         f"{errors}E {warnings}W" if errors or warnings else "-",
     ]
