@@ -53,6 +53,8 @@ from typing import Any, Final
 
 import orjson
 
+from checkpoints_admin.checkpoints.runs import agreeing_run
+
 __all__ = [
     "ABSENT",
     "Change",
@@ -405,20 +407,7 @@ def _equal_run(a: Sequence[Any], b: Sequence[Any], limit: int, end_a: int, end_b
             return a[end_a - high : end_a - low] == b[end_b - high : end_b - low]
         return a[low:high] == b[low:high]
 
-    low, step = 0, 16
-    while low < limit:
-        high = min(limit, low + step)
-        if not same(low, high):
-            while high - low > 1:
-                middle = (low + high) // 2
-                if same(low, middle):
-                    low = middle
-                else:
-                    high = middle
-            return low
-        low = high
-        step = min(step * 4, _CHUNK)
-    return limit
+    return agreeing_run(limit, same, first_step=16, growth=4, max_step=_CHUNK)
 
 
 def _all_strings(items: Sequence[Any]) -> bool:

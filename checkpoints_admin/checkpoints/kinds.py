@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
+from checkpoints_admin.checkpoints.runs import agreeing_run
+
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.summary import Summary
 
@@ -202,39 +204,26 @@ def _unchecked_lines(joined: str) -> str | None:
     return best
 
 
-def _agreeing(limit: int, agree: Callable[[int, int], bool]) -> int:
-    """How many characters (at most ``limit``) two strings share from one end.
-
-    ``agree(low, high)`` says whether they agree from ``low`` to ``high`` characters from that
-    end, given that they agree up to ``low``: growing chunks are compared, then the first
-    chunk that differs is bisected.
-    """
-    low, step = 0, 64
-    while low < limit:
-        high = min(limit, low + step)
-        if not agree(low, high):
-            while high - low > 1:
-                middle = (low + high) // 2
-                if agree(low, middle):
-                    low = middle
-                else:
-                    high = middle
-            return low
-        low = high
-        step = min(step * 2, _CHUNK)
-    return limit
-
-
 def _common_prefix(a: str, b: str) -> int:
     """The length of the longest common prefix of two strings (compared a chunk at a time)."""
-    return _agreeing(min(len(a), len(b)), lambda low, high: a.startswith(b[low:high], low))
+    return agreeing_run(
+        min(len(a), len(b)),
+        lambda low, high: a.startswith(b[low:high], low),
+        first_step=64,
+        growth=2,
+        max_step=_CHUNK,
+    )
 
 
 def _common_suffix(a: str, b: str, limit: int) -> int:
     """The length of the longest common suffix of two strings, at most ``limit``."""
     len_a, len_b = len(a), len(b)
-    return _agreeing(
-        limit, lambda low, high: a.endswith(b[len_b - high : len_b - low], 0, len_a - low)
+    return agreeing_run(
+        limit,
+        lambda low, high: a.endswith(b[len_b - high : len_b - low], 0, len_a - low),
+        first_step=64,
+        growth=2,
+        max_step=_CHUNK,
     )
 
 
