@@ -25,7 +25,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
 
-from checkpoints_admin.conf import get_settings
+from checkpoints_admin.checkpoints import CheckpointStore
+from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
     AuditEntry,
     PendingChange,
@@ -534,14 +535,20 @@ def _referenced_snapshots() -> set[str]:
 
 
 def prune_snapshots(
-    *, older_than: timedelta = timedelta(days=7), dry_run: bool = False, now: datetime | None = None
+    *,
+    older_than: timedelta = timedelta(days=7),
+    dry_run: bool = False,
+    now: datetime | None = None,
+    store: CheckpointStore | None = None,
 ) -> PruneResult:
     """Remove snapshots no audit entry needs that were stored more than ``older_than`` ago.
 
     Such snapshots come from previews (the version an operator saw, kept so a conflict page
     can say what changed since) and from attempts that failed before their entry was written.
     Kept: both sides of every entry and of every journaled attempt, everything stored since
-    the cutoff (a preview may still be applied), and every base a kept delta is built on.
+    the cutoff (a preview may still be applied), the version each checkpoint file has now
+    (an apply may be taking it as its base this moment), and every base a kept delta is
+    built on.
     Runs with the audit chain locked, so no entry is appended while the set is computed.
     """
     if older_than < timedelta(0):
@@ -552,6 +559,7 @@ def prune_snapshots(
         bases: dict[str, str | None] = {}
         sizes: dict[str, int] = {}
         keep = _referenced_snapshots()
+        keep.update(info.version for info in (store or get_store()).list() if info.version)
         rows = Snapshot.objects.values_list("sha", "base_id", "created", Length("data"))
         for sha, base, created, stored in rows.iterator(chunk_size=5000):
             bases[sha] = base

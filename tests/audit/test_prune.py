@@ -36,7 +36,8 @@ def job_writes(store, name: str, **changes) -> None:
 
 @pytest.fixture
 def history(samples_dir, store, actor):
-    """One applied skip, then a job write and a preview of it that was never applied."""
+    """One applied skip, then a job write, a preview of it that was never applied, and
+    another job write (the previewed version is on disk no more)."""
     applied = services.apply(
         UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=actor, reason=REASON, store=store
     )
@@ -45,7 +46,20 @@ def history(samples_dir, store, actor):
         UNIFIED, "skip", {"dates": ["2025-03-07"]}, store=store, keep_base=True
     )
     assert preview.base_version in shas()
+    job_writes(store, UNIFIED, lastUpdateTime=1709744999999)
     return applied, preview
+
+
+def test_the_version_on_disk_is_kept_however_old(samples_dir, store) -> None:
+    """An apply may be taking the file's current version as its base right now."""
+    preview = services.preview(
+        UNIFIED, "skip", {"dates": ["2025-03-07"]}, store=store, keep_base=True
+    )
+    result = prune_snapshots(now=timezone.now() + LATER, store=store)
+    assert (result.removed, result.kept) == (0, 1)
+    assert shas() == {preview.base_version}
+    job_writes(store, UNIFIED, lastUpdateTime=1)
+    assert prune_snapshots(now=timezone.now() + LATER, store=store).removed == 1
 
 
 def test_an_unapplied_preview_version_is_removed_and_entries_stay_restorable(
