@@ -12,12 +12,14 @@ import calendar
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
-from operator import itemgetter
+from itertools import islice
+from operator import countOf, itemgetter, lt
 from pathlib import Path
 from typing import Any, Final
 
@@ -287,13 +289,57 @@ def _iso_ordinal(value: str) -> int | None:
 
 
 def _string_set(value: Any) -> set[str]:
-    return {item for item in value if type(item) is str} if isinstance(value, list) else set()
+    """The strings of a JSON list (nothing else of it), as a set."""
+    if not isinstance(value, list):
+        return set()
+    if countOf(map(type, value), str) == len(value):  # the usual case: one pass in C
+        return set(value)
+    return {item for item in value if type(item) is str}
+
+
+class _Ascending:
+    """A strictly ascending list of strings, searched by bisection: as good as a set for
+    ``in`` and iteration, without building one (a million dates cost a set of a million)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+
+    @classmethod
+    def or_set(cls, value: Any) -> _Ascending | set[str]:
+        """``value`` as is when it is a strictly ascending list of strings, else its set."""
+        if (
+            isinstance(value, list)
+            and countOf(map(type, value), str) == len(value)
+            and all(map(lt, value, islice(value, 1, None)))
+        ):
+            return cls(value)
+        return _string_set(value)
+
+    def __contains__(self, value: object) -> bool:
+        if type(value) is not str:
+            return False
+        index = bisect_left(self.items, value)
+        return index < len(self.items) and self.items[index] == value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
 
 
 class DateIndex:
-    """The dates of a date-kind checkpoint as sets, for calendars and gap finding."""
+    """The dates of a date-kind checkpoint, for calendars and gap finding: sets, or for a
+    unified checkpoint's ascending lists the lists themselves."""
 
-    def __init__(self, completed: set[str], pending: set[str], summary: Summary) -> None:
+    def __init__(
+        self,
+        completed: set[str] | _Ascending,
+        pending: set[str] | _Ascending,
+        summary: Summary,
+    ) -> None:
         self.completed = completed
         self.pending = pending
         self.first = summary.first_date
@@ -304,8 +350,8 @@ class DateIndex:
     def of(cls, data: dict[str, Any], kind: str, summary: Summary) -> DateIndex:
         if kind == UNIFIED:
             return cls(
-                _string_set(data.get("completedDates")),
-                _string_set(data.get("pendingDates")),
+                _Ascending.or_set(data.get("completedDates")),
+                _Ascending.or_set(data.get("pendingDates")),
                 summary,
             )
         processed = _string_set(data.get("processedDates"))
@@ -327,7 +373,22 @@ class DateIndex:
 
     @cached_property
     def first_pending(self) -> str | None:
-        valid = [value for value in self.pending if _iso_ordinal(value) is not None]
+        """The earliest real date among the pending values.
+
+        ISO dates sort as strings do, so the smallest string is the answer when it is a real
+        date; only when it is not (rare: a corrupt value) are the others looked at.
+        """
+        if isinstance(self.pending, _Ascending):
+            return next((v for v in self.pending if _iso_ordinal(v) is not None), None)
+        rest = self.pending
+        for _ in range(8):
+            if not rest:
+                return None
+            smallest = min(rest)
+            if _iso_ordinal(smallest) is not None:
+                return smallest
+            rest = rest - {smallest}
+        valid = [value for value in rest if _iso_ordinal(value) is not None]
         return min(valid) if valid else None
 
     @cached_property
@@ -337,7 +398,7 @@ class DateIndex:
             return None
         dates = sorted(
             value
-            for value in self.completed | self.pending
+            for value in set(self.completed).union(self.pending)
             if self.first <= value <= (self.last or value) and _iso_ordinal(value) is not None
         )
         if not dates:

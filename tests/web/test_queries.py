@@ -7,6 +7,8 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import CheckpointNotFound, CheckpointStore, CorruptCheckpoint
@@ -229,3 +231,30 @@ def test_a_directory_changed_just_now_is_not_cached(store, samples_dir, monkeypa
     os.utime(samples_dir, (soon, soon))
     first = queries.listing(store, stale_after=3600)
     assert queries.listing(store, stale_after=3600) is not first
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    completed=st.sets(st.integers(min_value=0, max_value=40)),
+    pending=st.sets(st.integers(min_value=0, max_value=40)),
+    odd=st.sampled_from([[], ["2025-02-30"], ["not a date"], [" 2025-01-05"]]),
+)
+def test_ascending_lists_index_like_their_sets(completed, pending, odd):
+    """A unified checkpoint's strictly ascending lists are searched in place; the answers
+    are those of the sets an unsorted copy of the same lists gives."""
+    start = date(2025, 1, 1).toordinal()
+
+    def days(numbers):
+        return [date.fromordinal(start + n).isoformat() for n in sorted(numbers)]
+
+    ascending = {"completedDates": days(completed), "pendingDates": sorted(days(pending) + odd)}
+    shuffled = {key: list(reversed(value)) for key, value in ascending.items()}
+    fast = index_of(ascending, "unified-reconciliation")
+    slow = index_of(shuffled, "unified-reconciliation")
+    if len(ascending["pendingDates"]) > 1:
+        assert isinstance(fast.pending, queries._Ascending)
+        assert isinstance(slow.pending, set)
+    window = [date.fromordinal(start + n).isoformat() for n in range(-2, 44)]
+    assert [fast.state_of(day) for day in window] == [slow.state_of(day) for day in window]
+    assert fast.first_pending == slow.first_pending
+    assert fast.first_gap == slow.first_gap
