@@ -109,41 +109,27 @@ def main() -> int:
         path = store.path_for(NAME)
         queue = list(store.read(NAME).data["pendingDates"])
 
+        def apply_skip(day: str) -> None:
+            response = form_post(
+                client,
+                f"/checkpoints/{NAME}/skip/apply",
+                {"dates": day, "base_version": version_of(path.read_bytes()), "reason": REASON},
+            )
+            assert response.status_code == 302, response.status_code
+            # The result page a person is sent to shows (and so clears) the message; without
+            # that the success messages would pile up in the cookie.
+            client.cookies.pop("messages", None)
+
         def apply_batch() -> None:
             for _ in range(batch):
-                day = queue.pop(0)
-                response = form_post(
-                    client,
-                    f"/checkpoints/{NAME}/skip/apply",
-                    {
-                        "dates": day,
-                        "base_version": version_of(path.read_bytes()),
-                        "reason": REASON,
-                    },
-                )
-                assert response.status_code == 302, response.status_code
-                # The result page a person is sent to shows (and so clears) the message;
-                # without that the success messages would pile up in the cookie.
-                client.cookies.pop("messages", None)
+                apply_skip(queue.pop(0))
 
         def flow_batch() -> None:
             for _ in range(batch):
                 day = queue.pop(0)
                 shown = form_post(client, f"/checkpoints/{NAME}/skip/preview", {"dates": day})
                 assert shown.status_code == 200, shown.status_code
-                response = form_post(
-                    client,
-                    f"/checkpoints/{NAME}/skip/apply",
-                    {
-                        "dates": day,
-                        "base_version": version_of(path.read_bytes()),
-                        "reason": REASON,
-                    },
-                )
-                assert response.status_code == 302, response.status_code
-                # The result page a person is sent to shows (and so clears) the message;
-                # without that the success messages would pile up in the cookie.
-                client.cookies.pop("messages", None)
+                apply_skip(day)
 
         bare = CheckpointStore(root / "bare")
         payload = store.read(NAME).data
