@@ -1123,12 +1123,16 @@ def _os_error(exc: OSError) -> str:
 
 
 def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Finding, ...]]:
-    """Summary and time-independent findings of a parsed document (never raises)."""
-    from checkpoints_admin.checkpoints.kinds import Finding, validate
-    from checkpoints_admin.checkpoints.summary import summarize
+    """Summary and time-independent findings of a parsed document (never raises).
+
+    One ``examine`` call, so each date list is taken apart once for both.
+    """
+    from checkpoints_admin.checkpoints.kinds import Finding
+    from checkpoints_admin.checkpoints.summary import examine
 
     try:
-        return summarize(data, kind=kind), tuple(validate(data, kind=kind))
+        summary, findings = examine(data, kind=kind)
+        return summary, tuple(findings)
     except Exception as exc:  # a checker bug must not break the listing
         logger.exception("could not check checkpoint %s", name)
         return None, (Finding("error", "", f"this checkpoint could not be checked: {exc}"),)
