@@ -60,6 +60,7 @@ __all__ = [
     "ValidationFailed",
     "apply",
     "changes_since",
+    "finding_json",
     "preview",
     "recover_pending",
 ]
@@ -464,7 +465,8 @@ def _conflict(
     )
 
 
-def _finding_dict(finding: Finding) -> dict[str, str]:
+def finding_json(finding: Finding) -> dict[str, str]:
+    """A finding as a JSON object (as audit entries and ``validate_checkpoints --json`` hold it)."""
     return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
 
 
@@ -790,7 +792,7 @@ def apply(
             "after": None,
             "patch": pv.patch,
             "summary": pv.summary,
-            "findings": [_finding_dict(f) for f in pv.findings],
+            "findings": [finding_json(f) for f in pv.findings],
             "restores": pv.restores,
             "attempted": format_time(datetime.now(UTC)),
         }

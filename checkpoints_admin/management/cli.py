@@ -334,11 +334,6 @@ def describe_finding(finding: Finding, *, with_severity: bool = False) -> str:
     return f"{describe_pointer(finding.pointer)}: {finding.message}"
 
 
-def finding_json(finding: Finding) -> dict[str, str]:
-    """A finding as a JSON object."""
-    return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
-
-
 def not_found(missing: list[str]) -> CheckpointNotFound:
     """The error for named checkpoints that do not exist (exit code 1, naming them all)."""
     return CheckpointNotFound(

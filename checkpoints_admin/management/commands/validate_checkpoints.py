@@ -19,11 +19,11 @@ from checkpoints_admin.management.cli import (
     CheckpointsCommand,
     count_findings,
     describe_pointer,
-    finding_json,
     not_found,
     plural,
     refused,
 )
+from checkpoints_admin.services import finding_json
 
 
 class Command(CheckpointsCommand):
