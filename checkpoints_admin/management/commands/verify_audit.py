@@ -33,14 +33,7 @@ class Command(CheckpointsCommand):
             )
         result = audit.verify_chain()
         if options["json"]:
-            self.write_json(
-                {
-                    "ok": result.ok,
-                    "checked": result.checked,
-                    "first_break": result.first_break,
-                    "message": result.message,
-                }
-            )
+            self.write_json(result.as_dict())
         elif result.ok:
             self.say(result.message, style=self.style.SUCCESS)
         if not result.ok:
