@@ -28,6 +28,16 @@ VIEW_AUDIT: Final = "checkpoints_admin.view_auditentry"
 # Groups created by the 0002_roles migration, most powerful first.
 ROLES: Final = ("admin", "operator", "viewer")
 
+
+def restore_permission(side_snapshot_id: str | None) -> str:
+    """The right restoring one side of an audit entry needs.
+
+    A side with no file (the before of a create, the after of a reset) deletes the
+    checkpoint when restored, so it needs the reset right; any other side the change right.
+    """
+    return CHANGE_CHECKPOINTS if side_snapshot_id is not None else RESET_CHECKPOINTS
+
+
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 

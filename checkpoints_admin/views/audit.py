@@ -18,7 +18,12 @@ from checkpoints_admin.checkpoints.store import decode_document
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.forms import AuditFilterForm, EntryForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
-from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
+from checkpoints_admin.permissions import (
+    VIEW_AUDIT,
+    VIEW_CHECKPOINTS,
+    permission_required,
+    restore_permission,
+)
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
 from checkpoints_admin.views.checkpoints import RAW_CSP
 from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
@@ -158,6 +163,10 @@ def _detail_context(
         "has_next": AuditEntry.objects.filter(seq=entry.seq + 1).exists(),
         "exists": _exists(entry.checkpoint),
         "can_view_checkpoints": request.user.has_perm(VIEW_CHECKPOINTS),
+        "can_restore": {
+            "before": request.user.has_perm(restore_permission(entry.before_id)),
+            "after": request.user.has_perm(restore_permission(entry.after_id)),
+        },
         **group_page(view, params["group"], params["page"]),
     }
 

@@ -69,6 +69,7 @@ from checkpoints_admin.permissions import (
     VIEW_AUDIT,
     VIEW_CHECKPOINTS,
     permission_required,
+    restore_permission,
 )
 from checkpoints_admin.presenters import present_diff, pretty
 from checkpoints_admin.views.audit import snapshot_document
@@ -292,7 +293,7 @@ def _check_restore_permission(request: HtmxHttpRequest, form: RestoreForm) -> No
     if sides is None:
         return  # the service says there is no such entry
     sha = sides[0] if form.cleaned_data["side"] == "before" else sides[1]
-    if sha is None and not request.user.has_perm(RESET_CHECKPOINTS):
+    if not request.user.has_perm(restore_permission(sha)):
         raise PermissionDenied(
             "Restoring this side deletes the checkpoint (there was no file), which only an "
             "admin may do."
@@ -822,10 +823,8 @@ def _posted_version(request: HtmxHttpRequest) -> str | None:
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
     before, before_error = snapshot_document(entry.before)
     after, after_error = snapshot_document(entry.after)
-    # Undo restores the before side; without a before file that deletes: a reset right.
-    needs = RESET_CHECKPOINTS if entry.before_id is None else CHANGE_CHECKPOINTS
-    undo_url = ""
-    if request.user.has_perm(needs):
+    undo_url = ""  # undo restores the before side
+    if request.user.has_perm(restore_permission(entry.before_id)):
         undo_url = (
             reverse("intervention", args=(entry.checkpoint, "restore"))
             + f"?entry={entry.seq}&side=before"

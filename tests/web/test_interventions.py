@@ -742,6 +742,32 @@ def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, ch
     assert "restore before of #1: deleted fresh.json" in text(shown)
 
 
+def test_a_posted_restore_of_nothing_needs_the_reset_right(operator, admin, checkpoints_dir):
+    created = services.apply(
+        "fresh",
+        "create",
+        {"document": {"id": "f", "status": "pending", "progress": 0}},
+        actor=services.Actor("alice", "cli"),
+        reason="new job",
+    )
+    before = state(checkpoints_dir)
+    restore = {"entry": str(created.entry.seq), "side": "before"}
+    base = "/checkpoints/fresh/restore"
+    version = version_of((checkpoints_dir / "fresh.json").read_bytes())
+    preview_response = operator.post(f"{base}/preview", restore)
+    assert preview_response.status_code == 403
+    assert "which only an admin may do" in text(preview_response)
+    applied = operator.post(f"{base}/apply", {**restore, "base_version": version, "reason": REASON})
+    assert applied.status_code == 403
+    assert state(checkpoints_dir) == before
+    # the after side has a file: an operator may restore it
+    assert operator.post(f"{base}/preview", {**restore, "side": "after"}).status_code == 200
+    # the audit entry offers only the sides the user may restore
+    assert "Restore before…" not in text(operator.get(f"/audit/{created.entry.seq}/"))
+    assert "Restore after…" in text(operator.get(f"/audit/{created.entry.seq}/"))
+    assert "Restore before…" in text(admin.get(f"/audit/{created.entry.seq}/"))
+
+
 def test_result_page_of_another_checkpoint_is_404(operator, samples_dir):
     services.apply(
         UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
