@@ -8,10 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from checkpoints_admin import services
-from checkpoints_admin.models import AuditEntry
+from checkpoints_admin.models import AuditEntry, Snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +233,41 @@ def test_a_corrupt_checkpoint_can_be_reset_keeping_its_bytes(checkpoints_dir) ->
     assert (entry.action, entry.checkpoint, entry.source) == ("reset", "broken", "cli")
     assert entry.before.raw == broken
     assert "Applied reset to broken: audit entry #1, file removed." in stdout.getvalue()
+
+
+@pytest.fixture
+def skipped(samples_dir) -> AuditEntry:
+    """Entry #1: a skip of the unified sample."""
+    call_command("skip_dates", UNIFIED, "2025-03-06", reason=REASON, yes=True, stdout=StringIO())
+    return AuditEntry.objects.get()
+
+
+def refusal_of(*args: str) -> CommandError:
+    with pytest.raises(CommandError) as excinfo:
+        call_command(*args, "--reason", REASON, "--yes", stdout=StringIO(), stderr=StringIO())
+    assert "\n" not in str(excinfo.value)
+    return excinfo.value
+
+
+def test_restore_refuses_an_entry_of_another_checkpoint(samples_dir, skipped) -> None:
+    before = files(samples_dir)
+    error = refusal_of("restore_checkpoint", "my-process", "--entry", str(skipped.seq))
+    assert error.returncode == 1
+    assert f"Audit entry #1 is about checkpoint '{UNIFIED}', not 'my-process'" in str(error)
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 1
+
+
+def test_restore_refuses_an_entry_whose_snapshot_cannot_be_read(samples_dir, skipped) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Snapshot._meta.db_table)} SET data = %s "
+            "WHERE sha = %s",
+            [b"garbage", skipped.before_id],
+        )
+    before = files(samples_dir)
+    error = refusal_of("restore_checkpoint", UNIFIED, "--entry", str(skipped.seq))
+    assert error.returncode == 1
+    assert "The before snapshot of entry #1 cannot be read" in str(error)
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 1

@@ -131,6 +131,14 @@ def test_refusals_from_the_command_line_are_one_line_and_change_nothing(cli) -> 
         (["skip_dates", UNIFIED, "2025-03-06", *REASON], 1, "Pass --yes"),
         (["edit_checkpoint", UNIFIED, *REASON, "-y"], 2, "--set"),
         (["restore_checkpoint", UNIFIED, "--entry", "0", *REASON, "--yes"], 2, "--entry"),
+        (["restore_checkpoint", UNIFIED, "--entry", "two", *REASON, "--yes"], 2, "'two'"),
+        (["restore_checkpoint", UNIFIED, "--entry", "1", "--side", "during", *REASON], 2, "during"),
+        (
+            ["edit_checkpoint", UNIFIED, "--set", "/progress=1", "--from-file", "x.json", *REASON],
+            2,
+            "not allowed with",
+        ),
+        (["prune_snapshots", "--older-than", "soon"], 2, "expected a number of days"),
     ]
     files = cli.files()
     processes = [
