@@ -12,6 +12,7 @@ from django.test import Client
 
 from checkpoints_admin import services
 from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.models import Snapshot
 from tests.web.conftest import MODEL_BACKEND, ROLES
 from tests.web.test_interventions import REASON, UNIFIED, state
 
@@ -195,3 +196,24 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, entry_one):
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/?next="), url
     assert state(entry_one) == before
+
+
+def test_pruning_snapshots_is_left_to_the_command(csrf_client, entry_one):
+    """prune_snapshots has no console or admin path: not even a superuser removes a stored
+    version from the web, however the request is made."""
+    client, token = csrf_client("superuser")
+    previewed = send(
+        client, token, "post", f"/checkpoints/{UNIFIED}/skip/preview", {"dates": "2025-03-07"}
+    )
+    assert previewed.status_code == 200
+    shas = set(Snapshot.objects.values_list("sha", flat=True))
+    sha = min(shas)
+    for url in ("/prune/", "/audit/prune", "/audit/prune/", "/audit/snapshots/prune"):
+        assert send(client, token, "post", url, {}).status_code == 404, url
+    changelist = "/admin/checkpoints_admin/snapshot/"
+    deleted = send(client, token, "post", f"{changelist}{sha}/delete/", {"post": "yes"})
+    assert deleted.status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": sha, "post": "yes"}
+    send(client, token, "post", changelist, bulk)
+    assert "delete_selected" not in client.get(changelist).content.decode()
+    assert set(Snapshot.objects.values_list("sha", flat=True)) == shas
