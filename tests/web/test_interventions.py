@@ -185,6 +185,18 @@ def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir
     assert "2025-03-05 is inside the range" not in text(operator.get(f"/checkpoints/{UNIFIED}/"))
 
 
+def test_skip_the_gap_alone(operator, samples_dir):
+    pending = read(samples_dir, UNIFIED)["pendingDates"]
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-05"})
+    assert shown.status_code == 200
+    assert "2025-03-05 added to completedDates" in text(shown)
+    assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
+    document = read(samples_dir, UNIFIED)
+    assert document["pendingDates"] == pending
+    assert document["completedDates"][-2:] == ["2025-03-04", "2025-03-05"]
+    assert "2025-03-05 is inside the range" not in text(operator.get(f"/checkpoints/{UNIFIED}/"))
+
+
 def test_ticked_list_values_are_compressed_into_runs(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"value": ["2025-03-07", "2025-03-06"]})
     assert shown.status_code == 200
