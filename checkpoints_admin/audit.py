@@ -46,6 +46,7 @@ __all__ = [
     "export",
     "format_time",
     "lock_chain",
+    "parse_since",
     "prune_snapshots",
     "verify_chain",
 ]
@@ -422,16 +423,21 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
     )
 
 
-def _since_datetime(since: datetime | date | str | None) -> datetime | None:
+def parse_since(since: datetime | date | str | None) -> datetime | None:
+    """An export's start as an aware time: a date is its midnight UTC, a naive time is UTC,
+    a string is ``YYYY-MM-DD`` or ISO 8601 (``ValueError`` otherwise)."""
     if since is None:
         return None
     if isinstance(since, str):
+        text = since.strip()
         try:
-            parsed: datetime | date = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            parsed: datetime | date = (
+                date.fromisoformat(text)
+                if len(text) == 10
+                else datetime.fromisoformat(text.replace("Z", "+00:00"))
+            )
         except ValueError:
             raise ValueError(f"Not a date or time: {since!r} (use YYYY-MM-DD).") from None
-        if len(since.strip()) == 10:
-            parsed = date.fromisoformat(since)
         since = parsed
     if not isinstance(since, datetime):
         since = datetime.combine(since, time.min, tzinfo=UTC)
@@ -459,7 +465,7 @@ def export_records(
     entries = AuditEntry.objects.order_by("seq")
     if checkpoint:
         entries = entries.filter(checkpoint=checkpoint)
-    since_dt = _since_datetime(since)
+    since_dt = parse_since(since)
     if since_dt is not None:
         entries = entries.filter(created__gte=since_dt)
     for entry in entries.iterator(chunk_size=2000):

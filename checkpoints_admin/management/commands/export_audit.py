@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from argparse import ArgumentTypeError
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -16,16 +16,12 @@ from checkpoints_admin.conf import get_store
 from checkpoints_admin.management.cli import CheckpointsCommand, usage_error
 
 
-def since_value(value: str) -> date | datetime:
+def since_value(value: str) -> datetime | None:
     """An argparse type: ``2025-03-06`` or an ISO 8601 time (UTC when no offset)."""
-    text = value.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return audit.parse_since(value)
     except ValueError:
         raise ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, not {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _Stdout:
