@@ -265,7 +265,7 @@ class DateList:
     come from the order (slices and binary search).
     """
 
-    __slots__ = ("_values", "invalid", "items", "ordered", "strings", "unique")
+    __slots__ = ("_common", "_values", "invalid", "items", "ordered", "strings", "unique")
 
     items: list[Any]  # the list as found ([] when the field is absent or not a list)
     strings: list[str]  # its string entries (``items`` itself when all are strings)
@@ -276,6 +276,7 @@ class DateList:
     def __init__(self, items: list[Any], strings: list[str], invalid: set[str]) -> None:
         self.items, self.strings, self.invalid = items, strings, invalid
         self._values: set[str] | None = None
+        self._common: tuple[DateList, set[str]] | None = None  # the last ``common`` result
         if len(strings) < len(items):
             self.ordered = self.unique = False
         else:
@@ -316,10 +317,18 @@ class DateList:
         return value in self.values
 
     def common(self, other: DateList) -> set[str]:
-        """The strings of both lists (``self.values & other.values``)."""
+        """The strings of both lists (``self.values & other.values``); do not change it.
+
+        Kept on both lists, so a summary and the rules asking for the same pair share it.
+        """
+        if self._common is not None and self._common[0] is other:
+            return self._common[1]
         if self.unique and other.unique:
-            return _common_sorted(self.strings, other.strings)
-        return self.values & other.values
+            found = _common_sorted(self.strings, other.strings)
+        else:
+            found = self.values & other.values
+        self._common, other._common = (other, found), (self, found)
+        return found
 
 
 def _strictly_ascending(items: Sequence[Any]) -> bool:
@@ -850,8 +859,9 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
     last_run = _check_iso_time(report, data, "lastRun")
     dates = _check_date_list(report, data, "dates", required=True)
     processed = _check_date_list(report, data, "processedDates", required=True)
-    extra = processed.values - dates.values
-    if extra and "dates" in data and isinstance(data["dates"], list):
+    both = dates.common(processed)
+    if processed.count > len(both) and "dates" in data and isinstance(data["dates"], list):
+        extra = processed.values - dates.values
         _report_entries(
             report,
             "processedDates",
@@ -880,7 +890,7 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
             f"startTime {data['startTime']} is after lastRun {data['lastRun']}",
         )
     if status == "completed":
-        left = len(dates.values - processed.values)
+        left = dates.count - len(both)
         if left:
             report.warning(
                 json_pointer("status"),
@@ -888,7 +898,7 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
                 f"{'is' if left == 1 else 'are'} not in processedDates",
             )
     _check_gaps(report, ("dates", "processedDates"), "not in dates")
-    if last is not None and last not in processed.values:
+    if last is not None and last not in processed:
         report.warning(
             json_pointer("lastProcessedDate"), f"lastProcessedDate {last} is not in processedDates"
         )

@@ -159,11 +159,9 @@ def _status(data: Mapping[str, Any]) -> str | None:
 
 def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
     listed = scans("dates")
-    processed_dates = scans("processedDates")
-    dates, processed = listed.values, processed_dates.values
     covered = scans.span("dates", "processedDates")
-    done = len(processed & dates)
-    total = len(dates)
+    done = len(listed.common(scans("processedDates")))
+    total = listed.count
     started = parse_time(data.get("startTime"))
     last_run = parse_time(data.get("lastRun"))
     ended = parse_time(data.get("endTime"))

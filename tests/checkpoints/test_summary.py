@@ -264,3 +264,45 @@ def test_examine_works_out_the_span_of_the_date_lists_once(monkeypatch) -> None:
     assert [f.message for f in findings] == [
         "2025-03-03 is inside the range but in neither pendingDates nor completedDates"
     ]
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled with duplicates"])
+def test_daily_counts_the_same_whether_its_lists_are_sorted_or_not(order) -> None:
+    dates = [f"2025-03-{day:02d}" for day in range(1, 11)]
+    processed = dates[:4] + ["2025-04-01"]  # one processed date that is not in dates
+    if order != "sorted":
+        dates = dates[::-1] + dates[:2]
+        processed = processed[::-1] + processed[:1]
+    data = {"dates": dates, "processedDates": processed, "status": "completed"}
+    summary, findings = examine(data)
+    assert (summary.done, summary.pending, summary.total) == (4, 6, 10)
+    messages = [f.message for f in findings]
+    assert "'2025-04-01' is in processedDates but not in dates" in messages
+    assert "status is 'completed' but 6 dates of dates are not in processedDates" in messages
+
+
+def test_examine_intersects_sorted_daily_lists_once_without_sets(monkeypatch) -> None:
+    from checkpoints_admin.checkpoints import kinds as kinds_module
+
+    calls = []
+    real = kinds_module._common_sorted
+    real_values = kinds_module.DateList.values
+
+    def counting(a, b):
+        calls.append((len(a), len(b)))
+        return real(a, b)
+
+    def values(dates):
+        calls.append("set of values")
+        return real_values.fget(dates)
+
+    monkeypatch.setattr(kinds_module, "_common_sorted", counting)
+    monkeypatch.setattr(kinds_module.DateList, "values", property(values))
+    dates = [f"2025-03-{day:02d}" for day in range(1, 11)]
+    data = {"dates": dates, "processedDates": dates[:4], "status": "completed"}
+    summary, findings = examine(data)
+    assert calls == [(10, 4)]
+    assert (summary.done, summary.pending) == (4, 6)
+    assert [f.message for f in findings] == [
+        "status is 'completed' but 6 dates of dates are not in processedDates"
+    ]
