@@ -11,7 +11,8 @@ from checkpoints_admin import audit, services
 from checkpoints_admin.checkpoints import CheckpointNotFound, InterventionError, VersionConflict
 from checkpoints_admin.models import AuditEntry, PendingChange
 from checkpoints_admin.services import Actor
-from tests.audit.test_failures import file_bytes, journal
+from tests.audit.conftest import file_bytes
+from tests.audit.test_failures import journal
 
 UNIFIED = "reconciliation_checkpoint"
 

@@ -15,15 +15,11 @@ from checkpoints_admin import audit, services
 from checkpoints_admin.checkpoints import CheckpointLockTimeout, CheckpointStore
 from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
 from checkpoints_admin.services import Actor
-from tests.audit.conftest import raw_sql
+from tests.audit.conftest import file_bytes, raw_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIFIED = "reconciliation_checkpoint"
 MANAGED = "my-process"
-
-
-def file_bytes(directory: Path, name: str) -> bytes:
-    return (directory / f"{name}.json").read_bytes()
 
 
 def hold_lock(directory: Path, name: str) -> subprocess.Popen:

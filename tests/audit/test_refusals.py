@@ -10,16 +10,12 @@ from checkpoints_admin import services
 from checkpoints_admin.checkpoints import InterventionError, VersionConflict
 from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
 from checkpoints_admin.services import Actor
-from tests.audit.conftest import raw_sql
+from tests.audit.conftest import files, raw_sql
 
 pytestmark = pytest.mark.django_db
 
 UNIFIED = "reconciliation_checkpoint"
 MANAGED = "my-process"
-
-
-def files(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
 
 
 def do(name, action, params, *, actor=None, **kwargs):

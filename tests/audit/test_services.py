@@ -23,6 +23,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
 from checkpoints_admin.services import Actor, ReasonRequired, ValidationFailed
+from tests.audit.conftest import file_bytes, files
 
 pytestmark = pytest.mark.django_db
 
@@ -34,15 +35,6 @@ NOW = datetime(2025, 3, 6, 10, 20, tzinfo=UTC)
 
 def sha(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
-
-
-def file_bytes(directory: Path, name: str) -> bytes:
-    return (directory / f"{name}.json").read_bytes()
-
-
-def snapshot_of(directory: Path) -> dict[str, bytes]:
-    """Every checkpoint file's bytes (what must not change when a change is refused)."""
-    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
 
 
 def assert_nothing_recorded() -> None:
@@ -229,7 +221,7 @@ def test_restore_before_of_a_create_deletes_and_after_of_an_edit_rewrites(
 
 def test_restore_refuses_an_entry_of_another_checkpoint_or_none(samples_dir: Path) -> None:
     entry = do(MANAGED, "edit", {"set": {"/progress": 50}}).entry
-    before = snapshot_of(samples_dir)
+    before = files(samples_dir)
 
     with pytest.raises(InterventionError) as excinfo:
         do(UNIFIED, "restore", {"entry": entry.seq})
@@ -237,7 +229,7 @@ def test_restore_refuses_an_entry_of_another_checkpoint_or_none(samples_dir: Pat
     with pytest.raises(InterventionError) as excinfo:
         do(UNIFIED, "restore", {"entry": 99})
     assert "no audit entry #99" in str(excinfo.value)
-    assert snapshot_of(samples_dir) == before
+    assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 1
 
 
@@ -259,11 +251,11 @@ def test_reset_and_replace_work_on_a_corrupt_file(checkpoints_dir: Path) -> None
 
 
 def test_preview_computes_everything_and_records_nothing(samples_dir: Path) -> None:
-    before = snapshot_of(samples_dir)
+    before = files(samples_dir)
 
     preview = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06..2025-03-07"]}, now=NOW)
 
-    assert snapshot_of(samples_dir) == before
+    assert files(samples_dir) == before
     assert_nothing_recorded()
     assert preview.base_version == sha(before[f"{UNIFIED}.json"])
     assert preview.after["pendingDates"] == []
@@ -318,7 +310,7 @@ def test_the_seen_version_binds_and_passes(samples_dir: Path) -> None:
 
 
 def test_a_result_with_errors_is_refused_with_its_findings(samples_dir: Path) -> None:
-    before = snapshot_of(samples_dir)
+    before = files(samples_dir)
 
     with pytest.raises(ValidationFailed) as excinfo:
         do(UNIFIED, "edit", {"set": {"/stats/processedRecords": 999999}})
@@ -326,19 +318,19 @@ def test_a_result_with_errors_is_refused_with_its_findings(samples_dir: Path) ->
     assert [f.pointer for f in excinfo.value.findings] == ["/stats/processedRecords"]
     assert all(f.severity == "error" for f in excinfo.value.findings)
     assert "/stats/processedRecords" in str(excinfo.value)
-    assert snapshot_of(samples_dir) == before
+    assert files(samples_dir) == before
     assert_nothing_recorded()
 
 
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
-    before = snapshot_of(samples_dir)
+    before = files(samples_dir)
 
     with pytest.raises(ReasonRequired) as excinfo:
         do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
 
     assert "reason is required" in str(excinfo.value)
-    assert snapshot_of(samples_dir) == before
+    assert files(samples_dir) == before
     assert_nothing_recorded()
 
 
@@ -361,13 +353,13 @@ def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
 def test_refusals_name_the_problem_and_change_nothing(
     samples_dir: Path, name, action, params, error, text
 ) -> None:
-    before = snapshot_of(samples_dir)
+    before = files(samples_dir)
 
     with pytest.raises(error) as excinfo:
         do(name, action, params)
 
     assert text in str(excinfo.value)
-    assert snapshot_of(samples_dir) == before
+    assert files(samples_dir) == before
     assert_nothing_recorded()
 
 
