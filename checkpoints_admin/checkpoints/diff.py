@@ -47,12 +47,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, filterfalse, islice, repeat
-from operator import attrgetter, countOf, lt
+from itertools import compress, filterfalse, repeat
+from operator import attrgetter
 from typing import Any, Final
 
 import orjson
 
+from checkpoints_admin.checkpoints.kinds import all_strings, strictly_ascending
 from checkpoints_admin.checkpoints.runs import agreeing_run
 
 __all__ = [
@@ -410,18 +411,6 @@ def _equal_run(a: Sequence[Any], b: Sequence[Any], limit: int, end_a: int, end_b
     return agreeing_run(limit, same, first_step=16, growth=4, max_step=_CHUNK)
 
 
-def _all_strings(items: Sequence[Any]) -> bool:
-    """Every item is a ``str`` (not a subclass): ``set(map(type, items)) == {str}``, faster."""
-    return countOf(map(type, items), str) == len(items)
-
-
-def _strictly_ascending(items: Sequence[Any]) -> bool:
-    try:
-        return all(map(lt, items, islice(items, 1, None)))
-    except TypeError:  # values that do not compare
-        return False
-
-
 def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | None:
     """``(head, tail)`` around the differing middles of two lists of unique strings.
 
@@ -443,9 +432,9 @@ def _small_edit(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, int] | Non
         return None
     big = len(old) >= _SORTED_CHECK_MIN
     # Before the pass over the types: an unsorted list usually fails at once.
-    if big and old_mid != new_mid and not _strictly_ascending(old):
+    if big and old_mid != new_mid and not strictly_ascending(old):
         return None
-    if not (_all_strings(old) and _all_strings(new)):
+    if not (all_strings(old) and all_strings(new)):
         return None
     if old_mid == new_mid:
         return _EQUAL

@@ -257,6 +257,19 @@ def is_sorted(items: Sequence[Any]) -> bool:
         return False
 
 
+def strictly_ascending(items: Sequence[Any]) -> bool:
+    """True when ``items`` are in strictly ascending order (so each is there once)."""
+    try:
+        return all(map(operator.lt, items, islice(items, 1, None)))
+    except TypeError:  # values that do not compare
+        return False
+
+
+def all_strings(items: Sequence[Any]) -> bool:
+    """Every item is a ``str`` (not a subclass): ``set(map(type, items)) <= {str}``, faster."""
+    return operator.countOf(map(type, items), str) == len(items)
+
+
 class DateList:
     """One date list of a document, taken apart in a few passes (no per-date parse).
 
@@ -280,7 +293,7 @@ class DateList:
         if len(strings) < len(items):
             self.ordered = self.unique = False
         else:
-            self.unique = _strictly_ascending(strings)
+            self.unique = strictly_ascending(strings)
             self.ordered = self.unique or is_sorted(strings)
 
     @property
@@ -331,13 +344,6 @@ class DateList:
         return found
 
 
-def _strictly_ascending(items: Sequence[Any]) -> bool:
-    try:
-        return all(map(operator.lt, items, islice(items, 1, None)))
-    except TypeError:
-        return False
-
-
 def _common_sorted(a: list[str], b: list[str]) -> set[str]:
     """The strings of two strictly ascending lists of strings that are in both."""
     if not a or not b:
@@ -361,7 +367,7 @@ def _common_sorted(a: list[str], b: list[str]) -> set[str]:
 def scan_dates(value: Any) -> DateList:
     """Take a date list apart; a value that is not a list counts as an empty list."""
     items: list[Any] = value if isinstance(value, list) else []
-    if operator.countOf(map(type, items), str) == len(items):  # all of them (or none)
+    if all_strings(items):
         strings: list[str] = items
     else:
         strings = [item for item in items if type(item) is str]

@@ -330,7 +330,7 @@ def test_validate_and_summary_of_sorted_lists_match_the_set_path(
         summary = summarize(document)
         with monkeypatch.context() as patched:
             # No list is known to be strictly ascending: every rule works on sets.
-            patched.setattr(kinds_module, "_strictly_ascending", lambda items: False)
+            patched.setattr(kinds_module, "strictly_ascending", lambda items: False)
             assert validate(document, now=NOW, stale_after=3600.0) == findings
             assert summarize(document) == summary
 
