@@ -25,6 +25,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
+from checkpoints_admin.intervention_forms import unit_of
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import pretty_document
@@ -229,6 +230,7 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "warning_count": len(findings) - errors,
         "params": params,
         "can_audit": request.user.has_perm(VIEW_AUDIT),
+        "selection_unit": unit_of(loaded.kind),  # what Skip/Reprocess work on, if anything
         "refresh_seconds": REFRESH_SECONDS * 2,
         **_tab_context(request, loaded, params),
     }

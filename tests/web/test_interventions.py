@@ -883,6 +883,25 @@ def test_the_detail_page_offers_actions_to_operators(operator, samples_dir):
     assert "Reprocess selected…" in done
 
 
+@pytest.mark.parametrize(
+    ("name", "offered"),
+    [
+        (DAILY, ("Skip dates…", "Reprocess dates…")),
+        (MANAGED, ("Skip items…", "Reprocess items…")),
+        ("plain", ()),
+    ],
+)
+def test_skip_and_reprocess_are_offered_by_kind(operator, samples_dir, name, offered):
+    write_json(samples_dir, "plain", {"hello": "world"})
+    page = text(operator.get(f"/checkpoints/{name}/"))
+    assert "Edit a field…" in page
+    for key, label in zip(("skip", "reprocess"), offered, strict=False):
+        assert f'href="/checkpoints/{name}/{key}/">{label}</a>' in page
+    if not offered:
+        assert f"/checkpoints/{name}/skip/" not in page
+        assert f"/checkpoints/{name}/reprocess/" not in page
+
+
 def test_the_detail_page_offers_reset_to_admins(admin, samples_dir):
     page = text(admin.get(f"/checkpoints/{UNIFIED}/"))
     assert f'href="/checkpoints/{UNIFIED}/reset/">Reset…</a>' in page
