@@ -67,20 +67,21 @@ class Command(CheckpointsCommand):
         store = get_store()
         for name in names:
             store.validate_name(name)
-        self.entries(names)  # refuses a missing name before any output
+        infos = self.entries(names)  # refuses a missing name before any output
         if options["watch"] is None:
-            self.render(names, as_json=options["json"], compact=False)
+            self.render(infos, as_json=options["json"], compact=False)
             return
         clear = not options["json"] and sys.stdout.isatty()
         try:
             while True:
                 if clear:
                     self.stdout.write(CLEAR_SCREEN, ending="")
-                self.render(names, as_json=options["json"], compact=True)
+                self.render(infos, as_json=options["json"], compact=True)
                 if not options["json"]:
                     self.stdout.write("")
                 self.stdout.flush()
                 time.sleep(options["watch"])
+                infos = self.entries(names)
         except KeyboardInterrupt:
             return
 
@@ -95,10 +96,10 @@ class Command(CheckpointsCommand):
             raise not_found(missing)
         return [by_name[name] for name in names]
 
-    def render(self, names: list[str], *, as_json: bool, compact: bool) -> None:
+    def render(self, infos: list[CheckpointInfo], *, as_json: bool, compact: bool) -> None:
         now = datetime.now(UTC)
         stale_after = get_settings().stale_after_seconds
-        rows = [status_row(info, now=now, stale_after=stale_after) for info in self.entries(names)]
+        rows = [status_row(info, now=now, stale_after=stale_after) for info in infos]
         if as_json:
             self.write_json(rows, compact=compact)
             return
