@@ -46,6 +46,7 @@ from checkpoints_admin.checkpoints.kinds import (
     DAILY,
     MANAGED,
     UNIFIED,
+    all_strings,
     detect_kind,
     is_date,
     is_sorted,
@@ -173,15 +174,24 @@ def _wanted(groups: list[_Group]) -> set[Any]:
     return {value for _, values, _ in groups for value in values}
 
 
+def _date_ends(values: list[Any]) -> tuple[str, str] | None:
+    """The smallest and largest date-shaped strings of ``values`` (None when there is none).
+
+    A sorted list of strings has them as its first and last date-shaped entries: found from
+    its ends, without a regex match per entry of a million-date list.
+    """
+    if all_strings(values) and is_sorted(values):
+        first = next(filter(_DATE_RE.match, values), None)
+        if first is None:
+            return None
+        return first, next(filter(_DATE_RE.match, reversed(values)))
+    dates = [v for v in values if isinstance(v, str) and _DATE_RE.match(v)]
+    return (min(dates), max(dates)) if dates else None
+
+
 def _gaps(wanted: set[Any], *lists: list[Any]) -> set[Any]:
     """Those of ``wanted`` inside the range of the dates of ``lists`` (each in none of them)."""
-    ends = [
-        end
-        for values in lists
-        for dates in ([v for v in values if isinstance(v, str) and _DATE_RE.match(v)],)
-        if dates
-        for end in (min(dates), max(dates))
-    ]
+    ends = [end for values in lists if (pair := _date_ends(values)) for end in pair]
     if not ends:
         return set()
     first, last = min(ends), max(ends)

@@ -100,3 +100,22 @@ def test_a_gap_in_a_large_checkpoint(unified) -> None:
     assert after["pendingDates"][0] == hole
     assert len(after["pendingDates"]) == len(days) - 70_000 + 1
     assert after["completedDates"] is document["completedDates"]  # untouched, shared
+
+
+@pytest.mark.parametrize(
+    "completed",
+    [
+        ["1-1-1", "2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "zz"],  # sorted, junk
+        ["2025-03-04", "2025-03-01", "2025-03-03", "2025-03-02"],  # unsorted
+        ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "2025-03-04"],  # a repeat
+    ],
+)
+def test_the_range_of_a_gap_comes_from_the_date_shaped_values_alone(unified, completed) -> None:
+    unified["completedDates"] = completed
+    assert GAP in skip_dates(unified, [GAP])["completedDates"]
+    for outside in ("2025-02-28", "2025-03-08"):
+        with pytest.raises(InterventionError, match=f"{outside} is not in pendingDates"):
+            skip_dates(unified, [outside])
+    unified["pendingDates"] = ["zz"]  # no date left after the completed ones: no gap
+    with pytest.raises(InterventionError, match=f"{GAP} is not in pendingDates"):
+        skip_dates(unified, [GAP])
