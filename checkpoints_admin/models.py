@@ -427,12 +427,6 @@ class AuditEntryManager(models.Manager["AuditEntry"]):
     def get_queryset(self) -> AuditEntryQuerySet:
         return AuditEntryQuerySet(self.model, using=self._db)
 
-    def record(self, **fields: Any) -> AuditEntry:
-        """Append one chained entry (see :func:`checkpoints_admin.audit.append_entry`)."""
-        from checkpoints_admin.audit import append_entry
-
-        return append_entry(**fields)
-
 
 class AuditEntry(models.Model):
     """One intervention on a checkpoint: who, when, from where, why, and exactly what changed."""

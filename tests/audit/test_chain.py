@@ -230,8 +230,8 @@ def test_an_audit_entry_cannot_be_inserted_outside_the_chain(samples_dir) -> Non
     assert audit.verify_chain().ok
 
 
-def test_the_manager_record_method_appends_to_the_chain() -> None:
-    entry = AuditEntry.objects.record(
+def test_append_entry_starts_the_chain_at_genesis() -> None:
+    entry = audit.append_entry(
         actor="a", source="api", action="edit", checkpoint="c", reason="r", summary="s"
     )
     assert (entry.seq, entry.prev_hash) == (1, "0" * 64)
