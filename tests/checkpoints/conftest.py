@@ -1,10 +1,13 @@
-"""The seed's sample checkpoints as documents, fresh for each test."""
+"""The seed's sample checkpoints as documents, fresh for each test, and a store in a tmp dir."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import orjson
 import pytest
 
+from checkpoints_admin.checkpoints import CheckpointStore
 from tests.conftest import SAMPLES
 
 
@@ -26,3 +29,9 @@ def daily() -> dict:
 @pytest.fixture
 def managed() -> dict:
     return load_sample("my-process")
+
+
+@pytest.fixture
+def store(checkpoints_dir: Path) -> CheckpointStore:
+    """A store over the test's empty checkpoints directory (test_manager has its own)."""
+    return CheckpointStore(checkpoints_dir, lock_timeout=5)

@@ -5,7 +5,6 @@ warning about them."""
 from __future__ import annotations
 
 import copy
-import json
 from datetime import date, timedelta
 
 import pytest
@@ -13,14 +12,8 @@ import pytest
 from checkpoints_admin.checkpoints import kinds
 from checkpoints_admin.checkpoints.errors import InterventionError
 from checkpoints_admin.checkpoints.interventions import reprocess_dates, skip_dates
-from tests.conftest import SAMPLES
 
 GAP = "2025-03-05"
-
-
-@pytest.fixture
-def unified() -> dict:
-    return json.loads((SAMPLES / "reconciliation_checkpoint.json").read_text())
 
 
 def gap_warnings(document: dict) -> list[str]:

@@ -560,6 +560,17 @@ def test_autosave_timer_does_not_keep_the_interpreter_alive(checkpoints_dir: Pat
 # -- refusals leave the file and the document as they were -----------------------------------
 
 
+def saved_job(
+    checkpoints_dir: Path, autosave: float | None
+) -> tuple[CheckpointManager, dict, bytes]:
+    """A manager of "job" with one saved update; its document and the file's bytes then."""
+    cp = CheckpointManager("job", SEED_INITIAL, autosave, directory=checkpoints_dir)
+    cp.init()
+    cp.update({"progress": 1})
+    cp.save()
+    return cp, cp.data, (checkpoints_dir / "job.json").read_bytes()
+
+
 @pytest.mark.parametrize("autosave", [None, 3600], ids=["autosave-off", "autosave-on"])
 @pytest.mark.parametrize(
     ("change", "message"),
@@ -591,12 +602,7 @@ def test_autosave_timer_does_not_keep_the_interpreter_alive(checkpoints_dir: Pat
 def test_invalid_update_is_refused_and_nothing_changes(
     checkpoints_dir: Path, autosave: float | None, change: object, message: str
 ) -> None:
-    cp = CheckpointManager("job", SEED_INITIAL, autosave, directory=checkpoints_dir)
-    cp.init()
-    cp.update({"progress": 1})
-    cp.save()
-    before_bytes = (checkpoints_dir / "job.json").read_bytes()
-    before = cp.data
+    cp, before, before_bytes = saved_job(checkpoints_dir, autosave)
     with pytest.raises(InvalidDocument) as excinfo:
         cp.update(change)  # type: ignore[arg-type]
     assert message in str(excinfo.value)
@@ -611,12 +617,7 @@ def test_invalid_update_is_refused_and_nothing_changes(
 def test_a_raising_function_is_not_kept_even_after_changing_the_document(
     checkpoints_dir: Path, autosave: float | None
 ) -> None:
-    cp = CheckpointManager("job", SEED_INITIAL, autosave, directory=checkpoints_dir)
-    cp.init()
-    cp.update({"progress": 1})
-    cp.save()
-    before_bytes = (checkpoints_dir / "job.json").read_bytes()
-    before = cp.data
+    cp, before, before_bytes = saved_job(checkpoints_dir, autosave)
 
     def bad(cur: dict) -> dict:
         cur["pendingItems"].append("half-done")

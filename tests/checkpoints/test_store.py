@@ -9,6 +9,8 @@ import shutil
 import stat
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 
@@ -35,11 +37,6 @@ from checkpoints_admin.checkpoints.store import (
     version_of,
 )
 from tests.conftest import SAMPLE_NAMES, SAMPLES
-
-
-@pytest.fixture
-def store(checkpoints_dir: Path) -> CheckpointStore:
-    return CheckpointStore(checkpoints_dir, lock_timeout=5)
 
 
 def files_in(directory: Path) -> list[str]:
@@ -467,33 +464,14 @@ def test_lock_is_reentrant_across_stores_of_one_directory(store, checkpoints_dir
     assert other.read("job").data == {"a": 2}
 
 
-def test_negative_timeout_waits_for_a_lock_held_by_another_thread(store):
+@contextmanager
+def lock_held_by_a_thread(store: CheckpointStore, name: str) -> Iterator[threading.Event]:
+    """Another thread holds the lock of ``name`` until the yielded event is set (or the end)."""
     held = threading.Event()
     release = threading.Event()
 
     def hold() -> None:
-        with store.lock("job"):
-            held.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert held.wait(30)
-    threading.Timer(0.1, release.set).start()
-    try:
-        with store.lock("job", timeout=-1):
-            assert release.is_set()
-    finally:
-        release.set()
-        thread.join()
-
-
-def test_lock_excludes_other_threads(store):
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with store.lock("job"):
+        with store.lock(name):
             held.set()
             release.wait(30)
 
@@ -501,13 +479,25 @@ def test_lock_excludes_other_threads(store):
     thread.start()
     try:
         assert held.wait(30)
+        yield release
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_negative_timeout_waits_for_a_lock_held_by_another_thread(store):
+    with lock_held_by_a_thread(store, "job") as release:
+        threading.Timer(0.1, release.set).start()
+        with store.lock("job", timeout=-1):
+            assert release.is_set()
+
+
+def test_lock_excludes_other_threads(store):
+    with lock_held_by_a_thread(store, "job"):
         with pytest.raises(CheckpointLockTimeout) as excinfo, store.lock("job", timeout=0.05):
             pass
         assert str(excinfo.value) == "checkpoint 'job' is locked by another process (waited 0.05s)"
         assert excinfo.value.name == "job"
-    finally:
-        release.set()
-        thread.join()
     with store.lock("job", timeout=5):
         pass
 

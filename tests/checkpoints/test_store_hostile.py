@@ -17,11 +17,6 @@ from checkpoints_admin.checkpoints import (
 from checkpoints_admin.checkpoints.store import version_of
 
 
-@pytest.fixture
-def store(checkpoints_dir: Path) -> CheckpointStore:
-    return CheckpointStore(checkpoints_dir, lock_timeout=5)
-
-
 def snapshot(root: Path) -> dict[str, bytes | None]:
     """Every path under ``root`` with its bytes (None for directories and links)."""
     result: dict[str, bytes | None] = {}
