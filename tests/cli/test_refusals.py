@@ -271,3 +271,25 @@ def test_restore_refuses_an_entry_whose_snapshot_cannot_be_read(samples_dir, ski
     assert "The before snapshot of entry #1 cannot be read" in str(error)
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["skip_dates", "broken", "2025-03-06"],
+        ["reprocess_dates", "broken", "2025-03-06"],
+        ["edit_checkpoint", "broken", "--set", '/status="failed"'],
+    ],
+    ids=["skip", "reprocess", "edit-set"],
+)
+def test_a_corrupt_checkpoint_refuses_all_but_reset_restore_and_whole_edit(
+    checkpoints_dir, args
+) -> None:
+    (checkpoints_dir / "broken.json").write_bytes(b'{"id": "x",\n  "status": \n')
+    before = files(checkpoints_dir)
+    error = refusal_of(*args)
+    assert error.returncode == 1
+    assert str(error).startswith("checkpoint 'broken' is not valid JSON")
+    assert "line 3, column 1" in str(error)
+    assert files(checkpoints_dir) == before
+    assert AuditEntry.objects.count() == 0
