@@ -297,3 +297,12 @@ def test_large_list_changes_are_summarised_and_paged(viewer, checkpoints_dir):
     fragment = viewer.get("/audit/1/?group=m0&page=1", headers=HTMX).content.decode()
     assert fragment.lstrip().startswith('<div id="values-m0"')
     assert fragment.count("<li>") == 84
+
+
+def test_an_entry_lists_the_findings_its_result_had(viewer, interventions):
+    html = viewer.get("/audit/3/").content.decode()
+    assert "<h2>Findings when applied</h2>" in html
+    assert (
+        '<li class="finding finding--warning"><span class="finding__sev">warning</span>'
+        '<code class="finding__pointer">/pendingDates</code><span>2025-03-05 is inside the range'
+    ) in html

@@ -559,6 +559,8 @@ def test_findings_are_checked_live_as_the_operator_types(operator, samples_dir):
     assert 'class="check check--ok"' in page
     assert "<strong>Valid</strong>" in page
     assert "processedRecords (90) is not successfulRecords + failedRecords" in page  # a warning
+    assert '<ul class="findings findings--compact">' in page
+    assert '<li class="finding finding--warning"><span class="finding__sev">warning</span>' in page
 
     typed = operator.post(url, {"pointer": "/stats/processedRecords", "value": "9x"}, headers=HTMX)
     assert "Enter a whole number, not “9x”." in text(typed)
