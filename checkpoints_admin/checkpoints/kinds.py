@@ -243,12 +243,6 @@ def _date_chunks(first: int, last: int) -> Iterator[list[str]]:
         year, index = year + 1, 0
 
 
-def iter_dates(first: int, last: int) -> Iterator[str]:
-    """ISO strings of the dates from ordinal ``first`` to ``last`` inclusive, in order."""
-    for chunk in _date_chunks(first, last):
-        yield from chunk
-
-
 def is_sorted(items: Sequence[Any]) -> bool:
     """True when ``items`` (all strings) are in ascending order; False on mixed types."""
     try:

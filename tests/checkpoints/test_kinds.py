@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checkpoints_admin.checkpoints import kinds as kinds_module
 from checkpoints_admin.checkpoints.kinds import (
     KINDS,
     MAX_LISTED,
@@ -18,7 +19,6 @@ from checkpoints_admin.checkpoints.kinds import (
     detect_kind,
     invalid_dates,
     is_date,
-    iter_dates,
     json_pointer,
     scan_dates,
     stale_finding,
@@ -632,12 +632,16 @@ def test_invalid_dates_cannot_be_fooled_by_newlines():
     assert invalid_dates(["2025-03-01", "2025-02-29", "2024-02-29"]) == {"2025-02-29"}
 
 
-def test_iter_dates_crosses_years_and_leap_days():
+def iter_dates(first: int, last: int) -> list[str]:
+    return [value for chunk in kinds_module._date_chunks(first, last) for value in chunk]
+
+
+def test_date_chunks_cross_years_and_leap_days():
     first = date(2023, 12, 30).toordinal()
-    assert list(iter_dates(first, first + 63)) == [
+    assert iter_dates(first, first + 63) == [
         (date(2023, 12, 30) + timedelta(days=n)).isoformat() for n in range(64)
     ]
-    assert list(iter_dates(first, first - 1)) == []
+    assert iter_dates(first, first - 1) == []
 
 
 def _naive_gaps(*lists):
