@@ -28,6 +28,7 @@ from checkpoints_admin.checkpoints import (
     InvalidDocument,
     VersionConflict,
 )
+from checkpoints_admin.checkpoints.kinds import validate
 from checkpoints_admin.checkpoints.store import (
     MISSING,
     CheckpointInfo,
@@ -36,6 +37,7 @@ from checkpoints_admin.checkpoints.store import (
     utc_now_iso,
     version_of,
 )
+from checkpoints_admin.checkpoints.summary import summarize
 from tests.conftest import SAMPLE_NAMES, SAMPLES
 
 
@@ -685,6 +687,25 @@ def test_list_info_of_a_large_checkpoint(store):
     assert info.kind == "daily-reconciliation"
     assert info.summary is not None and info.summary.kind == "daily-reconciliation"
     assert any(f.severity == "error" for f in info.findings)  # duplicated dates
+
+
+@pytest.mark.parametrize("copies", [1, 40], ids=["small", "large"])
+def test_list_info_holds_the_documents_summary_and_findings(store, copies):
+    dates = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)] * copies
+    document = {
+        "dates": dates[:-1] + ["2024-02-30"],
+        "processedDates": dates[:100] + ["2023-12-31"],
+        "lastProcessedDate": "2024-07-01",
+        "status": "completed",
+    }
+    store.write("job", document)
+
+    (info,) = store.list()
+
+    assert (info.size > 16 * 1024) == (copies > 1)
+    assert info.summary == summarize(document)
+    assert info.findings == tuple(validate(document))
+    assert {f.severity for f in info.findings} == {"error", "warning"}
 
 
 def test_list_from_several_threads(samples_dir, store):
