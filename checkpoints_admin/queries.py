@@ -419,13 +419,23 @@ class DateIndex:
 
 
 class Loaded:
-    """A checkpoint read once: its document, kind, summary, time-independent findings."""
+    """A checkpoint read once: its document, kind, summary, time-independent findings.
+
+    The summary and findings are worked out when first asked for (an apply needs neither),
+    then kept with the loaded checkpoint for every later page of the same version.
+    """
 
     def __init__(self, checkpoint: Checkpoint) -> None:
         self.checkpoint = checkpoint
         self.kind = detect_kind(checkpoint.data)
-        self.summary = summarize(checkpoint.data, kind=self.kind)
-        self.findings = tuple(validate(checkpoint.data, kind=self.kind))
+
+    @cached_property
+    def summary(self) -> Summary:
+        return summarize(self.checkpoint.data, kind=self.kind)
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(validate(self.checkpoint.data, kind=self.kind))
 
     @property
     def name(self) -> str:

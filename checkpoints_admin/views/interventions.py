@@ -29,7 +29,6 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
-    Checkpoint,
     CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
@@ -41,7 +40,6 @@ from checkpoints_admin.checkpoints import (
     InvalidDocument,
     VersionConflict,
 )
-from checkpoints_admin.checkpoints.kinds import detect_kind
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
@@ -142,14 +140,15 @@ class Current:
     def __init__(
         self,
         name: str,
-        checkpoint: Checkpoint | None = None,
+        loaded: queries.Loaded | None = None,
         *,
         raw: bytes | None = None,
         error: CorruptCheckpoint | None = None,
     ) -> None:
         self.name = name
-        self.checkpoint = checkpoint
-        self.raw = checkpoint.raw if checkpoint is not None else raw
+        self._loaded = loaded
+        self.checkpoint = loaded.checkpoint if loaded is not None else None
+        self.raw = self.checkpoint.raw if self.checkpoint is not None else raw
         self.error = error
 
     @property
@@ -166,15 +165,15 @@ class Current:
             return self.checkpoint.version
         return version_of(self.raw) if self.raw is not None else None
 
-    @cached_property
+    @property
     def kind(self) -> str | None:
-        return detect_kind(self.checkpoint.data) if self.checkpoint is not None else None
+        return self._loaded.kind if self._loaded is not None else None
 
-    @cached_property
+    @property
     def loaded(self) -> queries.Loaded:
         """Summary and lists, for the choose pages (not needed to apply)."""
-        assert self.checkpoint is not None
-        return queries.Loaded(self.checkpoint)
+        assert self._loaded is not None
+        return self._loaded
 
     @property
     def text(self) -> str:
@@ -185,9 +184,11 @@ class Current:
 
 
 def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
+    """The file now. Parsed and summarised once per version (shared with the checkpoint page):
+    a choose page after the checkpoint page, or an apply after its preview, only hashes it."""
     store = get_store()
     try:
-        checkpoint = store.read(name)
+        loaded = queries.load_checkpoint(store, name)
     except InvalidCheckpointName as exc:
         return bad_request(request, exc.message)
     except CheckpointNotFound:
@@ -202,7 +203,7 @@ def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
         return error_page(request, 413, "Checkpoint too large", exc.message)
     except CheckpointError as exc:
         return error_page(request, 503, "Cannot read the checkpoint", exc.message)
-    return Current(name, checkpoint)
+    return Current(name, loaded)
 
 
 def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> HttpResponse | None:

@@ -197,6 +197,26 @@ def test_skip_the_gap_alone(operator, samples_dir):
     assert "2025-03-05 is inside the range" not in text(operator.get(f"/checkpoints/{UNIFIED}/"))
 
 
+def test_the_choose_page_shows_the_file_as_it_is_now(operator, samples_dir):
+    """The choose page reuses the checkpoint page's parse of a version, never a stale one."""
+    assert operator.get(f"/checkpoints/{MANAGED}/").status_code == 200
+    counts = re.compile(r'>(\w+ items)</a><span class="tabnum">(\d+)</span>')
+    shown = dict(counts.findall(text(operator.get(f"/checkpoints/{MANAGED}/skip/"))))
+    document = read(samples_dir, MANAGED)
+    assert shown == {
+        "Pending items": str(len(document["pendingItems"])),
+        "Processed items": str(len(document["processedItems"])),
+    }
+    document["processedItems"] += document["pendingItems"][:1]
+    document["pendingItems"] = document["pendingItems"][1:]
+    write_json(samples_dir, MANAGED, document)
+    shown = dict(counts.findall(text(operator.get(f"/checkpoints/{MANAGED}/skip/"))))
+    assert shown == {
+        "Pending items": str(len(document["pendingItems"])),
+        "Processed items": str(len(document["processedItems"])),
+    }
+
+
 def test_ticked_list_values_are_compressed_into_runs(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"value": ["2025-03-07", "2025-03-06"]})
     assert shown.status_code == 200
