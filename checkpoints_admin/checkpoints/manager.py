@@ -25,7 +25,8 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -374,14 +375,8 @@ class CheckpointManager:
         # held, so that nobody can have replaced it in between.
         big = self._base_raw is not None and len(self._base_raw) > _CAS_MAX_BYTES
         raw = None if big and locked else _encode(self._doc, self.name)
-        try:
+        with _naming(self.name):
             version = self.store.write(self.name, self._doc, expected_version=expected)
-        except InvalidDocument as exc:
-            if exc.name is not None:
-                raise
-            raise InvalidDocument(
-                f"checkpoint {self.name!r}: {exc.message}", name=self.name
-            ) from exc
         if raw is None:
             try:
                 raw = self.store.read_raw(self.name)
@@ -458,14 +453,21 @@ class CheckpointManager:
             self._lock.release()
 
 
-def _encode(data: dict[str, Any], name: str) -> bytes:
-    """The store's encoding, with the checkpoint named in its refusals."""
+@contextmanager
+def _naming(name: str) -> Iterator[None]:
+    """Name the checkpoint in an InvalidDocument refusal that does not name one."""
     try:
-        return encode_document(data)
+        yield
     except InvalidDocument as exc:
         if exc.name is not None:
             raise
         raise InvalidDocument(f"checkpoint {name!r}: {exc.message}", name=name) from exc
+
+
+def _encode(data: dict[str, Any], name: str) -> bytes:
+    """The store's encoding, with the checkpoint named in its refusals."""
+    with _naming(name):
+        return encode_document(data)
 
 
 def _check_result(result: object, name: str) -> None:

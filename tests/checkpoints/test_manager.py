@@ -353,6 +353,30 @@ def test_each_save_path_follows_edits_and_resets(
     assert store.read("counter").data == cp.data
 
 
+def test_a_refused_update_of_a_big_checkpoint_names_it_and_writes_nothing(
+    checkpoints_dir: Path,
+) -> None:
+    # Big documents are encoded by the store alone, under the lock: its refusal is the one seen.
+    initial = {**COUNTER_INITIAL, "items": [f"item-{i:06d}" for i in range(20_000)]}
+    cp = CheckpointManager("counter", initial, directory=checkpoints_dir)
+    cp.init()
+    cp.update(increment)
+    before_bytes = (checkpoints_dir / "counter.json").read_bytes()
+    before = cp.data
+    assert len(before_bytes) > 64 * 1024
+
+    with pytest.raises(InvalidDocument) as excinfo:
+        cp.update(lambda cur: {"counter": math.nan})
+
+    assert excinfo.value.name == "counter"
+    assert str(excinfo.value).startswith("checkpoint 'counter': ")
+    assert "NaN" in str(excinfo.value)
+    assert cp.data == before
+    assert not cp.dirty
+    assert (checkpoints_dir / "counter.json").read_bytes() == before_bytes
+    cp.close()
+
+
 def test_save_without_pending_updates_picks_up_the_file_and_writes_nothing(
     checkpoints_dir: Path, store: CheckpointStore
 ) -> None:
