@@ -97,6 +97,11 @@ class Spec:
     def live_check(self) -> bool:
         return self.key in ("edit", "edit-raw", "create")
 
+    @property
+    def needs_document(self) -> bool:
+        """Whether it works on the parsed document (a corrupt file can only be replaced)."""
+        return self.key in ("skip", "reprocess", "edit")
+
 
 SPECS: Final = {
     spec.key: spec
@@ -211,7 +216,7 @@ def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> Http
     name = current.name
     if not current.exists and spec.key not in ("restore", "create"):
         raise Http404(f"There is no checkpoint named “{name}”.")
-    if current.data is None and spec.key in ("skip", "reprocess", "edit"):
+    if current.data is None and spec.needs_document:
         return error_page(
             request,
             409,
@@ -782,7 +787,7 @@ def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if isinstance(current, HttpResponse):
         return current
     gone = not current.exists and spec.key != "restore"
-    if gone or (current.data is None and spec.key in ("skip", "reprocess", "edit")):
+    if gone or (current.data is None and spec.needs_document):
         # Deleted (or broken) since the preview: say what happened, apply nothing.
         return _conflict(
             request,

@@ -21,6 +21,7 @@ from tests.web.conftest import write_json
 
 HTMX = {"HX-Request": "true"}
 UNIFIED = "reconciliation_checkpoint"
+EDIT = {"pointer": "/stats/timeouts", "value": "4"}
 DAILY = "daily_reconciliation_checkpoint"
 MANAGED = "my-process"
 REASON = "upstream will never deliver this day"
@@ -429,6 +430,19 @@ def test_a_checkpoint_deleted_since_the_preview(operator, samples_dir):
     response = apply_preview(operator, UNIFIED, "skip", shown)
     assert response.status_code == 409
     assert "the file has been deleted" in text(response)
+    assert state(samples_dir) == before
+
+
+@pytest.mark.parametrize(("key", "data"), [("skip", {"dates": "2025-03-06"}), ("edit", EDIT)])
+def test_a_checkpoint_broken_since_the_preview(operator, samples_dir, key, data):
+    shown = preview(operator, UNIFIED, key, data)
+    assert shown.status_code == 200
+    (samples_dir / f"{UNIFIED}.json").write_bytes(b'{"pendingDates": [')
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, key, shown)
+    assert response.status_code == 409
+    assert "Nothing was applied." in text(response)
+    assert "the file is now at version" in text(response)
     assert state(samples_dir) == before
 
 
