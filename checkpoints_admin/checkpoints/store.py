@@ -1093,12 +1093,9 @@ class CheckpointStore:
             return (trusted, previous, key)
         self.stats.parsed += 1
         try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            error = _corrupt(raw, exc, f"checkpoint {name!r}", name).message
-            return (trusted, self._broken(name, st.st_size, st.st_mtime, version, error), key)
-        if type(data) is not dict:
-            error = _not_object(data, f"checkpoint {name!r}", name).message
+            data = decode_document(raw, name=name)
+        except CorruptCheckpoint as exc:
+            error = exc.message
             return (trusted, self._broken(name, st.st_size, st.st_mtime, version, error), key)
         return (trusted, _derive(name, st.st_size, st.st_mtime, raw, version, data), key)
 
