@@ -15,7 +15,6 @@ from django.views.decorators.vary import vary_on_headers
 from checkpoints_admin import audit, queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.checkpoints.store import decode_document
-from checkpoints_admin.conf import get_store
 from checkpoints_admin.forms import AuditFilterForm, EntryForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.permissions import (
@@ -26,7 +25,7 @@ from checkpoints_admin.permissions import (
 )
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
 from checkpoints_admin.views.checkpoints import RAW_CSP
-from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.common import HtmxHttpRequest, checkpoint_exists, wants_partial
 
 PAGE_SIZE = 50
 GROUP_PAGE_SIZE = 500
@@ -161,7 +160,7 @@ def _detail_context(
         "after_error": after_error,
         "chain": chain_status(entry),
         "has_next": AuditEntry.objects.filter(seq=entry.seq + 1).exists(),
-        "exists": _exists(entry.checkpoint),
+        "exists": checkpoint_exists(entry.checkpoint),
         "can_view_checkpoints": request.user.has_perm(VIEW_CHECKPOINTS),
         "can_restore": {
             "before": request.user.has_perm(restore_permission(entry.before_id)),
@@ -169,13 +168,6 @@ def _detail_context(
         },
         **group_page(view, params["group"], params["page"]),
     }
-
-
-def _exists(name: str) -> bool:
-    try:
-        return get_store().exists(name)
-    except CheckpointError:
-        return False
 
 
 @require_GET

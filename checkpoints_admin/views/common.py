@@ -21,6 +21,17 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+def checkpoint_exists(name: str | None) -> bool:
+    """Whether checkpoint ``name`` has a file now (False for no name, a bad name, or an
+    unreadable directory): for the breadcrumb link to its page."""
+    if not name:
+        return False
+    try:
+        return get_store().exists(name)
+    except CheckpointError:
+        return False
+
+
 def current_listing() -> tuple[queries.Listing, str]:
     """The store's cached listing and ""; an empty listing and the reason when the
     checkpoints directory cannot be listed."""

@@ -71,7 +71,7 @@ from checkpoints_admin.permissions import (
 )
 from checkpoints_admin.presenters import present_diff, pretty
 from checkpoints_admin.views.audit import snapshot_document
-from checkpoints_admin.views.common import HtmxHttpRequest, wants_partial
+from checkpoints_admin.views.common import HtmxHttpRequest, checkpoint_exists, wants_partial
 from checkpoints_admin.views.errors import bad_request, error_page
 
 LOCK_MESSAGE: Final = (
@@ -365,15 +365,6 @@ def _heading(spec: Spec, current: Current | None) -> str:
     return spec.title
 
 
-def _exists(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        return get_store().exists(name)
-    except CheckpointError:
-        return False
-
-
 def _base_context(spec: Spec, name: str | None, current: Current | None) -> dict[str, Any]:
     return {
         "spec": spec,
@@ -381,7 +372,7 @@ def _base_context(spec: Spec, name: str | None, current: Current | None) -> dict
         "current": current,
         "kind": current.kind if current is not None else None,
         "heading": _heading(spec, current),
-        "exists": current.exists if current is not None else _exists(name),
+        "exists": current.exists if current is not None else checkpoint_exists(name),
         "has_choose": spec.key in MAIN_FIELD,
         **_urls(spec, name),
     }
@@ -841,7 +832,7 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "diff": present_diff(before, after),
         "before_error": before_error,
         "after_error": after_error,
-        "exists": _exists(entry.checkpoint),
+        "exists": checkpoint_exists(entry.checkpoint),
         "heading": f"{entry.action.capitalize()} applied",
         "undo_url": undo_url,
         "undo_needs_reset": entry.before_id is None,
