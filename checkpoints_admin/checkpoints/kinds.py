@@ -326,15 +326,18 @@ class DateList:
     def common(self, other: DateList) -> set[str]:
         """The strings of both lists (``self.values & other.values``); do not change it.
 
-        Kept on both lists, so a summary and the rules asking for the same pair share it.
+        Kept, so a summary and the rules asking for the same pair share it; on ``self`` only,
+        so that two lists never refer to each other (a cycle would keep big sets alive until
+        the garbage collector runs).
         """
-        if self._common is not None and self._common[0] is other:
-            return self._common[1]
+        for memo, partner in ((self._common, other), (other._common, self)):
+            if memo is not None and memo[0] is partner:
+                return memo[1]
         if self.unique and other.unique:
             found = _common_sorted(self.strings, other.strings)
         else:
             found = self.values & other.values
-        self._common, other._common = (other, found), (self, found)
+        self._common = (other, found)
         return found
 
 

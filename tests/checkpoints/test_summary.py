@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -306,3 +307,17 @@ def test_examine_intersects_sorted_daily_lists_once_without_sets(monkeypatch) ->
     assert [f.message for f in findings] == [
         "status is 'completed' but 6 dates of dates are not in processedDates"
     ]
+
+
+@pytest.mark.parametrize("name", ["reconciliation_checkpoint", "daily_reconciliation_checkpoint"])
+def test_examine_leaves_no_reference_cycles(name) -> None:
+    """Its date lists are freed when it returns, not at the next garbage collection."""
+    data = sample(name)
+    examine(data)
+    gc.collect()
+    gc.disable()
+    try:
+        examine(data)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
