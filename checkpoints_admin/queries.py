@@ -14,7 +14,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -347,7 +347,7 @@ class DateIndex:
         self.gaps = summary.gaps
 
     @classmethod
-    def of(cls, data: dict[str, Any], kind: str, summary: Summary) -> DateIndex:
+    def of(cls, data: Mapping[str, Any], kind: str, summary: Summary) -> DateIndex:
         if kind == UNIFIED:
             return cls(
                 _Ascending.or_set(data.get("completedDates")),

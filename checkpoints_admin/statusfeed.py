@@ -21,14 +21,18 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
-from checkpoints_admin.checkpoints.kinds import DAILY, UNIFIED
 from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary
-from checkpoints_admin.queries import count_errors, directory_stamp, stamp_settled
+from checkpoints_admin.queries import (
+    DATE_KINDS,
+    DateIndex,
+    count_errors,
+    directory_stamp,
+    stamp_settled,
+)
 
 #: States that make the overall banner say "need attention".
 ATTENTION_STATES: Final = frozenset({"stalled", "failed", "corrupt"})
-#: Kinds whose progress is a set of dates, shown with a 30-day strip.
-DATE_KINDS: Final = frozenset({UNIFIED, DAILY})
+#: Days in the strip of a job whose progress is a set of dates (``DATE_KINDS``).
 STRIP_DAYS: Final = 30
 DAY_STATES: Final = ("completed", "pending", "gap", "outside")
 #: How long a built feed may be served again while the directory looks unchanged. Changes made
@@ -442,41 +446,21 @@ def date_strip(
     if summary.kind not in DATE_KINDS or not summary.first_date or not summary.last_date:
         return None
     try:
-        first = date.fromisoformat(summary.first_date)
         last = date.fromisoformat(summary.last_date)
     except ValueError:
         return None
-    if summary.kind == UNIFIED:
-        completed = _strings(data.get("completedDates"))
-        pending = _strings(data.get("pendingDates")) - completed
-    else:
-        completed = _strings(data.get("processedDates"))
-        pending = _strings(data.get("dates")) - completed
+    index = DateIndex.of(data, summary.kind, summary)  # the calendar's day states
     cells = []
     for offset in range(days - 1, -1, -1):
         day = last - timedelta(days=offset)
-        text = day.isoformat()
-        if text in completed:
-            state = "completed"
-        elif text in pending:
-            state = "pending"
-        elif first <= day <= last:
-            state = "gap"
-        else:
-            state = "outside"
-        cells.append(Day(day, state))
+        state = index.state_of(day.isoformat())
+        cells.append(Day(day, "completed" if state == "conflict" else state))
     return Strip(
         tuple(cells),
         completed=sum(1 for cell in cells if cell.state == "completed"),
         pending=sum(1 for cell in cells if cell.state == "pending"),
         gaps=sum(1 for cell in cells if cell.state == "gap"),
     )
-
-
-def _strings(values: object) -> set[str]:
-    if not isinstance(values, list):
-        return set()
-    return {value for value in values if isinstance(value, str)}
 
 
 def strips(

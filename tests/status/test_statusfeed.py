@@ -277,6 +277,26 @@ def test_daily_strip_of_the_sample(store):
     assert (strip.completed, strip.pending, strip.gaps) == (1, 1, 0)
 
 
+def test_strip_days_the_checkpoint_page_calendar_would_flag(store, samples_dir):
+    """A day in both lists is shown done (the checkpoint page flags it as an error); days
+    that are not strings in the lists count for nothing."""
+    path = samples_dir / "reconciliation_checkpoint.json"
+    document = orjson.loads(path.read_bytes())
+    document["pendingDates"] = ["2025-03-04", *document["pendingDates"], 7]
+    path.write_bytes(orjson.dumps(document))
+    jobs = statusfeed.build_report(store, now=NOW, stale_after=HOUR, settings={}).jobs
+
+    strip = statusfeed.strips(store, jobs)["reconciliation_checkpoint"]
+
+    assert [(day.day.isoformat(), day.state) for day in strip.days[-4:]] == [
+        ("2025-03-04", "completed"),
+        ("2025-03-05", "gap"),
+        ("2025-03-06", "pending"),
+        ("2025-03-07", "pending"),
+    ]
+    assert (strip.completed, strip.pending, strip.gaps) == (4, 2, 1)
+
+
 def test_card_texts(store):
     report = statusfeed.build_report(store, now=NOW, stale_after=1e12, settings={})
     strips = statusfeed.strips(store, report.jobs)
