@@ -841,14 +841,10 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
 
 
 @require_GET
-@permission_required(VIEW_CHECKPOINTS)
+@permission_required(VIEW_CHECKPOINTS, CHANGE_CHECKPOINTS)
 @never_cache
 def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
     """What an applied intervention did, with an Undo that previews restoring the before."""
-    if not request.user.has_perm(CHANGE_CHECKPOINTS):
-        raise PermissionDenied(
-            "Your role does not allow this page. Ask an admin for the right group."
-        )
     entry = get_object_or_404(
         AuditEntry.objects.select_related("before", "after"), seq=seq, checkpoint=name
     )
