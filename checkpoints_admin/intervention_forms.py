@@ -23,7 +23,6 @@ from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError
 from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
-    MANAGED,
     STATUSES,
     UNIFIED,
     UNKNOWN,
@@ -51,22 +50,6 @@ _DATE_TEXT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # --- selections of dates or items -------------------------------------------------------------
-
-#: Which intervention a list of each kind leads to: the list a value leaves.
-LIST_ACTIONS: Final[dict[str, dict[str, str]]] = {
-    UNIFIED: {"pendingDates": "skip", "completedDates": "reprocess"},
-    DAILY: {"dates": "skip", "processedDates": "reprocess"},
-    MANAGED: {"pendingItems": "skip", "processedItems": "reprocess"},
-}
-
-
-def unit_of(kind: str) -> str | None:
-    """``dates`` or ``items``: what a skip or reprocess of this kind works on (None: nothing)."""
-    if kind in (UNIFIED, DAILY):
-        return "dates"
-    if kind == MANAGED:
-        return "items"
-    return None
 
 
 def compress_dates(dates: Iterable[str]) -> list[str]:

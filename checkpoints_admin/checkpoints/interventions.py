@@ -53,6 +53,7 @@ from checkpoints_admin.checkpoints.kinds import (
 )
 
 __all__ = [
+    "LIST_ACTIONS",
     "MAX_RANGE_DAYS",
     "NULLABLE_FIELDS",
     "parse_dates",
@@ -62,6 +63,7 @@ __all__ = [
     "set_field",
     "skip_dates",
     "skip_items",
+    "unit_of",
 ]
 
 #: Longest inclusive range accepted, in days (about 274 years).
@@ -72,6 +74,23 @@ NULLABLE_FIELDS: Final = frozenset({"endTime", "lastProcessedDate"})
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SPLIT_RE: Final = re.compile(r"[\s,]+")
 _MAX_NAMED: Final = 10
+
+
+#: Which intervention a list of each kind leads to: the list a value leaves.
+LIST_ACTIONS: Final[dict[str, dict[str, str]]] = {
+    UNIFIED: {"pendingDates": "skip", "completedDates": "reprocess"},
+    DAILY: {"dates": "skip", "processedDates": "reprocess"},
+    MANAGED: {"pendingItems": "skip", "processedItems": "reprocess"},
+}
+
+
+def unit_of(kind: str) -> str | None:
+    """``dates`` or ``items``: what a skip or reprocess of this kind works on (None: nothing)."""
+    if kind in (UNIFIED, DAILY):
+        return "dates"
+    if kind == MANAGED:
+        return "items"
+    return None
 
 
 # --------------------------------------------------------------------------- dates

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from checkpoints_admin.intervention_forms import LIST_ACTIONS
+from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS
 
 register = template.Library()
 

@@ -23,9 +23,9 @@ from checkpoints_admin.checkpoints import (
     CorruptCheckpoint,
     InvalidCheckpointName,
 )
+from checkpoints_admin.checkpoints.interventions import unit_of
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
-from checkpoints_admin.intervention_forms import unit_of
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import pretty_document

@@ -40,10 +40,10 @@ from checkpoints_admin.checkpoints import (
     InvalidDocument,
     VersionConflict,
 )
+from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, unit_of
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
-    LIST_ACTIONS,
     RAW_EDIT_LIMIT,
     REASON_MAX,
     TEMPLATES,
@@ -57,7 +57,6 @@ from checkpoints_admin.intervention_forms import (
     describe_parse_error,
     document_template,
     editable_fields,
-    unit_of,
     version_field,
 )
 from checkpoints_admin.models import AuditEntry

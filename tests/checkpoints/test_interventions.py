@@ -535,3 +535,34 @@ def test_replace_document_refusals(unified, new, message):
     with pytest.raises(InterventionError) as excinfo:
         replace_document(unified, new)
     assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("sample", "unit"),
+    [
+        ("reconciliation_checkpoint", "dates"),
+        ("daily_reconciliation_checkpoint", "dates"),
+        ("my-process", "items"),
+    ],
+)
+def test_each_list_leads_to_the_intervention_that_takes_its_values(sample, unit):
+    """LIST_ACTIONS (what the console offers per list) agrees with what the functions do."""
+    from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, unit_of
+    from checkpoints_admin.checkpoints.kinds import detect_kind
+
+    doc = load(sample)
+    kind = detect_kind(doc)
+    assert unit_of(kind) == unit
+    functions = {
+        ("dates", "skip"): skip_dates,
+        ("dates", "reprocess"): reprocess_dates,
+        ("items", "skip"): skip_items,
+        ("items", "reprocess"): reprocess_items,
+    }
+    for key, action in LIST_ACTIONS[kind].items():
+        taken = [
+            v for v in doc[key] if action == "reprocess" or v not in doc.get("processedDates", [])
+        ]
+        after = functions[unit, action](doc, [str(taken[0])])
+        assert after != doc, (key, action)
+    assert unit_of("unknown") is None
