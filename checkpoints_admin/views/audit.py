@@ -26,6 +26,7 @@ from checkpoints_admin.permissions import (
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
 from checkpoints_admin.views.checkpoints import RAW_CSP
 from checkpoints_admin.views.common import HtmxHttpRequest, checkpoint_exists, wants_partial
+from checkpoints_admin.views.errors import bad_request
 
 PAGE_SIZE = 50
 GROUP_PAGE_SIZE = 500
@@ -200,7 +201,13 @@ def audit_export(request: HtmxHttpRequest, fmt: str) -> HttpResponse | FileRespo
     if fmt not in EXPORT_FORMATS:
         raise Http404("Export formats are jsonl and csv.")
     form = AuditFilterForm(request.GET)
-    params = cleaned_or_defaults(form)
+    if not form.is_valid():
+        # An export that quietly dropped a filter would hand over more than was asked for.
+        problems = "; ".join(
+            f"{field}: {error}" for field, errors in form.errors.items() for error in errors
+        )
+        return bad_request(request, f"Nothing was exported: {problems}")
+    params = form.cleaned_data
     # Spooled to a temporary file so a long log never sits in memory whole.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")

@@ -243,6 +243,19 @@ def test_exports(viewer, interventions):
     assert viewer.get("/audit/export.xml").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("since=garbage", "since"), ("checkpoint=../x", "checkpoint"), ("until=2025-02-30", "until")],
+)
+def test_an_export_with_a_bad_filter_exports_nothing(viewer, interventions, query, field):
+    """A filter that does not parse refuses the export: dropping it would hand over more."""
+    response = viewer.get(f"/audit/export.jsonl?{query}")
+    assert response.status_code == 400
+    assert "Content-Disposition" not in response
+    page = response.content.decode()
+    assert f"Nothing was exported: {field}:" in page
+
+
 def test_diff_between_two_checkpoints(viewer, samples_dir):
     response = viewer.get(
         "/diff/?a=checkpoint:reconciliation_checkpoint&b=checkpoint:daily_reconciliation_checkpoint"
