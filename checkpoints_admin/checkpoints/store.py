@@ -58,6 +58,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointInfo",
     "CheckpointStore",
+    "StagedWrite",
     "StoreStats",
     "decode_document",
     "encode_document",
@@ -451,6 +452,23 @@ def _file_key(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class StagedWrite:
+    """Bytes made durable in a temp file beside checkpoint ``name``, not yet in its place
+    (:meth:`CheckpointStore.stage`): :meth:`CheckpointStore.install` renames the file over the
+    checkpoint, :meth:`discard` removes it."""
+
+    name: str
+    temp_path: str
+    version: str
+    mode: int
+
+    def discard(self) -> None:
+        """Remove the temp file (nothing when it was installed or removed already)."""
+        with suppress(OSError):
+            os.unlink(self.temp_path)
+
+
 class CheckpointStore:
     """The checkpoints directory. Thread-safe; one instance per directory and process is enough.
 
@@ -488,7 +506,7 @@ class CheckpointStore:
         self._list_guard = threading.Lock()
         self._cache: dict[str, _CacheEntry] = {}
         self._listed: list[CheckpointInfo] = []
-        self._last_sweep = 0.0
+        self._last_sweep = -math.inf  # the first listing that sees temp files sweeps
 
     def __repr__(self) -> str:
         return f"CheckpointStore({self._dir!r})"
@@ -828,36 +846,97 @@ class CheckpointStore:
         if held is not None:
             held.read = None
 
-    def _replace(self, name: str, path: str, raw: bytes, old: os.stat_result | None) -> None:
+    def stage(self, name: str, data: Mapping[str, Any]) -> StagedWrite:
+        """The first half of :meth:`write`: ``data`` encoded into a durable temp file beside
+        checkpoint ``name``, which stays as it is until :meth:`install` renames the temp file
+        over it. Nothing is visible yet, so no lock is needed: a caller may stage in one
+        thread while it does other durable work (a database commit) in another.
+        """
+        self.validate_name(name)
+        return self._stage(name, encode_document(data))
+
+    def stage_raw(self, name: str, raw: bytes) -> StagedWrite:
+        """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object)."""
+        self.validate_name(name)
+        decode_document(raw, name=name)
+        return self._stage(name, bytes(raw))
+
+    def install(
+        self,
+        staged: StagedWrite,
+        *,
+        expected_version: str | None | _Missing = MISSING,
+        create: bool = False,
+    ) -> str:
+        """The second half of :meth:`write`: under the lock, check the version as ``write``
+        does and rename the staged bytes over the checkpoint; return the new version. The
+        temp file is removed when the write is refused or fails."""
+        name = staged.name
+        path = str(self.path_for(name))
+        try:
+            with self._hold(name, self.lock_timeout):
+                st = self._check_version(name, path, expected_version, create)
+                self._forget_read(name)
+                self._install(staged, path, st)
+        except BaseException:
+            staged.discard()
+            raise
+        return staged.version
+
+    def _stage(self, name: str, raw: bytes) -> StagedWrite:
+        if len(raw) > self.max_bytes:
+            raise CheckpointTooLarge(
+                f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
+                f"{size_text(self.max_bytes)}",
+                name=name,
+            )
+        return self._write_temp(name, raw, self._check_target(name, str(self.path_for(name))))
+
+    def _write_temp(self, name: str, raw: bytes, old: os.stat_result | None) -> StagedWrite:
+        """``raw`` in a new fsynced temp file with the mode (and, when allowed, the owner) of
+        the file it is to replace."""
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
         except OSError as exc:
             raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
+        mode = 0o666 & ~_umask() if old is None else stat.S_IMODE(old.st_mode)
         try:
             try:
-                if old is None:
-                    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files
-                else:
-                    if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
-                        # Keep the job's owner and group when allowed (root, or a group we're in).
-                        with suppress(PermissionError):
-                            os.fchown(fd, old.st_uid, old.st_gid)
-                    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+                if old is not None and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                    # Keep the job's owner and group when allowed (root, or a group we're in).
+                    with suppress(PermissionError):
+                        os.fchown(fd, old.st_uid, old.st_gid)
+                os.fchmod(fd, mode)  # mkstemp makes 0600 files
                 _write_all(fd, raw)
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, path)
         except BaseException as exc:
             with suppress(OSError):
                 os.unlink(tmp)
             if isinstance(exc, OSError):
                 raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
             raise
+        return StagedWrite(name=name, temp_path=tmp, version=version_of(raw), mode=mode)
+
+    def _install(self, staged: StagedWrite, path: str, old: os.stat_result | None) -> None:
+        """Rename the staged temp file over ``path`` and fsync the directory."""
+        try:
+            if old is not None and stat.S_IMODE(old.st_mode) != staged.mode:
+                os.chmod(staged.temp_path, stat.S_IMODE(old.st_mode))  # changed since staged
+            os.replace(staged.temp_path, path)
+        except OSError as exc:
+            staged.discard()
+            raise CheckpointWriteError(_write_failure(staged.name, exc), name=staged.name) from None
         try:
             _fsync_directory(self._dir)
         except OSError as exc:
-            logger.warning("checkpoint %s written, but the directory fsync failed: %s", name, exc)
+            logger.warning(
+                "checkpoint %s written, but the directory fsync failed: %s", staged.name, exc
+            )
+
+    def _replace(self, name: str, path: str, raw: bytes, old: os.stat_result | None) -> None:
+        self._install(self._write_temp(name, raw, old), path, old)
 
     def delete(self, name: str, *, expected_version: str | None | _Missing = MISSING) -> None:
         """Remove checkpoint ``name`` under its lock (the ``.lock`` file is kept)."""
