@@ -33,6 +33,8 @@ from checkpoints_admin.models import (
     Snapshot,
     SnapshotCorrupt,
     insert_row,
+    insert_statement,
+    mark_inserted,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "PruneResult",
     "VerifyResult",
     "append_entry",
+    "append_entry_at",
     "canonical_entry",
     "entry_hash",
     "export",
@@ -187,6 +190,66 @@ def _head() -> tuple[int, str]:
     return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
 
 
+def _check_fields(source: str, action: str, outcome: str, reason: str) -> None:
+    if source not in dict(AuditEntry.SOURCE_CHOICES):
+        raise ValueError(f"Unknown audit source {source!r}.")
+    if action not in dict(AuditEntry.ACTION_CHOICES):
+        raise ValueError(f"Unknown audit action {action!r}.")
+    if outcome not in dict(AuditEntry.OUTCOME_CHOICES):
+        raise ValueError(f"Unknown audit outcome {outcome!r}.")
+    if not reason or not reason.strip():
+        raise ValueError("An audit entry needs a reason.")
+
+
+def _new_entry(
+    seq: int,
+    prev_hash: str,
+    key: str,
+    *,
+    actor: str,
+    source: str,
+    action: str,
+    checkpoint: str,
+    reason: str,
+    summary: str,
+    address: str = "",
+    base_version: str | None = None,
+    result_version: str | None = None,
+    before: Snapshot | str | None = None,
+    after: Snapshot | str | None = None,
+    patch: list[dict[str, Any]] | None = None,
+    findings: list[dict[str, Any]] | None = None,
+    outcome: str = AuditEntry.APPLIED,
+    restores: AuditEntry | int | None = None,
+    created: datetime | None = None,
+) -> AuditEntry:
+    """The entry following ``seq``/``prev_hash``, hashed, not stored."""
+    entry = AuditEntry(
+        seq=seq + 1,
+        created=created or timezone.now(),
+        actor=actor,
+        source=source,
+        address=address or "",
+        action=action,
+        checkpoint=checkpoint,
+        reason=reason.strip(),
+        base_version=base_version,
+        result_version=result_version,
+        before_id=before.pk if isinstance(before, Snapshot) else before,
+        after_id=after.pk if isinstance(after, Snapshot) else after,
+        patch=list(patch or []),
+        summary=summary,
+        findings=list(findings or []),
+        outcome=outcome,
+        restores_id=restores.pk if isinstance(restores, AuditEntry) else restores,
+        prev_hash=prev_hash,
+    )
+    # The stored time is what is hashed: keep the precision every backend round-trips.
+    entry.created = entry.created.astimezone(UTC)
+    entry.hash = entry_hash(entry, prev_hash, key=key)
+    return entry
+
+
 def append_entry(
     *,
     actor: str,
@@ -211,14 +274,7 @@ def append_entry(
 
     ``chain_locked``: the caller's transaction took :func:`lock_chain` already.
     """
-    if source not in dict(AuditEntry.SOURCE_CHOICES):
-        raise ValueError(f"Unknown audit source {source!r}.")
-    if action not in dict(AuditEntry.ACTION_CHOICES):
-        raise ValueError(f"Unknown audit action {action!r}.")
-    if outcome not in dict(AuditEntry.OUTCOME_CHOICES):
-        raise ValueError(f"Unknown audit outcome {outcome!r}.")
-    if not reason or not reason.strip():
-        raise ValueError("An audit entry needs a reason.")
+    _check_fields(source, action, outcome, reason)
     key = get_settings().audit_hmac_key
     # No savepoint when nested (apply's transaction): a failure here rolls the whole back.
     # The lock taken by the caller holds only inside the caller's transaction.
@@ -227,31 +283,112 @@ def append_entry(
         if not locked:
             lock_chain()
         seq, prev_hash = _head()
-        entry = AuditEntry(
-            seq=seq + 1,
-            created=created or timezone.now(),
+        entry = _new_entry(
+            seq,
+            prev_hash,
+            key,
             actor=actor,
             source=source,
-            address=address or "",
             action=action,
             checkpoint=checkpoint,
-            reason=reason.strip(),
+            reason=reason,
+            summary=summary,
+            address=address,
             base_version=base_version,
             result_version=result_version,
-            before_id=before.pk if isinstance(before, Snapshot) else before,
-            after_id=after.pk if isinstance(after, Snapshot) else after,
-            patch=list(patch or []),
-            summary=summary,
-            findings=list(findings or []),
+            before=before,
+            after=after,
+            patch=patch,
+            findings=findings,
             outcome=outcome,
-            restores_id=restores.pk if isinstance(restores, AuditEntry) else restores,
-            prev_hash=prev_hash,
+            restores=restores,
+            created=created,
         )
-        # The stored time is what is hashed: keep the precision every backend round-trips.
-        entry.created = entry.created.astimezone(UTC)
-        entry.hash = entry_hash(entry, prev_hash, key=key)
         insert_row(entry)
     return entry
+
+
+#: Tries of :func:`append_entry_at` before it appends under the lock for a whole transaction.
+_RACES: Final = 4
+
+
+def append_entry_at(
+    head: tuple[int, str] | None,
+    *,
+    delete: tuple[str, int] | None = None,
+    relax_commit: bool = False,
+    **fields: Any,
+) -> AuditEntry:
+    """Append one entry (fields as :func:`append_entry` takes them) in one autocommitted
+    statement on PostgreSQL, hashed against ``head``: the chain's (seq, hash) as read a
+    moment ago, for instance in a query made anyway (None: read it now).
+
+    The statement takes the chain's advisory lock and inserts the entry unless its seq was
+    taken meanwhile, so the chain cannot fork; if it was, the entry is hashed again against
+    the head the statement saw and tried again, and after a few lost races appended under
+    the lock for a whole transaction. ``delete`` (a table and an id) deletes that row in the
+    same statement when the entry goes in, and only then; ``relax_commit`` lets its commit
+    skip waiting for the WAL flush (see ``services``: only when a durable row covers it).
+
+    Elsewhere (SQLite, or inside a transaction) this is :func:`append_entry` in a transaction
+    that also runs the delete.
+    """
+    _check_fields(
+        fields["source"], fields["action"], fields.get("outcome", "applied"), fields["reason"]
+    )
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _append_locked(delete, relax_commit, fields)
+    key = get_settings().audit_hmac_key
+    quote = connection.ops.quote_name
+    table = quote(AuditEntry._meta.db_table)
+    for _ in range(_RACES):
+        seq, prev_hash = head if head is not None else _head()
+        entry = _new_entry(seq, prev_hash, key, **fields)
+        sql, params, _auto = insert_statement(entry, returning=False)
+        values_at = sql.index(" VALUES (")
+        sql = (
+            f"{sql[:values_at]} SELECT {sql[values_at + 9 : -1]} "
+            "FROM (SELECT pg_advisory_xact_lock(%s)) AS chain_lock "
+            f"ON CONFLICT ({quote('seq')}) DO NOTHING RETURNING 1"
+        )
+        params = [*params, ADVISORY_LOCK_KEY]
+        clauses = [f"appended AS ({sql})"]
+        if delete is not None:
+            relaxed = ", set_config('synchronous_commit', 'off', true)" if relax_commit else ""
+            clauses.append(
+                f"forgotten AS (DELETE FROM {quote(delete[0])} WHERE id = %s "
+                f"AND EXISTS (SELECT FROM appended) RETURNING 1{relaxed})"
+            )
+            params.append(delete[1])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH {', '.join(clauses)} SELECT EXISTS (SELECT FROM appended), head.seq, "
+                f"head.hash FROM (SELECT) AS one LEFT JOIN (SELECT seq, hash FROM {table} "
+                "ORDER BY seq DESC LIMIT 1) AS head ON true",
+                params,
+            )
+            appended, head_seq, head_hash = cursor.fetchone()
+        if appended:
+            mark_inserted(entry)
+            return entry
+        # Another process appended first: its entry is the new head (the statement may not
+        # have seen it yet when it waited for the lock; the next try does).
+        head = (int(head_seq), head_hash) if head_seq is not None else None
+    return _append_locked(delete, relax_commit, fields)
+
+
+def _append_locked(
+    delete: tuple[str, int] | None, relax_commit: bool, fields: dict[str, Any]
+) -> AuditEntry:
+    with transaction.atomic(savepoint=False):
+        if delete is not None:
+            statement = f"DELETE FROM {connection.ops.quote_name(delete[0])} WHERE id = %s"
+            if relax_commit and connection.vendor == "postgresql":
+                statement += " RETURNING set_config('synchronous_commit', 'off', true)"
+            lock_chain(with_statement=statement, params=[delete[1]])
+        else:
+            lock_chain()
+        return append_entry(**fields, chain_locked=True)
 
 
 @dataclass(frozen=True, slots=True)

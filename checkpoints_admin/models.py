@@ -50,12 +50,12 @@ def insert_row(obj: models.Model, *, ignore_conflicts: bool = False) -> None:
     ``get_db_prep_save``, so JSON, dates and bytes are stored exactly as the ORM stores them.
     An auto primary key is read back into ``obj``.
     """
-    sql, params, auto = _insert_statement(obj, ignore_conflicts=ignore_conflicts)
+    sql, params, auto = insert_statement(obj, ignore_conflicts=ignore_conflicts)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if auto is not None:
             setattr(obj, auto.attname, cursor.fetchone()[0])
-    _inserted(obj)
+    mark_inserted(obj)
 
 
 def insert_rows(
@@ -73,21 +73,23 @@ def insert_rows(
     clauses: list[str] = []
     params: list[Any] = []
     for n, obj in enumerate(first):
-        sql, values, _ = _insert_statement(obj, ignore_conflicts=ignore_conflicts, returning=False)
+        sql, values, _ = insert_statement(obj, ignore_conflicts=ignore_conflicts, returning=False)
         clauses.append(f"row{n} AS ({sql})")
         params.extend(values)
-    sql, values, auto = _insert_statement(last)
+    sql, values, auto = insert_statement(last)
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(clauses)} {sql}", [*params, *values])
         if auto is not None:
             setattr(last, auto.attname, cursor.fetchone()[0])
     for obj in (*first, last):
-        _inserted(obj)
+        mark_inserted(obj)
 
 
-def _insert_statement(
+def insert_statement(
     obj: models.Model, *, ignore_conflicts: bool = False, returning: bool = True
 ) -> tuple[str, list[Any], models.Field[Any, Any] | None]:
+    """The INSERT of ``obj`` (``INSERT INTO t (columns) VALUES (%s, …)`` and its options),
+    its parameters as the ORM would prepare them, and the auto primary key it returns."""
     meta = obj._meta
     auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
     fields = [f for f in meta.concrete_fields if f is not auto]
@@ -104,7 +106,8 @@ def _insert_statement(
     return sql, params, auto if returning else None
 
 
-def _inserted(obj: models.Model) -> None:
+def mark_inserted(obj: models.Model) -> None:
+    """Mark ``obj`` as a stored row (as the ORM does after an insert)."""
     obj._state.adding = False
     obj._state.db = connection.alias
 

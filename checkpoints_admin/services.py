@@ -13,8 +13,10 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -22,7 +24,7 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
 
-from checkpoints_admin.audit import append_entry, format_time, lock_chain
+from checkpoints_admin.audit import GENESIS, append_entry, append_entry_at, format_time
 from checkpoints_admin.checkpoints import (
     CheckpointExists,
     CheckpointLockTimeout,
@@ -38,7 +40,12 @@ from checkpoints_admin.checkpoints import (
 from checkpoints_admin.checkpoints import diff as diffs
 from checkpoints_admin.checkpoints.diff import Delta
 from checkpoints_admin.checkpoints.kinds import Finding
-from checkpoints_admin.checkpoints.store import decode_document, encode_document, version_of
+from checkpoints_admin.checkpoints.store import (
+    StagedWrite,
+    decode_document,
+    encode_document,
+    version_of,
+)
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
     AuditEntry,
@@ -560,17 +567,14 @@ def recover_pending(
     return recovered
 
 
-def _undo_after_failure(
-    store: CheckpointStore,
-    pv: Preview,
-    pending: PendingChange,
-    entry: AuditEntry | None,
-) -> None:
-    """The commit (or the file write) failed: make the file and the journal agree again."""
+def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingChange) -> None:
+    """The file write or the entry's commit failed: make the file and the journal agree again.
+
+    The entry is committed together with the journal row's delete, so the row still being
+    there says that no entry was.
+    """
     try:
-        committed = entry is not None and (
-            AuditEntry.objects.filter(seq=entry.seq, hash=entry.hash).exists()
-        )
+        committed = not PendingChange.objects.filter(pk=pending.pk).exists()
     except DatabaseError:
         # The database cannot say whether the entry committed: leave the file and the journal
         # as they are; recovery compares them later and writes the entry that fits.
@@ -613,28 +617,39 @@ def _last_snapshot(name: str) -> Snapshot | None:
     return Snapshot.objects.filter(pk=sha).first() if sha else None
 
 
-def _journal_and_snapshots(name: str, pv: Preview) -> tuple[bool, dict[str, Snapshot]]:
-    """In one query: whether the journal holds rows of ``name``, and which of the preview's
-    before and after versions are stored already (snapshots are never deleted)."""
+def _journal_and_snapshots(
+    name: str, pv: Preview
+) -> tuple[bool, dict[str, Snapshot], tuple[int, str] | None]:
+    """In one query: whether the journal holds rows of ``name``, which of the preview's before
+    and after versions are stored already (snapshots are never deleted), and on PostgreSQL
+    the audit chain's head (seq, hash) for :func:`audit.append_entry_at`."""
     wanted = [v for v in (pv.base_version, pv.result_version) if v is not None]
-    journal = f"SELECT NULL, NULL WHERE EXISTS (SELECT 1 FROM {_table(PendingChange)} "
-    journal += "WHERE checkpoint = %s)"
+    parts = [
+        f"SELECT 'j', NULL, NULL WHERE EXISTS (SELECT 1 FROM {_table(PendingChange)} "
+        "WHERE checkpoint = %s)"
+    ]
+    params: list[Any] = [name]
     if wanted:
         marks = ", ".join(["%s"] * len(wanted))
-        sql = (
-            f"SELECT sha, depth FROM {_table(Snapshot)} WHERE sha IN ({marks}) UNION ALL {journal}"
+        parts.append(f"SELECT 's', sha, depth FROM {_table(Snapshot)} WHERE sha IN ({marks})")
+        params.extend(wanted)
+    if connection.vendor == "postgresql":
+        parts.append(
+            f"SELECT 'h', hash, seq FROM (SELECT hash, seq FROM {_table(AuditEntry)} "
+            "ORDER BY seq DESC LIMIT 1) AS head"
         )
-    else:
-        sql = journal
     leftovers = False
     known: dict[str, Snapshot] = {}
-    for sha, depth in _sql(sql, [*wanted, name]):
-        if sha is None:
+    head: tuple[int, str] | None = (0, GENESIS) if connection.vendor == "postgresql" else None
+    for kind, sha, number in _sql(" UNION ALL ".join(parts), params):
+        if kind == "j":
             leftovers = True
-            continue
-        known[sha] = Snapshot(sha=sha, depth=depth)
-        known[sha]._state.adding = False
-    return leftovers, known
+        elif kind == "h":
+            head = (int(number), sha)
+        else:
+            known[sha] = Snapshot(sha=sha, depth=number)
+            known[sha]._state.adding = False
+    return leftovers, known, head
 
 
 def _build_snapshots(
@@ -661,6 +676,42 @@ def _build_snapshots(
     return before, after, new
 
 
+_stagers: ThreadPoolExecutor | None = None
+_stagers_guard = threading.Lock()
+
+
+def _forget_stagers() -> None:
+    global _stagers, _stagers_guard
+    # A forked child has none of its parent's threads: it starts its own when it needs them.
+    _stagers, _stagers_guard = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_stagers)
+
+
+def _stage(store: CheckpointStore, pv: Preview) -> Future[StagedWrite] | None:
+    """Start writing the previewed bytes to a durable temp file in a worker thread (None
+    for a reset, which deletes). Each task only writes and fsyncs its own temp file, so
+    tasks never wait for one another and a few threads serve every request thread."""
+    global _stagers
+    if pv.after_raw is None:
+        return None
+    with _stagers_guard:
+        if _stagers is None:
+            _stagers = ThreadPoolExecutor(4, thread_name_prefix="checkpoint-stage")
+        stagers = _stagers
+    if pv.after is not None and pv.action != "restore":
+        # Encoding again is cheaper than stage_raw's parse, and gives the same bytes.
+        return stagers.submit(store.stage, pv.name, pv.after)
+    return stagers.submit(store.stage_raw, pv.name, pv.after_raw)  # a snapshot's bytes
+
+
+def _drop(staging: Future[StagedWrite]) -> None:
+    """Wait for a staged write no longer wanted and remove its temp file."""
+    with suppress(Exception):  # the error that made it unwanted is the one raised
+        staging.result().discard()
+
+
 def _journal_transaction() -> AbstractContextManager[Any]:
     """The transaction storing the journal row and its snapshots.
 
@@ -672,22 +723,6 @@ def _journal_transaction() -> AbstractContextManager[Any]:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         return nullcontext()
     return transaction.atomic()
-
-
-def _lock_chain_forgetting(pending_id: int) -> None:
-    """Begin the entry's transaction: take the audit chain's lock and delete the journal row
-    (the entry replaces it), in one round trip on PostgreSQL.
-
-    There the delete also lets this transaction's commit skip waiting for its WAL flush
-    (``set_config`` in its RETURNING runs for the one row deleted): the journal row was
-    committed durably before, so a server crash losing this commit leaves the row, and
-    recovery records the change from it; and the next durable commit flushes this one too,
-    WAL being sequential.
-    """
-    statement = f"DELETE FROM {_table(PendingChange)} WHERE id = %s"
-    if connection.vendor == "postgresql":
-        statement += " RETURNING set_config('synchronous_commit', 'off', true)"
-    lock_chain(with_statement=statement, params=[pending_id])
 
 
 @contextmanager
@@ -752,7 +787,7 @@ def apply(
         except BaseException:
             _recover_checkpoint(name, store)
             raise
-        leftovers, known = _journal_and_snapshots(name, pv)
+        leftovers, known, head = _journal_and_snapshots(name, pv)
         if leftovers:
             _recover_checkpoint(name, store)
         if expected_version is not None and pv.base_version != expected_version:
@@ -796,44 +831,56 @@ def apply(
             "restores": pv.restores,
             "attempted": format_time(datetime.now(UTC)),
         }
-        # Snapshots and journal first, committed on their own: a crash from here on leaves
-        # a trace that recovery turns into an entry.
-        with _journal_transaction():
-            before, after, new = _build_snapshots(pv, known)
-            payload["before"] = before.pk if before is not None else None
-            payload["after"] = after.pk if after is not None else None
-            pending = PendingChange(
-                checkpoint=name,
-                action=action,
-                payload=payload,
-                base_version=pv.base_version,
-                result_version=result_version,
-            )
-            # Content-addressed: a snapshot row another process stored meanwhile is the same.
-            insert_rows(new, pending, ignore_conflicts=True)
-        entry: AuditEntry | None = None
+        # The new bytes go to a durable temp file in another thread meanwhile: both fsyncs
+        # (the journal's commit and the file's) wait on the disk at the same time.
+        staging = _stage(store, pv)
         try:
-            with _lazy_commit(), transaction.atomic():
-                _lock_chain_forgetting(pending.pk)
-                entry = append_entry(
-                    **_entry_fields(payload), outcome=AuditEntry.APPLIED, chain_locked=True
+            # Snapshots and journal first, committed on their own: a crash from here on
+            # leaves a trace that recovery turns into an entry.
+            with _journal_transaction():
+                before, after, new = _build_snapshots(pv, known)
+                payload["before"] = before.pk if before is not None else None
+                payload["after"] = after.pk if after is not None else None
+                pending = PendingChange(
+                    checkpoint=name,
+                    action=action,
+                    payload=payload,
+                    base_version=pv.base_version,
+                    result_version=result_version,
                 )
-                if pv.after_raw is None:
-                    store.delete(name, expected_version=pv.base_version)
-                elif pv.after is not None and action != "restore":
-                    # Encoding again is cheaper than write_raw's parse, and gives the same bytes.
-                    written = store.write(name, pv.after, expected_version=pv.base_version)
-                    if written != result_version:
-                        raise CheckpointWriteError(
-                            f"checkpoint {name!r} was written with other bytes than previewed",
-                            name=name,
-                        )
-                else:  # exact bytes (a restored snapshot)
-                    store.write_raw(name, pv.after_raw, expected_version=pv.base_version)
+                # Content-addressed: a snapshot row another process stored meanwhile is
+                # the same.
+                insert_rows(new, pending, ignore_conflicts=True)
         except BaseException:
-            _undo_after_failure(store, pv, pending, entry)
+            if staging is not None:
+                _drop(staging)
             raise
-    assert entry is not None
+        try:
+            # The file, then the entry: the entry goes in with the journal row's delete, in
+            # one transaction (on PostgreSQL one statement), so an entry and its journal row
+            # never both exist, and the journal row outlives a failure of either.
+            if staging is None:
+                store.delete(name, expected_version=pv.base_version)
+            else:
+                staged = staging.result()
+                if staged.version != result_version:
+                    staged.discard()
+                    raise CheckpointWriteError(
+                        f"checkpoint {name!r} was staged with other bytes than previewed",
+                        name=name,
+                    )
+                store.install(staged, expected_version=pv.base_version)
+            with _lazy_commit():
+                entry = append_entry_at(
+                    head,
+                    delete=(PendingChange._meta.db_table, pending.pk),
+                    relax_commit=True,
+                    **_entry_fields(payload),
+                    outcome=AuditEntry.APPLIED,
+                )
+        except BaseException:
+            _undo_after_failure(store, pv, pending)
+            raise
     logger.info(
         "checkpoint intervention applied: %s %s (#%s)",
         action,

@@ -23,7 +23,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
 from checkpoints_admin.services import Actor, ReasonRequired, ValidationFailed
-from tests.audit.conftest import file_bytes, files
+from tests.audit.conftest import file_bytes, files, raw_sql
 
 pytestmark = pytest.mark.django_db
 
@@ -452,29 +452,43 @@ def test_sqlite_commits_stay_fully_durable_after_an_apply(samples_dir: Path) -> 
 
 @pytest.mark.django_db(transaction=True)
 def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
-    """The statement opening the entry's transaction deletes the journal row and turns off
-    the wait for the WAL flush for that transaction only; other commits stay synchronous."""
-    from django.db import connection, transaction
-
-    from checkpoints_admin.models import PendingChange, insert_row
-    from checkpoints_admin.services import _lock_chain_forgetting
+    """The entry's statement deletes the journal row and turns off the wait for the WAL flush
+    for its own commit only: the journal row's commit (and every later one) stays synchronous.
+    Triggers record the level each insert's transaction has."""
+    from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's synchronous_commit")
-
-    def level() -> str:
+    entries, journal = (
+        connection.ops.quote_name(m._meta.db_table) for m in (AuditEntry, PendingChange)
+    )
+    raw_sql("CREATE TABLE sync_probe (tbl text, level text)")
+    raw_sql(
+        "CREATE FUNCTION sync_probe_record() RETURNS trigger AS $$ BEGIN "
+        "INSERT INTO sync_probe VALUES (TG_TABLE_NAME, current_setting('synchronous_commit')); "
+        "RETURN NEW; END $$ LANGUAGE plpgsql"
+    )
+    for table in (entries, journal):
+        raw_sql(
+            f"CREATE TRIGGER sync_probe AFTER INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION sync_probe_record()"
+        )
+    try:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
         with connection.cursor() as cursor:
+            cursor.execute("SELECT tbl, level FROM sync_probe ORDER BY tbl")
+            levels = dict(cursor.fetchall())
             cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
-    row = PendingChange(checkpoint=UNIFIED, action="skip", payload={})
-    insert_row(row)
-    with transaction.atomic():
-        _lock_chain_forgetting(row.pk)
-        assert level() == "off"
-        assert not PendingChange.objects.filter(pk=row.pk).exists()
-    assert level() == "on"
-    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
-    assert level() == "on"
+            after = cursor.fetchone()[0]
+    finally:
+        for table in (entries, journal):
+            raw_sql(f"DROP TRIGGER sync_probe ON {table}")
+        raw_sql("DROP FUNCTION sync_probe_record()")
+        raw_sql("DROP TABLE sync_probe")
+    assert levels == {
+        AuditEntry._meta.db_table: "off",
+        PendingChange._meta.db_table: "on",
+    }
+    assert after == "on"
     assert not PendingChange.objects.exists()
     assert verify_chain().ok
