@@ -14,6 +14,7 @@ import getpass
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -54,6 +55,8 @@ from checkpoints_admin.models import (
     SnapshotCorrupt,
     insert_row,
     insert_rows,
+    insert_statement,
+    mark_inserted,
 )
 
 __all__ = [
@@ -507,12 +510,18 @@ def _sql(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
-def _recover_checkpoint(name: str, store: CheckpointStore) -> list[AuditEntry]:
-    """Record what happened to journaled changes of ``name``; the caller holds its lock."""
+def _recover_checkpoint(
+    name: str, store: CheckpointStore, *, exclude: int | None = None
+) -> list[AuditEntry]:
+    """Record what happened to journaled changes of ``name`` (but the row ``exclude``, the
+    caller's own); the caller holds its lock."""
     recovered: list[AuditEntry] = []
-    if not _sql(f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s", [name]):
+    leftovers = PendingChange.objects.filter(checkpoint=name)
+    if exclude is not None:
+        leftovers = leftovers.exclude(pk=exclude)  # known to hold rows: the caller asked
+    elif not _sql(f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s", [name]):
         return recovered
-    for pending in PendingChange.objects.filter(checkpoint=name).order_by("created", "id"):
+    for pending in leftovers.order_by("created", "id"):
         current = _current_version(store, name)
         if current == pending.result_version:
             outcome, note = AuditEntry.RECOVERED, "landed before the process stopped"
@@ -676,6 +685,82 @@ def _build_snapshots(
     return before, after, new
 
 
+#: Snapshots an audit entry of this process refers to, by sha (their delta depth): entries
+#: are never deleted and neither is any snapshot one refers to (``prune_snapshots`` keeps
+#: them), so these are known to be stored without asking the database. Forgotten when an
+#: apply fails in the database (the database may have been replaced by an older copy), and
+#: by the test suite, which empties the tables between tests.
+_ENTRY_SNAPSHOTS: OrderedDict[str, int] = OrderedDict()
+_ENTRY_SNAPSHOTS_MAX: Final = 4096
+_entry_snapshots_guard = threading.Lock()
+
+
+def _remember(*snapshots: Snapshot | None) -> None:
+    with _entry_snapshots_guard:
+        for snapshot in snapshots:
+            if snapshot is not None:
+                _ENTRY_SNAPSHOTS[snapshot.sha] = snapshot.depth
+                _ENTRY_SNAPSHOTS.move_to_end(snapshot.sha)
+        while len(_ENTRY_SNAPSHOTS) > _ENTRY_SNAPSHOTS_MAX:
+            _ENTRY_SNAPSHOTS.popitem(last=False)
+
+
+def _forget_snapshots() -> None:
+    with _entry_snapshots_guard:
+        _ENTRY_SNAPSHOTS.clear()
+
+
+def _remembered(pv: Preview) -> dict[str, Snapshot] | None:
+    """The preview's stored snapshots as far as this process knows, when it knows the before
+    version is stored (the usual case: the after version of the last change); else None."""
+    known: dict[str, Snapshot] = {}
+    with _entry_snapshots_guard:
+        for sha in (pv.base_version, pv.result_version):
+            if sha is not None and sha in _ENTRY_SNAPSHOTS:
+                known[sha] = Snapshot(sha=sha, depth=_ENTRY_SNAPSHOTS[sha])
+                known[sha]._state.adding = False
+    if pv.before_raw is not None and pv.base_version not in known:
+        return None
+    return known
+
+
+def _journal(
+    name: str, new: list[Snapshot], pending: PendingChange
+) -> tuple[bool, tuple[int, str] | None]:
+    """Insert the new snapshots and the journal row (the caller commits them); say whether
+    the journal holds other rows of ``name`` (left by a stopped process), and on PostgreSQL
+    the audit chain's head. There this is one statement: inserts in ``WITH`` clauses and a
+    query that sees the tables as they were before them."""
+    if connection.vendor != "postgresql":
+        insert_rows(new, pending, ignore_conflicts=True)
+        others = _sql(
+            f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s AND id <> %s",
+            [name, pending.pk],
+        )
+        return bool(others), None
+    clauses: list[str] = []
+    params: list[Any] = []
+    for n, snapshot in enumerate(new):
+        # Content-addressed: a snapshot row another process stored meanwhile is the same.
+        sql, values, _ = insert_statement(snapshot, ignore_conflicts=True, returning=False)
+        clauses.append(f"snapshot{n} AS ({sql})")
+        params.extend(values)
+    sql, values, _ = insert_statement(pending)
+    clauses.append(f"journal AS ({sql})")
+    params.extend([*values, name])
+    rows = _sql(
+        f"WITH {', '.join(clauses)} SELECT journal.id, EXISTS (SELECT 1 FROM "
+        f"{_table(PendingChange)} WHERE checkpoint = %s), head.seq, head.hash FROM journal "
+        f"LEFT JOIN (SELECT seq, hash FROM {_table(AuditEntry)} ORDER BY seq DESC LIMIT 1) "
+        "AS head ON true",
+        params,
+    )
+    pending.pk, others, seq, prev_hash = rows[0]
+    for row in (*new, pending):
+        mark_inserted(row)
+    return bool(others), ((int(seq), prev_hash) if seq is not None else (0, GENESIS))
+
+
 _stagers: ThreadPoolExecutor | None = None
 _stagers_guard = threading.Lock()
 
@@ -747,6 +832,37 @@ def _lazy_commit() -> Iterator[None]:
             cursor.execute(f"PRAGMA synchronous={int(level)}")
 
 
+def _check_applicable(
+    pv: Preview, expected_version: str | None, expect_absent: bool, store: CheckpointStore
+) -> None:
+    """Refuse a preview that is not to be applied: a stale version, a file that appeared,
+    errors in the result, no change."""
+    name, action = pv.name, pv.action
+    if expected_version is not None and pv.base_version != expected_version:
+        raise _conflict(name, expected_version, pv.base_version, store)
+    if expect_absent and pv.base_version is not None:
+        raise VersionConflict(
+            f"Checkpoint {name!r} did not exist when this was previewed and has been "
+            f"created since (version {pv.base_version[:12]}); nothing was written. "
+            "Review the current content and try again.",
+            name=name,
+            expected=None,
+            actual=pv.base_version,
+        )
+    if pv.errors:
+        listed = "; ".join(f"{f.pointer or '/'}: {f.message}" for f in pv.errors)
+        raise ValidationFailed(
+            f"The result would not be a valid checkpoint, nothing was written: {listed}",
+            name=name,
+            findings=pv.errors,
+        )
+    if not pv.changes_file:
+        raise NoChange(
+            f"This {action} leaves checkpoint {name!r} as it is; nothing was written.",
+            name=name,
+        )
+
+
 def apply(
     name: str,
     action: str,
@@ -779,40 +895,23 @@ def apply(
     _check_action(action, name)
 
     with store.lock(name):
-        # Journal rows of this checkpoint left by a stopped process are recorded before
-        # anything else is: after the preview (which changes nothing), with the query for
-        # its snapshots, or right away when the preview refuses.
+        # Journal rows of this checkpoint left by a stopped process are recorded before this
+        # change is: right away when the preview or its checks refuse; else after the query
+        # for the stored snapshots, or when the journal row goes in (which says if there are).
         try:
             pv = preview(name, action, params, store=store, now=now)
+            _check_applicable(pv, expected_version, expect_absent, store)
         except BaseException:
             _recover_checkpoint(name, store)
             raise
-        leftovers, known, head = _journal_and_snapshots(name, pv)
-        if leftovers:
-            _recover_checkpoint(name, store)
-        if expected_version is not None and pv.base_version != expected_version:
-            raise _conflict(name, expected_version, pv.base_version, store)
-        if expect_absent and pv.base_version is not None:
-            raise VersionConflict(
-                f"Checkpoint {name!r} did not exist when this was previewed and has been "
-                f"created since (version {pv.base_version[:12]}); nothing was written. "
-                "Review the current content and try again.",
-                name=name,
-                expected=None,
-                actual=pv.base_version,
-            )
-        if pv.errors:
-            listed = "; ".join(f"{f.pointer or '/'}: {f.message}" for f in pv.errors)
-            raise ValidationFailed(
-                f"The result would not be a valid checkpoint, nothing was written: {listed}",
-                name=name,
-                findings=pv.errors,
-            )
-        if not pv.changes_file:
-            raise NoChange(
-                f"This {action} leaves checkpoint {name!r} as it is; nothing was written.",
-                name=name,
-            )
+        known = _remembered(pv)
+        head: tuple[int, str] | None = None
+        checked = known is None
+        if known is None:
+            leftovers, known, head = _journal_and_snapshots(name, pv)
+            if leftovers:
+                _recover_checkpoint(name, store)
+                head = None
         result_version = pv.result_version
         payload = {
             "actor": actor.name,
@@ -848,21 +947,23 @@ def apply(
                     base_version=pv.base_version,
                     result_version=result_version,
                 )
-                # Content-addressed: a snapshot row another process stored meanwhile is
-                # the same.
-                insert_rows(new, pending, ignore_conflicts=True)
+                others, journal_head = _journal(name, new, pending)
         except BaseException:
             if staging is not None:
                 _drop(staging)
             raise
         try:
+            if others and not checked:
+                _recover_checkpoint(name, store, exclude=pending.pk)
+            elif journal_head is not None:
+                head = journal_head
             # The file, then the entry: the entry goes in with the journal row's delete, in
             # one transaction (on PostgreSQL one statement), so an entry and its journal row
             # never both exist, and the journal row outlives a failure of either.
             if staging is None:
                 store.delete(name, expected_version=pv.base_version)
             else:
-                staged = staging.result()
+                staged, staging = staging.result(), None  # install or discard it from here
                 if staged.version != result_version:
                     staged.discard()
                     raise CheckpointWriteError(
@@ -878,9 +979,14 @@ def apply(
                     **_entry_fields(payload),
                     outcome=AuditEntry.APPLIED,
                 )
-        except BaseException:
+        except BaseException as exc:
+            if staging is not None:
+                _drop(staging)
+            if isinstance(exc, DatabaseError):
+                _forget_snapshots()
             _undo_after_failure(store, pv, pending)
             raise
+        _remember(before, after)
     logger.info(
         "checkpoint intervention applied: %s %s (#%s)",
         action,

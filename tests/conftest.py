@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,21 @@ def samples_dir(checkpoints_dir: Path) -> Path:
     for name in SAMPLE_NAMES:
         shutil.copyfile(SAMPLES / f"{name}.json", checkpoints_dir / f"{name}.json")
     return checkpoints_dir
+
+
+@pytest.fixture(autouse=True)
+def _fresh_snapshot_cache() -> Iterator[None]:
+    """The write path remembers which snapshots audit entries refer to, as entries are never
+    deleted; the test database is emptied between tests, so that memory is too."""
+
+    def forget() -> None:
+        services = sys.modules.get("checkpoints_admin.services")  # (library tests: no Django)
+        if services is not None:
+            services._forget_snapshots()
+
+    forget()
+    yield
+    forget()
 
 
 CHROMIUM = "/usr/bin/chromium"
