@@ -75,3 +75,31 @@ def test_a_missing_checkpoint_still_records_its_leftover(samples_dir: Path) -> N
         )
     assert list(AuditEntry.objects.values_list("outcome", "action")) == [("recovered", "reset")]
     assert PendingChange.objects.count() == 0
+
+
+@pytest.mark.parametrize("transactional", [False, True])
+def test_a_leftover_found_by_the_journal_insert_is_recorded_first(
+    samples_dir: Path, transactional: bool, request
+) -> None:
+    """The second apply knows its base snapshot is stored (the first one's after side) and
+    skips the query for it: the journal insert itself finds the crashed attempt, which is
+    recorded before this change."""
+    if transactional:
+        request.getfixturevalue("transactional_db")
+    bob = Actor("bob", "web")
+    services.apply(UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=bob, reason="first")
+    journal(UNIFIED, services.preview(UNIFIED, "reprocess", {"dates": ["2025-03-06"]}))
+    second = services.preview(UNIFIED, "skip", {"dates": ["2025-03-07"]})
+    assert services._remembered(second) is not None  # no query for stored snapshots
+
+    applied = services.apply(UNIFIED, "skip", {"dates": ["2025-03-07"]}, actor=bob, reason="second")
+
+    assert list(AuditEntry.objects.values_list("seq", "outcome", "reason")) == [
+        (1, "applied", "first"),
+        (2, "interrupted", "before the crash"),
+        (3, "applied", "second"),
+    ]
+    assert applied.entry.seq == 3
+    assert PendingChange.objects.count() == 0
+    assert json.loads(file_bytes(samples_dir, UNIFIED))["pendingDates"] == []
+    assert audit.verify_chain().ok

@@ -313,3 +313,46 @@ def test_values_the_database_rewrites_still_verify() -> None:
     stored = AuditEntry.objects.get(seq=entry.seq)
     assert audit.entry_hash(stored) == entry.hash
     assert audit.verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_entry_at_a_stale_head_hashes_again_on_the_new_one() -> None:
+    """The head passed in was read before two other entries went in: the entry still follows
+    the last one, and the chain verifies (on PostgreSQL the lost race is retried)."""
+    fields = {"actor": "a", "source": "api", "action": "edit", "checkpoint": "c", "summary": "s"}
+    first = audit.append_entry(**fields, reason="first")
+    stale = (first.seq, first.hash)
+    audit.append_entry(**fields, reason="second")
+    third = audit.append_entry(**fields, reason="third")
+
+    entry = audit.append_entry_at(stale, **fields, reason="fourth")
+
+    assert (entry.seq, entry.prev_hash) == (4, third.hash)
+    assert list(AuditEntry.objects.values_list("reason", flat=True)) == [
+        "first",
+        "second",
+        "third",
+        "fourth",
+    ]
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_entry_at_deletes_its_row_only_with_the_entry(samples_dir: Path) -> None:
+    from checkpoints_admin.models import PendingChange
+
+    row = PendingChange.objects.create(checkpoint=UNIFIED, action="edit", payload={})
+    fields = {"actor": "a", "source": "api", "action": "edit", "checkpoint": "c", "summary": "s"}
+    with pytest.raises(ValueError, match="reason"):
+        audit.append_entry_at(
+            None, delete=(PendingChange._meta.db_table, row.pk), **fields, reason=" "
+        )
+    assert PendingChange.objects.filter(pk=row.pk).exists()
+
+    entry = audit.append_entry_at(
+        None, delete=(PendingChange._meta.db_table, row.pk), relax_commit=True, **fields, reason="r"
+    )
+
+    assert entry.seq == 1
+    assert not PendingChange.objects.filter(pk=row.pk).exists()
+    assert audit.verify_chain().ok

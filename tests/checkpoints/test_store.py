@@ -763,3 +763,61 @@ def test_list_sweeps_old_temp_files(store, checkpoints_dir):
 
     assert not leftover.exists()
     assert store.stats.swept == 1
+
+
+# -- staged writes ------------------------------------------------------------------------------
+
+
+def temp_files(directory: Path) -> list[str]:
+    return [name for name in files_in(directory) if name.endswith(".tmp")]
+
+
+def test_a_staged_write_changes_nothing_until_installed(store, checkpoints_dir):
+    store.write("job", {"n": 1})
+    old = (checkpoints_dir / "job.json").read_bytes()
+    os.chmod(checkpoints_dir / "job.json", 0o640)
+
+    staged = store.stage("job", {"n": 2})
+
+    assert (checkpoints_dir / "job.json").read_bytes() == old
+    assert temp_files(checkpoints_dir) == [os.path.basename(staged.temp_path)]
+    assert staged.version == version_of(encode_document({"n": 2}))
+    assert store.install(staged, expected_version=version_of(old)) == staged.version
+    assert store.read("job").data == {"n": 2}
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "job.json").st_mode) == 0o640
+    assert temp_files(checkpoints_dir) == []
+
+
+def test_installing_over_a_changed_file_is_a_conflict_and_removes_the_temp_file(
+    store, checkpoints_dir
+):
+    store.write("job", {"n": 1})
+    seen = store.read("job").version
+    staged = store.stage("job", {"n": 2})
+    store.write("job", {"n": 3})  # the job saved meanwhile
+
+    with pytest.raises(VersionConflict):
+        store.install(staged, expected_version=seen)
+
+    assert store.read("job").data == {"n": 3}
+    assert temp_files(checkpoints_dir) == []
+
+
+def test_staging_refuses_what_write_refuses_and_leaves_no_temp_file(checkpoints_dir):
+    store = CheckpointStore(checkpoints_dir, max_bytes=100)
+    with pytest.raises(CheckpointTooLarge):
+        store.stage("job", {"blob": "x" * 200})
+    with pytest.raises(CorruptCheckpoint):
+        store.stage_raw("job", b'{"n": ')
+    with pytest.raises(CorruptCheckpoint):
+        store.stage_raw("job", b"[1, 2]")
+    assert files_in(checkpoints_dir) == []
+
+
+def test_a_discarded_staged_write_leaves_the_checkpoint_and_no_temp_file(store, checkpoints_dir):
+    store.write("job", {"n": 1})
+    staged = store.stage_raw("job", b'{"n": 2}\n')
+    staged.discard()
+    staged.discard()  # twice is harmless
+    assert store.read("job").data == {"n": 1}
+    assert temp_files(checkpoints_dir) == []
