@@ -85,25 +85,32 @@ def insert_rows(
         mark_inserted(obj)
 
 
+#: The SQL and fields of insert_statement, per model, database vendor and options.
+_INSERTS: dict[tuple[type[models.Model], str, bool, bool], tuple[str, list[Any], Any]] = {}
+
+
 def insert_statement(
     obj: models.Model, *, ignore_conflicts: bool = False, returning: bool = True
 ) -> tuple[str, list[Any], models.Field[Any, Any] | None]:
     """The INSERT of ``obj`` (``INSERT INTO t (columns) VALUES (%s, …)`` and its options),
     its parameters as the ORM would prepare them, and the auto primary key it returns."""
-    meta = obj._meta
-    auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
-    fields = [f for f in meta.concrete_fields if f is not auto]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
-    if auto is not None and returning:
-        sql += f" RETURNING {quote(str(auto.column))}"
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    return sql, params, auto if returning else None
+    key = (type(obj), connection.vendor, ignore_conflicts, returning)
+    known = _INSERTS.get(key)
+    if known is None:
+        meta = obj._meta
+        auto = meta.pk if isinstance(meta.pk, models.AutoField) else None
+        fields = [f for f in meta.concrete_fields if f is not auto]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"
+        if ignore_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
+        if auto is not None and returning:
+            sql += f" RETURNING {quote(str(auto.column))}"
+        known = _INSERTS[key] = (sql, fields, auto if returning else None)
+    sql, fields, auto = known
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields], auto
 
 
 def mark_inserted(obj: models.Model) -> None:

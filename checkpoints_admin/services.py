@@ -27,6 +27,7 @@ from django.db import DatabaseError, connection, models, transaction
 
 from checkpoints_admin.audit import GENESIS, append_entry, append_entry_at, format_time
 from checkpoints_admin.checkpoints import (
+    Checkpoint,
     CheckpointExists,
     CheckpointLockTimeout,
     CheckpointNotFound,
@@ -301,11 +302,14 @@ def preview(
     store: CheckpointStore | None = None,
     now: datetime | None = None,
     keep_base: bool = False,
+    seen: Checkpoint | None = None,
 ) -> Preview:
     """Compute what ``action`` would do to checkpoint ``name``; changes nothing on disk.
 
     With ``keep_base`` the current bytes are kept as a (content-addressed) snapshot so that
-    :func:`changes_since` can later say what changed on disk since this preview.
+    :func:`changes_since` can later say what changed on disk since this preview. ``seen``:
+    the checkpoint as the caller read it, not parsed again while the file still has its
+    bytes (its document is only read).
     """
     store = store or get_store()
     name = store.validate_name(name)
@@ -323,7 +327,7 @@ def preview(
             raise CheckpointExists(f"Checkpoint {name!r} already exists.", name=name)
     else:
         try:
-            checkpoint = store.read(name)
+            checkpoint = store.read(name, seen=seen)
         except CheckpointNotFound:
             if action != "restore":
                 raise
@@ -874,12 +878,14 @@ def apply(
     expect_absent: bool = False,
     store: CheckpointStore | None = None,
     now: datetime | None = None,
+    seen: Checkpoint | None = None,
 ) -> Applied:
     """Apply one intervention under the checkpoint's lock and record it in the audit log.
 
     ``expected_version`` (the version the person saw) refuses the change with
     :class:`VersionConflict` when the file changed since; None skips that check.
     ``expect_absent`` refuses it when the person saw no file and one exists by now.
+    ``seen``: the checkpoint as the caller read it (see :func:`preview`).
     """
     if not isinstance(reason, str) or not reason.strip():
         raise ReasonRequired(
@@ -899,7 +905,7 @@ def apply(
         # change is: right away when the preview or its checks refuse; else after the query
         # for the stored snapshots, or when the journal row goes in (which says if there are).
         try:
-            pv = preview(name, action, params, store=store, now=now)
+            pv = preview(name, action, params, store=store, now=now, seen=seen)
             _check_applicable(pv, expected_version, expect_absent, store)
         except BaseException:
             _recover_checkpoint(name, store)

@@ -724,14 +724,20 @@ class CheckpointStore:
         finally:
             os.close(fd)
 
-    def read(self, name: str) -> Checkpoint:
-        """Read and parse checkpoint ``name``; CheckpointNotFound, CorruptCheckpoint, …TooLarge."""
+    def read(self, name: str, *, seen: Checkpoint | None = None) -> Checkpoint:
+        """Read and parse checkpoint ``name``; CheckpointNotFound, CorruptCheckpoint, …TooLarge.
+
+        ``seen``: the checkpoint as read before (its document not changed since); when the
+        file still has exactly its bytes it is returned instead of parsing them again.
+        """
         raw, st = self._read_raw(name)
         version = version_of(raw)
         held = _holds().get((os.getpid(), os.path.join(self._dir, name + ".json.lock")))
         if held is not None:
             # Read under this thread's lock: a write in the same hold need not hash it again.
             held.read = (_file_key(st), version)
+        if seen is not None and seen.version == version and seen.name == name:
+            return seen
         data = decode_document(raw, name=name)
         return Checkpoint(name=name, data=data, raw=raw, version=version)
 

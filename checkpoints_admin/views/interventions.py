@@ -463,7 +463,13 @@ def _preview(
 ) -> HttpResponse:
     """Step 2: the change on the current file, its findings, and the apply form."""
     try:
-        pv = services.preview(name, spec.action, form.params, keep_base=True)
+        pv = services.preview(
+            name,
+            spec.action,
+            form.params,
+            keep_base=True,
+            seen=current.checkpoint if current is not None else None,
+        )
     except CheckpointExists as exc:
         form.add_error("name", exc.message)
         return _choose_page(request, spec, current, form, status=422)
@@ -705,6 +711,7 @@ def _apply(
             reason=reason,
             expected_version=base,
             expect_absent=base is None,
+            seen=current.checkpoint if current is not None else None,
         )
     except VersionConflict as exc:
         return _conflict(

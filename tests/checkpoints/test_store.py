@@ -821,3 +821,16 @@ def test_a_discarded_staged_write_leaves_the_checkpoint_and_no_temp_file(store, 
     staged.discard()  # twice is harmless
     assert store.read("job").data == {"n": 1}
     assert temp_files(checkpoints_dir) == []
+
+
+def test_read_returns_what_was_seen_while_the_file_keeps_its_bytes(store):
+    store.write("job", {"n": 1})
+    seen = store.read("job")
+
+    assert store.read("job", seen=seen) is seen
+    store.write("job", {"n": 2})
+    again = store.read("job", seen=seen)
+    assert again is not seen
+    assert again.data == {"n": 2}
+    store.write("other", {"n": 1})  # the same bytes under another name are not what was seen
+    assert store.read("other", seen=seen) is not seen
