@@ -694,7 +694,7 @@ def _build_snapshots(
 #: them), so these are known to be stored without asking the database. Forgotten when an
 #: apply fails in the database (the database may have been replaced by an older copy), and
 #: by the test suite, which empties the tables between tests.
-_ENTRY_SNAPSHOTS: OrderedDict[str, int] = OrderedDict()
+_ENTRY_SNAPSHOTS: OrderedDict[str, Snapshot] = OrderedDict()  # (sha and depth only)
 _ENTRY_SNAPSHOTS_MAX: Final = 4096
 _entry_snapshots_guard = threading.Lock()
 
@@ -703,7 +703,10 @@ def _remember(*snapshots: Snapshot | None) -> None:
     with _entry_snapshots_guard:
         for snapshot in snapshots:
             if snapshot is not None:
-                _ENTRY_SNAPSHOTS[snapshot.sha] = snapshot.depth
+                if snapshot.sha not in _ENTRY_SNAPSHOTS:
+                    known = Snapshot(sha=snapshot.sha, depth=snapshot.depth)
+                    known._state.adding = False
+                    _ENTRY_SNAPSHOTS[snapshot.sha] = known
                 _ENTRY_SNAPSHOTS.move_to_end(snapshot.sha)
         while len(_ENTRY_SNAPSHOTS) > _ENTRY_SNAPSHOTS_MAX:
             _ENTRY_SNAPSHOTS.popitem(last=False)
@@ -717,12 +720,12 @@ def _forget_snapshots() -> None:
 def _remembered(pv: Preview) -> dict[str, Snapshot] | None:
     """The preview's stored snapshots as far as this process knows, when it knows the before
     version is stored (the usual case: the after version of the last change); else None."""
-    known: dict[str, Snapshot] = {}
     with _entry_snapshots_guard:
-        for sha in (pv.base_version, pv.result_version):
-            if sha is not None and sha in _ENTRY_SNAPSHOTS:
-                known[sha] = Snapshot(sha=sha, depth=_ENTRY_SNAPSHOTS[sha])
-                known[sha]._state.adding = False
+        known = {
+            sha: _ENTRY_SNAPSHOTS[sha]
+            for sha in (pv.base_version, pv.result_version)
+            if sha is not None and sha in _ENTRY_SNAPSHOTS
+        }
     if pv.before_raw is not None and pv.base_version not in known:
         return None
     return known
