@@ -792,10 +792,9 @@ def _stage(store: CheckpointStore, pv: Preview) -> Future[StagedWrite] | None:
         if _stagers is None:
             _stagers = ThreadPoolExecutor(4, thread_name_prefix="checkpoint-stage")
         stagers = _stagers
-    if pv.after is not None and pv.action != "restore":
-        # Encoding again is cheaper than stage_raw's parse, and gives the same bytes.
-        return stagers.submit(store.stage, pv.name, pv.after)
-    return stagers.submit(store.stage_raw, pv.name, pv.after_raw)  # a snapshot's bytes
+    # The preview encoded these bytes (or parsed them: a restored snapshot's), so they are
+    # not parsed again; the worker only writes them, holding the interpreter little.
+    return stagers.submit(store.stage_raw, pv.name, pv.after_raw, parsed=pv.after is not None)
 
 
 def _drop(staging: Future[StagedWrite]) -> None:

@@ -861,10 +861,15 @@ class CheckpointStore:
         self.validate_name(name)
         return self._stage(name, encode_document(data))
 
-    def stage_raw(self, name: str, raw: bytes) -> StagedWrite:
-        """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object)."""
+    def stage_raw(self, name: str, raw: bytes, *, parsed: bool = False) -> StagedWrite:
+        """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object).
+
+        ``parsed``: the caller made these bytes with :func:`encode_document`, or parsed them
+        with :func:`decode_document`, so they are not parsed again.
+        """
         self.validate_name(name)
-        decode_document(raw, name=name)
+        if not parsed:
+            decode_document(raw, name=name)
         return self._stage(name, bytes(raw))
 
     def install(

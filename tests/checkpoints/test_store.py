@@ -834,3 +834,10 @@ def test_read_returns_what_was_seen_while_the_file_keeps_its_bytes(store):
     assert again.data == {"n": 2}
     store.write("other", {"n": 1})  # the same bytes under another name are not what was seen
     assert store.read("other", seen=seen) is not seen
+
+
+def test_staging_bytes_the_caller_parsed_skips_the_parse(store, checkpoints_dir):
+    raw = encode_document({"n": 2})
+    staged = store.stage_raw("job", raw, parsed=True)
+    assert store.install(staged, expected_version=None) == version_of(raw)
+    assert (checkpoints_dir / "job.json").read_bytes() == raw
