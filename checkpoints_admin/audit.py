@@ -327,14 +327,18 @@ def append_entry_at(
     taken meanwhile, so the chain cannot fork; if it was, the entry is hashed again against
     the head the statement saw and tried again, and after a few lost races appended under
     the lock for a whole transaction. ``delete`` (a table and an id) deletes that row in the
-    same statement when the entry goes in, and only then; ``relax_commit`` lets its commit
-    skip waiting for the WAL flush (see ``services``: only when a durable row covers it).
+    same statement when the entry goes in, and only then; ``relax_commit`` lets the commit of
+    that delete skip waiting for the WAL flush (see ``services``: the deleted row was
+    committed durably and still covers the change if this commit is lost).
 
     Elsewhere (SQLite, or inside a transaction) this is :func:`append_entry` in a transaction
     that also runs the delete.
     """
     _check_fields(
-        fields["source"], fields["action"], fields.get("outcome", "applied"), fields["reason"]
+        fields["source"],
+        fields["action"],
+        fields.get("outcome", AuditEntry.APPLIED),
+        fields["reason"],
     )
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return _append_locked(delete, relax_commit, fields)
