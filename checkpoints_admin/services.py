@@ -781,26 +781,29 @@ def _forget_stagers() -> None:
 os.register_at_fork(after_in_child=_forget_stagers)
 
 
-def _stage(store: CheckpointStore, pv: Preview) -> Future[StagedWrite] | None:
-    """Start writing the previewed bytes to a durable temp file in a worker thread (None
-    for a reset, which deletes). Each task only writes and fsyncs its own temp file, so
-    tasks never wait for one another and a few threads serve every request thread."""
+def _stage(store: CheckpointStore, pv: Preview) -> tuple[StagedWrite, Future[None]] | None:
+    """Write the previewed bytes to a temp file and start its fsync in a worker thread (None
+    for a reset, which deletes). The worker only waits on the disk, so it needs the
+    interpreter for no more than the call; tasks never wait for one another, so a few
+    threads serve every request thread."""
     global _stagers
     if pv.after_raw is None:
         return None
+    # The preview encoded these bytes (or parsed them: a restored snapshot's).
+    staged = store.stage_raw(pv.name, pv.after_raw, parsed=pv.after is not None, sync=False)
     with _stagers_guard:
         if _stagers is None:
-            _stagers = ThreadPoolExecutor(4, thread_name_prefix="checkpoint-stage")
+            _stagers = ThreadPoolExecutor(4, thread_name_prefix="checkpoint-sync")
         stagers = _stagers
-    # The preview encoded these bytes (or parsed them: a restored snapshot's), so they are
-    # not parsed again; the worker only writes them, holding the interpreter little.
-    return stagers.submit(store.stage_raw, pv.name, pv.after_raw, parsed=pv.after is not None)
+    return staged, stagers.submit(staged.sync)
 
 
-def _drop(staging: Future[StagedWrite]) -> None:
+def _drop(staging: tuple[StagedWrite, Future[None]]) -> None:
     """Wait for a staged write no longer wanted and remove its temp file."""
+    staged, syncing = staging
     with suppress(Exception):  # the error that made it unwanted is the one raised
-        staging.result().discard()
+        syncing.result()
+    staged.discard()
 
 
 def _journal_transaction() -> AbstractContextManager[Any]:
@@ -904,44 +907,46 @@ def apply(
 
     with store.lock(name):
         # Journal rows of this checkpoint left by a stopped process are recorded before this
-        # change is: right away when the preview or its checks refuse; else after the query
-        # for the stored snapshots, or when the journal row goes in (which says if there are).
+        # change is: right away when the preview, its checks or the temp file refuse; else
+        # after the query for the stored snapshots, or when the journal row goes in (which
+        # says if there are).
         try:
             pv = preview(name, action, params, store=store, now=now, seen=seen)
             _check_applicable(pv, expected_version, expect_absent, store)
+            # The new bytes go to a temp file now; its fsync runs in another thread
+            # meanwhile, so the journal's commit and the file's fsync wait on the disk at
+            # the same time.
+            staging = _stage(store, pv)
         except BaseException:
             _recover_checkpoint(name, store)
             raise
-        known = _remembered(pv)
-        head: tuple[int, str] | None = None
-        checked = known is None
-        if known is None:
-            leftovers, known, head = _journal_and_snapshots(name, pv)
-            if leftovers:
-                _recover_checkpoint(name, store)
-                head = None
-        result_version = pv.result_version
-        payload = {
-            "actor": actor.name,
-            "source": actor.source,
-            "address": actor.address,
-            "action": action,
-            "checkpoint": name,
-            "reason": reason.strip(),
-            "base_version": pv.base_version,
-            "result_version": result_version,
-            "before": None,
-            "after": None,
-            "patch": pv.patch,
-            "summary": pv.summary,
-            "findings": [finding_json(f) for f in pv.findings],
-            "restores": pv.restores,
-            "attempted": format_time(datetime.now(UTC)),
-        }
-        # The new bytes go to a durable temp file in another thread meanwhile: both fsyncs
-        # (the journal's commit and the file's) wait on the disk at the same time.
-        staging = _stage(store, pv)
         try:
+            known = _remembered(pv)
+            head: tuple[int, str] | None = None
+            checked = known is None
+            if known is None:
+                leftovers, known, head = _journal_and_snapshots(name, pv)
+                if leftovers:
+                    _recover_checkpoint(name, store)
+                    head = None
+            result_version = pv.result_version
+            payload = {
+                "actor": actor.name,
+                "source": actor.source,
+                "address": actor.address,
+                "action": action,
+                "checkpoint": name,
+                "reason": reason.strip(),
+                "base_version": pv.base_version,
+                "result_version": result_version,
+                "before": None,
+                "after": None,
+                "patch": pv.patch,
+                "summary": pv.summary,
+                "findings": [finding_json(f) for f in pv.findings],
+                "restores": pv.restores,
+                "attempted": format_time(datetime.now(UTC)),
+            }
             # Snapshots and journal first, committed on their own: a crash from here on
             # leaves a trace that recovery turns into an entry.
             with _journal_transaction():
@@ -971,7 +976,9 @@ def apply(
             if staging is None:
                 store.delete(name, expected_version=pv.base_version)
             else:
-                staged, staging = staging.result(), None  # install or discard it from here
+                staged, syncing = staging
+                syncing.result()
+                staging = None  # installed or discarded from here
                 if staged.version != result_version:
                     staged.discard()
                     raise CheckpointWriteError(

@@ -452,19 +452,51 @@ def _file_key(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-@dataclass(frozen=True, slots=True)
 class StagedWrite:
-    """Bytes made durable in a temp file beside checkpoint ``name``, not yet in its place
-    (:meth:`CheckpointStore.stage`): :meth:`CheckpointStore.install` renames the file over the
-    checkpoint, :meth:`discard` removes it."""
+    """Bytes in a temp file beside checkpoint ``name``, not yet in its place
+    (:meth:`CheckpointStore.stage`): :meth:`sync` makes them durable (staging does, unless
+    asked to leave it to the caller), :meth:`CheckpointStore.install` renames the file over
+    the checkpoint, :meth:`discard` removes it."""
 
-    name: str
-    temp_path: str
-    version: str
-    mode: int
+    __slots__ = ("_fd", "_guard", "mode", "name", "temp_path", "version")
+
+    def __init__(self, name: str, temp_path: str, version: str, mode: int, fd: int | None) -> None:
+        self.name = name
+        self.temp_path = temp_path
+        self.version = version
+        self.mode = mode
+        self._fd = fd  # open until synced
+        self._guard = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"StagedWrite({self.name!r}, {self.temp_path!r})"
+
+    def sync(self) -> None:
+        """fsync the temp file (once; any thread may call it). On failure the temp file is
+        removed and CheckpointWriteError says why."""
+        with self._guard:
+            if self._fd is None:
+                return
+            fd, self._fd = self._fd, None
+            try:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                self._unlink()
+                raise CheckpointWriteError(_write_failure(self.name, exc), name=self.name) from None
 
     def discard(self) -> None:
         """Remove the temp file (nothing when it was installed or removed already)."""
+        with self._guard:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                with suppress(OSError):
+                    os.close(fd)
+            self._unlink()
+
+    def _unlink(self) -> None:
         with suppress(OSError):
             os.unlink(self.temp_path)
 
@@ -861,16 +893,20 @@ class CheckpointStore:
         self.validate_name(name)
         return self._stage(name, encode_document(data))
 
-    def stage_raw(self, name: str, raw: bytes, *, parsed: bool = False) -> StagedWrite:
+    def stage_raw(
+        self, name: str, raw: bytes, *, parsed: bool = False, sync: bool = True
+    ) -> StagedWrite:
         """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object).
 
         ``parsed``: the caller made these bytes with :func:`encode_document`, or parsed them
-        with :func:`decode_document`, so they are not parsed again.
+        with :func:`decode_document`, so they are not parsed again. ``sync=False`` leaves
+        the fsync to :meth:`StagedWrite.sync`, which the caller may run in another thread
+        (:meth:`install` runs it when nobody did).
         """
         self.validate_name(name)
         if not parsed:
             decode_document(raw, name=name)
-        return self._stage(name, bytes(raw))
+        return self._stage(name, bytes(raw), sync=sync)
 
     def install(
         self,
@@ -885,6 +921,7 @@ class CheckpointStore:
         name = staged.name
         path = str(self.path_for(name))
         try:
+            staged.sync()
             with self._hold(name, self.lock_timeout):
                 st = self._check_version(name, path, expected_version, create)
                 self._forget_read(name)
@@ -894,18 +931,21 @@ class CheckpointStore:
             raise
         return staged.version
 
-    def _stage(self, name: str, raw: bytes) -> StagedWrite:
+    def _stage(self, name: str, raw: bytes, *, sync: bool = True) -> StagedWrite:
         if len(raw) > self.max_bytes:
             raise CheckpointTooLarge(
                 f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
                 f"{size_text(self.max_bytes)}",
                 name=name,
             )
-        return self._write_temp(name, raw, self._check_target(name, str(self.path_for(name))))
+        old = self._check_target(name, str(self.path_for(name)))
+        return self._write_temp(name, raw, old, sync=sync)
 
-    def _write_temp(self, name: str, raw: bytes, old: os.stat_result | None) -> StagedWrite:
-        """``raw`` in a new fsynced temp file with the mode (and, when allowed, the owner) of
-        the file it is to replace."""
+    def _write_temp(
+        self, name: str, raw: bytes, old: os.stat_result | None, *, sync: bool = True
+    ) -> StagedWrite:
+        """``raw`` in a new temp file with the mode (and, when allowed, the owner) of the file
+        it is to replace; fsynced, or (``sync=False``) left open for :meth:`StagedWrite.sync`."""
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
         except OSError as exc:
@@ -919,16 +959,21 @@ class CheckpointStore:
                         os.fchown(fd, old.st_uid, old.st_gid)
                 os.fchmod(fd, mode)  # mkstemp makes 0600 files
                 _write_all(fd, raw)
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             finally:
-                os.close(fd)
+                if sync:
+                    os.close(fd)
         except BaseException as exc:
+            if not sync:
+                with suppress(OSError):
+                    os.close(fd)
             with suppress(OSError):
                 os.unlink(tmp)
             if isinstance(exc, OSError):
                 raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
             raise
-        return StagedWrite(name=name, temp_path=tmp, version=version_of(raw), mode=mode)
+        return StagedWrite(name, tmp, version_of(raw), mode, None if sync else fd)
 
     def _install(self, staged: StagedWrite, path: str, old: os.stat_result | None) -> None:
         """Rename the staged temp file over ``path`` and fsync the directory."""

@@ -841,3 +841,29 @@ def test_staging_bytes_the_caller_parsed_skips_the_parse(store, checkpoints_dir)
     staged = store.stage_raw("job", raw, parsed=True)
     assert store.install(staged, expected_version=None) == version_of(raw)
     assert (checkpoints_dir / "job.json").read_bytes() == raw
+
+
+def test_a_staged_write_can_be_synced_in_another_thread(store, checkpoints_dir):
+    store.write("job", {"n": 1})
+    seen = store.read("job").version
+    staged = store.stage_raw("job", encode_document({"n": 2}), parsed=True, sync=False)
+    worker = threading.Thread(target=staged.sync)
+    worker.start()
+    worker.join()
+    staged.sync()  # once only: a second call does nothing
+
+    store.install(staged, expected_version=seen)
+
+    assert store.read("job").data == {"n": 2}
+    assert temp_files(checkpoints_dir) == []
+
+
+def test_install_syncs_a_staged_write_nobody_synced_and_discard_closes_it(store, checkpoints_dir):
+    first = store.stage_raw("job", b'{"n": 1}\n', sync=False)
+    assert store.install(first, expected_version=None) == version_of(b'{"n": 1}\n')
+    second = store.stage_raw("job", b'{"n": 2}\n', sync=False)
+    opened = len(os.listdir("/proc/self/fd"))
+    second.discard()
+    assert len(os.listdir("/proc/self/fd")) == opened - 1
+    assert store.read("job").data == {"n": 1}
+    assert temp_files(checkpoints_dir) == []
