@@ -508,14 +508,32 @@ def load_checkpoint(store: CheckpointStore, name: str) -> Loaded:
             _CACHE.move_to_end(key)
             return loaded
     data = decode_document(raw, name=name)
-    loaded = Loaded(Checkpoint(name=name, data=data, raw=raw, version=version))
+    return _keep(key, Loaded(Checkpoint(name=name, data=data, raw=raw, version=version)))
+
+
+def _keep(key: tuple[str, str, str], loaded: Loaded) -> Loaded:
     with _CACHE_LOCK:
         _CACHE[key] = loaded
+        _CACHE.move_to_end(key)
         total = sum(len(item.checkpoint.raw) for item in _CACHE.values())
         while len(_CACHE) > 1 and (len(_CACHE) > CACHE_ENTRIES or total > CACHE_BYTES):
             _, dropped = _CACHE.popitem(last=False)
             total -= len(dropped.checkpoint.raw)
     return loaded
+
+
+def remember_written(store: CheckpointStore, checkpoint: Checkpoint) -> None:
+    """Keep a checkpoint this process just wrote (its document as written, not to be changed),
+    so that the pages showing it next need not read and parse it again."""
+    _keep((str(store.directory), checkpoint.name, checkpoint.version), Loaded(checkpoint))
+
+
+def document_of_version(store: CheckpointStore, name: str, version: str) -> dict[str, Any] | None:
+    """The document of checkpoint ``name`` at ``version`` when it is among the loaded ones
+    (versions are the sha256 of the bytes, so this is exactly the content they had)."""
+    with _CACHE_LOCK:
+        loaded = _CACHE.get((str(store.directory), name, version))
+    return loaded.checkpoint.data if loaded is not None else None
 
 
 def clear_cache() -> None:

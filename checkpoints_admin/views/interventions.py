@@ -29,6 +29,7 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
+    Checkpoint,
     CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
@@ -756,6 +757,13 @@ def _apply(
     except CheckpointError as exc:
         apply_form.add_error(None, f"{_message(exc)} Nothing was changed.")
         return _refused_apply(request, spec, name, form, apply_form, current, status=503)
+    pv = applied.preview
+    if pv.after is not None and pv.after_raw is not None and applied.version is not None:
+        # The pages shown next (the result, the checkpoint) need not parse it again.
+        queries.remember_written(
+            get_store(),
+            Checkpoint(name=pv.name, data=pv.after, raw=pv.after_raw, version=applied.version),
+        )
     return _applied(request, applied)
 
 
@@ -823,9 +831,20 @@ def _posted_version(request: HtmxHttpRequest) -> str | None:
 # --- result --------------------------------------------------------------------------------------
 
 
+def _side_document(entry: AuditEntry, side: str) -> tuple[dict[str, Any] | None, str]:
+    """One side of a change just applied: the file's document as this process read or wrote
+    it when still loaded (same version, so the same bytes), else the audit snapshot's."""
+    version = getattr(entry, f"{side}_id")
+    if version is not None:
+        document = queries.document_of_version(get_store(), entry.checkpoint, version)
+        if document is not None:
+            return document, ""
+    return snapshot_document(getattr(entry, side))
+
+
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
-    before, before_error = snapshot_document(entry.before)
-    after, after_error = snapshot_document(entry.after)
+    before, before_error = _side_document(entry, "before")
+    after, after_error = _side_document(entry, "after")
     undo_url = ""  # undo restores the before side
     if request.user.has_perm(restore_permission(entry.before_id)):
         undo_url = (

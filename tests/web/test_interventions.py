@@ -968,3 +968,32 @@ def test_the_corrupt_page_offers_a_repair(operator, viewer, checkpoints_dir):
     assert 'href="/checkpoints/broken/edit-raw/">Repair in the raw editor…</a>' in page
     assert "/reset/" not in page
     assert "/edit-raw/" not in text(viewer.get("/checkpoints/broken/"))
+
+
+def test_an_applied_change_is_kept_loaded_and_its_result_page_is_the_same_without_it(
+    operator, samples_dir
+):
+    """The console keeps the document it wrote, so the result page and the checkpoint page
+    need not parse it again; without it (another worker, a restart) the result page shows
+    the same change from the audit snapshots."""
+    from checkpoints_admin import queries
+    from checkpoints_admin.conf import get_store
+
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    applied = apply_preview(operator, UNIFIED, "skip", shown)
+    entry = AuditEntry.objects.get()
+    store = get_store()
+    kept = queries.document_of_version(store, UNIFIED, entry.result_version)
+    assert kept == read(samples_dir, UNIFIED)
+    assert queries.document_of_version(store, UNIFIED, entry.base_version) is not None
+
+    def change_shown() -> str:
+        page = text(operator.get(applied["Location"]))
+        start = page.index('aria-labelledby="diff-title"')
+        return page[start : page.index("</section>", start)]
+
+    loaded = change_shown()
+    queries.clear_cache()
+    assert queries.document_of_version(store, UNIFIED, entry.result_version) is None
+    assert change_shown() == loaded
+    assert "2025-03-06" in loaded and "completedDates" in loaded
