@@ -995,11 +995,13 @@ def apply(
                     outcome=AuditEntry.APPLIED,
                 )
         except BaseException as exc:
-            if staging is not None:
-                _drop(staging)
-            if isinstance(exc, DatabaseError):
-                _forget_snapshots()
-            _undo_after_failure(store, pv, pending)
+            try:
+                if staging is not None:
+                    _drop(staging)
+            finally:
+                if isinstance(exc, DatabaseError):
+                    _forget_snapshots()
+                _undo_after_failure(store, pv, pending)
             raise
         _remember(before, after)
     logger.info(
