@@ -166,9 +166,12 @@ def present_diff(
     new: Mapping[str, Any] | None,
     *,
     max_text_lines: int = MAX_TEXT_LINES,
+    delta: Delta | None = None,
 ) -> DiffView:
-    """The diff of two documents (None = absent) shaped for the templates."""
-    delta = diff(old, new)
+    """The diff of two documents (None = absent) shaped for the templates; ``delta``: their
+    diff when already computed (a preview's)."""
+    if delta is None:
+        delta = diff(old, new)
     fields = [
         FieldRow(
             change.pointer or "(document)",

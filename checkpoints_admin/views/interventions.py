@@ -436,7 +436,7 @@ def _preview_context(
             "form": form,
             "carry": form.carry(),
             "pv": pv,
-            "diff": present_diff(pv.before, pv.after),
+            "diff": present_diff(pv.before, pv.after, delta=pv.delta),
             "patch_text": pretty(pv.patch[:PATCH_OPERATIONS_SHOWN]),
             "patch_count": len(pv.patch),
             "patch_shown": PATCH_OPERATIONS_SHOWN,
