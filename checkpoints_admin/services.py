@@ -320,6 +320,7 @@ def preview(
     before: dict[str, Any] | None = None
     before_raw: bytes | None = None
     base_version: str | None = None
+    document: dict[str, Any] | None = None
     if action == "create":
         _only_keys(params, {"document"}, action, name)
         document = _document(params, name)
@@ -344,10 +345,41 @@ def preview(
 
     if before_raw is not None and before is None:
         base_version = version_of(before_raw)
+    # The intervention, the diff and the validation each check the big lists' types and
+    # order; the lists do not change meanwhile, so each list is checked once.
+    with kinds.shared_list_checks():
+        return _preview_of(
+            name,
+            action,
+            params,
+            store=store,
+            now=now,
+            keep_base=keep_base,
+            before=before,
+            before_raw=before_raw,
+            base_version=base_version,
+            document=document,
+        )
+
+
+def _preview_of(
+    name: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    store: CheckpointStore,
+    now: datetime,
+    keep_base: bool,
+    before: dict[str, Any] | None,
+    before_raw: bytes | None,
+    base_version: str | None,
+    document: dict[str, Any] | None,
+) -> Preview:
     restores: int | None = None
     after: dict[str, Any] | None
     after_raw: bytes | None
     if action == "create":
+        assert document is not None
         after = document
         after_raw = encode_document(after)
     elif action == "reset":

@@ -19,6 +19,8 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -243,25 +245,69 @@ def _date_chunks(first: int, last: int) -> Iterator[list[str]]:
         year, index = year + 1, 0
 
 
-def is_sorted(items: Sequence[Any]) -> bool:
-    """True when ``items`` (all strings) are in ascending order; False on mixed types."""
+#: While a :func:`shared_list_checks` block runs: the checks below already made, by list.
+_SHARED_CHECKS: ContextVar[dict[int, tuple[Sequence[Any], dict[str, bool]]] | None] = ContextVar(
+    "shared_list_checks", default=None
+)
+_SHARED_MIN: Final = 1024  # shorter lists are checked again: as fast as looking them up
+
+
+@contextmanager
+def shared_list_checks() -> Iterator[None]:
+    """Within this block, :func:`is_sorted`, :func:`strictly_ascending` and
+    :func:`all_strings` look at each list object once, however many steps (an intervention,
+    its diff, the validation of its result) ask. The lists must not change inside it."""
+    token = _SHARED_CHECKS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_CHECKS.reset(token)
+
+
+def _shared(check: Callable[[Sequence[Any]], bool], items: Sequence[Any]) -> bool:
+    known = _SHARED_CHECKS.get()
+    if known is None or len(items) < _SHARED_MIN:
+        return check(items)
+    seen = known.get(id(items))
+    if seen is None or seen[0] is not items:  # (the list is held, so its id is not reused)
+        seen = known[id(items)] = (items, {})
+    result = seen[1].get(check.__name__)
+    if result is None:
+        result = seen[1][check.__name__] = check(items)
+    return result
+
+
+def _is_sorted(items: Sequence[Any]) -> bool:
     try:
         return all(map(operator.le, items, islice(items, 1, None)))
     except TypeError:
         return False
 
 
-def strictly_ascending(items: Sequence[Any]) -> bool:
-    """True when ``items`` are in strictly ascending order (so each is there once)."""
+def _strictly_ascending(items: Sequence[Any]) -> bool:
     try:
         return all(map(operator.lt, items, islice(items, 1, None)))
     except TypeError:  # values that do not compare
         return False
 
 
+def _all_strings(items: Sequence[Any]) -> bool:
+    return operator.countOf(map(type, items), str) == len(items)
+
+
+def is_sorted(items: Sequence[Any]) -> bool:
+    """True when ``items`` (all strings) are in ascending order; False on mixed types."""
+    return _shared(_is_sorted, items)
+
+
+def strictly_ascending(items: Sequence[Any]) -> bool:
+    """True when ``items`` are in strictly ascending order (so each is there once)."""
+    return _shared(_strictly_ascending, items)
+
+
 def all_strings(items: Sequence[Any]) -> bool:
     """Every item is a ``str`` (not a subclass): ``set(map(type, items)) <= {str}``, faster."""
-    return operator.countOf(map(type, items), str) == len(items)
+    return _shared(_all_strings, items)
 
 
 class DateList:

@@ -418,3 +418,33 @@ def test_common_prefix_and_suffix_match_a_character_by_character_scan(
     assert kinds_module._common_suffix(base, b, limit) == _naive_common(
         base, b, limit, from_end=True
     )
+
+
+def test_shared_list_checks_look_at_each_list_once_inside_the_block():
+    start = date(2020, 1, 1)
+    unique = [(start + timedelta(days=n)).isoformat() for n in range(2000)]
+    dates = sorted(unique * 2)
+    with kinds_module.shared_list_checks():
+        assert kinds_module.strictly_ascending(unique) and kinds_module.all_strings(unique)
+        unique.append(7)  # (breaking the block's rule shows the first answers are kept)
+        assert kinds_module.strictly_ascending(unique) and kinds_module.all_strings(unique)
+        assert not kinds_module.strictly_ascending(dates)  # another list: its own answer
+        assert kinds_module.is_sorted(dates)
+    assert not kinds_module.strictly_ascending(unique) and not kinds_module.all_strings(unique)
+
+
+@given(st.lists(st.one_of(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 3)), max_size=3000))
+def test_shared_list_checks_give_the_answers_of_the_plain_checks(values):
+    plain = (
+        kinds_module.is_sorted(values),
+        kinds_module.strictly_ascending(values),
+        kinds_module.all_strings(values),
+    )
+    with kinds_module.shared_list_checks():
+        for _ in range(2):
+            shared = (
+                kinds_module.is_sorted(values),
+                kinds_module.strictly_ascending(values),
+                kinds_module.all_strings(values),
+            )
+            assert shared == plain
