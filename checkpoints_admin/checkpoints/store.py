@@ -1066,6 +1066,37 @@ class CheckpointStore:
         with self._list_guard:
             return self._list()
 
+    def names(self) -> builtins.list[str]:
+        """The names :meth:`list` would list, sorted, found without reading any file: for a
+        caller that reads each checkpoint anyway (validation)."""
+        found: builtins.list[str] = []
+        try:
+            scan = os.scandir(self._dir)
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot list the checkpoints directory {self._dir!r}: {exc.strerror or exc}"
+            ) from None
+        with scan:
+            for entry in scan:
+                name = entry.name[:-5]
+                if (
+                    not entry.name.endswith(".json")
+                    or _NAME_RE.fullmatch(name) is None
+                    or name.endswith(_NOT_NAME_ENDINGS)
+                ):
+                    continue
+                try:
+                    if entry.is_symlink():
+                        real = self._inside(entry.path)
+                        if real is None or not os.path.isfile(real):
+                            continue  # leads outside the directory, or to no file
+                    elif not entry.is_file(follow_symlinks=False):
+                        continue  # a directory, a FIFO…
+                except OSError:
+                    continue
+                found.append(name)
+        return sorted(found)
+
     def _list(self) -> builtins.list[CheckpointInfo]:
         # The hot path (an unchanged file) is one lstat, one tuple and one dict lookup.
         cache = self._cache

@@ -569,6 +569,23 @@ def test_list_ignores_locks_temp_files_directories_and_other_names(samples_dir, 
     ]
 
 
+def test_names_are_what_list_lists_without_reading_the_files(samples_dir, store, tmp_path):
+    for name in ("notes.txt", "x.json.lock", ".job.json.abc123.tmp", "-bad.json", "a.json.json"):
+        (samples_dir / name).write_text("{}")
+    (samples_dir / "folder.json").mkdir()
+    os.mkfifo(samples_dir / "pipe.json")
+    (samples_dir / "broken.json").write_text('{"a": ')  # corrupt: listed with its error
+    outside = tmp_path / "secret.json"
+    outside.write_text("{}")
+    (samples_dir / "leak.json").symlink_to(outside)  # leads outside: ignored
+    (samples_dir / "alias.json").symlink_to(samples_dir / "my-process.json")  # inside: listed
+    (samples_dir / "nowhere.json").symlink_to(samples_dir / "missing.json")
+
+    assert store.names() == [info.name for info in store.list()]
+    assert "alias" in store.names() and "broken" in store.names()
+    assert "leak" not in store.names() and "folder" not in store.names()
+
+
 def test_list_of_an_empty_directory(store):
     assert store.list() == []
 

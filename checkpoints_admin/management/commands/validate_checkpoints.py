@@ -49,7 +49,7 @@ class Command(CheckpointsCommand):
         if missing:
             raise not_found(missing)
         if not names:
-            names = [info.name for info in store.list()]
+            names = store.names()  # each is read and parsed once, by check()
 
         now = datetime.now(UTC)
         stale_after = get_settings().stale_after_seconds
