@@ -873,11 +873,12 @@ class CheckpointStore:
                 name=name,
             )
         path = str(self.path_for(name))
+        version = version_of(raw)
         with self._hold(name, self.lock_timeout):
             st = self._check_version(name, path, expected, create)
             self._forget_read(name)
-            self._replace(name, path, raw, st)
-        return version_of(raw)
+            self._install(self._write_temp(name, raw, st, version=version), path, st)
+        return version
 
     def _forget_read(self, name: str) -> None:
         held = _holds().get((os.getpid(), os.path.join(self._dir, name + ".json.lock")))
@@ -942,7 +943,13 @@ class CheckpointStore:
         return self._write_temp(name, raw, old, sync=sync)
 
     def _write_temp(
-        self, name: str, raw: bytes, old: os.stat_result | None, *, sync: bool = True
+        self,
+        name: str,
+        raw: bytes,
+        old: os.stat_result | None,
+        *,
+        sync: bool = True,
+        version: str | None = None,
     ) -> StagedWrite:
         """``raw`` in a new temp file with the mode (and, when allowed, the owner) of the file
         it is to replace; fsynced, or (``sync=False``) left open for :meth:`StagedWrite.sync`."""
@@ -973,7 +980,8 @@ class CheckpointStore:
             if isinstance(exc, OSError):
                 raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
             raise
-        return StagedWrite(name, tmp, version_of(raw), mode, None if sync else fd)
+        version = version or version_of(raw)
+        return StagedWrite(name, tmp, version, mode, None if sync else fd)
 
     def _install(self, staged: StagedWrite, path: str, old: os.stat_result | None) -> None:
         """Rename the staged temp file over ``path`` and fsync the directory."""
@@ -990,9 +998,6 @@ class CheckpointStore:
             logger.warning(
                 "checkpoint %s written, but the directory fsync failed: %s", staged.name, exc
             )
-
-    def _replace(self, name: str, path: str, raw: bytes, old: os.stat_result | None) -> None:
-        self._install(self._write_temp(name, raw, old), path, old)
 
     def delete(self, name: str, *, expected_version: str | None | _Missing = MISSING) -> None:
         """Remove checkpoint ``name`` under its lock (the ``.lock`` file is kept)."""
