@@ -62,20 +62,14 @@ def insert_rows(
     first: Iterable[models.Model], last: models.Model, *, ignore_conflicts: bool = True
 ) -> None:
     """INSERT the rows ``first`` (with ``ignore_conflicts``), then ``last``, as :func:`insert_row`
-    would. On PostgreSQL they go as one statement (one round trip): data-modifying WITH
-    clauses always run to completion."""
+    would. On PostgreSQL they go as one statement (one round trip)."""
     first = list(first)
     if connection.vendor != "postgresql" or not first:
         for obj in first:
             insert_row(obj, ignore_conflicts=ignore_conflicts)
         insert_row(last)
         return
-    clauses: list[str] = []
-    params: list[Any] = []
-    for n, obj in enumerate(first):
-        sql, values, _ = insert_statement(obj, ignore_conflicts=ignore_conflicts, returning=False)
-        clauses.append(f"row{n} AS ({sql})")
-        params.extend(values)
+    clauses, params = insert_clauses(first, ignore_conflicts=ignore_conflicts)
     sql, values, auto = insert_statement(last)
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(clauses)} {sql}", [*params, *values])
@@ -83,6 +77,22 @@ def insert_rows(
             setattr(last, auto.attname, cursor.fetchone()[0])
     for obj in (*first, last):
         mark_inserted(obj)
+
+
+def insert_clauses(
+    rows: Iterable[models.Model], *, ignore_conflicts: bool = True, prefix: str = "row"
+) -> tuple[list[str], list[Any]]:
+    """PostgreSQL ``WITH`` clauses inserting ``rows`` (``row0 AS (INSERT …)``, …) and their
+    parameters, for a statement that does more in the same round trip: data-modifying
+    ``WITH`` clauses always run to completion, and the rest of the statement sees the
+    tables as they were before them."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for n, obj in enumerate(rows):
+        sql, values, _ = insert_statement(obj, ignore_conflicts=ignore_conflicts, returning=False)
+        clauses.append(f"{prefix}{n} AS ({sql})")
+        params.extend(values)
+    return clauses, params
 
 
 #: The SQL and fields of insert_statement, per model, database vendor and options.

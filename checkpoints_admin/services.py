@@ -54,6 +54,7 @@ from checkpoints_admin.models import (
     PendingChange,
     Snapshot,
     SnapshotCorrupt,
+    insert_clauses,
     insert_row,
     insert_rows,
     insert_statement,
@@ -348,58 +349,14 @@ def preview(
     # The intervention, the diff and the validation each check the big lists' types and
     # order; the lists do not change meanwhile, so each list is checked once.
     with kinds.shared_list_checks():
-        return _preview_of(
-            name,
-            action,
-            params,
-            store=store,
-            now=now,
-            keep_base=keep_base,
-            before=before,
-            before_raw=before_raw,
-            base_version=base_version,
-            document=document,
+        after, after_raw, restores = _result(action, params, before, document, name)
+        delta = diffs.diff(before, after)
+        patch = diffs.json_patch(before, after, delta=delta)
+        findings = (
+            kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds)
+            if after is not None
+            else []
         )
-
-
-def _preview_of(
-    name: str,
-    action: str,
-    params: dict[str, Any],
-    *,
-    store: CheckpointStore,
-    now: datetime,
-    keep_base: bool,
-    before: dict[str, Any] | None,
-    before_raw: bytes | None,
-    base_version: str | None,
-    document: dict[str, Any] | None,
-) -> Preview:
-    restores: int | None = None
-    after: dict[str, Any] | None
-    after_raw: bytes | None
-    if action == "create":
-        assert document is not None
-        after = document
-        after_raw = encode_document(after)
-    elif action == "reset":
-        _only_keys(params, set(), action, name)
-        after, after_raw = None, None
-    elif action == "restore":
-        target, side, after_raw = _restore_target(params, name)
-        restores = target.seq
-        after = decode_document(after_raw, name=name) if after_raw is not None else None
-    else:
-        after = _compute(action, params, before, name)
-        after_raw = encode_document(after)
-
-    delta = diffs.diff(before, after)
-    patch = diffs.json_patch(before, after, delta=delta)
-    findings = (
-        kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds)
-        if after is not None
-        else []
-    )
     summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
     if (
         keep_base
@@ -428,6 +385,27 @@ def _preview_of(
         before_raw=before_raw,
         restores=restores,
     )
+
+
+def _result(
+    action: str,
+    params: dict[str, Any],
+    before: dict[str, Any] | None,
+    document: dict[str, Any] | None,
+    name: str,
+) -> tuple[dict[str, Any] | None, bytes | None, int | None]:
+    """The document ``action`` leaves (None: no file), its bytes, and the restored entry."""
+    if action == "create":
+        assert document is not None
+        return document, encode_document(document), None
+    if action == "reset":
+        _only_keys(params, set(), action, name)
+        return None, None, None
+    if action == "restore":
+        target, _side, raw = _restore_target(params, name)
+        return (decode_document(raw, name=name) if raw is not None else None), raw, target.seq
+    after = _compute(action, params, before, name)
+    return after, encode_document(after), None
 
 
 def _summary(
@@ -777,13 +755,8 @@ def _journal(
             [name, pending.pk],
         )
         return bool(others), None
-    clauses: list[str] = []
-    params: list[Any] = []
-    for n, snapshot in enumerate(new):
-        # Content-addressed: a snapshot row another process stored meanwhile is the same.
-        sql, values, _ = insert_statement(snapshot, ignore_conflicts=True, returning=False)
-        clauses.append(f"snapshot{n} AS ({sql})")
-        params.extend(values)
+    # Content-addressed: a snapshot row another process stored meanwhile is the same.
+    clauses, params = insert_clauses(new, ignore_conflicts=True, prefix="snapshot")
     sql, values, _ = insert_statement(pending)
     clauses.append(f"journal AS ({sql})")
     params.extend([*values, name])
