@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Required, TypedDict, Unpack
 
 import orjson
 from django.db import connection, transaction
@@ -41,6 +41,7 @@ __all__ = [
     "GENESIS",
     "HASHED_FIELDS",
     "PruneResult",
+    "EntryFields",
     "VerifyResult",
     "append_entry",
     "append_entry_at",
@@ -190,57 +191,60 @@ def _head() -> tuple[int, str]:
     return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
 
 
-def _check_fields(source: str, action: str, outcome: str, reason: str) -> None:
-    if source not in dict(AuditEntry.SOURCE_CHOICES):
-        raise ValueError(f"Unknown audit source {source!r}.")
-    if action not in dict(AuditEntry.ACTION_CHOICES):
-        raise ValueError(f"Unknown audit action {action!r}.")
+class EntryFields(TypedDict, total=False):
+    """What an appended entry says (the chain adds seq, prev_hash and hash)."""
+
+    actor: Required[str]
+    source: Required[str]
+    action: Required[str]
+    checkpoint: Required[str]
+    reason: Required[str]
+    summary: Required[str]
+    address: str
+    base_version: str | None
+    result_version: str | None
+    before: Snapshot | str | None
+    after: Snapshot | str | None
+    patch: list[dict[str, Any]] | None
+    findings: list[dict[str, Any]] | None
+    outcome: str
+    restores: AuditEntry | int | None
+    created: datetime | None
+
+
+def _check_fields(fields: EntryFields) -> None:
+    if fields["source"] not in dict(AuditEntry.SOURCE_CHOICES):
+        raise ValueError(f"Unknown audit source {fields['source']!r}.")
+    if fields["action"] not in dict(AuditEntry.ACTION_CHOICES):
+        raise ValueError(f"Unknown audit action {fields['action']!r}.")
+    outcome = fields.get("outcome", AuditEntry.APPLIED)
     if outcome not in dict(AuditEntry.OUTCOME_CHOICES):
         raise ValueError(f"Unknown audit outcome {outcome!r}.")
-    if not reason or not reason.strip():
+    if not fields["reason"] or not fields["reason"].strip():
         raise ValueError("An audit entry needs a reason.")
 
 
-def _new_entry(
-    seq: int,
-    prev_hash: str,
-    key: str,
-    *,
-    actor: str,
-    source: str,
-    action: str,
-    checkpoint: str,
-    reason: str,
-    summary: str,
-    address: str = "",
-    base_version: str | None = None,
-    result_version: str | None = None,
-    before: Snapshot | str | None = None,
-    after: Snapshot | str | None = None,
-    patch: list[dict[str, Any]] | None = None,
-    findings: list[dict[str, Any]] | None = None,
-    outcome: str = AuditEntry.APPLIED,
-    restores: AuditEntry | int | None = None,
-    created: datetime | None = None,
-) -> AuditEntry:
+def _new_entry(seq: int, prev_hash: str, key: str, fields: EntryFields) -> AuditEntry:
     """The entry following ``seq``/``prev_hash``, hashed, not stored."""
+    before, after = fields.get("before"), fields.get("after")
+    restores = fields.get("restores")
     entry = AuditEntry(
         seq=seq + 1,
-        created=created or timezone.now(),
-        actor=actor,
-        source=source,
-        address=address or "",
-        action=action,
-        checkpoint=checkpoint,
-        reason=reason.strip(),
-        base_version=base_version,
-        result_version=result_version,
+        created=fields.get("created") or timezone.now(),
+        actor=fields["actor"],
+        source=fields["source"],
+        address=fields.get("address") or "",
+        action=fields["action"],
+        checkpoint=fields["checkpoint"],
+        reason=fields["reason"].strip(),
+        base_version=fields.get("base_version"),
+        result_version=fields.get("result_version"),
         before_id=before.pk if isinstance(before, Snapshot) else before,
         after_id=after.pk if isinstance(after, Snapshot) else after,
-        patch=list(patch or []),
-        summary=summary,
-        findings=list(findings or []),
-        outcome=outcome,
+        patch=list(fields.get("patch") or []),
+        summary=fields["summary"],
+        findings=list(fields.get("findings") or []),
+        outcome=fields.get("outcome", AuditEntry.APPLIED),
         restores_id=restores.pk if isinstance(restores, AuditEntry) else restores,
         prev_hash=prev_hash,
     )
@@ -250,31 +254,12 @@ def _new_entry(
     return entry
 
 
-def append_entry(
-    *,
-    actor: str,
-    source: str,
-    action: str,
-    checkpoint: str,
-    reason: str,
-    summary: str,
-    address: str = "",
-    base_version: str | None = None,
-    result_version: str | None = None,
-    before: Snapshot | str | None = None,
-    after: Snapshot | str | None = None,
-    patch: list[dict[str, Any]] | None = None,
-    findings: list[dict[str, Any]] | None = None,
-    outcome: str = AuditEntry.APPLIED,
-    restores: AuditEntry | int | None = None,
-    created: datetime | None = None,
-    chain_locked: bool = False,
-) -> AuditEntry:
+def append_entry(*, chain_locked: bool = False, **fields: Unpack[EntryFields]) -> AuditEntry:
     """Append one entry at the head of the chain (its own transaction, or the caller's).
 
     ``chain_locked``: the caller's transaction took :func:`lock_chain` already.
     """
-    _check_fields(source, action, outcome, reason)
+    _check_fields(fields)
     key = get_settings().audit_hmac_key
     # No savepoint when nested (apply's transaction): a failure here rolls the whole back.
     # The lock taken by the caller holds only inside the caller's transaction.
@@ -283,27 +268,7 @@ def append_entry(
         if not locked:
             lock_chain()
         seq, prev_hash = _head()
-        entry = _new_entry(
-            seq,
-            prev_hash,
-            key,
-            actor=actor,
-            source=source,
-            action=action,
-            checkpoint=checkpoint,
-            reason=reason,
-            summary=summary,
-            address=address,
-            base_version=base_version,
-            result_version=result_version,
-            before=before,
-            after=after,
-            patch=patch,
-            findings=findings,
-            outcome=outcome,
-            restores=restores,
-            created=created,
-        )
+        entry = _new_entry(seq, prev_hash, key, fields)
         insert_row(entry)
     return entry
 
@@ -317,7 +282,7 @@ def append_entry_at(
     *,
     delete: tuple[str, int] | None = None,
     relax_commit: bool = False,
-    **fields: Any,
+    **fields: Unpack[EntryFields],
 ) -> AuditEntry:
     """Append one entry (fields as :func:`append_entry` takes them) in one autocommitted
     statement on PostgreSQL, hashed against ``head``: the chain's (seq, hash) as read a
@@ -334,12 +299,7 @@ def append_entry_at(
     Elsewhere (SQLite, or inside a transaction) this is :func:`append_entry` in a transaction
     that also runs the delete.
     """
-    _check_fields(
-        fields["source"],
-        fields["action"],
-        fields.get("outcome", AuditEntry.APPLIED),
-        fields["reason"],
-    )
+    _check_fields(fields)
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return _append_locked(delete, relax_commit, fields)
     key = get_settings().audit_hmac_key
@@ -347,7 +307,7 @@ def append_entry_at(
     table = quote(AuditEntry._meta.db_table)
     for _ in range(_RACES):
         seq, prev_hash = head if head is not None else _head()
-        entry = _new_entry(seq, prev_hash, key, **fields)
+        entry = _new_entry(seq, prev_hash, key, fields)
         sql, params, _auto = insert_statement(entry, returning=False)
         values_at = sql.index(" VALUES (")
         sql = (
@@ -382,7 +342,7 @@ def append_entry_at(
 
 
 def _append_locked(
-    delete: tuple[str, int] | None, relax_commit: bool, fields: dict[str, Any]
+    delete: tuple[str, int] | None, relax_commit: bool, fields: EntryFields
 ) -> AuditEntry:
     with transaction.atomic(savepoint=False):
         if delete is not None:

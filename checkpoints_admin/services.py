@@ -25,7 +25,13 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
 
-from checkpoints_admin.audit import GENESIS, append_entry, append_entry_at, format_time
+from checkpoints_admin.audit import (
+    GENESIS,
+    EntryFields,
+    append_entry,
+    append_entry_at,
+    format_time,
+)
 from checkpoints_admin.checkpoints import (
     Checkpoint,
     CheckpointExists,
@@ -494,8 +500,10 @@ def finding_json(finding: Finding) -> dict[str, str]:
     return {"severity": finding.severity, "pointer": finding.pointer, "message": finding.message}
 
 
-def _entry_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _entry_fields(payload: Mapping[str, Any], outcome: str) -> EntryFields:
+    """The entry a journal row's payload describes, with its outcome."""
     return {
+        "outcome": outcome,
         "actor": payload["actor"],
         "source": payload["source"],
         "address": payload.get("address", ""),
@@ -543,10 +551,10 @@ def _recover_checkpoint(
             outcome, note = AuditEntry.INTERRUPTED, "did not land"
         else:
             outcome, note = AuditEntry.INTERRUPTED, "file changed since; landing unknown"
-        fields = _entry_fields(pending.payload)
+        fields = _entry_fields(pending.payload, outcome)
         fields["summary"] = f"{fields['summary']} [{outcome}: {note}]"
         with transaction.atomic():
-            entry = append_entry(**fields, outcome=outcome)
+            entry = append_entry(**fields)
             PendingChange.objects.filter(pk=pending.pk).delete()
         logger.warning(
             "journaled checkpoint intervention %s by recovery",
@@ -996,8 +1004,7 @@ def apply(
                     head,
                     delete=(PendingChange._meta.db_table, pending.pk),
                     relax_commit=True,
-                    **_entry_fields(payload),
-                    outcome=AuditEntry.APPLIED,
+                    **_entry_fields(payload, AuditEntry.APPLIED),
                 )
         except BaseException as exc:
             try:
