@@ -194,17 +194,18 @@ def _wanted(groups: list[_Group]) -> set[Any]:
 
 
 def _date_ends(values: list[Any]) -> tuple[str, str] | None:
-    """The smallest and largest date-shaped strings of ``values`` (None when there is none).
+    """The smallest and largest real dates of ``values`` (None when there is none): the ends
+    of the span validation sees (``kinds.date_range``), which skips impossible dates.
 
-    A sorted list of strings has them as its first and last date-shaped entries: found from
-    its ends, without a regex match per entry of a million-date list.
+    A sorted list of strings has them as its first and last real dates: found from its
+    ends, without a check per entry of a million-date list.
     """
     if all_strings(values) and is_sorted(values):
-        first = next(filter(_DATE_RE.match, values), None)
+        first = next(filter(is_date, values), None)
         if first is None:
             return None
-        return first, next(filter(_DATE_RE.match, reversed(values)))
-    dates = [v for v in values if isinstance(v, str) and _DATE_RE.match(v)]
+        return first, next(filter(is_date, reversed(values)))
+    dates = [v for v in values if is_date(v)]
     return (min(dates), max(dates)) if dates else None
 
 

@@ -101,12 +101,16 @@ def test_a_gap_in_a_large_checkpoint(unified) -> None:
         ["1-1-1", "2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "zz"],  # sorted, junk
         ["2025-03-04", "2025-03-01", "2025-03-03", "2025-03-02"],  # unsorted
         ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "2025-03-04"],  # a repeat
+        ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04", "2025-03-99"],  # impossible
+        ["2025-02-30", "2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"],  # impossible
     ],
 )
-def test_the_range_of_a_gap_comes_from_the_date_shaped_values_alone(unified, completed) -> None:
+def test_the_range_of_a_gap_comes_from_the_real_dates_alone(unified, completed) -> None:
+    """The span is the one validation warns about (``kinds.date_range``): impossible dates
+    such as 2025-03-99, though date-shaped, do not widen it."""
     unified["completedDates"] = completed
     assert GAP in skip_dates(unified, [GAP])["completedDates"]
-    for outside in ("2025-02-28", "2025-03-08"):
+    for outside in ("2025-02-28", "2025-03-08", "2025-03-20"):
         with pytest.raises(InterventionError, match=f"{outside} is not in pendingDates"):
             skip_dates(unified, [outside])
     unified["pendingDates"] = ["zz"]  # no date left after the completed ones: no gap

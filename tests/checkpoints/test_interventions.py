@@ -114,10 +114,19 @@ def test_skip_a_pending_date_on_the_unified_sample(unified):
 
 
 def test_skip_range_applies_to_the_dates_present(unified):
-    # 2025-03-05 is the sample's gap: in neither list, so the range skips only 06 and 07.
+    # 2025-03-05 is the sample's gap (in neither list): the range fills it; 2025-03-08 is
+    # past the sample's dates, so the range leaves it out.
     result = skip_dates(unified, ["2025-03-05..2025-03-08"])
     assert result["pendingDates"] == []
-    assert result["completedDates"][-2:] == ["2025-03-06", "2025-03-07"]
+    assert result["completedDates"] == [
+        "2025-03-01",
+        "2025-03-02",
+        "2025-03-03",
+        "2025-03-04",
+        "2025-03-05",
+        "2025-03-06",
+        "2025-03-07",
+    ]
 
 
 def test_reprocess_completed_dates_on_the_unified_sample(unified):
