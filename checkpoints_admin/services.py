@@ -38,7 +38,6 @@ from checkpoints_admin.checkpoints import (
     CheckpointLockTimeout,
     CheckpointNotFound,
     CheckpointStore,
-    CheckpointWriteError,
     CorruptCheckpoint,
     InterventionError,
     VersionConflict,
@@ -803,7 +802,13 @@ def _stage(store: CheckpointStore, pv: Preview) -> tuple[StagedWrite, Future[Non
     if pv.after_raw is None:
         return None
     # The preview encoded these bytes (or parsed them: a restored snapshot's).
-    staged = store.stage_raw(pv.name, pv.after_raw, parsed=pv.after is not None, sync=False)
+    staged = store.stage_raw(
+        pv.name,
+        pv.after_raw,
+        parsed=pv.after is not None,
+        sync=False,
+        version=pv.result_version,
+    )
     with _stagers_guard:
         if _stagers is None:
             _stagers = ThreadPoolExecutor(4, thread_name_prefix="checkpoint-sync")
@@ -992,12 +997,6 @@ def apply(
                 staged, syncing = staging
                 syncing.result()
                 staging = None  # installed or discarded from here
-                if staged.version != result_version:
-                    staged.discard()
-                    raise CheckpointWriteError(
-                        f"checkpoint {name!r} was staged with other bytes than previewed",
-                        name=name,
-                    )
                 store.install(staged, expected_version=pv.base_version)
             with _lazy_commit():
                 entry = append_entry_at(

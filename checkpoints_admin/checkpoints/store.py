@@ -866,12 +866,7 @@ class CheckpointStore:
         return version if key == _file_key(st) else None
 
     def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
-        if len(raw) > self.max_bytes:
-            raise CheckpointTooLarge(
-                f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
-                f"{size_text(self.max_bytes)}",
-                name=name,
-            )
+        self._check_size(name, raw)
         path = str(self.path_for(name))
         version = version_of(raw)
         with self._hold(name, self.lock_timeout):
@@ -895,19 +890,26 @@ class CheckpointStore:
         return self._stage(name, encode_document(data))
 
     def stage_raw(
-        self, name: str, raw: bytes, *, parsed: bool = False, sync: bool = True
+        self,
+        name: str,
+        raw: bytes,
+        *,
+        parsed: bool = False,
+        sync: bool = True,
+        version: str | None = None,
     ) -> StagedWrite:
         """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object).
 
         ``parsed``: the caller made these bytes with :func:`encode_document`, or parsed them
-        with :func:`decode_document`, so they are not parsed again. ``sync=False`` leaves
-        the fsync to :meth:`StagedWrite.sync`, which the caller may run in another thread
-        (:meth:`install` runs it when nobody did).
+        with :func:`decode_document`, so they are not parsed again; ``version``: their
+        sha256, when the caller has it. ``sync=False`` leaves the fsync to
+        :meth:`StagedWrite.sync`, which the caller may run in another thread (:meth:`install`
+        runs it when nobody did).
         """
         self.validate_name(name)
         if not parsed:
             decode_document(raw, name=name)
-        return self._stage(name, bytes(raw), sync=sync)
+        return self._stage(name, bytes(raw), sync=sync, version=version)
 
     def install(
         self,
@@ -932,15 +934,20 @@ class CheckpointStore:
             raise
         return staged.version
 
-    def _stage(self, name: str, raw: bytes, *, sync: bool = True) -> StagedWrite:
+    def _check_size(self, name: str, raw: bytes) -> None:
         if len(raw) > self.max_bytes:
             raise CheckpointTooLarge(
                 f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
                 f"{size_text(self.max_bytes)}",
                 name=name,
             )
+
+    def _stage(
+        self, name: str, raw: bytes, *, sync: bool = True, version: str | None = None
+    ) -> StagedWrite:
+        self._check_size(name, raw)
         old = self._check_target(name, str(self.path_for(name)))
-        return self._write_temp(name, raw, old, sync=sync)
+        return self._write_temp(name, raw, old, sync=sync, version=version)
 
     def _write_temp(
         self,
@@ -1071,24 +1078,23 @@ class CheckpointStore:
         with self._list_guard:
             return self._list()
 
-    def names(self) -> builtins.list[str]:
-        """The names :meth:`list` would list, sorted, found without reading any file: for a
-        caller that reads each checkpoint anyway (validation)."""
-        found: builtins.list[str] = []
+    def _scan(self) -> os._ScandirIterator[str]:
         try:
-            scan = os.scandir(self._dir)
+            return os.scandir(self._dir)
         except OSError as exc:
             raise CheckpointError(
                 f"cannot list the checkpoints directory {self._dir!r}: {exc.strerror or exc}"
             ) from None
+
+    def names(self) -> builtins.list[str]:
+        """The names :meth:`list` would list, sorted, found without reading any file: for a
+        caller that reads each checkpoint anyway (validation)."""
+        found: builtins.list[str] = []
+        scan = self._scan()
         with scan:
             for entry in scan:
                 name = entry.name[:-5]
-                if (
-                    not entry.name.endswith(".json")
-                    or _NAME_RE.fullmatch(name) is None
-                    or name.endswith(_NOT_NAME_ENDINGS)
-                ):
+                if not entry.name.endswith(".json") or not _listable(name):
                     continue
                 try:
                     if entry.is_symlink():
@@ -1110,12 +1116,7 @@ class CheckpointStore:
         append = items.append
         misses: builtins.list[os.DirEntry[str]] = []
         seen_temp = False
-        try:
-            scan = os.scandir(self._dir)
-        except OSError as exc:
-            raise CheckpointError(
-                f"cannot list the checkpoints directory {self._dir!r}: {exc.strerror or exc}"
-            ) from None
+        scan = self._scan()
         with scan:
             for entry in scan:
                 fname = entry.name
@@ -1177,7 +1178,7 @@ class CheckpointStore:
                 fname = entry.name
                 name = fname[:-5]
                 cached: _CacheEntry | None
-                if _NAME_RE.fullmatch(name) is None or name.endswith(_NOT_NAME_ENDINGS):
+                if not _listable(name):
                     cached = _ignored(entry)
                 else:
                     try:
@@ -1304,6 +1305,12 @@ def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Find
     except Exception as exc:  # a checker bug must not break the listing
         logger.exception("could not check checkpoint %s", name)
         return None, (Finding("error", "", f"this checkpoint could not be checked: {exc}"),)
+
+
+def _listable(name: str) -> bool:
+    """Whether ``N.json`` is listed as checkpoint ``N`` (a checkpoint name; not a lock or
+    temp file's)."""
+    return _NAME_RE.fullmatch(name) is not None and not name.endswith(_NOT_NAME_ENDINGS)
 
 
 def _ignored(entry: os.DirEntry[str]) -> _CacheEntry | None:
