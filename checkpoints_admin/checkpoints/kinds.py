@@ -318,7 +318,16 @@ class DateList:
     come from the order (slices and binary search).
     """
 
-    __slots__ = ("_common", "_values", "invalid", "items", "ordered", "strings", "unique")
+    __slots__ = (
+        "_common",
+        "_valid",
+        "_values",
+        "invalid",
+        "items",
+        "ordered",
+        "strings",
+        "unique",
+    )
 
     items: list[Any]  # the list as found ([] when the field is absent or not a list)
     strings: list[str]  # its string entries (``items`` itself when all are strings)
@@ -329,6 +338,7 @@ class DateList:
     def __init__(self, items: list[Any], strings: list[str], invalid: set[str]) -> None:
         self.items, self.strings, self.invalid = items, strings, invalid
         self._values: set[str] | None = None
+        self._valid: set[str] | None = None
         self._common: tuple[DateList, set[str]] | None = None  # the last ``common`` result
         if len(strings) < len(items):
             self.ordered = self.unique = False
@@ -345,8 +355,10 @@ class DateList:
 
     @property
     def valid(self) -> set[str]:
-        """Distinct real dates."""
-        return self.values - self.invalid if self.invalid else self.values
+        """Distinct real dates (worked out once: the span and its gaps ask for it)."""
+        if self._valid is None:
+            self._valid = self.values - self.invalid if self.invalid else self.values
+        return self._valid
 
     @property
     def count(self) -> int:
@@ -966,7 +978,7 @@ def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]
     if not isinstance(items, list):
         report.error(json_pointer(key), f"{key} must be a list, not {_type_name(items)}")
         return set()
-    if set(map(type, items)) <= {str}:
+    if all_strings(items):
         seen: set[Any] = set(items)
         if len(seen) == len(items):
             return seen
