@@ -181,6 +181,15 @@ class Applied:
     preview: Preview
     version: str | None
 
+    @cached_property
+    def written(self) -> Checkpoint | None:
+        """The checkpoint as written (None after a reset): its document is the preview's,
+        to be read only."""
+        pv = self.preview
+        if pv.after is None or pv.after_raw is None or self.version is None:
+            return None
+        return Checkpoint(name=pv.name, data=pv.after, raw=pv.after_raw, version=self.version)
+
 
 # --- preview -------------------------------------------------------------------------------
 

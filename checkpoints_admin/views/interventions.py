@@ -29,7 +29,6 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
-    Checkpoint,
     CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
@@ -757,13 +756,9 @@ def _apply(
     except CheckpointError as exc:
         apply_form.add_error(None, f"{_message(exc)} Nothing was changed.")
         return _refused_apply(request, spec, name, form, apply_form, current, status=503)
-    pv = applied.preview
-    if pv.after is not None and pv.after_raw is not None and applied.version is not None:
+    if applied.written is not None:
         # The pages shown next (the result, the checkpoint) need not parse it again.
-        queries.remember_written(
-            get_store(),
-            Checkpoint(name=pv.name, data=pv.after, raw=pv.after_raw, version=applied.version),
-        )
+        queries.remember_written(get_store(), applied.written)
     return _applied(request, applied)
 
 

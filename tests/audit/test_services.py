@@ -164,6 +164,16 @@ def test_reset_deletes_the_file_and_keeps_its_bytes(samples_dir: Path) -> None:
     assert (entry.action, entry.result_version, entry.after) == ("reset", None, None)
     assert entry.before.raw == original
     assert applied.version is None
+    assert applied.written is None
+
+
+def test_applied_says_what_was_written(samples_dir: Path) -> None:
+    applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    written = applied.written
+    assert written is not None
+    assert (written.name, written.version) == (UNIFIED, applied.version)
+    assert written.raw == file_bytes(samples_dir, UNIFIED)
+    assert written.data == json.loads(written.raw)
 
 
 def test_restore_brings_back_a_reset_checkpoint_byte_for_byte(samples_dir: Path) -> None:

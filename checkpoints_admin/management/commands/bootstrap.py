@@ -44,7 +44,7 @@ class Command(BaseCommand):
 
     def copy_samples(self) -> None:
         store = get_store()
-        if store.list():
+        if store.names():  # (without reading and parsing every checkpoint)
             return
         samples = resources.files("checkpoints_admin") / "samples"
         copied = []
