@@ -110,6 +110,8 @@ class ConsoleBackend(ModelBackend):
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
+        if user_obj.is_superuser:
+            return super().get_all_permissions(user_obj, obj)  # every permission there is
         if not hasattr(user_obj, "_perm_cache"):
             groups, perms = _groups_and_permissions(user_obj)
             user_obj._console_groups = groups

@@ -142,3 +142,14 @@ def test_a_user_without_groups_or_permissions_has_none(make_user, db):
     assert ConsoleBackend().get_all_permissions(user) == set()
     assert role_of(user) == "no role"
     assert not user.has_perm("checkpoints_admin.view_checkpoints")
+
+
+def test_a_superuser_has_every_permission_as_with_the_model_backend(make_user, db):
+    user = make_user("superuser")
+    expected = ModelBackend().get_all_permissions(type(user).objects.get(pk=user.pk))
+    assert len(expected) == Permission.objects.count()
+
+    fresh = type(user).objects.get(pk=user.pk)
+    assert ConsoleBackend().get_all_permissions(fresh) == expected
+    assert fresh.get_all_permissions() == expected
+    assert role_of(fresh) == "superuser"
