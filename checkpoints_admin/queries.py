@@ -126,7 +126,7 @@ SORT_KEYS: Final[dict[str, Callable[[Row], Any]]] = {
     "done": _summary_value("done"),
     "pending": _summary_value("pending"),
     "rate": _summary_value("rate"),
-    "eta": _summary_value("eta_seconds"),
+    "eta": lambda row: row.info.summary.eta_in(row.state) if row.info.summary else None,
     "updated": lambda row: row.last_update,
     "errors": lambda row: row.errors,
     "warnings": lambda row: row.warnings,

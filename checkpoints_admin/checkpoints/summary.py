@@ -54,6 +54,12 @@ class Summary:
     gaps: int = 0
     rate_unit: str = ""  # unit of rate ("records" for unified jobs that count records)
 
+    def eta_in(self, state: str) -> float | None:
+        """The seconds left worth showing for a job in ``state``: only while it is expected
+        to go on (pending or running), never from the last rate of a stalled, failed or
+        completed one."""
+        return self.eta_seconds if state in MOVING_STATES else None
+
     def state(self, *, now: datetime, stale_after: float | None) -> str:
         """One of STATES; ``stalled`` is a running job idle for more than ``stale_after`` s."""
         status = self.status if self.status in STATUSES else None

@@ -192,3 +192,24 @@ def test_an_empty_directory_says_where_checkpoints_come_from(viewer, checkpoints
     html = viewer.get("/").content.decode()
     assert "No checkpoint files yet." in html
     assert "0 checkpoint files" in html
+
+
+def test_sorting_by_eta_puts_jobs_that_show_none_last(viewer, checkpoints_dir):
+    """Stalled and failed jobs show no ETA (they will not finish on their own), so they sort
+    with the rows that have none, though their last rate gives a shorter one."""
+    from datetime import UTC, datetime, timedelta
+
+    def stamp(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    now = datetime.now(UTC)
+    running = {**managed(50), "created": stamp(now - timedelta(minutes=10))}
+    running["lastUpdated"] = stamp(now)
+    write_json(checkpoints_dir, "a-running", running)
+    write_json(checkpoints_dir, "b-stalled", managed(90))  # last updated in 2025
+    write_json(checkpoints_dir, "c-failed", managed(95, status="failed"))
+
+    for order in ("asc", "desc"):
+        listed = names(viewer.get(f"/?sort=eta&order={order}"))
+        assert listed[0] == "a-running"
+        assert set(listed[1:]) == {"b-stalled", "c-failed"}
