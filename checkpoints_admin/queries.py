@@ -380,16 +380,12 @@ class DateIndex:
         """
         if isinstance(self.pending, _Ascending):
             return next((v for v in self.pending if _iso_ordinal(v) is not None), None)
-        rest = self.pending
-        for _ in range(8):
-            if not rest:
-                return None
-            smallest = min(rest)
-            if _iso_ordinal(smallest) is not None:
-                return smallest
-            rest = rest - {smallest}
-        valid = [value for value in rest if _iso_ordinal(value) is not None]
-        return min(valid) if valid else None
+        if not self.pending:
+            return None
+        smallest = min(self.pending)
+        if _iso_ordinal(smallest) is not None:
+            return smallest
+        return min((v for v in self.pending if _iso_ordinal(v) is not None), default=None)
 
     @cached_property
     def first_gap(self) -> str | None:

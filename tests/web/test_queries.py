@@ -258,3 +258,17 @@ def test_ascending_lists_index_like_their_sets(completed, pending, odd):
     assert [fast.state_of(day) for day in window] == [slow.state_of(day) for day in window]
     assert fast.first_pending == slow.first_pending
     assert fast.first_gap == slow.first_gap
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        ["2025-03-09", "0000-00-00", "1", "2025-02-30", "2025-03-08"],  # unsorted: a set
+        ["0000-00-00", "1", "2025-02-30", "2025-03-08", "2025-03-09"],  # sorted
+        ["1", "2025-02-30"],  # no real date
+    ],
+)
+def test_the_first_pending_date_skips_values_that_are_not_real_dates(pending):
+    data = {"lastProcessedDate": "2025-03-01", "completedDates": ["2025-03-01"]}
+    index = index_of({**data, "pendingDates": pending}, "unified-reconciliation")
+    assert index.first_pending == ("2025-03-08" if "2025-03-08" in pending else None)
