@@ -181,3 +181,11 @@ def test_the_command_refuses_a_bad_age(history, value) -> None:
     with pytest.raises(CommandError, match="number of days"):
         run("--older-than", value)
     assert shas() == before
+
+
+def test_the_command_dry_run_says_what_it_would_remove(history) -> None:
+    before = shas()
+    assert run("--older-than", "0", "--dry-run").startswith(
+        "Would remove 1 unreferenced snapshot(s)"
+    )
+    assert shas() == before

@@ -189,3 +189,38 @@ def test_watch_redraws_until_interrupted(cli) -> None:
         "manage.py checkpoint_status: error: argument --watch: expected a number of seconds "
         "greater than 0, not '0' (see --help)"
     ]
+
+
+def test_watch_keeps_watching_a_checkpoint_whose_file_went_away(cli) -> None:
+    """A reset deletes the file and its job writes it again: the watch says so meanwhile."""
+    path = cli.directory / "my-process.json"
+    original = path.read_bytes()
+    process = cli.popen(
+        "checkpoint_status", "my-process", UNIFIED, "--watch", "0.05",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def frame() -> list[str]:
+        lines = []
+        while (line := process.stdout.readline()) not in ("", "\n"):
+            lines.append(line.rstrip("\n"))
+        assert line, "the watch ended"
+        return lines
+
+    def names_in(lines: list[str]) -> list[str]:
+        return [line.split()[0] for line in lines[1:] if not line.startswith("No file")]
+
+    try:
+        assert names_in(frame()) == ["my-process", UNIFIED]
+        path.unlink()
+        while "No file now: my-process" not in (shown := frame()):
+            pass
+        assert names_in(shown) == [UNIFIED]
+        path.write_bytes(original)
+        while names_in(shown := frame()) != ["my-process", UNIFIED]:
+            pass
+        assert not any(line.startswith("No file") for line in shown)
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (0, "")

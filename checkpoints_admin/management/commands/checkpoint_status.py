@@ -67,7 +67,9 @@ class Command(CheckpointsCommand):
         store = get_store()
         for name in names:
             store.validate_name(name)
-        infos = self.entries(names)  # refuses a missing name before any output
+        infos, missing = self.entries(names)
+        if missing:  # a name that is not there is refused before any output
+            raise not_found(missing)
         if options["watch"] is None:
             self.render(infos, as_json=options["json"], compact=False)
             return
@@ -77,24 +79,26 @@ class Command(CheckpointsCommand):
                 if clear:
                     self.stdout.write(CLEAR_SCREEN, ending="")
                 self.render(infos, as_json=options["json"], compact=True)
+                if missing and not options["json"]:
+                    # Reset, or not yet written again by its job: watched until it is back.
+                    self.stdout.write(f"No file now: {', '.join(missing)}")
                 if not options["json"]:
                     self.stdout.write("")
                 self.stdout.flush()
                 time.sleep(options["watch"])
-                infos = self.entries(names)
+                infos, missing = self.entries(names)
         except KeyboardInterrupt:
             return
 
-    def entries(self, names: list[str]) -> list[CheckpointInfo]:
-        """The infos to show: all, or the named ones in the order given."""
+    def entries(self, names: list[str]) -> tuple[list[CheckpointInfo], list[str]]:
+        """The infos to show (all, or the named ones in the order given) and the named ones
+        that have no file."""
         infos = get_store().list()
         if not names:
-            return infos
+            return infos, []
         by_name = {info.name: info for info in infos}
         missing = [name for name in names if name not in by_name]
-        if missing:
-            raise not_found(missing)
-        return [by_name[name] for name in names]
+        return [by_name[name] for name in names if name in by_name], missing
 
     def render(self, infos: list[CheckpointInfo], *, as_json: bool, compact: bool) -> None:
         now = datetime.now(UTC)
