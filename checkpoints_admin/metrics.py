@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointStore
-from checkpoints_admin.queries import count_errors
+from checkpoints_admin.checkpoints.kinds import count_findings
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LABELS = ("checkpoint", "kind")
@@ -56,7 +56,7 @@ def _static(info: CheckpointInfo) -> Row:
     cached = _static_cache.get(info.name)
     if cached is not None and cached.key == key:
         return cached.row
-    errors = count_errors(info.findings)
+    errors = count_findings(info.findings)[0]
     warnings = len(info.findings) - errors
     summary = info.summary
     if info.corrupt or summary is None:

@@ -33,8 +33,9 @@ from checkpoints_admin.checkpoints.kinds import (
     MANAGED,
     UNIFIED,
     Finding,
+    count_findings,
     detect_kind,
-    stale_finding,
+    findings_as_of,
     validate,
 )
 from checkpoints_admin.checkpoints.store import decode_document, version_of
@@ -77,11 +78,6 @@ class Row:
         return self.modified
 
 
-def count_errors(findings: Iterable[Finding]) -> int:
-    """How many of ``findings`` are errors (the rest are warnings)."""
-    return sum(1 for finding in findings if finding.is_error)
-
-
 def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: float) -> list[Row]:
     """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts.
 
@@ -94,11 +90,10 @@ def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: f
         if info.corrupt or summary is None:
             rows.append(Row(info, "corrupt", 1, 0))
             continue
-        findings = info.findings
-        errors = count_errors(findings)
+        errors, warnings = count_findings(info.findings)
         state = summary.state(now=now, stale_after=stale_after)
         stale = 1 if state == "stalled" and summary.last_update is not None else 0
-        rows.append(Row(info, state, errors, len(findings) - errors + stale))
+        rows.append(Row(info, state, errors, warnings + stale))
     return rows
 
 
@@ -453,10 +448,7 @@ class Loaded:
 
     def findings_at(self, *, now: datetime, stale_after: float) -> list[Finding]:
         """The findings with the stale-running warning as of ``now``; errors first."""
-        findings = list(self.findings)
-        stale = stale_finding(self.summary, now=now, stale_after=stale_after)
-        if stale is not None:
-            findings.append(stale)
+        findings = findings_as_of(self.findings, self.summary, now=now, stale_after=stale_after)
         return sorted(findings, key=lambda finding: finding.severity != "error")
 
     @cached_property

@@ -21,11 +21,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints.kinds import count_findings
 from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary
 from checkpoints_admin.queries import (
     DATE_KINDS,
     DateIndex,
-    count_errors,
     directory_stamp,
     stamp_settled,
 )
@@ -178,7 +178,7 @@ def _fixed(info: CheckpointInfo) -> _Fixed:
     fixed = _fixed_cache.get(key)
     if fixed is not None:
         return fixed
-    errors = count_errors(info.findings)
+    errors = count_findings(info.findings)[0]
     warnings = len(info.findings) - errors
     summary = info.summary
     if info.corrupt or summary is None:

@@ -1110,3 +1110,22 @@ def stale_finding(summary: Summary, *, now: datetime, stale_after: float) -> Fin
         f"running but not updated for {_duration(idle)} "
         f"(since {summary.last_update:%Y-%m-%d %H:%M:%S} UTC; threshold {_duration(stale_after)})",
     )
+
+
+def findings_as_of(
+    findings: Iterable[Finding], summary: Summary, *, now: datetime, stale_after: float
+) -> list[Finding]:
+    """``findings`` (the time-independent ones) with the stale-running warning as of ``now``
+    when it applies."""
+    out = list(findings)
+    stale = stale_finding(summary, now=now, stale_after=stale_after)
+    if stale is not None:
+        out.append(stale)
+    return out
+
+
+def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:
+    """``(errors, warnings)``."""
+    findings = list(findings)
+    errors = sum(1 for finding in findings if finding.severity == ERROR)
+    return errors, len(findings) - errors

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +22,9 @@ from checkpoints_admin.checkpoints import (
     CorruptCheckpoint,
     InvalidCheckpointName,
 )
-from checkpoints_admin.checkpoints.kinds import stale_finding
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.kinds import Finding
-    from checkpoints_admin.checkpoints.summary import Summary
     from checkpoints_admin.services import Applied, Preview
 
 EXIT_OK = 0
@@ -339,28 +336,6 @@ def not_found(missing: list[str]) -> CheckpointNotFound:
     return CheckpointNotFound(
         f"No checkpoint named {', '.join(repr(name) for name in missing)}.", name=missing[0]
     )
-
-
-def findings_as_of(
-    findings: Iterable[Finding], summary: Summary, *, now: datetime, stale_after: float
-) -> list[Finding]:
-    """``findings`` with the stale-running warning as of ``now`` when it applies."""
-    out = list(findings)
-    stale = stale_finding(summary, now=now, stale_after=stale_after)
-    if stale is not None:
-        out.append(stale)
-    return out
-
-
-def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:
-    """``(errors, warnings)``."""
-    errors = warnings = 0
-    for finding in findings:
-        if finding.severity == "error":
-            errors += 1
-        else:
-            warnings += 1
-    return errors, warnings
 
 
 def iso(moment: datetime | None) -> str | None:

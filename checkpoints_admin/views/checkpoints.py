@@ -24,6 +24,7 @@ from checkpoints_admin.checkpoints import (
     InvalidCheckpointName,
 )
 from checkpoints_admin.checkpoints.interventions import unit_of
+from checkpoints_admin.checkpoints.kinds import count_findings
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
@@ -220,7 +221,7 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     now = timezone.now()
     stale_after = get_settings().stale_after_seconds
     findings = loaded.findings_at(now=now, stale_after=stale_after)
-    errors = queries.count_errors(findings)
+    errors = count_findings(findings)[0]
     context = {
         "cp": loaded,
         "summary": loaded.summary,

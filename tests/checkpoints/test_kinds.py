@@ -15,8 +15,10 @@ from checkpoints_admin.checkpoints.kinds import (
     KINDS,
     MAX_LISTED,
     Finding,
+    count_findings,
     date_range,
     detect_kind,
+    findings_as_of,
     invalid_dates,
     is_date,
     json_pointer,
@@ -589,6 +591,19 @@ def test_finished_checkpoints_are_never_stale(managed, daily):
     assert stale_finding(summarize(managed), now=later, stale_after=1) is None
     daily["status"] = "failed"
     assert stale_finding(summarize(daily), now=later, stale_after=1) is None
+
+
+def test_findings_as_of_a_moment_add_the_stale_warning_and_count(unified):
+    static = [UNIFIED_GAP, Finding("error", "/x", "broken")]
+    summary = summarize(unified)
+    early = datetime(2024, 3, 6, 16, 45, tzinfo=UTC)  # minutes after its last update
+    late = datetime(2024, 3, 7, tzinfo=UTC)
+    assert findings_as_of(static, summary, now=early, stale_after=3600) == static
+    stale = findings_as_of(static, summary, now=late, stale_after=3600)
+    assert stale[:2] == static
+    assert stale[2] == stale_finding(summary, now=late, stale_after=3600)
+    assert count_findings(stale) == (1, 2)
+    assert count_findings([]) == (0, 0)
 
 
 # --- dates -------------------------------------------------------------------------------

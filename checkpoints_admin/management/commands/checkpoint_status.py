@@ -11,13 +11,12 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CheckpointInfo
+from checkpoints_admin.checkpoints.kinds import count_findings, findings_as_of
 from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
-    count_findings,
     duration,
-    findings_as_of,
     iso,
     not_found,
     rate_text,

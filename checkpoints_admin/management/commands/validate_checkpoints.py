@@ -13,11 +13,10 @@ from checkpoints_admin.checkpoints import (
     CheckpointStore,
     CorruptCheckpoint,
 )
-from checkpoints_admin.checkpoints.kinds import detect_kind, validate
+from checkpoints_admin.checkpoints.kinds import count_findings, detect_kind, validate
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
-    count_findings,
     describe_pointer,
     not_found,
     plural,
