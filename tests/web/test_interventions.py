@@ -772,14 +772,20 @@ def test_restore_refusals(operator, samples_dir):
     assert state(samples_dir) == before
 
 
-def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, checkpoints_dir):
-    created = services.apply(
+@pytest.fixture
+def fresh(checkpoints_dir) -> services.Applied:
+    """A checkpoint created through the console's service: its entry's before side is no file."""
+    return services.apply(
         "fresh",
         "create",
         {"document": {"id": "f", "status": "pending", "progress": 0}},
         actor=services.Actor("alice", "cli"),
         reason="new job",
     )
+
+
+def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, fresh):
+    created = fresh
     url = f"/checkpoints/fresh/restore/?entry={created.entry.seq}&side=before"
     assert operator.get(url).status_code == 403
     result = text(operator.get(f"/checkpoints/fresh/applied/{created.entry.seq}/"))
@@ -790,14 +796,8 @@ def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, ch
     assert "restore before of #1: deleted fresh.json" in text(shown)
 
 
-def test_a_posted_restore_of_nothing_needs_the_reset_right(operator, admin, checkpoints_dir):
-    created = services.apply(
-        "fresh",
-        "create",
-        {"document": {"id": "f", "status": "pending", "progress": 0}},
-        actor=services.Actor("alice", "cli"),
-        reason="new job",
-    )
+def test_a_posted_restore_of_nothing_needs_the_reset_right(operator, admin, fresh, checkpoints_dir):
+    created = fresh
     before = state(checkpoints_dir)
     restore = {"entry": str(created.entry.seq), "side": "before"}
     base = "/checkpoints/fresh/restore"

@@ -79,20 +79,26 @@ def test_a_restore_posted_without_its_entry_is_a_bad_request(operator, samples_d
     assert state(samples_dir) == before
 
 
+def apply_status(client, directory, status: str, **kwargs):
+    """Apply an edit of the managed sample's status, bound to the file's version now."""
+    return client.post(
+        f"/checkpoints/{MANAGED}/edit/apply",
+        {
+            "pointer": "/status",
+            "value": status,
+            "base_version": version_of((directory / f"{MANAGED}.json").read_bytes()),
+            "reason": REASON,
+        },
+        **kwargs,
+    )
+
+
 def test_an_edit_to_the_value_the_field_has_is_refused_at_apply(operator, samples_dir):
     status = read(samples_dir, MANAGED)["status"]
     shown = preview(operator, MANAGED, "edit", {"pointer": "/status", "value": status})
     assert shown.status_code == 200
     before = state(samples_dir)
-    response = operator.post(
-        f"/checkpoints/{MANAGED}/edit/apply",
-        {
-            "pointer": "/status",
-            "value": status,
-            "base_version": version_of((samples_dir / f"{MANAGED}.json").read_bytes()),
-            "reason": REASON,
-        },
-    )
+    response = apply_status(operator, samples_dir, status)
     assert response.status_code == 422
     assert 'id="apply-form"' in text(response)
     assert "Nothing to apply: this leaves the checkpoint as it is." in text(response)
@@ -102,16 +108,7 @@ def test_an_edit_to_the_value_the_field_has_is_refused_at_apply(operator, sample
 def test_an_apply_that_changes_nothing_with_htmx_says_so_in_the_apply_form(operator, samples_dir):
     status = read(samples_dir, MANAGED)["status"]
     before = state(samples_dir)
-    response = operator.post(
-        f"/checkpoints/{MANAGED}/edit/apply",
-        {
-            "pointer": "/status",
-            "value": status,
-            "base_version": version_of((samples_dir / f"{MANAGED}.json").read_bytes()),
-            "reason": REASON,
-        },
-        headers=HTMX,
-    )
+    response = apply_status(operator, samples_dir, status, headers=HTMX)
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#apply-form"
     assert "<html" not in text(response)
