@@ -22,6 +22,7 @@ from typing import IO, Any, Final, Required, TypedDict, Unpack
 
 import orjson
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -560,10 +561,14 @@ def export_record(entry: AuditEntry) -> dict[str, Any]:
 
 
 def export_records(
-    checkpoint: str | None = None, since: datetime | date | str | None = None
+    checkpoint: str | None = None,
+    since: datetime | date | str | None = None,
+    *,
+    entries: QuerySet[AuditEntry] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The entries (optionally of one checkpoint, from a time on) as records, in seq order."""
-    entries = AuditEntry.objects.order_by("seq")
+    """The entries (optionally of one checkpoint, from a time on, among ``entries``: all by
+    default, or a filtered queryset) as records, in seq order."""
+    entries = (entries if entries is not None else AuditEntry.objects.all()).order_by("seq")
     if checkpoint:
         entries = entries.filter(checkpoint=checkpoint)
     since_dt = parse_since(since)
@@ -578,11 +583,14 @@ def export(
     stream: IO[str],
     checkpoint: str | None = None,
     since: datetime | date | str | None = None,
+    *,
+    entries: QuerySet[AuditEntry] | None = None,
 ) -> int:
-    """Write one record per entry as JSON lines (``jsonl``) or CSV; return how many."""
+    """Write one record per entry (as :func:`export_records` selects them) as JSON lines
+    (``jsonl``) or CSV; return how many."""
     if fmt not in {"jsonl", "csv"}:
         raise ValueError(f"Unknown export format {fmt!r} (use jsonl or csv).")
-    records: Iterable[dict[str, Any]] = export_records(checkpoint, since)
+    records: Iterable[dict[str, Any]] = export_records(checkpoint, since, entries=entries)
     count = 0
     if fmt == "jsonl":
         for record in records:

@@ -7,7 +7,7 @@ import tempfile
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -25,7 +25,12 @@ from checkpoints_admin.permissions import (
 )
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
 from checkpoints_admin.views.checkpoints import RAW_CSP
-from checkpoints_admin.views.common import HtmxHttpRequest, checkpoint_exists, wants_partial
+from checkpoints_admin.views.common import (
+    HtmxHttpRequest,
+    checkpoint_exists,
+    entry_or_404,
+    wants_partial,
+)
 from checkpoints_admin.views.errors import bad_request
 
 PAGE_SIZE = 50
@@ -81,6 +86,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "audit/list.html"
     if wants_partial(request):
         template += "#log"
+        context["oob"] = True  # the export links follow the filters
     return render(request, template, context)
 
 
@@ -125,9 +131,7 @@ def group_page(view: DiffView, key: str, page: int) -> dict[str, Any]:
 @vary_on_headers("HX-Request")
 def audit_detail(request: HtmxHttpRequest, seq: int) -> HttpResponse:
     """One entry: who, when, from where, why, what changed, both snapshots, the chain."""
-    entry = get_object_or_404(
-        AuditEntry.objects.select_related("before", "after", "restores"), seq=seq
-    )
+    entry = entry_or_404(seq, "before", "after", "restores")
     params = cleaned_or_defaults(EntryForm(request.GET))
     if params["verify"]:
         result = audit.verify_chain()
@@ -176,7 +180,7 @@ def _detail_context(
 @never_cache
 def audit_snapshot(request: HtmxHttpRequest, seq: int, side: str) -> HttpResponse:
     """The exact bytes of an entry's before or after snapshot."""
-    entry = get_object_or_404(AuditEntry.objects.select_related(side), seq=seq)
+    entry = entry_or_404(seq, side)
     snapshot: Snapshot | None = getattr(entry, side)
     if snapshot is None:
         raise Http404(f"Entry #{seq} has no {side} snapshot (the file did not exist).")
@@ -197,7 +201,7 @@ def audit_snapshot(request: HtmxHttpRequest, seq: int, side: str) -> HttpRespons
 @permission_required(VIEW_AUDIT)
 @never_cache
 def audit_export(request: HtmxHttpRequest, fmt: str) -> HttpResponse | FileResponse:
-    """The log (filtered by checkpoint and start date) as JSON lines or CSV, as a download."""
+    """The log as JSON lines or CSV, as a download, filtered as the log page is."""
     if fmt not in EXPORT_FORMATS:
         raise Http404("Export formats are jsonl and csv.")
     form = AuditFilterForm(request.GET)
@@ -211,7 +215,7 @@ def audit_export(request: HtmxHttpRequest, fmt: str) -> HttpResponse | FileRespo
     # Spooled to a temporary file so a long log never sits in memory whole.
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    audit.export(fmt, text, checkpoint=params["checkpoint"] or None, since=params["since"])
+    audit.export(fmt, text, entries=AuditEntry.objects.filter(**form.filters()))
     text.flush()
     binary = text.detach()
     binary.seek(0)

@@ -198,7 +198,10 @@ def test_a_tampered_entry_shows_the_break(viewer, interventions):
 
 
 def test_missing_entries_are_404(viewer, interventions):
-    assert viewer.get("/audit/99/").status_code == 404
+    missing = viewer.get("/audit/99/")
+    assert missing.status_code == 404
+    assert "There is no audit entry #99." in missing.content.decode()
+    assert '<a href="/audit/">← Audit log</a>' in missing.content.decode()
     assert viewer.get("/audit/99/before").status_code == 404
     assert viewer.get("/audit/1/sideways").status_code == 404
 
@@ -241,6 +244,42 @@ def test_exports(viewer, interventions):
     assert [row["seq"] for row in rows] == ["2"]
     assert only["Content-Disposition"] == 'attachment; filename="audit-my-process.csv"'
     assert viewer.get("/audit/export.xml").status_code == 404
+
+
+def exported_seqs(response) -> list[int]:
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).splitlines()
+    return [json.loads(line)["seq"] for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("actor=jane.doe", [1, 3]),
+        ("source=cli", [2]),
+        ("action=reprocess", [3]),
+        ("checkpoint=reconciliation_checkpoint&action=skip", [1]),
+        ("until=2000-01-01", []),
+        ("since=2000-01-01&until=2999-12-31&actor=ops", [2]),
+    ],
+)
+def test_an_export_takes_every_filter_of_the_log(viewer, interventions, query, expected):
+    """The export next to a filtered log hands over what that log shows, all pages of it."""
+    assert exported_seqs(viewer.get(f"/audit/export.jsonl?{query}")) == expected
+    assert seqs(viewer.get(f"/audit/?{query}")) == expected[::-1]
+
+
+def test_filtering_the_log_in_place_updates_the_export_links(viewer, interventions):
+    """htmx swaps only the log: its response carries the export links along, out of band."""
+    html = viewer.get("/audit/?actor=ops&before=9", headers=HTMX).content.decode()
+    oob = r'<div id="audit-exports"[^>]*hx-swap-oob="true"[^>]*>(.*?)</div>'
+    links = re.search(oob, html, re.S)
+    assert links is not None
+    assert 'href="/audit/export.jsonl?actor=ops"' in links.group(1)
+    assert 'href="/audit/export.csv?actor=ops"' in links.group(1)
+    full = viewer.get("/audit/?actor=ops").content.decode()
+    assert full.count('id="audit-exports"') == 1
+    assert "hx-swap-oob" not in full
 
 
 @pytest.mark.parametrize(
