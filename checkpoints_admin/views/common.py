@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.models import AuditEntry
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -19,6 +20,19 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
     """True for an htmx request that swaps a fragment (not a history restore, which needs
     the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def entry_or_404(seq: int, *related: str, checkpoint: str | None = None) -> AuditEntry:
+    """Audit entry ``seq`` (of ``checkpoint``, when given) with ``related`` sides joined, or a
+    404 that says which entry is missing."""
+    entries = AuditEntry.objects.select_related(*related).filter(seq=seq)
+    if checkpoint is not None:
+        entries = entries.filter(checkpoint=checkpoint)
+    entry = entries.first()
+    if entry is None:
+        where = f" of checkpoint {checkpoint}" if checkpoint is not None else ""
+        raise Http404(f"There is no audit entry #{seq}{where}.")
+    return entry
 
 
 def checkpoint_exists(name: str | None) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Final
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -70,7 +70,12 @@ from checkpoints_admin.permissions import (
 )
 from checkpoints_admin.presenters import present_diff, pretty
 from checkpoints_admin.views.audit import snapshot_document
-from checkpoints_admin.views.common import HtmxHttpRequest, checkpoint_exists, wants_partial
+from checkpoints_admin.views.common import (
+    HtmxHttpRequest,
+    checkpoint_exists,
+    entry_or_404,
+    wants_partial,
+)
 from checkpoints_admin.views.errors import bad_request, error_page
 
 LOCK_MESSAGE: Final = (
@@ -865,9 +870,7 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
 @never_cache
 def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
     """What an applied intervention did, with an Undo that previews restoring the before."""
-    entry = get_object_or_404(
-        AuditEntry.objects.select_related("before", "after"), seq=seq, checkpoint=name
-    )
+    entry = entry_or_404(seq, "before", "after", checkpoint=name)
     return render(request, "interventions/result.html", _result_context(request, entry))
 
 

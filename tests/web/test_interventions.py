@@ -820,7 +820,9 @@ def test_result_page_of_another_checkpoint_is_404(operator, samples_dir):
     services.apply(
         UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
     )
-    assert operator.get(f"/checkpoints/{MANAGED}/applied/1/").status_code == 404
+    other = operator.get(f"/checkpoints/{MANAGED}/applied/1/")
+    assert other.status_code == 404
+    assert f"There is no audit entry #1 of checkpoint {MANAGED}." in text(other)
     assert operator.get(f"/checkpoints/{UNIFIED}/applied/2/").status_code == 404
 
 
