@@ -295,6 +295,19 @@
     }
   });
 
+  // A refused step comes back with its fields marked: focus the first of them, so the reader
+  // (and a screen reader) is at the error, not wherever the swap left the focus.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (!xhr || xhr.status < 400) {
+      return;
+    }
+    var invalid = document.querySelector('#intervention [aria-invalid="true"]');
+    if (invalid && !invalid.contains(document.activeElement)) {
+      invalid.focus();
+    }
+  });
+
   function refresh() {
     renderSelection();
     renderList();

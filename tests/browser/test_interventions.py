@@ -112,6 +112,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     assert page.locator("#id_reason_error").inner_text() == (
         "Give a reason: it is recorded in the audit log."
     )
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_reason'")
     assert page.url.endswith("/skip/preview")
     assert AuditEntry.objects.count() == 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -162,8 +164,14 @@ def test_a_wrong_password_says_so_and_signs_nobody_in(make_user, samples_dir):
     client = Client()
     response = client.post("/accounts/login/", {"username": "viewer-user", "password": "nope"})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in response.content.decode()
+    html = response.content.decode()
+    assert "Please enter a correct username and password" in html
+    # the name is kept: the cursor waits in the password field, the one to type again
+    assert re.search(r'<input type="password"[^>]* autofocus>', html)
+    assert not re.search(r'<input type="text"[^>]* autofocus>', html)
     assert client.get("/").status_code == 302
+    first = Client().get("/accounts/login/").content.decode()
+    assert re.search(r'<input type="text" name="username"[^>]* autofocus>', first)
 
 
 def test_repeated_failures_lock_the_account_out_with_the_styled_page(
