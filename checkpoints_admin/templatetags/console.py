@@ -6,14 +6,15 @@ are escaped before anything is marked safe.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.permissions import role_of
@@ -142,6 +143,17 @@ def percent(progress: Any) -> str:
 def shorthash(version: Any) -> str:
     """The first 12 hex digits of a sha256."""
     return str(version)[:12] if version else "—"
+
+
+_BREAK_AFTER = re.compile(r"(?<=[_\-.])(?=.)")
+
+
+@register.filter
+def breakable(name: Any) -> SafeString:
+    """A name (escaped) that a narrow column may wrap after ``_``, ``-`` and ``.`` instead of
+    in the middle of a word: ``daily_<wbr>reconciliation_<wbr>checkpoint``."""
+    parts = _BREAK_AFTER.split(str(name or ""))
+    return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts))
 
 
 @register.filter
