@@ -697,6 +697,15 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     page = text(shown)
     assert "will be deleted." in page
     assert "Its content is kept in the audit log" in page
+    size = len(original)
+    assert (
+        '<p class="diff-summary preview-card__summary">delete <span class="mono">'
+        f"reconciliation_checkpoint.json</span> ({size}\xa0bytes), keeping its content in the "
+        "audit log</p>"
+    ) in page
+    # nothing to choose for a reset: its steps are the preview and the apply
+    steps = re.findall(r'<span class="steps__n" aria-hidden="true">(\d)</span>(\w+)</li>', page)
+    assert steps == [("1", "Preview"), ("2", "Apply")]
     assert 'data-confirm="reconciliation_checkpoint"' in page
 
     before = state(samples_dir)
