@@ -128,7 +128,10 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     done = completed_dates.count
     left = pending_dates.count - len(pending_dates.common(completed_dates))
     total = done + left
-    if total_records and processed is not None:
+    # The job's record counters measure progress while dates are left; with none left the
+    # run is done, whatever its estimate of the records said (dates skipped by a person,
+    # an estimate that was too high): then the dates are the measure, and it is 100 %.
+    if total_records and processed is not None and (left or not total):
         progress: float | None = min(processed / total_records, 1.0)
         rate = _per_second(processed, elapsed)
         eta = _eta(total_records - processed, rate)

@@ -39,6 +39,20 @@ def test_unified_without_records_counts_dates(unified):
     assert summary.eta_seconds == pytest.approx(2 / summary.rate)
 
 
+def test_unified_with_no_date_left_is_done_whatever_the_records_say(unified):
+    """Skipped dates leave the job's record estimate short: 84 % of records, no date left."""
+    unified["completedDates"] += unified["pendingDates"]
+    unified["pendingDates"] = []
+    summary = summarize(unified)
+    assert (summary.done, summary.pending, summary.progress) == (6, 0, 1.0)
+    assert summary.rate_unit == "dates"
+    assert summary.eta_seconds == 0
+    assert summary.state(now=summary.last_update, stale_after=60) == "completed"
+    # no dates at all: the records are all there is to go by
+    unified["completedDates"] = []
+    assert summarize(unified).progress == 7231 / 8564
+
+
 def test_unified_with_more_processed_than_total_stays_within_one(unified):
     unified["stats"]["processedRecords"] = 9000
     assert summarize(unified).progress == 1.0
