@@ -41,6 +41,7 @@ from checkpoints_admin.checkpoints import (
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, unit_of
+from checkpoints_admin.checkpoints.kinds import DAILY
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
@@ -404,6 +405,7 @@ def _choose_page(
             if field.key in LIST_ACTIONS.get(current.loaded.kind, {})
         ]
         context["range"] = (current.loaded.summary.first_date, current.loaded.summary.last_date)
+        context["example"] = _selection_example(current, spec.action, form.unit)
     elif spec.key == "edit":
         context["fields"] = list(form.editable.values())
         context["chosen"] = form.chosen
@@ -412,6 +414,26 @@ def _choose_page(
     if spec.key in ("edit-raw", "create"):
         context["position"] = form.error_position if form.is_bound else None
     return _page(request, "interventions/choose.html", context, status=status)
+
+
+def _selection_example(current: Current, action: str, unit: str) -> str:
+    """The selection field's placeholder, made of values this skip or reprocess can take now:
+    the first of the list they leave (a daily job's unprocessed dates are not a list of
+    their own: its placeholder stays generic)."""
+    kind = current.loaded.kind
+    lists = current.data if current.data is not None else {}
+    source = next((key for key, act in LIST_ACTIONS.get(kind, {}).items() if act == action), "")
+    if kind == DAILY and action == "skip":
+        source = ""
+    values = lists.get(source) if source else None
+    picks = [v for v in values[:3] if isinstance(v, str)] if isinstance(values, list) else []
+    if unit != "dates":
+        return "\n".join(picks[:2]) if picks else "item2\nitem3"
+    if not picks:
+        return "2025-03-06 2025-03-08..2025-03-10"
+    if len(picks) < 3:
+        return " ".join(picks)
+    return f"{picks[0]} {picks[1]}..{picks[2]}"
 
 
 def _refused(

@@ -86,6 +86,27 @@ def admin(signed_in):
 # --- skip and reprocess ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "action", "example"),
+    [
+        (UNIFIED, "skip", "2025-03-06 2025-03-07"),
+        (UNIFIED, "reprocess", "2025-03-01 2025-03-02..2025-03-03"),
+        (MANAGED, "skip", "item2\nitem3"),
+        (MANAGED, "reprocess", "item1"),
+        # a daily job's unprocessed dates are no list of their own: the generic example
+        (DAILY, "skip", "2025-03-06 2025-03-08..2025-03-10"),
+        (DAILY, "reprocess", "2025-03-04"),
+    ],
+)
+def test_the_selection_example_is_made_of_values_the_action_takes(
+    operator, samples_dir, name, action, example
+):
+    page = text(operator.get(f"/checkpoints/{name}/{action}/"))
+    shown = re.search(r'<textarea id="id_dates"[^>]*placeholder="([^"]*)"', page)
+    assert shown is not None
+    assert shown.group(1) == example
+
+
 def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
     original = (samples_dir / f"{UNIFIED}.json").read_bytes()
     choose = operator.get(f"/checkpoints/{UNIFIED}/skip/")
