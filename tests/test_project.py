@@ -23,13 +23,17 @@ def run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedP
     )
 
 
-def test_without_secret_key_every_command_refuses_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["check", "checkpoint_status", "migrate"])
+def test_without_secret_key_every_command_refuses_naming_it(tmp_path: Path, command) -> None:
     result = run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", command],
         {"DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings", "CHECKPOINTS_DIR": str(tmp_path)},
     )
-    assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert result.returncode == 2
+    # one line that names the setting, no traceback
+    assert result.stderr.startswith("error: DJANGO_SECRET_KEY is not set")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
 
 
 def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
@@ -45,18 +49,30 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_bad_boolean_setting_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG must be true or false, not 'maybe'."),
+        ("STALE_AFTER_SECONDS", "abc", "STALE_AFTER_SECONDS must be a number, not 'abc'."),
+        (
+            "LOG_LEVEL",
+            "LOUD",
+            "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'LOUD'.",
+        ),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or text, not 'xml'."),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, message) -> None:
     result = run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "checkpoint_status"],
         {
             "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
             "DJANGO_SECRET_KEY": "x" * 60,
-            "DJANGO_DEBUG": "maybe",
             "CHECKPOINTS_DIR": str(tmp_path),
+            setting: value,
         },
     )
-    assert result.returncode != 0
-    assert "DJANGO_DEBUG must be true or false" in result.stderr
+    assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
 def test_the_library_imports_without_django() -> None:

@@ -31,7 +31,7 @@ _numbers = itertools.count(1)
 
 def base_env() -> dict[str, str]:
     """The environment without the caller's Django, database and checkpoint settings."""
-    prefixes = ("DJANGO_", "DATABASE_URL", "CHECKPOINT", "AUDIT_", "STALE_")
+    prefixes = ("DJANGO_", "DATABASE_URL", "CHECKPOINT", "AUDIT_", "STALE_", "LOG_")
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)} | {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "PYTHONDONTWRITEBYTECODE": "1",

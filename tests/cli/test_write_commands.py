@@ -253,3 +253,21 @@ def test_the_samples_gap_is_queued_by_reprocess_dates(cli) -> None:
     document = json.loads(cli.path(UNIFIED).read_text())
     assert document["pendingDates"] == ["2025-03-05", "2025-03-06", "2025-03-07"]
     assert "2025-03-05" not in cli.run("validate_checkpoints", UNIFIED).stdout
+
+
+def test_a_command_logs_only_warnings_unless_asked(cli) -> None:
+    """With the production settings: the command prints what it did, and its INFO log line
+    (which says the same) goes to stderr only when LOG_LEVEL asks for it."""
+    cli.extra_env |= {
+        "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+        "DJANGO_SECRET_KEY": "a-long-random-production-key-" + "x7Qp" * 12,
+    }
+    skipped = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    assert skipped.returncode == 0, skipped.stderr
+    assert "Applied skip" in skipped.stdout
+    assert skipped.stderr == ""
+    cli.extra_env["LOG_LEVEL"] = "INFO"
+    reprocessed = cli.run("reprocess_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    assert reprocessed.returncode == 0, reprocessed.stderr
+    assert "checkpoint intervention applied: reprocess" in reprocessed.stderr
+    assert "checkpoint intervention applied" not in reprocessed.stdout
