@@ -55,10 +55,18 @@ def get_settings() -> AppSettings:
 
 @cache
 def get_store() -> CheckpointStore:
-    """Return the process-wide store over ``CHECKPOINTS_DIR`` (its list cache lives here)."""
+    """Return the process-wide store over ``CHECKPOINTS_DIR`` (its list cache lives here).
+
+    The console and the commands never create the directory: a missing one is a wrong
+    setting or a volume that is not mounted, which an empty list would hide. They raise
+    :class:`CheckpointsDirectoryError` instead (not cached: the next call looks again).
+    """
     app = get_settings()
     return CheckpointStore(
-        app.checkpoints_dir, lock_timeout=app.lock_timeout, max_bytes=app.max_bytes
+        app.checkpoints_dir,
+        lock_timeout=app.lock_timeout,
+        max_bytes=app.max_bytes,
+        create=False,
     )
 
 

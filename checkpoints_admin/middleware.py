@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
 
 
 class HealthCheckMiddleware:
@@ -23,3 +26,40 @@ class HealthCheckMiddleware:
 
             return healthz(request)
         return self.get_response(request)
+
+
+class CheckpointsDirectoryMiddleware:
+    """A page that needs the checkpoints directory while it is missing (a wrong
+    ``CHECKPOINTS_DIR``, a volume not mounted) answers 503 and says so, instead of a 500.
+
+    The console never creates the directory (see :func:`conf.get_store`). Signed-in users
+    read the path; anonymous readers of a public status page only that it is unavailable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from checkpoints_admin.checkpoints import CheckpointsDirectoryError
+
+        if not isinstance(exception, CheckpointsDirectoryError):
+            return None
+        logger.error("checkpoints unavailable: %s", exception.message)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            message = (
+                f"{exception.message[:1].upper()}{exception.message[1:]}. Check CHECKPOINTS_DIR, "
+                "or that its volume is mounted."
+            )
+        else:
+            message = "The checkpoints cannot be read right now."
+        if request.path.endswith(".json") or "application/json" in request.headers.get(
+            "Accept", ""
+        ):
+            return JsonResponse({"error": message}, status=503)
+        from checkpoints_admin.views.errors import error_page
+
+        return error_page(request, 503, "Checkpoints unavailable", message)

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "checkpoints_admin.logcontext.RequestContextMiddleware",
+    "checkpoints_admin.middleware.CheckpointsDirectoryMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [

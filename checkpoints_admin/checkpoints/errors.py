@@ -15,6 +15,10 @@ class CheckpointError(Exception):
         return self.message
 
 
+class CheckpointsDirectoryError(CheckpointError):
+    """The checkpoints directory is missing, not a directory, or cannot be created."""
+
+
 class InvalidCheckpointName(CheckpointError):
     """The name is not a valid checkpoint name, or resolves outside the directory."""
 

@@ -40,6 +40,7 @@ from checkpoints_admin.checkpoints.errors import (
     CheckpointExists,
     CheckpointLockTimeout,
     CheckpointNotFound,
+    CheckpointsDirectoryError,
     CheckpointTooLarge,
     CheckpointWriteError,
     CorruptCheckpoint,
@@ -505,7 +506,8 @@ class CheckpointStore:
     """The checkpoints directory. Thread-safe; one instance per directory and process is enough.
 
     ``directory`` defaults to the ``CHECKPOINTS_DIR`` environment variable, else ``./checkpoints``;
-    it is created when missing.
+    it is created when missing, unless ``create=False`` (then a missing directory raises
+    :class:`CheckpointsDirectoryError`, as one that is not a directory always does).
     """
 
     def __init__(
@@ -514,19 +516,24 @@ class CheckpointStore:
         *,
         lock_timeout: float = 10.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        create: bool = True,
     ) -> None:
         if directory is None:
             directory = os.environ.get("CHECKPOINTS_DIR") or "checkpoints"
         self.directory = Path(os.path.abspath(os.fspath(directory)))
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CheckpointError(
-                f"cannot create the checkpoints directory {str(self.directory)!r}: "
-                f"{exc.strerror or exc}"
-            ) from None
+        if create:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CheckpointsDirectoryError(
+                    f"cannot create the checkpoints directory {str(self.directory)!r}: "
+                    f"{exc.strerror or exc}"
+                ) from None
         if not self.directory.is_dir():
-            raise CheckpointError(f"{str(self.directory)!r} is not a directory")
+            what = "does not exist" if not self.directory.exists() else "is not a directory"
+            raise CheckpointsDirectoryError(
+                f"the checkpoints directory {str(self.directory)!r} {what}"
+            )
         self.lock_timeout = lock_timeout
         self.max_bytes = max_bytes
         self.stats = StoreStats()

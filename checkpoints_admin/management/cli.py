@@ -19,6 +19,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointError,
     CheckpointLockTimeout,
     CheckpointNotFound,
+    CheckpointsDirectoryError,
     CorruptCheckpoint,
     InvalidCheckpointName,
 )
@@ -66,6 +67,8 @@ def error_for(exc: CheckpointError) -> CommandError:
         )
     if isinstance(exc, CorruptCheckpoint):
         return refused(describe_corrupt(exc))
+    if isinstance(exc, CheckpointsDirectoryError):
+        return refused(f"{exc}: check CHECKPOINTS_DIR (nothing was read or changed).")
     message = str(exc)
     if exc.name and not mentions(message, exc.name):
         message = f"{exc.name}: {message}"

@@ -161,6 +161,31 @@ def test_refusal(samples_dir, bad_json, tmp_path, args, code, fragment) -> None:
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["checkpoint_status"],
+        ["validate_checkpoints", "--strict"],
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", REASON, "--yes"],
+        ["reset_checkpoints", "--all", "--reason", REASON, "--yes"],
+    ],
+    ids=["status", "validate", "skip", "reset-all"],
+)
+def test_a_missing_directory_is_refused_and_never_created(tmp_path, settings, args) -> None:
+    """A wrong CHECKPOINTS_DIR (or a volume not mounted) must not read as "no checkpoints"."""
+    missing = tmp_path / "not-mounted" / "checkpoints"
+    settings.CHECKPOINTS_DIR = missing
+    with pytest.raises(CommandError) as excinfo:
+        call_command(*args, stdout=StringIO(), stderr=StringIO())
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value) == (
+        f"the checkpoints directory {str(missing)!r} does not exist: check CHECKPOINTS_DIR "
+        "(nothing was read or changed)."
+    )
+    assert not missing.parent.exists()
+    assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize(
     ("raised", "fragment"),
     [
         (DatabaseError("disk I/O error"), "Database error: disk I/O error. Nothing was changed."),

@@ -48,9 +48,32 @@ def test_the_list_says_why_when_the_directory_cannot_be_listed(viewer, tmp_path,
     settings.CHECKPOINTS_DIR = regular
     response = viewer.get("/")
     assert response.status_code == 200
-    assert '<div class="alert" role="alert">cannot ' in text_of(response)
+    assert '<div class="alert" role="alert">the checkpoints directory ' in text_of(response)
+    assert "not-a-directory&#x27; is not a directory</div>" in text_of(response)
     # The diff page still offers its form, with no names to pick.
     assert viewer.get("/diff/").status_code == 200
+
+
+def test_a_missing_directory_is_said_and_never_created(viewer, tmp_path, settings):
+    """A wrong CHECKPOINTS_DIR, or a volume not mounted, must not look like an empty list."""
+    missing = tmp_path / "not-mounted" / "checkpoints"
+    settings.CHECKPOINTS_DIR = missing
+    listed = text_of(viewer.get("/"))
+    assert "checkpoints&#x27; does not exist</div>" in listed
+    page = viewer.get("/checkpoints/anything/")
+    assert page.status_code == 503
+    assert "does not exist" in text_of(page)
+    feed = viewer.get("/status.json")
+    assert feed.status_code == 503
+    assert feed.json() == {"error": "The checkpoints cannot be read right now."}
+    assert viewer.get("/healthz").status_code == 503
+    # anonymous readers of a public status page are not told the server's paths
+    settings.STATUS_PAGE_PUBLIC = True
+    public = Client().get("/status/")
+    assert public.status_code == 503
+    assert "Please look again in a few minutes." in text_of(public)
+    assert "not-mounted" not in text_of(public)
+    assert not missing.exists() and not missing.parent.exists()
 
 
 def test_a_checkpoint_larger_than_the_limit_is_a_413_page(viewer, samples_dir, settings):
