@@ -216,6 +216,12 @@ def test_watch_keeps_watching_a_checkpoint_whose_file_went_away(cli) -> None:
         while "No file now: my-process" not in (shown := frame()):
             pass
         assert names_in(shown) == [UNIFIED]
+        (cli.directory / f"{UNIFIED}.json").rename(cli.directory / "aside.json")
+        # neither named checkpoint has a file: the directory is not "empty" for all that
+        while "No file now: my-process, reconciliation_checkpoint" not in (shown := frame()):
+            pass
+        assert shown == ["No file now: my-process, reconciliation_checkpoint"]
+        (cli.directory / "aside.json").rename(cli.directory / f"{UNIFIED}.json")
         path.write_bytes(original)
         while names_in(shown := frame()) != ["my-process", UNIFIED]:
             pass

@@ -77,7 +77,7 @@ class Command(CheckpointsCommand):
             while True:
                 if clear:
                     self.stdout.write(CLEAR_SCREEN, ending="")
-                self.render(infos, as_json=options["json"], compact=True)
+                self.render(infos, as_json=options["json"], compact=True, named=bool(names))
                 if missing and not options["json"]:
                     # Reset, or not yet written again by its job: watched until it is back.
                     self.stdout.write(f"No file now: {', '.join(missing)}")
@@ -99,7 +99,11 @@ class Command(CheckpointsCommand):
         missing = [name for name in names if name not in by_name]
         return [by_name[name] for name in names if name in by_name], missing
 
-    def render(self, infos: list[CheckpointInfo], *, as_json: bool, compact: bool) -> None:
+    def render(
+        self, infos: list[CheckpointInfo], *, as_json: bool, compact: bool, named: bool = False
+    ) -> None:
+        """The table (or JSON) of ``infos``; ``named``: the user named the checkpoints, so an
+        empty table says nothing about the directory (the caller says which have no file)."""
         now = datetime.now(UTC)
         stale_after = get_settings().stale_after_seconds
         rows = [status_row(info, now=now, stale_after=stale_after) for info in infos]
@@ -107,7 +111,8 @@ class Command(CheckpointsCommand):
             self.write_json(rows, compact=compact)
             return
         if not rows:
-            self.say("No checkpoints in this directory.")
+            if not named:
+                self.say("No checkpoints in this directory.")
             return
         self.stdout.write("\n".join(format_table(rows, now=now)))
 
