@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.kinds import (
@@ -59,6 +59,18 @@ class Summary:
         to go on (pending or running), never from the last rate of a stalled, failed or
         completed one."""
         return self.eta_seconds if state in MOVING_STATES else None
+
+    def finish_at(self, state: str) -> datetime | None:
+        """When a job in ``state`` is expected to finish: its last update plus the ETA worked
+        out then (a time already past means it is overdue); None unless it is expected to go
+        on (pending or running) at a known rate."""
+        seconds = self.eta_in(state)
+        if seconds is None or self.last_update is None:
+            return None
+        try:
+            return self.last_update + timedelta(seconds=seconds)
+        except OverflowError:  # a rate so slow the finish is past any date
+            return None
 
     def state(self, *, now: datetime, stale_after: float | None) -> str:
         """One of STATES; ``stalled`` is a running job idle for more than ``stale_after`` s."""

@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.permissions import role_of
 
 register = template.Library()
@@ -104,13 +103,19 @@ def duration(seconds: Any) -> str:
     return humanize_seconds(seconds)
 
 
-@register.filter
-def eta(seconds: Any, state: str | None) -> str:
-    """The ETA of a job in ``state``: ``done`` when completed, the time left while it is
-    pending or running, ``—`` when stalled or failed (it will not finish on its own)."""
+@register.simple_tag
+def eta(summary: Any, state: str | None, now: datetime | None = None) -> str:
+    """The ETA of a job in ``state``: ``done`` when completed; while it is pending or running,
+    the time left from ``now`` (default: now) to the finish expected at its last update, or
+    ``overdue`` once that has passed; ``—`` when stalled or failed (it will not finish on its
+    own) or the rate is unknown."""
     if state == "completed":
         return "done"
-    return duration(seconds) if state in MOVING_STATES else "—"
+    finish = summary.finish_at(state or "") if summary is not None else None
+    if finish is None:
+        return "—"
+    left = (finish - (now or timezone.now())).total_seconds()
+    return duration(left) if left >= 0 else "overdue"
 
 
 _RATE_UNITS = {"records": "rec", "dates": "dates", "items": "items"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -15,7 +16,7 @@ UNIFIED = "reconciliation_checkpoint"
 BROKEN = b'{"id": "x",\n  "status": }\n'
 STATUS_KEYS = {
     "name", "kind", "state", "progress", "done", "pending", "total", "unit", "rate",
-    "rate_unit", "eta_seconds", "started", "last_update", "errors", "warnings", "error",
+    "rate_unit", "eta", "eta_seconds", "started", "last_update", "errors", "warnings", "error",
     "version", "size", "modified",
 }  # fmt: skip
 
@@ -68,9 +69,43 @@ def test_status_table_shows_progress_counts_and_corrupt_errors(samples_dir) -> N
     assert lines[4].endswith("0E 2W")
     assert "24.0 rec/s" in lines[4]
     assert lines[3].split()[:5] == ["my-process", "managed", "stalled", "33.0%", "1/2"]
-    # A stalled job will not finish on its own: no ETA, though one can be computed.
-    assert json.loads(run("checkpoint_status", UNIFIED, "--json"))[0]["eta_seconds"] > 0
+    # A stalled job will not finish on its own: no ETA, though its last rate would give one.
+    row = json.loads(run("checkpoint_status", UNIFIED, "--json"))[0]
+    assert (row["eta"], row["eta_seconds"]) == (None, None)
     assert unified[8] == "-"  # the ETA column (done/pending and the rate are two words each)
+
+
+def running(processed: int, *, minutes_ago: float) -> dict:
+    """A unified job that started 20 minutes before its last update, ``minutes_ago``."""
+    now = datetime.now(UTC)
+    updated = now - timedelta(minutes=minutes_ago)
+    return {
+        "lastProcessedDate": "2025-03-01",
+        "pendingDates": ["2025-03-02"],
+        "completedDates": ["2025-03-01"],
+        "startTime": int((updated - timedelta(minutes=20)).timestamp() * 1000),
+        "lastUpdateTime": int(updated.timestamp() * 1000),
+        "stats": {"totalRecords": 1000, "processedRecords": processed},
+    }
+
+
+def test_the_eta_counts_from_now_and_says_overdue(samples_dir, settings) -> None:
+    """The finish expected at the last update, counted from now: not from the last update."""
+    settings.STALE_AFTER_SECONDS = 3600
+    # 200 records in 20 min: 800 left take 80 min from the update 10 min ago, 70 from now
+    (samples_dir / "ahead.json").write_text(json.dumps(running(200, minutes_ago=10)))
+    # 950 in 20 min: 50 left took 63 s from the update 10 min ago: overdue by about 9 min
+    (samples_dir / "late.json").write_text(json.dumps(running(950, minutes_ago=10)))
+    rows = {row["name"]: row for row in json.loads(run("checkpoint_status", "--json"))}
+    ahead, late = rows["ahead"], rows["late"]
+    assert (ahead["state"], late["state"]) == ("running", "running")
+    assert 69 * 60 < ahead["eta_seconds"] <= 70 * 60
+    finish = datetime.fromisoformat(ahead["eta"])
+    assert abs((finish - datetime.now(UTC)).total_seconds() - ahead["eta_seconds"]) < 60
+    assert -550 < late["eta_seconds"] < -530
+    table = {line.split()[0]: line for line in run("checkpoint_status").splitlines()[1:]}
+    assert " 1h 9m " in table["ahead"] or " 1h 10m " in table["ahead"]
+    assert " overdue " in table["late"]
 
 
 def test_status_of_named_checkpoints_keeps_their_order(samples_dir) -> None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
+from checkpoints_admin.checkpoints.summary import Summary
 from checkpoints_admin.templatetags import console
 
 
@@ -119,8 +120,11 @@ def test_values_as_text():
 @pytest.mark.parametrize(
     ("seconds", "state", "text"),
     [
-        (3 * 3600 + 720, "running", console.duration(3 * 3600 + 720)),
-        (90, "pending", console.duration(90)),
+        # the finish expected at the last update (an hour ago), counted from now
+        (3 * 3600 + 720, "running", console.duration(2 * 3600 + 720)),
+        (3690, "pending", console.duration(90)),
+        (3600, "running", console.duration(0)),
+        (3000, "running", "overdue"),
         (90, "stalled", "—"),  # it will not finish on its own
         (90, "failed", "—"),
         (None, "running", "—"),
@@ -129,4 +133,9 @@ def test_values_as_text():
     ],
 )
 def test_eta_only_while_a_job_is_expected_to_go_on(seconds, state, text):
-    assert console.eta(seconds, state) == text
+    now = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
+    summary = Summary(
+        kind="unified-reconciliation", eta_seconds=seconds, last_update=now - timedelta(hours=1)
+    )
+    assert console.eta(summary, state, now) == text
+    assert console.eta(None, "running", now) == "—"

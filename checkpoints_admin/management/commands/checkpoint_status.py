@@ -12,7 +12,6 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CheckpointInfo
 from checkpoints_admin.checkpoints.kinds import count_findings, findings_as_of
-from checkpoints_admin.checkpoints.summary import MOVING_STATES
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
@@ -131,6 +130,7 @@ def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> di
         "unit": None,
         "rate": None,
         "rate_unit": None,
+        "eta": None,
         "eta_seconds": None,
         "started": None,
         "last_update": modified,
@@ -155,13 +155,17 @@ def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> di
         unit=summary.unit,
         rate=summary.rate,
         rate_unit=summary.rate_unit or summary.unit,
-        eta_seconds=summary.eta_seconds,
         started=iso(summary.started),
         errors=errors,
         warnings=warnings,
     )
     if summary.last_update is not None:
         row["last_update"] = iso(summary.last_update)
+    finish = summary.finish_at(row["state"])
+    if finish is not None:
+        # From now, as the table shows it (negative: overdue); the finish as a time too.
+        row["eta"] = iso(finish)
+        row["eta_seconds"] = round((finish - now).total_seconds(), 3)
     return row
 
 
@@ -200,10 +204,21 @@ def row_cells(row: dict[str, Any], *, now: datetime) -> list[str]:
         "-" if progress is None else f"{progress * 100:.1f}%",
         f"{row['done']:,}/{row['pending']:,}{unit}",
         rate_text(row["rate"], row["rate_unit"] or ""),
-        duration(row["eta_seconds"]) if row["state"] in MOVING_STATES else "-",
+        eta_text(row),
         relative(parse_iso(row["last_update"]), now),
         f"{errors}E {warnings}W" if errors or warnings else "-",
     ]
+
+
+def eta_text(row: dict[str, Any]) -> str:
+    """The ETA cell: the time left, ``overdue`` once the expected finish has passed, ``done``
+    for a completed job, ``-`` when it is not expected to go on or the rate is unknown."""
+    if row["state"] == "completed":
+        return "done"
+    left = row["eta_seconds"]
+    if left is None:
+        return "-"
+    return duration(left) if left >= 0 else "overdue"
 
 
 def parse_iso(value: str | None) -> datetime | None:
