@@ -23,6 +23,11 @@ class InvalidCheckpointName(CheckpointError):
     """The name is not a valid checkpoint name, or resolves outside the directory."""
 
 
+class CheckpointOutsideDirectory(InvalidCheckpointName):
+    """The name is valid, but its file or lock file is a symbolic link that is refused (it
+    leads outside the directory): a refusal of that file, not a mistyped name."""
+
+
 class CheckpointNotFound(CheckpointError):
     """No checkpoint file of that name exists."""
 

@@ -40,6 +40,7 @@ from checkpoints_admin.checkpoints.errors import (
     CheckpointExists,
     CheckpointLockTimeout,
     CheckpointNotFound,
+    CheckpointOutsideDirectory,
     CheckpointsDirectoryError,
     CheckpointTooLarge,
     CheckpointWriteError,
@@ -594,7 +595,7 @@ class CheckpointStore:
         return real
 
     def _outside(self, name: str) -> InvalidCheckpointName:
-        return InvalidCheckpointName(
+        return CheckpointOutsideDirectory(
             f"checkpoint {name!r} is a symbolic link that leads outside the checkpoints directory; "
             "it is refused",
             name=name,
@@ -627,7 +628,7 @@ class CheckpointStore:
             if lock is None:
                 lock_path = os.path.join(self._dir, name + ".json.lock")
                 if os.path.islink(lock_path):
-                    raise InvalidCheckpointName(
+                    raise CheckpointOutsideDirectory(
                         f"the lock file of checkpoint {name!r} is a symbolic link; it is refused",
                         name=name,
                     )

@@ -19,6 +19,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointError,
     CheckpointLockTimeout,
     CheckpointNotFound,
+    CheckpointOutsideDirectory,
     CheckpointsDirectoryError,
     CorruptCheckpoint,
     InvalidCheckpointName,
@@ -57,6 +58,8 @@ def error_for(exc: CheckpointError) -> CommandError:
     """Map a library or service error to a one-line ``CommandError`` with its exit code."""
     from checkpoints_admin.services import ReasonRequired
 
+    if isinstance(exc, CheckpointOutsideDirectory):
+        return refused(str(exc))  # a good name whose file is refused: not a usage error
     if isinstance(exc, InvalidCheckpointName | ReasonRequired):
         return usage_error(str(exc))
     if isinstance(exc, CheckpointLockTimeout):

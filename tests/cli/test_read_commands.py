@@ -132,6 +132,33 @@ def test_validate_refuses_missing_and_invalid_names(samples_dir) -> None:
     assert "../x" in str(excinfo.value)
 
 
+def test_a_symbolic_link_leading_outside_is_a_refusal_not_a_usage_error(
+    samples_dir, tmp_path
+) -> None:
+    """The name is fine, its file is refused: exit 1, and validation reports the others."""
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"secret": true}')
+    (samples_dir / "evil.json").symlink_to(secret)
+    (samples_dir / "broken.json").write_bytes(BROKEN)
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("validate_checkpoints", "broken", "evil", "my-process", "--json", stdout=out)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, "2 checkpoints with errors.")
+    results = {result["name"]: result for result in json.loads(out.getvalue())}
+    assert list(results) == ["broken", "evil", "my-process"]
+    assert "symbolic link that leads outside" in results["evil"]["corrupt"]["message"]
+    assert results["broken"]["corrupt"]["line"] == 2
+    for command in (
+        ["checkpoint_status", "evil"],
+        ["skip_dates", "evil", "2025-03-06", "--reason", "r", "--yes"],
+    ):
+        with pytest.raises(CommandError) as excinfo:
+            run(*command)
+        assert excinfo.value.returncode == 1, command
+        assert "symbolic link that leads outside the checkpoints directory" in str(excinfo.value)
+    assert secret.read_text() == '{"secret": true}'
+
+
 def test_status_of_an_empty_directory(checkpoints_dir) -> None:
     assert run("checkpoint_status") == "No checkpoints in this directory.\n"
     assert json.loads(run("checkpoint_status", "--json")) == []

@@ -67,6 +67,8 @@ class Command(CheckpointsCommand):
             store.validate_name(name)
         infos, missing = self.entries(names)
         if missing:  # a name that is not there is refused before any output
+            for name in missing:
+                store.exists(name)  # a refused symbolic link says so, not "no checkpoint"
             raise not_found(missing)
         if options["watch"] is None:
             self.render(infos, as_json=options["json"], compact=False)
