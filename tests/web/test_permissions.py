@@ -63,9 +63,16 @@ def test_every_role_reads_every_page(signed_in, with_entry, role, url):
 
 @pytest.mark.parametrize("url", READ_URLS)
 def test_a_user_without_a_role_is_refused(signed_in, with_entry, url):
-    response = signed_in("").get(url)
+    client = signed_in("")
+    response = client.get(url)
     assert response.status_code == 403
-    assert "Your role does not allow this page" in response.content.decode()
+    html = response.content.decode()
+    assert "Your role does not allow this page" in html
+    # no way back to a page that refuses too: where they may go, and how to get a role
+    assert "← All checkpoints" not in html
+    assert '<a href="/status/">Status page →</a>' in html
+    assert "Your account has no role yet" in html
+    assert client.get("/status/").status_code == 200
 
 
 @pytest.mark.parametrize("role", ("", *ROLES))
