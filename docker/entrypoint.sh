@@ -5,9 +5,15 @@
 set -eu
 
 python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
-if [ "${MIGRATE_ON_START:-true}" = "true" ]; then
-    python manage.py migrate --noinput
-fi
+# The same words as every other boolean setting: true/false, 1/0, yes/no, on/off.
+case "$(printf '%s' "${MIGRATE_ON_START:-true}" | tr '[:upper:]' '[:lower:]')" in
+    true | 1 | yes | on) python manage.py migrate --noinput ;;
+    false | 0 | no | off) ;;
+    *)
+        echo "error: MIGRATE_ON_START must be true or false, not '${MIGRATE_ON_START}'." >&2
+        exit 2
+        ;;
+esac
 if [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     python manage.py bootstrap --no-samples
 fi

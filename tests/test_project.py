@@ -114,6 +114,8 @@ def test_bootstrap_fills_an_empty_directory_and_creates_the_first_admin(
     assert admin.is_superuser
     password = out.split("admin / ", 1)[1].split()[0]
     assert admin.check_password(password)
+    # letters and digits: a double-click in a terminal selects all of it
+    assert password.isalnum() and password.isascii() and len(password) == 20
 
     # Run again: nothing is copied over edits, no second account, no password printed.
     (checkpoints_dir / "my-process.json").write_text('{"edited": true}\n')

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -88,6 +90,39 @@ def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None
     assert {"auth", "checkpoints_admin"} <= applied
     assert admins == [("admin",)]
     assert not list((tmp_path / "checkpoints").glob("*.json")), "no samples in production"
+
+
+@pytest.mark.parametrize(("value", "migrated"), [("No", False), ("0", False), ("YES", True)])
+def test_entrypoint_reads_migrate_on_start_as_every_boolean(tmp_path, value, migrated) -> None:
+    result = subprocess.run(
+        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
+        cwd=ROOT,
+        env=production_env(tmp_path, MIGRATE_ON_START=value),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "served" in result.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        tables = db.execute("SELECT name FROM sqlite_master WHERE name = 'django_migrations'")
+        assert bool(tables.fetchall()) is migrated
+
+
+def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
+        cwd=ROOT,
+        env=production_env(tmp_path, MIGRATE_ON_START="sometimes"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: MIGRATE_ON_START must be true or false, not 'sometimes'."
+    )
+    assert "served" not in result.stdout
 
 
 def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:

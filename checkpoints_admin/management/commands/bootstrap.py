@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 from importlib import resources
 from typing import Any
 
@@ -18,6 +19,8 @@ from django.db import transaction
 
 from checkpoints_admin.checkpoints import CheckpointExists
 from checkpoints_admin.conf import get_store
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 class Command(BaseCommand):
@@ -72,7 +75,9 @@ class Command(BaseCommand):
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         generated = not password
         if generated:
-            password = secrets.token_urlsafe(12)
+            # Letters and digits only: a terminal's double-click selects it whole (a leading
+            # "-" or a "_" would cut it short).
+            password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(20))
         user = users.objects.create_superuser(username=username, email="", password=password)
         group = Group.objects.filter(name="admin").first()
         if group is not None:
