@@ -142,9 +142,16 @@ def metrics(request: HttpRequest) -> HttpResponse:
         pass
     elif app.status_page_public:
         exclude = frozenset(name for name, job in statusfeed.job_settings().items() if job.hidden)
-    else:
+    elif app.metrics_token:
         return _metrics_unauthorized(
             "Sign in, or send Authorization: Bearer <METRICS_TOKEN>.", f"Bearer {REALM}"
+        )
+    else:
+        # No token is set, so none could work: say what would.
+        return _metrics_unauthorized(
+            "Sign in, or set METRICS_TOKEN on the server and send it as "
+            "Authorization: Bearer <token>.",
+            f"Bearer {REALM}",
         )
     try:
         body = metrics_module.render(

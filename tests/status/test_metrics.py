@@ -289,6 +289,21 @@ def test_token_without_a_configured_token_is_ignored(client, samples_dir, privat
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="Checkpoints Admin"'
+    # no token could work: the answer says what would
+    assert response.content.decode().startswith(
+        "Sign in, or set METRICS_TOKEN on the server and send it as Authorization: Bearer"
+    )
+
+
+@pytest.mark.django_db
+def test_without_a_token_sent_a_configured_one_is_asked_for(
+    client, samples_dir, private, metrics_token
+):
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response.content.decode().startswith(
+        "Sign in, or send Authorization: Bearer <METRICS_TOKEN>."
+    )
 
 
 @pytest.mark.django_db
