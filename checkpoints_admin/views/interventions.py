@@ -394,6 +394,9 @@ def _choose_page(
 ) -> HttpResponse:
     name = current.name if current is not None else None
     context = _base_context(spec, name, current)
+    if checked is None and spec.live_check and form.is_bound and form.errors:
+        # A refused preview: the live check says the same as the field, not "as you type".
+        checked = _checked(spec, name, form)
     context.update({"form": form, "checked": checked})
     if spec.key in ("skip", "reprocess"):
         assert current is not None and current.data is not None

@@ -662,6 +662,11 @@ def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
         "Line 3, column 9: The document is not valid JSON: trailing comma is not allowed."
     ]
     assert 'data-line="3" data-column="9"' in text(response)
+    # the live check below the editor says the same, not "checked as you type"
+    live = text(response).split('id="live-check"', 1)[1].split("</div>\n</div>", 1)[0]
+    assert 'class="check check--error"' in live
+    assert "trailing comma is not allowed" in live
+    assert "check--idle" not in live
     assert state(samples_dir) == before
 
 
