@@ -115,6 +115,36 @@
     return count.toLocaleString("en-US") + " " + word + (count === 1 ? "" : "s");
   }
 
+  // What the selected days are now, as the calendar shows them: a skip takes the pending days
+  // and gaps, a reprocess the completed ones; the count alone would overstate either.
+  var STATE_WORDS = [
+    ["pending", "pending"],
+    ["gap", "gap"],
+    ["completed", "completed"],
+    ["conflict", "in both lists"],
+    ["outside", "outside the range"],
+  ];
+
+  function breakdown() {
+    var counts = {};
+    selected.forEach(function (day) {
+      var cell = document.querySelector('.day[data-date="' + day + '"]');
+      var state = cell ? cell.getAttribute("data-state") : "other";
+      counts[state] = (counts[state] || 0) + 1;
+    });
+    var parts = [];
+    STATE_WORDS.forEach(function (pair) {
+      var n = counts[pair[0]];
+      if (n) {
+        parts.push(n.toLocaleString("en-US") + " " + (pair[0] === "gap" && n > 1 ? "gaps" : pair[1]));
+      }
+    });
+    if (counts.other) {
+      parts.push(counts.other.toLocaleString("en-US") + " in other months");
+    }
+    return parts.length ? " · " + parts.join(", ") : "";
+  }
+
   function renderSelection() {
     var form = selectionForm();
     if (!form) {
@@ -132,7 +162,7 @@
     var count = selected.size;
     form.querySelector("[data-selection-dates]").value = compress(selected).join(" ");
     form.querySelector("[data-selection-count]").textContent =
-      count === 0 ? "No dates selected" : plural(count, "date") + " selected";
+      count === 0 ? "No dates selected" : plural(count, "date") + " selected" + breakdown();
     form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
       button.disabled = count === 0;
     });

@@ -91,10 +91,12 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
 
     page.locator('[data-date="2025-03-05"]').click()  # the gap
     page.locator('[data-date="2025-03-07"]').click(modifiers=["Shift"])
-    assert bar.locator("[data-selection-count]").inner_text() == "3 dates selected"
+    assert bar.locator("[data-selection-count]").inner_text() == (
+        "3 dates selected · 2 pending, 1 gap"
+    )
     assert page.locator(".day.is-selected").count() == 3
     page.locator('[data-date="2025-03-05"]').click()  # a click takes a day out again
-    assert bar.locator("[data-selection-count]").inner_text() == "2 dates selected"
+    assert bar.locator("[data-selection-count]").inner_text() == "2 dates selected · 2 pending"
     assert bar.locator("[data-selection-dates]").input_value() == "2025-03-06..2025-03-07"
     assert page.locator('[data-date="2025-03-06"]').get_attribute("aria-selected") == "true"
     shoot(page, "interventions-calendar-selection")
