@@ -121,7 +121,9 @@ SORT_KEYS: Final[dict[str, Callable[[Row], Any]]] = {
     "done": _summary_value("done"),
     "pending": _summary_value("pending"),
     "rate": _summary_value("rate"),
-    "eta": lambda row: row.info.summary.eta_in(row.state) if row.info.summary else None,
+    # by the finish the column counts down to (the ETA as of each job's own last update
+    # would put a job updated long ago before one just updated)
+    "eta": lambda row: row.info.summary.finish_at(row.state) if row.info.summary else None,
     "updated": lambda row: row.last_update,
     "errors": lambda row: row.errors,
     "warnings": lambda row: row.warnings,

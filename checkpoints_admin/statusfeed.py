@@ -185,12 +185,7 @@ def _fixed(info: CheckpointInfo) -> _Fixed:
         errors += 1 if info.corrupt else 0
         fixed = _Fixed(None, info.kind, errors, warnings, None, None, None)
     else:
-        eta = None
-        if summary.eta_seconds is not None and summary.last_update is not None:
-            try:
-                eta = summary.last_update + timedelta(seconds=summary.eta_seconds)
-            except OverflowError:  # a rate so slow the finish lies past year 9999
-                eta = None
+        eta = summary.expected_finish  # shown only while the job is expected to go on
         last = summary.last_update
         fixed = _Fixed(
             summary,

@@ -60,17 +60,21 @@ class Summary:
         completed one."""
         return self.eta_seconds if state in MOVING_STATES else None
 
-    def finish_at(self, state: str) -> datetime | None:
-        """When a job in ``state`` is expected to finish: its last update plus the ETA worked
-        out then (a time already past means it is overdue); None unless it is expected to go
-        on (pending or running) at a known rate."""
-        seconds = self.eta_in(state)
-        if seconds is None or self.last_update is None:
+    @property
+    def expected_finish(self) -> datetime | None:
+        """The last update plus the ETA worked out then, whatever the state; None without
+        either (or past any date, at a rate that slow)."""
+        if self.eta_seconds is None or self.last_update is None:
             return None
         try:
-            return self.last_update + timedelta(seconds=seconds)
-        except OverflowError:  # a rate so slow the finish is past any date
+            return self.last_update + timedelta(seconds=self.eta_seconds)
+        except OverflowError:
             return None
+
+    def finish_at(self, state: str) -> datetime | None:
+        """When a job in ``state`` is expected to finish (a time already past means it is
+        overdue); None unless it is expected to go on (pending or running) at a known rate."""
+        return self.expected_finish if state in MOVING_STATES else None
 
     def state(self, *, now: datetime, stale_after: float | None) -> str:
         """One of STATES; ``stalled`` is a running job idle for more than ``stale_after`` s."""

@@ -884,6 +884,8 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "after_error": after_error,
         "exists": checkpoint_exists(entry.checkpoint),
         "heading": f"{entry.action.capitalize()} applied",
+        # a reset or a restore started at its preview: the same steps as on that page
+        "has_choose": entry.action not in ("reset", "restore"),
         "undo_url": undo_url,
         "undo_needs_reset": entry.before_id is None,
         "can_audit": request.user.has_perm(VIEW_AUDIT),

@@ -150,6 +150,8 @@ def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
         f"Applied to {UNIFIED}: 2025-03-06 pendingDates → completedDates (audit entry #1)." in page
     )
     assert f'href="/checkpoints/{UNIFIED}/restore/?entry=1&amp;side=before" data-undo' in page
+    steps = re.findall(r'<span class="steps__n" aria-hidden="true">(\d)</span>(\w+)</li>', page)
+    assert steps == [("1", "Choose"), ("2", "Preview"), ("3", "Applied")]
 
 
 def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, samples_dir):
@@ -749,6 +751,8 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     assert entry.action == "reset"
     result = text(admin.get(applied["Location"]))
     assert "file deleted" in result
+    steps = re.findall(r'<span class="steps__n" aria-hidden="true">(\d)</span>(\w+)</li>', result)
+    assert steps == [("1", "Preview"), ("2", "Applied")]
     undo = re.search(r'href="([^"]+)" data-undo', result).group(1)
     restore = admin.get(html.unescape(undo))
     assert restore.status_code == 200
