@@ -14,6 +14,7 @@ service and render: they never write a file or an audit row themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any, Final
 
@@ -41,7 +42,7 @@ from checkpoints_admin.checkpoints import (
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, unit_of
-from checkpoints_admin.checkpoints.kinds import DAILY
+from checkpoints_admin.checkpoints.kinds import DAILY, is_date
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
@@ -419,24 +420,40 @@ def _choose_page(
     return _page(request, "interventions/choose.html", context, status=status)
 
 
+DAY: Final = timedelta(days=1)
+#: How far down a list the selection example looks for values the action can take.
+EXAMPLE_SCAN: Final = 100_000
+
+
 def _selection_example(current: Current, action: str, unit: str) -> str:
-    """The selection field's placeholder, made of values this skip or reprocess can take now:
-    the first of the list they leave (a daily job's unprocessed dates are not a list of
-    their own: its placeholder stays generic)."""
+    """The selection field's placeholder, made of values this skip or reprocess can take now
+    (the first ones of the list they leave; for a daily job's skip, its first unprocessed
+    dates), in a form the field accepts; the bare format when there are none."""
     kind = current.loaded.kind
-    lists = current.data if current.data is not None else {}
+    data = current.data if current.data is not None else {}
     source = next((key for key, act in LIST_ACTIONS.get(kind, {}).items() if act == action), "")
-    if kind == DAILY and action == "skip":
-        source = ""
-    values = lists.get(source) if source else None
-    picks = [v for v in values[:3] if isinstance(v, str)] if isinstance(values, list) else []
+    values = data.get(source) if source else None
+    values = values[:EXAMPLE_SCAN] if isinstance(values, list) else []
     if unit != "dates":
-        return "\n".join(picks[:2]) if picks else "item2\nitem3"
-    if not picks:
-        return "2025-03-06 2025-03-08..2025-03-10"
-    if len(picks) < 3:
-        return " ".join(picks)
-    return f"{picks[0]} {picks[1]}..{picks[2]}"
+        items = [v for v in values[:100] if isinstance(v, str) and v.strip()][:2]
+        return "\n".join(items) if items else "item"
+    taken: set[str] = set()
+    if kind == DAILY and action == "skip":  # its dates not processed yet
+        processed = data.get("processedDates")
+        if isinstance(processed, list):
+            taken = {v for v in processed[:EXAMPLE_SCAN] if isinstance(v, str)}
+    days: list[str] = []
+    for value in values:
+        if is_date(value) and value not in taken and value not in days:
+            days.append(value)
+            if len(days) == 3:
+                break
+    if not days:
+        return "YYYY-MM-DD YYYY-MM-DD..YYYY-MM-DD"
+    days.sort()
+    if len(days) == 3 and date.fromisoformat(days[2]) - date.fromisoformat(days[1]) == DAY:
+        return f"{days[0]} {days[1]}..{days[2]}"  # a range only of days next to each other
+    return " ".join(days)
 
 
 def _refused(

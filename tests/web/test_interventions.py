@@ -93,8 +93,7 @@ def admin(signed_in):
         (UNIFIED, "reprocess", "2025-03-01 2025-03-02..2025-03-03"),
         (MANAGED, "skip", "item2\nitem3"),
         (MANAGED, "reprocess", "item1"),
-        # a daily job's unprocessed dates are no list of their own: the generic example
-        (DAILY, "skip", "2025-03-06 2025-03-08..2025-03-10"),
+        (DAILY, "skip", "2025-03-05"),  # its dates not processed yet
         (DAILY, "reprocess", "2025-03-04"),
     ],
 )
@@ -105,6 +104,28 @@ def test_the_selection_example_is_made_of_values_the_action_takes(
     shown = re.search(r'<textarea id="id_dates"[^>]*placeholder="([^"]*)"', page)
     assert shown is not None
     assert shown.group(1) == example
+
+
+@pytest.mark.parametrize(
+    ("pending", "example"),
+    [
+        # unsorted, a duplicate, an impossible date: sorted real dates, a range only of
+        # days next to each other, never one the field would refuse as reversed
+        (
+            ["2025-03-09", "2025-03-06", "2025-13-45", "2025-03-06", "2025-03-07"],
+            ("2025-03-06 2025-03-07 2025-03-09"),
+        ),
+        (["2025-03-08", "2025-03-06", "2025-03-07"], "2025-03-06 2025-03-07..2025-03-08"),
+        ([], "YYYY-MM-DD YYYY-MM-DD..YYYY-MM-DD"),
+    ],
+)
+def test_the_selection_example_is_always_accepted(operator, checkpoints_dir, pending, example):
+    document = {"pendingDates": pending, "completedDates": ["2025-03-01"]}
+    write_json(checkpoints_dir, "job", {**document, "lastProcessedDate": "2025-03-01"})
+    page = text(operator.get("/checkpoints/job/skip/"))
+    assert f'placeholder="{example}"' in page
+    if pending:
+        assert preview(operator, "job", "skip", {"dates": example}).status_code == 200
 
 
 def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
