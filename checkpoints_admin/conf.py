@@ -53,14 +53,21 @@ def get_settings() -> AppSettings:
     )
 
 
-@cache
 def get_store() -> CheckpointStore:
     """Return the process-wide store over ``CHECKPOINTS_DIR`` (its list cache lives here).
 
     The console and the commands never create the directory: a missing one is a wrong
-    setting or a volume that is not mounted, which an empty list would hide. They raise
-    :class:`CheckpointsDirectoryError` instead (not cached: the next call looks again).
+    setting or a volume that is not mounted, which an empty list would hide. Each call
+    raises :class:`CheckpointsDirectoryError` while it is missing, also when it went away
+    after the store was made (a stat; the store itself is made once).
     """
+    store = _store()
+    store.check_directory()
+    return store
+
+
+@cache
+def _store() -> CheckpointStore:
     app = get_settings()
     return CheckpointStore(
         app.checkpoints_dir,
@@ -74,4 +81,4 @@ def get_store() -> CheckpointStore:
 def _clear_cache(*, setting: str, **kwargs: object) -> None:
     if setting in NAMES:
         get_settings.cache_clear()
-        get_store.cache_clear()
+        _store.cache_clear()

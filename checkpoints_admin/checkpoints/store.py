@@ -530,11 +530,7 @@ class CheckpointStore:
                     f"cannot create the checkpoints directory {str(self.directory)!r}: "
                     f"{exc.strerror or exc}"
                 ) from None
-        if not self.directory.is_dir():
-            what = "does not exist" if not self.directory.exists() else "is not a directory"
-            raise CheckpointsDirectoryError(
-                f"the checkpoints directory {str(self.directory)!r} {what}"
-            )
+        self.check_directory()
         self.lock_timeout = lock_timeout
         self.max_bytes = max_bytes
         self.stats = StoreStats()
@@ -550,6 +546,15 @@ class CheckpointStore:
 
     def __repr__(self) -> str:
         return f"CheckpointStore({self._dir!r})"
+
+    def check_directory(self) -> None:
+        """Raise :class:`CheckpointsDirectoryError` when the directory is gone (removed, a
+        volume unmounted) or is no directory."""
+        if not os.path.isdir(self.directory):
+            what = "does not exist" if not os.path.lexists(self.directory) else "is not a directory"
+            raise CheckpointsDirectoryError(
+                f"the checkpoints directory {str(self.directory)!r} {what}"
+            )
 
     # -- names and paths ------------------------------------------------------------------------
 

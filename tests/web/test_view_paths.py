@@ -76,6 +76,20 @@ def test_a_missing_directory_is_said_and_never_created(viewer, tmp_path, setting
     assert not missing.exists() and not missing.parent.exists()
 
 
+def test_a_directory_that_goes_away_is_said_too(viewer, tmp_path, settings):
+    """A volume unmounted under a running console: the store made before says so too."""
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    settings.CHECKPOINTS_DIR = directory
+    assert viewer.get("/").status_code == 200
+    directory.rmdir()
+    page = viewer.get("/checkpoints/anything/")
+    assert page.status_code == 503
+    assert "checkpoints&#x27; does not exist. Check CHECKPOINTS_DIR" in text_of(page)
+    assert "does not exist</div>" in text_of(viewer.get("/"))
+    assert not directory.exists()
+
+
 def test_a_checkpoint_larger_than_the_limit_is_a_413_page(viewer, samples_dir, settings):
     settings.CHECKPOINT_MAX_BYTES = 10
     assert viewer.get(f"/checkpoints/{NAME}/").status_code == 413
