@@ -8,10 +8,10 @@ import sys
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "checkpoints_admin.settings")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command != "runserver":
-        # A command prints what it did; its log lines would only repeat that (LOG_LEVEL set
-        # in the environment still wins).
-        os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # A command prints what it did; its log lines would only repeat that (LOG_LEVEL set in
+    # the environment still wins).
+    if command != "runserver" and not os.environ.get("LOG_LEVEL", "").strip():
+        os.environ["LOG_LEVEL"] = "WARNING"
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

@@ -218,14 +218,14 @@ AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 STATUS_PAGE_PUBLIC = env_bool("STATUS_PAGE_PUBLIC", False)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
-# --- Logging: JSON lines to stdout ------------------------------------------------------------
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+# --- Logging: JSON lines (or text) to standard error ------------------------------------------
+LOG_LEVEL = (os.environ.get("LOG_LEVEL", "").strip() or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}."
     )
 # JSON lines for log collectors; plain text reads better in a local terminal.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+LOG_FORMAT = (os.environ.get("LOG_FORMAT", "").strip() or ("text" if DEBUG else "json")).lower()
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
@@ -241,16 +241,16 @@ LOGGING = {
     },
     "filters": {"request_context": {"()": "checkpoints_admin.logcontext.RequestContextFilter"}},
     "handlers": {
-        "stdout": {
+        "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "text" if LOG_FORMAT == "text" else "json",
             "filters": ["request_context"],
         }
     },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
-        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
         # axes announces itself at INFO on every start; its lock-outs are warnings.
-        "axes": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+        "axes": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
     },
 }

@@ -75,6 +75,22 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, mess
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
+@pytest.mark.parametrize("setting", ["LOG_LEVEL", "LOG_FORMAT", "DJANGO_DEBUG"])
+def test_an_empty_setting_means_its_default(tmp_path: Path, setting) -> None:
+    """An env file's ``LOG_FORMAT=`` is no value, as with the other settings."""
+    result = run(
+        [sys.executable, "manage.py", "checkpoint_status"],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "CHECKPOINTS_DIR": str(tmp_path),
+            setting: "",
+        },
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout == "No checkpoints in this directory.\n"
+
+
 def test_the_library_imports_without_django() -> None:
     code = (
         "import sys, checkpoints_admin.checkpoints as c; "
