@@ -125,11 +125,10 @@
     ["outside", "outside the range"],
   ];
 
-  function breakdown() {
+  function breakdown(stateOf) {
     var counts = {};
     selected.forEach(function (day) {
-      var cell = document.querySelector('.day[data-date="' + day + '"]');
-      var state = cell ? cell.getAttribute("data-state") : "other";
+      var state = stateOf[day] || "other";
       counts[state] = (counts[state] || 0) + 1;
     });
     var parts = [];
@@ -150,8 +149,11 @@
     if (!form) {
       return;
     }
+    var stateOf = {};
     dayCells().forEach(function (cell) {
-      var on = selected.has(cell.getAttribute("data-date"));
+      var day = cell.getAttribute("data-date");
+      var on = selected.has(day);
+      stateOf[day] = cell.getAttribute("data-state");
       cell.classList.add("is-selectable");
       cell.classList.toggle("is-selected", on);
       cell.setAttribute("aria-selected", on ? "true" : "false");
@@ -162,7 +164,7 @@
     var count = selected.size;
     form.querySelector("[data-selection-dates]").value = compress(selected).join(" ");
     form.querySelector("[data-selection-count]").textContent =
-      count === 0 ? "No dates selected" : plural(count, "date") + " selected" + breakdown();
+      count === 0 ? "No dates selected" : plural(count, "date") + " selected" + breakdown(stateOf);
     form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
       button.disabled = count === 0;
     });
@@ -329,7 +331,10 @@
   // (and a screen reader) is at the error, not wherever the swap left the focus.
   document.addEventListener("htmx:afterSettle", function (event) {
     var xhr = event.detail && event.detail.xhr;
-    if (!xhr || xhr.status < 400) {
+    var target = event.detail && event.detail.target;
+    // Only a step that replaced the intervention: a live check answering while the person
+    // types must not move their cursor.
+    if (!xhr || xhr.status < 400 || !target || target.id !== "intervention") {
       return;
     }
     var invalid = document.querySelector('#intervention [aria-invalid="true"]');
