@@ -332,12 +332,17 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var xhr = event.detail && event.detail.xhr;
     var target = event.detail && event.detail.target;
-    // Only a step that replaced the intervention: a live check answering while the person
-    // types must not move their cursor.
-    if (!xhr || xhr.status < 400 || !target || target.id !== "intervention") {
+    if (!xhr || xhr.status < 400 || !target || !target.id) {
       return;
     }
-    var invalid = document.querySelector('#intervention [aria-invalid="true"]');
+    // The swapped element as it is now (an outerHTML swap replaced the target). Only a form
+    // that came back holds marked fields: a live check answering while the person types
+    // holds none, so their cursor stays where it is.
+    var swapped = document.getElementById(target.id);
+    if (!swapped || !swapped.closest("#intervention")) {
+      return;
+    }
+    var invalid = swapped.querySelector('[aria-invalid="true"]');
     if (invalid && !invalid.contains(document.activeElement)) {
       invalid.focus();
     }

@@ -10,6 +10,7 @@ import re
 import orjson
 import pytest
 from django.contrib.auth.models import Group, Permission
+from playwright.sync_api import expect
 
 from checkpoints_admin.models import AuditEntry
 from tests.browser.conftest import PASSWORD, SCREENS, new_page, sign_in
@@ -114,7 +115,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     assert page.locator("#id_reason_error").inner_text() == (
         "Give a reason: it is recorded in the audit log."
     )
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_reason'")
+    expect(page.locator("#id_reason")).to_be_focused()
     assert page.url.endswith("/skip/preview")
     assert AuditEntry.objects.count() == 0
 
