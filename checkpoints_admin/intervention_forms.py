@@ -522,16 +522,30 @@ class _DocumentFormMixin:
 
 
 class RawDocumentForm(_DocumentFormMixin, forms.Form):
-    """The raw editor: the whole document as JSON text."""
+    """The raw editor: the whole document as JSON text, and the version the editor was
+    filled from (a whole document edited from an older version would put back what a job
+    or a person changed since)."""
 
     document = DocumentField(label="Document")
+    loaded_version = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def clean_loaded_version(self) -> str | None:
+        value = (self.cleaned_data.get("loaded_version") or "").strip().lower()
+        if not value:
+            return None  # an older form, or a client of its own: the preview shows the diff
+        if not VERSION_RE.fullmatch(value):
+            raise ValidationError("The version the editor was filled from is not a version.")
+        return value
 
     @property
     def params(self) -> dict[str, Any]:
         return {"document": self.cleaned_data["document"][1]}
 
     def carry(self) -> list[tuple[str, str]]:
-        return [("document", self.cleaned_data["document"][0])]
+        carried = [("document", self.cleaned_data["document"][0])]
+        if self.cleaned_data.get("loaded_version"):
+            carried.append(("loaded_version", self.cleaned_data["loaded_version"]))
+        return carried
 
 
 TEMPLATES: Final = (

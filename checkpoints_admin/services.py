@@ -372,18 +372,8 @@ def preview(
             else []
         )
     summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
-    if (
-        keep_base
-        and before_raw is not None
-        and base_version is not None
-        and not Snapshot.objects.filter(pk=base_version).exists()
-    ):
-        # Just looked for: build and insert (content-addressed, so a row another process
-        # stored meanwhile is the same one).
-        insert_row(
-            Snapshot.build(before_raw, sha=base_version, base=_last_snapshot(name)),
-            ignore_conflicts=True,
-        )
+    if keep_base and before_raw is not None and base_version is not None:
+        keep_version(name, before_raw, base_version)
     return Preview(
         name=name,
         action=action,
@@ -455,6 +445,16 @@ def _summary(
     if corrupt:
         return "replaced the corrupt file"
     return delta.summary()
+
+
+def keep_version(name: str, raw: bytes, version: str) -> None:
+    """Store ``raw`` (checkpoint ``name`` at ``version``) as a snapshot unless it is stored:
+    a version a person was shown, so that :func:`changes_since` can later say what changed
+    since (``prune_snapshots`` removes those no entry came to refer to)."""
+    if Snapshot.objects.filter(pk=version).exists():
+        return
+    # Content-addressed: a row another process stored meanwhile is the same one.
+    insert_row(Snapshot.build(raw, sha=version, base=_last_snapshot(name)), ignore_conflicts=True)
 
 
 def changes_since(name: str, version: str, *, store: CheckpointStore | None = None) -> Delta | None:

@@ -585,6 +585,10 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
             initial.update({"pointer": chosen.pointer, "value": chosen.current_text})
     elif spec.key == "edit-raw":
         initial["document"] = current.text
+        initial["loaded_version"] = current.version or ""
+        if current.checkpoint is not None:
+            # Kept, so that a conflict can say what changed since the editor was filled.
+            services.keep_version(name, current.checkpoint.raw, current.checkpoint.version)
     form = _form(spec, current, None, initial=initial)
     return _choose_page(request, spec, current, form)
 
@@ -653,6 +657,16 @@ def preview(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if isinstance(form, HttpResponse):
         return form
     reason = request.POST.get("reason", "")[:REASON_MAX]
+    loaded = form.cleaned_data.get("loaded_version") if spec.key == "edit-raw" else None
+    if loaded is not None and current.version != loaded:
+        # The whole document was edited from an older version: previewed on the current one
+        # it would put back what changed since. Say what that is first; previewing again
+        # from the conflict page accepts the current version as the one edited.
+        form.cleaned_data["loaded_version"] = current.version
+        return _conflict(
+            request, spec, name, form, expected=loaded, actual=current.version, reason=reason,
+            current=current, since_editor=True,
+        )  # fmt: skip
     return _preview(request, spec, name, form, current, reason=reason)
 
 
@@ -669,8 +683,10 @@ def _conflict(
     actual: str | None,
     reason: str,
     current: Current | None = None,
+    since_editor: bool = False,
 ) -> HttpResponse:
-    """The file changed since the preview: what changed, and the same change previewed again."""
+    """The file changed since the preview (``since_editor``: since the raw editor was filled):
+    what changed, and the same change previewed again."""
     delta = services.changes_since(name, expected) if expected else None
     lines = delta.lines() if delta is not None else []
     context = _base_context(spec, name, current)
@@ -683,6 +699,7 @@ def _conflict(
             "delta": delta,
             "lines": lines[:CONFLICT_LINES_SHOWN],
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
+            "since_editor": since_editor,
         }
     )
     # The page itself says it; no separate message.

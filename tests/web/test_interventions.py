@@ -677,6 +677,37 @@ def test_raw_editor_shows_the_document_and_applies_a_fix(operator, samples_dir):
     assert read(samples_dir, MANAGED)["note"] == "rerun after the outage"
 
 
+def test_raw_editor_is_bound_to_the_version_it_was_filled_from(operator, samples_dir):
+    """A whole document edited from an older version would put back what a job saved since:
+    the preview says so first, and shows it if asked anyway."""
+    page = text(operator.get(f"/checkpoints/{MANAGED}/edit-raw/"))
+    loaded = version_of((samples_dir / f"{MANAGED}.json").read_bytes())
+    assert f'<input type="hidden" name="loaded_version" value="{loaded}">' in page
+    document = read(samples_dir, MANAGED)
+    edited = json.dumps({**document, "note": "checked by ops"}, indent=2)
+    # the job saves progress meanwhile
+    write_json(samples_dir, MANAGED, {**document, "pendingItems": ["item3"],
+                                      "processedItems": ["item1", "item2"]})  # fmt: skip
+    before = state(samples_dir)
+    entries = AuditEntry.objects.count()
+
+    refused = preview(operator, MANAGED, "edit-raw", {"document": edited, "loaded_version": loaded})
+    assert refused.status_code == 409
+    shown = text(refused)
+    assert "changed since the editor was filled" in shown
+    assert "item2 pendingItems → processedItems" in shown  # what the job did since
+    assert f'href="/checkpoints/{MANAGED}/edit-raw/">Edit the current version</a>' in shown
+    assert state(samples_dir) == before and AuditEntry.objects.count() == entries
+
+    # "Preview my document anyway": the current version is now the one it is measured on
+    again = form_fields(shown, after='id="again-title"')
+    assert again["loaded_version"] == version_of((samples_dir / f"{MANAGED}.json").read_bytes())
+    anyway = preview(operator, MANAGED, "edit-raw", again)
+    assert anyway.status_code == 200
+    assert "item2 processedItems → pendingItems" in text(anyway)  # what it would put back
+    assert state(samples_dir) == before
+
+
 def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
     before = state(samples_dir)
     response = preview(operator, MANAGED, "edit-raw", {"document": '{\n  "id": "x",\n  "a": 1,\n}'})
