@@ -96,12 +96,20 @@ def test_edit_sets_values_by_pointer_or_replaces_the_document(cli, tmp_path) -> 
         "edit_checkpoint", "my-process", "--from-file", str(replacement), *REASON, "-y"
     )
     assert result.returncode == 0, result.stderr
+    assert "without --expect-version it is not bound to the version" in result.stdout
     assert json.loads(cli.path("my-process").read_text()) == {
         "id": "my-process-1",
         "status": "pending",
         "progress": 0,
     }
     assert [(e["seq"], e["action"]) for e in cli.entries()] == [(1, "edit"), (2, "edit")]
+    # bound to the version it was made from: no note
+    made_from = cli.version("my-process")
+    bound = cli.run(
+        "edit_checkpoint", "my-process", "--from-file", str(replacement),
+        "--expect-version", made_from, *REASON, "-y",
+    )  # fmt: skip
+    assert "not bound" not in bound.stdout
 
 
 def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:

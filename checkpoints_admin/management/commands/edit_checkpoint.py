@@ -57,12 +57,22 @@ class Command(WriteCommand):
         what.add_argument(
             "--from-file",
             metavar="FILE",
-            help="Replace the whole document with this JSON file's.",
+            help=(
+                "Replace the whole document with this JSON file's. Pass --expect-version with "
+                "the version the file was made from, so that what a job saved since is not put "
+                "back."
+            ),
         )
 
     def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         name = options["name"]
         if options["from_file"] is not None:
+            if options["expect_version"] is None:
+                self.say(
+                    "Note: --from-file replaces the whole document; without --expect-version "
+                    "it is not bound to the version it was made from. Check the preview for "
+                    "what it would put back."
+                )
             return [(name, {"document": read_document(options["from_file"])})]
         values: dict[str, Any] = {}
         for text in options["assignments"]:
