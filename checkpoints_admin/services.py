@@ -147,6 +147,8 @@ class Preview:
     summary: str
     before_raw: bytes | None = field(default=None, repr=False)
     restores: int | None = None
+    #: What the person should know beyond the diff (a restore that also undoes later changes).
+    notes: tuple[str, ...] = ()
 
     @property
     def errors(self) -> list[Finding]:
@@ -388,6 +390,32 @@ def preview(
         summary=summary,
         before_raw=before_raw,
         restores=restores,
+        notes=_restore_notes(name, restores, base_version) if restores is not None else (),
+    )
+
+
+def _restore_notes(name: str, seq: int, current: str | None) -> tuple[str, ...]:
+    """A restore writes back a whole document: when the file changed since entry ``seq``
+    (later entries, or a job's saves), say that it undoes those too."""
+    made = AuditEntry.objects.filter(seq=seq).values_list("result_version", flat=True).first()
+    if current == made:
+        return ()
+    later = list(
+        AuditEntry.objects.filter(
+            checkpoint=name,
+            seq__gt=seq,
+            outcome__in=(AuditEntry.APPLIED, AuditEntry.RECOVERED),  # those that changed it
+        )
+        .order_by("seq")
+        .values_list("seq", flat=True)[:6]
+    )
+    undone = "anything the job saved since"
+    if later:
+        listed = ", ".join(f"#{n}" for n in later[:5]) + (", …" if len(later) > 5 else "")
+        undone = f"the later changes ({listed}) and {undone}"
+    return (
+        f"The file changed since entry #{seq}: a restore puts back the whole document, so it "
+        f"also undoes {undone}. The diff shows all of it.",
     )
 
 

@@ -285,6 +285,8 @@ class WriteCommand(CheckpointsCommand):
         for finding in preview.findings:
             style = self.style.ERROR if finding.severity == "error" else self.style.WARNING
             self.say(f"  {describe_finding(finding, with_severity=True)}", style=style)
+        for note in preview.notes:
+            self.say(f"  note: {note}", style=self.style.WARNING)
 
     def show_applied(self, applied: Applied) -> None:
         """Print what was applied and the audit entry recording it."""

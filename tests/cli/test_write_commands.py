@@ -279,3 +279,14 @@ def test_a_command_logs_only_warnings_unless_asked(cli) -> None:
     assert reprocessed.returncode == 0, reprocessed.stderr
     assert "checkpoint intervention applied: reprocess" in reprocessed.stderr
     assert "checkpoint intervention applied" not in reprocessed.stdout
+
+
+def test_a_restore_says_what_else_it_undoes(cli) -> None:
+    cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    cli.run("skip_dates", UNIFIED, "2025-03-07", *REASON, "--yes")
+    shown = cli.run("restore_checkpoint", UNIFIED, "--entry", "1", *REASON, "--dry-run")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "note: The file changed since entry #1: a restore puts back the whole document, so it "
+        "also undoes the later changes (#2) and anything the job saved since."
+    ) in shown.stdout

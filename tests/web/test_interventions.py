@@ -822,8 +822,26 @@ def test_undo_a_skip_restores_the_exact_bytes(operator, samples_dir):
     undo = html.unescape(re.search(r'href="([^"]+)" data-undo', text(result)).group(1))
     restore = operator.get(undo)
     assert "restore before of #1: 2025-03-06 completedDates → pendingDates" in text(restore)
+    assert "The file changed since entry" not in text(restore)  # nothing else to undo
     assert apply_preview(operator, UNIFIED, "restore", restore).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+
+
+def test_undo_after_later_changes_says_it_undoes_them_too(operator, samples_dir):
+    """A restore writes back a whole document: the later entries and the job's saves go too."""
+    actor = services.Actor("ops", "cli")
+    services.apply(UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=actor, reason="r")
+    services.apply(UNIFIED, "edit", {"set": {"/stats/timeouts": 4}}, actor=actor, reason="r")
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=before"))
+    assert (
+        "The file changed since entry #1: a restore puts back the whole document, so it also "
+        "undoes the later changes (#2) and anything the job saved since."
+    ) in page
+    # only the job saved since: said too
+    document = read(samples_dir, UNIFIED)
+    write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": 1709743999999})
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=2&side=after"))
+    assert "undoes anything the job saved since." in page
 
 
 def test_restore_the_after_side_from_an_audit_entry(operator, samples_dir):
