@@ -434,8 +434,21 @@ def _result(
         _only_keys(params, set(), action, name)
         return None, None, None
     if action == "restore":
-        target, _side, raw = _restore_target(params, name)
-        return (decode_document(raw, name=name) if raw is not None else None), raw, target.seq
+        target, side, raw = _restore_target(params, name)
+        if raw is None:
+            return None, None, target.seq
+        try:
+            return decode_document(raw, name=name), raw, target.seq
+        except CorruptCheckpoint as exc:
+            # The file as it was did not parse (a repair's before side): not a checkpoint to
+            # write back; its bytes stay downloadable from the entry.
+            where = f"line {exc.line}, column {exc.column}: " if exc.line else ""
+            raise _refuse(
+                f"The {side} side of entry #{target.seq} is a file that does not parse "
+                f"({where}{exc.message}); it cannot be written back as a checkpoint. Its bytes "
+                "can be downloaded from the audit entry.",
+                name,
+            ) from None
     after = _compute(action, params, before, name)
     return after, encode_document(after), None
 

@@ -905,7 +905,8 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
     before, before_error = _side_document(entry, "before")
     after, after_error = _side_document(entry, "after")
     undo_url = ""  # undo restores the before side
-    if request.user.has_perm(restore_permission(entry.before_id)):
+    # (not a before side that does not parse: nothing to write back)
+    if not before_error and request.user.has_perm(restore_permission(entry.before_id)):
         undo_url = (
             reverse("intervention", args=(entry.checkpoint, "restore"))
             + f"?entry={entry.seq}&side=before"

@@ -747,9 +747,20 @@ def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
     shown = preview(operator, "broken", "edit-raw", {"document": json.dumps(document)})
     assert shown.status_code == 200
     assert "The file does not parse now; this replaces it whole." in text(shown)
-    assert apply_preview(operator, "broken", "edit-raw", shown).status_code == 302
+    applied = apply_preview(operator, "broken", "edit-raw", shown)
+    assert applied.status_code == 302
     assert read(checkpoints_dir, "broken") == document
     assert AuditEntry.objects.get().summary == "replaced the corrupt file"
+    # the file before does not parse: nothing to write back, so no Undo, and why
+    result = text(operator.get(applied["Location"]))
+    assert "data-undo" not in result
+    assert "The file before this change does not parse, so it cannot be written back" in result
+    restore = operator.get("/checkpoints/broken/restore/?entry=1&side=before")
+    assert restore.status_code == 422
+    assert (
+        "The before side of entry #1 is a file that does not parse (line 2, column 1: "
+    ) in html.unescape(text(restore))
+    assert "it cannot be written back as a checkpoint" in text(restore)
 
 
 def test_raw_editor_for_an_unknown_kind(operator, checkpoints_dir):
