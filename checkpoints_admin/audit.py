@@ -15,7 +15,8 @@ import hmac
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Final, Required, TypedDict, Unpack
@@ -565,7 +566,7 @@ def export_records(
     since: datetime | date | str | None = None,
     *,
     entries: QuerySet[AuditEntry] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any]]:
     """The entries (optionally of one checkpoint, from a time on, among ``entries``: all by
     default, or a filtered queryset) as records, in seq order."""
     entries = (entries if entries is not None else AuditEntry.objects.all()).order_by("seq")
@@ -590,7 +591,13 @@ def export(
     (``jsonl``) or CSV; return how many."""
     if fmt not in {"jsonl", "csv"}:
         raise ValueError(f"Unknown export format {fmt!r} (use jsonl or csv).")
-    records: Iterable[dict[str, Any]] = export_records(checkpoint, since, entries=entries)
+    # Closed however the writing ends (a reader gone mid-way): its database cursor is closed
+    # while the connection is still open.
+    with closing(export_records(checkpoint, since, entries=entries)) as records:
+        return _write_records(fmt, stream, records)
+
+
+def _write_records(fmt: str, stream: IO[str], records: Iterable[dict[str, Any]]) -> int:
     count = 0
     if fmt == "jsonl":
         for record in records:

@@ -7,6 +7,7 @@ argument value: a blank reason, an impossible date, an invalid name).
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -117,7 +118,15 @@ class CheckpointsCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
-            return super().execute(*args, **options)
+            output = super().execute(*args, **options)
+            sys.stdout.flush()  # (a closed pipe shows here, not at the interpreter's exit)
+            return output
+        except BrokenPipeError:
+            # The reader went away (`… | head`): stop quietly, as a pipeline expects. Later
+            # writes, and the flush at exit, go nowhere instead of raising again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(EXIT_REFUSED) from None
         except CheckpointError as exc:
             raise error_for(exc) from exc
         except DatabaseError as exc:

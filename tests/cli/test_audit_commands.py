@@ -94,3 +94,26 @@ def test_export_refuses_bad_values(db, tmp_path) -> None:
         run("export_audit", "--output", str(tmp_path / "no-such-dir" / "audit.jsonl"))
     assert excinfo.value.returncode == 2
     assert not (tmp_path / "no-such-dir").exists()
+
+
+def test_export_into_a_reader_that_stops_early_ends_quietly(cli) -> None:
+    """``export_audit | head``: the pipe closes mid-way; no traceback, nothing left open."""
+    import subprocess
+    import sys
+
+    fill = (
+        "import django; django.setup()\n"
+        "from checkpoints_admin import audit\n"
+        "for n in range(600):\n"
+        "    audit.append_entry(actor='ops', source='cli', action='edit', checkpoint='job',\n"
+        "                       reason='r' * 200, summary=f'change {n}')\n"
+    )
+    made = subprocess.run([sys.executable, "-c", fill], env=cli.env, capture_output=True)
+    assert made.returncode == 0, made.stderr
+    process = cli.popen("export_audit", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.readline()
+    process.stdout.close()  # the reader goes away with most of the log unread
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert json.loads(first)["id"] == 1
+    assert stderr == b""
