@@ -901,6 +901,15 @@ def _side_document(entry: AuditEntry, side: str) -> tuple[dict[str, Any] | None,
     return snapshot_document(getattr(entry, side))
 
 
+def _without_action(entry: AuditEntry) -> str:
+    """The entry's summary without the action word it starts with (``reset: deleted …``):
+    the result page shows the action beside it already."""
+    for prefix in (f"{entry.action}: ", f"{entry.action} "):
+        if entry.summary.startswith(prefix):
+            return entry.summary[len(prefix) :]
+    return entry.summary
+
+
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
     before, before_error = _side_document(entry, "before")
     after, after_error = _side_document(entry, "after")
@@ -919,6 +928,7 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "after_error": after_error,
         "exists": checkpoint_exists(entry.checkpoint),
         "heading": f"{entry.action.capitalize()} applied",
+        "summary": _without_action(entry),
         # a reset or a restore started at its preview: the same steps as on that page
         "has_choose": entry.action not in ("reset", "restore"),
         "undo_url": undo_url,

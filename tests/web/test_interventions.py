@@ -814,6 +814,7 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     assert entry.action == "reset"
     result = text(admin.get(applied["Location"]))
     assert "file deleted" in result
+    assert 'chip--reset">reset</span> deleted file reconciliation_checkpoint.json' in result
     steps = re.findall(r'<span class="steps__n" aria-hidden="true">(\d)</span>(\w+)</li>', result)
     assert steps == [("1", "Preview"), ("2", "Applied")]
     undo = re.search(r'href="([^"]+)" data-undo', result).group(1)
