@@ -543,7 +543,9 @@ def _message(exc: CheckpointError) -> str:
     if isinstance(exc, CorruptCheckpoint):
         return describe_parse_error(exc)
     message = exc.message.strip()
-    message = message[:1].upper() + message[1:]
+    first = message.split(" ", 1)[0]
+    if first.isalpha():  # a word, not a value the message starts with (item-00160, x_1)
+        message = message[:1].upper() + message[1:]
     return message if message.endswith((".", "!", "?")) else message + "."
 
 

@@ -289,6 +289,9 @@ def test_reprocess_a_date_of_a_daily_checkpoint(operator, samples_dir):
 def test_skip_and_reprocess_items(operator, samples_dir):
     choose = text(operator.get(f"/checkpoints/{MANAGED}/skip/"))
     assert "<h1>Skip items</h1>" in choose
+    # an item's name is shown as it is written, not capitalised as a sentence's first word
+    missing = preview(operator, MANAGED, "skip", {"dates": "item-9"})
+    assert errors_of(text(missing), "id_dates") == ["item-9 is not in pendingItems."]
     shown = preview(operator, MANAGED, "skip", {"dates": "item3\n\nitem2\n"})
     assert shown.status_code == 200
     assert form_fields(text(shown))["dates"] == "item3\nitem2"
