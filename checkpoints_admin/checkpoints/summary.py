@@ -79,6 +79,11 @@ class Summary:
     def state(self, *, now: datetime, stale_after: float | None) -> str:
         """One of STATES; ``stalled`` is a running job idle for more than ``stale_after`` s."""
         status = self.status if self.status in STATUSES else None
+        if status == "pending" and self.done > 0 and self.last_update is not None:
+            # Work is being recorded though the field says it has not started (a job that
+            # went on after a reset wrote its initial document again): running, so that it
+            # shows as stalled when it stops.
+            status = "running"
         if status in ("failed", "completed", "pending"):
             return status
         if status is None:

@@ -185,6 +185,10 @@ OLD = NOW - timedelta(hours=3)
         (Summary(kind="managed", status="completed", last_update=OLD), "completed"),
         (Summary(kind="managed", status="failed", last_update=OLD), "failed"),
         (Summary(kind="managed", status="pending", last_update=OLD), "pending"),
+        # "pending" with work recorded (a job that went on after a reset): running, and so
+        # stalled once it stops updating
+        (Summary(kind="managed", status="pending", done=17, last_update=RECENT), "running"),
+        (Summary(kind="managed", status="pending", done=17, last_update=OLD), "stalled"),
         (Summary(kind="managed", status="running", last_update=RECENT), "running"),
         (Summary(kind="managed", status="running", last_update=OLD), "stalled"),
         (Summary(kind="managed", status="running", last_update=None), "running"),
