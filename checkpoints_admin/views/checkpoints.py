@@ -31,7 +31,7 @@ from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import pretty_document
 from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
-from checkpoints_admin.views.errors import bad_request, error_page
+from checkpoints_admin.views.errors import error_page, name_refused
 
 REFRESH_SECONDS = 5
 RAW_CSP = {"default-src": [CSP.NONE], "sandbox": True}
@@ -107,7 +107,7 @@ def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:
     try:
         return queries.load_checkpoint(store, name)
     except InvalidCheckpointName as exc:
-        return bad_request(request, exc.message)
+        return name_refused(request, exc)
     except CheckpointNotFound:
         if wants_partial(request):
             # Removed while the page was open (a reset): show the whole page's answer.
@@ -254,7 +254,7 @@ def checkpoint_raw(request: HtmxHttpRequest, name: str) -> HttpResponse:
     try:
         raw = get_store().read_raw(name)
     except InvalidCheckpointName as exc:
-        return bad_request(request, exc.message)
+        return name_refused(request, exc)
     except CheckpointNotFound:
         raise Http404(f"There is no checkpoint named “{name}”.") from None
     except CheckpointTooLarge as exc:

@@ -78,7 +78,7 @@ from checkpoints_admin.views.common import (
     entry_or_404,
     wants_partial,
 )
-from checkpoints_admin.views.errors import bad_request, error_page
+from checkpoints_admin.views.errors import bad_request, error_page, name_refused
 
 LOCK_MESSAGE: Final = (
     "The job is holding the checkpoint, try again. Nothing was changed; the job usually "
@@ -201,7 +201,7 @@ def _current(request: HtmxHttpRequest, name: str) -> Current | HttpResponse:
     try:
         loaded = queries.load_checkpoint(store, name)
     except InvalidCheckpointName as exc:
-        return bad_request(request, exc.message)
+        return name_refused(request, exc)
     except CheckpointNotFound:
         return Current(name)
     except CorruptCheckpoint as exc:
@@ -524,7 +524,7 @@ def _preview(
         if spec.key == "create":
             form.add_error("name", exc.message)
             return _choose_page(request, spec, current, form, status=422)
-        return bad_request(request, exc.message)
+        return name_refused(request, exc)
     except CheckpointNotFound:
         raise Http404(f"There is no checkpoint named “{name}”.") from None
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:

@@ -327,8 +327,12 @@ def test_a_symlink_leaving_the_directory_is_refused(viewer, samples_dir):
     os.symlink(outside, samples_dir / "escape.json")
     for url in ("/checkpoints/escape/", "/checkpoints/escape/raw"):
         response = viewer.get(url)
-        assert response.status_code == 400
-        assert b"outside-the-directory" not in response.content
+        # a good name whose file is refused: not a bad request
+        assert response.status_code == 403
+        assert b"is a symbolic link that leads outside the checkpoints directory" in (
+            response.content
+        )
+        assert SECRET not in response.content
 
 
 def test_a_checkpoint_removed_or_broken_while_open_reloads_the_page(viewer, samples_dir):
