@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
+from typing import Final
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two log lines about the same unavailable directory.
+LOG_EVERY: Final = 60.0
+_logged: dict[str, float] = {}
 
 
 class HealthCheckMiddleware:
@@ -47,7 +54,11 @@ class CheckpointsDirectoryMiddleware:
 
         if not isinstance(exception, CheckpointsDirectoryError):
             return None
-        logger.error("checkpoints unavailable: %s", exception.message)
+        now = time.monotonic()
+        if now - _logged.get(exception.message, -math.inf) >= LOG_EVERY:
+            # Once a minute, not once per request (status pages poll every few seconds).
+            _logged[exception.message] = now
+            logger.error("checkpoints unavailable: %s", exception.message)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             message = (

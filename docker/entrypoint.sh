@@ -4,16 +4,22 @@
 # as PID 1 and receives the container's signals.
 set -eu
 
-python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
-# The same words as every other boolean setting: true/false, 1/0, yes/no, on/off.
-case "$(printf '%s' "${MIGRATE_ON_START:-true}" | tr '[:upper:]' '[:lower:]')" in
-    true | 1 | yes | on) python manage.py migrate --noinput ;;
-    false | 0 | no | off) ;;
+# The same words as every other boolean setting: true/false, 1/0, yes/no, on/off (checked
+# before waiting for the database, so a typo is said at once).
+migrate="$(printf '%s' "${MIGRATE_ON_START:-true}" | tr -d '[:space:]' | tr '[:upper:]' '[:lower:]')"
+case "${migrate:-true}" in
+    true | 1 | yes | on) migrate=true ;;
+    false | 0 | no | off) migrate=false ;;
     *)
         echo "error: MIGRATE_ON_START must be true or false, not '${MIGRATE_ON_START}'." >&2
         exit 2
         ;;
 esac
+
+python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
+if [ "$migrate" = true ]; then
+    python manage.py migrate --noinput
+fi
 if [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     python manage.py bootstrap --no-samples
 fi

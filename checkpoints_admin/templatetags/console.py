@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from checkpoints_admin.checkpoints.summary import Summary
 from checkpoints_admin.permissions import role_of
 
 register = template.Library()
@@ -104,7 +105,7 @@ def duration(seconds: Any) -> str:
 
 
 @register.simple_tag
-def eta(summary: Any, state: str | None, now: datetime | None = None) -> str:
+def eta(summary: Summary | None, state: str | None, now: datetime | None = None) -> str:
     """The ETA of a job in ``state``: ``done`` when completed; while it is pending or running,
     the time left from ``now`` (default: now) to the finish expected at its last update, or
     ``overdue`` once that has passed; ``—`` when stalled or failed (it will not finish on its

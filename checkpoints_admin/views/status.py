@@ -142,14 +142,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
         pass
     elif app.status_page_public:
         exclude = frozenset(name for name, job in statusfeed.job_settings().items() if job.hidden)
-    elif app.metrics_token:
-        return _metrics_unauthorized(
-            "Sign in, or send Authorization: Bearer <METRICS_TOKEN>.", f"Bearer {REALM}"
-        )
     else:
-        # No token is set, so none could work: say what would.
+        # (The same words whether a token is set or not: they tell nobody which.)
         return _metrics_unauthorized(
-            "Sign in, or set METRICS_TOKEN on the server and send it as "
+            "Sign in, or send the METRICS_TOKEN set on the server as "
             "Authorization: Bearer <token>.",
             f"Bearer {REALM}",
         )

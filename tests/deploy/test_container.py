@@ -92,7 +92,9 @@ def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None
     assert not list((tmp_path / "checkpoints").glob("*.json")), "no samples in production"
 
 
-@pytest.mark.parametrize(("value", "migrated"), [("No", False), ("0", False), ("YES", True)])
+@pytest.mark.parametrize(
+    ("value", "migrated"), [("No", False), ("0", False), ("YES", True), (" on ", True)]
+)
 def test_entrypoint_reads_migrate_on_start_as_every_boolean(tmp_path, value, migrated) -> None:
     result = subprocess.run(
         ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
@@ -113,15 +115,19 @@ def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) ->
     result = subprocess.run(
         ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
         cwd=ROOT,
-        env=production_env(tmp_path, MIGRATE_ON_START="sometimes"),
+        # (said before the wait for a database that never answers)
+        env=production_env(
+            tmp_path,
+            MIGRATE_ON_START="sometimes",
+            DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
+            DATABASE_WAIT_SECONDS="30",
+        ),
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: MIGRATE_ON_START must be true or false, not 'sometimes'."
-    )
+    assert result.stderr == "error: MIGRATE_ON_START must be true or false, not 'sometimes'.\n"
     assert "served" not in result.stdout
 
 

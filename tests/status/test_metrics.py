@@ -289,9 +289,9 @@ def test_token_without_a_configured_token_is_ignored(client, samples_dir, privat
 
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="Checkpoints Admin"'
-    # no token could work: the answer says what would
+    # what would work, in the same words as when a token is set (they tell nobody which)
     assert response.content.decode().startswith(
-        "Sign in, or set METRICS_TOKEN on the server and send it as Authorization: Bearer"
+        "Sign in, or send the METRICS_TOKEN set on the server as Authorization: Bearer <token>."
     )
 
 
@@ -302,7 +302,7 @@ def test_without_a_token_sent_a_configured_one_is_asked_for(
     response = client.get("/metrics")
     assert response.status_code == 401
     assert response.content.decode().startswith(
-        "Sign in, or send Authorization: Bearer <METRICS_TOKEN>."
+        "Sign in, or send the METRICS_TOKEN set on the server as Authorization: Bearer <token>."
     )
 
 

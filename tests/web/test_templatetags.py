@@ -139,3 +139,12 @@ def test_eta_only_while_a_job_is_expected_to_go_on(seconds, state, text):
     )
     assert console.eta(summary, state, now) == text
     assert console.eta(None, "running", now) == "—"
+
+
+def test_breakable_escapes_the_name_and_breaks_only_after_its_separators():
+    assert console.breakable("daily_reconciliation-2025.06") == (
+        "daily_<wbr>reconciliation-<wbr>2025.<wbr>06"
+    )
+    hostile = console.breakable('<img src=x onerror="a&b">_x')
+    assert hostile == "&lt;img src=x onerror=&quot;a&amp;b&quot;&gt;_<wbr>x"
+    assert console.breakable("") == "" and console.breakable(None) == ""
