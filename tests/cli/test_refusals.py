@@ -3,6 +3,7 @@ neither the file nor the audit log changed."""
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -318,3 +319,24 @@ def test_a_corrupt_checkpoint_refuses_all_but_reset_restore_and_whole_edit(
     assert "line 3, column 1" in str(error)
     assert files(checkpoints_dir) == before
     assert AuditEntry.objects.count() == 0
+
+
+def test_set_of_a_field_the_document_lacks_needs_add(samples_dir) -> None:
+    """``--set /Progress=50`` is most often a typo of /progress: refused, with the near name."""
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "edit_checkpoint", "my-process", "--set", "/Progress=50", "--reason", REASON,
+            "--yes", stdout=StringIO(),
+        )  # fmt: skip
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value) == (
+        "--set /Progress: my-process has no field 'Progress' there, so it would be added. "
+        "Did you mean /progress? Pass --add to add it; nothing was changed."
+    )
+    assert files(samples_dir) == before and AuditEntry.objects.count() == 0
+    call_command(
+        "edit_checkpoint", "my-process", "--set", '/note="checked"', "--add", "--reason", REASON,
+        "--yes", stdout=StringIO(),
+    )  # fmt: skip
+    assert json.loads((samples_dir / "my-process.json").read_text())["note"] == "checked"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,13 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CorruptCheckpoint
 from checkpoints_admin.checkpoints.store import decode_document
-from checkpoints_admin.management.cli import WriteCommand, describe_corrupt, usage_error
+from checkpoints_admin.conf import get_store
+from checkpoints_admin.management.cli import (
+    WriteCommand,
+    describe_corrupt,
+    refused,
+    usage_error,
+)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -63,6 +70,11 @@ class Command(WriteCommand):
                 "back."
             ),
         )
+        parser.add_argument(
+            "--add",
+            action="store_true",
+            help="Let --set add a field the document does not have (else refused as a typo).",
+        )
 
     def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         name = options["name"]
@@ -80,7 +92,42 @@ class Command(WriteCommand):
             if pointer in values:
                 raise usage_error(f"--set {pointer} is given twice.")
             values[pointer] = value
+        if not options["add"]:
+            self.refuse_new_fields(name, list(values))
         return [(name, {"set": values})]
+
+    def refuse_new_fields(self, name: str, pointers: list[str]) -> None:
+        """A pointer to a field the document does not have is most often a typo (/Progress):
+        refused, with the near names, unless --add says a new field is meant."""
+        try:
+            document = get_store().read(name).data
+        except CorruptCheckpoint:
+            return  # the edit is refused later, saying the file does not parse
+        for pointer in pointers:
+            missing = missing_field(document, pointer)
+            if missing is None:
+                continue
+            known, token = missing
+            near = difflib.get_close_matches(token, known, n=1, cutoff=0.6)
+            hint = f" Did you mean {pointer.rsplit('/', 1)[0]}/{near[0]}?" if near else ""
+            raise refused(
+                f"--set {pointer}: {name} has no field {token!r} there, so it would be added."
+                f"{hint} Pass --add to add it; nothing was changed."
+            )
+
+
+def missing_field(document: Any, pointer: str) -> tuple[list[str], str] | None:
+    """When ``pointer`` names a new key of an object the document has: the object's keys
+    and that key; else None (an existing field, or a path the edit refuses itself)."""
+    container = document
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    for position, token in enumerate(tokens):
+        if not isinstance(container, dict):
+            return None
+        if token not in container:
+            return (list(container), token) if position == len(tokens) - 1 else None
+        container = container[token]
+    return None
 
 
 def read_document(path: str) -> dict[str, Any]:
