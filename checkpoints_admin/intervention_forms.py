@@ -19,7 +19,7 @@ import orjson
 from django import forms
 from django.core.exceptions import ValidationError
 
-from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError
+from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError, InvalidDocument
 from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
@@ -29,7 +29,7 @@ from checkpoints_admin.checkpoints.kinds import (
     json_pointer,
     parse_time,
 )
-from checkpoints_admin.checkpoints.store import decode_document
+from checkpoints_admin.checkpoints.store import decode_written_document
 from checkpoints_admin.forms import NAME_RE
 
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
@@ -491,11 +491,13 @@ class DocumentField(forms.CharField):
                 f"{RAW_EDIT_LIMIT:,} bytes (use edit_checkpoint --from-file for larger ones)."
             )
         try:
-            return text, decode_document(raw)
+            return text, decode_written_document(raw)
         except CorruptCheckpoint as exc:
             error = ValidationError(describe_parse_error(exc), code="json")
             error.line, error.column = exc.line, exc.column  # type: ignore[attr-defined]
             raise error from None
+        except InvalidDocument as exc:
+            raise ValidationError(_sentence(exc.message), code="duplicate") from None
 
 
 def describe_parse_error(exc: CorruptCheckpoint) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import errno
 import hashlib
+import json
 import logging
 import math
 import operator
@@ -259,6 +260,46 @@ def decode_document(raw: bytes, *, name: str | None = None) -> dict[str, Any]:
     if type(data) is not dict:
         raise _not_object(data, subject, name)
     return data
+
+
+def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str, Any]:
+    """:func:`decode_document` for a document a person wrote (a raw edit, a file to replace a
+    checkpoint with): also refuses a key given twice in one object, which JSON parsers take
+    silently (the last one wins), so the person would not see what they meant."""
+    data = decode_document(raw, name=name)
+    duplicate = _first_duplicate_key(raw)
+    if duplicate is not None:
+        subject = f"checkpoint {name!r}" if name is not None else "the document"
+        raise InvalidDocument(
+            f"{subject} gives the key {duplicate!r} twice in one object; only the last would "
+            "be kept. Keep one.",
+            name=name,
+        )
+    return data
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _first_duplicate_key(raw: bytes) -> str | None:
+    """The first key given twice in one object, or None (a second, slower parse)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                raise _Duplicate(key)
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except _Duplicate as duplicate:
+        return str(duplicate.args[0])
+    except ValueError:
+        return None  # (already parsed by orjson; a difference in the two parsers' edges)
+    return None
 
 
 def _not_object(data: Any, subject: str, name: str | None) -> CorruptCheckpoint:

@@ -340,3 +340,21 @@ def test_set_of_a_field_the_document_lacks_needs_add(samples_dir) -> None:
         "--yes", stdout=StringIO(),
     )  # fmt: skip
     assert json.loads((samples_dir / "my-process.json").read_text())["note"] == "checked"
+
+
+def test_a_key_given_twice_is_refused_not_silently_dropped(samples_dir, tmp_path) -> None:
+    """JSON parsers keep the last of two equal keys: the person would not see what they meant."""
+    replacement = tmp_path / "replacement.json"
+    replacement.write_text('{"id": "job", "status": "running", "status": "failed"}')
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "edit_checkpoint", "my-process", "--from-file", str(replacement), "--reason", REASON,
+            "--yes", stdout=StringIO(),
+        )  # fmt: skip
+    assert excinfo.value.returncode == 2
+    assert str(excinfo.value) == (
+        f"--from-file {replacement}: the document gives the key 'status' twice in one object; "
+        "only the last would be kept. Keep one."
+    )
+    assert files(samples_dir) == before

@@ -711,6 +711,18 @@ def test_raw_editor_is_bound_to_the_version_it_was_filled_from(operator, samples
     assert state(samples_dir) == before
 
 
+def test_raw_editor_refuses_a_key_given_twice(operator, samples_dir):
+    before = state(samples_dir)
+    document = '{"id": "x", "progress": 10, "pendingItems": [], "progress": 90}'
+    response = preview(operator, MANAGED, "edit-raw", {"document": document})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_document") == [
+        "The document gives the key 'progress' twice in one object; only the last would be "
+        "kept. Keep one."
+    ]
+    assert state(samples_dir) == before
+
+
 def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
     before = state(samples_dir)
     response = preview(operator, MANAGED, "edit-raw", {"document": '{\n  "id": "x",\n  "a": 1,\n}'})

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from checkpoints_admin.checkpoints import CorruptCheckpoint
-from checkpoints_admin.checkpoints.store import decode_document
+from checkpoints_admin.checkpoints import CorruptCheckpoint, InvalidDocument
+from checkpoints_admin.checkpoints.store import decode_written_document
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.management.cli import (
     WriteCommand,
@@ -137,6 +137,8 @@ def read_document(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise usage_error(f"--from-file {path}: {exc.strerror or exc}.") from None
     try:
-        return decode_document(raw, name=path)
+        return decode_written_document(raw)
     except CorruptCheckpoint as exc:
-        raise usage_error(f"--from-file {describe_corrupt(exc)}") from None
+        raise usage_error(f"--from-file {path}: {describe_corrupt(exc)}") from None
+    except InvalidDocument as exc:
+        raise usage_error(f"--from-file {path}: {exc.message}") from None
