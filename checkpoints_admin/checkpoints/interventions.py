@@ -18,10 +18,13 @@ Decisions:
   neither, which validation warns about) counts as in the source list: skipping adds it to
   ``completedDates``, reprocessing to ``pendingDates``, alone or inside a range.
 - Skipping changes nothing but the lists: ``lastProcessedDate``, times and stats stay as the
-  job wrote them.
+  job wrote them. One exception: a managed ``progress`` that the job keeps in step with its
+  item lists (it equals ``round(100 * processed / all)`` before the change) follows the
+  move, as the job would have written it; a progress measured otherwise is left alone.
 - Reprocessing on a daily or managed checkpoint whose ``status`` is ``completed`` sets it back
   to ``running`` (and a daily ``endTime`` to ``null``), so the job resumes instead of treating
-  the run as finished. ``failed`` and other statuses are left alone; managed ``progress`` too.
+  the run as finished. ``failed`` and other statuses are left alone; managed ``progress`` too,
+  but for the exception above.
 - A list sorted ascending stays sorted (new values merged in); an unsorted list keeps its order
   and gets the new values appended in date/argument order.
 - ``set_field`` replaces or adds one value by RFC 6901 pointer: the new value must have the JSON
@@ -407,7 +410,28 @@ def skip_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
     data = _require_mapping(data)
     _managed(data, "skip")
     groups = _item_groups(data, items)
-    return _transfer(data, groups, "pendingItems", "processedItems", "item")
+    return _follow_progress(data, _transfer(data, groups, "pendingItems", "processedItems", "item"))
+
+
+def _item_progress(data: Mapping[str, Any]) -> int | None:
+    """``progress`` as a managed job that counts its items works it out (the seed's
+    ``round(100 * processed / all)``), or None without both item lists."""
+    done, left = data.get("processedItems"), data.get("pendingItems")
+    if not isinstance(done, list) or not isinstance(left, list) or not (done or left):
+        return None
+    return round(100 * len(done) / (len(done) + len(left)))
+
+
+def _follow_progress(before: Mapping[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Keep ``progress`` in step with the item lists when the job keeps it so (it matched
+    them before the move); a progress the job measures otherwise is left as it is."""
+    progress = before.get("progress")
+    if type(progress) is not int or progress != _item_progress(before):
+        return after
+    moved = _item_progress(after)
+    if moved is not None and moved != progress:
+        after["progress"] = moved
+    return after
 
 
 def reprocess_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
@@ -415,7 +439,9 @@ def reprocess_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, 
     data = _require_mapping(data)
     _managed(data, "reprocess")
     groups = _item_groups(data, items)
-    result = _transfer(data, groups, "processedItems", "pendingItems", "item")
+    result = _follow_progress(
+        data, _transfer(data, groups, "processedItems", "pendingItems", "item")
+    )
     if result.get("status") == "completed":
         result["status"] = "running"
     return result

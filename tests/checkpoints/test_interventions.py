@@ -368,13 +368,22 @@ def test_skip_and_reprocess_items_on_the_managed_sample(managed):
     reprocessed = reprocess_items(managed, ["item1"])
 
     assert managed == before
-    assert skipped == {**before, "pendingItems": ["item3"], "processedItems": ["item1", "item2"]}
+    # (its progress is kept from the lists, 33 = 1 of 3: it follows them)
+    assert skipped == {
+        **before,
+        "pendingItems": ["item3"],
+        "processedItems": ["item1", "item2"],
+        "progress": 67,
+    }
     assert reprocessed == {
         **before,
         "pendingItems": ["item1", "item2", "item3"],
         "processedItems": [],
+        "progress": 0,
     }
-    assert diff(managed, skipped).summary() == "item2 pendingItems → processedItems"
+    assert diff(managed, skipped).summary() == (
+        "item2 pendingItems → processedItems; progress 33 → 67"
+    )
     assert errors(skipped) == [] and errors(reprocessed) == []
 
 
@@ -383,9 +392,17 @@ def test_reprocess_items_reopens_a_completed_job(managed):
             "processedItems": ["item1", "item2", "item3"]}  # fmt: skip
     result = reprocess_items(done, ["item3", "item1"])
     assert result["status"] == "running"
-    assert result["progress"] == 100
+    assert result["progress"] == 33  # kept in step with the lists, as the job keeps it
     assert result["pendingItems"] == ["item1", "item3"]
     assert result["processedItems"] == ["item2"]
+
+
+def test_skip_items_moves_a_progress_kept_from_the_lists_and_no_other(managed):
+    # the sample: 1 of 3 items, progress 33 = round(100 * 1 / 3)
+    assert skip_items(managed, ["item2"])["progress"] == 67
+    assert skip_items(managed, ["item2", "item3"])["progress"] == 100
+    # a progress the job measures otherwise (records, bytes…) is left as it wrote it
+    assert skip_items({**managed, "progress": 40}, ["item2"])["progress"] == 40
 
 
 def test_numeric_items_match_their_decimal_form(managed):
