@@ -527,9 +527,11 @@ def _current_version(store: CheckpointStore, name: str) -> str | None:
         return None
 
 
-def _conflict(
+def conflict(
     name: str, expected: str, actual: str | None, store: CheckpointStore
 ) -> VersionConflict:
+    """The refusal of a change bound to ``expected`` now that the file is at ``actual``
+    (None: deleted), saying what changed since when that version was kept."""
     if actual is None:
         what = "it has been deleted"
     else:
@@ -916,7 +918,7 @@ def _check_applicable(
     errors in the result, no change."""
     name, action = pv.name, pv.action
     if expected_version is not None and pv.base_version != expected_version:
-        raise _conflict(name, expected_version, pv.base_version, store)
+        raise conflict(name, expected_version, pv.base_version, store)
     if expect_absent and pv.base_version is not None:
         raise VersionConflict(
             f"Checkpoint {name!r} did not exist when this was previewed and has been "

@@ -321,14 +321,15 @@ def parse_version(value: str | None) -> str | None:
 
 
 def check_expected(preview: Preview, expected: str) -> None:
-    """Refuse when the checkpoint is no longer at the version the person saw."""
+    """Refuse when the checkpoint is no longer at the version the person saw, in the words
+    of the console's conflict (what changed since, when that version was kept)."""
+    from checkpoints_admin import services
+    from checkpoints_admin.conf import get_store
+
     current = preview.base_version
     if current is None or not current.startswith(expected):
-        now = current[:12] if current else "absent"
-        raise refused(
-            f"Version conflict: {preview.name} is no longer at version {expected[:12]} "
-            f"(now {now}). Nothing was changed; preview again and retry."
-        )
+        # (a prefix of a version finds no kept snapshot: the message then names the version)
+        raise refused(services.conflict(preview.name, expected, current, get_store()).message)
 
 
 def plural(count: int, word: str) -> str:

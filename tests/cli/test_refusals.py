@@ -64,7 +64,7 @@ CASES = [
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--expect-version", "0" * 64],
         1,
-        "onflict",
+        "changed since version 000000000000 was shown",
         id="stale-version",
     ),
     pytest.param(

@@ -201,7 +201,13 @@ def test_expect_version_binds_to_the_version_seen(cli) -> None:
     assert result.returncode == 0, result.stderr
     # The same version again is now stale: the file moved on.
     stale = cli.run("skip_dates", UNIFIED, "2025-03-07", *REASON, "--yes", "--expect-version", seen)
-    assert_one_line_refusal(stale, 1, "onflict")
+    # in the console's words: what changed since (the skip, which kept the version it saw)
+    assert_one_line_refusal(
+        stale,
+        1,
+        f"Checkpoint {UNIFIED!r} changed since version {seen[:12]} was shown (now: 2025-03-06 "
+        "pendingDates → completedDates); nothing was written.",
+    )
     assert [e["seq"] for e in cli.entries()] == [1]
 
 
