@@ -347,12 +347,25 @@ def _corrupt(
             line=exc.lineno,
             column=exc.colno,
         )
+    constant = _NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None
+    if constant is not None:
+        # Python's json writes these, JSON has no such numbers (the format refuses them).
+        return CorruptCheckpoint(
+            f"{subject} holds {constant.group().decode()} at line {exc.lineno}, column "
+            f"{exc.colno}: JSON has no NaN or Infinity (a checkpoint's numbers are finite)",
+            name=name,
+            line=exc.lineno,
+            column=exc.colno,
+        )
     return CorruptCheckpoint(
         f"{subject} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
         name=name,
         line=exc.lineno,
         column=exc.colno,
     )
+
+
+_NON_FINITE: Final = re.compile(rb"-?(?:NaN|Infinity)")
 
 
 # -- results ------------------------------------------------------------------------------------

@@ -161,6 +161,21 @@ def test_decode_reports_line_and_column():
     )
 
 
+@pytest.mark.parametrize(
+    ("raw", "word", "column"),
+    [(b'{\n  "a": NaN\n}', "NaN", 8), (b'{"a": 1, "b": Infinity}', "Infinity", 15)],
+)
+def test_decode_names_nan_and_infinity(raw, word, column):
+    """What Python's json writes for float('nan'): said plainly, not "unexpected character"."""
+    with pytest.raises(CorruptCheckpoint) as excinfo:
+        decode_document(raw, name="job")
+    assert excinfo.value.column == column
+    assert str(excinfo.value).startswith(f"checkpoint 'job' holds {word} at line ")
+    assert str(excinfo.value).endswith(
+        "JSON has no NaN or Infinity (a checkpoint's numbers are finite)"
+    )
+
+
 def test_decode_returns_the_object():
     assert decode_document(b'{"b": 1, "a": [true, null]}') == {"b": 1, "a": [True, None]}
 
