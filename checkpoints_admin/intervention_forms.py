@@ -562,15 +562,16 @@ def document_template(kind: str, name: str, now: datetime | None = None) -> dict
     """A fresh document of ``kind`` for a new checkpoint named ``name`` (no errors)."""
     now = now or datetime.now(UTC)
     iso = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    millis = int(now.timestamp() * 1000)
     today = now.date().isoformat()
     if kind == UNIFIED:
         return {
             "lastProcessedDate": None,
             "pendingDates": [today],
             "completedDates": [],
-            "startTime": millis,
-            "lastUpdateTime": millis,
+            # Set by the job when it starts: until then the checkpoint is pending, not a
+            # running job that would stall an hour later.
+            "startTime": None,
+            "lastUpdateTime": None,
             "stats": {
                 "totalRecords": 0,
                 "processedRecords": 0,

@@ -984,6 +984,9 @@ def test_create_from_each_template(operator, checkpoints_dir, template):
     assert applied.status_code == 302
     assert applied["Location"] == "/checkpoints/nightly/applied/1/"
     assert (checkpoints_dir / "nightly.json").exists()
+    # a new checkpoint waits for its job: pending (not a running job that stalls later)
+    if template != "empty":
+        assert '<span class="badge badge--pending">' in text(operator.get("/?q=nightly"))
 
 
 def test_create_from_pasted_json_and_from_a_copy(operator, samples_dir):
