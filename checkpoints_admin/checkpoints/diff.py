@@ -224,8 +224,7 @@ class Delta:
             else:
                 unit = _unit(values, source, target)
                 parts.append(
-                    f"{len(values)} {unit} {_label(source)} → {_label(target)} "
-                    f"({_text(values[0])} … {_text(values[-1])})"
+                    f"{len(values)} {unit} {_label(source)} → {_label(target)} {_span(values)}"
                 )
         for lc in self.lists:
             for group, verb in ((lc.added, "added to"), (lc.removed, "removed from")):
@@ -233,10 +232,7 @@ class Delta:
                     parts.append(f"{_text(group[0])} {verb} {_label(lc.pointer)}")
                 elif group:
                     unit = _unit(group, lc.pointer, lc.pointer)
-                    parts.append(
-                        f"{len(group)} {unit} {verb} {_label(lc.pointer)} "
-                        f"({_text(group[0])} … {_text(group[-1])})"
-                    )
+                    parts.append(f"{len(group)} {unit} {verb} {_label(lc.pointer)} {_span(group)}")
         for ch in self.changes:
             if _absent(ch.old):
                 parts.append(f"{_label(ch.pointer)} added ({_text(ch.new)})")
@@ -732,6 +728,19 @@ def _unit(values: Sequence[Any], *pointers: str) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+def _span(values: Sequence[Any]) -> str:
+    """``(first … last)`` of values in ascending order (dates, sorted items); else the first
+    two and ``…``: an unordered set has no first and last, and would read as a range."""
+    try:
+        ascending = all(a <= b for a, b in zip(values, values[1:], strict=False))
+    except TypeError:  # values of mixed types
+        ascending = False
+    if ascending:
+        return f"({_text(values[0])} … {_text(values[-1])})"
+    shown = ", ".join(_text(v) for v in values[:2])
+    return f"({shown}{', …' if len(values) > 2 else ''})"
 
 
 def _show(value: Any) -> str:

@@ -227,7 +227,10 @@ def test_added_and_removed_keep_list_order():
     delta = diff(old, new)
 
     assert delta.lists == (ListChange("/tags", added=("y", "x"), removed=("a", "z")),)
-    assert delta.summary() == ("2 values added to tags (y … x); 2 values removed from tags (a … z)")
+    # y, x is no range (out of order): listed; a … z is
+    assert delta.summary() == ("2 values added to tags (y, x); 2 values removed from tags (a … z)")
+    moved = diff({"todo": ["b3", "a1", "c9"], "done": []}, {"todo": [], "done": ["b3", "a1", "c9"]})
+    assert moved.summary().endswith("todo → done (b3, a1, …)")
 
 
 def test_items_unit_and_value_lines(managed):
