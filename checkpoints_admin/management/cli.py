@@ -24,6 +24,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointsDirectoryError,
     CorruptCheckpoint,
     InvalidCheckpointName,
+    VersionConflict,
 )
 
 if TYPE_CHECKING:
@@ -207,10 +208,24 @@ class WriteCommand(CheckpointsCommand):
         for name, _params in jobs:
             store.validate_name(name)
 
+        # Asked on a terminal about one checkpoint: when its job saves while the question is
+        # open, the person sees what changed and the change previewed again, and is asked
+        # again (never applied blind). With --yes or --expect-version a conflict refuses.
+        ask_again = (
+            not options["yes"]
+            and not options["dry_run"]
+            and expected is None
+            and len(jobs) == 1
+            and sys.stdin is not None
+            and sys.stdin.isatty()
+        )
         previews = []
         for name, params in jobs:
             try:
-                previews.append(services.preview(name, self.action, params, store=store))
+                # (kept when it may be asked again, so that a conflict can say what changed)
+                previews.append(
+                    services.preview(name, self.action, params, store=store, keep_base=ask_again)
+                )
             except CheckpointError as exc:
                 exc.name = exc.name or name  # so that the message says which checkpoint
                 raise
@@ -244,29 +259,63 @@ class WriteCommand(CheckpointsCommand):
         actor = services.Actor.for_cli()
         failures: list[str] = []
         for preview in todo:
-            try:
-                applied = services.apply(
-                    preview.name,
-                    self.action,
-                    preview.params,
-                    actor=actor,
-                    reason=reason,
-                    expected_version=preview.base_version if bind else None,
-                    store=store,
-                )
-            except CheckpointError as exc:
-                if len(todo) == 1:
-                    raise
-                failures.append(error_for(exc).args[0])
-                self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
-                continue
-            self.show_applied(applied)
+            while True:
+                try:
+                    applied = services.apply(
+                        preview.name,
+                        self.action,
+                        preview.params,
+                        actor=actor,
+                        reason=reason,
+                        expected_version=preview.base_version if bind else None,
+                        store=store,
+                    )
+                except VersionConflict as exc:
+                    if not ask_again:
+                        if len(todo) == 1:
+                            raise
+                        failures.append(error_for(exc).args[0])
+                        self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
+                        break
+                    preview = self.preview_again(preview, exc, store)
+                    continue
+                except CheckpointError as exc:
+                    if len(todo) == 1:
+                        raise
+                    failures.append(error_for(exc).args[0])
+                    self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
+                    break
+                self.show_applied(applied)
+                break
         if failures:
             applied_count = len(todo) - len(failures)
             raise refused(
                 f"{plural(len(failures), 'checkpoint')} not changed, {applied_count} changed "
                 "(see the lines above)."
             )
+
+    def preview_again(self, preview: Preview, conflict: VersionConflict, store: Any) -> Preview:
+        """The file changed while the question was open: say so, preview the same change on
+        the current file and ask again; refused when the answer is no or the change no
+        longer applies."""
+        from checkpoints_admin import services
+
+        self.stdout.write(one_line(conflict.message), self.style.WARNING)
+        fresh = services.preview(
+            preview.name, self.action, preview.params, store=store, keep_base=True
+        )
+        self.show_preview(fresh)
+        if not fresh.ok:
+            errors = fresh.errors
+            raise refused(
+                f"Refused: {fresh.name} would have {plural(len(errors), 'error')} after this "
+                f"change now (first: {describe_finding(errors[0])}). Nothing was changed."
+            )
+        if not fresh.changes_file:
+            raise refused("The change is no longer needed: nothing was changed.")
+        if not self.confirm("Apply the change as previewed now?"):
+            raise refused("Not applied: nothing was changed.")
+        return fresh
 
     def confirm(self, question: str) -> bool:
         """Ask ``question [y/N]`` on the terminal; refuse when stdin is not one."""

@@ -13,13 +13,17 @@ REASON = ("--reason", "the upstream feed was replayed")
 UNIFIED = "reconciliation_checkpoint"
 
 
-def run_in_terminal(cli, args: list[str], answer: str, before_answer=None) -> tuple[int, str]:
-    """Run ``manage.py`` on a pty, answer ``[y/N]`` with ``answer``; its exit code and output."""
+def run_in_terminal(
+    cli, args: list[str], answer: str | list[str], before_answer=None
+) -> tuple[int, str]:
+    """Run ``manage.py`` on a pty, answer each ``[y/N]`` in turn with ``answer`` (one, or a
+    list); ``before_answer`` runs before the first. Its exit code and output."""
+    answers = [answer] if isinstance(answer, str) else list(answer)
     master, slave = os.openpty()
     process = cli.popen(*args, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     output = b""
-    answered = False
+    asked = 0
     deadline = time.monotonic() + 120  # a guard against a hang, not a timing assertion
     try:
         while time.monotonic() < deadline:
@@ -35,15 +39,15 @@ def run_in_terminal(cli, args: list[str], answer: str, before_answer=None) -> tu
             if not chunk:
                 break
             output += chunk
-            if not answered and b"[y/N]" in output:
-                if before_answer is not None:
+            if output.count(b"[y/N]") > asked and asked < len(answers):
+                if asked == 0 and before_answer is not None:
                     before_answer()
-                os.write(master, answer.encode() + b"\n")
-                answered = True
+                os.write(master, answers[asked].encode() + b"\n")
+                asked += 1
         code = process.wait(timeout=60)
     finally:
         os.close(master)
-    assert answered, output.decode(errors="replace")
+    assert asked == len(answers), output.decode(errors="replace")
     return code, output.decode(errors="replace")
 
 
@@ -68,19 +72,42 @@ def test_answering_no_on_a_terminal_changes_nothing(cli) -> None:
     assert cli.entries() == []
 
 
-def test_a_job_writing_while_the_question_is_open_refuses_the_answered_change(cli) -> None:
+def job_moves_on(cli):
     store = CheckpointStore(cli.directory)
 
-    def job_moves_on() -> None:
+    def save() -> None:
         document = store.read(UNIFIED).data
         store.write(UNIFIED, {**document, "lastUpdateTime": document["lastUpdateTime"] + 1000})
 
+    return save
+
+
+def test_a_job_writing_while_the_question_is_open_asks_again_on_the_new_preview(cli) -> None:
+    """The answered change is not applied blind: what changed, the new preview, the question
+    again; yes then applies it on top of the job's save."""
     code, output = run_in_terminal(
-        cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], "y", before_answer=job_moves_on
-    )
+        cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], ["y", "y"],
+        before_answer=job_moves_on(cli),
+    )  # fmt: skip
+    assert code == 0, output
+    assert f"Checkpoint {UNIFIED!r} changed since version" in output
+    assert "(now: lastUpdateTime 1709743156789 → 1709743157789)" in output
+    assert "Apply the change as previewed now? [y/N]" in output
+    after = CheckpointStore(cli.directory).read(UNIFIED).data
+    assert after["pendingDates"] == ["2025-03-07"]
+    assert after["lastUpdateTime"] == 1709743157789  # the job's save is kept
+    assert [e["action"] for e in cli.entries()] == ["skip"]
+
+
+def test_no_to_the_new_preview_changes_nothing(cli) -> None:
+    code, output = run_in_terminal(
+        cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], ["y", "n"],
+        before_answer=job_moves_on(cli),
+    )  # fmt: skip
     assert code == 1, output
+    assert "Not applied: nothing was changed." in output
     assert "Traceback" not in output
-    after_job = store.read(UNIFIED)
-    assert after_job.data["pendingDates"] == ["2025-03-06", "2025-03-07"]
-    assert after_job.data["lastUpdateTime"] == 1709743157789
+    after = CheckpointStore(cli.directory).read(UNIFIED).data
+    assert after["pendingDates"] == ["2025-03-06", "2025-03-07"]
+    assert after["lastUpdateTime"] == 1709743157789
     assert cli.entries() == []
