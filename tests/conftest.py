@@ -6,12 +6,27 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "checkpoints_admin" / "samples"
 SAMPLE_NAMES = ("daily_reconciliation_checkpoint", "my-process", "reconciliation_checkpoint")
+
+
+def running_unified(processed: int, *, minutes_ago: float) -> dict:
+    """A unified job of 1,000 records that started 20 minutes before its last update, made
+    ``minutes_ago``: its ETA is worked out from ``processed`` at that update."""
+    updated = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {
+        "lastProcessedDate": "2025-03-01",
+        "pendingDates": ["2025-03-02"],
+        "completedDates": ["2025-03-01"],
+        "startTime": int((updated - timedelta(minutes=20)).timestamp() * 1000),
+        "lastUpdateTime": int(updated.timestamp() * 1000),
+        "stats": {"totalRecords": 1000, "processedRecords": processed},
+    }
 
 
 @pytest.fixture

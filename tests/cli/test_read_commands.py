@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from tests.conftest import running_unified
 
 UNIFIED = "reconciliation_checkpoint"
 BROKEN = b'{"id": "x",\n  "status": }\n'
@@ -75,27 +77,13 @@ def test_status_table_shows_progress_counts_and_corrupt_errors(samples_dir) -> N
     assert unified[8] == "-"  # the ETA column (done/pending and the rate are two words each)
 
 
-def running(processed: int, *, minutes_ago: float) -> dict:
-    """A unified job that started 20 minutes before its last update, ``minutes_ago``."""
-    now = datetime.now(UTC)
-    updated = now - timedelta(minutes=minutes_ago)
-    return {
-        "lastProcessedDate": "2025-03-01",
-        "pendingDates": ["2025-03-02"],
-        "completedDates": ["2025-03-01"],
-        "startTime": int((updated - timedelta(minutes=20)).timestamp() * 1000),
-        "lastUpdateTime": int(updated.timestamp() * 1000),
-        "stats": {"totalRecords": 1000, "processedRecords": processed},
-    }
-
-
 def test_the_eta_counts_from_now_and_says_overdue(samples_dir, settings) -> None:
     """The finish expected at the last update, counted from now: not from the last update."""
     settings.STALE_AFTER_SECONDS = 3600
     # 200 records in 20 min: 800 left take 80 min from the update 10 min ago, 70 from now
-    (samples_dir / "ahead.json").write_text(json.dumps(running(200, minutes_ago=10)))
+    (samples_dir / "ahead.json").write_text(json.dumps(running_unified(200, minutes_ago=10)))
     # 950 in 20 min: 50 left took 63 s from the update 10 min ago: overdue by about 9 min
-    (samples_dir / "late.json").write_text(json.dumps(running(950, minutes_ago=10)))
+    (samples_dir / "late.json").write_text(json.dumps(running_unified(950, minutes_ago=10)))
     rows = {row["name"]: row for row in json.loads(run("checkpoint_status", "--json"))}
     ahead, late = rows["ahead"], rows["late"]
     assert (ahead["state"], late["state"]) == ("running", "running")

@@ -218,25 +218,12 @@ def test_sorting_by_eta_puts_jobs_that_show_none_last(viewer, checkpoints_dir):
 def test_sorting_by_eta_follows_the_time_left_from_now(viewer, checkpoints_dir, settings):
     """The column counts down to each job's expected finish; the sort follows it, not the
     ETA each job had at its own last update."""
-    from datetime import UTC, datetime, timedelta
+    from tests.conftest import running_unified
 
     settings.STALE_AFTER_SECONDS = 3600
-    now = datetime.now(UTC)
-
-    def unified(processed: int, minutes_ago: int) -> dict:
-        updated = now - timedelta(minutes=minutes_ago)
-        return {
-            "lastProcessedDate": "2025-03-01",
-            "pendingDates": ["2025-03-02"],
-            "completedDates": ["2025-03-01"],
-            "startTime": int((updated - timedelta(minutes=20)).timestamp() * 1000),
-            "lastUpdateTime": int(updated.timestamp() * 1000),
-            "stats": {"totalRecords": 1000, "processedRecords": processed},
-        }
-
     # an ETA of 60 min as of 30 min ago: 30 min left
-    write_json(checkpoints_dir, "updated-earlier", unified(250, 30))
+    write_json(checkpoints_dir, "updated-earlier", running_unified(250, minutes_ago=30))
     # an ETA of 37 min as of now: 37 min left
-    write_json(checkpoints_dir, "updated-now", unified(350, 0))
+    write_json(checkpoints_dir, "updated-now", running_unified(350, minutes_ago=0))
     assert names(viewer.get("/?sort=eta&order=asc")) == ["updated-earlier", "updated-now"]
     assert names(viewer.get("/?sort=eta&order=desc")) == ["updated-now", "updated-earlier"]
