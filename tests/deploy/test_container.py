@@ -29,6 +29,18 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_entrypoint(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``docker/entrypoint.sh python -c COMMAND`` with the production settings and ``env``."""
+    return subprocess.run(
+        ["sh", "docker/entrypoint.sh", "python", "-c", command],
+        cwd=ROOT,
+        env=production_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def instructions(name: str) -> list[str]:
     return [line for line in DOCKERFILE.splitlines() if line.startswith(f"{name} ")]
 
@@ -73,13 +85,10 @@ def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
 
 
 def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["sh", "docker/entrypoint.sh", "python", "-c", "import os; print('served', os.getpid())"],
-        cwd=ROOT,
-        env=production_env(tmp_path, DJANGO_SUPERUSER_PASSWORD="first-admin-password-1"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_entrypoint(
+        tmp_path,
+        "import os; print('served', os.getpid())",
+        DJANGO_SUPERUSER_PASSWORD="first-admin-password-1",
     )
     assert result.returncode == 0, result.stderr
     assert "The database is ready." in result.stdout
@@ -96,14 +105,7 @@ def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None
     ("value", "migrated"), [("No", False), ("0", False), ("YES", True), (" on ", True)]
 )
 def test_entrypoint_reads_migrate_on_start_as_every_boolean(tmp_path, value, migrated) -> None:
-    result = subprocess.run(
-        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
-        cwd=ROOT,
-        env=production_env(tmp_path, MIGRATE_ON_START=value),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_entrypoint(tmp_path, "print('served')", MIGRATE_ON_START=value)
     assert result.returncode == 0, result.stderr
     assert "served" in result.stdout
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
@@ -112,19 +114,13 @@ def test_entrypoint_reads_migrate_on_start_as_every_boolean(tmp_path, value, mig
 
 
 def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
-        cwd=ROOT,
-        # (said before the wait for a database that never answers)
-        env=production_env(
-            tmp_path,
-            MIGRATE_ON_START="sometimes",
-            DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
-            DATABASE_WAIT_SECONDS="30",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    # (said before the wait for a database that never answers)
+    result = run_entrypoint(
+        tmp_path,
+        "print('served')",
+        MIGRATE_ON_START="sometimes",
+        DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
+        DATABASE_WAIT_SECONDS="30",
     )
     assert result.returncode == 2
     assert result.stderr == "error: MIGRATE_ON_START must be true or false, not 'sometimes'.\n"
@@ -132,17 +128,11 @@ def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) ->
 
 
 def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["sh", "docker/entrypoint.sh", "python", "-c", "print('served')"],
-        cwd=ROOT,
-        env=production_env(
-            tmp_path,
-            DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
-            DATABASE_WAIT_SECONDS="1",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_entrypoint(
+        tmp_path,
+        "print('served')",
+        DATABASE_URL="postgres://nobody:wrong@127.0.0.1:9/none",
+        DATABASE_WAIT_SECONDS="1",
     )
     assert result.returncode != 0
     assert "The database did not answer within 1 s" in result.stderr
