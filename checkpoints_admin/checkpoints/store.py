@@ -339,30 +339,18 @@ def _corrupt(
                 line=line,
                 column=column,
             )
+    where = f"at line {exc.lineno}, column {exc.colno}"
     if "depth" in exc.msg or "recursion" in exc.msg.lower():
-        return CorruptCheckpoint(
-            f"{subject} is nested too deeply (more than 1024 levels) "
-            f"at line {exc.lineno}, column {exc.colno}",
-            name=name,
-            line=exc.lineno,
-            column=exc.colno,
-        )
-    constant = _NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None
-    if constant is not None:
+        message = f"{subject} is nested too deeply (more than 1024 levels) {where}"
+    elif constant := (_NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None):
         # Python's json writes these, JSON has no such numbers (the format refuses them).
-        return CorruptCheckpoint(
-            f"{subject} holds {constant.group().decode()} at line {exc.lineno}, column "
-            f"{exc.colno}: JSON has no NaN or Infinity (a checkpoint's numbers are finite)",
-            name=name,
-            line=exc.lineno,
-            column=exc.colno,
+        message = (
+            f"{subject} holds {constant.group().decode()} {where}: JSON has no NaN or "
+            "Infinity (a checkpoint's numbers are finite)"
         )
-    return CorruptCheckpoint(
-        f"{subject} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-        name=name,
-        line=exc.lineno,
-        column=exc.colno,
-    )
+    else:
+        message = f"{subject} is not valid JSON: {exc.msg} {where}"
+    return CorruptCheckpoint(message, name=name, line=exc.lineno, column=exc.colno)
 
 
 _NON_FINITE: Final = re.compile(rb"-?(?:NaN|Infinity)")
