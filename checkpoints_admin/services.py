@@ -269,18 +269,21 @@ def _compute(
             return interventions.skip_items(before, items)
         return interventions.reprocess_items(before, items)
     # edit
-    _only_keys(params, {"set", "document"}, action, name)
+    _only_keys(params, {"set", "document", "add"}, action, name)
     if ("set" in params) == ("document" in params):
         raise _refuse("Edit needs either set (pointer → value) or a whole document.", name)
     # (A whole document alone was handled above: only "set" is left.)
     changes = params["set"]
     if not isinstance(changes, Mapping) or not changes:
         raise _refuse("Edit needs at least one JSON pointer and its new value.", name)
+    add = params.get("add", True)  # False: a field the document lacks is refused
+    if not isinstance(add, bool):
+        raise _refuse(f"Edit's add must be true or false, not {add!r}.", name)
     after = before
     for pointer, value in changes.items():
         if not isinstance(pointer, str):
             raise _refuse(f"Not a JSON pointer: {pointer!r}.", name)
-        after = interventions.set_field(after, pointer, value)
+        after = interventions.set_field(after, pointer, value, add=add)
     return after
 
 

@@ -81,3 +81,7 @@ class InvalidDocument(CheckpointError):
 
 class InterventionError(CheckpointError):
     """An intervention was refused: a date not in the list, an impossible date, a wrong type."""
+
+
+class UnknownField(InterventionError):
+    """An edit names a field the document does not have, and adding one was not asked for."""

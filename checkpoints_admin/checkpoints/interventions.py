@@ -36,6 +36,7 @@ Decisions:
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,7 +45,7 @@ from itertools import filterfalse
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.diff import escape_token
-from checkpoints_admin.checkpoints.errors import InterventionError
+from checkpoints_admin.checkpoints.errors import InterventionError, UnknownField
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
     MANAGED,
@@ -537,8 +538,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def set_field(data: Mapping[str, Any], pointer: str, value: Any) -> dict[str, Any]:
-    """Set one value by RFC 6901 pointer, keeping its JSON type (see the module's decisions)."""
+def set_field(
+    data: Mapping[str, Any], pointer: str, value: Any, *, add: bool = True
+) -> dict[str, Any]:
+    """Set one value by RFC 6901 pointer, keeping its JSON type (see the module's decisions).
+    ``add=False`` refuses a key the object does not have (most often a typo: /Progress for
+    /progress), naming the nearest one."""
     data = _require_mapping(data)
     tokens = _parse_pointer(pointer)
     value = _json_copy(value, pointer)
@@ -550,6 +555,13 @@ def set_field(data: Mapping[str, Any], pointer: str, value: Any) -> dict[str, An
         if isinstance(container, dict):
             key: str | int = token
             if token not in container:
+                if last and not add:
+                    near = difflib.get_close_matches(token, list(container), n=1, cutoff=0.6)
+                    hint = f" (did you mean {walked}/{escape_token(near[0])}?)" if near else ""
+                    raise UnknownField(
+                        f"{pointer}: there is no field {token!r} at "
+                        f"{walked or 'the top'}{hint}; it would be added as a new field"
+                    )
                 if last:
                     container[token] = value
                     return result

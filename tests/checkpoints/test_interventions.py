@@ -592,3 +592,18 @@ def test_each_list_leads_to_the_intervention_that_takes_its_values(sample, unit)
         after = functions[unit, action](doc, [str(taken[0])])
         assert after != doc, (key, action)
     assert unit_of("unknown") is None
+
+
+def test_set_field_without_add_refuses_a_new_field_naming_the_near_one(managed):
+    from checkpoints_admin.checkpoints.errors import UnknownField
+
+    with pytest.raises(UnknownField) as excinfo:
+        set_field(managed, "/Progress", 50, add=False)
+    assert str(excinfo.value) == (
+        "/Progress: there is no field 'Progress' at the top (did you mean /progress?); it "
+        "would be added as a new field"
+    )
+    with pytest.raises(UnknownField, match=r"^/zzz: there is no field 'zzz' at the top; it"):
+        set_field(managed, "/zzz", 1, add=False)
+    assert set_field(managed, "/progress", 50, add=False)["progress"] == 50
+    assert set_field(managed, "/zzz", 1)["zzz"] == 1  # adding is the default

@@ -331,8 +331,9 @@ def test_set_of_a_field_the_document_lacks_needs_add(samples_dir) -> None:
         )  # fmt: skip
     assert excinfo.value.returncode == 1
     assert str(excinfo.value) == (
-        "--set /Progress: my-process has no field 'Progress' there, so it would be added. "
-        "Did you mean /progress? Pass --add to add it; nothing was changed."
+        "my-process: /Progress: there is no field 'Progress' at the top (did you mean "
+        "/progress?); it would be added as a new field: pass --add to add it; nothing was "
+        "changed."
     )
     assert files(samples_dir) == before and AuditEntry.objects.count() == 0
     call_command(

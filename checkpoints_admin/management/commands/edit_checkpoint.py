@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,8 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InvalidDocument
+from checkpoints_admin.checkpoints.errors import UnknownField
 from checkpoints_admin.checkpoints.store import decode_written_document
-from checkpoints_admin.conf import get_store
 from checkpoints_admin.management.cli import (
     WriteCommand,
     describe_corrupt,
@@ -76,6 +75,15 @@ class Command(WriteCommand):
             help="Let --set add a field the document does not have (else refused as a typo).",
         )
 
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            super().handle(*args, **options)
+        except UnknownField as exc:
+            # The library says the field would be new; the option that allows it is ours.
+            raise refused(
+                f"{exc.name}: {exc.message}: pass --add to add it; nothing was changed."
+            ) from None
+
     def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         name = options["name"]
         if options["from_file"] is not None:
@@ -92,42 +100,7 @@ class Command(WriteCommand):
             if pointer in values:
                 raise usage_error(f"--set {pointer} is given twice.")
             values[pointer] = value
-        if not options["add"]:
-            self.refuse_new_fields(name, list(values))
-        return [(name, {"set": values})]
-
-    def refuse_new_fields(self, name: str, pointers: list[str]) -> None:
-        """A pointer to a field the document does not have is most often a typo (/Progress):
-        refused, with the near names, unless --add says a new field is meant."""
-        try:
-            document = get_store().read(name).data
-        except CorruptCheckpoint:
-            return  # the edit is refused later, saying the file does not parse
-        for pointer in pointers:
-            missing = missing_field(document, pointer)
-            if missing is None:
-                continue
-            known, token = missing
-            near = difflib.get_close_matches(token, known, n=1, cutoff=0.6)
-            hint = f" Did you mean {pointer.rsplit('/', 1)[0]}/{near[0]}?" if near else ""
-            raise refused(
-                f"--set {pointer}: {name} has no field {token!r} there, so it would be added."
-                f"{hint} Pass --add to add it; nothing was changed."
-            )
-
-
-def missing_field(document: Any, pointer: str) -> tuple[list[str], str] | None:
-    """When ``pointer`` names a new key of an object the document has: the object's keys
-    and that key; else None (an existing field, or a path the edit refuses itself)."""
-    container = document
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
-    for position, token in enumerate(tokens):
-        if not isinstance(container, dict):
-            return None
-        if token not in container:
-            return (list(container), token) if position == len(tokens) - 1 else None
-        container = container[token]
-    return None
+        return [(name, {"set": values, "add": options["add"]})]
 
 
 def read_document(path: str) -> dict[str, Any]:
