@@ -41,7 +41,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
-from itertools import filterfalse
+from itertools import filterfalse, islice
 from typing import Any, Final
 
 from checkpoints_admin.checkpoints.diff import escape_token
@@ -58,6 +58,7 @@ from checkpoints_admin.checkpoints.kinds import (
 
 __all__ = [
     "LIST_ACTIONS",
+    "TAKEABLE_SCAN",
     "MAX_RANGE_DAYS",
     "NULLABLE_FIELDS",
     "parse_dates",
@@ -67,6 +68,7 @@ __all__ = [
     "set_field",
     "skip_dates",
     "skip_items",
+    "takeable",
     "unit_of",
 ]
 
@@ -95,6 +97,35 @@ def unit_of(kind: str) -> str | None:
     if kind == MANAGED:
         return "items"
     return None
+
+
+#: How far down a list :func:`takeable` looks for values a skip or reprocess can take.
+TAKEABLE_SCAN: Final = 100_000
+
+
+def takeable(data: Mapping[str, Any], kind: str, action: str, count: int = 3) -> list[Any]:
+    """The first ``count`` distinct values a ``skip`` or ``reprocess`` of ``data`` can take
+    now, in the order of the list they leave (a daily job's skip: its dates not processed
+    yet); real dates for dates, non-blank strings for items. Looks at most TAKEABLE_SCAN
+    values down the list."""
+    source = next((key for key, act in LIST_ACTIONS.get(kind, {}).items() if act == action), "")
+    values = data.get(source) if source else None
+    if not isinstance(values, list):
+        return []
+    if unit_of(kind) != "dates":
+        wanted = (v for v in islice(values, TAKEABLE_SCAN) if isinstance(v, str) and v.strip())
+        return list(islice(dict.fromkeys(wanted), count))
+    done: set[Any] = set()
+    if kind == DAILY and action == "skip":
+        processed = data.get("processedDates")
+        done = set(islice(processed, TAKEABLE_SCAN)) if isinstance(processed, list) else set()
+    found: list[str] = []
+    for value in islice(values, TAKEABLE_SCAN):
+        if is_date(value) and value not in done and value not in found:
+            found.append(value)
+            if len(found) == count:
+                break
+    return found
 
 
 # --------------------------------------------------------------------------- dates

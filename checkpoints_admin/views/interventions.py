@@ -41,8 +41,7 @@ from checkpoints_admin.checkpoints import (
     InvalidDocument,
     VersionConflict,
 )
-from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, unit_of
-from checkpoints_admin.checkpoints.kinds import DAILY, is_date
+from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, takeable, unit_of
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
@@ -421,36 +420,19 @@ def _choose_page(
 
 
 DAY: Final = timedelta(days=1)
-#: How far down a list the selection example looks for values the action can take.
-EXAMPLE_SCAN: Final = 100_000
 
 
 def _selection_example(current: Current, action: str, unit: str) -> str:
     """The selection field's placeholder, made of values this skip or reprocess can take now
-    (the first ones of the list they leave; for a daily job's skip, its first unprocessed
-    dates), in a form the field accepts; the bare format when there are none."""
-    kind = current.loaded.kind
+    (:func:`interventions.takeable`), in a form the field accepts; the bare format when
+    there are none."""
     data = current.data if current.data is not None else {}
-    source = next((key for key, act in LIST_ACTIONS.get(kind, {}).items() if act == action), "")
-    values = data.get(source) if source else None
-    values = values[:EXAMPLE_SCAN] if isinstance(values, list) else []
+    values = takeable(data, current.loaded.kind, action, count=2 if unit != "dates" else 3)
     if unit != "dates":
-        items = [v for v in values[:100] if isinstance(v, str) and v.strip()][:2]
-        return "\n".join(items) if items else "item"
-    taken: set[str] = set()
-    if kind == DAILY and action == "skip":  # its dates not processed yet
-        processed = data.get("processedDates")
-        if isinstance(processed, list):
-            taken = {v for v in processed[:EXAMPLE_SCAN] if isinstance(v, str)}
-    days: list[str] = []
-    for value in values:
-        if is_date(value) and value not in taken and value not in days:
-            days.append(value)
-            if len(days) == 3:
-                break
-    if not days:
+        return "\n".join(values) if values else "item"
+    if not values:
         return "YYYY-MM-DD YYYY-MM-DD..YYYY-MM-DD"
-    days.sort()
+    days = sorted(values)
     if len(days) == 3 and date.fromisoformat(days[2]) - date.fromisoformat(days[1]) == DAY:
         return f"{days[0]} {days[1]}..{days[2]}"  # a range only of days next to each other
     return " ".join(days)

@@ -607,3 +607,18 @@ def test_set_field_without_add_refuses_a_new_field_naming_the_near_one(managed):
         set_field(managed, "/zzz", 1, add=False)
     assert set_field(managed, "/progress", 50, add=False)["progress"] == 50
     assert set_field(managed, "/zzz", 1)["zzz"] == 1  # adding is the default
+
+
+def test_takeable_values_are_those_the_action_can_take_now(managed):
+    from checkpoints_admin.checkpoints.interventions import takeable
+
+    unified = {"pendingDates": ["2025-03-09", "2025-13-45", "2025-03-09", "2025-03-06", "x"],
+               "completedDates": ["2025-03-01"]}  # fmt: skip
+    assert takeable(unified, "unified-reconciliation", "skip") == ["2025-03-09", "2025-03-06"]
+    assert takeable(unified, "unified-reconciliation", "reprocess") == ["2025-03-01"]
+    daily = {"dates": ["2025-03-04", "2025-03-05", "2025-03-06"], "processedDates": ["2025-03-04"]}
+    assert takeable(daily, "daily-reconciliation", "skip", count=1) == ["2025-03-05"]
+    assert takeable(daily, "daily-reconciliation", "reprocess") == ["2025-03-04"]
+    assert takeable({**managed, "pendingItems": ["item2", " ", "item2", "item3"]},
+                    "managed", "skip") == ["item2", "item3"]  # fmt: skip
+    assert takeable(managed, "unknown", "skip") == []
