@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,7 @@ class CheckpointsDirectoryMiddleware:
             )
         else:
             message = "The checkpoints cannot be read right now."
-        if request.path.endswith(".json") or "application/json" in request.headers.get(
-            "Accept", ""
-        ):
-            return JsonResponse({"error": message}, status=503)
+        # (status.json and /metrics answer for themselves, in their own format)
         from checkpoints_admin.views.errors import error_page
 
         return error_page(request, 503, "Checkpoints unavailable", message)

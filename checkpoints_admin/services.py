@@ -40,6 +40,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointStore,
     CorruptCheckpoint,
     InterventionError,
+    InvalidDocument,
     VersionConflict,
     interventions,
     kinds,
@@ -984,7 +985,16 @@ def apply(
         # after the query for the stored snapshots, or when the journal row goes in (which
         # says if there are).
         try:
-            pv = preview(name, action, params, store=store, now=now, seen=seen)
+            try:
+                pv = preview(name, action, params, store=store, now=now, seen=seen)
+            except (InterventionError, CorruptCheckpoint, InvalidDocument):
+                # Bound to a version the file left since: that is the answer (the change no
+                # longer applying to the new content follows from it), not the refusal.
+                if expected_version is not None:
+                    current = _current_version(store, name)
+                    if current != expected_version:
+                        raise conflict(name, expected_version, current, store) from None
+                raise
             _check_applicable(pv, expected_version, expect_absent, store)
             # The new bytes go to a temp file now; its fsync runs in another thread
             # meanwhile, so the journal's commit and the file's fsync wait on the disk at

@@ -111,3 +111,24 @@ def test_no_to_the_new_preview_changes_nothing(cli) -> None:
     assert after["pendingDates"] == ["2025-03-06", "2025-03-07"]
     assert after["lastUpdateTime"] == 1709743157789
     assert cli.entries() == []
+
+
+def test_a_job_that_did_the_change_meanwhile_ends_the_question(cli) -> None:
+    """The job processed the date while the question was open: the new preview refuses."""
+    store = CheckpointStore(cli.directory)
+
+    def job_does_it() -> None:
+        document = store.read(UNIFIED).data
+        completed = [*document["completedDates"], "2025-03-06"]
+        store.write(
+            UNIFIED, {**document, "pendingDates": ["2025-03-07"], "completedDates": completed}
+        )
+
+    code, output = run_in_terminal(
+        cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], "y", before_answer=job_does_it
+    )
+    assert code == 1, output
+    assert f"Checkpoint {UNIFIED!r} changed since version" in output
+    assert "2025-03-06 is already in completedDates" in output
+    assert "Traceback" not in output
+    assert cli.entries() == []

@@ -286,6 +286,20 @@ def test_reprocess_a_date_of_a_daily_checkpoint(operator, samples_dir):
     assert read(samples_dir, DAILY)["processedDates"] == []
 
 
+def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, samples_dir):
+    """Between preview and apply the job completed the date itself: the answer is that the
+    file changed (and what), not that 2025-03-06 is not pending."""
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    document = read(samples_dir, UNIFIED)
+    write_json(samples_dir, UNIFIED, {**document, "pendingDates": ["2025-03-07"],
+               "completedDates": [*document["completedDates"], "2025-03-06"]})  # fmt: skip
+    before = state(samples_dir)
+    applied = apply_preview(operator, UNIFIED, "skip", shown)
+    assert applied.status_code == 409
+    assert "2025-03-06 pendingDates → completedDates" in text(applied)  # what changed on disk
+    assert state(samples_dir) == before
+
+
 def test_skip_and_reprocess_items(operator, samples_dir):
     choose = text(operator.get(f"/checkpoints/{MANAGED}/skip/"))
     assert "<h1>Skip items</h1>" in choose

@@ -63,6 +63,7 @@ def test_a_missing_directory_is_said_and_never_created(viewer, tmp_path, setting
     page = viewer.get("/checkpoints/anything/")
     assert page.status_code == 503
     assert "does not exist" in text_of(page)
+    assert viewer.get("/checkpoints/anything/raw").status_code == 503
     feed = viewer.get("/status.json")
     assert feed.status_code == 503
     assert feed.json() == {"error": "The checkpoints cannot be read right now."}
