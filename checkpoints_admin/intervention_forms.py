@@ -536,7 +536,10 @@ class RawDocumentForm(_DocumentFormMixin, forms.Form):
         if not value:
             return None  # an older form, or a client of its own: the preview shows the diff
         if not VERSION_RE.fullmatch(value):
-            raise ValidationError("The version the editor was filled from is not a version.")
+            raise ValidationError(
+                "The version the editor was filled from is not a version: open the editor "
+                "again from the checkpoint's page."
+            )
         return value
 
     @property

@@ -345,8 +345,8 @@ def _corrupt(
     elif constant := (_NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None):
         # Python's json writes these, JSON has no such numbers (the format refuses them).
         message = (
-            f"{subject} holds {constant.group().decode()} {where}: JSON has no NaN or "
-            "Infinity (a checkpoint's numbers are finite)"
+            f"{subject} holds {constant.group().decode()}, which JSON has not (a checkpoint's "
+            f"numbers are finite) {where}"
         )
     else:
         message = f"{subject} is not valid JSON: {exc.msg} {where}"

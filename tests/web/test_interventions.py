@@ -737,6 +737,25 @@ def test_raw_editor_refuses_a_key_given_twice(operator, samples_dir):
     assert state(samples_dir) == before
 
 
+def test_raw_editor_says_a_nan_and_a_broken_version_next_to_the_editor(operator, samples_dir):
+    before = state(samples_dir)
+    nan = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x", "progress": NaN}'})
+    assert nan.status_code == 422
+    assert errors_of(text(nan), "id_document") == [
+        "Line 1, column 25: The document holds NaN, which JSON has not (a checkpoint's numbers "
+        "are finite)."
+    ]
+    broken = preview(
+        operator, MANAGED, "edit-raw", {"document": '{"id": "x"}', "loaded_version": "zz"}
+    )
+    assert broken.status_code == 422
+    assert errors_of(text(broken), "id_loaded_version") == [
+        "The version the editor was filled from is not a version: open the editor again from "
+        "the checkpoint's page."
+    ]
+    assert state(samples_dir) == before
+
+
 def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
     before = state(samples_dir)
     response = preview(operator, MANAGED, "edit-raw", {"document": '{\n  "id": "x",\n  "a": 1,\n}'})
