@@ -176,8 +176,17 @@ _MEMO_ENTRIES: Final = 64
 class Listing:
     """The rows of one directory at one moment, with memoised selections and fragments."""
 
-    def __init__(self, rows: list[Row], *, now: datetime, stamp: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        rows: list[Row],
+        *,
+        now: datetime,
+        stamp: tuple[int, int] | None,
+        refused: Sequence[str] = (),
+    ) -> None:
         self.rows = rows
+        #: Names of symbolic links leading outside the directory, which the rows leave out.
+        self.refused = tuple(refused)
         self.now = now
         self.stamp = stamp
         self.built = time.monotonic()
@@ -257,9 +266,8 @@ def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
         return built
     with _LISTINGS_LOCK:
         now = timezone.now()
-        fresh = Listing(
-            build_rows(store.list(), now=now, stale_after=stale_after), now=now, stamp=stamp
-        )
+        rows = build_rows(store.list(), now=now, stale_after=stale_after)
+        fresh = Listing(rows, now=now, stamp=stamp, refused=store.refused_links())
         # A directory changed within the last tick could change again under the same mtime.
         if stamp_settled(stamp, wall_ns=time.time_ns()):
             if len(_LISTINGS) > 16:

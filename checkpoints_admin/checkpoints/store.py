@@ -584,6 +584,7 @@ class CheckpointStore:
         self._list_guard = threading.Lock()
         self._cache: dict[str, _CacheEntry] = {}
         self._listed: list[CheckpointInfo] = []
+        self._refused: list[str] = []  # symlinks leading outside, as the last list() found them
         self._last_sweep = -math.inf  # the first listing that sees temp files sweeps
 
     def __repr__(self) -> str:
@@ -1127,11 +1128,18 @@ class CheckpointStore:
         """Every checkpoint, sorted by name; only new or changed files are read again.
 
         Ignores files not named ``*.json`` (locks, temp files), directories, files whose
-        name is not a checkpoint name, and symlinks leading outside the directory. Corrupt
-        files are listed with their error.
+        name is not a checkpoint name, and symlinks leading outside the directory (see
+        :meth:`refused_links`). Corrupt files are listed with their error.
         """
         with self._list_guard:
             return self._list()
+
+    def refused_links(self) -> builtins.list[str]:
+        """The checkpoint names the last :meth:`list` left out because their file is a
+        symbolic link leading outside the directory (sorted): refused, never read, but
+        someone put them there and should hear of it."""
+        with self._list_guard:
+            return self._refused.copy()
 
     def _scan(self) -> os._ScandirIterator[str]:
         try:
@@ -1141,9 +1149,11 @@ class CheckpointStore:
                 f"cannot list the checkpoints directory {self._dir!r}: {exc.strerror or exc}"
             ) from None
 
-    def names(self) -> builtins.list[str]:
+    def names(self, *, refused: bool = False) -> builtins.list[str]:
         """The names :meth:`list` would list, sorted, found without reading any file: for a
-        caller that reads each checkpoint anyway (validation)."""
+        caller that reads each checkpoint anyway (validation). ``refused``: with those of
+        symbolic links leading outside the directory too (reading them raises
+        :class:`CheckpointOutsideDirectory`)."""
         found: builtins.list[str] = []
         scan = self._scan()
         with scan:
@@ -1154,8 +1164,11 @@ class CheckpointStore:
                 try:
                     if entry.is_symlink():
                         real = self._inside(entry.path)
-                        if real is None or not os.path.isfile(real):
-                            continue  # leads outside the directory, or to no file
+                        if real is None:
+                            if not refused:
+                                continue  # leads outside the directory
+                        elif not os.path.isfile(real):
+                            continue  # leads to no file
                     elif not entry.is_file(follow_symlinks=False):
                         continue  # a directory, a FIFO…
                 except OSError:
@@ -1193,6 +1206,8 @@ class CheckpointStore:
                 misses.append(entry)
         if misses or len(items) != len(cache):
             self._refresh(items, misses)
+        else:
+            self._refused = []  # (a symlink is never cached as unchanged: always a miss)
         result = self._listed.copy()
         if seen_temp and time.monotonic() - self._last_sweep > _SWEEP_EVERY:
             self.sweep_temp_files()
@@ -1204,6 +1219,7 @@ class CheckpointStore:
         old = self._cache
         cache: dict[str, _CacheEntry] = {}
         infos: builtins.list[CheckpointInfo] = []
+        refused: builtins.list[str] = []
         for item in items:
             if isinstance(item, str):
                 cache[item] = old[item]
@@ -1212,10 +1228,12 @@ class CheckpointStore:
                 cache[fname] = old[fname]
                 infos.append(item)
         if misses:
-            self._examine(misses, old, cache, infos)
+            self._examine(misses, old, cache, infos, refused)
         infos.sort(key=_NAME_OF)
+        refused.sort()
         self._cache = cache
         self._listed = infos
+        self._refused = refused
 
     def _examine(
         self,
@@ -1223,8 +1241,10 @@ class CheckpointStore:
         old: dict[str, _CacheEntry],
         cache: dict[str, _CacheEntry],
         infos: builtins.list[CheckpointInfo],
+        refused: builtins.list[str],
     ) -> None:
-        """Read new and changed files into ``cache`` and ``infos`` (never raises)."""
+        """Read new and changed files into ``cache`` and ``infos``, and the names of symlinks
+        leading outside the directory into ``refused`` (never raises)."""
         now_ns = time.time_ns()
         describe = self._describe
         dir_fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
@@ -1239,7 +1259,7 @@ class CheckpointStore:
                     try:
                         fd = os.open(fname, _READ_FLAGS, dir_fd=dir_fd)
                     except OSError as exc:
-                        cached = self._open_failed(name, entry, exc, old.get(fname))
+                        cached = self._open_failed(name, entry, exc, old.get(fname), refused)
                     else:
                         try:
                             cached = describe(name, fd, old.get(fname), now_ns)
@@ -1253,18 +1273,25 @@ class CheckpointStore:
             os.close(dir_fd)
 
     def _open_failed(
-        self, name: str, entry: os.DirEntry[str], exc: OSError, old: _CacheEntry | None
+        self,
+        name: str,
+        entry: os.DirEntry[str],
+        exc: OSError,
+        old: _CacheEntry | None,
+        refused: builtins.list[str],
     ) -> _CacheEntry | None:
         if exc.errno == errno.ELOOP:  # a symlink: its own stat says nothing of its target
-            return self._examine_link(name, entry.path, old)
+            real = self._inside(entry.path)
+            if real is None:
+                refused.append(name)  # leads outside the directory: never read
+                return None
+            return self._examine_link(name, real, old)
         if exc.errno == errno.ENOENT:
             return None  # gone since the scan
         return self._unreadable(name, entry, exc)
 
-    def _examine_link(self, name: str, path: str, old: _CacheEntry | None) -> _CacheEntry | None:
-        real = self._inside(path)
-        if real is None:
-            return None  # leads outside the directory: ignored
+    def _examine_link(self, name: str, real: str, old: _CacheEntry | None) -> _CacheEntry | None:
+        """A symlink's entry, by its target ``real`` (in the directory)."""
         try:
             fd = os.open(real, _READ_FLAGS)
         except OSError:

@@ -94,6 +94,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "total": len(listing.rows),
         "error": error,
+        "refused": listing.refused,
         # rendered (and escaped) by the template engine above
         "controls_html": mark_safe(listing.fragment("controls", query, controls)),
         "table_html": mark_safe(table_html),

@@ -263,6 +263,32 @@ def test_symlink_leaving_the_directory_is_refused(store, checkpoints_dir, tmp_pa
     assert store.list() == []
 
 
+def test_symlinks_leaving_the_directory_are_named_apart_from_the_list(
+    store, checkpoints_dir, tmp_path
+):
+    """Left out of the list, but named: someone put them there and should hear of it."""
+    outside = tmp_path / "secret.json"
+    outside.write_bytes(b'{"secret": true}\n')
+    store.write("job", {"a": 1})
+    (checkpoints_dir / "leak.json").symlink_to(outside)
+    (checkpoints_dir / "alias.json").symlink_to("job.json")
+    (tmp_path / "elsewhere").mkdir()
+    (checkpoints_dir / "d.json").symlink_to(tmp_path / "elsewhere")
+
+    assert [info.name for info in store.list()] == ["alias", "job"]
+    assert store.refused_links() == ["d", "leak"]
+    assert store.list() == store.list()  # listed again: still left out, still named
+    assert store.refused_links() == ["d", "leak"]
+    assert store.names() == ["alias", "job"]
+    assert store.names(refused=True) == ["alias", "d", "job", "leak"]
+
+    (checkpoints_dir / "leak.json").unlink()
+    (checkpoints_dir / "d.json").unlink()
+    assert [info.name for info in store.list()] == ["alias", "job"]
+    assert store.refused_links() == []
+    assert store.list() and store.refused_links() == []  # the unchanged listing too
+
+
 def test_symlink_to_a_directory_outside_is_ignored(store, checkpoints_dir, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (checkpoints_dir / "d.json").symlink_to(tmp_path / "elsewhere")

@@ -145,6 +145,14 @@ def test_a_symbolic_link_leading_outside_is_a_refusal_not_a_usage_error(
         assert excinfo.value.returncode == 1, command
         assert "symbolic link that leads outside the checkpoints directory" in str(excinfo.value)
     assert secret.read_text() == '{"secret": true}'
+    # Validating them all reports it too (the list leaves it out), beside the others.
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("validate_checkpoints", "--json", stdout=out)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, "2 checkpoints with errors.")
+    results = {result["name"]: result for result in json.loads(out.getvalue())}
+    assert "symbolic link that leads outside" in results["evil"]["corrupt"]["message"]
+    assert results["my-process"]["errors"] == 0
 
 
 def test_status_of_an_empty_directory(checkpoints_dir) -> None:

@@ -182,6 +182,22 @@ def test_corrupt_files_are_listed_with_their_error_and_a_raw_link(viewer, sample
     assert "line 2" in html
 
 
+def test_symbolic_links_leading_outside_are_not_listed_but_named(viewer, samples_dir, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"secret": true}')
+    (samples_dir / "evil.json").symlink_to(secret)
+    response = viewer.get("/")
+    assert "evil" not in names(response)
+    notice = response.content.decode().split('<div class="alert alert--warning" role="status">')[1]
+    notice = " ".join(notice.split("</div>")[0].split())
+    assert notice.startswith("<p><strong>Not listed:</strong> <code>evil.json</code> is a symbolic")
+    assert "leads outside the checkpoints directory, so it is refused and never read" in notice
+    assert str(tmp_path) not in notice and "secret" not in notice  # the target is not told
+
+    (samples_dir / "evil.json").unlink()
+    assert "Not listed" not in viewer.get("/").content.decode()
+
+
 def test_files_that_are_not_checkpoints_are_not_listed(viewer, samples_dir):
     (samples_dir / "notes.txt").write_text("hello")
     (samples_dir / "my-process.json.lock").write_text("")

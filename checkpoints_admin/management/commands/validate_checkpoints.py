@@ -49,7 +49,9 @@ class Command(CheckpointsCommand):
         if missing:
             raise not_found(missing)
         if not names:
-            names = store.names()  # each is read and parsed once, by check()
+            # Each is read and parsed once, by check(); a symbolic link leading outside the
+            # directory is reported as refused (the list leaves it out).
+            names = store.names(refused=True)
 
         now = datetime.now(UTC)
         stale_after = get_settings().stale_after_seconds
