@@ -35,6 +35,7 @@ class Row(NamedTuple):
     corrupt: bool
     progress: float | None
     last_update: float | None  # Unix time
+    modified: float  # the file's modification time (Unix time)
     pending: int | None
     completed: int | None
     records: tuple[tuple[str, int], ...]
@@ -44,7 +45,7 @@ class Row(NamedTuple):
 
 
 class _Static(NamedTuple):
-    key: tuple[str, str | None, str | None]
+    key: tuple[str, str | None, str | None, float]
     row: Row  # stalled False, warnings without the stale one
 
 
@@ -52,7 +53,7 @@ _static_cache: dict[str, _Static] = {}
 
 
 def _static(info: CheckpointInfo) -> Row:
-    key = (info.name, info.version, info.error)
+    key = (info.name, info.version, info.error, info.modified)
     cached = _static_cache.get(info.name)
     if cached is not None and cached.key == key:
         return cached.row
@@ -60,8 +61,8 @@ def _static(info: CheckpointInfo) -> Row:
     warnings = len(info.findings) - errors
     summary = info.summary
     if info.corrupt or summary is None:
-        row = Row(info.name, info.kind or "", True, None, None, None, None, (), False,
-                  errors + (1 if info.corrupt else 0), warnings)  # fmt: skip
+        row = Row(info.name, info.kind or "", True, None, None, info.modified, None, None, (),
+                  False, errors + (1 if info.corrupt else 0), warnings)  # fmt: skip
     else:
         row = Row(
             info.name,
@@ -69,6 +70,7 @@ def _static(info: CheckpointInfo) -> Row:
             False,
             summary.progress,
             summary.last_update.timestamp() if summary.last_update is not None else None,
+            info.modified,
             summary.pending,
             summary.done,
             tuple(summary.records.items()),
@@ -134,6 +136,11 @@ class CheckpointCollector(Collector):
             "When the job last updated the checkpoint (Unix time).",
             labels=LABELS,
         )
+        modified = GaugeMetricFamily(
+            "checkpoint_file_modified_timestamp_seconds",
+            "When the checkpoint file was last written (Unix time), a corrupt one included.",
+            labels=LABELS,
+        )
         pending = GaugeMetricFamily(
             "checkpoint_pending_units",
             "Units (dates or items) still to process.",
@@ -167,6 +174,7 @@ class CheckpointCollector(Collector):
                 progress.add_metric(labels, row.progress)
             if row.last_update is not None:
                 last_update.add_metric(labels, row.last_update)
+            modified.add_metric(labels, row.modified)
             if row.pending is not None:
                 pending.add_metric(labels, row.pending)
             if row.completed is not None:
@@ -177,7 +185,7 @@ class CheckpointCollector(Collector):
             findings.add_metric([*labels, "error"], row.errors)
             findings.add_metric([*labels, "warning"], row.warnings)
         checkpoints.add_metric([], len(self.rows))
-        yield from (checkpoints, progress, last_update, pending, completed, records)
+        yield from (checkpoints, progress, last_update, modified, pending, completed, records)
         yield from (stalled, corrupt, findings)
 
 

@@ -219,7 +219,7 @@ class _Listed:
     order: tuple[int, str, str]
 
 
-_listed_cache: dict[tuple[str, str | None, str | None, JobSettings, str], _Listed] = {}
+_listed_cache: dict[tuple[str, str | None, str | None, JobSettings, str, float], _Listed] = {}
 
 
 def _state(info: CheckpointInfo, fixed: _Fixed, now: datetime, stale_after: float) -> str:
@@ -233,7 +233,7 @@ def _listed(
 ) -> _Listed:
     fixed = _fixed(info)
     state = _state(info, fixed, now, stale_after)
-    key = (info.name, info.version, info.error, settings, state)
+    key = (info.name, info.version, info.error, settings, state, info.modified)
     listed = _listed_cache.get(key)
     if listed is None:
         job = _make_job(info, settings, fixed, state)
@@ -265,6 +265,10 @@ def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state:
             warnings=fixed.warnings,
         )
     moving = state in MOVING_STATES  # a finish time only means something then
+    last_update, last_update_iso = summary.last_update, fixed.last_update_iso
+    if last_update is None:  # a document without a time of its own: when its file was written
+        last_update = datetime.fromtimestamp(info.modified, UTC)
+        last_update_iso = iso_z(last_update)
     return JobStatus(
         name=info.name,
         display_name=display_name,
@@ -279,12 +283,12 @@ def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state:
         rate=summary.rate,
         rate_unit=summary.rate_unit,
         eta=fixed.eta if moving else None,
-        last_update=summary.last_update,
+        last_update=last_update,
         errors=fixed.errors,
         # The stale-running warning is the one finding that depends on the clock.
         warnings=fixed.warnings + (1 if state == "stalled" else 0),
         eta_iso=fixed.eta_iso if moving else None,
-        last_update_iso=fixed.last_update_iso,
+        last_update_iso=last_update_iso,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -102,6 +104,7 @@ def test_values_of_the_samples(samples_dir):
         "checkpoints_admin_checkpoints": "gauge",
         "checkpoint_progress_ratio": "gauge",
         "checkpoint_last_update_timestamp_seconds": "gauge",
+        "checkpoint_file_modified_timestamp_seconds": "gauge",
         "checkpoint_pending_units": "gauge",
         "checkpoint_completed_units": "gauge",
         "checkpoint_records": "gauge",
@@ -110,6 +113,32 @@ def test_values_of_the_samples(samples_dir):
         "checkpoint_findings": "gauge",
         "checkpoints_admin_audit_entries": "counter",
     }
+
+
+@pytest.mark.django_db
+def test_file_modification_times_are_given_for_every_file_a_corrupt_one_too(samples_dir):
+    """A document without a time of its own (a running daily job), or no document at all,
+    still tells a monitor when its file was last written."""
+    path = samples_dir / f"{DAILY}.json"
+    data = json.loads(path.read_text())
+    for key in ("lastRun", "startTime", "endTime"):
+        del data[key]
+    path.write_text(json.dumps(data))
+    (samples_dir / "broken.json").write_bytes(b'{"status": ')
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    os.utime(samples_dir / "broken.json", (1_700_000_100, 1_700_000_100))
+
+    values = parse(metrics.render(CheckpointStore(samples_dir), stale_after=HOUR, now=NOW).decode())
+    assert of("checkpoint_last_update_timestamp_seconds", DAILY) not in values
+    assert values[of("checkpoint_file_modified_timestamp_seconds", DAILY)] == 1_700_000_000
+    broken = (
+        "checkpoint_file_modified_timestamp_seconds",
+        frozenset({("checkpoint", "broken"), ("kind", "")}),
+    )
+    assert values[broken] == 1_700_000_100
+    os.utime(path, (1_700_000_500, 1_700_000_500))  # written again, the same bytes
+    values = parse(metrics.render(CheckpointStore(samples_dir), stale_after=HOUR, now=NOW).decode())
+    assert values[of("checkpoint_file_modified_timestamp_seconds", DAILY)] == 1_700_000_500
 
 
 @pytest.mark.django_db

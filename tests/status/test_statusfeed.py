@@ -203,6 +203,27 @@ def test_corrupt_file_is_a_job_needing_attention(checkpoints_dir):
     assert entry["lastUpdate"] is None
 
 
+def test_a_job_without_a_time_of_its_own_shows_when_its_file_was_written(store, samples_dir):
+    """As the list does: a running daily job records no update time in its document."""
+    path = samples_dir / "daily_reconciliation_checkpoint.json"
+    data = orjson.loads(path.read_bytes())
+    for key in ("lastRun", "startTime", "endTime"):
+        del data[key]
+    path.write_bytes(orjson.dumps(data))
+    os.utime(path, (1_741_255_200, 1_741_255_200))  # 2025-03-06 10:00:00 UTC
+
+    report = statusfeed.build_report(store, now=NOW, stale_after=HOUR, settings={})
+    daily = next(job for job in report.jobs if job.name == "daily_reconciliation_checkpoint")
+    assert daily.last_update == datetime(2025, 3, 6, 10, 0, tzinfo=UTC)
+    entries = orjson.loads(statusfeed.feed_bytes(report)[0])["checkpoints"]
+    assert entries[0]["lastUpdate"] == "2025-03-06T10:00:00.000Z"
+
+    os.utime(path, (1_741_255_500, 1_741_255_500))  # written again, the same bytes
+    report = statusfeed.build_report(store, now=NOW, stale_after=HOUR, settings={})
+    entries = orjson.loads(statusfeed.feed_bytes(report)[0])["checkpoints"]
+    assert entries[0]["lastUpdate"] == "2025-03-06T10:05:00.000Z"
+
+
 def test_empty_directory(checkpoints_dir):
     report = statusfeed.build_report(
         CheckpointStore(checkpoints_dir), now=NOW, stale_after=HOUR, settings={}
