@@ -129,8 +129,10 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     pending_dates = scans("pendingDates")
     completed_dates = scans("completedDates")
     covered = scans.span("pendingDates", "completedDates")
-    started = epoch_ms_time(data.get("startTime"))
-    updated = epoch_ms_time(data.get("lastUpdateTime"))
+    # A CheckpointManager job keeping its dates in these lists (with id, status, progress)
+    # has its times and status as the manager writes them.
+    started = epoch_ms_time(data.get("startTime")) or parse_time(data.get("created"))
+    updated = epoch_ms_time(data.get("lastUpdateTime")) or parse_time(data.get("lastUpdated"))
     elapsed = _seconds(started, updated)
     stats = data.get("stats")
     stats = stats if isinstance(stats, Mapping) else {}
@@ -162,9 +164,10 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
         rate = _per_second(done, elapsed)
         eta = _eta(left, rate)
         rate_unit = "dates"
+    status = data.get("status")
     return Summary(
         kind=UNIFIED,
-        status=None,
+        status=status if isinstance(status, str) else None,
         progress=progress,
         done=done,
         pending=left,
@@ -195,7 +198,8 @@ def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
     started = parse_time(data.get("startTime"))
     last_run = parse_time(data.get("lastRun"))
     ended = parse_time(data.get("endTime"))
-    times = [moment for moment in (started, last_run, ended) if moment is not None]
+    touched = parse_time(data.get("lastUpdated"))  # as a CheckpointManager job writes it
+    times = [moment for moment in (started, last_run, ended, touched) if moment is not None]
     updated = max(times) if times else None
     elapsed = _seconds(started, ended or last_run)
     rate = _per_second(done, elapsed)

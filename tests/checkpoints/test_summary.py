@@ -339,3 +339,47 @@ def test_examine_leaves_no_reference_cycles(name) -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_a_manager_job_keeping_dates_of_its_own_is_managed_and_blocks_nothing():
+    """CheckpointManager's document with a job field named like a daily job's list."""
+    data = {
+        "id": "nightly-1",
+        "created": "2025-03-06T09:00:00.000Z",
+        "lastUpdated": "2025-03-06T10:00:00.000Z",
+        "status": "running",
+        "progress": 90,
+        "dates": ["2025-03-05", "2025-03-06"],
+    }
+    summary = summarize(data)
+    assert (summary.kind, summary.progress) == ("managed", 0.9)
+    now = datetime(2025, 3, 6, 10, 5, tzinfo=UTC)
+    assert summary.state(now=now, stale_after=3600) == "running"
+    assert summary.state(now=now + timedelta(hours=2), stale_after=3600) == "stalled"
+    assert [f for f in validate(data, now=now) if f.severity == "error"] == []
+
+
+def test_a_manager_job_keeping_unified_lists_has_the_managers_status_and_times():
+    """Both unified lists make it a unified job (its dates are the measure), but the status
+    and times are the manager's: it can stall, and a failed run shows as failed."""
+    data = {
+        "id": "recon-1",
+        "created": "2025-03-06T09:00:00.000Z",
+        "lastUpdated": "2025-03-06T10:00:00.000Z",
+        "status": "running",
+        "progress": 50,
+        "pendingDates": ["2025-03-07"],
+        "completedDates": ["2025-03-06"],
+    }
+    summary = summarize(data)
+    assert (summary.kind, summary.progress, summary.status) == (
+        "unified-reconciliation",
+        0.5,
+        "running",
+    )
+    assert summary.started == datetime(2025, 3, 6, 9, 0, tzinfo=UTC)
+    assert summary.last_update == datetime(2025, 3, 6, 10, 0, tzinfo=UTC)
+    now = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
+    assert summary.state(now=now, stale_after=3600) == "stalled"
+    assert summarize({**data, "status": "failed"}).state(now=now, stale_after=3600) == "failed"
+    assert summarize({**data, "pendingDates": []}).state(now=now, stale_after=3600) == "stalled"

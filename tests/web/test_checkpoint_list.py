@@ -188,7 +188,8 @@ def test_symbolic_links_leading_outside_are_not_listed_but_named(viewer, samples
     (samples_dir / "evil.json").symlink_to(secret)
     response = viewer.get("/")
     assert "evil" not in names(response)
-    notice = response.content.decode().split('<div class="alert alert--warning alert--page" role="status">')[1]
+    opening = '<div class="alert alert--warning alert--page" role="status">'
+    notice = response.content.decode().split(opening)[1]
     notice = " ".join(notice.split("</div>")[0].split())
     assert notice.startswith("<p><strong>Not listed:</strong> <code>evil.json</code> is a symbolic")
     assert "leads outside the checkpoints directory, so it is refused and never read" in notice

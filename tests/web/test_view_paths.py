@@ -48,7 +48,8 @@ def test_the_list_says_why_when_the_directory_cannot_be_listed(viewer, tmp_path,
     settings.CHECKPOINTS_DIR = regular
     response = viewer.get("/")
     assert response.status_code == 200
-    assert '<div class="alert" role="alert">the checkpoints directory ' in text_of(response)
+    alert = '<div class="alert alert--page" role="alert">the checkpoints directory '
+    assert alert in text_of(response)
     assert "not-a-directory&#x27; is not a directory</div>" in text_of(response)
     # The diff page still offers its form, with no names to pick.
     assert viewer.get("/diff/").status_code == 200
