@@ -19,7 +19,12 @@ from checkpoints_admin.checkpoints.errors import (
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.manager import CheckpointManager
-from checkpoints_admin.checkpoints.store import Checkpoint, CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints.store import (
+    Checkpoint,
+    CheckpointInfo,
+    CheckpointStore,
+    utc_now_iso,
+)
 
 __all__ = [
     "Checkpoint",
@@ -39,4 +44,5 @@ __all__ = [
     "InvalidCheckpointName",
     "InvalidDocument",
     "VersionConflict",
+    "utc_now_iso",
 ]

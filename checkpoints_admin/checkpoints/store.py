@@ -8,7 +8,8 @@ Only this module opens, locks, replaces or deletes checkpoint files. The protoco
   ``os.replace`` and made durable by an fsync of the directory; readers need no lock;
 - the version of a checkpoint is the sha256 of its bytes;
 - temp files left by a killed writer are swept by :meth:`CheckpointStore.sweep_temp_files`,
-  which :meth:`CheckpointStore.list` calls when it sees temp files (at most every ten minutes).
+  which :meth:`CheckpointStore.list` calls when it sees temp files and a manager when it starts
+  (each at most every ten minutes); only those an hour old, as a writer may be using one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -94,8 +96,13 @@ _TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za
 _RESERVED_SUFFIXES: Final = (".lock", ".tmp")
 _NOT_NAME_ENDINGS: Final = (".lock", ".tmp", ".json")
 
+# Dataclasses and date/time objects are refused (orjson would write them): a datetime without
+# a zone would be read back as UTC, and the seed's files keep times as strings they chose.
 _DUMP_OPTIONS: Final = (
-    orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS
+    orjson.OPT_INDENT_2
+    | orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
 _MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
@@ -211,8 +218,18 @@ def _unencodable(node: Any, path: list[str | int]) -> str | None:
         return None
     if isinstance(node, float):
         return None
+    if isinstance(node, date | clock_time):
+        example = (
+            "its isoformat(), 2025-03-06"
+            if type(node) is date
+            else "utc_now_iso() gives the seed's form, 2025-03-06T10:15:23.456Z"
+        )
+        return (
+            f"the value at {where} is a {type(node).__name__}, which is not JSON: write it as "
+            f"a string ({example})"
+        )
     try:
-        orjson.dumps(node)
+        orjson.dumps(node, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     except orjson.JSONEncodeError:
         return f"the value at {where} is a {type(node).__name__}, which is not JSON"
     return None
@@ -428,7 +445,7 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def _write_failure(name: str, exc: OSError) -> str:
+def _write_failure(name: str, exc: OSError, *, existed: bool = True) -> str:
     reasons = {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is exceeded",
@@ -438,7 +455,8 @@ def _write_failure(name: str, exc: OSError) -> str:
         errno.EPERM: "operation not permitted",
     }
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
-    return f"could not write checkpoint {name!r}: {reason}; the previous file is unchanged"
+    outcome = "the previous file is unchanged" if existed else "no file was created"
+    return f"could not write checkpoint {name!r}: {reason}; {outcome}"
 
 
 def _conflict(name: str, expected: str | None | _Missing, actual: str | None) -> VersionConflict:
@@ -502,10 +520,20 @@ class StagedWrite:
     asked to leave it to the caller), :meth:`CheckpointStore.install` renames the file over
     the checkpoint, :meth:`discard` removes it."""
 
-    __slots__ = ("_fd", "_guard", "mode", "name", "temp_path", "version")
+    __slots__ = ("_fd", "_guard", "existed", "mode", "name", "temp_path", "version")
 
-    def __init__(self, name: str, temp_path: str, version: str, mode: int, fd: int | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        temp_path: str,
+        version: str,
+        mode: int,
+        fd: int | None,
+        *,
+        existed: bool = True,
+    ) -> None:
         self.name = name
+        self.existed = existed  # whether a file was there to replace when this was staged
         self.temp_path = temp_path
         self.version = version
         self.mode = mode
@@ -529,7 +557,8 @@ class StagedWrite:
                     os.close(fd)
             except OSError as exc:
                 self._unlink()
-                raise CheckpointWriteError(_write_failure(self.name, exc), name=self.name) from None
+                message = _write_failure(self.name, exc, existed=self.existed)
+                raise CheckpointWriteError(message, name=self.name) from None
 
     def discard(self) -> None:
         """Remove the temp file (nothing when it was installed or removed already)."""
@@ -567,6 +596,8 @@ class CheckpointStore:
         if create:
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                pass  # not a directory: check_directory() says so
             except OSError as exc:
                 raise CheckpointsDirectoryError(
                     f"cannot create the checkpoints directory {str(self.directory)!r}: "
@@ -1019,7 +1050,8 @@ class CheckpointStore:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
         except OSError as exc:
-            raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
+            message = _write_failure(name, exc, existed=old is not None)
+            raise CheckpointWriteError(message, name=name) from None
         mode = 0o666 & ~_umask() if old is None else stat.S_IMODE(old.st_mode)
         try:
             try:
@@ -1041,10 +1073,11 @@ class CheckpointStore:
             with suppress(OSError):
                 os.unlink(tmp)
             if isinstance(exc, OSError):
-                raise CheckpointWriteError(_write_failure(name, exc), name=name) from None
+                message = _write_failure(name, exc, existed=old is not None)
+                raise CheckpointWriteError(message, name=name) from None
             raise
         version = version or version_of(raw)
-        return StagedWrite(name, tmp, version, mode, None if sync else fd)
+        return StagedWrite(name, tmp, version, mode, None if sync else fd, existed=old is not None)
 
     def _install(self, staged: StagedWrite, path: str, old: os.stat_result | None) -> None:
         """Rename the staged temp file over ``path`` and fsync the directory."""
@@ -1054,7 +1087,8 @@ class CheckpointStore:
             os.replace(staged.temp_path, path)
         except OSError as exc:
             staged.discard()
-            raise CheckpointWriteError(_write_failure(staged.name, exc), name=staged.name) from None
+            message = _write_failure(staged.name, exc, existed=old is not None)
+            raise CheckpointWriteError(message, name=staged.name) from None
         try:
             _fsync_directory(self._dir)
         except OSError as exc:
@@ -1095,6 +1129,13 @@ class CheckpointStore:
                 )
 
     # -- temp files -----------------------------------------------------------------------------
+
+    def sweep_if_due(self) -> None:
+        """Sweep leftover temp files unless this store did within the last ten minutes (a
+        job's manager calls it when it starts, so a job nobody lists cleans up after the
+        crashes it had)."""
+        if time.monotonic() - self._last_sweep > _SWEEP_EVERY:
+            self.sweep_temp_files()
 
     def sweep_temp_files(self, older_than: float = 3600) -> list[Path]:
         """Remove this store's temp files (``.N.json.*.tmp``) not modified for ``older_than`` s."""

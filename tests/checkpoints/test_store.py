@@ -899,3 +899,22 @@ def test_install_syncs_a_staged_write_nobody_synced_and_discard_closes_it(store,
     assert len(os.listdir("/proc/self/fd")) == opened - 1
     assert store.read("job").data == {"n": 1}
     assert temp_files(checkpoints_dir) == []
+
+
+def test_a_directory_that_is_missing_or_no_directory_is_said_so(tmp_path: Path) -> None:
+    from checkpoints_admin.checkpoints import CheckpointsDirectoryError
+
+    a_file = tmp_path / "checkpoints"
+    a_file.write_text("not a directory")
+    for create in (True, False):
+        with pytest.raises(CheckpointsDirectoryError) as excinfo:
+            CheckpointStore(a_file, create=create)
+        assert str(excinfo.value) == f"the checkpoints directory {str(a_file)!r} is not a directory"
+    with pytest.raises(CheckpointsDirectoryError) as excinfo:
+        CheckpointStore(tmp_path / "missing", create=False)
+    assert str(excinfo.value).endswith("missing' does not exist")
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(CheckpointsDirectoryError) as excinfo:
+        CheckpointStore(a_file / "below")  # its parent is a file
+    assert "cannot create the checkpoints directory" in str(excinfo.value)
+    assert CheckpointStore(tmp_path / "made").directory.is_dir()

@@ -250,7 +250,12 @@ def test_failed_creation_leaves_nothing_behind(checkpoints_dir):
     result = run_python(FAILING_WRITE, str(checkpoints_dir), "new")
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["error"] == "CheckpointWriteError"
+    failure = json.loads(result.stdout)
+    assert failure["error"] == "CheckpointWriteError"
+    assert failure["message"] == (
+        "could not write checkpoint 'new': the file is larger than the file size limit; "
+        "no file was created"
+    )
     assert sorted(os.listdir(checkpoints_dir)) == ["new.json.lock"]
 
 
