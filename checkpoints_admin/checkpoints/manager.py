@@ -67,7 +67,8 @@ class CheckpointManager:
     ``autosave_seconds`` None or 0: every ``update()`` is saved before it returns. A positive
     number: updates are kept in memory and a background (daemon) thread saves them every that
     many seconds; ``save()``, ``complete()``, ``close()`` and leaving a ``with`` block save at
-    once, and pending updates are flushed when the interpreter exits normally.
+    once, and pending updates are flushed when the interpreter exits normally (a manager
+    dropped with unsaved updates is kept until they are saved).
 
     All methods are thread-safe. ``directory`` defaults to the ``CHECKPOINTS_DIR`` environment
     variable, else ``./checkpoints``; pass ``store`` to share a :class:`CheckpointStore`.
@@ -118,6 +119,8 @@ class CheckpointManager:
         self._base_raw: bytes | None = None
         self._version: str | None = None
         self._pending: list[_Pending] = []
+        # Updates _rebuild dropped (they failed over the file's newer content), with why.
+        self._dropped: list[tuple[_Pending, Exception]] = []
         self._closed = False
         self._completed = False
         self._stop = threading.Event()
@@ -149,6 +152,7 @@ class CheckpointManager:
                         self._base_raw = raw
                         self._version = version_of(raw)
                 self._start_autosave()
+                self.store.sweep_if_due()  # temp files left by earlier runs that were killed
             return _copy(self._doc)
 
     @property
@@ -225,6 +229,7 @@ class CheckpointManager:
             self._stop_autosave()
             self._closed = True
             _live.discard(self)
+            self._track()
 
     def __enter__(self) -> Self:
         self.init()
@@ -270,9 +275,16 @@ class CheckpointManager:
             self._apply(self._doc, entry, validate=not save_now)
             self._pending.append(entry)
             if save_now:
+                self._dropped.clear()
                 self._save()
+                # Someone changed the file first and the function failed over its content:
+                # the caller waits for this save, so it hears why, as from the first call.
+                for dropped, error in self._dropped:
+                    if dropped is entry:
+                        raise error
             saved = True
         finally:
+            self._dropped.clear()
             if not saved:
                 # Drop the failed update; the function may have changed the document in place
                 # before failing, so the document is rebuilt from its base and the updates kept.
@@ -280,6 +292,7 @@ class CheckpointManager:
                     self._pending.pop()
                 if callable(entry) or save_now:
                     self._doc = self._rebuild(self._base_doc)
+            self._track()
 
     def _apply(self, doc: dict[str, Any], entry: _Pending, *, validate: bool) -> None:
         """Apply one update to ``doc`` in place."""
@@ -307,15 +320,17 @@ class CheckpointManager:
             for index, entry in enumerate(self._pending):
                 try:
                     self._apply(doc, entry, validate=True)
-                except Exception:
+                except Exception as exc:
                     logger.exception(
                         "checkpoint %s: an unsaved update failed when re-applied over the "
                         "file's current content and was dropped",
                         self.name,
                     )
                     del self._pending[index]
+                    self._dropped.append((entry, exc))
                     break
             else:
+                self._track()
                 return doc
 
     # -- files --------------------------------------------------------------------------------
@@ -385,6 +400,7 @@ class CheckpointManager:
         self._base_raw = raw
         self._version = version
         self._pending.clear()
+        self._track()
 
     def _base_doc(self) -> dict[str, Any]:
         if self._base_raw is None:
@@ -422,6 +438,14 @@ class CheckpointManager:
             daemon=True,
         )
         self._thread.start()
+
+    def _track(self) -> None:
+        """Hold on to this manager while it has unsaved updates, so that they are saved by
+        the timer or at exit even when the job dropped it without closing it."""
+        if self._pending and not self._closed:
+            _unsaved.add(self)
+        else:
+            _unsaved.discard(self)
 
     def _stop_autosave(self) -> None:
         # Not joined: the thread may be waiting for self._lock, which the caller holds; it
@@ -523,6 +547,8 @@ def _autosave_loop(
 
 # Managers with a document loaded and not closed; flushed when the interpreter exits.
 _live: weakref.WeakSet[CheckpointManager] = weakref.WeakSet()
+# Those of them with unsaved updates, held (their auto-save thread only refers to them weakly).
+_unsaved: set[CheckpointManager] = set()
 
 
 @atexit.register

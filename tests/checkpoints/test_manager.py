@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -410,6 +411,91 @@ def test_a_function_failing_on_the_new_content_is_dropped_the_others_kept(
     assert any(r.levelno == logging.ERROR and "dropped" in r.getMessage() for r in manager_log)
 
 
+def test_a_function_failing_on_the_new_content_raises_when_saved_at_once(
+    checkpoints_dir: Path, store: CheckpointStore
+) -> None:
+    """Without auto-save the caller waits for the save: it hears that its update failed over
+    what an operator wrote meanwhile, and nothing of it is written."""
+    cp = CheckpointManager("job", SEED_INITIAL, directory=checkpoints_dir)
+    cp.init()
+    current = store.read("job")
+    store.write("job", {**current.data, "pendingItems": []}, expected_version=current.version)
+    operators = (checkpoints_dir / "job.json").read_bytes()
+
+    with pytest.raises(IndexError):
+        cp.update(lambda cur: {"next": cur["pendingItems"][0]})
+    assert (checkpoints_dir / "job.json").read_bytes() == operators
+    assert not cp.dirty
+    assert cp.data["pendingItems"] == [] and "next" not in cp.data
+    cp.update({"progress": 10})  # the manager goes on from the operator's content
+    assert store.read("job").data["progress"] == 10
+    assert store.read("job").data["pendingItems"] == []
+
+
+DROPPED_SCRIPT = """
+import gc, sys, time
+from checkpoints_admin.checkpoints import CheckpointManager
+
+def work(name, autosave):
+    cp = CheckpointManager(name, {"status": "running", "progress": 0}, autosave,
+                           directory=sys.argv[1])
+    cp.init()
+    cp.update({"progress": 42})
+
+work("timer", 0.05)  # dropped: its timer still saves it
+work("exit", 3600)  # dropped: saved when the interpreter exits
+gc.collect()
+deadline = time.monotonic() + 30
+while '"progress": 42' not in open(sys.argv[1] + "/timer.json").read():
+    assert time.monotonic() < deadline, "the dropped manager's update was never saved"
+    time.sleep(0.02)
+print("saved by the timer", flush=True)
+"""
+
+
+def test_a_manager_dropped_with_unsaved_updates_still_saves_them(checkpoints_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", DROPPED_SCRIPT, str(checkpoints_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "saved by the timer\n"
+    assert read_json(checkpoints_dir, "timer")["progress"] == 42
+    assert read_json(checkpoints_dir, "exit")["progress"] == 42
+
+
+def test_a_saved_manager_is_not_held(checkpoints_dir: Path) -> None:
+    """Only unsaved updates keep a dropped manager alive: a clean one can be collected."""
+    import gc
+    import weakref
+
+    cp = CheckpointManager("job", SEED_INITIAL, 3600, directory=checkpoints_dir)
+    cp.init()
+    cp.update({"progress": 3})
+    ref = weakref.ref(cp)
+    del cp
+    gc.collect()
+    assert ref() is not None  # unsaved: held until saved
+    ref().save()
+    gc.collect()
+    assert ref() is None
+
+
+def test_starting_a_manager_sweeps_temp_files_left_by_killed_runs(checkpoints_dir: Path) -> None:
+    old = checkpoints_dir / ".job.json.abc123.tmp"
+    old.write_bytes(b'{"half": ')
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = checkpoints_dir / ".job.json.def456.tmp"  # a writer may be using it
+    fresh.write_bytes(b"{")
+
+    CheckpointManager("job", SEED_INITIAL, directory=checkpoints_dir).init()
+    assert not old.exists()
+    assert fresh.exists()
+
+
 @pytest.mark.slow
 def test_threads_share_one_manager(checkpoints_dir: Path, store: CheckpointStore) -> None:
     cp = CheckpointManager("counter", COUNTER_INITIAL, 0.01, directory=checkpoints_dir)
@@ -609,6 +695,9 @@ def saved_job(
         ({2: "x"}, "not a string"),
         (["progress", 1], "must be a mapping or a function"),
         (7, "must be a mapping or a function"),
+        # A naive datetime would be read back as UTC: times are strings the job chooses.
+        ({"lastRun": datetime.datetime(2025, 3, 6, 10, 15)}, "/lastRun is a datetime"),
+        (lambda cur: {"day": datetime.date(2025, 3, 6)}, "/day is a date, which is not JSON"),
     ],
     ids=[
         "list",
@@ -621,6 +710,8 @@ def saved_job(
         "map-int-key",
         "list-arg",
         "int-arg",
+        "datetime",
+        "date",
     ],  # fmt: skip
 )
 def test_invalid_update_is_refused_and_nothing_changes(
