@@ -13,18 +13,25 @@ service and render: they never write a file or an audit row themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property
+from functools import cached_property, wraps
 from typing import Any, Final
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
@@ -577,6 +584,26 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     return _choose_page(request, spec, current, form)
 
 
+def _post_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A step that takes a POST; a GET of its address (the browser's Back button, htmx
+    restoring history, a bookmark) is sent to where the intervention starts, not a 405."""
+
+    @wraps(view)
+    def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method in ("GET", "HEAD"):
+            name, key = kwargs.get("name"), kwargs.get("key")
+            if name is None:
+                return HttpResponseRedirect(reverse("checkpoint_create"))
+            if key == "restore":
+                return HttpResponseRedirect(reverse("checkpoint_detail", args=(name,)))
+            return HttpResponseRedirect(reverse("intervention", args=(name, key)))
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 # --- live check ----------------------------------------------------------------------------------
 
 
@@ -610,7 +637,7 @@ def _checked_page(
     return _choose_page(request, spec, current, form, checked=checked)
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
@@ -628,7 +655,7 @@ def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
 # --- step 2: preview -----------------------------------------------------------------------------
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def preview(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
@@ -825,7 +852,7 @@ def _applied(request: HtmxHttpRequest, applied: services.Applied) -> HttpRespons
     return HttpResponseRedirect(url)
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
@@ -969,7 +996,7 @@ def _create_form(request: HtmxHttpRequest) -> tuple[Spec, CreateForm]:
     return _spec(request, "create"), CreateForm(request.POST)
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
@@ -979,7 +1006,7 @@ def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
     return _checked_page(request, spec, name, None, form)
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def create_preview(request: HtmxHttpRequest) -> HttpResponseBase:
@@ -992,7 +1019,7 @@ def create_preview(request: HtmxHttpRequest) -> HttpResponseBase:
     return _preview(request, spec, name, form, None, reason=reason)
 
 
-@require_POST
+@_post_only
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def create_apply(request: HtmxHttpRequest) -> HttpResponseBase:
