@@ -34,6 +34,7 @@ from checkpoints_admin.audit import (
 )
 from checkpoints_admin.checkpoints import (
     Checkpoint,
+    CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
     CheckpointNotFound,
@@ -455,6 +456,24 @@ def _result(
             ) from None
     after = _compute(action, params, before, name)
     return after, encode_document(after), None
+
+
+def repeats(entry: AuditEntry, action: str, params: dict[str, Any]) -> bool:
+    """Whether ``action`` with ``params``, applied to the file as ``entry`` found it, is the
+    change ``entry`` made: the same result (a second click on Apply, Back and Apply again)."""
+    if entry.action != action:
+        return False
+    name = entry.checkpoint
+    try:
+        params = _params_dict(params, name)
+        before = None
+        if entry.before is not None:
+            before = decode_document(entry.before.raw, name=name)
+        document = _document(params, name) if action == "create" else None
+        _after, after_raw, _restores = _result(action, params, before, document, name)
+    except (CheckpointError, SnapshotCorrupt):
+        return False
+    return (version_of(after_raw) if after_raw is not None else None) == entry.result_version
 
 
 def _summary(

@@ -507,6 +507,9 @@ def _preview(
             seen=current.checkpoint if current is not None else None,
         )
     except CheckpointExists as exc:
+        done = _already_applied(request, spec, name, None, _version_now(name), form.params)
+        if done is not None:
+            return done
         form.add_error("name", exc.message)
         return _choose_page(request, spec, current, form, status=422)
     except InvalidCheckpointName as exc:
@@ -757,6 +760,44 @@ def _refused_apply(
     )
 
 
+def _already_applied(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    base: str | None,
+    actual: str | None,
+    params: dict[str, Any],
+) -> HttpResponse | None:
+    """The result page of this very change when the file moved on because this person
+    applied it already (a second click, Back and Apply again): the checkpoint's last entry
+    is theirs, this change (``params``) from the version they previewed to the file as it
+    is now."""
+    last = (
+        AuditEntry.objects.filter(checkpoint=name, outcome=AuditEntry.APPLIED)
+        .order_by("-seq")
+        .select_related("before")
+        .first()
+    )
+    if last is None or (last.action, last.actor) != (spec.action, request.user.get_username()):
+        return None
+    if (last.base_version, last.result_version) != (base, actual):
+        return None
+    if not services.repeats(last, spec.action, params):
+        return None  # another change from the same version
+    url = reverse("intervention_result", args=(name, last.seq))
+    text = (
+        f"This {spec.action} was applied already, as audit entry #{last.seq}; "
+        "nothing more was done."
+    )
+    if wants_partial(request):
+        response = HttpResponse(status=204)
+        response["HX-Location"] = url
+        trigger_client_event(response, MESSAGE_EVENT, {"level": "info", "text": text})
+        return response
+    messages.info(request, text)
+    return HttpResponseRedirect(url)
+
+
 def _apply(
     request: HtmxHttpRequest, spec: Spec, name: str, form: Any, current: Current | None
 ) -> HttpResponse:
@@ -767,6 +808,9 @@ def _apply(
     reason = apply_form.cleaned_data["reason"]
     now_version = current.version if current is not None else None
     if current is not None and now_version != base:
+        done = _already_applied(request, spec, name, base, now_version, form.params)
+        if done is not None:
+            return done
         return _conflict(
             request,
             spec,
@@ -789,6 +833,9 @@ def _apply(
             seen=current.checkpoint if current is not None else None,
         )
     except VersionConflict as exc:
+        done = _already_applied(request, spec, name, exc.expected, exc.actual, form.params)
+        if done is not None:
+            return done
         return _conflict(
             request,
             spec,
@@ -824,6 +871,9 @@ def _apply(
         apply_form.add_error(None, exc.message)
         return _refused_apply(request, spec, name, form, apply_form, current, status=422)
     except CheckpointExists as exc:
+        done = _already_applied(request, spec, name, None, _version_now(name), form.params)
+        if done is not None:
+            return done
         form.add_error("name", exc.message)
         return _choose_page(request, spec, current, form, status=422)
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
@@ -864,6 +914,11 @@ def apply(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     gone = not current.exists and spec.key != "restore"
     if gone or (current.data is None and spec.needs_document):
         # Deleted (or broken) since the preview: say what happened, apply nothing.
+        if spec.key == "reset":  # applied already by this person?
+            posted = _posted_version(request)
+            done = _already_applied(request, spec, name, posted, current.version, {})
+            if done is not None:
+                return done
         return _conflict(
             request,
             spec,
@@ -890,6 +945,14 @@ class _Carried:
 
     def carry(self) -> list[tuple[str, str]]:
         return [(key, value) for key in self.FIELDS for value in self.data.getlist(key)]
+
+
+def _version_now(name: str) -> str | None:
+    """The version of checkpoint ``name`` on disk now (None: no file, or unreadable)."""
+    try:
+        return version_of(get_store().read_raw(name))
+    except CheckpointError:
+        return None
 
 
 def _posted_version(request: HtmxHttpRequest) -> str | None:

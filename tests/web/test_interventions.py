@@ -300,6 +300,40 @@ def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, s
     assert state(samples_dir) == before
 
 
+def test_applying_the_same_preview_twice_shows_the_first_result_not_a_conflict(
+    operator, admin, samples_dir
+):
+    """A second click (or Back and Apply again) finds the file at the result of this very
+    change: it is sent to that result, told so, and nothing more is written."""
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    first = apply_preview(operator, UNIFIED, "skip", shown)
+    assert first.status_code == 302
+    after_first = state(samples_dir)
+    again = apply_preview(operator, UNIFIED, "skip", shown)
+    assert (again.status_code, again["Location"]) == (302, first["Location"])
+    page = text(operator.get(again["Location"]))
+    assert "This skip was applied already, as audit entry #1; nothing more was done." in page
+    assert state(samples_dir) == after_first
+    fields = {**form_fields(text(shown)), "reason": REASON}
+    partial = operator.post(f"/checkpoints/{UNIFIED}/skip/apply", fields, headers=HTMX)
+    assert (partial.status_code, partial["HX-Location"]) == (204, first["Location"])
+    assert state(samples_dir) == after_first
+
+    # Someone else's change, or another change from that version, is still a conflict.
+    other = preview(admin, UNIFIED, "skip", {"dates": "2025-03-06"})  # (now not pending)
+    assert other.status_code == 422
+    assert apply_preview(admin, UNIFIED, "skip", shown).status_code == 409
+    assert apply_preview(operator, UNIFIED, "reprocess", shown).status_code == 409
+    assert state(samples_dir) == after_first
+
+    # A reset applied twice: the second finds no file, made so by this very reset.
+    shown = admin.get(f"/checkpoints/{MANAGED}/reset/")
+    done = apply_preview(admin, MANAGED, "reset", shown, confirm=MANAGED)
+    assert done.status_code == 302
+    again = apply_preview(admin, MANAGED, "reset", shown, confirm=MANAGED)
+    assert (again.status_code, again["Location"]) == (302, done["Location"])
+
+
 def test_skip_and_reprocess_items(operator, samples_dir):
     choose = text(operator.get(f"/checkpoints/{MANAGED}/skip/"))
     assert "<h1>Skip items</h1>" in choose
