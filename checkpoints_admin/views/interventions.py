@@ -1007,15 +1007,17 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "has_choose": entry.action not in ("reset", "restore"),
         "undo_url": undo_url,
         "undo_needs_reset": entry.before_id is None,
+        "can_change": request.user.has_perm(CHANGE_CHECKPOINTS),
         "can_audit": request.user.has_perm(VIEW_AUDIT),
     }
 
 
 @require_GET
-@permission_required(VIEW_CHECKPOINTS, CHANGE_CHECKPOINTS)
+@permission_required(VIEW_CHECKPOINTS)
 @never_cache
 def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
-    """What an applied intervention did, with an Undo that previews restoring the before."""
+    """What an applied intervention did, with an Undo that previews restoring the before
+    (a viewer sent a link to it reads it without one)."""
     entry = entry_or_404(seq, "before", "after", checkpoint=name)
     return render(request, "interventions/result.html", _result_context(request, entry))
 

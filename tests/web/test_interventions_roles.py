@@ -46,7 +46,6 @@ def write_requests(directory) -> list[tuple[str, str, dict]]:
         ("get", f"{base}/restore/?entry=1&side=before", {}),
         ("post", f"{base}/restore/preview", restore),
         ("post", f"{base}/restore/apply", {**restore, **apply}),
-        ("get", f"{base}/applied/1/", {}),
         ("get", "/create/", {}),
         ("post", "/create/check", {"name": "new-one", "document": "{}"}),
         ("post", "/create/preview", {"name": "new-one", "document": "{}"}),
@@ -103,6 +102,17 @@ def test_viewers_are_refused_every_write_url_with_a_valid_csrf_token(csrf_client
         refused[(method, url)] = (response.status_code, DENIED in response.content.decode())
     assert set(refused.values()) == {(403, True)}, refused
     assert state(entry_one) == before
+
+
+def test_a_result_page_is_read_only_for_viewers(signed_in, entry_one):
+    """A link to what was applied, shared with a viewer, opens, without an Undo."""
+    url = f"/checkpoints/{UNIFIED}/applied/1/"
+    page = signed_in("viewer").get(url)
+    assert page.status_code == 200
+    assert "2025-03-06 pendingDates → completedDates" in page.content.decode()
+    assert "Undo" not in page.content.decode()
+    assert "Undo…" in signed_in("operator").get(url).content.decode()
+    assert signed_in("").get(url).status_code == 403
 
 
 def test_a_user_without_a_role_is_refused_too(csrf_client, entry_one):
