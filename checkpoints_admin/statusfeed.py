@@ -22,7 +22,7 @@ from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.kinds import count_findings
-from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary
+from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary, rate_text
 from checkpoints_admin.queries import (
     DATE_KINDS,
     DateIndex,
@@ -518,17 +518,6 @@ DAY_WORDS: Final = {
 }
 
 
-def _rate_text(rate: float, unit: str) -> str:
-    """``24.0 records/s``, or per minute, hour or day when slower."""
-    per, value = "day", rate * 86400
-    for candidate, factor in (("s", 1), ("min", 60), ("h", 3600)):
-        if rate * factor >= 1:
-            per, value = candidate, rate * factor
-            break
-    amount = f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
-    return f"{amount} {unit or 'units'}/{per}"
-
-
 @dataclass(frozen=True, slots=True)
 class Card:
     """A job as the status page's card shows it; every value is plain text (autoescaped)."""
@@ -579,7 +568,7 @@ class Card:
     def rate(self) -> str:
         if not self.job.rate or self.job.state not in ("running", "pending"):
             return ""
-        return _rate_text(self.job.rate, self.job.rate_unit or self.job.unit)
+        return rate_text(self.job.rate, self.job.rate_unit or self.job.unit, short=False) or ""
 
     @property
     def strip_days(self) -> list[tuple[Day, str]]:

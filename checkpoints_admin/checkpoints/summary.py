@@ -101,6 +101,28 @@ class Summary:
         return "running"
 
 
+_RATE_PERIODS: Final = (("s", 1), ("min", 60), ("h", 3600), ("d", 86400), ("wk", 604800))
+_SHORT_UNITS: Final = {"records": "rec", "dates": "dates", "items": "items"}
+_LONG_PERIODS: Final = {"d": "day", "wk": "week"}
+
+
+def rate_text(rate: float | None, unit: str, *, short: bool = True) -> str | None:
+    """A rate in units per second as people read it: ``24.0 rec/s``, ``3.2 dates/h``, per
+    the first of second, minute, hour, day and week it reaches one in (``< 0.1 items/wk``
+    at the slowest); None for no rate. ``short``: ``rec`` and ``/d``; else ``records`` and
+    ``/day``."""
+    if rate is None or not rate > 0:
+        return None
+    value, per = rate * 604800, "wk"
+    for candidate, factor in _RATE_PERIODS:
+        if rate * factor >= 1:
+            value, per = rate * factor, candidate
+            break
+    amount = "< 0.1" if value < 0.1 else f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    word = (_SHORT_UNITS.get(unit, unit) if short else unit) or "units"
+    return f"{amount} {word}/{per if short else _LONG_PERIODS.get(per, per)}"
+
+
 def _count(mapping: Mapping[str, Any], key: str) -> int | None:
     value = mapping.get(key)
     return value if type(value) is int and value >= 0 else None

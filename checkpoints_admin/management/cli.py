@@ -26,6 +26,7 @@ from checkpoints_admin.checkpoints import (
     InvalidCheckpointName,
     VersionConflict,
 )
+from checkpoints_admin.checkpoints.summary import rate_text as summary_rate_text
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.kinds import Finding
@@ -442,18 +443,9 @@ def duration(seconds: float | None, *, parts: int = 2) -> str:
     return " ".join(out)
 
 
-_SHORT_UNITS = {"records": "rec", "dates": "dates", "items": "items"}
-
-
 def rate_text(rate: float | None, unit: str) -> str:
-    """Units per second as the most readable of ``/s``, ``/min``, ``/h``, ``/d``."""
-    if rate is None or rate <= 0:
-        return "-"
-    label = _SHORT_UNITS.get(unit, unit or "units")
-    for per, factor in (("s", 1), ("min", 60), ("h", 3600)):
-        if rate * factor >= 1:
-            return f"{rate * factor:,.1f} {label}/{per}"
-    return f"{rate * 86400:,.1f} {label}/d"
+    """Units per second as the most readable of ``/s`` … ``/wk``; ``-`` when unknown."""
+    return summary_rate_text(rate, unit) or "-"
 
 
 class DatesCommand(WriteCommand):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from checkpoints_admin.checkpoints.summary import Summary
+from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
 
 register = template.Library()
@@ -119,22 +119,15 @@ def eta(summary: Summary | None, state: str | None, now: datetime | None = None)
     return duration(left) if left >= 0 else "overdue"
 
 
-_RATE_UNITS = {"records": "rec", "dates": "dates", "items": "items"}
-
-
 @register.filter
 def rate(summary: Any) -> str:
-    """``24.0 rec/s``, ``3.2 dates/h``: per second, minute, hour or day, whichever reads best."""
+    """``24.0 rec/s``, ``3.2 dates/h``: per second, minute, hour, day or week, whichever
+    reads best (:func:`rate_text`); ``—`` when unknown."""
     value = getattr(summary, "rate", None)
-    if not isinstance(value, int | float) or value <= 0:
+    if not isinstance(value, int | float) or isinstance(value, bool):
         return "—"
     unit = getattr(summary, "rate_unit", "") or getattr(summary, "unit", "") or ""
-    word = _RATE_UNITS.get(unit, unit or "units")
-    for per, factor in (("s", 1), ("min", 60), ("h", 3600), ("d", 86400)):
-        scaled = value * factor
-        if scaled >= 1 or per == "d":
-            return f"{scaled:,.1f} {word}/{per}"
-    return "—"  # pragma: no cover - the loop always returns
+    return rate_text(value, unit) or "—"
 
 
 @register.filter

@@ -383,3 +383,15 @@ def test_a_manager_job_keeping_unified_lists_has_the_managers_status_and_times()
     assert summary.state(now=now, stale_after=3600) == "stalled"
     assert summarize({**data, "status": "failed"}).state(now=now, stale_after=3600) == "failed"
     assert summarize({**data, "pendingDates": []}).state(now=now, stale_after=3600) == "stalled"
+
+
+def test_rate_text_is_one_wording_for_the_console_the_cli_and_the_status_page():
+    from checkpoints_admin.checkpoints.summary import rate_text
+
+    assert rate_text(24.0, "records") == "24.0 rec/s"
+    assert rate_text(24.0, "records", short=False) == "24.0 records/s"
+    assert rate_text(2 / 86400, "dates", short=False) == "2.0 dates/day"
+    assert rate_text(1 / 86400 / 2, "items", short=False) == "3.5 items/week"
+    assert rate_text(1e-9, "items") == "< 0.1 items/wk"
+    assert rate_text(3.0, "") == "3.0 units/s"
+    assert [rate_text(r, "dates") for r in (None, 0, -1.0, float("nan"))] == [None] * 4

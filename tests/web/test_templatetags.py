@@ -70,12 +70,15 @@ def test_duration_of_nothing():
         (24.0, "records", "24.0 rec/s"),
         (0.5, "items", "30.0 items/min"),
         (1 / 3600 * 3.2, "dates", "3.2 dates/h"),
-        (1 / 86400 / 2, "dates", "0.5 dates/d"),
+        (1 / 86400 * 2, "dates", "2.0 dates/d"),
+        (1 / 86400 / 2, "dates", "3.5 dates/wk"),  # not 0.5 a day
+        (1 / 604800 / 20, "items", "< 0.1 items/wk"),  # never a rate of 0.0
+        (1234.4, "records", "1,234 rec/s"),
         (None, "dates", "—"),
         (0, "dates", "—"),
     ],
 )
-def test_rate_reads_best_per_second_minute_hour_or_day(rate, unit, text):
+def test_rate_reads_best_per_second_minute_hour_day_or_week(rate, unit, text):
     assert console.rate(SimpleNamespace(rate=rate, rate_unit=unit, unit=unit)) == text
 
 
