@@ -122,9 +122,11 @@ class AuditFilterForm(forms.Form):
         """Query filters for AuditEntry from the cleaned data (times as whole UTC days)."""
         data = cleaned_or_defaults(self)
         out: dict[str, Any] = {}
-        for key in ("checkpoint", "actor", "action", "source"):
+        for key in ("checkpoint", "action", "source"):
             if data.get(key):
                 out[key] = data[key]
+        if data.get("actor"):
+            out["actor__iexact"] = data["actor"]  # (ADMIN finds admin)
         since: date | None = data.get("since")
         until: date | None = data.get("until")
         if since:

@@ -6,6 +6,7 @@ import io
 import tempfile
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -28,6 +29,7 @@ from checkpoints_admin.views.checkpoints import RAW_CSP
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
+    current_listing,
     entry_or_404,
     wants_partial,
 )
@@ -87,6 +89,13 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     if wants_partial(request):
         template += "#log"
         context["oob"] = True  # the export links follow the filters
+    else:
+        # The filters take whole names: offer the checkpoints there are now and the accounts.
+        listing, _error = current_listing()
+        context["checkpoint_names"] = [row.name for row in listing.rows]
+        context["actor_names"] = list(
+            get_user_model().objects.order_by("username").values_list("username", flat=True)[:500]
+        )
     return render(request, template, context)
 
 

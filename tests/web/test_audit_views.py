@@ -81,6 +81,9 @@ def test_the_log_is_newest_first(viewer, interventions):
     [
         ("checkpoint=reconciliation_checkpoint", [3, 1]),
         ("actor=ops", [2]),
+        ("actor=OPS", [2]),  # user names in any case
+        ("actor=op", []),  # whole names: no namesakes
+        ("checkpoint=reconciliation", []),
         ("action=skip", [1]),
         ("source=web", [3, 1]),
         ("source=web&action=reprocess", [3]),
@@ -89,6 +92,17 @@ def test_the_log_is_newest_first(viewer, interventions):
 )
 def test_filters(viewer, interventions, query, expected):
     assert seqs(viewer.get(f"/audit/?{query}")) == expected
+
+
+def test_the_name_filters_offer_the_names_they_take(viewer, interventions, samples_dir):
+    page = viewer.get("/audit/").content.decode()
+    checkpoints = page.split('<datalist id="audit-checkpoints">')[1].split("</datalist>")[0]
+    assert '<option value="reconciliation_checkpoint">' in checkpoints
+    assert '<option value="my-process">' in checkpoints
+    actors = page.split('<datalist id="audit-actors">')[1].split("</datalist>")[0]
+    assert '<option value="viewer-user">' in actors
+    # Applied on Enter or on leaving the field, not at each key: a part of a name finds nothing.
+    assert 'hx-trigger="change from:.filters__text,' in page
 
 
 def test_filter_by_dates(viewer, db):
