@@ -210,7 +210,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # --- Checkpoints Admin ----------------------------------------------------------------------
-CHECKPOINTS_DIR = Path(os.environ.get("CHECKPOINTS_DIR", BASE_DIR / "checkpoints"))
+# An empty value is the default too (never the current directory).
+CHECKPOINTS_DIR = Path(os.environ.get("CHECKPOINTS_DIR") or BASE_DIR / "checkpoints")
 CHECKPOINT_MAX_BYTES = int(env_number("CHECKPOINT_MAX_BYTES", 256 * 1024 * 1024))
 CHECKPOINT_LOCK_TIMEOUT = env_number("CHECKPOINT_LOCK_TIMEOUT", 10.0)
 STALE_AFTER_SECONDS = env_number("STALE_AFTER_SECONDS", 3600)

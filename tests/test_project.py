@@ -16,10 +16,13 @@ from tests.conftest import SAMPLE_NAMES, SAMPLES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], *, cwd_override: Path | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    cwd = cwd_override or ROOT
     return subprocess.run(
-        args, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120, **kwargs
+        args, cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=120, **kwargs
     )
 
 
@@ -88,7 +91,30 @@ def test_an_empty_setting_means_its_default(tmp_path: Path, setting) -> None:
         },
     )
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
-    assert result.stdout == "No checkpoints in this directory.\n"
+    assert result.stdout == f"No checkpoints in {tmp_path}.\n"
+
+
+def test_an_empty_checkpoints_dir_is_the_default_never_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    """``CHECKPOINTS_DIR=`` (an env file's empty line) must not make a command act on the
+    .json files of wherever it runs."""
+    (tmp_path / "config.json").write_text('{"db": 1}')
+    result = run(
+        [sys.executable, str(ROOT / "manage.py"), "reset_checkpoints", "--all", "--reason", "r",
+         "--dry-run"],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "CHECKPOINTS_DIR": "",
+        },
+        cwd_override=tmp_path,
+    )  # fmt: skip
+    assert "config" not in result.stdout + result.stderr
+    if not (ROOT / "checkpoints").exists():  # (a clean checkout: the default is said missing)
+        assert str(ROOT / "checkpoints") in result.stderr
+    assert (tmp_path / "config.json").exists()
 
 
 def test_the_library_imports_without_django() -> None:

@@ -156,7 +156,7 @@ def test_a_symbolic_link_leading_outside_is_a_refusal_not_a_usage_error(
 
 
 def test_status_of_an_empty_directory(checkpoints_dir) -> None:
-    assert run("checkpoint_status") == "No checkpoints in this directory.\n"
+    assert run("checkpoint_status") == f"No checkpoints in {checkpoints_dir}.\n"
     assert json.loads(run("checkpoint_status", "--json")) == []
 
 

@@ -113,7 +113,7 @@ class Command(CheckpointsCommand):
             return
         if not rows:
             if not named:
-                self.say("No checkpoints in this directory.")
+                self.say(f"No checkpoints in {get_store().directory}.")
             return
         self.stdout.write("\n".join(format_table(rows, now=now)))
 

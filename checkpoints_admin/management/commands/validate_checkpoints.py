@@ -76,7 +76,7 @@ class Command(CheckpointsCommand):
     def report(self, results: list[dict[str, Any]]) -> None:
         """Print the findings per checkpoint, then a one-line total."""
         if not results:
-            self.say("No checkpoints in this directory.")
+            self.say(f"No checkpoints in {get_store().directory}.")
             return
         width = max(len(result["name"]) for result in results)
         kind_width = max(len(result["kind"] or "-") for result in results)
