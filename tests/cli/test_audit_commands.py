@@ -94,6 +94,30 @@ def test_export_refuses_bad_values(db, tmp_path) -> None:
         run("export_audit", "--output", str(tmp_path / "no-such-dir" / "audit.jsonl"))
     assert excinfo.value.returncode == 2
     assert not (tmp_path / "no-such-dir").exists()
+    for output, said in (
+        (str(tmp_path), f"--output {tmp_path} is a directory: give a file name in it."),
+        ("", "--output needs a file name (or - for standard output)."),
+        (" ", "--output needs a file name (or - for standard output)."),
+    ):
+        with pytest.raises(CommandError) as excinfo:
+            run("export_audit", "--output", output)
+        assert (excinfo.value.returncode, str(excinfo.value)) == (2, said)
+    # A time before year 1 in UTC is no time to start from (not a traceback).
+    with pytest.raises(CommandError) as excinfo:
+        run("export_audit", "--since", "0001-01-01T00:00:00+05:00")
+    assert "expected YYYY-MM-DD or an ISO 8601 time" in str(excinfo.value)
+
+
+def test_export_to_standard_output_by_dash_and_a_replaced_file_keeps_its_mode(
+    three_entries, tmp_path
+) -> None:
+    assert len(run("export_audit", "--output", "-").splitlines()) == 3
+    target = tmp_path / "audit.jsonl"
+    target.write_text("old")
+    target.chmod(0o644)
+    run("export_audit", "--output", str(target))
+    assert len(target.read_text().splitlines()) == 3
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
 
 
 def test_export_into_a_reader_that_stops_early_ends_quietly(cli) -> None:

@@ -241,12 +241,13 @@ def test_watch_redraws_until_interrupted(cli) -> None:
     assert stderr == ""
     assert [row["name"] for row in first] == [row["name"] for row in second]
     assert len(first) == 3
-    refused = cli.run("checkpoint_status", "--watch", "0")
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines() == [
-        "manage.py checkpoint_status: error: argument --watch: expected a number of seconds "
-        "greater than 0, not '0' (see --help)"
-    ]
+    for seconds in ("0", "1e20"):  # (a sleep that long was a traceback)
+        refused = cli.run("checkpoint_status", "--watch", seconds)
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines() == [
+            "manage.py checkpoint_status: error: argument --watch: expected a number of seconds "
+            f"greater than 0 and at most 86,400 (a day), not {seconds!r} (see --help)"
+        ]
 
 
 def test_watch_keeps_watching_a_checkpoint_whose_file_went_away(cli) -> None:

@@ -244,7 +244,11 @@ def test_prune_snapshots_keeps_what_entries_need_and_refuses_a_bad_age(cli) -> N
     assert cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes").returncode == 0
     refused = cli.run("prune_snapshots", "--older-than", "-2")
     assert refused.returncode == 2
-    assert "expected a number of days (0 or more), not '-2'" in refused.stderr
+    assert "expected a number of days from 0 to 36,500 (a century), not '-2'" in refused.stderr
+    for age in ("1000000", "1e9", "inf", "nan"):  # before year 1: said, not a traceback
+        refused = cli.run("prune_snapshots", "--older-than", age, "--dry-run")
+        assert refused.returncode == 2, age
+        assert "Traceback" not in refused.stderr and "a century" in refused.stderr, age
     pruned = cli.run("prune_snapshots", "--older-than", "0", "--json")
     assert pruned.returncode == 0, pruned.stderr
     assert json.loads(pruned.stdout) | {"freed_bytes": 0} == {

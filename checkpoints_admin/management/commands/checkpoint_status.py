@@ -33,9 +33,15 @@ def positive_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise ArgumentTypeError(f"expected a number of seconds greater than 0, not {value!r}")
+    if not 0 < seconds <= WATCH_MAX_SECONDS:
+        raise ArgumentTypeError(
+            f"expected a number of seconds greater than 0 and at most {WATCH_MAX_SECONDS:,} "
+            f"(a day), not {value!r}"
+        )
     return seconds
+
+
+WATCH_MAX_SECONDS = 86400
 
 
 class Command(CheckpointsCommand):

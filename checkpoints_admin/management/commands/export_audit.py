@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from argparse import ArgumentTypeError
-from datetime import datetime
+from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -19,8 +21,11 @@ from checkpoints_admin.management.cli import CheckpointsCommand, usage_error
 def since_value(value: str) -> datetime | None:
     """An argparse type: ``2025-03-06`` or an ISO 8601 time (UTC when no offset)."""
     try:
-        return audit.parse_since(value)
-    except ValueError:
+        since = audit.parse_since(value)
+        if since is not None:
+            since.astimezone(UTC)  # a time that is no UTC time (year 1, east of Greenwich)
+        return since
+    except (ValueError, OverflowError):
         raise ArgumentTypeError(f"expected YYYY-MM-DD or an ISO 8601 time, not {value!r}") from None
 
 
@@ -53,7 +58,9 @@ class Command(CheckpointsCommand):
             help="Only entries made on or after this date (or ISO 8601 time).",
         )
         parser.add_argument(
-            "--output", metavar="FILE", help="Write to FILE (replaced whole) instead of stdout."
+            "--output",
+            metavar="FILE",
+            help="Write to FILE (replaced whole, its mode kept) instead of stdout (-).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -62,10 +69,15 @@ class Command(CheckpointsCommand):
         if checkpoint is not None:
             get_store().validate_name(checkpoint)
         fmt, since = options["format"], options["since"]
-        if options["output"] is None:
+        output = options["output"]
+        if output is None or output == "-":
             audit.export(fmt, cast(IO[str], _Stdout(self)), checkpoint=checkpoint, since=since)
             return
-        target = Path(options["output"])
+        if not output.strip():
+            raise usage_error("--output needs a file name (or - for standard output).")
+        target = Path(output)
+        if target.is_dir():
+            raise usage_error(f"--output {target} is a directory: give a file name in it.")
         count = write_atomically(
             target, lambda stream: audit.export(fmt, stream, checkpoint=checkpoint, since=since)
         )
@@ -82,6 +94,8 @@ def write_atomically(target: Path, write: Any) -> int:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             count = write(stream)
+        with suppress(FileNotFoundError):  # a file replaced keeps its mode (mkstemp's is 0600)
+            os.chmod(temp, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

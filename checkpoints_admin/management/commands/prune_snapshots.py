@@ -19,9 +19,14 @@ def days_value(value: str) -> float:
         days = float(value)
     except ValueError:
         raise ArgumentTypeError(f"expected a number of days, not {value!r}") from None
-    if not days >= 0 or days == float("inf"):
-        raise ArgumentTypeError(f"expected a number of days (0 or more), not {value!r}")
+    if not 0 <= days <= MAX_DAYS:
+        raise ArgumentTypeError(
+            f"expected a number of days from 0 to {MAX_DAYS:,} (a century), not {value!r}"
+        )
     return days
+
+
+MAX_DAYS = 36500
 
 
 class Command(CheckpointsCommand):
