@@ -105,6 +105,36 @@ class _OneLineParser(CommandParser):
         return super().error(message)
 
 
+class _WholeWrites:
+    """Standard output written in full or not at all: a binary write into a pipe whose reader
+    went away may return having written part, which a text stream drops without a word (so
+    ``… | head`` ended with exit 0); here the rest is written, and that raises."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        stream = self._stream
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            return int(stream.write(text))
+        stream.flush()  # what was written through the text layer goes first
+        data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while data:
+            data = data[buffer.write(data) :]
+        buffer.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
 class CheckpointsCommand(BaseCommand):
     """Base of the commands: one-line errors with the project's exit codes, never a traceback."""
 
@@ -119,6 +149,8 @@ class CheckpointsCommand(BaseCommand):
         return parser
 
     def execute(self, *args: Any, **options: Any) -> str | None:
+        if not options.get("stdout"):
+            options["stdout"] = _WholeWrites(sys.stdout)
         try:
             output = super().execute(*args, **options)
             sys.stdout.flush()  # (a closed pipe shows here, not at the interpreter's exit)

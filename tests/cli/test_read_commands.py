@@ -250,6 +250,24 @@ def test_watch_redraws_until_interrupted(cli) -> None:
         ]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [("checkpoint_status",), ("checkpoint_status", "--json"), ("validate_checkpoints", "--json")],
+)
+def test_a_reader_that_stops_early_on_a_big_output_ends_it_with_exit_1(cli, command) -> None:
+    """One big write into a pipe whose reader left writes part of it and returns: the rest
+    must not be dropped in silence with exit 0 (the README promises exit 1)."""
+    sample = cli.path("my-process").read_bytes()
+    for n in range(1500):
+        (cli.directory / f"job-{n:04}.json").write_bytes(sample)
+    process = cli.popen(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(100)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert stderr == b""
+
+
 def test_watch_keeps_watching_a_checkpoint_whose_file_went_away(cli) -> None:
     """A reset deletes the file and its job writes it again: the watch says so meanwhile."""
     path = cli.directory / "my-process.json"
