@@ -611,12 +611,26 @@ def _write_records(fmt: str, stream: IO[str], records: Iterable[dict[str, Any]])
             [
                 json.dumps(record[name], ensure_ascii=False, separators=(",", ":"))
                 if name in {"patch", "findings"}
-                else ("" if record[name] is None else record[name])
+                else _csv_cell(record[name])
                 for name in EXPORT_FIELDS
             ]
         )
         count += 1
     return count
+
+
+#: A cell starting with one of these is a formula to a spreadsheet opening the export.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: text that a spreadsheet would run as a formula (a reason starting with
+    ``=``) gets a leading apostrophe, as OWASP advises; the JSON lines keep it as written."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 # --- snapshot retention --------------------------------------------------------------------

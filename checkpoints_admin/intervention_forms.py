@@ -19,6 +19,7 @@ import orjson
 from django import forms
 from django.core.exceptions import ValidationError
 
+from checkpoints_admin import services
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError, InvalidDocument
 from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
 from checkpoints_admin.checkpoints.kinds import (
@@ -699,6 +700,13 @@ class ApplyForm(forms.Form):
                     }
                 ),
             )
+
+    def clean_reason(self) -> str:
+        reason: str = self.cleaned_data["reason"]
+        problem = services.reason_problem(reason)
+        if problem is not None:
+            raise ValidationError(problem)
+        return reason
 
     def clean_base_version(self) -> str | None:
         value = (self.cleaned_data.get("base_version") or "").strip().lower()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -92,7 +93,23 @@ SIDES: Final = ("before", "after")
 
 
 class ReasonRequired(InterventionError):
-    """Every change needs a non-blank reason."""
+    """Every change needs a non-blank reason in plain text."""
+
+
+#: Control characters other than tab and line breaks: terminal escapes in a reason would act
+#: on the terminal of whoever reads the log or its export.
+_CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def reason_problem(reason: str) -> str | None:
+    """What makes ``reason`` unfit for the audit log (None: nothing): a control character."""
+    found = _CONTROL_RE.search(reason)
+    if found is None:
+        return None
+    return (
+        f"The reason contains a control character (U+{ord(found.group()):04X}, character "
+        f"{found.start() + 1}); write it as plain text."
+    )
 
 
 class ValidationFailed(InterventionError):
@@ -990,6 +1007,9 @@ def apply(
             f"A reason is required to {action} checkpoint {name!r}; nothing was changed.",
             name=name,
         )
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise ReasonRequired(f"{problem} Nothing was changed.", name=name)
     if actor.source not in SOURCES:
         raise _refuse(f"Unknown source {actor.source!r} (expected web, cli or api).", name)
     if not actor.name:

@@ -231,6 +231,9 @@ class WriteCommand(CheckpointsCommand):
         reason = (options["reason"] or "").strip()
         if not reason:
             raise usage_error("--reason must say why the change is made (it is recorded).")
+        problem = services.reason_problem(reason)
+        if problem is not None:
+            raise usage_error(f"--reason: {problem}")
         expected = parse_version(options["expect_version"])
         jobs = self.plan(options)
         if not jobs:

@@ -293,6 +293,21 @@ def test_export_csv_filters_by_checkpoint_and_since(samples_dir: Path) -> None:
         audit.export("jsonl", io.StringIO(), since="yesterday")
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(samples_dir) -> None:
+    actor = Actor("alice", "cli")
+    reason = '=HYPERLINK("http://evil.example","INC-1")'
+    services.apply(UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=actor, reason=reason)
+    services.apply(MANAGED, "skip", {"items": ["item2"]}, actor=actor, reason="- see INC-2")
+    stream = io.StringIO()
+    audit.export("csv", stream)
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert [row["reason"] for row in rows] == ["'" + reason, "'- see INC-2"]
+    assert rows[0]["checkpoint"] == UNIFIED  # other text as it is
+    lines = io.StringIO()
+    audit.export("jsonl", lines)  # the JSON lines keep the reason as written
+    assert json.loads(lines.getvalue().splitlines()[0])["reason"] == reason
+
+
 def test_values_the_database_rewrites_still_verify() -> None:
     # jsonb (PostgreSQL) gives 1e20 back as an integer and reorders keys; text stays text.
     patch = [

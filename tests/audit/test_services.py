@@ -332,6 +332,19 @@ def test_a_result_with_errors_is_refused_with_its_findings(samples_dir: Path) ->
     assert_nothing_recorded()
 
 
+@pytest.mark.parametrize("reason", ["vendor\x1b]0;pwned\x07 outage", "a\x00b", "x\x9b2J"])
+def test_a_reason_with_control_characters_is_refused(samples_dir: Path, reason) -> None:
+    """Escapes would act on the terminal of whoever reads the log or its export."""
+    before = files(samples_dir)
+    with pytest.raises(ReasonRequired) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
+    assert "The reason contains a control character" in str(excinfo.value)
+    assert files(samples_dir) == before
+    assert_nothing_recorded()
+    # Line breaks and tabs are plain text.
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="two lines:\r\n\tINC-1\nINC-2")
+
+
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
     before = files(samples_dir)

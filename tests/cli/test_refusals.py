@@ -38,6 +38,12 @@ CASES = [
         "--reason must say",
         id="blank-reason",
     ),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "ok \x1b[31mRED\x1b[0m"],
+        2,
+        "--reason: The reason contains a control character (U+001B, character 4)",
+        id="escape-in-reason",
+    ),
     pytest.param(["skip_dates", UNIFIED, "2025-03-01"], 1, "2025-03-01", id="date-not-pending"),
     pytest.param(["skip_dates", UNIFIED, "2025-13-45"], 2, "2025-13-45", id="impossible-date"),
     pytest.param(

@@ -444,6 +444,17 @@ def test_apply_without_a_reason_changes_nothing(operator, samples_dir, reason):
     assert state(samples_dir) == before
 
 
+def test_a_reason_with_a_terminal_escape_is_refused_next_to_it(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, "skip", shown, reason="bad \x1b[2J day")
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_reason") == [
+        "The reason contains a control character (U+001B, character 5); write it as plain text."
+    ]
+    assert state(samples_dir) == before
+
+
 def test_apply_without_a_reason_with_htmx_swaps_only_the_apply_form(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     fields = form_fields(text(shown))
