@@ -365,6 +365,9 @@ class VerifyResult:
     checked: int
     first_break: int | None
     message: str
+    #: The newest entry's seq and hash: recorded elsewhere, they let a later run tell that
+    #: newest entries were deleted (which leaves a shorter chain that verifies).
+    head: tuple[int, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -372,6 +375,7 @@ class VerifyResult:
             "checked": self.checked,
             "first_break": self.first_break,
             "message": self.message,
+            "head": {"seq": self.head[0], "hash": self.head[1]} if self.head else None,
         }
 
 
@@ -461,9 +465,16 @@ def stored_rows(chunk_size: int = 2000) -> Iterator[tuple[Any, ...]]:
             last = rows[-1][0]
 
 
-def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
-    """Recompute every entry's hash in order, check seq has no gap and each snapshot its sha."""
+def verify_chain(
+    *, chunk_size: int = 2000, expect_head: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Recompute every entry's hash in order, check seq has no gap and each snapshot its sha.
+
+    ``expect_head``: a head (seq, hash) an earlier run gave; the log must still hold that
+    entry with that hash, else it was cut short or rewritten from there.
+    """
     key = get_settings().audit_hmac_key
+    seen_head: str | None = None
     expected_prev = GENESIS
     expected_seq = 1
     checked = 0
@@ -505,6 +516,8 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
             sha = fields[side]
             if sha is not None and sha not in first_use:
                 first_use[sha] = seq
+        if expect_head is not None and seq == expect_head[0]:
+            seen_head = stored_hash
         expected_prev = stored_hash
         expected_seq += 1
         checked += 1
@@ -515,6 +528,28 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         return VerifyResult(
             False, checked, seq, f"Audit snapshot broken at entry {seq}: {problem}."
         )
+    head = (checked, expected_prev) if checked else None
+    if expect_head is not None:
+        seq, recorded = expect_head
+        if seen_head is None:
+            ends = f"it ends at entry {checked}" if checked else "it is empty"
+            return VerifyResult(
+                False,
+                checked,
+                checked + 1,
+                f"Audit log cut short: entry {seq}, the newest when its head was recorded, is "
+                f"missing ({ends}).",
+                head,
+            )
+        if seen_head != recorded.lower():
+            return VerifyResult(
+                False,
+                checked,
+                seq,
+                f"Audit chain broken at entry {seq}: its hash is not the one recorded for it "
+                "(the log was rewritten from there, or the recorded head is of another log).",
+                head,
+            )
     if checked == 0:
         return VerifyResult(True, 0, None, "The audit log is empty.")
     return VerifyResult(
@@ -522,7 +557,9 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         checked,
         None,
         f"Audit chain intact: {checked} {'entry' if checked == 1 else 'entries'}, "
-        f"{len(first_use)} {'snapshot' if len(first_use) == 1 else 'snapshots'} verified.",
+        f"{len(first_use)} {'snapshot' if len(first_use) == 1 else 'snapshots'} verified. "
+        f"Head: {checked}:{expected_prev}",
+        head,
     )
 
 

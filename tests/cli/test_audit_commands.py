@@ -52,6 +52,32 @@ def test_verify_names_the_first_altered_entry(three_entries) -> None:
     assert (result["ok"], result["first_break"]) == (False, 2)
 
 
+def test_a_recorded_head_tells_that_the_newest_entries_were_deleted(three_entries) -> None:
+    """Deleting the newest entries leaves a shorter chain that verifies on its own; the head
+    an earlier run printed (kept elsewhere) tells."""
+    said = run("verify_audit")
+    head = said.rsplit("Head: ", 1)[1].strip()
+    result = json.loads(run("verify_audit", "--json"))
+    assert head == f"3:{result['head']['hash']}" and result["head"]["seq"] == 3
+    assert run("verify_audit", "--expect-head", head).startswith("Audit chain intact: 3")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM checkpoints_admin_auditentry WHERE seq = 3")
+    assert run("verify_audit").startswith("Audit chain intact: 2 entries")  # (alone: unseen)
+    with pytest.raises(CommandError) as excinfo:
+        run("verify_audit", "--expect-head", head)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (
+        1,
+        "Audit log cut short: entry 3, the newest when its head was recorded, is missing "
+        "(it ends at entry 2).",
+    )
+    with pytest.raises(CommandError) as excinfo:
+        run("verify_audit", "--expect-head", "2:" + "0" * 64)
+    assert "entry 2: its hash is not the one recorded for it" in str(excinfo.value)
+    with pytest.raises(CommandError) as excinfo:
+        run("verify_audit", "--expect-head", "three")
+    assert "expected SEQ:HASH (42:<64 hex digits>), not 'three'" in str(excinfo.value)
+
+
 def test_verify_of_an_empty_log(db) -> None:
     result = json.loads(run("verify_audit", "--json"))
     assert (result["ok"], result["checked"], result["first_break"]) == (True, 0, None)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import CommandParser
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.management.cli import CheckpointsCommand, refused
+
+
+def head_value(value: str) -> tuple[int, str]:
+    """An argparse type: ``SEQ:HASH`` as ``verify_audit`` prints the head."""
+    seq, _, digest = value.partition(":")
+    if not (seq.isdigit() and int(seq) > 0 and re.fullmatch(r"[0-9a-fA-F]{64}", digest)):
+        raise ArgumentTypeError(f"expected SEQ:HASH (42:<64 hex digits>), not {value!r}")
+    return int(seq), digest.lower()
 
 
 class Command(CheckpointsCommand):
@@ -21,7 +31,14 @@ class Command(CheckpointsCommand):
         parser.add_argument(
             "--json",
             action="store_true",
-            help='Print {"ok", "checked", "first_break", "message"} as JSON.',
+            help='Print {"ok", "checked", "first_break", "message", "head"} as JSON.',
+        )
+        parser.add_argument(
+            "--expect-head",
+            type=head_value,
+            metavar="SEQ:HASH",
+            help="The head an earlier run printed: the log must still hold that entry with "
+            "that hash (deleting the newest entries leaves a shorter chain that verifies).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,7 +48,7 @@ class Command(CheckpointsCommand):
                 f"Recorded #{entry.seq}: {entry.action} of {entry.checkpoint} was "
                 f"{entry.outcome} after its process stopped."
             )
-        result = audit.verify_chain()
+        result = audit.verify_chain(expect_head=options["expect_head"])
         if options["json"]:
             self.write_json(result.as_dict())
         elif result.ok:
