@@ -42,6 +42,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointStore,
     CorruptCheckpoint,
     InterventionError,
+    InvalidCheckpointName,
     InvalidDocument,
     VersionConflict,
     interventions,
@@ -366,6 +367,13 @@ def preview(
         if store.exists(name):
             raise CheckpointExists(f"Checkpoint {name!r} already exists.", name=name)
     else:
+        target = store.alias_of(name)
+        if target is not None:  # refused now, not after a preview it could never apply
+            raise InvalidCheckpointName(
+                f"Checkpoint {name!r} is a symbolic link to {target!r}; {action} {target!r} "
+                "instead (its job writes that file).",
+                name=name,
+            )
         try:
             checkpoint = store.read(name, seen=seen)
         except CheckpointNotFound:

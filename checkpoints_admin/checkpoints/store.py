@@ -688,6 +688,27 @@ class CheckpointStore:
             raise self._outside(name)
         return Path(path)
 
+    def alias_of(self, name: str) -> str | None:
+        """The checkpoint ``name``'s file stands for when it is a symbolic link to another file
+        in the directory (``alias.json`` → ``job.json``: ``"job"``); else None. Changes go to
+        that checkpoint: a write or a delete through the link is refused."""
+        path = str(self.path_for(name))
+        if not os.path.islink(path):
+            return None
+        real = self._inside(path)
+        if real is None:
+            return None  # (refused elsewhere: leads outside)
+        target = os.path.basename(real)
+        return target[:-5] if target.endswith(".json") else target
+
+    def _through_link(self, name: str) -> InvalidCheckpointName:
+        target = self.alias_of(name)
+        return InvalidCheckpointName(
+            f"checkpoint {name!r} is a symbolic link to {target!r}; change {target!r} instead "
+            "(its job writes that file)",
+            name=name,
+        )
+
     def exists(self, name: str) -> bool:
         """Whether checkpoint ``name`` exists as a regular file."""
         path = self.path_for(name)
@@ -918,10 +939,7 @@ class CheckpointStore:
         if stat.S_ISLNK(st.st_mode):
             if self._inside(path) is None:
                 raise self._outside(name)
-            raise InvalidCheckpointName(
-                f"checkpoint {name!r} is a symbolic link; write the checkpoint it points to",
-                name=name,
-            )
+            raise self._through_link(name)
         if not stat.S_ISREG(st.st_mode):
             raise CheckpointWriteError(
                 f"could not write checkpoint {name!r}: {name}.json is not a regular file",
@@ -1104,8 +1122,11 @@ class CheckpointStore:
                 st = os.lstat(path)
             except FileNotFoundError:
                 st = None
-            if st is not None and stat.S_ISLNK(st.st_mode) and self._inside(path) is None:
-                raise self._outside(name)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                # Deleting the link would leave the checkpoint it stands for as it is.
+                if self._inside(path) is None:
+                    raise self._outside(name)
+                raise self._through_link(name)
             self._forget_read(name)
             if expected_version is not MISSING:
                 actual = None if st is None else self._current_version(name, path)

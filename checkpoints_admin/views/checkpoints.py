@@ -232,6 +232,8 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "warning_count": len(findings) - errors,
         "params": params,
         "can_audit": request.user.has_perm(VIEW_AUDIT),
+        # A symbolic link to another checkpoint is changed through that one.
+        "alias_of": get_store().alias_of(name),
         "selection_unit": unit_of(loaded.kind),  # what Skip/Reprocess work on, if anything
         "refresh_seconds": REFRESH_SECONDS * 2,
         **_tab_context(request, loaded, params),

@@ -304,8 +304,16 @@ def test_symlink_inside_the_directory_is_read_but_not_written_through(store, che
     assert [info.name for info in store.list()] == ["alias", "target"]
     with pytest.raises(InvalidCheckpointName) as excinfo:
         store.write("alias", {"a": 2})
-    assert "is a symbolic link; write the checkpoint it points to" in str(excinfo.value)
+    assert str(excinfo.value) == (
+        "checkpoint 'alias' is a symbolic link to 'target'; change 'target' instead (its job "
+        "writes that file)"
+    )
     assert store.read("target").data == {"a": 1}
+    assert store.alias_of("alias") == "target" and store.alias_of("target") is None
+    # Deleting the link would leave the checkpoint it stands for as it is: refused too.
+    with pytest.raises(InvalidCheckpointName, match="change 'target' instead"):
+        store.delete("alias")
+    assert (checkpoints_dir / "alias.json").is_symlink()
 
     store.write("target", {"a": 3})
     assert {i.name: i.version for i in store.list()}["alias"] == store.read("target").version

@@ -131,7 +131,10 @@ CASES = [
     pytest.param(["reset_checkpoints"], 2, "--all", id="reset-nothing"),
     pytest.param(["reset_checkpoints", UNIFIED, "--all"], 2, "not both", id="reset-names-and-all"),
     pytest.param(
-        ["reset_checkpoints", "my-process", "my-process"], 2, "named twice", id="reset-twice"
+        ["reset_checkpoints", "my-process", "my-process"],
+        2,
+        "A checkpoint is named twice: my-process.",
+        id="reset-twice",
     ),
     pytest.param(["reset_checkpoints", "my-process", "nope"], 1, "nope", id="reset-one-missing"),
     pytest.param(
@@ -365,3 +368,30 @@ def test_a_key_given_twice_is_refused_not_silently_dropped(samples_dir, tmp_path
         "only the last would be kept. Keep one."
     )
     assert files(samples_dir) == before
+
+
+def test_a_symbolic_link_to_a_checkpoint_is_changed_through_its_target(samples_dir) -> None:
+    """A change through ``alias.json`` → ``my-process.json`` is refused before any preview,
+    naming the checkpoint to change; a reset would only have removed the link."""
+    (samples_dir / "alias.json").symlink_to("my-process.json")
+    before = files(samples_dir)
+    for args in (
+        ["skip_dates", "alias", "item2", "--items"],
+        ["reset_checkpoints", "alias"],
+        ["edit_checkpoint", "alias", "--set", "/progress=50"],
+    ):
+        stdout = StringIO()
+        with pytest.raises(CommandError) as excinfo:
+            call_command(*args, "--reason", REASON, "--yes", stdout=stdout, stderr=StringIO())
+        assert excinfo.value.returncode == 2, args
+        assert "is a symbolic link to 'my-process'" in str(excinfo.value), args
+        assert stdout.getvalue() == "", args  # no preview it could never apply
+    assert files(samples_dir) == before
+    assert (samples_dir / "alias.json").is_symlink()
+    assert AuditEntry.objects.count() == 0
+    # Resetting them all resets the checkpoint once, and says the link was left.
+    stdout = StringIO()
+    call_command("reset_checkpoints", "--all", "--reason", REASON, "--yes", stdout=stdout)
+    assert "Left as they are (symbolic links to other checkpoints): alias." in stdout.getvalue()
+    assert AuditEntry.objects.count() == 3
+    assert not (samples_dir / "my-process.json").exists()

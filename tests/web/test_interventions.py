@@ -1216,3 +1216,21 @@ def test_an_applied_change_is_kept_loaded_and_its_result_page_is_the_same_withou
     assert queries.document_of_version(store, UNIFIED, entry.result_version) is None
     assert change_shown() == loaded
     assert "2025-03-06" in loaded and "completedDates" in loaded
+
+
+def test_a_symbolic_link_to_a_checkpoint_sends_its_changes_to_that_one(operator, samples_dir):
+    (samples_dir / "alias.json").symlink_to("my-process.json")
+    page = text(operator.get("/checkpoints/alias/"))
+    assert "alias.json is a symbolic link to my-process.json" in page
+    assert (
+        '<a class="button button--block" href="/checkpoints/my-process/">Open my-process</a>'
+        in page
+    )
+    assert "/checkpoints/alias/skip/" not in page  # no write controls for the link
+    before = state(samples_dir)
+    refused = preview(operator, "alias", "skip", {"dates": "item2"})
+    assert (
+        "is a symbolic link to &#x27;my-process&#x27;; skip &#x27;my-process&#x27; instead"
+        in text(refused)
+    )
+    assert state(samples_dir) == before

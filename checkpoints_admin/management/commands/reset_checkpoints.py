@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.core.management.base import CommandParser
@@ -29,9 +30,19 @@ class Command(WriteCommand):
         if not options["all"] and not names:
             raise usage_error("Name the checkpoints to reset, or pass --all.")
         if options["all"]:
-            names = [info.name for info in get_store().list()]
+            store = get_store()
+            names = []
+            aliases: list[str] = []
+            for info in store.list():
+                # A symbolic link to another checkpoint: resetting that one resets it.
+                (aliases if store.alias_of(info.name) else names).append(info.name)
+            if aliases:
+                self.say(
+                    f"Left as they are (symbolic links to other checkpoints): {', '.join(aliases)}."
+                )
             if not names:
                 self.say("No checkpoints to reset.")
-        if len(set(names)) != len(names):
-            raise usage_error("A checkpoint is named twice.")
+        twice = sorted(name for name, times in Counter(names).items() if times > 1)
+        if twice:
+            raise usage_error(f"A checkpoint is named twice: {', '.join(twice)}.")
         return [(name, {}) for name in names]
