@@ -54,6 +54,8 @@ from checkpoints_admin.checkpoints.kinds import (
     detect_kind,
     is_date,
     is_sorted,
+    plural,
+    with_article,
 )
 
 __all__ = [
@@ -197,7 +199,7 @@ def _named(values: Sequence[Any]) -> str:
 def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
     value = data.get(key)
     if not isinstance(value, list):
-        shown = "missing" if key not in data else f"a {_json_type(value)}, not a list"
+        shown = "missing" if key not in data else f"{with_article(_json_type(value))}, not a list"
         raise InterventionError(f"{key} is {shown}; cannot change it")
     return value
 
@@ -340,7 +342,8 @@ def _date_kind(data: Mapping[str, Any], action: str) -> str:
     kind = detect_kind(data)
     if kind not in (UNIFIED, DAILY):
         raise InterventionError(
-            f"cannot {action} dates of a {kind} checkpoint: only reconciliation checkpoints "
+            f"cannot {action} dates of {with_article(kind)} checkpoint: only reconciliation "
+            "checkpoints "
             "(pendingDates/completedDates or dates/processedDates) have dates"
         )
     return kind
@@ -430,7 +433,7 @@ def _managed(data: Mapping[str, Any], action: str) -> None:
     kind = detect_kind(data)
     if kind != MANAGED:
         raise InterventionError(
-            f"cannot {action} items of a {kind} checkpoint: only managed checkpoints "
+            f"cannot {action} items of {with_article(kind)} checkpoint: only managed checkpoints "
             "(pendingItems/processedItems) have items"
         )
     _list_field(data, "pendingItems")
@@ -522,7 +525,8 @@ def _json_copy(value: Any, pointer: str) -> Any:
             return list(value)
         return [_json_copy(item, f"{pointer}/{i}") for i, item in enumerate(value)]
     raise InterventionError(
-        f"{pointer or 'the document'}: {value!r} is a {type(value).__name__}, not a JSON value"
+        f"{pointer or 'the document'}: {value!r} is {with_article(type(value).__name__)}, not "
+        "a JSON value"
     )
 
 
@@ -546,7 +550,8 @@ def _parse_pointer(pointer: str) -> list[str]:
 def _index(container: list[Any], token: str, pointer: str) -> int:
     if not re.fullmatch(r"0|[1-9][0-9]*", token) or int(token) >= len(container):
         raise InterventionError(
-            f"{pointer}: {token!r} is not an index of the list (it has {len(container)} entries)"
+            f"{pointer}: {token!r} is not an index of the list "
+            f"(it has {plural(len(container), 'entry', 'entries')})"
         )
     return int(token)
 

@@ -621,8 +621,14 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+def with_article(word: str) -> str:
+    """``a list``, ``an object``, ``an unknown``: the word with its indefinite article."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 date``, ``1,003 dates`` (``many``: the plural when it is not word + s)."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {many or word + 's'}"
 
 
 class _Report:
@@ -966,7 +972,7 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
         if left:
             report.warning(
                 json_pointer("status"),
-                f"status is 'completed' but {_plural(left, 'date')} of dates "
+                f"status is 'completed' but {plural(left, 'date')} of dates "
                 f"{'is' if left == 1 else 'are'} not in processedDates",
             )
     _check_gaps(report, ("dates", "processedDates"), "not in dates")
@@ -1097,14 +1103,14 @@ def integrity_findings(
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 120:
-        return _plural(seconds, "second")
+        return plural(seconds, "second")
     minutes = seconds // 60
     if minutes < 120:
-        return _plural(minutes, "minute")
+        return plural(minutes, "minute")
     hours = minutes // 60
     if hours < 48:
-        return _plural(hours, "hour")
-    return _plural(hours // 24, "day")
+        return plural(hours, "hour")
+    return plural(hours // 24, "day")
 
 
 def stale_finding(summary: Summary, *, now: datetime, stale_after: float) -> Finding | None:

@@ -52,6 +52,7 @@ from checkpoints_admin.checkpoints.errors import (
     InvalidDocument,
     VersionConflict,
 )
+from checkpoints_admin.checkpoints.kinds import with_article
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.kinds import Finding
@@ -225,13 +226,13 @@ def _unencodable(node: Any, path: list[str | int]) -> str | None:
             else "utc_now_iso() gives the seed's form, 2025-03-06T10:15:23.456Z"
         )
         return (
-            f"the value at {where} is a {type(node).__name__}, which is not JSON: write it as "
-            f"a string ({example})"
+            f"the value at {where} is {with_article(type(node).__name__)}, which is not JSON: "
+            f"write it as a string ({example})"
         )
     try:
         orjson.dumps(node, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     except orjson.JSONEncodeError:
-        return f"the value at {where} is a {type(node).__name__}, which is not JSON"
+        return f"the value at {where} is {with_article(type(node).__name__)}, which is not JSON"
     return None
 
 
@@ -362,8 +363,8 @@ def _corrupt(
     elif constant := (_NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None):
         # Python's json writes these, JSON has no such numbers (the format refuses them).
         message = (
-            f"{subject} holds {constant.group().decode()}, which JSON has not (a checkpoint's "
-            f"numbers are finite) {where}"
+            f"{subject} holds {constant.group().decode()}, which JSON does not have "
+            f"(a checkpoint's numbers are finite) {where}"
         )
     else:
         message = f"{subject} is not valid JSON: {exc.msg} {where}"

@@ -342,7 +342,7 @@ def test_refusal_of_many_dates_is_abbreviated(unified):
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"name": "x"}, "cannot skip dates of a unknown checkpoint"),
+        ({"name": "x"}, "cannot skip dates of an unknown checkpoint"),
         (
             {"pendingDates": "2025-03-06", "completedDates": []},
             "pendingDates is a string, not a list",

@@ -171,7 +171,7 @@ def test_decode_names_nan_and_infinity(raw, word, column):
         decode_document(raw, name="job")
     assert excinfo.value.column == column
     assert str(excinfo.value) == (
-        f"checkpoint 'job' holds {word}, which JSON has not (a checkpoint's numbers are "
+        f"checkpoint 'job' holds {word}, which JSON does not have (a checkpoint's numbers are "
         f"finite) at line {excinfo.value.line}, column {column}"
     )
 

@@ -157,14 +157,14 @@ HOSTILE_FILES = [
     ),
     pytest.param(
         b'{\n  "rate": NaN\n}\n',
-        "checkpoint 'bad' holds NaN, which JSON has not (a checkpoint's numbers are finite) "
+        "checkpoint 'bad' holds NaN, which JSON does not have (a checkpoint's numbers are finite) "
         "at line 2, column 11",
         (2, 11),
         id="nan-literal",
     ),
     pytest.param(
         b'{\n  "rate": Infinity\n}\n',
-        "checkpoint 'bad' holds Infinity, which JSON has not (a checkpoint's numbers are "
+        "checkpoint 'bad' holds Infinity, which JSON does not have (a checkpoint's numbers are "
         "finite) at line 2, column 11",
         (2, 11),
         id="infinity-literal",

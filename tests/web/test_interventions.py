@@ -787,8 +787,8 @@ def test_raw_editor_says_a_nan_and_a_broken_version_next_to_the_editor(operator,
     nan = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x", "progress": NaN}'})
     assert nan.status_code == 422
     assert errors_of(text(nan), "id_document") == [
-        "Line 1, column 25: The document holds NaN, which JSON has not (a checkpoint's numbers "
-        "are finite)."
+        "Line 1, column 25: The document holds NaN, which JSON does not have (a checkpoint's "
+        "numbers are finite)."
     ]
     broken = preview(
         operator, MANAGED, "edit-raw", {"document": '{"id": "x"}', "loaded_version": "zz"}
