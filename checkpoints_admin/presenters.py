@@ -167,11 +167,15 @@ def present_diff(
     *,
     max_text_lines: int = MAX_TEXT_LINES,
     delta: Delta | None = None,
+    old_raw: bytes | None = None,
 ) -> DiffView:
     """The diff of two documents (None = absent) shaped for the templates; ``delta``: their
-    diff when already computed (a preview's)."""
+    diff when already computed (a preview's). ``old_raw``: the bytes of an old side that does
+    not parse (a repair): the line diff then starts from them, and there are no fields or
+    lists to compare."""
     if delta is None:
         delta = diff(old, new)
+    unparsed = old is None and old_raw is not None
     fields = [
         FieldRow(
             change.pointer or "(document)",
@@ -183,6 +187,10 @@ def present_diff(
         for change in delta.changes
     ]
     old_text = pretty(old) if old is not None else ""
+    if unparsed:
+        assert old_raw is not None
+        old_text = old_raw.decode("utf-8", "replace")
+        fields = []
     new_text = pretty(new) if new is not None else ""
     line_count = max(old_text.count("\n"), new_text.count("\n"))
     text: list[TextLine] | None
@@ -198,10 +206,10 @@ def present_diff(
         text, note = _text_lines(old_text, new_text), ""
     return DiffView(
         delta=delta,
-        summary=delta.summary(),
+        summary="replaced the file that did not parse" if unparsed else delta.summary(),
         lines=delta.lines(),
         fields=fields,
-        groups=_groups(delta),
+        groups=[] if unparsed else _groups(delta),
         text=text,
         text_note=note,
         reordered=tuple(getattr(delta, "reordered", ())),

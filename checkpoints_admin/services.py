@@ -530,7 +530,7 @@ def _summary(
             what = "replaced the corrupt file"
         else:
             what = delta.summary()
-        return f"restore {side} of #{restores}: {what}"
+        return f"restore to {side} #{restores}: {what}"  # the state before (after) that entry
     if corrupt:
         return "replaced the corrupt file"
     return delta.summary()

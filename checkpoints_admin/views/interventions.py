@@ -67,7 +67,7 @@ from checkpoints_admin.intervention_forms import (
     editable_fields,
     version_field,
 )
-from checkpoints_admin.models import AuditEntry
+from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.permissions import (
     CHANGE_CHECKPOINTS,
     RESET_CHECKPOINTS,
@@ -471,7 +471,7 @@ def _preview_context(
             "form": form,
             "carry": form.carry(),
             "pv": pv,
-            "diff": present_diff(pv.before, pv.after, delta=pv.delta),
+            "diff": present_diff(pv.before, pv.after, delta=pv.delta, old_raw=pv.before_raw),
             "patch_text": pretty(pv.patch[:PATCH_OPERATIONS_SHOWN]),
             "patch_count": len(pv.patch),
             "patch_shown": PATCH_OPERATIONS_SHOWN,
@@ -975,6 +975,16 @@ def _side_document(entry: AuditEntry, side: str) -> tuple[dict[str, Any] | None,
     return snapshot_document(getattr(entry, side))
 
 
+def _snapshot_raw(snapshot: Snapshot | None) -> bytes | None:
+    """A snapshot's bytes, None when it cannot be read back."""
+    if snapshot is None:
+        return None
+    try:
+        return snapshot.raw
+    except SnapshotCorrupt:
+        return None
+
+
 def _without_action(entry: AuditEntry) -> str:
     """The entry's summary without the action word it starts with (``reset: deleted …``):
     the result page shows the action beside it already."""
@@ -994,10 +1004,13 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
             reverse("intervention", args=(entry.checkpoint, "restore"))
             + f"?entry={entry.seq}&side=before"
         )
+    corrupt_before = before is None and entry.before is not None and bool(before_error)
     return {
         "entry": entry,
         "name": entry.checkpoint,
-        "diff": present_diff(before, after),
+        "diff": present_diff(
+            before, after, old_raw=_snapshot_raw(entry.before) if corrupt_before else None
+        ),
         "before_error": before_error,
         "after_error": after_error,
         "exists": checkpoint_exists(entry.checkpoint),

@@ -186,7 +186,7 @@ def test_restore_brings_back_a_reset_checkpoint_byte_for_byte(samples_dir: Path)
     assert restored.restores == reset
     assert restored.base_version is None
     assert restored.result_version == sha(original)
-    assert restored.summary == f"restore before of #{reset.seq}: re-created {UNIFIED}.json"
+    assert restored.summary == f"restore to before #{reset.seq}: re-created {UNIFIED}.json"
 
 
 def test_a_restore_previewed_on_no_file_is_refused_once_the_job_recreated_it(

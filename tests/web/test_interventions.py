@@ -840,12 +840,20 @@ def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
     shown = preview(operator, "broken", "edit-raw", {"document": json.dumps(document)})
     assert shown.status_code == 200
     assert "The file does not parse now; this replaces it whole." in text(shown)
+    # What is replaced is shown as its bytes, not as a file that was absent.
+    assert "Replaces the file that does not parse with the document below" in text(shown)
+    removed = re.findall(
+        r'<tr class="removed">.*?<span class="mark">−</span>(.*?)</td>', text(shown)
+    )
+    assert removed == ["{&quot;id&quot;: &quot;job&quot;, &quot;status&quot;: &quot;running&quot;,"]
+    assert ">absent<" not in text(shown)
     applied = apply_preview(operator, "broken", "edit-raw", shown)
     assert applied.status_code == 302
     assert read(checkpoints_dir, "broken") == document
     assert AuditEntry.objects.get().summary == "replaced the corrupt file"
     # the file before does not parse: nothing to write back, so no Undo, and why
     result = text(operator.get(applied["Location"]))
+    assert re.findall(r'<tr class="removed">.*?</span>(.*?)</td>', result) == removed
     assert "data-undo" not in result
     assert "The file before this change does not parse, so it cannot be written back" in result
     restore = operator.get("/checkpoints/broken/restore/?entry=1&side=before")
@@ -883,7 +891,7 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     assert "Its content is kept in the audit log" in page
     size = len(original)
     assert (
-        '<p class="diff-summary preview-card__summary">delete <span class="mono">'
+        '<p class="diff-summary preview-card__summary">Deletes <span class="mono">'
         f"reconciliation_checkpoint.json</span> ({size}\xa0bytes), keeping its content in the "
         "audit log</p>"
     ) in page
@@ -913,7 +921,7 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     undo = re.search(r'href="([^"]+)" data-undo', result).group(1)
     restore = admin.get(html.unescape(undo))
     assert restore.status_code == 200
-    assert "restore before of #1: re-created reconciliation_checkpoint.json" in text(restore)
+    assert "restore to before #1: re-created reconciliation_checkpoint.json" in text(restore)
     assert form_fields(text(restore))["base_version"] == "none"
     assert apply_preview(admin, UNIFIED, "restore", restore).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
@@ -926,7 +934,7 @@ def test_undo_a_skip_restores_the_exact_bytes(operator, samples_dir):
     result = operator.get(apply_preview(operator, UNIFIED, "skip", shown)["Location"])
     undo = html.unescape(re.search(r'href="([^"]+)" data-undo', text(result)).group(1))
     restore = operator.get(undo)
-    assert "restore before of #1: 2025-03-06 completedDates → pendingDates" in text(restore)
+    assert "restore to before #1: 2025-03-06 completedDates → pendingDates" in text(restore)
     assert "The file changed since entry" not in text(restore)  # nothing else to undo
     assert apply_preview(operator, UNIFIED, "restore", restore).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
@@ -971,7 +979,7 @@ def test_restore_the_after_side_from_an_audit_entry(operator, samples_dir):
         in audit_page
     )
     shown = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after")
-    assert "restore after of #1: 2025-03-06 pendingDates → completedDates" in text(shown)
+    assert "restore to after #1: 2025-03-06 pendingDates → completedDates" in text(shown)
     assert apply_preview(operator, UNIFIED, "restore", shown).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == after
 
@@ -1007,7 +1015,7 @@ def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, fr
     assert "data-undo" not in result
     shown = admin.get(url)
     assert shown.status_code == 200
-    assert "restore before of #1: deleted fresh.json" in text(shown)
+    assert "restore to before #1: deleted fresh.json" in text(shown)
 
 
 def test_a_posted_restore_of_nothing_needs_the_reset_right(operator, admin, fresh, checkpoints_dir):
@@ -1056,7 +1064,7 @@ def test_create_from_each_template(operator, checkpoints_dir, template):
     }
     shown = operator.post("/create/preview", fields)
     assert shown.status_code == 200
-    assert "created nightly" in text(shown)
+    assert 'Creates <span class="mono">nightly.json</span>' in text(shown)
     assert "✓ No problems in the result" in text(shown)
     applied = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "new job"})
     assert applied.status_code == 302
