@@ -402,8 +402,10 @@ def _choose_page(
     name = current.name if current is not None else None
     context = _base_context(spec, name, current)
     if checked is None and spec.live_check and form.is_bound and form.errors:
-        # A refused preview: the live check says the same as the field, not "as you type".
-        checked = _checked(spec, name, form)
+        # A refused preview: the errors are said at their fields; the live check only says
+        # that (rather than "as you type", or the same words twice).
+        count = sum(len(messages_) for messages_ in form.errors.values())
+        checked = {"ok": False, "refused": count}
     context.update({"form": form, "checked": checked})
     if spec.key in ("skip", "reprocess"):
         assert current is not None and current.data is not None
