@@ -277,12 +277,36 @@
 
   // --- the reset confirmation: the button waits for the exact name ---------------------------
 
+  function confirmHint(typed, name) {
+    // What stands between the typed text and the name: said, not only a disabled button.
+    if (!typed || typed === name) {
+      return typed ? "The name matches." : "";
+    }
+    if (typed.toLowerCase() === name.toLowerCase()) {
+      return "Not the same: letters differ in case.";
+    }
+    if (name.indexOf(typed) === 0) {
+      return "";
+    }
+    var at = 0;
+    while (at < typed.length && typed.charAt(at) === name.charAt(at)) {
+      at += 1;
+    }
+    return "Not the same from character " + (at + 1) + " (\u201c" + typed.slice(at) + "\u201d).";
+  }
+
   function renderConfirm() {
     document.querySelectorAll("input[data-confirm]").forEach(function (input) {
       var form = input.form;
+      var name = input.getAttribute("data-confirm");
+      var typed = input.value.trim();
       var button = form && form.querySelector("[data-needs-confirm]");
       if (button) {
-        button.disabled = input.value.trim() !== input.getAttribute("data-confirm");
+        button.disabled = typed !== name;
+      }
+      var hint = form && form.querySelector("[data-confirm-hint]");
+      if (hint) {
+        hint.textContent = confirmHint(typed, name);
       }
     });
   }

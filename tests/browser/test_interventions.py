@@ -225,8 +225,19 @@ def test_reset_with_typed_confirmation_then_undo(chromium, live_server, samples_
     page.fill("#id_reason", "start the month again")
     page.fill("#id_confirm", "reconciliation")
     assert delete.is_disabled()
+    assert page.locator("#id_confirm_hint").text_content() == ""  # (still typing it)
+    page.fill("#id_confirm", "Reconciliation_checkpoint")
+    assert delete.is_disabled()
+    assert (
+        page.locator("#id_confirm_hint").text_content() == "Not the same: letters differ in case."
+    )
+    page.fill("#id_confirm", "reconciliation-checkpoint")
+    assert page.locator("#id_confirm_hint").text_content() == (
+        "Not the same from character 15 (\u201c-checkpoint\u201d)."
+    )
     page.fill("#id_confirm", UNIFIED)
     assert delete.is_enabled()
+    assert page.locator("#id_confirm_hint").text_content() == "The name matches."
     shoot(page, "interventions-reset")
     delete.click()
     page.wait_for_url(re.compile(r"/applied/1/$"))
