@@ -7,6 +7,7 @@ from typing import Any
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.csp import CSP
 from django.utils.safestring import mark_safe
@@ -224,6 +225,8 @@ def checkpoint_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     findings = loaded.findings_at(now=now, stale_after=stale_after)
     errors = count_findings(findings)[0]
     context = {
+        # The page's own address: its partials (rendered alone for htmx) build links on it.
+        "here": reverse("checkpoint_detail", args=(name,)),
         "cp": loaded,
         "summary": loaded.summary,
         "state": loaded.summary.state(now=now, stale_after=stale_after),

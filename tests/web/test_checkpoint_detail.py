@@ -162,6 +162,14 @@ def test_date_lists_and_their_search(viewer, samples_dir):
     assert "Nothing matches “1999”." in html
 
 
+def test_the_tabs_swapped_in_alone_search_and_link_on_the_page_address(viewer, samples_dir):
+    """The tabs partial (htmx) has the page's address for its search form: an empty one made
+    htmx search on the current address, repeating its query (?tab=lists&…&tab=lists&…)."""
+    tabs = viewer.get(URL + "?tab=lists&list=completedDates", headers=HTMX).content.decode()
+    assert f'<form method="get" action="{URL}" role="search" hx-get="{URL}"' in tabs
+    assert f'href="{URL}?tab=calendar" hx-get="{URL}?tab=calendar"' in tabs
+
+
 def test_an_unknown_list_name_shows_the_first_list(viewer, samples_dir):
     html = viewer.get(URL + "?tab=lists&list=nope").content.decode()
     assert values(html) == ["2025-03-06", "2025-03-07"]
