@@ -22,6 +22,75 @@
     }
   });
 
+  // A swap that replaces the control a keyboard user just used (‹ › of the calendar, a tab, a
+  // page link) would leave the focus on <body>, and the next Tab starts the page again. The
+  // same control in the new content takes the focus back: the same id, the same data-focus
+  // key, or the same kind of element with the same text; else the swapped region itself.
+  var refocus = null;
+
+  function focusKey(element) {
+    if (element.id) {
+      return { id: element.id };
+    }
+    return {
+      key: element.getAttribute("data-focus-key"),
+      tag: element.tagName,
+      role: element.getAttribute("role"),
+      text: (element.textContent || "").trim(),
+    };
+  }
+
+  function findByKey(root, key) {
+    if (key.id) {
+      return document.getElementById(key.id);
+    }
+    if (key.key) {
+      return root.querySelector('[data-focus-key="' + CSS.escape(key.key) + '"]');
+    }
+    var found = null;
+    root.querySelectorAll(key.tag).forEach(function (element) {
+      if (
+        found === null &&
+        element.getAttribute("role") === key.role &&
+        (element.textContent || "").trim() === key.text
+      ) {
+        found = element;
+      }
+    });
+    return found;
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    refocus = null;
+    if (target && active && active !== document.body && target.contains(active)) {
+      refocus = { targetId: target.id, key: focusKey(active) };
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (refocus === null) {
+      return;
+    }
+    var wanted = refocus;
+    refocus = null;
+    if (document.activeElement && document.activeElement !== document.body) {
+      return; // something else took the focus on purpose (a marked field)
+    }
+    var root = (wanted.targetId && document.getElementById(wanted.targetId)) || document.body;
+    var element = findByKey(root, wanted.key);
+    if (!element && root !== document.body) {
+      element = root;
+      if (!element.hasAttribute("tabindex")) {
+        element.setAttribute("tabindex", "-1");
+      }
+    }
+    if (element) {
+      element.focus({ preventScroll: true });
+    }
+  });
+
   // A table row opens its checkpoint (the name cell is a real link for keyboards and no-JS).
   document.addEventListener("click", function (event) {
     var row = event.target.closest("tr[data-href]");

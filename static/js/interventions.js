@@ -144,29 +144,83 @@
     return parts.length ? " · " + parts.join(", ") : "";
   }
 
+  // The states of days seen on the calendar, kept while the person moves between months.
+  var stateOf = {};
+
+  // Which selected days an action takes: a skip the pending days and gaps, a reprocess the
+  // completed days and gaps (a day in both lists, either); days of months not shown go too,
+  // and the preview says what became of each. Sending only these, a selection that also
+  // holds days the action cannot take is not refused as a whole.
+  var TAKES = {
+    skip: { pending: true, gap: true, conflict: true },
+    reprocess: { completed: true, gap: true, conflict: true },
+  };
+
+  function takenBy(action) {
+    var takes = TAKES[action] || {};
+    return Array.from(selected).filter(function (day) {
+      var state = stateOf[day];
+      return state === undefined || takes[state] === true;
+    });
+  }
+
+  // One day of the calendar is in the Tab order (the selected or first one); the arrow keys
+  // move between days, in date order.
+  function rovingTabindex(cells) {
+    var current = document.activeElement;
+    var chosen = null;
+    cells.forEach(function (cell) {
+      if (cell === current) {
+        chosen = cell;
+      }
+    });
+    if (chosen === null) {
+      cells.forEach(function (cell) {
+        if (chosen === null && selected.has(cell.getAttribute("data-date"))) {
+          chosen = cell;
+        }
+      });
+    }
+    if (chosen === null) {
+      chosen = document.querySelector(".calendar .day--today[data-date]") || cells[0] || null;
+    }
+    cells.forEach(function (cell) {
+      cell.setAttribute("tabindex", cell === chosen ? "0" : "-1");
+    });
+  }
+
   function renderSelection() {
     var form = selectionForm();
     if (!form) {
       return;
     }
-    var stateOf = {};
-    dayCells().forEach(function (cell) {
+    var cells = Array.from(dayCells());
+    cells.forEach(function (cell) {
       var day = cell.getAttribute("data-date");
       var on = selected.has(day);
       stateOf[day] = cell.getAttribute("data-state");
       cell.classList.add("is-selectable");
       cell.classList.toggle("is-selected", on);
       cell.setAttribute("aria-selected", on ? "true" : "false");
-      if (!cell.hasAttribute("tabindex")) {
-        cell.setAttribute("tabindex", "0");
-      }
     });
+    rovingTabindex(cells);
     var count = selected.size;
     form.querySelector("[data-selection-dates]").value = compress(selected).join(" ");
     form.querySelector("[data-selection-count]").textContent =
       count === 0 ? "No dates selected" : plural(count, "date") + " selected" + breakdown(stateOf);
     form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
-      button.disabled = count === 0;
+      var action = button.getAttribute("data-action");
+      var taken = action ? takenBy(action).length : count;
+      button.disabled = taken === 0;
+      button.title =
+        count === 0
+          ? ""
+          : taken === 0
+            ? "None of the selected dates can be " + (action === "skip" ? "skipped" : "reprocessed")
+            : taken === count
+              ? ""
+              : plural(taken, "date") + " of the selection can be " +
+                (action === "skip" ? "skipped" : "reprocessed");
     });
     var clear = form.querySelector("[data-selection-clear]");
     if (clear) {
@@ -212,14 +266,59 @@
     }
   });
 
+  // The calendar's rows are weekdays and its columns weeks: across is a week, down a day.
+  var ARROWS = { ArrowLeft: -7, ArrowRight: 7, ArrowUp: -1, ArrowDown: 1 };
+
   document.addEventListener("keydown", function (event) {
-    if (event.key !== " " && event.key !== "Enter") {
+    var cell = event.target.closest && event.target.closest(".calendar [data-date]");
+    if (!cell || !selectionForm()) {
       return;
     }
-    var cell = event.target.closest && event.target.closest(".calendar [data-date]");
-    if (cell && selectionForm()) {
+    if (event.key === " " || event.key === "Enter") {
       event.preventDefault();
       toggleDay(cell, event.shiftKey);
+      return;
+    }
+    var step = ARROWS[event.key];
+    if (step === undefined && (event.key === "Home" || event.key === "End")) {
+      var cells = Array.from(dayCells()).sort(function (a, b) {
+        return a.getAttribute("data-date") < b.getAttribute("data-date") ? -1 : 1;
+      });
+      var edge = event.key === "Home" ? cells[0] : cells[cells.length - 1];
+      if (edge) {
+        event.preventDefault();
+        edge.setAttribute("tabindex", "0");
+        cell.setAttribute("tabindex", "-1");
+        edge.focus();
+      }
+      return;
+    }
+    if (step === undefined) {
+      return;
+    }
+    var next = document.querySelector(
+      '.calendar [data-date="' + addDays(cell.getAttribute("data-date"), step) + '"]'
+    );
+    if (next) {
+      event.preventDefault();
+      next.setAttribute("tabindex", "0");
+      cell.setAttribute("tabindex", "-1");
+      next.focus();
+      if (event.shiftKey) {
+        toggleDay(next, true);
+      }
+    }
+  });
+
+  // Each action previews the selected days it can take.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-selection]")) {
+      return;
+    }
+    var action = event.submitter && event.submitter.getAttribute("data-action");
+    if (action) {
+      form.querySelector("[data-selection-dates]").value = compress(takenBy(action)).join(" ");
     }
   });
 

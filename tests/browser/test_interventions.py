@@ -140,6 +140,64 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     assert problems == [], "\n".join(problems)
 
 
+def test_the_calendar_by_keyboard_and_each_action_takes_its_days(
+    chromium, live_server, samples_dir, ops_user
+):
+    """One day is in the Tab order and the arrows move in date order (rows are weekdays,
+    columns weeks); the month buttons keep the focus across the swap; each action is offered
+    and previews only the selected days it can take."""
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=calendar&month=2025-03")
+    bar = page.locator("#date-selection")
+    assert page.locator('.calendar [data-date][tabindex="0"]').count() == 1
+    page.locator('[data-date="2025-03-01"]').click()  # completed
+    skip, reprocess = (
+        bar.get_by_role("button", name="Skip…"),
+        bar.get_by_role("button", name="Reprocess…"),
+    )
+    assert skip.is_disabled() and reprocess.is_enabled()  # a completed day cannot be skipped
+    page.keyboard.press("ArrowDown")
+    focused = "document.activeElement.getAttribute('data-date')"
+    assert page.evaluate(focused) == "2025-03-02"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(focused) == "2025-03-09"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # 2025-03-05, the gap
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")  # 2025-03-06, pending
+    assert bar.locator("[data-selection-count]").inner_text() == (
+        "3 dates selected · 1 pending, 1 gap, 1 completed"
+    )
+    assert skip.is_enabled()
+    assert skip.get_attribute("title") == "2 dates of the selection can be skipped"
+    assert page.locator('.calendar [data-date][tabindex="0"]').count() == 1
+
+    # The month buttons are swapped with the calendar; the focus stays on the button.
+    page.locator(".calnav a[rel=next]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"month=2025-04"))
+    page.locator(".calnav h3", has_text="April 2025").wait_for()
+    expect(page.locator(".calnav a[rel=next]")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator(".calnav a[rel=prev]")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.locator(".calnav h3", has_text="March 2025").wait_for()
+    expect(page.locator(".calnav a[rel=prev]")).to_be_focused()
+
+    # The skip previews the gap and the pending day, not the completed day it cannot take.
+    skip.click()
+    page.wait_for_url(re.compile(r"/skip/preview$"))
+    assert page.locator(".preview-card__summary").inner_text() == (
+        "2025-03-06 pendingDates → completedDates; 2025-03-05 added to completedDates"
+    )
+    assert problems == [], "\n".join(problems)
+
+
 def test_list_checkboxes_and_all_matching(chromium, live_server, samples_dir, ops_user):
     page = new_page(chromium)
     problems = watch(page)
