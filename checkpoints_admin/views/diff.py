@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -38,8 +38,12 @@ class Side:
     url_args: tuple[Any, ...] = ()
 
 
+class SideMissing(Exception):
+    """A side reference that names nothing there is (said next to its field)."""
+
+
 def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
-    """The document a side reference names; Http404 when it names nothing."""
+    """The document a side reference names; SideMissing when it names nothing."""
     match = SIDE_RE.fullmatch(ref)
     assert match is not None  # the form validated it
     if match.group("name"):
@@ -49,14 +53,14 @@ def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
         except (CheckpointNotFound, InvalidCheckpointName):
             return Side(ref, f"{name} (current file)", None, "no such checkpoint file: absent")
         except CheckpointError as exc:
-            raise Http404(f"Checkpoint “{name}” cannot be read: {exc.message}") from None
+            raise SideMissing(f"Checkpoint “{name}” cannot be read: {exc.message}") from None
         return Side(ref, f"{name} (current file)", loaded.data, "", "checkpoint_detail", (name,))
     if not request.user.has_perm(VIEW_AUDIT):
         raise PermissionDenied("Comparing audit snapshots needs access to the audit log.")
     seq, side = int(match.group("seq")), match.group("side")
     entry = AuditEntry.objects.select_related(side).filter(seq=seq).first()
     if entry is None:
-        raise Http404(f"There is no audit entry #{seq}.")
+        raise SideMissing(f"There is no audit entry #{seq}.")
     document, error = snapshot_document(getattr(entry, side))
     note = error or ("" if getattr(entry, f"{side}_id") else "no file at that moment: absent")
     label = f"{entry.checkpoint} {side} entry #{seq}"
@@ -69,16 +73,63 @@ def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
 def diff_page(request: HtmxHttpRequest) -> HttpResponse:
     """Pick two sides and see the set-aware summary, the changed fields and the text diff."""
     form = DiffForm(request.GET)
-    params = cleaned_or_defaults(form)
+    params = dict(cleaned_or_defaults(form))  # (kept when a side is refused below)
     names = [row.name for row in current_listing()[0].rows]
-    context: dict[str, Any] = {"form": form, "names": names, "params": params}
+    context: dict[str, Any] = {
+        "form": form,
+        "names": names,
+        "params": params,
+        "versions": _versions_offered(request, params.get("a") or params.get("b") or ""),
+    }
+    status = 200
     if form.is_valid() and params["a"] and params["b"]:
-        left, right = resolve_side(request, params["a"]), resolve_side(request, params["b"])
-        view = present_diff(left.document, right.document)
-        context.update(
-            left=left, right=right, diff=view, **group_page(view, params["group"], params["page"])
-        )
+        sides: dict[str, Side] = {}
+        for key in ("a", "b"):
+            try:
+                sides[key] = resolve_side(request, params[key])
+            except SideMissing as exc:
+                form.add_error(key, str(exc))
+                status = 404
+        if len(sides) == 2:
+            left, right = sides["a"], sides["b"]
+            view = present_diff(left.document, right.document)
+            context.update(
+                left=left,
+                right=right,
+                diff=view,
+                **group_page(view, params["group"], params["page"]),
+            )
     template = "checkpoints/diff.html"
     if wants_partial(request) and context.get("expanded"):
         template = "checkpoints/_diff.html#groupvalues"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
+
+
+#: How many of a checkpoint's audit entries the sides' suggestions offer.
+VERSIONS_OFFERED = 20
+
+
+def _versions_offered(request: HtmxHttpRequest, ref: str) -> list[tuple[str, str]]:
+    """Suggestions for a side: the before and after of the newest audit entries of the
+    checkpoint the other side names (to those who may read the log), newest first."""
+    match = SIDE_RE.fullmatch(ref)
+    if match is None or not request.user.has_perm(VIEW_AUDIT):
+        return []
+    name = match.group("name")
+    if not name:
+        seq = int(match.group("seq"))
+        name = AuditEntry.objects.filter(seq=seq).values_list("checkpoint", flat=True).first()
+        if name is None:
+            return []
+    entries = (
+        AuditEntry.objects.filter(checkpoint=name)
+        .order_by("-seq")
+        .values_list("seq", "action", "before_id", "after_id")[:VERSIONS_OFFERED]
+    )
+    offered = []
+    for seq, action, before, after in entries:
+        if after is not None:
+            offered.append((f"entry:{seq}:after", f"after #{seq} {action}"))
+        if before is not None:
+            offered.append((f"entry:{seq}:before", f"before #{seq} {action}"))
+    return offered

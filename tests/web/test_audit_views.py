@@ -341,7 +341,20 @@ def test_diff_with_an_absent_side_and_bad_input(viewer, interventions):
     bad = viewer.get("/diff/?a=../../etc/passwd&b=checkpoint:my-process")
     assert bad.status_code == 200
     assert "Give checkpoint:NAME or entry:NUMBER:before (or :after)." in bad.content.decode()
-    assert viewer.get("/diff/?a=entry:99:before&b=checkpoint:my-process").status_code == 404
+    missing = viewer.get("/diff/?a=entry:99:before&b=checkpoint:my-process")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert "There is no audit entry #99." in page  # next to its field, the form kept
+    assert 'value="entry:99:before"' in page and '<input type="text" id="id_b"' in page
+
+
+def test_the_sides_offer_the_checkpoints_recent_versions(viewer, interventions):
+    page = viewer.get("/diff/?a=checkpoint:reconciliation_checkpoint").content.decode()
+    offered = page.split('<datalist id="sides">')[1].split("</datalist>")[0]
+    versions = re.findall(r'<option value="(entry:[^"]+)" label="([^"]+)">', offered)
+    assert versions and all(value.startswith("entry:") for value, _ in versions)
+    assert {label.split(" #")[0] for _, label in versions} <= {"before", "after"}
+    assert '<option value="checkpoint:my-process">' in offered
 
 
 def test_large_list_changes_are_summarised_and_paged(viewer, checkpoints_dir):

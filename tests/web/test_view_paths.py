@@ -103,6 +103,8 @@ def test_a_diff_side_that_cannot_be_read_is_a_404(viewer, checkpoints_dir):
     write_json(checkpoints_dir, "fine", {"id": "fine"})
     response = viewer.get("/diff/?a=checkpoint:broken&b=checkpoint:fine")
     assert response.status_code == 404
+    assert "Checkpoint “broken” cannot be read" in text_of(response)  # at the field
+    assert '<input type="text" id="id_a"' in text_of(response)
 
 
 @pytest.mark.parametrize(
