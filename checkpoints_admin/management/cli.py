@@ -6,6 +6,7 @@ argument value: a blank reason, an impossible date, an invalid name).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -75,6 +76,12 @@ def error_for(exc: CheckpointError) -> CommandError:
         return refused(describe_corrupt(exc))
     if isinstance(exc, CheckpointsDirectoryError):
         return refused(f"{exc}: check CHECKPOINTS_DIR (nothing was read or changed).")
+    if (
+        isinstance(exc, CheckpointNotFound)
+        and exc.name
+        and str(exc) == (f"checkpoint {exc.name!r} does not exist")
+    ):
+        return refused(str(not_found([exc.name])))
     message = str(exc)
     if exc.name and not mentions(message, exc.name):
         message = f"{exc.name}: {message}"
@@ -435,10 +442,20 @@ def describe_finding(finding: Finding, *, with_severity: bool = False) -> str:
 
 
 def not_found(missing: list[str]) -> CheckpointNotFound:
-    """The error for named checkpoints that do not exist (exit code 1, naming them all)."""
-    return CheckpointNotFound(
-        f"No checkpoint named {', '.join(repr(name) for name in missing)}.", name=missing[0]
-    )
+    """The error for named checkpoints that do not exist (exit code 1, naming them all, and
+    the checkpoint a mistyped name was probably meant to be)."""
+    from checkpoints_admin.conf import get_store
+
+    message = f"No checkpoint named {', '.join(repr(name) for name in missing)}."
+    try:
+        names = get_store().names()
+    except CheckpointError:
+        names = []
+    near = [difflib.get_close_matches(name, names, n=1, cutoff=0.8) for name in missing]
+    meant = [match[0] for match in near if match]
+    if meant:
+        message += f" Did you mean {' or '.join(repr(name) for name in meant)}?"
+    return CheckpointNotFound(message, name=missing[0])
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -513,5 +530,19 @@ class DatesCommand(WriteCommand):
         try:
             parse_dates(values)
         except InterventionError as exc:
-            raise usage_error(str(exc)) from exc
+            raise usage_error(f"{exc}{_items_hint(options['name'])}") from exc
         return [(options["name"], {"dates": values})]
+
+
+def _items_hint(name: str) -> str:
+    """When ``name`` is a managed checkpoint, that its values are items (``--items``)."""
+    from checkpoints_admin.checkpoints.kinds import MANAGED, detect_kind
+    from checkpoints_admin.conf import get_store
+
+    try:
+        kind = detect_kind(get_store().read(name).data)
+    except CheckpointError:
+        return ""
+    return (
+        f" ({name} is a managed checkpoint: give its items with --items)" if kind == MANAGED else ""
+    )

@@ -395,3 +395,32 @@ def test_a_symbolic_link_to_a_checkpoint_is_changed_through_its_target(samples_d
     assert "Left as they are (symbolic links to other checkpoints): alias." in stdout.getvalue()
     assert AuditEntry.objects.count() == 3
     assert not (samples_dir / "my-process.json").exists()
+
+
+def test_a_mistyped_name_is_answered_with_the_one_meant(samples_dir) -> None:
+    for args in (
+        ["checkpoint_status", "reconciliation_checkpont"],
+        ["skip_dates", "reconciliation_checkpont", "2025-03-06", "--reason", REASON, "--yes"],
+    ):
+        with pytest.raises(CommandError) as excinfo:
+            call_command(*args, stdout=StringIO(), stderr=StringIO())
+        assert (excinfo.value.returncode, str(excinfo.value)) == (
+            1,
+            "No checkpoint named 'reconciliation_checkpont'. "
+            "Did you mean 'reconciliation_checkpoint'?",
+        ), args
+    with pytest.raises(CommandError) as excinfo:
+        call_command("checkpoint_status", "zzz", stdout=StringIO())
+    assert str(excinfo.value) == "No checkpoint named 'zzz'."
+
+
+def test_items_given_as_dates_are_answered_with_items(samples_dir) -> None:
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "skip_dates", "my-process", "item2", "--reason", REASON, "--yes", stdout=StringIO()
+        )
+    assert excinfo.value.returncode == 2
+    assert str(excinfo.value).endswith(
+        "(my-process is a managed checkpoint: give its items with --items)"
+    )
+    assert AuditEntry.objects.count() == 0
