@@ -285,7 +285,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     checkpoint with): also refuses a key given twice in one object, which JSON parsers take
     silently (the last one wins), so the person would not see what they meant."""
     data = decode_document(raw, name=name)
-    duplicate = _first_duplicate_key(raw)
+    duplicate = first_duplicate_key(raw)
     if duplicate is not None:
         subject = f"checkpoint {name!r}" if name is not None else "the document"
         raise InvalidDocument(
@@ -300,8 +300,9 @@ class _Duplicate(Exception):
     pass
 
 
-def _first_duplicate_key(raw: bytes) -> str | None:
-    """The first key given twice in one object, or None (a second, slower parse)."""
+def first_duplicate_key(raw: bytes) -> str | None:
+    """The first key given twice in one object of the JSON ``raw``, or None (a second, slower
+    parse: JSON parsers keep the last value silently)."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}

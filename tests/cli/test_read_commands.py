@@ -307,3 +307,18 @@ def test_watch_keeps_watching_a_checkpoint_whose_file_went_away(cli) -> None:
         process.send_signal(signal.SIGINT)
         rest, stderr = process.communicate(timeout=60)
     assert (process.returncode, stderr) == (0, "")
+
+
+def test_validate_warns_of_a_key_given_twice(samples_dir) -> None:
+    """A job (or a hand edit) that wrote a key twice: parsers keep the last value silently,
+    and the next write drops the first."""
+    (samples_dir / "dupkey.json").write_text('{"id": "x", "status": "running", "progress": 1,\n'
+                                             ' "progress": 2}\n')  # fmt: skip
+    (result,) = json.loads(run("validate_checkpoints", "dupkey", "--json"))
+    assert result["warnings"] == 1 and result["errors"] == 0
+    assert result["findings"][-1] == {
+        "severity": "warning",
+        "pointer": "",
+        "message": "the key 'progress' is given twice in one object: the last value counts, "
+        "and the next write keeps only that one",
+    }
