@@ -21,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointStore
-from checkpoints_admin.checkpoints.kinds import count_findings
+from checkpoints_admin.checkpoints.kinds import ahead_of_clock, count_findings
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LABELS = ("checkpoint", "kind")
@@ -100,6 +100,8 @@ def checkpoint_rows(
         summary = info.summary
         if summary is not None and summary.state(now=now, stale_after=stale_after) == "stalled":
             row = row._replace(stalled=True, warnings=row.warnings + 1)
+        if ahead_of_clock(summary, now):  # updated in the future: a warning too
+            row = row._replace(warnings=row.warnings + 1)
         rows.append(row)
     if len(_static_cache) > 2 * len(infos) + 64:
         _static_cache.clear()

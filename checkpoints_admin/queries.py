@@ -33,6 +33,7 @@ from checkpoints_admin.checkpoints.kinds import (
     MANAGED,
     UNIFIED,
     Finding,
+    ahead_of_clock,
     count_findings,
     detect_kind,
     findings_as_of,
@@ -81,8 +82,8 @@ class Row:
 def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: float) -> list[Row]:
     """Rows for ``infos``: state (``corrupt`` when unreadable) and error/warning counts.
 
-    A stalled row counts the stale-running warning too (``kinds.stale_finding`` gives it
-    exactly when the state is ``stalled``).
+    A row counts the warnings that depend on the clock too (``kinds.clock_findings``: the
+    stale-running one exactly when the state is ``stalled``, and a last update in the future).
     """
     rows = []
     for info in infos:
@@ -92,8 +93,9 @@ def build_rows(infos: Iterable[CheckpointInfo], *, now: datetime, stale_after: f
             continue
         errors, warnings = count_findings(info.findings)
         state = summary.state(now=now, stale_after=stale_after)
-        stale = 1 if state == "stalled" and summary.last_update is not None else 0
-        rows.append(Row(info, state, errors, warnings + stale))
+        stale = state == "stalled" and summary.last_update is not None
+        clock = (1 if stale else 0) + (1 if ahead_of_clock(summary, now) else 0)
+        rows.append(Row(info, state, errors, warnings + clock))
     return rows
 
 

@@ -21,7 +21,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
-from checkpoints_admin.checkpoints.kinds import count_findings
+from checkpoints_admin.checkpoints.kinds import ahead_of_clock, count_findings
 from checkpoints_admin.checkpoints.summary import MOVING_STATES, Summary, rate_text
 from checkpoints_admin.queries import (
     DATE_KINDS,
@@ -219,7 +219,7 @@ class _Listed:
     order: tuple[int, str, str]
 
 
-_listed_cache: dict[tuple[str, str | None, str | None, JobSettings, str, float], _Listed] = {}
+_listed_cache: dict[tuple[str, str | None, str | None, JobSettings, str, float, bool], _Listed] = {}
 
 
 def _state(info: CheckpointInfo, fixed: _Fixed, now: datetime, stale_after: float) -> str:
@@ -233,16 +233,19 @@ def _listed(
 ) -> _Listed:
     fixed = _fixed(info)
     state = _state(info, fixed, now, stale_after)
-    key = (info.name, info.version, info.error, settings, state, info.modified)
+    ahead = ahead_of_clock(fixed.summary, now)
+    key = (info.name, info.version, info.error, settings, state, info.modified, ahead)
     listed = _listed_cache.get(key)
     if listed is None:
-        job = _make_job(info, settings, fixed, state)
+        job = _make_job(info, settings, fixed, state, ahead)
         order = (settings.position, job.display_name.casefold(), job.name)
         listed = _listed_cache[key] = _Listed(job, _feed_entry(job), order)
     return listed
 
 
-def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state: str) -> JobStatus:
+def _make_job(
+    info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state: str, ahead: bool = False
+) -> JobStatus:
     summary = fixed.summary
     display_name = settings.display_name or info.name
     if summary is None:
@@ -285,8 +288,8 @@ def _make_job(info: CheckpointInfo, settings: JobSettings, fixed: _Fixed, state:
         eta=fixed.eta if moving else None,
         last_update=last_update,
         errors=fixed.errors,
-        # The stale-running warning is the one finding that depends on the clock.
-        warnings=fixed.warnings + (1 if state == "stalled" else 0),
+        # The warnings that depend on the clock: running but stale, updated in the future.
+        warnings=fixed.warnings + (1 if state == "stalled" else 0) + (1 if ahead else 0),
         eta_iso=fixed.eta_iso if moving else None,
         last_update_iso=last_update_iso,
     )

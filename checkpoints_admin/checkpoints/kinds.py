@@ -1120,7 +1120,7 @@ def stale_finding(summary: Summary, *, now: datetime, stale_after: float) -> Fin
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     idle = (now - summary.last_update).total_seconds()
-    field = LAST_UPDATE_FIELD.get(summary.kind, "")
+    field = summary.last_update_field or LAST_UPDATE_FIELD.get(summary.kind, "")
     return Finding(
         WARNING,
         json_pointer(field) if field else "",
@@ -1129,16 +1129,54 @@ def stale_finding(summary: Summary, *, now: datetime, stale_after: float) -> Fin
     )
 
 
+#: A last update further ahead of the clock than this is a clock that is wrong.
+FUTURE_SLACK_SECONDS: Final = 300
+
+
+def ahead_of_clock(summary: Summary | None, now: datetime) -> bool:
+    """Whether the last update of ``summary`` is further ahead of ``now`` than the slack
+    allows (the condition of :func:`future_finding`, without building the finding)."""
+    if summary is None or summary.last_update is None:
+        return False
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return (summary.last_update - now).total_seconds() > FUTURE_SLACK_SECONDS
+
+
+def future_finding(summary: Summary, *, now: datetime) -> Finding | None:
+    """The warning for a last update ahead of ``now`` (a wrong clock, a mistyped time): such a
+    job could never show as stalled."""
+    if summary.last_update is None or not ahead_of_clock(summary, now):
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    ahead = (summary.last_update - now).total_seconds()
+    field = summary.last_update_field or LAST_UPDATE_FIELD.get(summary.kind, "")
+    return Finding(
+        WARNING,
+        json_pointer(field) if field else "",
+        f"the last update is {_duration(ahead)} in the future "
+        f"({summary.last_update:%Y-%m-%d %H:%M:%S} UTC): a clock or the time is wrong, and "
+        "the job cannot show as stalled",
+    )
+
+
+def clock_findings(summary: Summary, *, now: datetime, stale_after: float) -> list[Finding]:
+    """The findings that depend on the clock: running but not updated for longer than
+    ``stale_after`` seconds, or updated in the future."""
+    found = (
+        stale_finding(summary, now=now, stale_after=stale_after),
+        future_finding(summary, now=now),
+    )
+    return [finding for finding in found if finding is not None]
+
+
 def findings_as_of(
     findings: Iterable[Finding], summary: Summary, *, now: datetime, stale_after: float
 ) -> list[Finding]:
-    """``findings`` (the time-independent ones) with the stale-running warning as of ``now``
-    when it applies."""
-    out = list(findings)
-    stale = stale_finding(summary, now=now, stale_after=stale_after)
-    if stale is not None:
-        out.append(stale)
-    return out
+    """``findings`` (the time-independent ones) with those that depend on the clock as of
+    ``now``: running but not updated for too long, or updated in the future."""
+    return [*findings, *clock_findings(summary, now=now, stale_after=stale_after)]
 
 
 def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:

@@ -20,12 +20,12 @@ from checkpoints_admin.checkpoints.kinds import (
     DateScans,
     Finding,
     check_kind,
+    clock_findings,
     detect_kind,
     epoch_ms_time,
     integrity_findings,
     is_number,
     parse_time,
-    stale_finding,
 )
 
 STATES: Final = ("pending", "running", "stalled", "completed", "failed")
@@ -53,6 +53,7 @@ class Summary:
     records: Mapping[str, int] = field(default_factory=dict)
     gaps: int = 0
     rate_unit: str = ""  # unit of rate ("records" for unified jobs that count records)
+    last_update_field: str = ""  # the top-level key last_update was read from
 
     def eta_in(self, state: str) -> float | None:
         """The seconds left worth showing for a job in ``state``: only while it is expected
@@ -154,7 +155,10 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     # A CheckpointManager job keeping its dates in these lists (with id, status, progress)
     # has its times and status as the manager writes them.
     started = epoch_ms_time(data.get("startTime")) or parse_time(data.get("created"))
-    updated = epoch_ms_time(data.get("lastUpdateTime")) or parse_time(data.get("lastUpdated"))
+    updated = epoch_ms_time(data.get("lastUpdateTime"))
+    updated_field = "lastUpdateTime"
+    if updated is None:
+        updated, updated_field = parse_time(data.get("lastUpdated")), "lastUpdated"
     elapsed = _seconds(started, updated)
     stats = data.get("stats")
     stats = stats if isinstance(stats, Mapping) else {}
@@ -198,6 +202,7 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
         rate=rate,
         started=started,
         last_update=updated,
+        last_update_field=updated_field if updated is not None else "",
         eta_seconds=eta,
         first_date=covered.first,
         last_date=covered.last,
@@ -221,8 +226,20 @@ def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
     last_run = parse_time(data.get("lastRun"))
     ended = parse_time(data.get("endTime"))
     touched = parse_time(data.get("lastUpdated"))  # as a CheckpointManager job writes it
-    times = [moment for moment in (started, last_run, ended, touched) if moment is not None]
-    updated = max(times) if times else None
+    times = [
+        (moment, key)
+        for moment, key in (
+            (started, "startTime"),
+            (last_run, "lastRun"),
+            (ended, "endTime"),
+            (touched, "lastUpdated"),
+        )
+        if moment is not None
+    ]
+    updated, updated_field = None, ""
+    for moment, key in times:  # the latest; on a tie, the key that names an update most
+        if updated is None or moment >= updated:
+            updated, updated_field = moment, key
     elapsed = _seconds(started, ended or last_run)
     rate = _per_second(done, elapsed)
     return Summary(
@@ -236,6 +253,7 @@ def _daily(data: Mapping[str, Any], scans: DateScans) -> Summary:
         rate=rate,
         started=started,
         last_update=updated,
+        last_update_field=updated_field if updated is not None else "",
         eta_seconds=_eta(total - done, rate),
         first_date=covered.first,
         last_date=covered.last,
@@ -270,6 +288,7 @@ def _managed(data: Mapping[str, Any], scans: DateScans) -> Summary:
         rate=rate,
         started=started,
         last_update=updated,
+        last_update_field="lastUpdated" if updated is not None else "",
         eta_seconds=eta,
         rate_unit="items" if has_items else "",
     )
@@ -292,9 +311,7 @@ def examine(
     summary = _summarize(data, kind, scans)
     findings = integrity_findings(data, kind=kind, scans=scans)
     if now is not None and stale_after is not None and summary.kind != UNKNOWN:
-        stale = stale_finding(summary, now=now, stale_after=stale_after)
-        if stale is not None:
-            findings.append(stale)
+        findings.extend(clock_findings(summary, now=now, stale_after=stale_after))
     return summary, findings
 
 

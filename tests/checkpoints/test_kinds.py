@@ -596,6 +596,31 @@ def test_stale_warning_comes_last_and_names_the_kind_field(unified, daily):
     assert "37 hours" in stale.message
 
 
+def test_the_stale_warning_points_at_the_field_that_gave_the_last_update(daily):
+    """A daily run that set endTime after its lastRun was last updated at endTime."""
+    daily["endTime"] = "2025-03-06T11:00:00.000Z"
+    stale = stale_finding(summarize(daily), now=datetime(2025, 3, 8, tzinfo=UTC), stale_after=60)
+    assert stale is not None and stale.pointer == "/endTime"
+    assert "since 2025-03-06 11:00:00 UTC" in stale.message
+
+
+def test_a_last_update_in_the_future_is_a_warning(managed, unified):
+    """A wrong clock (or a mistyped time) would keep the job from ever showing as stalled."""
+    now = datetime(2025, 3, 6, 10, 0, tzinfo=UTC)
+    managed["lastUpdated"] = "2099-01-01T00:00:00.000Z"
+    findings = validate(managed, now=now, stale_after=3600)
+    (future,) = [f for f in findings if "in the future" in f.message]
+    assert (future.severity, future.pointer) == ("warning", "/lastUpdated")
+    assert future.message.startswith("the last update is ")
+    assert "(2099-01-01 00:00:00 UTC): a clock or the time is wrong" in future.message
+    managed["lastUpdated"] = "2025-03-06T10:04:00.000Z"  # a few minutes ahead: clocks drift
+    assert not [f for f in validate(managed, now=now, stale_after=3600) if "future" in f.message]
+    unified["lastUpdateTime"] = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    assert [
+        f.pointer for f in validate(unified, now=now, stale_after=3600) if "future" in f.message
+    ] == ["/lastUpdateTime"]
+
+
 def test_finished_checkpoints_are_never_stale(managed, daily):
     later = datetime(2030, 1, 1, tzinfo=UTC)
     managed["status"] = "completed"

@@ -36,6 +36,16 @@ def test_rows_carry_state_and_finding_counts(store):
     assert {row.name: row.warnings for row in fresh}["reconciliation_checkpoint"] == 1
 
 
+def test_a_last_update_in_the_future_counts_as_a_warning_in_the_row(store, samples_dir):
+    write_json(samples_dir, "ahead", {"id": "a", "status": "running", "progress": 5,
+                                      "lastUpdated": "2099-01-01T00:00:00.000Z"})  # fmt: skip
+    rows = {row.name: row for row in queries.build_rows(store.list(), now=NOW, stale_after=60)}
+    assert (rows["ahead"].state, rows["ahead"].warnings) == ("running", 1)
+    loaded = queries.load_checkpoint(store, "ahead")
+    findings = loaded.findings_at(now=NOW, stale_after=60)
+    assert [f.pointer for f in findings] == ["/lastUpdated"]
+
+
 def test_a_corrupt_file_is_a_corrupt_row(store, samples_dir):
     (samples_dir / "bad.json").write_text("[1, 2")
     row = {row.name: row for row in queries.build_rows(store.list(), now=NOW, stale_after=60)}[
