@@ -378,6 +378,10 @@ class WriteCommand(CheckpointsCommand):
         self.say(f"{preview.name}: {preview.summary}", style=self.style.MIGRATE_HEADING)
         self.say(f"  base version: {preview.base_version or 'none (no file)'}")
         lines = preview.delta.lines()
+        if preview.before is None and preview.before_raw is not None:
+            # The file does not parse: what goes is its bytes, not "nothing".
+            gone = f"the {len(preview.before_raw):,} bytes there now, which do not parse"
+            lines = [f"replaces {gone}", *lines[1:]] if lines else [f"removes {gone}"]
         shown = lines if self.verbosity >= 2 else lines[:PREVIEW_LINES]
         for line in shown:
             self.say(f"    {line}")

@@ -112,6 +112,25 @@ def test_edit_sets_values_by_pointer_or_replaces_the_document(cli, tmp_path) -> 
     assert "not bound" not in bound.stdout
 
 
+def test_a_file_that_does_not_parse_is_repaired_from_standard_input(cli, tmp_path) -> None:
+    cli.write("broken", '{"id": "x",\n')
+    refused = cli.run("edit_checkpoint", "broken", "--set", '/id="y"', *REASON, "--yes")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        "Replace it whole with --from-file FILE (the console's raw editor shows its bytes); "
+        "nothing was changed."
+    )
+    missing = cli.run("edit_checkpoint", "broken", "--from-file", str(tmp_path / "nope"), *REASON)
+    assert missing.returncode == 2 and "Note:" not in missing.stdout  # refused before any note
+    document = '{"id": "x", "status": "running", "progress": 3}'
+    repaired = cli.run(
+        "edit_checkpoint", "broken", "--from-file", "-", *REASON, "--yes", input=document
+    )
+    assert repaired.returncode == 0, repaired.stderr
+    assert "replaces the 12 bytes there now, which do not parse" in repaired.stdout
+    assert json.loads(cli.path("broken").read_text()) == json.loads(document)
+
+
 def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
     files = cli.files()
     skip = cli.run("skip_dates", UNIFIED, "2025-03-06..2025-03-07", *REASON, "--dry-run")

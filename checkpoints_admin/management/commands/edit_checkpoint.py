@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ class Command(WriteCommand):
             "--from-file",
             metavar="FILE",
             help=(
-                "Replace the whole document with this JSON file's. Pass --expect-version with "
+                "Replace the whole document with this JSON file's (- reads standard input). "
+                "Pass --expect-version with "
                 "the version the file was made from, so that what a job saved since is not put "
                 "back."
             ),
@@ -78,6 +80,12 @@ class Command(WriteCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             super().handle(*args, **options)
+        except CorruptCheckpoint as exc:
+            # Fields of a file that does not parse cannot be set: it is replaced whole.
+            raise refused(
+                f"{describe_corrupt(exc)}. Replace it whole with --from-file FILE (the "
+                "console's raw editor shows its bytes); nothing was changed."
+            ) from None
         except UnknownField as exc:
             # The library says the field would be new; the option that allows it is ours.
             raise refused(
@@ -87,13 +95,14 @@ class Command(WriteCommand):
     def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         name = options["name"]
         if options["from_file"] is not None:
+            document = read_document(options["from_file"])  # (refused first, when it is)
             if options["expect_version"] is None:
                 self.say(
                     "Note: --from-file replaces the whole document; without --expect-version "
                     "it is not bound to the version it was made from. Check the preview for "
                     "what it would put back."
                 )
-            return [(name, {"document": read_document(options["from_file"])})]
+            return [(name, {"document": document})]
         values: dict[str, Any] = {}
         for text in options["assignments"]:
             pointer, value = parse_assignment(text)
@@ -104,9 +113,10 @@ class Command(WriteCommand):
 
 
 def read_document(path: str) -> dict[str, Any]:
-    """Read the replacement document, refusing what is not a JSON object."""
+    """Read the replacement document (``-``: standard input), refusing what is not a JSON
+    object."""
     try:
-        raw = Path(path).read_bytes()
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise usage_error(f"--from-file {path}: {exc.strerror or exc}.") from None
     try:
