@@ -931,6 +931,23 @@ def _check_stats(report: _Report, stats: Any) -> None:
             f"processedRecords ({processed:,}) is not successfulRecords + failedRecords "
             f"({ok:,} + {failed:,} = {ok + failed:,})",
         )
+    missing = [key for key in STATS_COUNTERS if key not in stats]
+    if missing:
+        # (A job reading stats.totalRecords would fail on such a document.)
+        report.warning(
+            json_pointer("stats"),
+            f"stats has no {', '.join(missing)}: the job's record counts are missing",
+        )
+
+
+#: The counters a unified job keeps in ``stats``.
+STATS_COUNTERS: Final = (
+    "totalRecords",
+    "processedRecords",
+    "successfulRecords",
+    "failedRecords",
+    "timeouts",
+)
 
 
 def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:

@@ -235,6 +235,13 @@ UNIFIED_CASES = [
     ("count-bool", _set(["stats", "timeouts"], True), "error", "/stats/timeouts", "not true"),
     ("stats-not-object", _set(["stats"], [1, 2]), "error", "/stats", "must be an object"),
     (
+        "stats-emptied",  # an edit of /stats to {} would take the job's counters away
+        _set(["stats"], {}),
+        "warning",
+        "/stats",
+        "stats has no totalRecords, processedRecords, successfulRecords, failedRecords, timeouts",
+    ),
+    (
         "start-iso",
         _set(["startTime"], "2025-03-06T10:00:00Z"),
         "error",
