@@ -343,7 +343,9 @@ class WriteCommand(CheckpointsCommand):
         longer applies."""
         from checkpoints_admin import services
 
-        self.stdout.write(one_line(conflict.message), self.style.WARNING)
+        said = one_line(conflict.message)
+        said = said.removesuffix(" Review the current content and try again.")
+        self.stdout.write(f"{said} The same change on the file as it is now:", self.style.WARNING)
         fresh = services.preview(
             preview.name, self.action, preview.params, store=store, keep_base=True
         )

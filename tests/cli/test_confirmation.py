@@ -92,6 +92,8 @@ def test_a_job_writing_while_the_question_is_open_asks_again_on_the_new_preview(
     assert code == 0, output
     assert f"Checkpoint {UNIFIED!r} changed since version" in output
     assert "(now: lastUpdateTime 1709743156789 → 1709743157789)" in output
+    assert "The same change on the file as it is now:" in output
+    assert "Review the current content and try again" not in output  # (it is shown at once)
     assert "Apply the change as previewed now? [y/N]" in output
     after = CheckpointStore(cli.directory).read(UNIFIED).data
     assert after["pendingDates"] == ["2025-03-07"]
