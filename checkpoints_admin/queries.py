@@ -184,11 +184,11 @@ class Listing:
         *,
         now: datetime,
         stamp: tuple[int, int] | None,
-        refused: Sequence[str] = (),
+        unlisted: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.rows = rows
-        #: Names of symbolic links leading outside the directory, which the rows leave out.
-        self.refused = tuple(refused)
+        #: The ``*.json`` files the rows leave out, each with why (``CheckpointStore.unlisted``).
+        self.unlisted = tuple(unlisted)
         self.now = now
         self.stamp = stamp
         self.built = time.monotonic()
@@ -269,7 +269,7 @@ def listing(store: CheckpointStore, *, stale_after: float) -> Listing:
     with _LISTINGS_LOCK:
         now = timezone.now()
         rows = build_rows(store.list(), now=now, stale_after=stale_after)
-        fresh = Listing(rows, now=now, stamp=stamp, refused=store.refused_links())
+        fresh = Listing(rows, now=now, stamp=stamp, unlisted=store.unlisted())
         # A directory changed within the last tick could change again under the same mtime.
         if stamp_settled(stamp, wall_ns=time.time_ns()):
             if len(_LISTINGS) > 16:

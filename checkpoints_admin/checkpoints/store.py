@@ -1198,6 +1198,22 @@ class CheckpointStore:
         with self._list_guard:
             return self._list()
 
+    def unlisted(self) -> builtins.list[tuple[str, str]]:
+        """The ``*.json`` files the last :meth:`list` left out, sorted, each with why: a name
+        that is not a checkpoint name (``café.json``, ``.hidden.json``), something that is
+        not a regular file, or a symbolic link leading outside the directory."""
+        with self._list_guard:
+            out = [
+                (fname, "not a regular file" if _listable(fname[:-5]) else "not a checkpoint name")
+                for fname, entry in self._cache.items()
+                if type(entry[1]) is str
+            ]
+            out.extend(
+                (name + ".json", "a symbolic link leading outside the directory")
+                for name in self._refused
+            )
+        return sorted(out)
+
     def refused_links(self) -> builtins.list[str]:
         """The checkpoint names the last :meth:`list` left out because their file is a
         symbolic link leading outside the directory (sorted): refused, never read, but

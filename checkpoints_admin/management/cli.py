@@ -447,6 +447,15 @@ def describe_finding(finding: Finding, *, with_severity: bool = False) -> str:
     return f"{describe_pointer(finding.pointer)}: {finding.message}"
 
 
+def unlisted_note(store: Any) -> str | None:
+    """``Not listed: café.json (not a checkpoint name), …`` for the files the last listing
+    of ``store`` left out; None when there are none."""
+    unlisted = store.unlisted()
+    if not unlisted:
+        return None
+    return "Not listed: " + ", ".join(f"{fname} ({why})" for fname, why in unlisted) + "."
+
+
 def not_found(missing: list[str]) -> CheckpointNotFound:
     """The error for named checkpoints that do not exist (exit code 1, naming them all, and
     the checkpoint a mistyped name was probably meant to be)."""

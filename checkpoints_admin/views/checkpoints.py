@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Final
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -95,12 +96,33 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "total": len(listing.rows),
         "error": error,
-        "refused": listing.refused,
+        "unlisted": _unlisted_groups(listing.unlisted),
         # rendered (and escaped) by the template engine above
         "controls_html": mark_safe(listing.fragment("controls", query, controls)),
         "table_html": mark_safe(table_html),
     }
     return render(request, "checkpoints/list.html", context)
+
+
+#: What the list's notice says of each reason a file is left out.
+UNLISTED_WORDS: Final = {
+    "a symbolic link leading outside the directory": (
+        "symbolic links leading outside the checkpoints directory: refused and never read"
+    ),
+    "not a checkpoint name": (
+        "not checkpoint names (letters, digits, dot, dash and underscore, starting with a "
+        "letter or digit)"
+    ),
+    "not a regular file": "not regular files",
+}
+
+
+def _unlisted_groups(unlisted: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """The files the list leaves out, grouped by why, for its notice."""
+    groups: dict[str, list[str]] = {}
+    for fname, why in unlisted:
+        groups.setdefault(why, []).append(fname)
+    return [(UNLISTED_WORDS.get(why, why), names) for why, names in groups.items()]
 
 
 def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:

@@ -281,6 +281,14 @@ def test_symlinks_leaving_the_directory_are_named_apart_from_the_list(
     assert store.refused_links() == ["d", "leak"]
     assert store.names() == ["alias", "job"]
     assert store.names(refused=True) == ["alias", "d", "job", "leak"]
+    (checkpoints_dir / ".hidden.json").write_text("{}")
+    store.list()
+    assert store.unlisted() == [
+        (".hidden.json", "not a checkpoint name"),
+        ("d.json", "a symbolic link leading outside the directory"),
+        ("leak.json", "a symbolic link leading outside the directory"),
+    ]
+    (checkpoints_dir / ".hidden.json").unlink()
 
     (checkpoints_dir / "leak.json").unlink()
     (checkpoints_dir / "d.json").unlink()

@@ -322,3 +322,18 @@ def test_validate_warns_of_a_key_given_twice(samples_dir) -> None:
         "message": "the key 'progress' is given twice in one object: the last value counts, "
         "and the next write keeps only that one",
     }
+
+
+def test_status_names_the_files_it_leaves_out(samples_dir) -> None:
+    (samples_dir / "café.json").write_text("{}")
+    (samples_dir / "folder.json").mkdir()
+    table = run("checkpoint_status")
+    assert table.rstrip().splitlines()[-1] == (
+        "Not listed: café.json (not a checkpoint name), folder.json (not a regular file)."
+    )
+    assert "Not listed" not in run("checkpoint_status", "my-process")  # (named: not asked)
+    assert [row["name"] for row in json.loads(run("checkpoint_status", "--json"))] == [
+        "daily_reconciliation_checkpoint",
+        "my-process",
+        "reconciliation_checkpoint",
+    ]

@@ -182,20 +182,30 @@ def test_corrupt_files_are_listed_with_their_error_and_a_raw_link(viewer, sample
     assert "line 2" in html
 
 
-def test_symbolic_links_leading_outside_are_not_listed_but_named(viewer, samples_dir, tmp_path):
+def test_files_left_out_of_the_list_are_named_with_why(viewer, samples_dir, tmp_path):
     secret = tmp_path / "secret.json"
     secret.write_text('{"secret": true}')
     (samples_dir / "evil.json").symlink_to(secret)
+    (samples_dir / "café.json").write_text("{}")
+    (samples_dir / "copy.json.json").write_text("{}")
+    (samples_dir / "folder.json").mkdir()
     response = viewer.get("/")
-    assert "evil" not in names(response)
+    assert not {"evil", "café", "copy.json", "folder"} & set(names(response))
     opening = '<div class="alert alert--warning alert--page" role="status">'
     notice = response.content.decode().split(opening)[1]
     notice = " ".join(notice.split("</div>")[0].split())
-    assert notice.startswith("<p><strong>Not listed:</strong> <code>evil.json</code> is a symbolic")
-    assert "leads outside the checkpoints directory, so it is refused and never read" in notice
+    assert notice == (
+        "<p><strong>Not listed:</strong> <code>café.json</code>, <code>copy.json.json</code>: "
+        "not checkpoint names (letters, digits, dot, dash and underscore, starting with a "
+        "letter or digit). <code>evil.json</code>: symbolic links leading outside the "
+        "checkpoints directory: refused and never read. <code>folder.json</code>: not regular "
+        "files.</p>"
+    )
     assert str(tmp_path) not in notice and "secret" not in notice  # the target is not told
 
-    (samples_dir / "evil.json").unlink()
+    for path in ("evil.json", "café.json", "copy.json.json"):
+        (samples_dir / path).unlink()
+    (samples_dir / "folder.json").rmdir()
     assert "Not listed" not in viewer.get("/").content.decode()
 
 

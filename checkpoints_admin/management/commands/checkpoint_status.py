@@ -20,6 +20,7 @@ from checkpoints_admin.management.cli import (
     not_found,
     rate_text,
     relative,
+    unlisted_note,
 )
 
 HEADER = ("NAME", "KIND", "STATE", "PROGRESS", "DONE/PENDING", "RATE", "ETA", "UPDATED", "FINDINGS")
@@ -77,7 +78,7 @@ class Command(CheckpointsCommand):
                 store.exists(name)  # a refused symbolic link says so, not "no checkpoint"
             raise not_found(missing)
         if options["watch"] is None:
-            self.render(infos, as_json=options["json"], compact=False)
+            self.render(infos, as_json=options["json"], compact=False, named=bool(names))
             return
         clear = not options["json"] and sys.stdout.isatty()
         try:
@@ -122,6 +123,9 @@ class Command(CheckpointsCommand):
                 self.say(f"No checkpoints in {get_store().directory}.")
             return
         self.stdout.write("\n".join(format_table(rows, now=now)))
+        note = None if named else unlisted_note(get_store())
+        if note is not None:
+            self.say(note, style=self.style.WARNING)
 
 
 def status_row(info: CheckpointInfo, *, now: datetime, stale_after: float) -> dict[str, Any]:
