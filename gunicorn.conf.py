@@ -7,20 +7,45 @@ Used by the container (``gunicorn checkpoints_admin.wsgi``) and for bare-metal r
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting; a wrong value stops the start naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise SystemExit(
+            f"error: {name} must be a whole number of at least {minimum}, not {value!r}."
+        )
+    return int(value)
+
+
+def _bool(name: str, default: bool) -> bool:
+    """A true/false setting; a wrong value stops the start naming it."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SystemExit(f"error: {name} must be true or false, not {value!r}.")
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000, 1)}"
+workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8), 1)
+threads = _int("GUNICORN_THREADS", 1, 1)
 worker_class = "gthread" if threads > 1 else "sync"
 
 # A request that runs longer than this is killed and logged; large checkpoints parse in well
 # under a second, so a minute only catches real hangs (a stuck filesystem, a lost database).
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+timeout = _int("GUNICORN_TIMEOUT", 60, 1)
 # On SIGTERM workers finish the requests in flight (an intervention never stops half-way).
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 
 # Logs to stdout/stderr, where the container runtime collects them.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
@@ -37,4 +62,4 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Heartbeat files in memory, not on a possibly slow container filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Load the application in the master so a broken configuration fails at start, once.
-preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in {"1", "true", "yes", "on"}
+preload_app = _bool("GUNICORN_PRELOAD", True)

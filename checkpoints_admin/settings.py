@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -26,19 +27,31 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    """Read a comma-separated environment variable."""
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    """Read a comma-separated environment variable (empty: the default, as for the others)."""
+    value = os.environ.get(name, "")
+    if not value.strip():
+        value = default
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def env_number(name: str, default: float) -> float:
-    """Read a numeric environment variable."""
+def env_number(
+    name: str, default: float, *, minimum: float | None = None, whole: bool = False
+) -> float:
+    """Read a numeric environment variable: a whole number with ``whole``, at least
+    ``minimum`` when given; anything else stops the start with the variable named."""
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+    if not math.isfinite(number) or (whole and not number.is_integer()):
+        what = "a whole number" if whole else "a finite number"
+        raise ImproperlyConfigured(f"{name} must be {what}, not {value!r}.")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, not {value!r}.")
+    return number
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -116,7 +129,7 @@ DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 60)),
+        conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 60, minimum=0, whole=True)),
         conn_health_checks=True,
     )
 }
@@ -177,7 +190,7 @@ X_FRAME_OPTIONS = "DENY"
 # Database sessions (checked on every request, so a sign-out ends them in every worker).
 SESSION_ENGINE = "checkpoints_admin.sessions"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = int(env_number("SESSION_COOKIE_AGE", 8 * 3600))
+SESSION_COOKIE_AGE = int(env_number("SESSION_COOKIE_AGE", 8 * 3600, minimum=60, whole=True))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -203,8 +216,8 @@ SECURE_CSP = {
 }
 
 # --- django-axes: lock out after repeated failed sign-ins, per user and address ------------
-AXES_FAILURE_LIMIT = int(env_number("AXES_FAILURE_LIMIT", 5))
-AXES_COOLOFF_TIME = env_number("AXES_COOLOFF_MINUTES", 15) / 60
+AXES_FAILURE_LIMIT = int(env_number("AXES_FAILURE_LIMIT", 5, minimum=1, whole=True))
+AXES_COOLOFF_TIME = env_number("AXES_COOLOFF_MINUTES", 15, minimum=0) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -212,9 +225,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # --- Checkpoints Admin ----------------------------------------------------------------------
 # An empty value is the default too (never the current directory).
 CHECKPOINTS_DIR = Path(os.environ.get("CHECKPOINTS_DIR") or BASE_DIR / "checkpoints")
-CHECKPOINT_MAX_BYTES = int(env_number("CHECKPOINT_MAX_BYTES", 256 * 1024 * 1024))
-CHECKPOINT_LOCK_TIMEOUT = env_number("CHECKPOINT_LOCK_TIMEOUT", 10.0)
-STALE_AFTER_SECONDS = env_number("STALE_AFTER_SECONDS", 3600)
+CHECKPOINT_MAX_BYTES = int(
+    env_number("CHECKPOINT_MAX_BYTES", 256 * 1024 * 1024, minimum=1024, whole=True)
+)
+# (filelock waits forever on a negative timeout: a web request would hang)
+CHECKPOINT_LOCK_TIMEOUT = env_number("CHECKPOINT_LOCK_TIMEOUT", 10.0, minimum=0)
+STALE_AFTER_SECONDS = env_number("STALE_AFTER_SECONDS", 3600, minimum=1)
 AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 STATUS_PAGE_PUBLIC = env_bool("STATUS_PAGE_PUBLIC", False)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

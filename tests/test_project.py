@@ -63,6 +63,17 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
             "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'LOUD'.",
         ),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or text, not 'xml'."),
+        # values that would break things quietly: a lock waited for forever, every file
+        # "too large", every job stalled at once
+        ("CHECKPOINT_LOCK_TIMEOUT", "-5", "CHECKPOINT_LOCK_TIMEOUT must be at least 0, not '-5'."),
+        ("CHECKPOINT_MAX_BYTES", "0", "CHECKPOINT_MAX_BYTES must be at least 1024, not '0'."),
+        ("STALE_AFTER_SECONDS", "-100", "STALE_AFTER_SECONDS must be at least 1, not '-100'."),
+        (
+            "DATABASE_CONN_MAX_AGE",
+            "1.9",
+            "DATABASE_CONN_MAX_AGE must be a whole number, not '1.9'.",
+        ),
+        ("STALE_AFTER_SECONDS", "nan", "STALE_AFTER_SECONDS must be a finite number, not 'nan'."),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, message) -> None:
@@ -78,7 +89,9 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, mess
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
-@pytest.mark.parametrize("setting", ["LOG_LEVEL", "LOG_FORMAT", "DJANGO_DEBUG"])
+@pytest.mark.parametrize(
+    "setting", ["LOG_LEVEL", "LOG_FORMAT", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS"]
+)
 def test_an_empty_setting_means_its_default(tmp_path: Path, setting) -> None:
     """An env file's ``LOG_FORMAT=`` is no value, as with the other settings."""
     result = run(
@@ -176,3 +189,23 @@ def test_bootstrap_leaves_a_directory_with_checkpoints_alone(
     call_command("bootstrap")
     assert [p.name for p in checkpoints_dir.iterdir()] == ["job.json"]
     assert get_user_model().objects.get(username="admin").check_password("a-chosen-password-42")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "WEB_CONCURRENCY",
+            "abc",
+            "WEB_CONCURRENCY must be a whole number of at least 1, not 'abc'.",
+        ),
+        ("GUNICORN_PRELOAD", "maybe", "GUNICORN_PRELOAD must be true or false, not 'maybe'."),
+        ("PORT", "0", "PORT must be a whole number of at least 1, not '0'."),
+    ],
+)
+def test_a_bad_gunicorn_setting_is_named(setting, value, message) -> None:
+    result = run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('gunicorn.conf.py')"],
+        {setting: value},
+    )
+    assert (result.returncode, result.stderr) == (1, f"error: {message}\n")
