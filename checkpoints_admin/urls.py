@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("checkpoints_admin.status_urls")),
     path("", include("checkpoints_admin.console_urls")),
 ]
+
+# An unreachable database answers 503 with Retry-After (views.errors.server_error).
+handler500 = "checkpoints_admin.views.errors.server_error"

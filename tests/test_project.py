@@ -209,3 +209,45 @@ def test_a_bad_gunicorn_setting_is_named(setting, value, message) -> None:
         {setting: value},
     )
     assert (result.returncode, result.stderr) == (1, f"error: {message}\n")
+
+
+DATABASE_DOWN = r"""
+import django, json
+django.setup()
+from django.test import Client
+client = Client(raise_request_exception=False)
+client.cookies["sessionid"] = "a-session-the-database-would-know"
+out = {}
+for path in ("/", "/status.json", "/metrics", "/checkpoints/x/"):
+    response = client.get(path)
+    out[path] = [response.status_code, response["Content-Type"], response.get("Retry-After"),
+                 response.content.decode()[:2000]]
+print(json.dumps(out))
+"""
+
+
+def test_an_unreachable_database_is_a_503_that_says_so(tmp_path: Path) -> None:
+    """A real PostgreSQL address where nothing listens: pages, the feed and /metrics answer
+    503 with Retry-After in their own formats, not a 500 page."""
+    import json
+
+    result = run(
+        [sys.executable, "-c", DATABASE_DOWN],
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",  # (static files without collectstatic)
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+            "CHECKPOINTS_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:9/none",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    page, feed, metrics, detail = (
+        answers[p] for p in ("/", "/status.json", "/metrics", "/checkpoints/x/")
+    )
+    assert page[:3] == [503, "text/html; charset=utf-8", "30"]
+    assert "The database is unavailable" in page[3]
+    assert feed[:3] == [503, "application/json", "30"]
+    assert json.loads(feed[3]) == {"error": "The database is unavailable; try again in a moment."}
+    assert metrics[:3] == [503, "text/plain", "30"]
+    assert detail[0] == 503

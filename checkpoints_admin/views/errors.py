@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import sys
+from typing import Final
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
+from django.views import defaults
 
 from checkpoints_admin.checkpoints import CheckpointOutsideDirectory, InvalidCheckpointName
 
@@ -30,3 +36,28 @@ def name_refused(request: HttpRequest, exc: InvalidCheckpointName) -> HttpRespon
         message = exc.message[:1].upper() + exc.message[1:] + "."
         return error_page(request, 403, "Refused", message)
     return bad_request(request, exc.message)
+
+
+#: Seconds a client is told to wait before asking again while the database is down.
+RETRY_AFTER: Final = 30
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an unreachable database is a 503 that says so (JSON for the status
+    feed, plain text for /metrics, a page for people, with ``Retry-After``), not a 500;
+    everything else is Django's 500 page. Nothing here touches the database."""
+    exception = sys.exc_info()[1]
+    if not isinstance(exception, DatabaseError):
+        return defaults.server_error(request)
+    path = request.path_info
+    message = "The database is unavailable; try again in a moment."
+    response: HttpResponse
+    if path == "/status.json":
+        response = JsonResponse({"error": message}, status=503)
+    elif path == "/metrics":
+        response = HttpResponse(message + "\n", status=503, content_type="text/plain")
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER)
+    response["Cache-Control"] = "no-store"
+    return response
