@@ -147,7 +147,9 @@ class Actor:
         """The signed-in user of a request and the client address the server saw."""
         user = getattr(request, "user", None)
         name = user.get_username() if user is not None and user.is_authenticated else "anonymous"
-        return cls(name=name, source=source, address=request.META.get("REMOTE_ADDR", "") or "")
+        from checkpoints_admin.clientaddr import client_address
+
+        return cls(name=name, source=source, address=client_address(request))
 
 
 @dataclass(frozen=True)

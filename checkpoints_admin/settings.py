@@ -201,6 +201,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies in front of the console append to X-Forwarded-For: the client's
+# address (sign-in lock-outs, the audit log's "from where") is taken from there.
+TRUSTED_PROXIES = int(env_number("DJANGO_TRUSTED_PROXIES", 0, minimum=0, whole=True))
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -219,6 +222,7 @@ SECURE_CSP = {
 AXES_FAILURE_LIMIT = int(env_number("AXES_FAILURE_LIMIT", 5, minimum=1, whole=True))
 AXES_COOLOFF_TIME = env_number("AXES_COOLOFF_MINUTES", 15, minimum=0) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "checkpoints_admin.clientaddr.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 

@@ -195,3 +195,26 @@ def test_repeated_failures_lock_the_account_out_with_the_styled_page(
     assert "Signing in is paused" in html
     assert "viewer-user" in html
     assert client.get("/").status_code == 302
+
+
+def test_behind_a_proxy_failures_lock_out_the_address_they_came_from(
+    make_user, samples_dir, settings
+):
+    """Every request comes from the proxy's address: with the proxy trusted, one client's
+    failures do not lock the account for everyone else."""
+    settings.TRUSTED_PROXIES = 1
+    make_user("viewer")
+    attacker, owner = Client(), Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attacker.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"},
+                      REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.66")  # fmt: skip
+    refused = attacker.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"},
+                            REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.66")  # fmt: skip
+    assert refused.status_code == 429
+    signed = owner.post(
+        "/accounts/login/",
+        {"username": "viewer-user", "password": "viewer-password-123"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert signed.status_code == 302

@@ -9,7 +9,10 @@ import pytest
 from django.test import Client
 
 from checkpoints_admin import services
+from checkpoints_admin.models import AuditEntry
 from tests.web.conftest import scripts_of, write_json
+
+UNIFIED = "reconciliation_checkpoint"
 
 HOSTILE = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -185,3 +188,36 @@ def test_the_raw_bytes_are_served_sandboxed(viewer, hostile):
     assert response["Content-Type"] == "application/json"
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(
+    settings, signed_in, samples_dir
+):
+    """Sign-in lock-outs and the audit log's "from where" are the client's, not the proxy's;
+    entries left of the trusted proxies are the client's own and never trusted."""
+    from django.test import RequestFactory
+
+    from checkpoints_admin.clientaddr import client_address
+
+    factory = RequestFactory()
+    request = factory.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+    assert client_address(request) == "10.0.0.2"  # no proxy trusted: the peer
+    settings.TRUSTED_PROXIES = 1
+    assert client_address(request) == "203.0.113.9"
+    settings.TRUSTED_PROXIES = 2
+    assert client_address(request) == "1.2.3.4"
+    settings.TRUSTED_PROXIES = 3  # fewer entries than proxies: the leftmost there is
+    assert client_address(request) == "1.2.3.4"
+    spoofed = factory.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="not-an-ip")
+    assert client_address(spoofed) == "10.0.0.2"
+
+    settings.TRUSTED_PROXIES = 1
+    operator = signed_in("operator")
+    shown = operator.post(f"/checkpoints/{UNIFIED}/skip/preview", {"dates": "2025-03-06"},
+                          REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")  # fmt: skip
+    fields = dict(
+        re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', shown.content.decode())
+    )
+    operator.post(f"/checkpoints/{UNIFIED}/skip/apply", {**fields, "reason": "r"},
+                  REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")  # fmt: skip
+    assert AuditEntry.objects.get().address == "203.0.113.9"
