@@ -62,6 +62,7 @@ __all__ = [
     "LIST_ACTIONS",
     "TAKEABLE_SCAN",
     "MAX_RANGE_DAYS",
+    "MAX_SELECTION_DAYS",
     "NULLABLE_FIELDS",
     "parse_dates",
     "reprocess_dates",
@@ -76,6 +77,8 @@ __all__ = [
 
 #: Longest inclusive range accepted, in days (about 274 years).
 MAX_RANGE_DAYS: Final = 100_000
+#: At most this many days in all the dates and ranges of one change.
+MAX_SELECTION_DAYS: Final = 400_000
 #: Fields that may be set to ``null`` whatever they hold now.
 NULLABLE_FIELDS: Final = frozenset({"endTime", "lastProcessedDate"})
 
@@ -153,10 +156,11 @@ def _tokens(values: Iterable[str]) -> list[str]:
     return tokens
 
 
-def _expand(token: str) -> list[str]:
-    """The dates one argument names, in order."""
+def _span(token: str) -> tuple[date, int]:
+    """The first date one argument names and how many days it spans (checked, not
+    expanded)."""
     if ".." not in token:
-        return [_parse_date(token).isoformat()]
+        return _parse_date(token), 1
     first_text, _, last_text = token.partition("..")
     first = _parse_date(first_text, within=token)
     last = _parse_date(last_text, within=token)
@@ -167,15 +171,26 @@ def _expand(token: str) -> list[str]:
         raise InterventionError(
             f"range {token!r} spans {days:,} days; at most {MAX_RANGE_DAYS:,} are accepted"
         )
-    return [(first + timedelta(days=n)).isoformat() for n in range(days)]
+    return first, days
 
 
 def _date_groups(values: Iterable[str]) -> list[tuple[str, list[str], bool]]:
-    """(argument, its dates, is a range) for every argument; refuses an empty request."""
-    groups = [(token, _expand(token), ".." in token) for token in _tokens(values)]
-    if not groups:
+    """(argument, its dates, is a range) for every argument; refuses an empty request, and
+    one naming more than MAX_SELECTION_DAYS days in all before building any of them (many
+    long ranges would otherwise cost memory without bound)."""
+    spans = [(token, *_span(token)) for token in _tokens(values)]
+    if not spans:
         raise InterventionError("no dates given")
-    return groups
+    total = sum(days for _, _, days in spans)
+    if total > MAX_SELECTION_DAYS:
+        raise InterventionError(
+            f"the dates and ranges given span {total:,} days in all; at most "
+            f"{MAX_SELECTION_DAYS:,} are accepted in one change"
+        )
+    return [
+        (token, [(first + timedelta(days=n)).isoformat() for n in range(days)], ".." in token)
+        for token, first, days in spans
+    ]
 
 
 def parse_dates(values: Iterable[str]) -> list[str]:

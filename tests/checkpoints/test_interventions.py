@@ -16,6 +16,7 @@ from checkpoints_admin.checkpoints import CheckpointError, InterventionError
 from checkpoints_admin.checkpoints.diff import Move, diff
 from checkpoints_admin.checkpoints.interventions import (
     MAX_RANGE_DAYS,
+    MAX_SELECTION_DAYS,
     parse_dates,
     replace_document,
     reprocess_dates,
@@ -62,6 +63,20 @@ def test_parse_dates_longest_range():
     first = "2000-01-01"
     last = (date(2000, 1, 1) + timedelta(days=MAX_RANGE_DAYS - 1)).isoformat()
     assert len(parse_dates([f"{first}..{last}"])) == MAX_RANGE_DAYS
+
+
+def test_many_long_ranges_are_refused_before_any_is_built():
+    """3,000 ranges of 100,000 days each would take gigabytes: refused by their total."""
+    last = (date(1800, 1, 1) + timedelta(days=MAX_RANGE_DAYS - 1)).isoformat()
+    ranges = " ".join(f"1800-01-01..{last}" for _ in range(3000))
+    with pytest.raises(InterventionError) as excinfo:
+        parse_dates([ranges])
+    assert str(excinfo.value) == (
+        "the dates and ranges given span 300,000,000 days in all; at most "
+        f"{MAX_SELECTION_DAYS:,} are accepted in one change"
+    )
+    four = " ".join(f"1800-01-01..{last}" for _ in range(MAX_SELECTION_DAYS // MAX_RANGE_DAYS))
+    assert len(parse_dates([four])) == MAX_RANGE_DAYS  # (the limit itself is accepted)
 
 
 @pytest.mark.parametrize(

@@ -205,12 +205,11 @@ def test_behind_a_proxy_failures_lock_out_the_address_they_came_from(
     settings.TRUSTED_PROXIES = 1
     make_user("viewer")
     attacker, owner = Client(), Client()
+    wrong = {"username": "viewer-user", "password": "wrong"}
+    proxied = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.66"}
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        attacker.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"},
-                      REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.66")  # fmt: skip
-    refused = attacker.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"},
-                            REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.66")  # fmt: skip
-    assert refused.status_code == 429
+        attacker.post("/accounts/login/", wrong, **proxied)
+    assert attacker.post("/accounts/login/", wrong, **proxied).status_code == 429
     signed = owner.post(
         "/accounts/login/",
         {"username": "viewer-user", "password": "viewer-password-123"},
