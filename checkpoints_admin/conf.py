@@ -74,6 +74,7 @@ def _store() -> CheckpointStore:
         lock_timeout=app.lock_timeout,
         max_bytes=app.max_bytes,
         create=False,
+        refuse_hard_links=True,  # (a hard link could show any file the console can read)
     )
 
 

@@ -582,6 +582,10 @@ class CheckpointStore:
     ``directory`` defaults to the ``CHECKPOINTS_DIR`` environment variable, else ``./checkpoints``;
     it is created when missing, unless ``create=False`` (then a missing directory raises
     :class:`CheckpointsDirectoryError`, as one that is not a directory always does).
+
+    ``refuse_hard_links``: never read a file that has other names (the console's store: a
+    hard link put in the directory could show it any file it can read); jobs' stores read
+    them, so that a backup tool linking the files does not stop a job.
     """
 
     def __init__(
@@ -591,7 +595,9 @@ class CheckpointStore:
         lock_timeout: float = 10.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
         create: bool = True,
+        refuse_hard_links: bool = False,
     ) -> None:
+        self.refuse_hard_links = refuse_hard_links
         if directory is None:
             directory = os.environ.get("CHECKPOINTS_DIR") or "checkpoints"
         self.directory = Path(os.path.abspath(os.fspath(directory)))
@@ -792,7 +798,31 @@ class CheckpointStore:
     # -- reading --------------------------------------------------------------------------------
 
     def _open(self, name: str, path: str) -> int:
-        """Open a checkpoint for reading without following symlinks out of the directory."""
+        """Open a checkpoint for reading without following symlinks out of the directory, nor
+        reading a file that has other names (see :meth:`_refuse_hard_link`)."""
+        fd = self._open_file(name, path)
+        try:
+            self._refuse_hard_link(name, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _refuse_hard_link(self, name: str, fd: int) -> None:
+        """A regular file with more than one name is refused: a hard link put in the
+        directory could show any file of the same file system the console can read (its
+        database, a key), as a symbolic link leading outside could."""
+        if not self.refuse_hard_links:
+            return
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            raise CheckpointOutsideDirectory(
+                f"checkpoint {name!r} is a hard link (its file has {st.st_nlink} names); it is "
+                "refused: a checkpoint file has one name",
+                name=name,
+            )
+
+    def _open_file(self, name: str, path: str) -> int:
         try:
             return os.open(path, _READ_FLAGS)
         except FileNotFoundError:
@@ -1204,7 +1234,7 @@ class CheckpointStore:
         not a regular file, or a symbolic link leading outside the directory."""
         with self._list_guard:
             out = [
-                (fname, "not a regular file" if _listable(fname[:-5]) else "not a checkpoint name")
+                (fname, self._why_unlisted(fname))
                 for fname, entry in self._cache.items()
                 if type(entry[1]) is str
             ]
@@ -1213,6 +1243,17 @@ class CheckpointStore:
                 for name in self._refused
             )
         return sorted(out)
+
+    def _why_unlisted(self, fname: str) -> str:
+        if not _listable(fname[:-5]):
+            return "not a checkpoint name"
+        try:
+            st = os.stat(os.path.join(self._dir, fname))  # (a link inside: its file)
+        except OSError:
+            return "gone"
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            return "a hard link to a file with other names"
+        return "not a regular file"
 
     def refused_links(self) -> builtins.list[str]:
         """The checkpoint names the last :meth:`list` left out because their file is a
@@ -1406,6 +1447,10 @@ class CheckpointStore:
         trusted = None if now_ns is None or now_ns - st.st_mtime_ns < _RACY_NS else key
         if not stat.S_ISREG(st.st_mode):
             return (trusted, name + ".json", key)  # a directory, a FIFO…: ignored
+        if st.st_nlink > 1 and self.refuse_hard_links:
+            # A hard link: never read (see _refuse_hard_link); looked at again each listing,
+            # since removing its other name leaves the key as it is.
+            return (None, name + ".json", key)
         try:
             size = st.st_size
             if size > self.max_bytes:

@@ -363,3 +363,30 @@ def test_directory_named_like_a_checkpoint(store, checkpoints_dir):
     with pytest.raises(CorruptCheckpoint):
         store.read("dir")
     assert store.list() == []
+
+
+def test_a_hard_link_is_refused_by_a_store_that_refuses_them(checkpoints_dir, tmp_path):
+    """The console's store never reads a file with other names: a hard link put in the
+    directory could show it the console's database or a key. A job's store reads it, so
+    that a backup tool linking the files does not stop the job."""
+    secret = checkpoints_dir.parent / "db.sqlite3"  # (the same file system)
+    secret.write_bytes(b'{"session": "secret"}\n')
+    os.link(secret, checkpoints_dir / "dbcopy.json")
+    (checkpoints_dir / "alias.json").symlink_to("dbcopy.json")
+    console = CheckpointStore(checkpoints_dir, refuse_hard_links=True)
+    for name in ("dbcopy", "alias"):
+        for call in (console.read, console.read_raw):
+            with pytest.raises(InvalidCheckpointName) as excinfo:
+                call(name)
+            assert str(excinfo.value) == (
+                f"checkpoint {name!r} is a hard link (its file has 2 names); it is refused: "
+                "a checkpoint file has one name"
+            )
+    assert console.list() == []
+    assert console.unlisted() == [
+        ("alias.json", "a hard link to a file with other names"),
+        ("dbcopy.json", "a hard link to a file with other names"),
+    ]
+    assert CheckpointStore(checkpoints_dir).read("dbcopy").data == {"session": "secret"}
+    (secret).unlink()  # its other name gone: an ordinary checkpoint again
+    assert [info.name for info in console.list()] == ["alias", "dbcopy"]

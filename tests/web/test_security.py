@@ -221,3 +221,25 @@ def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(
     operator.post(f"/checkpoints/{UNIFIED}/skip/apply", {**fields, "reason": "r"},
                   REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")  # fmt: skip
     assert AuditEntry.objects.get().address == "203.0.113.9"
+
+
+def test_a_hard_link_in_the_directory_shows_nothing_of_its_file(viewer, samples_dir):
+    """Someone who can write the checkpoints directory links the console's database into
+    it: the console refuses it (403 with why), its bytes never leave."""
+    import os
+
+    secret = samples_dir.parent / "db-copy-target"
+    secret.write_bytes(b'{"sessionid": "abcdef0123456789abcdef0123456789"}\n')
+    os.link(secret, samples_dir / "dbcopy.json")
+    for url in (
+        "/checkpoints/dbcopy/",
+        "/checkpoints/dbcopy/raw",
+        "/checkpoints/dbcopy/raw?download=1",
+    ):
+        response = viewer.get(url)
+        assert response.status_code == 403, url
+        assert b"abcdef0123456789" not in response.content
+        assert "is a hard link" in response.content.decode()
+    listed = viewer.get("/").content.decode()
+    assert "dbcopy" not in listed.split("</table>")[0].split("<tbody>")[-1]
+    assert "<code>dbcopy.json</code>: a hard link to a file with other names" in listed
