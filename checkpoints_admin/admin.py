@@ -1,13 +1,18 @@
-"""Django admin: the audit log and its snapshots read-only, status-page jobs editable."""
+"""Django admin: the audit log and its snapshots read-only, status-page jobs editable, and
+the accounts within the admin role's reach."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from checkpoints_admin.models import AuditEntry, Snapshot, StatusJob
+from checkpoints_admin.permissions import ROLES
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,3 +90,40 @@ class StatusJobAdmin(admin.ModelAdmin):
     list_filter = ("hidden",)
     search_fields = ("name", "display_name", "description")
     ordering = ("position", "name")
+
+
+# --- accounts: an admin manages the console's accounts, never more power than its own ------
+
+
+class ConsoleUserAdmin(UserAdmin):
+    """Django's user admin, held to the console's roles for those who are not superusers
+    (the admin role): they give people a role, but cannot make anyone a superuser or give
+    permissions one by one, and cannot change, delete or set the password of a superuser.
+    Django's own admin would let the admin role promote itself."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_superuser", "user_permissions")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(name__in=ROLES)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False  # (its password view asks this too)
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, ConsoleUserAdmin)

@@ -10,7 +10,7 @@ from django.test import Client
 
 from checkpoints_admin import services
 from checkpoints_admin.permissions import role_of
-from tests.web.conftest import ROLES
+from tests.web.conftest import MODEL_BACKEND, ROLES
 
 READ_URLS = (
     "/",
@@ -217,3 +217,42 @@ def test_behind_a_proxy_failures_lock_out_the_address_they_came_from(
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )
     assert signed.status_code == 302
+
+
+def test_the_admin_role_cannot_reach_beyond_itself_in_the_django_admin(make_user, samples_dir):
+    """The admin role manages accounts; Django's own user admin let it make itself a
+    superuser and set a superuser's password."""
+    from django.contrib.auth import get_user_model
+
+    boss = make_user("superuser", "root-user")
+    admin_user = make_user("admin", "ada-admin")
+    admin_user.is_staff = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user, backend=MODEL_BACKEND)
+    own = client.get(f"/admin/auth/user/{admin_user.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in own  # shown read-only
+    assert 'name="user_permissions"' not in own
+    offered = set(
+        re.findall(
+            r'<option value="\d+"[^>]*>([^<]+)</option>',
+            own.split('name="groups"')[1].split("</select>")[0],
+        )
+    )
+    assert offered <= {"admin", "operator", "viewer"}
+    client.post(
+        f"/admin/auth/user/{admin_user.pk}/change/",
+        {"username": "ada-admin", "is_superuser": "on", "is_staff": "on", "is_active": "on",
+         "date_joined_0": "2025-01-01", "date_joined_1": "00:00:00"},
+    )  # fmt: skip
+    admin_user.refresh_from_db()
+    assert not admin_user.is_superuser
+    password = client.post(
+        f"/admin/auth/user/{boss.pk}/password/",
+        {"password1": "Hijacked-pass-9876", "password2": "Hijacked-pass-9876"},
+    )
+    assert password.status_code == 403
+    assert client.post(f"/admin/auth/user/{boss.pk}/delete/", {"post": "yes"}).status_code == 403
+    boss.refresh_from_db()
+    assert boss.check_password("superuser-password-123")
+    assert get_user_model().objects.filter(pk=boss.pk).exists()
