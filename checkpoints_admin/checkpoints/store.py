@@ -285,6 +285,14 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     checkpoint with): also refuses a key given twice in one object, which JSON parsers take
     silently (the last one wins), so the person would not see what they meant."""
     data = decode_document(raw, name=name)
+    depth = _nesting_beyond(data, MAX_WRITTEN_DEPTH)
+    if depth:
+        subject = f"checkpoint {name!r}" if name is not None else "the document"
+        raise InvalidDocument(
+            f"{subject} is nested more than {MAX_WRITTEN_DEPTH} levels deep; a checkpoint "
+            "is not that deep",
+            name=name,
+        )
     duplicate = first_duplicate_key(raw)
     if duplicate is not None:
         subject = f"checkpoint {name!r}" if name is not None else "the document"
@@ -294,6 +302,26 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
             name=name,
         )
     return data
+
+
+#: How deep a document a person writes may nest objects and lists (the pages and the diff
+#: walk documents recursively; JSON parsers accept up to a thousand levels).
+MAX_WRITTEN_DEPTH: Final = 64
+
+
+def _nesting_beyond(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests objects and lists more than ``limit`` levels (iteratively:
+    no recursion however deep it is)."""
+    stack: builtins.list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, level + 1))
+    return False
 
 
 class _Duplicate(Exception):

@@ -1244,3 +1244,22 @@ def test_a_symbolic_link_to_a_checkpoint_sends_its_changes_to_that_one(operator,
         in text(refused)
     )
     assert state(samples_dir) == before
+
+
+def test_a_document_nested_absurdly_deep_is_refused_at_the_editor(operator, samples_dir):
+    """Pages and diffs walk a document recursively: a thousand levels (which JSON parsers
+    take) made every page of it, and its audit entries, a 500."""
+    deep = (
+        '{"id": "x", "status": "running", "progress": 1, "deep": ' + "[" * 1000 + "]" * 1000 + "}"
+    )
+    before = state(samples_dir)
+    for url in (
+        f"/checkpoints/{MANAGED}/edit-raw/preview",
+        f"/checkpoints/{MANAGED}/edit-raw/check",
+    ):
+        response = operator.post(url, {"document": deep})
+        assert response.status_code in (200, 422), url
+        assert "is nested more than 64 levels deep" in html.unescape(text(response)), url
+    assert state(samples_dir) == before
+    shallow = '{"id": "x", "status": "running", "progress": 1, "deep": ' + "[" * 60 + "]" * 60 + "}"
+    assert preview(operator, MANAGED, "edit-raw", {"document": shallow}).status_code == 200
