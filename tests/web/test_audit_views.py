@@ -198,6 +198,24 @@ def test_verify_the_chain_up_to_an_entry(viewer, interventions):
     assert fragment.lstrip().startswith('<div id="chain-verify">')
 
 
+def test_readers_pressing_verify_share_one_verification_while_the_log_stays(
+    viewer, interventions, monkeypatch
+):
+    """Every press hashed every entry and rebuilt every snapshot: one verification now
+    answers the presses of a few minutes while the log's head stays; a new entry starts
+    another."""
+    runs = []
+    real = audit.verify_chain
+    monkeypatch.setattr(audit, "verify_chain", lambda: runs.append(1) or real())
+    for _ in range(3):
+        assert "✓ The chain verifies" in viewer.get("/audit/2/?verify=1").content.decode()
+    assert len(runs) == 1
+    services.apply("my-process", "skip", {"items": ["item2"]},
+                   actor=services.Actor("ops", "cli"), reason="another")  # fmt: skip
+    assert "(4 entries)" in viewer.get("/audit/2/?verify=1").content.decode()
+    assert len(runs) == 2
+
+
 def test_a_tampered_entry_shows_the_break(viewer, interventions):
     with connection.cursor() as cursor:
         cursor.execute(
