@@ -18,6 +18,7 @@ COPY docker ./docker
 # settings find templates/ and static/ beside it); only its dependencies live in the venv.
 RUN mkdir -p /tmp/checkpoints \
     && DJANGO_SECRET_KEY=collectstatic-only CHECKPOINTS_DIR=/tmp/checkpoints \
+       DATABASE_URL=sqlite:////tmp/collectstatic-never-opened.sqlite3 \
        python manage.py collectstatic --noinput
 
 # --- runtime: the slim image, the virtualenv, the app, a non-root user -------------------------

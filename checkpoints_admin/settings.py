@@ -125,6 +125,14 @@ TEMPLATES = [
     },
 ]
 
+if not DEBUG and not os.environ.get("DATABASE_URL", "").strip():
+    # A command run without the deployment's environment would otherwise audit into a
+    # db.sqlite3 of its own, beside the code, while changing the real checkpoints.
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. Set it to the audit log's database: postgres://user:pass@"
+        "host:5432/db, or sqlite:////absolute/path/db.sqlite3 for the embedded one "
+        "(DJANGO_DEBUG=true uses ./db.sqlite3, for local development only)."
+    )
 DATABASES = {
     "default": dj_database_url.config(
         env="DATABASE_URL",

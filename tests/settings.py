@@ -9,6 +9,10 @@ os.environ.setdefault(
 )
 os.environ.setdefault("DJANGO_HTTPS", "false")
 os.environ.setdefault("CHECKPOINTS_DIR", tempfile.mkdtemp(prefix="checkpoints-tests-"))
+if not os.environ.get("DATABASE_URL", "").strip():
+    os.environ["DATABASE_URL"] = (
+        f"sqlite:///{Path(tempfile.mkdtemp(prefix='db-tests-')) / 'db.sqlite3'}"
+    )
 
 from checkpoints_admin.settings import *  # noqa: E402, F403
 

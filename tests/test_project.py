@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ def run(
     args: list[str], env: dict[str, str], *, cwd_override: Path | None = None, **kwargs
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    if "DATABASE_URL" not in env:  # (production settings need one; a test that omits it: "")
+        env = {**env, "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='db-')}/db.sqlite3"}
     cwd = cwd_override or ROOT
     return subprocess.run(
         args, cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=120, **kwargs
@@ -251,3 +254,19 @@ def test_an_unreachable_database_is_a_503_that_says_so(tmp_path: Path) -> None:
     assert json.loads(feed[3]) == {"error": "The database is unavailable; try again in a moment."}
     assert metrics[:3] == [503, "text/plain", "30"]
     assert detail[0] == 503
+
+
+def test_without_a_database_url_production_settings_refuse_to_start(tmp_path: Path) -> None:
+    """A command run without the deployment's environment audited into a db.sqlite3 of its
+    own, beside the code, while it changed the real checkpoints."""
+    result = run(
+        [sys.executable, "manage.py", "checkpoint_status"],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "CHECKPOINTS_DIR": str(tmp_path),
+            "DATABASE_URL": "",
+        },
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: DATABASE_URL is not set.")

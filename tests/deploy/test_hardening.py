@@ -59,6 +59,7 @@ def test_production_static_files_are_hashed_and_compressed(tmp_path: Path) -> No
         DJANGO_SECRET_KEY="collectstatic-test-key-" + "p9Lm" * 12,
         DJANGO_STATIC_ROOT=str(tmp_path / "static"),
         CHECKPOINTS_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'never-opened.sqlite3'}",  # as the image's build
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput"],
