@@ -293,3 +293,38 @@ def test_four_real_commands_at_once_keep_every_entry_and_verify_audit_passes(env
     assert shared["pendingDates"] == [f"2030-01-{d:02d}" for d in range(5, 21)]
     assert store.read("solo").data["progress"] == 2
     assert store.read("other").data == UNIFIED_DOC
+
+
+@pytest.mark.skipif(not HAS_PG, reason="PostgreSQL runs only when DATABASE_URL names a server")
+def test_instances_starting_at_once_migrate_one_after_the_other(tmp_path) -> None:
+    """Three `migrate`s on a fresh PostgreSQL database at once (what containers starting
+    together do): without the advisory lock, all but one failed on a type created twice."""
+    import psycopg
+
+    name = f"migrate_race_{os.getpid()}"
+    url = urlunsplit(urlsplit(PG_URL)._replace(path=f"/{name}"))
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": url,
+            "CHECKPOINTS_DIR": str(tmp_path),
+        }
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for _ in range(3)
+        ]
+        outcomes = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+        assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
