@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -30,6 +31,8 @@ from checkpoints_admin.conf import get_settings, get_store
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10
 REFRESH_SECONDS = 30
+#: Job cards per page of the status page.
+STATUS_PAGE_SIZE = 60
 REALM = 'realm="Checkpoints Admin"'
 
 logger = logging.getLogger(__name__)
@@ -57,11 +60,15 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
     try:
         store = get_store()
         report = statusfeed.cached_feed(store, stale_after=app.stale_after_seconds).report
-        strips = statusfeed.strips(store, report.jobs, report.infos)
+        # A page of cards at a time: ten thousand jobs made a page of tens of megabytes
+        # (the banner still counts them all; the feed gives them all).
+        page = Paginator(report.jobs, STATUS_PAGE_SIZE).get_page(request.GET.get("page"))
+        strips = statusfeed.strips(store, page.object_list, report.infos)
     except CheckpointError as exc:
         logger.error("status page: %s", exc)
         report, strips = statusfeed.unavailable_report(now), {}
-    cards = [statusfeed.Card(job, strips.get(job.name), now) for job in report.jobs]
+        page = Paginator(report.jobs, STATUS_PAGE_SIZE).get_page(1)
+    cards = [statusfeed.Card(job, strips.get(job.name), now) for job in page.object_list]
     template = "status/status.html"
     if request.htmx:
         template += "#board"
@@ -72,6 +79,7 @@ def status_page(request: HtmxHttpRequest) -> HttpResponse:
             "report": report,
             "overall": report.overall,
             "cards": cards,
+            "page": page,
             "refresh_seconds": REFRESH_SECONDS,
             "public": app.status_page_public,
         },

@@ -195,3 +195,24 @@ def test_unreadable_directory(client, tmp_path, settings, public):
     assert metrics.status_code == 503
     assert str(regular).encode() not in feed.content + metrics.content
     assert regular.read_text() == "x"
+
+
+def test_many_jobs_come_a_page_at_a_time(signed_in, checkpoints_dir):
+    """Ten thousand jobs made one page of tens of megabytes: the cards come a page at a
+    time, the banner still counts them all, and the refresh keeps the page."""
+    import json
+
+    for n in range(130):
+        document = {"id": f"j{n}", "status": "completed", "progress": 100}
+        (checkpoints_dir / f"job-{n:03}.json").write_text(json.dumps(document))
+    first = signed_in.get("/status/").content.decode()
+    assert first.count('<li class="job ') == 60
+    assert "Jobs 1–60 of 130" in first
+    assert "130 completed" in first
+    assert 'href="?page=2" rel="next"' in first
+    last = signed_in.get("/status/?page=3").content.decode()
+    assert last.count('<li class="job ') == 10
+    assert "Jobs 121–130 of 130" in last and 'rel="next"' not in last
+    assert 'hx-get="/status/?page=3"' in last  # the refresh stays on this page
+    names = re.findall(r'id="job-\d+">(.*?)</h2>', last)
+    assert names[0] == "job-<wbr>120" and names[-1] == "job-<wbr>129"
