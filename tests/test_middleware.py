@@ -27,6 +27,21 @@ def test_healthz_answers_any_host_over_plain_http(client, checkpoints_dir, setti
 
 
 @pytest.mark.django_db
+def test_metrics_are_scraped_over_plain_http_with_the_token(client, samples_dir, settings) -> None:
+    """A redirect to https would send Prometheus (and its token) through the proxy."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    response = client.get(
+        "/metrics",
+        HTTP_HOST="localhost",
+        HTTP_AUTHORIZATION="Bearer scrape-token-0123456789",
+    )
+    assert response.status_code == 200
+    assert b"checkpoint_progress_ratio" in response.content
+    assert client.get("/status/", HTTP_HOST="localhost").status_code == 301
+
+
+@pytest.mark.django_db
 def test_log_lines_carry_the_request_user_and_checkpoint() -> None:
     logger = logging.getLogger("checkpoints_admin.tests")
     records: list[logging.LogRecord] = []
