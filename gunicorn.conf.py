@@ -51,11 +51,9 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-access_log_format = (
-    '{"time": "%(t)s", "remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
-    '"query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
-    '"user_agent": "%(a)s"}'
-)
+# One JSON object per request, built with json.dumps: a format string left a client's
+# backslash (in its User-Agent, its path) unescaped, which broke the line for log parsers.
+logger_class = "checkpoints_admin.accesslog.JsonAccessLogger"
 
 # Behind a reverse proxy that sets X-Forwarded-For / X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

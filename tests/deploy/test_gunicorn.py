@@ -293,3 +293,48 @@ def test_two_instances_share_one_chain_without_losing_an_intervention(site, star
     assert ids == list(range(1, len(ids) + 1))  # gapless, no doubles
     verified = manage(site, "verify_audit", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_access_lines_are_json_whatever_the_client_sends(site, tmp_path) -> None:
+    """gunicorn's format strings left a backslash unescaped: a client could write a line no
+    JSON parser reads. Every access line is a JSON object, times in ISO 8601 UTC."""
+    log = tmp_path / "access.log"
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
+        cwd=ROOT,
+        env={**site, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_ACCESSLOG": str(log)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        request = urllib.request.Request(
+            f"{url}/healthz?x=1", headers={"User-Agent": 'evil"agent\\x', "X-Request-ID": "abc-1"}
+        )
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+        for _ in range(100):
+            if log.exists() and "evil" in log.read_text():
+                break
+            time.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    last = lines[-1]
+    assert last["user_agent"] == 'evil"agent\\x'
+    assert (last["method"], last["path"], last["query"], last["status"]) == (
+        "GET",
+        "/healthz",
+        "x=1",
+        200,
+    )
+    assert last["request_id"] == "abc-1" and isinstance(last["bytes"], int)
+    assert last["time"].endswith("Z") and "T" in last["time"]
