@@ -91,13 +91,16 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         template += "#log"
         context["oob"] = True  # the export links follow the filters
     else:
-        # The filters take whole names: offer the checkpoints there are now and the actors
-        # the log holds (not every account: a viewer need not learn them all).
+        # The filters take whole names: offer the checkpoints there are now, and the actors
+        # of the entries shown and the reader (not every account: a viewer need not learn
+        # them all; nor a query over the whole log, which a million entries make slow).
         listing, _error = current_listing()
-        context["checkpoint_names"] = [row.name for row in listing.rows]
-        context["actor_names"] = sorted(
-            AuditEntry.objects.order_by().values_list("actor", flat=True).distinct()[:500]
-        )
+        names = {entry.checkpoint for entry in context["entries"]}
+        if len(listing.rows) <= DATALIST_MAX:  # (thousands of options would slow the page)
+            names.update(row.name for row in listing.rows)
+        context["checkpoint_names"] = sorted(names)
+        shown = {entry.actor for entry in context["entries"]}
+        context["actor_names"] = sorted(shown | {request.user.get_username()})
     return render(request, template, context)
 
 
@@ -131,6 +134,11 @@ def chain_status(entry: AuditEntry) -> dict[str, Any]:
 VERIFY_REUSE_SECONDS: Final = 300
 _verification: tuple[tuple[int, str] | None, float, audit.VerifyResult] | None = None
 _verification_lock = threading.Lock()
+
+
+#: Up to this many checkpoints, the log's checkpoint filter offers them all (beyond, the
+#: checkpoints of the entries shown).
+DATALIST_MAX: Final = 300
 
 
 def shared_verification() -> audit.VerifyResult:
