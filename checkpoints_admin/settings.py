@@ -266,11 +266,15 @@ LOGGING = {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",  # ISO 8601 with the offset
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"request_context": {"()": "checkpoints_admin.logcontext.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "checkpoints_admin.logcontext.RequestContextFilter"},
+        "disallowed_host": {"()": "checkpoints_admin.logcontext.DisallowedHostFilter"},
+    },
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
@@ -283,5 +287,11 @@ LOGGING = {
         "django": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
         # axes announces itself at INFO on every start; its lock-outs are warnings.
         "axes": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+        # A host not allowed (scanners): one warning line, not an error with a traceback.
+        "django.security.DisallowedHost": {
+            "handlers": ["stderr"],
+            "filters": ["disallowed_host"],
+            "propagate": False,
+        },
     },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -270,3 +271,38 @@ def test_without_a_database_url_production_settings_refuse_to_start(tmp_path: Pa
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: DATABASE_URL is not set.")
+
+
+SCANNER = r"""
+import django
+django.setup()
+from django.conf import settings
+from django.test import Client, override_settings
+plain = {**settings.STORAGES, "staticfiles": {
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # (no collectstatic)
+with override_settings(STORAGES=plain):
+    response = Client(raise_request_exception=False).get("/", HTTP_HOST="10.1.2.3:8000")
+print(response.status_code)
+"""
+
+
+def test_a_host_not_allowed_is_one_warning_line_not_an_error_with_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    result = run(
+        [sys.executable, "-c", SCANNER],
+        {
+            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+            "DJANGO_SECRET_KEY": "x" * 60,
+            "DJANGO_HTTPS": "false",
+            "CHECKPOINTS_DIR": str(tmp_path),
+        },
+    )
+    assert (result.returncode, result.stdout) == (0, "400\n"), result.stderr
+    (line,) = [json.loads(text) for text in result.stderr.splitlines() if text.startswith("{")]
+    assert (line["level"], line["logger"]) == ("WARNING", "django.security.DisallowedHost")
+    assert "10.1.2.3:8000" in line["message"] and "Traceback" not in result.stderr
+    assert "exc_info" not in line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", line["time"])
