@@ -485,9 +485,35 @@ def _result(
     return after, encode_document(after), None
 
 
-def repeats(entry: AuditEntry, action: str, params: dict[str, Any]) -> bool:
+def applied_already(
+    name: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    actor: Actor,
+    base: str | None,
+    actual: str | None,
+) -> AuditEntry | None:
+    """The entry that already made this change, when the file moved from ``base`` (the
+    version previewed) to ``actual`` (now) because ``actor`` applied it (a second click on
+    Apply, Back and Apply again): the checkpoint's last entry is theirs, of ``action``, from
+    ``base`` to ``actual``, with the result ``params`` give. None otherwise (a conflict)."""
+    last = (
+        AuditEntry.objects.filter(checkpoint=name, outcome=AuditEntry.APPLIED)
+        .order_by("-seq")
+        .select_related("before")
+        .first()
+    )
+    if last is None or (last.action, last.actor) != (action, actor.name):
+        return None
+    if (last.base_version, last.result_version) != (base, actual):
+        return None
+    return last if _repeats(last, action, params) else None  # (else another change)
+
+
+def _repeats(entry: AuditEntry, action: str, params: dict[str, Any]) -> bool:
     """Whether ``action`` with ``params``, applied to the file as ``entry`` found it, is the
-    change ``entry`` made: the same result (a second click on Apply, Back and Apply again)."""
+    change ``entry`` made: the same result."""
     if entry.action != action:
         return False
     name = entry.checkpoint

@@ -771,21 +771,17 @@ def _already_applied(
     params: dict[str, Any],
 ) -> HttpResponse | None:
     """The result page of this very change when the file moved on because this person
-    applied it already (a second click, Back and Apply again): the checkpoint's last entry
-    is theirs, this change (``params``) from the version they previewed to the file as it
-    is now."""
-    last = (
-        AuditEntry.objects.filter(checkpoint=name, outcome=AuditEntry.APPLIED)
-        .order_by("-seq")
-        .select_related("before")
-        .first()
+    applied it already (``services.applied_already``); None when it is a conflict."""
+    last = services.applied_already(
+        name,
+        spec.action,
+        params,
+        actor=services.Actor.for_request(request),
+        base=base,
+        actual=actual,
     )
-    if last is None or (last.action, last.actor) != (spec.action, request.user.get_username()):
+    if last is None:
         return None
-    if (last.base_version, last.result_version) != (base, actual):
-        return None
-    if not services.repeats(last, spec.action, params):
-        return None  # another change from the same version
     url = reverse("intervention_result", args=(name, last.seq))
     text = (
         f"This {spec.action} was applied already, as audit entry #{last.seq}; "

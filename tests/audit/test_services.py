@@ -515,3 +515,19 @@ def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
     assert after == "on"
     assert not PendingChange.objects.exists()
     assert verify_chain().ok
+
+
+def test_the_same_change_applied_again_is_found_as_already_applied(samples_dir: Path) -> None:
+    """A second Apply of one preview finds the file at that preview's result: its entry, for
+    the same person, action and values only (anything else is a conflict)."""
+    params = {"dates": ["2025-03-06"]}
+    entry = do(UNIFIED, "skip", params).entry
+    alice, bob = Actor("alice", "cli"), Actor("bob", "cli")
+    found = {"base": entry.base_version, "actual": entry.result_version}
+    assert services.applied_already(UNIFIED, "skip", params, actor=alice, **found) == entry
+    assert services.applied_already(UNIFIED, "skip", params, actor=bob, **found) is None
+    other = {"dates": ["2025-03-06..2025-03-07"]}
+    assert services.applied_already(UNIFIED, "skip", other, actor=alice, **found) is None
+    assert services.applied_already(UNIFIED, "reprocess", params, actor=alice, **found) is None
+    moved = {"base": entry.base_version, "actual": "0" * 64}
+    assert services.applied_already(UNIFIED, "skip", params, actor=alice, **moved) is None
