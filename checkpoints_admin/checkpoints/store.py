@@ -825,24 +825,30 @@ class CheckpointStore:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _open(self, name: str, path: str) -> int:
+    def _open(self, name: str, path: str) -> tuple[int, os.stat_result]:
         """Open a checkpoint for reading without following symlinks out of the directory, nor
-        reading a file that has other names (see :meth:`_refuse_hard_link`)."""
+        reading a file that has other names (see :meth:`_refuse_hard_link`); the open file
+        and its stat."""
         fd = self._open_file(name, path)
         try:
-            self._refuse_hard_link(name, fd)
+            st = os.fstat(fd)
+            self._refuse_hard_link(name, st)
+        except OSError as exc:
+            os.close(fd)
+            raise CheckpointError(
+                f"cannot read checkpoint {name!r}: {exc.strerror or exc}", name=name
+            ) from None
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, st
 
-    def _refuse_hard_link(self, name: str, fd: int) -> None:
+    def _refuse_hard_link(self, name: str, st: os.stat_result) -> None:
         """A regular file with more than one name is refused: a hard link put in the
         directory could show any file of the same file system the console can read (its
         database, a key), as a symbolic link leading outside could."""
         if not self.refuse_hard_links:
             return
-        st = os.fstat(fd)
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
             raise CheckpointOutsideDirectory(
                 f"checkpoint {name!r} is a hard link (its file has {st.st_nlink} names); it is "
@@ -913,9 +919,8 @@ class CheckpointStore:
 
     def _read_raw(self, name: str) -> tuple[bytes, os.stat_result]:
         path = str(self.path_for(name))
-        fd = self._open(name, path)
+        fd, st = self._open(name, path)
         try:
-            st = os.fstat(fd)
             return self._read_fd(name, fd, st), st
         except OSError as exc:
             raise CheckpointError(
@@ -944,7 +949,7 @@ class CheckpointStore:
     def _current_version(self, name: str, path: str) -> str | None:
         """Version of the file on disk (any size, even corrupt), None when absent."""
         try:
-            fd = self._open(name, path)
+            fd, _st = self._open(name, path)
         except CheckpointNotFound:
             return None
         try:
