@@ -453,14 +453,20 @@ print("saved by the timer", flush=True)
 """
 
 
-def test_a_manager_dropped_with_unsaved_updates_still_saves_them(checkpoints_dir: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", DROPPED_SCRIPT, str(checkpoints_dir)],
+def run_job(code: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` as a job's interpreter would, with the checkpoints directory as its
+    argument; it must end within a minute (a live timer thread would keep it an hour)."""
+    return subprocess.run(
+        [sys.executable, "-c", code, str(directory)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_manager_dropped_with_unsaved_updates_still_saves_them(checkpoints_dir: Path) -> None:
+    result = run_job(DROPPED_SCRIPT, checkpoints_dir)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "saved by the timer\n"
     assert read_json(checkpoints_dir, "timer")["progress"] == 42
@@ -654,13 +660,7 @@ print("updated", flush=True)
 
 def test_autosave_timer_does_not_keep_the_interpreter_alive(checkpoints_dir: Path) -> None:
     # A hang check: with a live timer thread the child would wait an hour.
-    result = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT, str(checkpoints_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_job(EXIT_SCRIPT, checkpoints_dir)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "updated\n"
     # The pending update was flushed when the interpreter exited.
