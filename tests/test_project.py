@@ -30,6 +30,16 @@ def run(
     )
 
 
+def production_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The production settings with a key and a checkpoints directory, and ``extra``."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
+        "DJANGO_SECRET_KEY": "x" * 60,
+        "CHECKPOINTS_DIR": str(tmp_path),
+        **(extra or {}),
+    }
+
+
 @pytest.mark.parametrize("command", ["check", "checkpoint_status", "migrate"])
 def test_without_secret_key_every_command_refuses_naming_it(tmp_path: Path, command) -> None:
     result = run(
@@ -83,12 +93,7 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
 def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, message) -> None:
     result = run(
         [sys.executable, "manage.py", "checkpoint_status"],
-        {
-            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
-            "DJANGO_SECRET_KEY": "x" * 60,
-            "CHECKPOINTS_DIR": str(tmp_path),
-            setting: value,
-        },
+        production_env(tmp_path, {setting: value}),
     )
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
@@ -100,12 +105,7 @@ def test_an_empty_setting_means_its_default(tmp_path: Path, setting) -> None:
     """An env file's ``LOG_FORMAT=`` is no value, as with the other settings."""
     result = run(
         [sys.executable, "manage.py", "checkpoint_status"],
-        {
-            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
-            "DJANGO_SECRET_KEY": "x" * 60,
-            "CHECKPOINTS_DIR": str(tmp_path),
-            setting: "",
-        },
+        production_env(tmp_path, {setting: ""}),
     )
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     assert result.stdout == f"No checkpoints in {tmp_path}.\n"
@@ -262,12 +262,7 @@ def test_without_a_database_url_production_settings_refuse_to_start(tmp_path: Pa
     own, beside the code, while it changed the real checkpoints."""
     result = run(
         [sys.executable, "manage.py", "checkpoint_status"],
-        {
-            "DJANGO_SETTINGS_MODULE": "checkpoints_admin.settings",
-            "DJANGO_SECRET_KEY": "x" * 60,
-            "CHECKPOINTS_DIR": str(tmp_path),
-            "DATABASE_URL": "",
-        },
+        production_env(tmp_path, {"DATABASE_URL": ""}),
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error: DATABASE_URL is not set.")
