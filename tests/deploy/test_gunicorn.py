@@ -42,8 +42,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> dict[str, str]:
-    """Production settings over a fresh database and a checkpoints directory with the samples."""
+def site(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Production settings over a fresh database and a checkpoints directory with the samples.
+
+    On PostgreSQL the database is one of its own, dropped again after the test."""
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
     for sample in SAMPLES.glob("*.json"):
@@ -63,27 +65,36 @@ def site(tmp_path: Path) -> dict[str, str]:
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         PATH=f"{BIN}:{env.get('PATH', '')}",
     )
+    admin, name = "", ""
     if database.startswith("postgres"):
         # A database of its own, so the chain and the sequence start empty.
         name = f"smoke_{os.getpid()}_{int(time.time() * 1000) % 10**8}"
         base = urllib.parse.urlsplit(database)
         admin = urllib.parse.urlunsplit(base._replace(path="/postgres"))
-        import psycopg
-
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+        _postgres(admin, f'CREATE DATABASE "{name}"')
         env["DATABASE_URL"] = urllib.parse.urlunsplit(base._replace(path=f"/{name}"))
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], ["bootstrap"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
-    env["_CHECKPOINTS"] = str(checkpoints)
-    return env
+    try:
+        for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"], ["bootstrap"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=180,
+            )
+        env["_CHECKPOINTS"] = str(checkpoints)
+        yield env
+    finally:
+        if name:
+            _postgres(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql)
 
 
 @pytest.fixture
