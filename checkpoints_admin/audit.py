@@ -37,6 +37,7 @@ from checkpoints_admin.models import (
     insert_row,
     insert_statement,
     mark_inserted,
+    prepared_rows,
 )
 
 __all__ = [
@@ -326,14 +327,12 @@ def append_entry_at(
                 f"AND EXISTS (SELECT FROM appended) RETURNING 1{relaxed})"
             )
             params.append(delete[1])
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH {', '.join(clauses)} SELECT EXISTS (SELECT FROM appended), head.seq, "
-                f"head.hash FROM (SELECT) AS one LEFT JOIN (SELECT seq, hash FROM {table} "
-                "ORDER BY seq DESC LIMIT 1) AS head ON true",
-                params,
-            )
-            appended, head_seq, head_hash = cursor.fetchone()
+        ((appended, head_seq, head_hash),) = prepared_rows(
+            f"WITH {', '.join(clauses)} SELECT EXISTS (SELECT FROM appended), head.seq, "
+            f"head.hash FROM (SELECT) AS one LEFT JOIN (SELECT seq, hash FROM {table} "
+            "ORDER BY seq DESC LIMIT 1) AS head ON true",
+            params,
+        )
         if appended:
             mark_inserted(entry)
             return entry

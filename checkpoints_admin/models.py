@@ -12,6 +12,7 @@ import struct
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, ClassVar, Final
 
 from django.db import connection, models
@@ -121,6 +122,46 @@ def insert_statement(
         known = _INSERTS[key] = (sql, fields, auto if returning else None)
     sql, fields, auto = known
     return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields], auto
+
+
+def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql``, which every audited change runs, as a prepared statement.
+
+    On PostgreSQL the parameters are bound on the server and the statement is parsed and
+    planned once per connection instead of at every call (planning was half of the server's
+    time for these statements). Not when ``DATABASE_PREPARED_STATEMENTS`` is off (the
+    connection's ``prepare_threshold`` is None): then it is only bound on the server. Django's
+    own queries bind on the client and are never prepared either way. Elsewhere a plain query.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = _prepared_cursor_class()(connection.connection)
+    # Wrapped as Django wraps its own: errors as django.db errors, queries logged under DEBUG
+    # and in tests.
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+@cache
+def _prepared_cursor_class() -> type[Any]:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor[Any]):
+        """A server-binding cursor whose statements are prepared from their first run."""
+
+        def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+            options.setdefault("prepare", True)
+            return super().execute(query, params, **options)
+
+    return PreparedCursor
 
 
 def mark_inserted(obj: models.Model) -> None:

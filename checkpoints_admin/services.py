@@ -68,6 +68,7 @@ from checkpoints_admin.models import (
     insert_rows,
     insert_statement,
     mark_inserted,
+    prepared_rows,
 )
 
 __all__ = [
@@ -895,7 +896,7 @@ def _journal(
     sql, values, _ = insert_statement(pending)
     clauses.append(f"journal AS ({sql})")
     params.extend([*values, name])
-    rows = _sql(
+    rows = prepared_rows(
         f"WITH {', '.join(clauses)} SELECT journal.id, EXISTS (SELECT 1 FROM "
         f"{_table(PendingChange)} WHERE checkpoint = %s), head.seq, head.hash FROM journal "
         f"LEFT JOIN (SELECT seq, hash FROM {_table(AuditEntry)} ORDER BY seq DESC LIMIT 1) "

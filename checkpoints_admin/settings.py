@@ -154,6 +154,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_PREPARED_STATEMENTS", True
+):
+    # The statements every audited change runs are prepared once per connection
+    # (models.prepared_rows); Django's own queries are not, whatever this says. Off behind a
+    # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21,
+    # or with max_prepared_statements = 0).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

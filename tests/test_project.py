@@ -98,6 +98,28 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, mess
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
+@pytest.mark.parametrize(("value", "threshold"), [(None, "5"), ("false", "None"), ("on", "5")])
+def test_prepared_statements_on_postgresql_follow_their_setting(
+    tmp_path: Path, value, threshold
+) -> None:
+    """The connection's prepare_threshold (what lets models.prepared_rows prepare) is set
+    unless DATABASE_PREPARED_STATEMENTS is off, for a pooler that cannot keep them."""
+    extra = {"DATABASE_URL": "postgres://user:pass@db.invalid:5432/audit"}
+    if value is not None:
+        extra["DATABASE_PREPARED_STATEMENTS"] = value
+    result = run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_THRESHOLD],
+        production_env(tmp_path, extra),
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{threshold}\n", "")
+
+
+PRINT_THRESHOLD = (
+    "from django.conf import settings; "
+    "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+)
+
+
 @pytest.mark.parametrize(
     "setting", ["LOG_LEVEL", "LOG_FORMAT", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS"]
 )

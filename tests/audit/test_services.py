@@ -517,6 +517,64 @@ def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
     assert verify_chain().ok
 
 
+def _prepared_statements() -> list[str]:
+    """The statements this session holds prepared, by the table they insert into first."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        found = [statement for (statement,) in cursor.fetchall()]
+    tables = (Snapshot, PendingChange, AuditEntry)
+    return sorted(
+        next(m._meta.db_table for m in tables if f'INTO "{m._meta.db_table}"' in statement)
+        for statement in found
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_prepares_the_statements_of_an_apply_once(samples_dir: Path) -> None:
+    """The journal's statement and the entry's are parsed and planned once per connection;
+    later applies run them again, prepared, and the chain they write verifies."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    connection.close()  # a session of its own: none prepared yet
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
+    do(UNIFIED, "reprocess", {"dates": ["2025-03-06"]})
+    # Three statements for three applies: the entry's, and the journal's with two snapshots
+    # (the first apply's before and after) and with one (the after only, later).
+    assert _prepared_statements() == [
+        AuditEntry._meta.db_table,
+        Snapshot._meta.db_table,
+        Snapshot._meta.db_table,
+    ]
+    assert AuditEntry.objects.count() == 3
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_without_prepared_statements_prepares_none(samples_dir: Path) -> None:
+    """DATABASE_PREPARED_STATEMENTS=false leaves the connection's prepare_threshold unset
+    (behind a pooler that cannot keep them): the same applies, with nothing prepared."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    connection.close()
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    try:
+        for day in ("2025-03-06", "2025-03-07"):
+            do(UNIFIED, "skip", {"dates": [day]})
+        assert _prepared_statements() == []
+    finally:
+        connection.close()  # the next test connects with the settings' threshold
+    assert AuditEntry.objects.count() == 2
+    assert verify_chain().ok
+
+
 def test_the_same_change_applied_again_is_found_as_already_applied(samples_dir: Path) -> None:
     """A second Apply of one preview finds the file at that preview's result: its entry, for
     the same person, action and values only (anything else is a conflict)."""
