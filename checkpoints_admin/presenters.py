@@ -35,8 +35,49 @@ def show(value: Any, limit: int = VALUE_CHARS) -> str:
 
 
 def pretty(data: Any) -> str:
-    """The document as the store writes it: 2-space indented JSON."""
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    """The document as the store writes it: 2-space indented JSON.
+
+    Also for a file another program wrote nested deeper than orjson writes (255 levels; it
+    reads up to 1,024), laid out the same way without recursion.
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError as exc:
+        if "recursion" not in str(exc).lower():
+            raise
+        return _pretty_deep(data)
+
+
+def _pretty_deep(data: Any) -> str:
+    """orjson's ``OPT_INDENT_2`` layout of ``data``, built with a stack instead of recursion
+    (scalars and keys are still encoded by orjson)."""
+    out: list[str] = []
+    # Work items: a value to write at an indent, or a literal piece of text.
+    stack: list[tuple[Any, int] | str] = [(data, 0)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        value, indent = item
+        if isinstance(value, dict | list) and value:
+            inner = "\n" + "  " * (indent + 1)
+            pieces: list[tuple[Any, int] | str] = []
+            if isinstance(value, dict):
+                for n, (key, child) in enumerate(value.items()):
+                    pieces += [("," if n else "") + inner + orjson.dumps(key).decode() + ": "]
+                    pieces.append((child, indent + 1))
+                closing = "}"
+            else:
+                for n, child in enumerate(value):
+                    pieces += [("," if n else "") + inner, (child, indent + 1)]
+                closing = "]"
+            out.append("{" if closing == "}" else "[")
+            stack.append("\n" + "  " * indent + closing)
+            stack.extend(reversed(pieces))
+        else:
+            out.append(orjson.dumps(value).decode())
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ audit entries stay as they were.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -1244,6 +1245,43 @@ def test_a_symbolic_link_to_a_checkpoint_sends_its_changes_to_that_one(operator,
         in text(refused)
     )
     assert state(samples_dir) == before
+
+
+def test_a_file_a_job_wrote_a_thousand_levels_deep_is_shown_and_can_be_reset(
+    admin, checkpoints_dir
+):
+    """Deeper than orjson writes (255 levels), which another program may write: the raw tab
+    and the raw editor were a 500. Now they show it, an edit says why it cannot be written,
+    and a reset keeps it in the log."""
+    raw = (
+        '{"id": "x", "status": "running", "progress": {"done": 1, "total": 2}, "data": '
+        + "[" * 1000
+        + "]" * 1000
+        + "}\n"
+    ).encode()
+    (checkpoints_dir / "deep.json").write_bytes(raw)
+    for url in ("/checkpoints/deep/?tab=raw", "/checkpoints/deep/edit-raw/"):
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        assert "&quot;data&quot;: [\n    [\n      [" in text(response), url
+    refused = preview(admin, "deep", "edit", {"pointer": "/status", "value": "failed"})
+    assert refused.status_code == 422
+    assert "nested more than 254 levels deep" in text(refused)
+    assert (checkpoints_dir / "deep.json").read_bytes() == raw
+    shown = preview(admin, "deep", "reset", {})
+    assert shown.status_code == 200
+    applied = admin.post(
+        "/checkpoints/deep/reset/apply",
+        {
+            "base_version": hashlib.sha256(raw).hexdigest(),
+            "reason": "unreadable",
+            "confirm": "deep",
+        },
+    )
+    assert applied.status_code == 302
+    assert not (checkpoints_dir / "deep.json").exists()
+    entry = AuditEntry.objects.get()
+    assert bytes(admin.get(f"/audit/{entry.seq}/before").content) == raw
 
 
 def test_a_document_nested_absurdly_deep_is_refused_at_the_editor(operator, samples_dir):

@@ -62,3 +62,40 @@ def test_pretty_documents_are_cut_at_a_line():
     assert full.text.startswith(cut.text)
     assert cut.text.endswith(",")
     assert cut.total_bytes == len(full.text)
+
+
+def test_pretty_lays_out_a_document_deeper_than_orjson_writes_the_same_way():
+    """orjson reads 1,024 levels but writes 255: a file another program wrote that deep is
+    laid out without recursion, as orjson lays out what it can write."""
+    import json
+
+    import orjson
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    deep: list = []
+    for n in range(1000):
+        deep = [deep, {"level": n, "name": 'ü\n"x"'}]
+    text = presenters.pretty({"id": "x", "deep": deep})
+    assert json.loads(text) == {"id": "x", "deep": deep}
+    assert text.startswith('{\n  "id": "x",\n  "deep": [\n    [\n      [\n')
+    assert presenters._pretty_deep({}) == "{}" and presenters._pretty_deep([[]]) == "[\n  []\n]"
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text()
+    )
+    documents = st.recursive(
+        scalars, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=30
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(documents)
+    def same_layout(value) -> None:
+        expected = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+        assert presenters._pretty_deep(value) == expected
+
+    same_layout()
