@@ -20,8 +20,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
-from checkpoints_admin.checkpoints import CheckpointInfo, CheckpointStore
+from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.kinds import ahead_of_clock, count_findings
+from checkpoints_admin.middleware import log_unavailable
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LABELS = ("checkpoint", "kind")
@@ -191,6 +192,22 @@ class CheckpointCollector(Collector):
         yield from (stalled, corrupt, findings)
 
 
+class DirectoryCollector(Collector):
+    """Whether the checkpoints directory could be listed: a scrape still answers when it
+    cannot, so an alert can say so rather than see the whole target down."""
+
+    def __init__(self, readable: bool) -> None:
+        self.readable = readable
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "checkpoints_admin_directory_readable",
+            "1 when the checkpoints directory could be listed, 0 when not (missing, not a "
+            "directory, no permission).",
+            value=1 if self.readable else 0,
+        )
+
+
 class AuditCollector(Collector):
     """Audit entries by action."""
 
@@ -208,27 +225,44 @@ class AuditCollector(Collector):
         yield entries
 
 
-def registry_for(rows: Sequence[Row], counts: Sequence[tuple[str, int]]) -> CollectorRegistry:
-    """A dedicated registry (never the global one) holding both collectors."""
+def registry_for(
+    rows: Sequence[Row] | None, counts: Sequence[tuple[str, int]]
+) -> CollectorRegistry:
+    """A dedicated registry (never the global one) holding the collectors; ``rows`` None:
+    the directory could not be listed."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CheckpointCollector(rows))
+    registry.register(DirectoryCollector(rows is not None))
+    if rows is not None:
+        registry.register(CheckpointCollector(rows))
     registry.register(AuditCollector(counts))
     return registry
 
 
-_rendered: dict[frozenset[str], tuple[tuple[Row, ...], tuple[tuple[str, int], ...], bytes]] = {}
+_rendered: dict[
+    frozenset[str], tuple[tuple[Row, ...] | None, tuple[tuple[str, int], ...], bytes]
+] = {}
 _render_lock = threading.Lock()
 
 
 def render(
-    store: CheckpointStore,
+    store: CheckpointStore | None,
     *,
     stale_after: float,
     exclude: Collection[str] = (),
     now: datetime | None = None,
 ) -> bytes:
-    """The Prometheus text exposition of every metric."""
-    rows = checkpoint_rows(store, stale_after=stale_after, exclude=exclude, now=now)
+    """The Prometheus text exposition of every metric.
+
+    When the directory cannot be listed (``store`` None: it is missing; or a CheckpointError,
+    logged), only ``checkpoints_admin_directory_readable 0`` and the audit log's counts: the
+    per-checkpoint series end, as they would with the console down.
+    """
+    rows: tuple[Row, ...] | None = None
+    if store is not None:
+        try:
+            rows = checkpoint_rows(store, stale_after=stale_after, exclude=exclude, now=now)
+        except CheckpointError as exc:
+            log_unavailable(exc.message)
     counts = audit_counts()
     key = frozenset(exclude)
     last = _rendered.get(key)

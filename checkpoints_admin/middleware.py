@@ -17,6 +17,15 @@ LOG_EVERY: Final = 60.0
 _logged: dict[str, float] = {}
 
 
+def log_unavailable(message: str) -> None:
+    """Log that the checkpoints cannot be read, once a minute per message (status pages poll
+    every few seconds, Prometheus scrapes as often)."""
+    now = time.monotonic()
+    if now - _logged.get(message, -math.inf) >= LOG_EVERY:
+        _logged[message] = now
+        logger.error("checkpoints unavailable: %s", message)
+
+
 class HealthCheckMiddleware:
     """Answer ``/healthz`` before host validation and the HTTPS redirect.
 
@@ -54,11 +63,7 @@ class CheckpointsDirectoryMiddleware:
 
         if not isinstance(exception, CheckpointsDirectoryError):
             return None
-        now = time.monotonic()
-        if now - _logged.get(exception.message, -math.inf) >= LOG_EVERY:
-            # Once a minute, not once per request (status pages poll every few seconds).
-            _logged[exception.message] = now
-            logger.error("checkpoints unavailable: %s", exception.message)
+        log_unavailable(exception.message)
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             message = (

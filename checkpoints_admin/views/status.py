@@ -25,8 +25,13 @@ from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import metrics as metrics_module
 from checkpoints_admin import statusfeed
-from checkpoints_admin.checkpoints import CheckpointError
+from checkpoints_admin.checkpoints import (
+    CheckpointError,
+    CheckpointsDirectoryError,
+    CheckpointStore,
+)
 from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.middleware import log_unavailable
 
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10
@@ -158,14 +163,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             f"Bearer {REALM}",
         )
     try:
-        body = metrics_module.render(
-            get_store(), stale_after=app.stale_after_seconds, exclude=exclude
-        )
-    except CheckpointError as exc:
-        logger.error("metrics: %s", exc)
-        return HttpResponse(
-            "The checkpoints cannot be read right now.\n",
-            status=503,
-            content_type="text/plain; charset=utf-8",
-        )
+        store: CheckpointStore | None = get_store()
+    except CheckpointsDirectoryError as exc:
+        log_unavailable(exc.message)
+        store = None  # the metrics say so: checkpoints_admin_directory_readable 0
+    body = metrics_module.render(store, stale_after=app.stale_after_seconds, exclude=exclude)
     return HttpResponse(body, content_type=metrics_module.CONTENT_TYPE)

@@ -49,6 +49,7 @@ def test_values_of_the_samples(samples_dir):
     text = metrics.render(CheckpointStore(samples_dir), stale_after=HOUR, now=NOW).decode()
 
     values = parse(text)
+    assert values[("checkpoints_admin_directory_readable", frozenset())] == 1
     assert values[("checkpoints_admin_checkpoints", frozenset())] == 3
     assert values[of("checkpoint_progress_ratio", DAILY)] == 0.5
     assert values[of("checkpoint_progress_ratio", MANAGED)] == 0.33
@@ -101,6 +102,7 @@ def test_values_of_the_samples(samples_dir):
         for action in ("create", "edit", "skip", "reprocess", "reset", "restore")
     } == dict.fromkeys(("create", "edit", "skip", "reprocess", "reset", "restore"), 0)
     assert family_types(text) == {
+        "checkpoints_admin_directory_readable": "gauge",
         "checkpoints_admin_checkpoints": "gauge",
         "checkpoint_progress_ratio": "gauge",
         "checkpoint_last_update_timestamp_seconds": "gauge",

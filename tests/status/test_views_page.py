@@ -192,7 +192,13 @@ def test_unreadable_directory(client, tmp_path, settings, public):
     assert feed.status_code == 503
     assert feed.json() == {"error": "The checkpoints cannot be read right now."}
     assert "no-store" in feed["Cache-Control"]
-    assert metrics.status_code == 503
+    # Metrics still answer, saying the directory cannot be read (an alert can name that,
+    # where a failed scrape looks like the console down), with no checkpoint series.
+    assert metrics.status_code == 200
+    assert b"\ncheckpoints_admin_directory_readable 0.0\n" in metrics.content
+    assert b"checkpoint_progress_ratio" not in metrics.content
+    assert b"checkpoints_admin_checkpoints " not in metrics.content
+    assert b'checkpoints_admin_audit_entries_total{action="skip"} 0.0' in metrics.content
     assert str(regular).encode() not in feed.content + metrics.content
     assert regular.read_text() == "x"
 
