@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -918,3 +919,54 @@ def test_a_directory_that_is_missing_or_no_directory_is_said_so(tmp_path: Path) 
         CheckpointStore(a_file / "below")  # its parent is a file
     assert "cannot create the checkpoints directory" in str(excinfo.value)
     assert CheckpointStore(tmp_path / "made").directory.is_dir()
+
+
+def test_lock_files_follow_the_umask_as_checkpoints_do(store, checkpoints_dir):
+    """Under umask 002 both are group-writable: what two users sharing a group need."""
+    old = os.umask(0o002)
+    try:
+        store.write("shared", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "shared.json.lock").st_mode) == 0o664
+    assert stat.S_IMODE(os.stat(checkpoints_dir / "shared.json").st_mode) == 0o664
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as two users needs root")
+def test_a_job_and_the_console_as_two_users_of_one_group_both_write(request):
+    """The README's setup for a job and the console under different uids: a setgid directory
+    of a group both are in, umask 002. Each writes after the other, in real processes (under
+    the default umask 022 the second user gets "cannot lock checkpoint: Permission denied").
+    """
+    group = 54321
+    # (pytest's own temp directories are open to root only)
+    shared = Path(tempfile.mkdtemp(prefix="shared-checkpoints-"))
+    os.chown(shared, 0, group)
+    os.chmod(shared, 0o2775)
+    request.addfinalizer(lambda: shutil.rmtree(shared))
+
+    def write_as(uid: int, value: int, name: str = "job", umask: int = 0o002) -> int:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child's exit code is the result)
+            code = 1
+            try:
+                os.setgroups([group])
+                os.setgid(group)
+                os.setuid(uid)
+                os.umask(umask)
+                CheckpointStore(shared).write(name, {"by": uid, "n": value})
+                code = 0
+            finally:
+                os._exit(code)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    assert write_as(40001, 1) == 0  # the job creates the checkpoint and its lock
+    assert write_as(40002, 2) == 0  # the console, another user, changes it
+    assert write_as(40001, 3) == 0  # and the job goes on
+    assert CheckpointStore(shared).read("job").data == {"by": 40001, "n": 3}
+    lock = os.stat(shared / "job.json.lock")
+    assert (lock.st_gid, stat.S_IMODE(lock.st_mode)) == (group, 0o664)
+    # What the umask is for: a lock file made under 022 locks the other user out.
+    assert write_as(40001, 1, name="other", umask=0o022) == 0
+    assert write_as(40002, 2, name="other") == 1
+    assert CheckpointStore(shared).read("other").data == {"by": 40001, "n": 1}

@@ -127,6 +127,24 @@ def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) ->
     assert "served" not in result.stdout
 
 
+@pytest.mark.parametrize(("value", "mask"), [(None, "0022"), ("0002", "0002"), (" 027 ", "0027")])
+def test_entrypoint_sets_the_umask_of_the_files_it_creates(tmp_path, value, mask) -> None:
+    env = {} if value is None else {"UMASK": value}
+    result = run_entrypoint(tmp_path, "import os; m = os.umask(0); print(f'umask {m:04o}')", **env)
+    assert result.returncode == 0, result.stderr
+    assert f"umask {mask}" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["0999", "rw-", "00022"])
+def test_entrypoint_refuses_a_umask_it_cannot_read(tmp_path: Path, value) -> None:
+    result = run_entrypoint(tmp_path, "print('served')", UMASK=value)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: UMASK must be an octal mask such as 0002 or 0022, not '{value}'.\n"
+    )
+    assert "served" not in result.stdout
+
+
 def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:
     result = run_entrypoint(
         tmp_path,
