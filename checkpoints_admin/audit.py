@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any, Final, Required, TypedDict, Unpack
 
 import orjson
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -41,6 +41,7 @@ from checkpoints_admin.models import (
 )
 
 __all__ = [
+    "empty_directory_note",
     "GENESIS",
     "HASHED_FIELDS",
     "PruneResult",
@@ -192,6 +193,36 @@ def _head() -> tuple[int, str]:
         cursor.execute(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")
         head = cursor.fetchone()
     return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
+
+
+def empty_directory_note(directory: str) -> tuple[str, bool]:
+    """What an empty checkpoints directory means, said from the audit log: (text, whether it
+    is a warning).
+
+    A log whose newest entry is not a reset recorded a checkpoint that should be in the
+    directory: the console is likely looking at another directory than the jobs (a wrong
+    ``CHECKPOINTS_DIR``, a volume not mounted, which in a container is an empty one).
+    """
+    try:
+        last = (
+            AuditEntry.objects.order_by("-seq")
+            .values_list("seq", "checkpoint", "action", "created")
+            .first()
+        )
+    except DatabaseError:  # (a status without the database says what it can)
+        last = None
+    if last is None:
+        return f"Jobs create them in {directory}; they appear here within seconds.", False
+    seq, name, action, created = last
+    when = f"{created:%Y-%m-%d %H:%M} UTC"
+    if action == "reset":
+        return f"The latest change recorded, #{seq}, reset {name!r} ({when}).", False
+    return (
+        f"Yet the audit log's latest entry, #{seq} ({action} of {name!r}, {when}), is about a "
+        f"checkpoint that should be in {directory}. Check that CHECKPOINTS_DIR is the "
+        "directory the jobs write to, and in a container that its volume is mounted.",
+        True,
+    )
 
 
 class EntryFields(TypedDict, total=False):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
-from checkpoints_admin import queries
+from checkpoints_admin import audit, queries
 from checkpoints_admin.checkpoints import (
     CheckpointError,
     CheckpointNotFound,
@@ -82,6 +82,9 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refreshed": listing.now,
             "filtered": filtered,
         }
+        if not listing.rows:
+            note, warn = audit.empty_directory_note(str(get_store().directory))
+            context.update(empty_note=note, empty_warning=warn)
         return render_to_string("checkpoints/list.html#table", context, request)
 
     def controls() -> str:

@@ -155,9 +155,30 @@ def test_a_symbolic_link_leading_outside_is_a_refusal_not_a_usage_error(
     assert results["my-process"]["errors"] == 0
 
 
+@pytest.mark.django_db
 def test_status_of_an_empty_directory(checkpoints_dir) -> None:
     assert run("checkpoint_status") == f"No checkpoints in {checkpoints_dir}.\n"
     assert json.loads(run("checkpoint_status", "--json")) == []
+
+
+@pytest.mark.django_db
+def test_status_of_an_empty_directory_the_audit_log_knows_checkpoints_of(checkpoints_dir):
+    from checkpoints_admin import services
+
+    (checkpoints_dir / "daily.json").write_text(
+        '{"completedDates": [], "pendingDates": ["2025-03-06"]}\n'
+    )
+    services.apply(
+        "daily", "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("ops", "cli"), reason="r"
+    )
+    (checkpoints_dir / "daily.json").unlink()
+    said = run("checkpoint_status").splitlines()
+    assert said[0] == f"No checkpoints in {checkpoints_dir}."
+    assert said[1].startswith("Yet the audit log's latest entry, #1 (skip of 'daily', ")
+    assert said[1].endswith(
+        "Check that CHECKPOINTS_DIR is the directory the jobs write to, and in a container "
+        "that its volume is mounted."
+    )
 
 
 def test_validate_json_reports_findings_with_pointers(samples_dir) -> None:

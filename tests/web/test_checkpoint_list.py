@@ -218,7 +218,39 @@ def test_files_that_are_not_checkpoints_are_not_listed(viewer, samples_dir):
 def test_an_empty_directory_says_where_checkpoints_come_from(viewer, checkpoints_dir):
     html = viewer.get("/").content.decode()
     assert "No checkpoint files yet." in html
+    assert f"Jobs create them in {checkpoints_dir}; they appear here within seconds." in html
+    assert "alert--warning" not in html
     assert "0 checkpoint files" in html
+
+
+DAILY_PENDING = '{"completedDates": [], "pendingDates": ["2025-03-06"]}\n'
+
+
+def test_an_empty_directory_the_audit_log_knows_checkpoints_of_is_a_warning(
+    viewer, checkpoints_dir
+):
+    """A wrong CHECKPOINTS_DIR or a volume not mounted (an empty one, in a container) looked
+    like a fresh install; the audit log knows better, unless its last change was a reset."""
+    from checkpoints_admin import services
+
+    actor = services.Actor("ops", "cli")
+    (checkpoints_dir / "daily.json").write_text(DAILY_PENDING)
+    services.apply("daily", "skip", {"dates": ["2025-03-06"]}, actor=actor, reason="r")
+    (checkpoints_dir / "daily.json").unlink()  # (as if another directory were mounted)
+    html = viewer.get("/").content.decode()
+    assert 'class="alert alert--warning"' in html
+    assert (
+        "Yet the audit log&#x27;s latest entry, #1 (skip of &#x27;daily&#x27;, " in html
+        and f"is about a checkpoint that should be in {checkpoints_dir}. Check that "
+        "CHECKPOINTS_DIR is the directory the jobs write to"
+        in html
+    )
+
+    (checkpoints_dir / "daily.json").write_text('{"pendingDates": []}\n')
+    services.apply("daily", "reset", {}, actor=actor, reason="start over")
+    html = viewer.get("/").content.decode()
+    assert "alert--warning" not in html
+    assert "The latest change recorded, #2, reset &#x27;daily&#x27; (" in html
 
 
 def test_sorting_by_eta_puts_jobs_that_show_none_last(viewer, checkpoints_dir):

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from checkpoints_admin.audit import empty_directory_note
 from checkpoints_admin.checkpoints import CheckpointInfo
 from checkpoints_admin.checkpoints.kinds import count_findings, findings_as_of
 from checkpoints_admin.conf import get_settings, get_store
@@ -120,7 +121,11 @@ class Command(CheckpointsCommand):
             return
         if not rows:
             if not named:
-                self.say(f"No checkpoints in {get_store().directory}.")
+                directory = str(get_store().directory)
+                self.say(f"No checkpoints in {directory}.")
+                said, warn = empty_directory_note(directory)
+                if warn:
+                    self.say(said, style=self.style.WARNING)
             return
         self.stdout.write("\n".join(format_table(rows, now=now)))
         note = None if named else unlisted_note(get_store())
