@@ -82,8 +82,9 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refreshed": listing.now,
             "filtered": filtered,
         }
-        if not listing.rows:
-            note, warn = audit.empty_directory_note(str(get_store().directory))
+        if not listing.rows and not error:
+            directory = str(get_settings().checkpoints_dir)
+            note, warn = audit.empty_directory_note(directory)
             context.update(empty_note=note, empty_warning=warn)
         return render_to_string("checkpoints/list.html#table", context, request)
 
