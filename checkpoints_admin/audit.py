@@ -195,13 +195,13 @@ def _head() -> tuple[int, str]:
     return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
 
 
-def empty_directory_note(directory: str) -> tuple[str, bool]:
-    """What an empty checkpoints directory means, said from the audit log: (text, whether it
-    is a warning).
+def empty_directory_note(directory: str) -> tuple[str, str | None]:
+    """What an empty checkpoints directory means, said from the audit log: a note, and a
+    warning when there is reason to think it is the wrong directory.
 
     A log whose newest entry is not a reset recorded a checkpoint that should be in the
     directory: the console is likely looking at another directory than the jobs (a wrong
-    ``CHECKPOINTS_DIR``, a volume not mounted, which in a container is an empty one).
+    ``CHECKPOINTS_DIR``, or a volume not mounted, which in a container is an empty one).
     """
     try:
         last = (
@@ -211,17 +211,18 @@ def empty_directory_note(directory: str) -> tuple[str, bool]:
         )
     except DatabaseError:  # (a status without the database says what it can)
         last = None
+    note = f"Jobs create them in {directory}; they appear here within seconds."
     if last is None:
-        return f"Jobs create them in {directory}; they appear here within seconds.", False
+        return note, None
     seq, name, action, created = last
     when = f"{created:%Y-%m-%d %H:%M} UTC"
     if action == "reset":
-        return f"The latest change recorded, #{seq}, reset {name!r} ({when}).", False
-    return (
-        f"Yet the audit log's latest entry, #{seq} ({action} of {name!r}, {when}), is about a "
-        f"checkpoint that should be in {directory}. Check that CHECKPOINTS_DIR is the "
-        "directory the jobs write to, and in a container that its volume is mounted.",
-        True,
+        return f"The latest change recorded, #{seq}, reset {name!r} ({when}).", None
+    return note, (
+        f"The checkpoints directory {directory} is empty, yet the audit log's latest entry, "
+        f"#{seq} ({action} of {name!r}, {when}), is about a checkpoint that should be in it. "
+        "Check that CHECKPOINTS_DIR is the directory the jobs write to, and in a container "
+        "that its volume is mounted."
     )
 
 

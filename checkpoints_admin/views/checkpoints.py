@@ -64,6 +64,12 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     params = cleaned_or_defaults(form)
     listing, error = current_listing()
     filtered = bool(params["q"] or params["state"] or params["kind"])
+    # What an empty directory means (it could be listed): a note, and maybe a warning.
+    empty = (
+        audit.empty_directory_note(str(get_settings().checkpoints_dir))
+        if not listing.rows and not error
+        else None
+    )
 
     def table() -> str:
         selected = listing.select(
@@ -82,10 +88,8 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refreshed": listing.now,
             "filtered": filtered,
         }
-        if not listing.rows and not error:
-            directory = str(get_settings().checkpoints_dir)
-            note, warn = audit.empty_directory_note(directory)
-            context.update(empty_note=note, empty_warning=warn)
+        if empty is not None:
+            context["empty_note"] = empty[0]
         return render_to_string("checkpoints/list.html#table", context, request)
 
     def controls() -> str:
@@ -101,6 +105,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
         "total": len(listing.rows),
         "error": error,
         "unlisted": _unlisted_groups(listing.unlisted),
+        "empty_warning": empty[1] if empty is not None else None,
         # rendered (and escaped) by the template engine above
         "controls_html": mark_safe(listing.fragment("controls", query, controls)),
         "table_html": mark_safe(table_html),

@@ -174,7 +174,10 @@ def test_status_of_an_empty_directory_the_audit_log_knows_checkpoints_of(checkpo
     (checkpoints_dir / "daily.json").unlink()
     said = run("checkpoint_status").splitlines()
     assert said[0] == f"No checkpoints in {checkpoints_dir}."
-    assert said[1].startswith("Yet the audit log's latest entry, #1 (skip of 'daily', ")
+    assert said[1].startswith(
+        f"The checkpoints directory {checkpoints_dir} is empty, yet the audit log's latest "
+        "entry, #1 (skip of 'daily', "
+    )
     assert said[1].endswith(
         "Check that CHECKPOINTS_DIR is the directory the jobs write to, and in a container "
         "that its volume is mounted."

@@ -238,13 +238,18 @@ def test_an_empty_directory_the_audit_log_knows_checkpoints_of_is_a_warning(
     services.apply("daily", "skip", {"dates": ["2025-03-06"]}, actor=actor, reason="r")
     (checkpoints_dir / "daily.json").unlink()  # (as if another directory were mounted)
     html = viewer.get("/").content.decode()
-    assert 'class="alert alert--warning"' in html
+    assert 'class="alert alert--warning alert--page"' in html
     assert (
-        "Yet the audit log&#x27;s latest entry, #1 (skip of &#x27;daily&#x27;, " in html
-        and f"is about a checkpoint that should be in {checkpoints_dir}. Check that "
-        "CHECKPOINTS_DIR is the directory the jobs write to"
+        f"The checkpoints directory {checkpoints_dir} is empty, yet the audit log&#x27;s "
+        "latest entry, #1 (skip of &#x27;daily&#x27;, "
+        in html
+        and "is about a checkpoint that should be in it. Check that CHECKPOINTS_DIR is the "
+        "directory the jobs write to"
         in html
     )
+    # The table's refresh (a fragment) says only what is in the directory.
+    fragment = viewer.get("/", headers={"HX-Request": "true"}).content.decode()
+    assert "No checkpoint files yet." in fragment and "alert" not in fragment
 
     (checkpoints_dir / "daily.json").write_text('{"pendingDates": []}\n')
     services.apply("daily", "reset", {}, actor=actor, reason="start over")

@@ -123,9 +123,9 @@ class Command(CheckpointsCommand):
             if not named:
                 directory = str(get_store().directory)
                 self.say(f"No checkpoints in {directory}.")
-                said, warn = empty_directory_note(directory)
-                if warn:
-                    self.say(said, style=self.style.WARNING)
+                warning = empty_directory_note(directory)[1]
+                if warning is not None:
+                    self.say(warning, style=self.style.WARNING)
             return
         self.stdout.write("\n".join(format_table(rows, now=now)))
         note = None if named else unlisted_note(get_store())
