@@ -328,3 +328,81 @@ def test_instances_starting_at_once_migrate_one_after_the_other(tmp_path) -> Non
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+PGBOUNCER = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+
+
+@pytest.fixture
+def pgbouncer_env(migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Worker environment on a fresh database reached through PgBouncer in transaction mode,
+    two server connections for every client: each transaction may land on either."""
+    import socket
+    import time
+
+    name = f"ckpt_pgb_{os.getpid()}_{next(_numbers)}"
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {migrated['postgresql']}")
+    server = urlsplit(PG_URL)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "users.txt").write_text(f'"{server.username}" "{server.password}"\n')
+    (tmp_path / "pgbouncer.ini").write_text(
+        f"[databases]\n{name} = host={server.hostname} port={server.port or 5432}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {tmp_path / 'users.txt'}\npool_mode = transaction\n"
+        "default_pool_size = 2\nignore_startup_parameters = extra_float_digits,options\n"
+    )
+    # (it refuses to run as root: it reads its files, then becomes nobody)
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    assert PGBOUNCER is not None
+    bouncer = subprocess.Popen(
+        [PGBOUNCER, *user, str(tmp_path / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = urlunsplit(server._replace(netloc=f"{server.netloc.rsplit(':', 1)[0]}:{port}"))
+        directory = tmp_path / "checkpoints"
+        directory.mkdir()
+        yield {
+            **base_env(urlunsplit(urlsplit(url)._replace(path=f"/{name}")), directory),
+            "DATABASE_CONN_MAX_AGE": "0",
+        }
+    finally:
+        bouncer.terminate()
+        bouncer.wait(timeout=30)
+        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_PG, reason="PostgreSQL runs only when DATABASE_URL names a server")
+@pytest.mark.skipif(PGBOUNCER is None, reason="needs pgbouncer (.ci/run installs it)")
+def test_behind_pgbouncer_in_transaction_mode_without_prepared_statements(pgbouncer_env):
+    """What the README says for a pooler that cannot keep prepared statements: with
+    DATABASE_PREPARED_STATEMENTS=false three processes applying at once through it lose no
+    change; with them on, the statements fail ("prepared statement … does not exist")."""
+    store = CheckpointStore(pgbouncer_env["CHECKPOINTS_DIR"])
+    initial = {name: store.write(name, MANAGED_DOC) for name in ("one", "two", "three")}
+    env = {**pgbouncer_env, "DATABASE_PREPARED_STATEMENTS": "false"}
+    jobs = [start_worker(env, "work", name, "edit", "8", name) for name in initial]
+    for job in jobs:
+        _, stderr = job.communicate(timeout=180)
+        assert job.returncode == 0, stderr[-3000:]
+    state = worker(env, "state")
+    assert_consistent(state, initial)
+    assert len(state["entries"]) == 24
+    assert {name: store.read(name).data["progress"] for name in initial} == dict.fromkeys(
+        initial, 8
+    )
+
+    prepared = {**pgbouncer_env, "DATABASE_PREPARED_STATEMENTS": "true"}
+    jobs = [start_worker(prepared, "work", name, "edit", "8", name) for name in initial]
+    failures = [job.communicate(timeout=180)[1] for job in jobs if job.wait(timeout=180) != 0]
+    assert failures and all("prepared statement" in stderr for stderr in failures)
+    assert_consistent(worker(env, "state"), initial)
