@@ -8,6 +8,7 @@ only code that inserts entries is :func:`checkpoints_admin.audit.append_entry`, 
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 import zlib
 from collections import OrderedDict
@@ -15,13 +16,15 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any, ClassVar, Final
 
-from django.db import connection, models
+from django.db import DatabaseError, connection, models
 from django.utils import timezone
 
 try:  # Python 3.14+
     from compression import zstd as _zstd  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - depends on the interpreter
     _zstd = None
+
+logger = logging.getLogger(__name__)
 
 ZLIB = "zlib"
 ZSTD = "zstd"
@@ -124,6 +127,13 @@ def insert_statement(
     return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields], auto
 
 
+#: PostgreSQL's errors for a prepared statement the session does not hold (26000) or holds
+#: already (42P05): what a pooler that moves a client between server connections gives.
+_LOST_PREPARED: Final = frozenset({"26000", "42P05"})
+#: Whether this process still prepares (off for good once a pooler lost a statement).
+_preparing = True
+
+
 def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``sql``, which every audited change runs, as a prepared statement.
 
@@ -132,7 +142,12 @@ def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     time for these statements). Not when ``DATABASE_PREPARED_STATEMENTS`` is off (the
     connection's ``prepare_threshold`` is None): then it is only bound on the server. Django's
     own queries bind on the client and are never prepared either way. Elsewhere a plain query.
+
+    A pooler in transaction mode that cannot keep prepared statements (the setting was left
+    on) refuses the statement before running it: it runs again unprepared, and this process
+    prepares no more, with one warning naming the setting.
     """
+    global _preparing
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -140,6 +155,25 @@ def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
+    if not _preparing:
+        connection.connection.prepare_threshold = None
+    try:
+        return _run_prepared(sql, params)
+    except DatabaseError as exc:
+        lost = getattr(exc.__cause__, "sqlstate", None) in _LOST_PREPARED
+        if not lost or connection.in_atomic_block:  # (an aborted transaction runs nothing)
+            raise
+    if _preparing:
+        _preparing = False
+        logger.warning(
+            "PostgreSQL lost a prepared statement (a connection pooler in transaction mode?); "
+            "this process no longer prepares statements. Set DATABASE_PREPARED_STATEMENTS=false."
+        )
+    connection.connection.prepare_threshold = None
+    return _run_prepared(sql, params)
+
+
+def _run_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.wrap_database_errors:
         raw = _prepared_cursor_class()(connection.connection)
     # Wrapped as Django wraps its own: errors as django.db errors, queries logged under DEBUG

@@ -386,7 +386,8 @@ def pgbouncer_env(migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_behind_pgbouncer_in_transaction_mode_without_prepared_statements(pgbouncer_env):
     """What the README says for a pooler that cannot keep prepared statements: with
     DATABASE_PREPARED_STATEMENTS=false three processes applying at once through it lose no
-    change; with them on, the statements fail ("prepared statement … does not exist")."""
+    change. Left on, the pooler loses the statements; each process runs the one refused
+    again unprepared, prepares no more, and says to turn the setting off: nothing fails."""
     store = CheckpointStore(pgbouncer_env["CHECKPOINTS_DIR"])
     initial = {name: store.write(name, MANAGED_DOC) for name in ("one", "two", "three")}
     env = {**pgbouncer_env, "DATABASE_PREPARED_STATEMENTS": "false"}
@@ -402,7 +403,13 @@ def test_behind_pgbouncer_in_transaction_mode_without_prepared_statements(pgboun
     )
 
     prepared = {**pgbouncer_env, "DATABASE_PREPARED_STATEMENTS": "true"}
-    jobs = [start_worker(prepared, "work", name, "edit", "8", name) for name in initial]
-    failures = [job.communicate(timeout=180)[1] for job in jobs if job.wait(timeout=180) != 0]
-    assert failures and all("prepared statement" in stderr for stderr in failures)
-    assert_consistent(worker(env, "state"), initial)
+    jobs = [start_worker(prepared, "work", name, "edit", "16", name) for name in initial]
+    warned = 0
+    for job in jobs:
+        _, stderr = job.communicate(timeout=180)
+        assert job.returncode == 0, stderr[-3000:]
+        warned += stderr.count("Set DATABASE_PREPARED_STATEMENTS=false.")
+    assert 1 <= warned <= len(jobs)  # once per process at most
+    state = worker(env, "state")
+    assert_consistent(state, initial)
+    assert len(state["entries"]) == 24 + 48
