@@ -561,7 +561,8 @@ class AuditEntry(models.Model):
     source = models.CharField(max_length=8, choices=SOURCE_CHOICES, editable=False)
     address = models.CharField(max_length=64, blank=True, default="", editable=False)
     action = models.CharField(max_length=16, choices=ACTION_CHOICES, editable=False)
-    checkpoint = models.CharField(max_length=128, db_index=True, editable=False)
+    # (looked up through the (checkpoint, seq) index)
+    checkpoint = models.CharField(max_length=128, editable=False)
     reason = models.TextField(editable=False)
     # None means "no file" (before a create, after a reset): distinct from any version.
     base_version = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
@@ -573,6 +574,7 @@ class AuditEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         editable=False,
+        db_index=False,  # (indexed in Meta, without a LIKE index for a sha)
     )
     after = models.ForeignKey(
         Snapshot,
@@ -581,6 +583,7 @@ class AuditEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         editable=False,
+        db_index=False,  # (indexed in Meta, without a LIKE index for a sha)
     )
     patch = models.JSONField(default=list, editable=False)
     summary = models.TextField(editable=False)
@@ -605,7 +608,12 @@ class AuditEntry(models.Model):
         ordering = ("seq",)
         verbose_name = "audit entry"
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["checkpoint", "seq"], name="auditentry_checkpoint_seq")]
+        indexes = [
+            models.Index(fields=["checkpoint", "seq"], name="auditentry_checkpoint_seq"),
+            # Deleting a snapshot (prune_snapshots) looks for entries referring to it.
+            models.Index(fields=["before"], name="auditentry_before"),
+            models.Index(fields=["after"], name="auditentry_after"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.checkpoint} by {self.actor}: {self.summary}"

@@ -1,0 +1,72 @@
+"""Migrations of the audit log's tables, run both ways over a log with entries in it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from checkpoints_admin import audit, services
+from checkpoints_admin.models import AuditEntry, Snapshot
+
+TABLE = AuditEntry._meta.db_table
+
+
+def indexes() -> dict[str, list[str]]:
+    """The audit table's indexes but its primary key: name -> columns."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, TABLE)
+    return {
+        name: found["columns"]
+        for name, found in constraints.items()
+        if found["index"] and not found["primary_key"] and not name.startswith("sqlite_")
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_audit_log_keeps_only_the_indexes_its_queries_use(samples_dir: Path) -> None:
+    """0003 drops the index on the checkpoint name (the (checkpoint, seq) one serves) and
+    PostgreSQL's LIKE indexes, keeps one on each snapshot reference, and changes nothing
+    else: the entries, their chain and the lookups stay, both ways."""
+    actor = services.Actor("alice", "cli")
+    for day in ("2025-03-06", "2025-03-07"):
+        services.apply(
+            "reconciliation_checkpoint", "skip", {"dates": [day]}, actor=actor, reason="r"
+        )
+    kept = {
+        "checkpoints_admin_auditentry_created_296354f6": ["created"],
+        "checkpoints_admin_auditentry_restores_id_9dbb9289": ["restores_id"],
+        "auditentry_checkpoint_seq": ["checkpoint", "seq"],
+    }
+    assert indexes() == {
+        **kept,
+        "auditentry_before": ["before_id"],
+        "auditentry_after": ["after_id"],
+    }
+
+    call_command("migrate", "checkpoints_admin", "0002", verbosity=0)
+    before = {
+        "checkpoints_admin_auditentry_checkpoint_982b56a4": ["checkpoint"],
+        "checkpoints_admin_auditentry_before_id_195c00d6": ["before_id"],
+        "checkpoints_admin_auditentry_after_id_52fcc797": ["after_id"],
+    }
+    if connection.vendor == "postgresql":
+        before |= {f"{name}_like": columns for name, columns in before.items()}
+    assert indexes() == {**kept, **before}
+    assert audit.verify_chain().ok
+
+    call_command("migrate", "checkpoints_admin", verbosity=0)
+    assert set(indexes()) == {*kept, "auditentry_before", "auditentry_after"}
+    assert audit.verify_chain().checked == 2
+    assert AuditEntry.objects.filter(checkpoint="reconciliation_checkpoint").count() == 2
+    # An apply after the migration, and deleting a snapshot no entry refers to.
+    services.apply(
+        "reconciliation_checkpoint", "reprocess", {"dates": ["2025-03-06"]}, actor=actor, reason="r"
+    )
+    assert audit.verify_chain().ok
+    Snapshot.store(b'{"unreferenced": true}\n')
+    pruned = audit.prune_snapshots(older_than=timedelta(0))
+    assert (pruned.removed, pruned.kept) == (1, Snapshot.objects.count())
