@@ -59,5 +59,12 @@ logger_class = "checkpoints_admin.accesslog.JsonAccessLogger"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Heartbeat files in memory, not on a possibly slow container filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# gunicorn's control socket (for gunicornc) only where one is asked for: its default path,
+# under $HOME, cannot be created in the image (an error at every start) and would be shared
+# by every instance one user runs.
+control_socket_path = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not control_socket_path
+if control_socket_path:
+    control_socket = control_socket_path
 # Load the application in the master so a broken configuration fails at start, once.
 preload_app = _bool("GUNICORN_PRELOAD", True)

@@ -349,3 +349,52 @@ def test_access_lines_are_json_whatever_the_client_sends(site, tmp_path) -> None
     )
     assert last["request_id"] == "abc-1" and isinstance(last["bytes"], int)
     assert last["time"].endswith("Z") and "T" in last["time"]
+
+
+def run_gunicorn(site: dict[str, str], seconds_after_ready: float = 0.5, **env: str) -> str:
+    """Start gunicorn with ``env``, wait for /healthz, stop it; its standard error."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
+        cwd=ROOT,
+        env={**site, "PORT": str(port), "WEB_CONCURRENCY": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(seconds_after_ready)
+        if "GUNICORN_CONTROL_SOCKET" in env:
+            assert Path(env["GUNICORN_CONTROL_SOCKET"]).is_socket()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    return stderr
+
+
+def test_gunicorns_own_lines_are_json_and_need_no_home(site, tmp_path) -> None:
+    """Its start, workers and stop were plain text among the JSON lines; and its control
+    socket, by default under $HOME (not writable in the image), was an ERROR at each start."""
+    unwritable = tmp_path / "home-is-a-file"
+    unwritable.write_text("")
+    stderr = run_gunicorn(site, HOME=str(unwritable))
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    messages = [line["message"] for line in lines if line["logger"] == "gunicorn.error"]
+    assert messages[0].startswith("Starting gunicorn") and "Shutting down: Master" in messages
+    assert all({"time", "level", "pid"} <= set(line) for line in lines)
+    assert not [line for line in lines if line["level"] in ("ERROR", "CRITICAL")], lines
+
+    plain = run_gunicorn(site, LOG_FORMAT="text").splitlines()
+    assert plain and all(not line.startswith("{") for line in plain)
+
+
+def test_gunicorns_control_socket_is_where_it_is_asked_for(site, tmp_path) -> None:
+    socket_path = tmp_path / "gunicorn.ctl"
+    stderr = run_gunicorn(site, GUNICORN_CONTROL_SOCKET=str(socket_path))
+    assert f"Control socket listening at {socket_path}" in stderr
