@@ -41,7 +41,6 @@ from checkpoints_admin.models import (
 )
 
 __all__ = [
-    "empty_directory_note",
     "GENESIS",
     "HASHED_FIELDS",
     "PruneResult",
@@ -53,6 +52,7 @@ __all__ = [
     "entry_hash",
     "export",
     "format_time",
+    "latest_entry",
     "lock_chain",
     "parse_since",
     "prune_snapshots",
@@ -195,35 +195,17 @@ def _head() -> tuple[int, str]:
     return (int(head[0]), head[1]) if head is not None else (0, GENESIS)
 
 
-def empty_directory_note(directory: str) -> tuple[str, str | None]:
-    """What an empty checkpoints directory means, said from the audit log: a note, and a
-    warning when there is reason to think it is the wrong directory.
-
-    A log whose newest entry is not a reset recorded a checkpoint that should be in the
-    directory: the console is likely looking at another directory than the jobs (a wrong
-    ``CHECKPOINTS_DIR``, or a volume not mounted, which in a container is an empty one).
-    """
+def latest_entry() -> tuple[int, str, str, datetime] | None:
+    """The newest entry's seq, checkpoint, action and time; None for an empty log, or when
+    the database cannot be reached (its callers say what they can without it)."""
     try:
-        last = (
+        return (
             AuditEntry.objects.order_by("-seq")
             .values_list("seq", "checkpoint", "action", "created")
             .first()
         )
-    except DatabaseError:  # (a status without the database says what it can)
-        last = None
-    note = f"Jobs create them in {directory}; they appear here within seconds."
-    if last is None:
-        return note, None
-    seq, name, action, created = last
-    when = f"{created:%Y-%m-%d %H:%M} UTC"
-    if action == "reset":
-        return f"The latest change recorded, #{seq}, reset {name!r} ({when}).", None
-    return note, (
-        f"The checkpoints directory {directory} is empty, yet the audit log's latest entry, "
-        f"#{seq} ({action} of {name!r}, {when}), is about a checkpoint that should be in it. "
-        "Check that CHECKPOINTS_DIR is the directory the jobs write to, and in a container "
-        "that its volume is mounted."
-    )
+    except DatabaseError:
+        return None
 
 
 class EntryFields(TypedDict, total=False):

@@ -1,15 +1,33 @@
 """Request context for the JSON logs: every line logged while a request runs carries its
-request id, user and the checkpoint it acts on."""
+request id, user and the checkpoint it acts on. And a rate limit for one repeated error."""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two log lines about the same unavailable directory.
+LOG_EVERY: Final = 60.0
+_logged: dict[str, float] = {}
+
+
+def log_unavailable(message: str) -> None:
+    """Log that the checkpoints cannot be read, once a minute per message (status pages poll
+    every few seconds, Prometheus scrapes as often)."""
+    now = time.monotonic()
+    if now - _logged.get(message, -math.inf) >= LOG_EVERY:
+        _logged[message] = now
+        logger.error("checkpoints unavailable: %s", message)
+
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 user: ContextVar[str | None] = ContextVar("user", default=None)

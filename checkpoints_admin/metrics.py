@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from checkpoints_admin.checkpoints import CheckpointError, CheckpointInfo, CheckpointStore
 from checkpoints_admin.checkpoints.kinds import ahead_of_clock, count_findings
-from checkpoints_admin.middleware import log_unavailable
+from checkpoints_admin.logcontext import log_unavailable
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 LABELS = ("checkpoint", "kind")

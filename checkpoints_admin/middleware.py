@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Callable
-from typing import Final
 
 from django.http import HttpRequest, HttpResponse
 
+from checkpoints_admin.logcontext import log_unavailable
+
 logger = logging.getLogger(__name__)
-
-#: Seconds between two log lines about the same unavailable directory.
-LOG_EVERY: Final = 60.0
-_logged: dict[str, float] = {}
-
-
-def log_unavailable(message: str) -> None:
-    """Log that the checkpoints cannot be read, once a minute per message (status pages poll
-    every few seconds, Prometheus scrapes as often)."""
-    now = time.monotonic()
-    if now - _logged.get(message, -math.inf) >= LOG_EVERY:
-        _logged[message] = now
-        logger.error("checkpoints unavailable: %s", message)
 
 
 class HealthCheckMiddleware:

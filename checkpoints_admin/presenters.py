@@ -255,3 +255,30 @@ def present_diff(
         text_note=note,
         reordered=tuple(getattr(delta, "reordered", ())),
     )
+
+
+def empty_directory_warning(
+    directory: str, latest: tuple[int, str, str, Any] | None, *, detailed: bool
+) -> str | None:
+    """What to say when the checkpoints directory holds nothing at all (no checkpoint, no
+    file left out), given the audit log's newest entry (``audit.latest_entry``).
+
+    Its newest change, unless a reset, was to a checkpoint that should be there: the console
+    likely reads another directory than the jobs write to (a wrong ``CHECKPOINTS_DIR``, or a
+    volume not mounted, which in a container is an empty directory). ``detailed`` (the reader
+    may read the audit log) names that entry. None: nothing to warn about.
+    """
+    if latest is None or latest[2] == "reset":
+        return None
+    seq, name, action, created = latest
+    recorded = (
+        f"the audit log's latest entry, #{seq} ({action} of {name!r}, "
+        f"{created:%Y-%m-%d %H:%M} UTC), is about a checkpoint that should be in it"
+        if detailed
+        else "the audit log records changes to checkpoints that should be in it"
+    )
+    return (
+        f"The checkpoints directory {directory} is empty, yet {recorded}. Check that "
+        "CHECKPOINTS_DIR is the directory the jobs write to, and in a container that its "
+        "volume is mounted."
+    )

@@ -31,7 +31,7 @@ from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
-from checkpoints_admin.presenters import pretty_document
+from checkpoints_admin.presenters import empty_directory_warning, pretty_document
 from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
 from checkpoints_admin.views.errors import error_page, name_refused
 
@@ -64,12 +64,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     params = cleaned_or_defaults(form)
     listing, error = current_listing()
     filtered = bool(params["q"] or params["state"] or params["kind"])
-    # What an empty directory means (it could be listed): a note, and maybe a warning.
-    empty = (
-        audit.empty_directory_note(str(get_settings().checkpoints_dir))
-        if not listing.rows and not error
-        else None
-    )
+    directory = str(get_settings().checkpoints_dir)
 
     def table() -> str:
         selected = listing.select(
@@ -88,8 +83,8 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refreshed": listing.now,
             "filtered": filtered,
         }
-        if empty is not None:
-            context["empty_note"] = empty[0]
+        if not listing.rows:
+            context["directory"] = directory
         return render_to_string("checkpoints/list.html#table", context, request)
 
     def controls() -> str:
@@ -101,11 +96,17 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
     table_html = listing.fragment("table", query, table)
     if wants_partial(request):
         return HttpResponse(table_html)
+    empty = not (listing.rows or listing.unlisted or error)
     context = {
         "total": len(listing.rows),
         "error": error,
         "unlisted": _unlisted_groups(listing.unlisted),
-        "empty_warning": empty[1] if empty is not None else None,
+        # (the full page only: polls of the table share one fragment, whoever asks)
+        "empty_warning": empty_directory_warning(
+            directory, audit.latest_entry(), detailed=request.user.has_perm(VIEW_AUDIT)
+        )
+        if empty
+        else None,
         # rendered (and escaped) by the template engine above
         "controls_html": mark_safe(listing.fragment("controls", query, controls)),
         "table_html": mark_safe(table_html),

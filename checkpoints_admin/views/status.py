@@ -31,7 +31,7 @@ from checkpoints_admin.checkpoints import (
     CheckpointStore,
 )
 from checkpoints_admin.conf import get_settings, get_store
-from checkpoints_admin.middleware import log_unavailable
+from checkpoints_admin.logcontext import log_unavailable
 
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10

@@ -173,6 +173,7 @@ def test_status_of_an_empty_directory_the_audit_log_knows_checkpoints_of(checkpo
     )
     (checkpoints_dir / "daily.json").unlink()
     said = run("checkpoint_status").splitlines()
+    assert len(said) == 2
     assert said[0] == f"No checkpoints in {checkpoints_dir}."
     assert said[1].startswith(
         f"The checkpoints directory {checkpoints_dir} is empty, yet the audit log's latest "
@@ -182,6 +183,11 @@ def test_status_of_an_empty_directory_the_audit_log_knows_checkpoints_of(checkpo
         "Check that CHECKPOINTS_DIR is the directory the jobs write to, and in a container "
         "that its volume is mounted."
     )
+    # A file left out of the list: the directory is not empty, and the note says why.
+    (checkpoints_dir / "da ily.json").write_text("{}")
+    said = run("checkpoint_status").splitlines()
+    assert said[0] == f"No checkpoints in {checkpoints_dir}."
+    assert said[1].startswith("Not listed: da ily.json (") and len(said) == 2
 
 
 def test_validate_json_reports_findings_with_pointers(samples_dir) -> None:

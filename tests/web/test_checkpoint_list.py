@@ -227,10 +227,14 @@ DAILY_PENDING = '{"completedDates": [], "pendingDates": ["2025-03-06"]}\n'
 
 
 def test_an_empty_directory_the_audit_log_knows_checkpoints_of_is_a_warning(
-    viewer, checkpoints_dir
+    viewer, make_user, checkpoints_dir
 ):
     """A wrong CHECKPOINTS_DIR or a volume not mounted (an empty one, in a container) looked
-    like a fresh install; the audit log knows better, unless its last change was a reset."""
+    like a fresh install; the audit log knows better, unless its last change was a reset.
+    Who may not read the log learns only that it records checkpoints."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
     from checkpoints_admin import services
 
     actor = services.Actor("ops", "cli")
@@ -247,15 +251,33 @@ def test_an_empty_directory_the_audit_log_knows_checkpoints_of_is_a_warning(
         "directory the jobs write to"
         in html
     )
-    # The table's refresh (a fragment) says only what is in the directory.
+    # The table's refresh (a fragment, shared by every reader) says only what is there.
     fragment = viewer.get("/", headers={"HX-Request": "true"}).content.decode()
     assert "No checkpoint files yet." in fragment and "alert" not in fragment
+
+    lister = make_user("", username="lister")
+    lister.user_permissions.add(Permission.objects.get(codename="view_checkpoints"))
+    client = Client()
+    client.force_login(lister, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/audit/").status_code in (302, 403)
+    html = client.get("/").content.decode()
+    assert (
+        f"The checkpoints directory {checkpoints_dir} is empty, yet the audit log records "
+        "changes to checkpoints that should be in it." in html
+    )
+    assert "#1" not in html and "&#x27;daily&#x27;" not in html
+
+    # A file left out of the list (its name is not a checkpoint's): not empty, and said so.
+    (checkpoints_dir / "da ily.json").write_text("{}")
+    html = viewer.get("/").content.decode()
+    assert "is empty, yet" not in html and "Not listed:" in html
+    (checkpoints_dir / "da ily.json").unlink()
 
     (checkpoints_dir / "daily.json").write_text('{"pendingDates": []}\n')
     services.apply("daily", "reset", {}, actor=actor, reason="start over")
     html = viewer.get("/").content.decode()
     assert "alert--warning" not in html
-    assert "The latest change recorded, #2, reset &#x27;daily&#x27; (" in html
+    assert f"Jobs create them in {checkpoints_dir}; they appear here within seconds." in html
 
 
 def test_sorting_by_eta_puts_jobs_that_show_none_last(viewer, checkpoints_dir):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from checkpoints_admin.audit import empty_directory_note
+from checkpoints_admin.audit import latest_entry
 from checkpoints_admin.checkpoints import CheckpointInfo
 from checkpoints_admin.checkpoints.kinds import count_findings, findings_as_of
 from checkpoints_admin.conf import get_settings, get_store
@@ -23,6 +23,7 @@ from checkpoints_admin.management.cli import (
     relative,
     unlisted_note,
 )
+from checkpoints_admin.presenters import empty_directory_warning
 
 HEADER = ("NAME", "KIND", "STATE", "PROGRESS", "DONE/PENDING", "RATE", "ETA", "UPDATED", "FINDINGS")
 RIGHT = frozenset({3, 4, 5, 6})
@@ -119,16 +120,17 @@ class Command(CheckpointsCommand):
         if as_json:
             self.write_json(rows, compact=compact)
             return
-        if not rows:
-            if not named:
-                directory = str(get_store().directory)
-                self.say(f"No checkpoints in {directory}.")
-                warning = empty_directory_note(directory)[1]
-                if warning is not None:
-                    self.say(warning, style=self.style.WARNING)
+        if rows:
+            self.stdout.write("\n".join(format_table(rows, now=now)))
+        elif not named:
+            self.say(f"No checkpoints in {get_store().directory}.")
+        if named:
             return
-        self.stdout.write("\n".join(format_table(rows, now=now)))
-        note = None if named else unlisted_note(get_store())
+        note = unlisted_note(get_store())
+        if note is None and not rows:
+            # Nothing at all in it: the audit log may say it is the wrong directory.
+            latest = latest_entry()
+            note = empty_directory_warning(str(get_store().directory), latest, detailed=True)
         if note is not None:
             self.say(note, style=self.style.WARNING)
 
