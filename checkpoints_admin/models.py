@@ -127,9 +127,11 @@ def insert_statement(
     return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields], auto
 
 
-#: PostgreSQL's errors for a prepared statement the session does not hold (26000) or holds
-#: already (42P05): what a pooler that moves a client between server connections gives.
-_LOST_PREPARED: Final = frozenset({"26000", "42P05"})
+#: PostgreSQL's errors for a prepared statement the session does not hold (26000), holds
+#: already (42P05), or holds with other parameters (08P01, another client's of the same
+#: name): what a pooler that moves a client between server connections gives. Each is
+#: raised before the statement runs.
+_LOST_PREPARED: Final = frozenset({"26000", "42P05", "08P01"})
 #: Whether this process still prepares (off for good once a pooler lost a statement).
 _preparing = True
 
@@ -137,15 +139,15 @@ _preparing = True
 def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``sql``, which every audited change runs, as a prepared statement.
 
-    On PostgreSQL the parameters are bound on the server and the statement is parsed and
-    planned once per connection instead of at every call (planning was half of the server's
-    time for these statements). Not when ``DATABASE_PREPARED_STATEMENTS`` is off (the
-    connection's ``prepare_threshold`` is None): then it is only bound on the server. Django's
-    own queries bind on the client and are never prepared either way. Elsewhere a plain query.
+    On PostgreSQL the parameters are bound on the server, and with
+    ``DATABASE_PREPARED_STATEMENTS`` on (the connection has a ``prepare_threshold``) the
+    statement is parsed and planned once per connection instead of at every call (planning
+    was half of the server's time for these statements). Django's own queries bind on the
+    client and are never prepared. Elsewhere a plain query.
 
-    A pooler in transaction mode that cannot keep prepared statements (the setting was left
-    on) refuses the statement before running it: it runs again unprepared, and this process
-    prepares no more, with one warning naming the setting.
+    Behind a pooler that cannot keep prepared statements (the setting turned on where it
+    should not be), the session refuses a statement it lost before running it: it runs again
+    unprepared, and this process prepares no more, with one warning naming the setting.
     """
     global _preparing
     if connection.vendor != "postgresql":

@@ -155,12 +155,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-    "DATABASE_PREPARED_STATEMENTS", True
+    "DATABASE_PREPARED_STATEMENTS", False
 ):
     # The statements every audited change runs are prepared once per connection
-    # (models.prepared_rows); Django's own queries are not, whatever this says. Off behind a
-    # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21,
-    # or with max_prepared_statements = 0).
+    # (models.prepared_rows); Django's own queries are not, whatever this says. Off by default,
+    # as Django has it: a pooler in transaction mode that cannot keep prepared statements
+    # (PgBouncer before 1.24 unless max_prepared_statements is set) would hand one process's
+    # statement to another's session.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -98,12 +98,13 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, mess
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
-@pytest.mark.parametrize(("value", "threshold"), [(None, "5"), ("false", "None"), ("on", "5")])
+@pytest.mark.parametrize(("value", "threshold"), [(None, "None"), ("false", "None"), ("on", "5")])
 def test_prepared_statements_on_postgresql_follow_their_setting(
     tmp_path: Path, value, threshold
 ) -> None:
     """The connection's prepare_threshold (what lets models.prepared_rows prepare) is set
-    unless DATABASE_PREPARED_STATEMENTS is off, for a pooler that cannot keep them."""
+    only when DATABASE_PREPARED_STATEMENTS is on: off by default, for poolers that cannot
+    keep prepared statements."""
     extra = {"DATABASE_URL": "postgres://user:pass@db.invalid:5432/audit"}
     if value is not None:
         extra["DATABASE_PREPARED_STATEMENTS"] = value

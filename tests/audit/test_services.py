@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import jsonpatch
 import pytest
@@ -517,6 +519,14 @@ def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
     assert verify_chain().ok
 
 
+def _prepared_statement_names() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE NOT from_sql")
+        return [name for (name,) in cursor.fetchall()]
+
+
 def _prepared_statements() -> list[str]:
     """The statements this session holds prepared, by the table they insert into first."""
     from django.db import connection
@@ -531,15 +541,27 @@ def _prepared_statements() -> list[str]:
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_postgresql_prepares_the_statements_of_an_apply_once(samples_dir: Path) -> None:
-    """The journal's statement and the entry's are parsed and planned once per connection;
-    later applies run them again, prepared, and the chain they write verifies."""
+@pytest.fixture
+def preparing(samples_dir: Path) -> Iterator[Any]:
+    """A PostgreSQL session of its own with DATABASE_PREPARED_STATEMENTS on (the threshold
+    the setting gives the connection); the connection is closed after."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
-    connection.close()  # a session of its own: none prepared yet
+    connection.close()
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = 5
+    try:
+        yield connection
+    finally:
+        connection.close()  # the next test connects with the settings' threshold
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_prepares_the_statements_of_an_apply_once(preparing) -> None:
+    """The journal's statement and the entry's are parsed and planned once per connection;
+    later applies run them again, prepared, and the chain they write verifies."""
     do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
     do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
     do(UNIFIED, "reprocess", {"dates": ["2025-03-06"]})
@@ -555,24 +577,55 @@ def test_postgresql_prepares_the_statements_of_an_apply_once(samples_dir: Path) 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_without_prepared_statements_prepares_none(samples_dir: Path) -> None:
-    """DATABASE_PREPARED_STATEMENTS=false leaves the connection's prepare_threshold unset
-    (behind a pooler that cannot keep them): the same applies, with nothing prepared."""
+def test_postgresql_prepares_nothing_by_default(samples_dir: Path) -> None:
+    """DATABASE_PREPARED_STATEMENTS is off unless set (for poolers that cannot keep them):
+    the connection has no prepare_threshold, and applies prepare nothing."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
     connection.close()
     connection.ensure_connection()
-    connection.connection.prepare_threshold = None
+    assert connection.connection.prepare_threshold is None
     try:
         for day in ("2025-03-06", "2025-03-07"):
             do(UNIFIED, "skip", {"dates": [day]})
         assert _prepared_statements() == []
     finally:
-        connection.close()  # the next test connects with the settings' threshold
+        connection.close()
     assert AuditEntry.objects.count() == 2
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_statement_the_session_lost_runs_again_unprepared(
+    preparing, monkeypatch, caplog
+) -> None:
+    """What a pooler that cannot keep prepared statements does (hands the client a session
+    without them): the statement is refused before it runs, runs again unprepared, and the
+    process prepares no more, saying which setting to turn off."""
+    from checkpoints_admin import models
+
+    monkeypatch.setattr(models, "_preparing", True)
+    do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    lost = _prepared_statement_names()
+    assert lost
+    for name in lost:  # (one by one: psycopg clears its own record on DEALLOCATE ALL)
+        raw_sql(f"DEALLOCATE {name}")
+    with caplog.at_level("WARNING", logger="checkpoints_admin.models"):
+        # (its journal statement, with one snapshot, is new: prepared before the entry's,
+        # which the session lost, is refused)
+        do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
+        held = _prepared_statement_names()
+        do(UNIFIED, "reprocess", {"dates": ["2025-03-06"]})
+    warnings = [r.getMessage() for r in caplog.records if r.name == "checkpoints_admin.models"]
+    assert len(warnings) == 1 and "DATABASE_PREPARED_STATEMENTS" in warnings[0]
+    assert models._preparing is False
+    assert _prepared_statement_names() == held  # nothing prepared since
+    assert not set(held) & set(lost)
+    assert AuditEntry.objects.count() == 3
+    assert verify_chain().ok
+    assert not PendingChange.objects.exists()
 
 
 def test_the_same_change_applied_again_is_found_as_already_applied(samples_dir: Path) -> None:
