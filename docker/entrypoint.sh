@@ -17,11 +17,12 @@ case "${migrate:-true}" in
 esac
 
 # The mode of the files the console creates (a new checkpoint, a checkpoint's lock file):
-# 0022 leaves them writable by this user only; 0002 also by the directory's group, for jobs
-# that run as other users in it (see the README).
-umask_value="$(printf '%s' "${UMASK:-0022}" | tr -d '[:space:]')"
-case "${umask_value:-0022}" in
-    [0-7][0-7][0-7] | 0[0-7][0-7][0-7]) umask "${umask_value:-0022}" ;;
+# UMASK=0002 makes them writable by the directory's group too, for jobs that run as other
+# users in it (see the README). Unset: the umask the container runtime gives (0022).
+umask_value="$(printf '%s' "${UMASK:-}" | tr -d '[:space:]')"
+case "$umask_value" in
+    "") ;;
+    [0-7][0-7][0-7] | 0[0-7][0-7][0-7]) umask "$umask_value" ;;
     *)
         echo "error: UMASK must be an octal mask such as 0002 or 0022, not '${UMASK}'." >&2
         exit 2

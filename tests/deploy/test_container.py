@@ -30,9 +30,12 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_entrypoint(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``docker/entrypoint.sh python -c COMMAND`` with the production settings and ``env``."""
+    """``docker/entrypoint.sh python -c COMMAND`` with the production settings and ``env``
+    (``_PARENT_UMASK``: the umask it is started with)."""
+    parent = env.pop("_PARENT_UMASK", None)
     return subprocess.run(
         ["sh", "docker/entrypoint.sh", "python", "-c", command],
+        preexec_fn=(lambda: os.umask(int(parent, 8))) if parent else None,
         cwd=ROOT,
         env=production_env(tmp_path, **env),
         capture_output=True,
@@ -127,9 +130,13 @@ def test_entrypoint_refuses_a_migrate_on_start_it_cannot_read(tmp_path: Path) ->
     assert "served" not in result.stdout
 
 
-@pytest.mark.parametrize(("value", "mask"), [(None, "0022"), ("0002", "0002"), (" 027 ", "0027")])
+@pytest.mark.parametrize(
+    ("value", "mask"), [(None, "0007"), ("", "0007"), ("0002", "0002"), (" 027 ", "0027")]
+)
 def test_entrypoint_sets_the_umask_of_the_files_it_creates(tmp_path, value, mask) -> None:
-    env = {} if value is None else {"UMASK": value}
+    """UMASK when given; else the one it was started with (here 0007, as a runtime's
+    --umask would set)."""
+    env = {"_PARENT_UMASK": "0007"} if value is None else {"UMASK": value, "_PARENT_UMASK": "0007"}
     result = run_entrypoint(tmp_path, "import os; m = os.umask(0); print(f'umask {m:04o}')", **env)
     assert result.returncode == 0, result.stderr
     assert f"umask {mask}" in result.stdout
