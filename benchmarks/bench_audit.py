@@ -102,13 +102,25 @@ def bench_throughput(backend: str, results: Results, quick: bool) -> None:
             )
         return count / (time.perf_counter() - start)
 
-    # Interleaved rounds, best of each, so both see the same machine (fsync times vary a lot
-    # while other processes write).
-    bare_rate = audited_rate = write_rate = 0.0
+    def prepared(on: bool) -> None:
+        # DATABASE_PREPARED_STATEMENTS=true gives the connection this threshold (PostgreSQL).
+        if backend == "postgresql":
+            from django.db import connection
+
+            connection.ensure_connection()
+            connection.connection.prepare_threshold = 5 if on else None
+
+    # Interleaved rounds, best of each, so all see the same machine (fsync times vary a lot
+    # while other processes write). On PostgreSQL also with prepared statements, in turn.
+    bare_rate = audited_rate = write_rate = prepared_rate = 0.0
     for _ in range(rounds):
         bare_rate = max(bare_rate, bare())
         audited_rate = max(audited_rate, audited())
         write_rate = max(write_rate, write_only())
+        if backend == "postgresql":
+            prepared(True)
+            prepared_rate = max(prepared_rate, audited())
+            prepared(False)
     label = (
         f"audited edits/s ({backend}, best of {rounds}×{count} edits of a 2,400-date checkpoint; "
         "baseline: the same edit as a bare read and CheckpointStore.write)"
@@ -119,6 +131,13 @@ def bench_throughput(backend: str, results: Results, quick: bool) -> None:
         f"{audited_rate / write_rate:.2f}× (INFO)",
         flush=True,
     )
+    if backend == "postgresql":
+        print(
+            f"  with DATABASE_PREPARED_STATEMENTS=true: {prepared_rate:,.1f}/s = "
+            f"{prepared_rate / bare_rate:.2f}× the bare edit, "
+            f"{prepared_rate / write_rate:.2f}× the write alone (INFO)",
+            flush=True,
+        )
 
 
 def bench_verify(backend: str, results: Results, quick: bool) -> None:
