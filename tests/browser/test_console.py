@@ -179,6 +179,16 @@ def test_pages_in_dark_mode_and_on_a_phone(
         shoot(page, f"{name}-{scheme}-{width}")
 
 
+def test_the_sign_in_page_names_the_product_on_a_phone(chromium, live_server, operator):
+    """Signed in, the phone's header keeps only the mark beside the user; signed out, the
+    brand is alone there and its name shows."""
+    page = new_page(chromium, width=390, height=844)
+    page.goto(f"{live_server.url}/accounts/login/")
+    assert page.locator(".brand__name").bounding_box()["width"] > 100
+    sign_in(page, live_server)
+    assert page.locator(".brand__name").bounding_box()["width"] <= 1
+
+
 def test_the_console_works_without_javascript(chromium, live_server, samples_dir, operator):
     context = chromium.new_context(
         java_script_enabled=False, viewport={"width": 1366, "height": 900}
