@@ -1173,6 +1173,16 @@ def test_the_detail_page_offers_reset_to_admins(admin, samples_dir):
     assert f'href="/checkpoints/{UNIFIED}/reset/">Reset…</a>' in page
 
 
+def test_a_corrupt_checkpoints_reset_is_set_apart_from_its_repair(admin, samples_dir):
+    """UI.md: reset is visually separated; on a corrupt file's page it sat beside the primary
+    Repair button."""
+    (samples_dir / "broken.json").write_bytes(b'{"pendingDates": [')
+    page = text(admin.get("/checkpoints/broken/"))
+    repair = page.index('href="/checkpoints/broken/edit-raw/">Repair in the raw editor…</a>')
+    danger = page.index('<div class="actions__danger">', repair)
+    assert page.index('href="/checkpoints/broken/reset/">Reset…</a>', danger) > danger
+
+
 def test_viewers_see_no_write_controls(viewer, samples_dir):
     services.apply(
         UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
