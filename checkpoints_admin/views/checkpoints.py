@@ -78,6 +78,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "params": params,
             "page": queries.paginate(selected, params["page"]),
             "matching": len(selected),
+            "total": len(listing.rows),
             "columns": COLUMNS,
             "refresh_seconds": REFRESH_SECONDS,
             "refreshed": listing.now,

@@ -63,7 +63,7 @@ def test_search_by_name_is_case_insensitive(viewer, samples_dir):
     assert names(response) == []
     html = response.content.decode()
     assert "No checkpoint matches these filters." in html
-    assert re.search(r'<div class="table-meta">\s*<span>\s*0 matching\s*</span>', html)
+    assert re.search(r'<div class="table-meta">\s*<span>\s*0 of 3 match\s*</span>', html)
     assert "<thead>" not in html  # no column headings to sort over an empty table
 
 
