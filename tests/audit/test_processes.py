@@ -177,8 +177,12 @@ MANAGED_DOC = {
 }
 
 
-@pytest.mark.slow
-def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
+def four_writers(
+    env: dict[str, str], *, edits: int
+) -> tuple[CheckpointStore, dict[str, str | None], list[dict]]:
+    """Four processes at once: two skipping dates of one unified checkpoint (distinct dates),
+    one making ``edits`` edits of a managed one, one cycling another through create, edit,
+    reset and restore. The store, each checkpoint's version before, each process's output."""
     store = CheckpointStore(env["CHECKPOINTS_DIR"])
     initial = {
         "shared": store.write("shared", UNIFIED_DOC),
@@ -188,7 +192,7 @@ def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
     jobs = [
         start_worker(env, "work", "shared", "skip", "6", "a"),
         start_worker(env, "work", "shared", "skip", "6", "b"),
-        start_worker(env, "work", "solo", "edit", "6", "c"),
+        start_worker(env, "work", "solo", "edit", str(edits), "c"),
         start_worker(env, "work", "cycled", "cycle", "6", "d"),
     ]
     outputs = []
@@ -196,6 +200,12 @@ def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
         stdout, stderr = job.communicate(timeout=180)
         assert job.returncode == 0, stderr[-3000:]
         outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    return store, initial, outputs
+
+
+@pytest.mark.slow
+def test_four_processes_at_once_lose_no_entry_and_keep_the_chain(env) -> None:
+    store, initial, outputs = four_writers(env, edits=6)
 
     state = worker(env, "state")
     assert_consistent(state, initial)
@@ -387,21 +397,7 @@ def test_behind_pgbouncer_in_transaction_mode_without_prepared_statements(pgboun
     """The default (DATABASE_PREPARED_STATEMENTS off) behind a pooler that moves every
     transaction to any of its server connections: four processes making different kinds of
     change at once lose none, and the chain and the files agree."""
-    store = CheckpointStore(pgbouncer_env["CHECKPOINTS_DIR"])
-    initial = {
-        "solo": store.write("solo", MANAGED_DOC),
-        "shared": store.write("shared", UNIFIED_DOC),
-        "cycled": None,
-    }
-    jobs = [
-        start_worker(pgbouncer_env, "work", "solo", "edit", "8", "c"),
-        start_worker(pgbouncer_env, "work", "shared", "skip", "6", "a"),
-        start_worker(pgbouncer_env, "work", "shared", "skip", "6", "b"),
-        start_worker(pgbouncer_env, "work", "cycled", "cycle", "6", "d"),
-    ]
-    for job in jobs:
-        _, stderr = job.communicate(timeout=180)
-        assert job.returncode == 0, stderr[-3000:]
+    store, initial, _ = four_writers(pgbouncer_env, edits=8)
     state = worker(pgbouncer_env, "state")
     assert_consistent(state, initial)
     assert len(state["entries"]) == 26
