@@ -97,31 +97,43 @@ def _postgres(admin_url: str, sql: str) -> None:
         connection.execute(sql)
 
 
+def spawn_gunicorn(
+    site: dict[str, str], *, stderr: int = subprocess.PIPE, **env: str
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn on a free port with the site's settings and ``env`` (one worker unless it
+    says), once /healthz answers 200; the process and its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
+        cwd=ROOT,
+        env={**site, "PORT": str(port), "WEB_CONCURRENCY": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if server.poll() is not None:
+            said = server.stderr.read() if server.stderr else ""
+            raise AssertionError(f"gunicorn exited: {said}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return server, url
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError("gunicorn did not answer /healthz")
+
+
 @pytest.fixture
 def start_gunicorn(site: dict[str, str]) -> Iterator:
     servers: list[subprocess.Popen] = []
 
     def start() -> str:
-        port = free_port()
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
-            cwd=ROOT,
-            env={**site, "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        server, url = spawn_gunicorn(site, WEB_CONCURRENCY="2", GUNICORN_THREADS="2")
         servers.append(server)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            if server.poll() is not None:
-                raise AssertionError(f"gunicorn exited: {server.stderr.read().decode()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return url
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("gunicorn did not answer /healthz")
+        return url
 
     yield start
     for server in servers:
@@ -310,22 +322,8 @@ def test_access_lines_are_json_whatever_the_client_sends(site, tmp_path) -> None
     """gunicorn's format strings left a backslash unescaped: a client could write a line no
     JSON parser reads. Every access line is a JSON object, times in ISO 8601 UTC."""
     log = tmp_path / "access.log"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
-        cwd=ROOT,
-        env={**site, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_ACCESSLOG": str(log)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, url = spawn_gunicorn(site, stderr=subprocess.DEVNULL, GUNICORN_ACCESSLOG=str(log))
     try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
         request = urllib.request.Request(
             f"{url}/healthz?x=1", headers={"User-Agent": 'evil"agent\\x', "X-Request-ID": "abc-1"}
         )
@@ -353,22 +351,8 @@ def test_access_lines_are_json_whatever_the_client_sends(site, tmp_path) -> None
 
 def run_gunicorn(site: dict[str, str], seconds_after_ready: float = 0.5, **env: str) -> str:
     """Start gunicorn with ``env``, wait for /healthz, stop it; its standard error."""
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
-        cwd=ROOT,
-        env={**site, "PORT": str(port), "WEB_CONCURRENCY": "1", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, _ = spawn_gunicorn(site, **env)
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
         time.sleep(seconds_after_ready)
         if "GUNICORN_CONTROL_SOCKET" in env:
             assert Path(env["GUNICORN_CONTROL_SOCKET"]).is_socket()
