@@ -62,6 +62,19 @@ def backwards(apps: Any, schema_editor: Any) -> None:
     _run(schema_editor, statements)
 
 
+def _snapshot_reference() -> models.ForeignKey:
+    """AuditEntry.before and .after as they are now: no index of their own (see Meta)."""
+    return models.ForeignKey(
+        blank=True,
+        db_index=False,
+        editable=False,
+        null=True,
+        on_delete=django.db.models.deletion.PROTECT,
+        related_name="+",
+        to="checkpoints_admin.snapshot",
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("checkpoints_admin", "0002_roles"),
@@ -71,44 +84,23 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(forwards, backwards)],
             state_operations=[
-                migrations.AlterField(
-                    model_name="auditentry",
-                    name="after",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        editable=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="checkpoints_admin.snapshot",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="auditentry",
-                    name="before",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        editable=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="checkpoints_admin.snapshot",
-                    ),
+                *(
+                    migrations.AlterField(
+                        model_name="auditentry", name=side, field=_snapshot_reference()
+                    )
+                    for side in ("after", "before")
                 ),
                 migrations.AlterField(
                     model_name="auditentry",
                     name="checkpoint",
                     field=models.CharField(editable=False, max_length=128),
                 ),
-                migrations.AddIndex(
-                    model_name="auditentry",
-                    index=models.Index(fields=["before"], name="auditentry_before"),
-                ),
-                migrations.AddIndex(
-                    model_name="auditentry",
-                    index=models.Index(fields=["after"], name="auditentry_after"),
+                *(
+                    migrations.AddIndex(
+                        model_name="auditentry",
+                        index=models.Index(fields=[side], name=f"auditentry_{side}"),
+                    )
+                    for side in ("before", "after")
                 ),
             ],
         ),
