@@ -143,17 +143,13 @@ def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     ``DATABASE_PREPARED_STATEMENTS`` on (the connection has a ``prepare_threshold``) the
     statement is parsed and planned once per connection instead of at every call (planning
     was half of the server's time for these statements). Django's own queries bind on the
-    client and are never prepared. Elsewhere a plain query.
+    client and are never prepared. PostgreSQL only (its callers' other branch does SQLite).
 
     Behind a pooler that cannot keep prepared statements (the setting turned on where it
     should not be), the session refuses a statement it lost before running it: it runs again
     unprepared, and this process prepares no more, with one warning naming the setting.
     """
     global _preparing
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
