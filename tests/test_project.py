@@ -280,6 +280,20 @@ def test_an_unreachable_database_is_a_503_that_says_so(tmp_path: Path) -> None:
     assert detail[0] == 503
 
 
+def test_status_of_an_empty_directory_needs_no_database(tmp_path: Path) -> None:
+    """An empty directory asks the audit log whether it should be (a wrong directory); with
+    the database down the status says what it knows, without a traceback."""
+    result = run(
+        [sys.executable, "manage.py", "checkpoint_status"],
+        production_env(tmp_path, {"DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:9/none"}),
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        f"No checkpoints in {tmp_path}.\n",
+        "",
+    )
+
+
 def test_without_a_database_url_production_settings_refuse_to_start(tmp_path: Path) -> None:
     """A command run without the deployment's environment audited into a db.sqlite3 of its
     own, beside the code, while it changed the real checkpoints."""
