@@ -1180,7 +1180,8 @@ def test_a_corrupt_checkpoints_reset_is_set_apart_from_its_repair(admin, samples
     page = text(admin.get("/checkpoints/broken/"))
     repair = page.index('href="/checkpoints/broken/edit-raw/">Repair in the raw editor…</a>')
     danger = page.index('<div class="actions__danger">', repair)
-    assert page.index('href="/checkpoints/broken/reset/">Reset…</a>', danger) > danger
+    assert page.index('<a class="button" href="/checkpoints/broken/reset/">Reset…</a>', danger)
+    assert '<a class="button button--block" href="/checkpoints/broken/reset/">' not in page
 
 
 def test_viewers_see_no_write_controls(viewer, samples_dir):
