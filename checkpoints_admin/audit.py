@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import IO, Any, Final, Required, TypedDict, Unpack
 
 import orjson
@@ -56,6 +58,7 @@ __all__ = [
     "lock_chain",
     "parse_since",
     "prune_snapshots",
+    "shared_verification",
     "verify_chain",
 ]
 
@@ -574,6 +577,28 @@ def verify_chain(
         f"Head: {checked}:{expected_prev}",
         head,
     )
+
+
+#: How long a verification of the whole chain answers the console's "Verify" buttons while
+#: the log has the same head (``verify_audit`` always verifies afresh).
+VERIFY_REUSE_SECONDS: Final = 300
+_verification: tuple[tuple[int, str] | None, float, VerifyResult] | None = None
+_verification_lock = threading.Lock()
+
+
+def shared_verification() -> VerifyResult:
+    """The whole chain verified, once for all the readers who ask within a few minutes of
+    each other while the log does not grow: any reader may press the console's button, and
+    every press would otherwise hash every entry and rebuild every snapshot."""
+    global _verification
+    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    with _verification_lock:  # (one verification at a time; the others then reuse it)
+        done = _verification
+        if done is not None and done[0] == head and monotonic() - done[1] < VERIFY_REUSE_SECONDS:
+            return done[2]
+        result = verify_chain()
+        _verification = (head, monotonic(), result)
+        return result
 
 
 def parse_since(since: datetime | date | str | None) -> datetime | None:

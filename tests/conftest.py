@@ -55,9 +55,9 @@ def _fresh_snapshot_cache() -> Iterator[None]:
         services = sys.modules.get("checkpoints_admin.services")  # (library tests: no Django)
         if services is not None:
             services._forget_snapshots()
-        audit_views = sys.modules.get("checkpoints_admin.views.audit")
-        if audit_views is not None:  # (a verification of the chain, shared for a while)
-            audit_views._verification = None
+        audit = sys.modules.get("checkpoints_admin.audit")
+        if audit is not None:  # (a verification of the chain, shared for a while)
+            audit._verification = None
 
     forget()
     yield

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import tempfile
-import threading
-import time
 from typing import Any, Final
 
 from django.http import FileResponse, Http404, HttpResponse
@@ -129,35 +127,9 @@ def chain_status(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-#: How long a verification of the whole chain answers the console's "Verify" buttons while
-#: the log has the same head (``verify_audit`` always verifies afresh).
-VERIFY_REUSE_SECONDS: Final = 300
-_verification: tuple[tuple[int, str] | None, float, audit.VerifyResult] | None = None
-_verification_lock = threading.Lock()
-
-
 #: Up to this many checkpoints, the log's checkpoint filter offers them all (beyond, the
 #: checkpoints of the entries shown).
 DATALIST_MAX: Final = 300
-
-
-def shared_verification() -> audit.VerifyResult:
-    """The whole chain verified, once for all the readers who ask within a few minutes of
-    each other while the log does not grow: any reader may press the button, and every
-    press would otherwise hash every entry and rebuild every snapshot."""
-    global _verification
-    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    with _verification_lock:  # (one verification at a time; the others then reuse it)
-        done = _verification
-        if (
-            done is not None
-            and done[0] == head
-            and time.monotonic() - done[1] < VERIFY_REUSE_SECONDS
-        ):
-            return done[2]
-        result = audit.verify_chain()
-        _verification = (head, time.monotonic(), result)
-        return result
 
 
 def group_page(view: DiffView, key: str, page: int) -> dict[str, Any]:
@@ -179,7 +151,7 @@ def audit_detail(request: HtmxHttpRequest, seq: int) -> HttpResponse:
     entry = entry_or_404(seq, "before", "after", "restores")
     params = cleaned_or_defaults(EntryForm(request.GET))
     if params["verify"]:
-        result = shared_verification()
+        result = audit.shared_verification()
         verified = result.ok or (result.first_break is not None and result.first_break > entry.seq)
         context = {"entry": entry, "verify": result, "verified": verified}
         template = "audit/detail.html#chain" if wants_partial(request) else "audit/detail.html"
