@@ -280,6 +280,37 @@ def test_watch_redraws_until_interrupted(cli) -> None:
         ]
 
 
+def test_a_ctrl_c_that_python_drops_in_a_finalizer_still_ends_the_watch(
+    samples_dir, monkeypatch
+) -> None:
+    """Python only prints "Exception ignored" for an exception raised while a finalizer runs:
+    a Ctrl-C landing there must end the watch all the same, not leave it running."""
+    from checkpoints_admin.management.commands.checkpoint_status import Command
+
+    class Finalized:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+    dropped = []
+    monkeypatch.setattr("sys.unraisablehook", lambda unraisable: dropped.append(unraisable))
+    entries = Command.entries
+    rounds = []
+
+    def entries_then_interrupt(self, names):
+        rounds.append(names)
+        assert len(rounds) <= 3, "the watch went on after Ctrl-C"
+        if len(rounds) == 2:
+            Finalized()  # dropped at once: the Ctrl-C is raised in its __del__
+        return entries(self, names)
+
+    monkeypatch.setattr(Command, "entries", entries_then_interrupt)
+    out = run("checkpoint_status", "--json", "--watch", "0.01")
+    assert [type(d.exc_value) for d in dropped] == [KeyboardInterrupt]
+    assert len(rounds) == 2
+    assert len(out.splitlines()) == 1  # the first frame; the Ctrl-C came while reading the next
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.parametrize(
     "command",
     [("checkpoint_status",), ("checkpoint_status", "--json"), ("validate_checkpoints", "--json")],

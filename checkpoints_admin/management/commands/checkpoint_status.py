@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from argparse import ArgumentTypeError
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +32,30 @@ from checkpoints_admin.presenters import empty_directory_warning
 HEADER = ("NAME", "KIND", "STATE", "PROGRESS", "DONE/PENDING", "RATE", "ETA", "UPDATED", "FINDINGS")
 RIGHT = frozenset({3, 4, 5, 6})
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+@contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """Ctrl-C ends a watch: the event is set and the loop stops, quietly.
+
+    Set as well as raised: Python drops an exception raised while a finalizer runs (it only
+    prints "Exception ignored"), and a Ctrl-C landing there would leave the watch running.
+    """
+    interrupted = threading.Event()
+
+    def interrupt(signum: int, frame: object) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with suppress(KeyboardInterrupt):
+            yield interrupted
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def positive_seconds(value: str) -> float:
@@ -83,8 +111,8 @@ class Command(CheckpointsCommand):
             self.render(infos, as_json=options["json"], compact=False, named=bool(names))
             return
         clear = not options["json"] and sys.stdout.isatty()
-        try:
-            while True:
+        with _interruptible() as interrupted:
+            while not interrupted.is_set():
                 if clear:
                     self.stdout.write(CLEAR_SCREEN, ending="")
                 self.render(infos, as_json=options["json"], compact=True, named=bool(names))
@@ -96,8 +124,6 @@ class Command(CheckpointsCommand):
                 self.stdout.flush()
                 time.sleep(options["watch"])
                 infos, missing = self.entries(names)
-        except KeyboardInterrupt:
-            return
 
     def entries(self, names: list[str]) -> tuple[list[CheckpointInfo], list[str]]:
         """The infos to show (all, or the named ones in the order given) and the named ones
