@@ -471,6 +471,26 @@
     }
   });
 
+  // A step that replaced the whole intervention (a preview, a result, a conflict) puts the
+  // focus on its heading, so the next Tab and a screen reader start from what the step says,
+  // not from the region as a whole or the top of the page. A control that kept its focus
+  // across the swap (the field chooser) or a marked field keeps it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "intervention") {
+      return;
+    }
+    var swapped = document.getElementById("intervention");
+    var active = document.activeElement;
+    if (!swapped || (active && active !== document.body && active !== swapped)) {
+      return;
+    }
+    var heading = swapped.querySelector("[data-step-focus]");
+    if (heading) {
+      heading.focus({ preventScroll: true });
+    }
+  });
+
   function refresh() {
     renderSelection();
     renderList();

@@ -308,6 +308,32 @@ def test_reset_with_typed_confirmation_then_undo(chromium, live_server, samples_
     assert problems == [], "\n".join(problems)
 
 
+def test_each_step_swapped_in_names_itself_and_takes_the_focus(
+    chromium, live_server, samples_dir, ops_user
+):
+    """By keyboard alone: the preview and the result that htmx swaps in give the page their
+    own title and put the focus on their heading (not on the page or the whole region)."""
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/")
+    assert page.title() == f"Skip dates · {UNIFIED} · Checkpoints Admin"
+    page.locator("#id_dates").fill("2025-03-06")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Preview…")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="What this skip does")).to_be_focused()
+    expect(page).to_have_title(f"Preview · Skip dates · {UNIFIED} · Checkpoints Admin")
+
+    page.locator("#id_reason").fill("upstream never delivers")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#result-title")).to_be_focused()
+    expect(page).to_have_title(f"Applied · skip · {UNIFIED} · Checkpoints Admin")
+    assert page.url.endswith(f"/checkpoints/{UNIFIED}/applied/1/")
+    assert problems == [], "\n".join(problems)
+
+
 def test_conflict_while_a_job_writes(chromium, live_server, samples_dir, ops_user):
     path = samples_dir / f"{UNIFIED}.json"
     page = new_page(chromium)
@@ -324,6 +350,7 @@ def test_conflict_while_a_job_writes(chromium, live_server, samples_dir, ops_use
     )
     page.get_by_role("button", name="Apply the skip").click()
     page.locator(".conflict").wait_for()
+    expect(page.locator("#conflict-title")).to_be_focused()
     assert "stats/processedRecords 7231 → 7240" in page.locator(".conflict").inner_text()
     assert "Nothing was applied." in page.locator(".conflict").inner_text()
     shoot(page, "interventions-conflict")

@@ -180,7 +180,12 @@ def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, sample
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"}, headers=HTMX)
     page = text(shown)
     assert shown.status_code == 200
-    assert page.lstrip().startswith('<div id="intervention" class="intervention">')
+    # The step brings its own title (htmx puts it in the window's) and its heading to focus.
+    assert page.lstrip().startswith(
+        f"<title>Preview · Skip dates · {UNIFIED} · Checkpoints Admin</title>\n"
+        '<div id="intervention" class="intervention">'
+    )
+    assert '<h2 class="eyebrow" id="preview-title" tabindex="-1" data-step-focus>' in page
     assert "<html" not in page
 
     fields = form_fields(page)
@@ -197,6 +202,11 @@ def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, sample
         }
     }
     assert "<html" not in text(applied)
+    assert (
+        text(applied)
+        .lstrip()
+        .startswith(f"<title>Applied · skip · {UNIFIED} · Checkpoints Admin</title>")
+    )
     assert "Skip applied" in text(applied)
     assert applied["Vary"] and "HX-Request" in applied["Vary"]
 
