@@ -362,6 +362,10 @@ def test_diff_with_an_absent_side_and_bad_input(viewer, interventions):
     bad = viewer.get("/diff/?a=../../etc/passwd&b=checkpoint:my-process")
     assert bad.status_code == 200
     assert "Give checkpoint:NAME or entry:NUMBER:before (or :after)." in bad.content.decode()
+    # the message is tied to its field, which says it is wrong
+    field = re.search(r'<input type="text" id="id_a"[^>]*>', bad.content.decode()).group(0)
+    assert field.endswith(' aria-invalid="true" aria-describedby="id_a_error">')
+    assert '<ul class="errorlist" id="id_a_error" role="alert">' in bad.content.decode()
     missing = viewer.get("/diff/?a=entry:99:before&b=checkpoint:my-process")
     assert missing.status_code == 404
     page = missing.content.decode()

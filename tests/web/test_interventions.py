@@ -59,6 +59,14 @@ def errors_of(page: str, field_id: str) -> list[str]:
     return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", match.group(1), re.S)]
 
 
+def described_by(page: str, control_id: str) -> list[str]:
+    """The ids a screen reader reads out after the label of the control ``control_id``."""
+    match = re.search(rf'<(?:input|textarea|select) [^>]*id="{control_id}"[^>]*>', page)
+    assert match, control_id
+    found = re.search(r'aria-describedby="([^"]*)"', match.group(0))
+    return found.group(1).split() if found else []
+
+
 def preview(client, name: str, key: str, data: dict, **kwargs):
     return client.post(f"/checkpoints/{name}/{key}/preview", data, **kwargs)
 
@@ -404,6 +412,7 @@ def test_bad_dates_are_refused_next_to_the_field(operator, samples_dir, data, me
     field, message = message if isinstance(message, tuple) else ("id_dates", message)
     assert errors_of(page, field) == [message]
     assert 'aria-invalid="true"' in page
+    assert described_by(page, "id_dates") == [f"{field}_error", "id_dates_help"]
     assert state(samples_dir) == before
 
 
@@ -450,6 +459,7 @@ def test_apply_without_a_reason_changes_nothing(operator, samples_dir, reason):
     assert errors_of(text(response), "id_reason") == [
         "Give a reason: it is recorded in the audit log."
     ]
+    assert described_by(text(response), "id_reason") == ["id_reason_error", "id_reason_help"]
     # the whole preview again, the same selection carried
     assert form_fields(text(response))["dates"] == "2025-03-06"
     assert state(samples_dir) == before
@@ -659,6 +669,12 @@ def test_a_wrong_type_is_refused_next_to_the_field(
     response = preview(operator, name, "edit", data)
     assert response.status_code == 422
     assert errors_of(text(response), field) == [message]
+    # the control (a text input, a select) names its message and says it is wrong; a field
+    # that cannot be null has no "Set to null" box, its message stands alone
+    if field == "id_value":
+        control = re.search(r'<(?:input|textarea|select) [^>]*id="id_value"[^>]*>', text(response))
+        assert 'aria-invalid="true"' in control.group(0)
+        assert described_by(text(response), field) == ["id_value_error"]
     assert state(samples_dir) == before
 
 
@@ -669,6 +685,7 @@ def test_an_unknown_field_is_refused(operator, samples_dir):
     assert errors_of(text(response), "id_pointer") == [
         "Select a valid choice. /nope is not one of the available choices."
     ]
+    assert described_by(text(response), "id_pick") == ["id_pointer_error"]
     assert state(samples_dir) == before
 
 
