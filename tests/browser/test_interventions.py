@@ -325,10 +325,16 @@ def test_each_step_swapped_in_names_itself_and_takes_the_focus(
     expect(page.get_by_role("heading", name="What this skip does")).to_be_focused()
     expect(page).to_have_title(f"Preview · Skip dates · {UNIFIED} · Checkpoints Admin")
 
+    # The message of the apply goes into the live region the page had from the start (one
+    # made with its words already in it would not be announced).
+    region = page.locator("[role=status].messages").element_handle()
+    assert region.inner_text() == ""
     page.locator("#id_reason").fill("upstream never delivers")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.locator("#result-title")).to_be_focused()
+    assert region.evaluate("element => element.isConnected")
+    assert region.inner_text().startswith(f"Applied to {UNIFIED}: 2025-03-06")
     expect(page).to_have_title(f"Applied · skip · {UNIFIED} · Checkpoints Admin")
     assert page.url.endswith(f"/checkpoints/{UNIFIED}/applied/1/")
     assert problems == [], "\n".join(problems)

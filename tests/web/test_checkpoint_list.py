@@ -48,6 +48,8 @@ def test_the_page_lists_every_sample_with_its_columns(viewer, samples_dir):
     assert '<span class="count count--warning" title="2 warnings">2</span>' in html
     assert "3 checkpoint files" in html
     assert 'hx-trigger="every 5s, visible-again from:document"' in html
+    # the messages' live region is there, empty, for messages an htmx step sends later
+    assert '<div class="messages" role="status"></div>' in html
 
 
 def test_state_counts_and_badges(viewer, samples_dir):
