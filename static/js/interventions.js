@@ -195,6 +195,10 @@
       return;
     }
     var cells = Array.from(dayCells());
+    var grid = document.querySelector(".calendar[role=grid]");
+    if (grid) {
+      grid.setAttribute("aria-multiselectable", "true"); // days are selected, several at once
+    }
     cells.forEach(function (cell) {
       var day = cell.getAttribute("data-date");
       var on = selected.has(day);

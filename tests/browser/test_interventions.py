@@ -176,6 +176,16 @@ def test_the_calendar_by_keyboard_and_each_action_takes_its_days(
     assert skip.is_enabled()
     assert skip.get_attribute("title") == "2 dates of the selection can be skipped"
     assert page.locator('.calendar [data-date][tabindex="0"]').count() == 1
+    # The grid says several days can be selected; the focused day is told apart from the
+    # other selected days by a ring of its own (the selection's outline used to replace it).
+    assert page.locator(".calendar").get_attribute("aria-multiselectable") == "true"
+    outline = "element => getComputedStyle(element).outlineColor"
+    focused_day, other_day = (
+        page.locator('[data-date="2025-03-06"]'),
+        page.locator('[data-date="2025-03-05"]'),
+    )
+    expect(focused_day).to_be_focused()
+    assert focused_day.evaluate(outline) != other_day.evaluate(outline)
 
     # The month buttons are swapped with the calendar; the focus stays on the button.
     page.locator(".calnav a[rel=next]").focus()
