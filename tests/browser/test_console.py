@@ -7,6 +7,7 @@ import re
 
 import orjson
 import pytest
+from playwright.sync_api import expect
 
 from checkpoints_admin import services
 from tests.browser.conftest import new_page, shoot, sign_in
@@ -59,8 +60,12 @@ def test_sign_in_search_and_open_a_checkpoint(chromium, live_server, samples_dir
     page.wait_for_url(re.compile(r"month=first-gap"))
     assert "day--target" in page.locator('[data-date="2025-03-05"]').get_attribute("class")
 
-    page.get_by_role("tab", name="Dates").click()
+    views = page.get_by_role("navigation", name="Views of the checkpoint")
+    views.get_by_role("link", name="Dates").click()
     page.wait_for_url(re.compile(r"tab=lists"))
+    # the current view is marked as such and named by the heading its content sits under
+    expect(views.get_by_role("link", name="Dates")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("heading", name="Dates", level=2)).to_be_attached()
     page.get_by_role("link", name=re.compile("Completed dates")).click()
     page.wait_for_load_state("networkidle")  # the list's swap is in before typing
     page.fill("#id_list_q", "03-02")
@@ -69,7 +74,9 @@ def test_sign_in_search_and_open_a_checkpoint(chromium, live_server, samples_dir
     assert page.locator("#list-results li").all_inner_texts() == ["2025-03-02"]
     shoot(page, "detail-lists")
 
-    page.get_by_role("tab", name="Raw JSON").click()
+    page.get_by_role("navigation", name="Views of the checkpoint").get_by_role(
+        "link", name="Raw JSON"
+    ).click()
     page.locator("pre.code").wait_for()
     assert '"totalRecords": 8564' in page.locator("pre.code").inner_text()
     shoot(page, "detail-raw")
@@ -208,9 +215,13 @@ def test_the_console_works_without_javascript(chromium, live_server, samples_dir
     page.locator("th a", has_text="Pending").click()
     page.wait_for_url(re.compile(r"sort=pending"))
     page.get_by_role("link", name="reconciliation_checkpoint", exact=True).click()
-    page.get_by_role("tab", name="Dates").click()
+    page.get_by_role("navigation", name="Views of the checkpoint").get_by_role(
+        "link", name="Dates"
+    ).click()
     page.wait_for_url(re.compile(r"tab=lists"))
     assert page.locator("#list-results li").all_inner_texts() == ["2025-03-06", "2025-03-07"]
-    page.get_by_role("tab", name="Raw JSON").click()
+    page.get_by_role("navigation", name="Views of the checkpoint").get_by_role(
+        "link", name="Raw JSON"
+    ).click()
     assert '"pendingDates"' in page.locator("pre.code").inner_text()
     context.close()

@@ -143,7 +143,8 @@ def test_daily_kind_calendar(viewer, samples_dir):
 def test_managed_kind_shows_its_items(viewer, samples_dir):
     html = viewer.get("/checkpoints/my-process/").content.decode()
     assert "Calendar" not in html
-    assert 'aria-selected="true">Items</a>' in html
+    assert 'aria-current="page">Items</a>' in html
+    assert '<h2 id="tabs-title" class="visually-hidden">Items</h2>' in html
     assert values(html) == ["item2", "item3"]
     assert 'Processed items <span class="count-pill">1</span>' in html
     other = viewer.get("/checkpoints/my-process/?tab=lists&list=processedItems").content.decode()
