@@ -339,6 +339,18 @@ def test_diff_between_two_checkpoints(viewer, samples_dir):
     assert '<td class="pointer">/lastProcessedDate</td>' in html
     assert '<td class="before">&quot;2025-03-05&quot;</td>' in html
     assert '<td class="after">&quot;2025-03-04&quot;</td>' in html
+    # the text diff's lines say in words whether they were added or removed, not by colour
+    # and sign alone; its columns have headings; it scrolls, so it takes the keyboard focus
+    assert '<div class="textdiff" tabindex="0" role="region" aria-label="Text diff">' in html
+    assert '<th scope="col">Line before</th><th scope="col">Line after</th>' in html
+    assert (
+        '<span class="mark"><span aria-hidden="true">+</span>'
+        '<span class="visually-hidden">added: </span></span>'
+    ) in html
+    assert (
+        '<span class="mark"><span aria-hidden="true">−</span>'
+        '<span class="visually-hidden">removed: </span></span>'
+    ) in html
 
 
 def test_diff_between_a_snapshot_and_the_current_file(viewer, interventions):

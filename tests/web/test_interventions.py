@@ -873,7 +873,9 @@ def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
     # What is replaced is shown as its bytes, not as a file that was absent.
     assert "Replaces the file that does not parse with the document below" in text(shown)
     removed = re.findall(
-        r'<tr class="removed">.*?<span class="mark">−</span>(.*?)</td>', text(shown)
+        r'<tr class="removed">.*?<span class="mark"><span aria-hidden="true">−</span>'
+        r'<span class="visually-hidden">removed: </span></span>(.*?)</td>',
+        text(shown),
     )
     assert removed == ["{&quot;id&quot;: &quot;job&quot;, &quot;status&quot;: &quot;running&quot;,"]
     assert ">absent<" not in text(shown)
@@ -883,7 +885,7 @@ def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
     assert AuditEntry.objects.get().summary == "replaced the corrupt file"
     # the file before does not parse: nothing to write back, so no Undo, and why
     result = text(operator.get(applied["Location"]))
-    assert re.findall(r'<tr class="removed">.*?</span>(.*?)</td>', result) == removed
+    assert re.findall(r'<tr class="removed">.*?</span></span>(.*?)</td>', result) == removed
     assert "data-undo" not in result
     assert "The file before this change does not parse, so it cannot be written back" in result
     restore = operator.get("/checkpoints/broken/restore/?entry=1&side=before")
