@@ -69,7 +69,12 @@ def test_full_page(signed_in, samples_dir):
     assert 'title="2024-03-06 16:39:16 UTC"' in html  # last update, absolute on hover
     assert html.count('class="strip__day ') == 60  # two date-based jobs, 30 days each
     assert 'title="2025-03-05: gap (neither done nor planned)"' in html
-    assert 'aria-label="30 days to 2025-03-07: 4 completed, 2 pending, 1 gap"' in html
+    # one image with its words (a list given the image role hid its items from the list)
+    assert (
+        '<div class="strip__days" role="img"'
+        ' aria-label="30 days to 2025-03-07: 4 completed, 2 pending, 1 gap">'
+    ) in html
+    assert '<span class="strip__day strip__day--gap"' in html
 
 
 def test_htmx_partial(signed_in, samples_dir):
