@@ -450,6 +450,10 @@ def test_choose_pages_fit_and_run_clean(
         page.goto(live_server.url + path)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, label
         shoot(page, f"interventions-choose-{label}-{scheme}-{width}")
+    # A link inside a sentence is set apart by more than its colour.
+    page.goto(live_server.url + pages["skip"])
+    link = page.locator(".panel-note a", has_text="calendar")
+    assert link.evaluate("a => getComputedStyle(a).textDecorationLine") == "underline"
     page.goto(live_server.url + "/create/?template=managed&name=nightly")
     page.get_by_label("Daily reconciliation (dates / processedDates)").check()
     page.locator("#id_document", has_text='"processedDates"').wait_for()
