@@ -168,6 +168,10 @@ def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Entry #3" in html
+    # one h1, and no heading level skipped below it (the reason's h3 came right after it)
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    assert levels.count(1) == 1
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), levels
     assert "jane.doe" in html
     assert '<span class="chip chip--web">web</span> <span class="mono">10.1.2.3</span>' in html
     assert '<blockquote class="reason">Reprocess the first days after the fix</blockquote>' in html
