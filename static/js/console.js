@@ -91,6 +91,28 @@
     }
   });
 
+  // A search, a filter, a sort or a page link swaps the results in silence; a screen reader
+  // hears how many there are now (a live refresh, which nobody asked for, says nothing).
+  var announcer = null;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    var target = event.detail && event.detail.target;
+    if (!target || (elt && elt.hasAttribute && elt.hasAttribute("data-poll"))) {
+      return;
+    }
+    var root = (target.id && document.getElementById(target.id)) || target;
+    var said = root.querySelector && root.querySelector("[data-announce]");
+    announcer = announcer || document.getElementById("announcer");
+    if (!said || !announcer) {
+      return;
+    }
+    var words = said.textContent.replace(/\s+/g, " ").trim();
+    announcer.textContent = "";
+    window.setTimeout(function () {
+      announcer.textContent = words; // set after clearing, so the same words are said again
+    }, 50);
+  });
+
   // A table row opens its checkpoint (the name cell is a real link for keyboards and no-JS).
   document.addEventListener("click", function (event) {
     var row = event.target.closest("tr[data-href]");

@@ -37,6 +37,8 @@ def test_sign_in_search_and_open_a_checkpoint(chromium, live_server, samples_dir
     page.wait_for_url(re.compile(r"\?q=recon"))
     page.locator("#checkpoint-table").get_by_text("my-process").wait_for(state="detached")
     assert rows(page) == ["daily_reconciliation_checkpoint", "reconciliation_checkpoint"]
+    # a screen reader hears how many the search left (the live region says it after the swap)
+    expect(page.locator("#announcer[aria-live=polite]")).to_have_text("1–2 of 2 matching")
 
     page.locator("th a", has_text="Progress").click()
     page.wait_for_url(re.compile(r"sort=progress"))
