@@ -211,10 +211,11 @@ class SelectionForm(forms.Form):
         return [("dates", joiner.join(self.cleaned_data["targets"]))]
 
     def text(self) -> str:
-        """The selection as the text field shows it (for a choose page after a refusal)."""
+        """The selection as the text field shows it: as posted (a choose page after a
+        refusal), else as the address gave it (``?dates=``)."""
         if "targets" in getattr(self, "cleaned_data", {}):
             return self.carry()[0][1]
-        return self.data.get("dates", "") if self.is_bound else ""
+        return self.data.get("dates", "") if self.is_bound else self.initial.get("dates", "")
 
 
 def _matching(values: Sequence[Any], q: str) -> list[Any]:

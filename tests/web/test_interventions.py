@@ -137,6 +137,16 @@ def test_the_selection_example_is_always_accepted(operator, checkpoints_dir, pen
         assert preview(operator, "job", "skip", {"dates": example}).status_code == 200
 
 
+def test_a_link_with_dates_fills_the_choose_page(operator, samples_dir):
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/skip/?dates=2025-03-06..2025-03-07"))
+    assert re.search(
+        r'<textarea id="id_dates" name="dates"[^>]*>\n2025-03-06..2025-03-07</textarea>', page
+    )
+    assert 'aria-invalid="true"' not in page  # filled, not refused
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/reprocess/?dates=2025-03-01"))
+    assert re.search(r'<textarea id="id_dates" name="dates"[^>]*>\n2025-03-01</textarea>', page)
+
+
 def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
     original = (samples_dir / f"{UNIFIED}.json").read_bytes()
     choose = operator.get(f"/checkpoints/{UNIFIED}/skip/")
