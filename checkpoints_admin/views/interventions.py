@@ -782,18 +782,11 @@ def _already_applied(
     )
     if last is None:
         return None
-    url = reverse("intervention_result", args=(name, last.seq))
     text = (
         f"This {spec.action} was applied already, as audit entry #{last.seq}; "
         "nothing more was done."
     )
-    if wants_partial(request):
-        response = HttpResponse(status=204)
-        response["HX-Location"] = url
-        trigger_client_event(response, MESSAGE_EVENT, {"level": "info", "text": text})
-        return response
-    messages.info(request, text)
-    return HttpResponseRedirect(url)
+    return _show_result(request, entry_or_404(last.seq, "before", "after"), messages.INFO, text)
 
 
 def _apply(
@@ -887,15 +880,24 @@ def _apply(
 
 def _applied(request: HtmxHttpRequest, applied: services.Applied) -> HttpResponse:
     entry = applied.entry
-    url = reverse("intervention_result", args=(entry.checkpoint, entry.seq))
     text = f"Applied to {entry.checkpoint}: {entry.summary} (audit entry #{entry.seq})."
+    return _show_result(request, entry, messages.SUCCESS, text)
+
+
+def _show_result(
+    request: HtmxHttpRequest, entry: AuditEntry, level: int, text: str
+) -> HttpResponse:
+    """The result step of ``entry`` with a message: swapped in for htmx (the message goes to
+    the page's live region), else a redirect to the result page, which shows it."""
+    url = reverse("intervention_result", args=(entry.checkpoint, entry.seq))
     if wants_partial(request):
         context = _result_context(request, entry)
         response = render(request, "interventions/result.html#step", context)
         push_url(response, url)
-        trigger_client_event(response, MESSAGE_EVENT, {"level": "success", "text": text})
+        tag = messages.DEFAULT_TAGS[level]
+        trigger_client_event(response, MESSAGE_EVENT, {"level": tag, "text": text})
         return response
-    messages.success(request, text)
+    messages.add_message(request, level, text)
     # A path already: redirect() would first try it as a URL name.
     return HttpResponseRedirect(url)
 

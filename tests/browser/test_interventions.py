@@ -459,3 +459,31 @@ def test_choose_pages_fit_and_run_clean(
     page.locator("#id_document", has_text='"processedDates"').wait_for()
     assert page.input_value("#id_name") == "nightly"
     assert problems == [], "\n".join(problems)
+
+
+def test_applying_the_same_preview_again_shows_the_entry_in_a_whole_page(
+    chromium, live_server, samples_dir, ops_user
+):
+    """The same preview open in two tabs, applied in both: the second does nothing more, and
+    shows the first one's result, saying so."""
+    tabs = []
+    for _ in range(2):
+        page = new_page(chromium)
+        tabs.append((page, watch(page)))
+        sign_in_as(page, live_server, "olga.ops")
+        page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/?dates=2025-03-06")
+        page.get_by_role("button", name="Preview…").click()
+        page.fill("#id_reason", "upstream never delivers")
+    for page, _ in tabs:
+        page.get_by_role("button", name="Apply the skip").click()
+        page.wait_for_url(re.compile(rf"/checkpoints/{UNIFIED}/applied/1/$"))
+    page, problems = tabs[1]
+    expect(page.locator(".messages")).to_contain_text(
+        "This skip was applied already, as audit entry #1; nothing more was done."
+    )
+    expect(page).to_have_title(f"Applied · skip · {UNIFIED} · Checkpoints Admin")
+    assert page.locator("header").count() == 1
+    assert page.locator(".result-card").count() == 1
+    assert page.locator("h1").count() == 1
+    assert AuditEntry.objects.count() == 1
+    assert [p for _, found in tabs for p in found] == []

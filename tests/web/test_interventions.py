@@ -344,8 +344,17 @@ def test_applying_the_same_preview_twice_shows_the_first_result_not_a_conflict(
     assert "This skip was applied already, as audit entry #1; nothing more was done." in page
     assert state(samples_dir) == after_first
     fields = {**form_fields(text(shown)), "reason": REASON}
+    # With htmx the result step is swapped in and the message goes with it (a message sent
+    # before htmx followed a redirect was wiped by the page it then swapped in).
     partial = operator.post(f"/checkpoints/{UNIFIED}/skip/apply", fields, headers=HTMX)
-    assert (partial.status_code, partial["HX-Location"]) == (204, first["Location"])
+    assert (partial.status_code, partial["HX-Push-Url"]) == (200, first["Location"])
+    assert json.loads(partial["HX-Trigger"]) == {
+        "console:message": {
+            "level": "info",
+            "text": "This skip was applied already, as audit entry #1; nothing more was done.",
+        }
+    }
+    assert 'id="result-title"' in text(partial) and "<html" not in text(partial)
     assert state(samples_dir) == after_first
 
     # Someone else's change, or another change from that version, is still a conflict.
