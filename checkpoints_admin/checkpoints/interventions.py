@@ -31,7 +31,8 @@ Decisions:
   type of the old one (numbers are interchangeable; ``null`` may be replaced by anything, and
   only a known nullable field such as ``endTime`` may be set to ``null``). A new key may be
   added to an existing object; a missing parent, a list index out of range and the root are
-  refused (use ``replace_document`` for the whole document).
+  refused (use ``replace_document`` for the whole document). A value that would nest the
+  document deeper than ``MAX_WRITTEN_DEPTH`` levels is refused, as the raw editor refuses it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from checkpoints_admin.checkpoints.kinds import (
     plural,
     with_article,
 )
+from checkpoints_admin.checkpoints.store import MAX_WRITTEN_DEPTH
 
 __all__ = [
     "LIST_ACTIONS",
@@ -545,6 +547,29 @@ def _json_copy(value: Any, pointer: str) -> Any:
     )
 
 
+def _nests_beyond(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` levels (iteratively, so
+    that a value too deep to copy recursively is refused instead of overflowing the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > limit:
+            return True
+        children = node.values() if isinstance(node, Mapping) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, Mapping | list))
+    return False
+
+
+def _check_depth(value: Any, pointer: str, levels_above: int) -> None:
+    limit = MAX_WRITTEN_DEPTH - levels_above
+    if isinstance(value, Mapping | list) and _nests_beyond(value, limit):
+        where = f"{pointer}: the value" if pointer else "the new document"
+        raise InterventionError(
+            f"{where} is nested more than {limit} levels deep; a checkpoint is at most "
+            f"{MAX_WRITTEN_DEPTH} levels deep"
+        )
+
+
 def _parse_pointer(pointer: str) -> list[str]:
     if not isinstance(pointer, str):
         raise InterventionError(f"{pointer!r} is not a JSON pointer")
@@ -597,6 +622,7 @@ def set_field(
     /progress), naming the nearest one."""
     data = _require_mapping(data)
     tokens = _parse_pointer(pointer)
+    _check_depth(value, pointer, len(tokens))
     value = _json_copy(value, pointer)
     result: dict[str, Any] = dict(data)
     container: Any = result
@@ -646,6 +672,7 @@ def replace_document(data: Mapping[str, Any], new: Mapping[str, Any]) -> dict[st
     """The whole document replaced by ``new`` (a JSON object, copied)."""
     if not isinstance(new, Mapping):
         raise InterventionError(f"the new document is a {_json_type(new)}, not a JSON object")
+    _check_depth(new, "", 0)
     result = _json_copy(new, "")
     assert isinstance(result, dict)
     return result

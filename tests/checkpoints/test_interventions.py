@@ -546,6 +546,38 @@ def test_set_field_refusals(unified, pointer, value, message):
     assert unified == before
 
 
+def _nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_set_field_refuses_a_value_nesting_the_document_too_deep():
+    """Checked before the value is copied: a value thousands of levels deep overflowed the
+    stack (a 500 in the console, a traceback from edit_checkpoint)."""
+    doc = {"note": None, "stats": {"note": None}}
+    for pointer, levels in (("/note", 64), ("/stats/note", 63), ("/note", 5_000)):
+        with pytest.raises(InterventionError) as excinfo:
+            set_field(doc, pointer, {"a": _nested(levels)})
+        assert str(excinfo.value) == (
+            f"{pointer}: the value is nested more than {64 - pointer.count('/')} levels deep; "
+            "a checkpoint is at most 64 levels deep"
+        )
+    assert set_field(doc, "/note", _nested(63)) == {"note": _nested(63), "stats": {"note": None}}
+    assert doc == {"note": None, "stats": {"note": None}}
+
+
+def test_replace_document_refuses_a_document_nested_too_deep(unified):
+    with pytest.raises(InterventionError) as excinfo:
+        replace_document(unified, {"a": _nested(5_000)})
+    assert str(excinfo.value) == (
+        "the new document is nested more than 64 levels deep; a checkpoint is at most 64 "
+        "levels deep"
+    )
+    assert replace_document(unified, {"a": _nested(63)}) == {"a": _nested(63)}
+
+
 def test_set_field_null_may_be_replaced_by_anything():
     doc = {"note": None}
     assert set_field(doc, "/note", {"a": 1}) == {"note": {"a": 1}}

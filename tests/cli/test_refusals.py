@@ -101,6 +101,18 @@ CASES = [
         id="set-nan",
     ),
     pytest.param(
+        ["edit_checkpoint", UNIFIED, "--add", "--set", "/new=" + "[" * 60_000 + "]" * 60_000],
+        2,
+        "--set /new: the value is nested too deeply to read",
+        id="set-too-deep-to-parse",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--add", "--set", "/new=" + "[" * 3_000 + "]" * 3_000],
+        1,
+        "/new: the value is nested more than 63 levels deep; a checkpoint is at most 64",
+        id="set-too-deep",
+    ),
+    pytest.param(
         ["reset_checkpoints", "--all", UNIFIED, "my-process"],
         2,
         "not both",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.views import interventions as views
 from tests.web.test_interventions import (
     HTMX,
@@ -114,3 +115,22 @@ def test_an_apply_that_changes_nothing_with_htmx_says_so_in_the_apply_form(opera
     assert "<html" not in text(response)
     assert f"This edit leaves checkpoint &#x27;{MANAGED}&#x27; as it is" in text(response)
     assert state(samples_dir) == before
+
+
+def test_a_field_edit_nested_thousands_of_levels_deep_is_refused_not_a_500(
+    operator, checkpoints_dir
+):
+    """A null field takes any JSON value; one a thousand levels deep (which the JSON parser
+    reads) overflowed the stack when copied."""
+    path = checkpoints_dir / "noted.json"
+    path.write_bytes(b'{"id": "x", "note": null}\n')
+    deep = {"pointer": "/note", "value": "[" * 1000 + "]" * 1000}
+    for step in ("check", "preview"):
+        response = operator.post(f"/checkpoints/noted/edit/{step}", deep)
+        assert response.status_code in (200, 422), step
+        assert (
+            "/note: the value is nested more than 63 levels deep; a checkpoint is at most 64 "
+            "levels deep." in text(response)
+        ), step
+    assert path.read_bytes() == b'{"id": "x", "note": null}\n'
+    assert AuditEntry.objects.count() == 0

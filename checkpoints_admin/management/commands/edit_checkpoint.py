@@ -11,7 +11,7 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InvalidDocument
 from checkpoints_admin.checkpoints.errors import UnknownField
-from checkpoints_admin.checkpoints.store import decode_written_document
+from checkpoints_admin.checkpoints.store import MAX_WRITTEN_DEPTH, decode_written_document
 from checkpoints_admin.management.cli import (
     WriteCommand,
     describe_corrupt,
@@ -35,6 +35,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise usage_error(
             f"--set {pointer}: {raw!r} is not JSON ({exc}); strings need quotes, "
             f"e.g. --set {pointer}='\"{raw}\"'."
+        ) from None
+    except RecursionError:
+        raise usage_error(
+            f"--set {pointer}: the value is nested too deeply to read (a checkpoint is at "
+            f"most {MAX_WRITTEN_DEPTH} levels deep)."
         ) from None
     return pointer, value
 
