@@ -103,8 +103,19 @@ class ReasonRequired(InterventionError):
 _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+#: Lone surrogates: what Python makes of bytes that are not UTF-8 in a command's arguments.
+#: They cannot be stored or hashed as text.
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+
+
 def reason_problem(reason: str) -> str | None:
-    """What makes ``reason`` unfit for the audit log (None: nothing): a control character."""
+    """What makes ``reason`` unfit for the audit log (None: nothing): a control character,
+    or bytes that are not UTF-8 text."""
+    if (bad := _SURROGATE_RE.search(reason)) is not None:
+        return (
+            f"The reason is not valid UTF-8 text (character {bad.start() + 1} is a byte that "
+            "is not UTF-8); write it as plain text."
+        )
     found = _CONTROL_RE.search(reason)
     if found is None:
         return None

@@ -347,6 +347,22 @@ def test_a_reason_with_control_characters_is_refused(samples_dir: Path, reason) 
     do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="two lines:\r\n\tINC-1\nINC-2")
 
 
+def test_a_reason_that_is_not_utf8_text_is_refused_before_anything_is_written(
+    samples_dir: Path,
+) -> None:
+    """A lone surrogate could not be hashed into the chain: the change was written, then
+    rolled back with a traceback."""
+    before = files(samples_dir)
+    with pytest.raises(ReasonRequired) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="outage \udcff")
+    assert str(excinfo.value) == (
+        "The reason is not valid UTF-8 text (character 8 is a byte that is not UTF-8); write "
+        "it as plain text. Nothing was changed."
+    )
+    assert files(samples_dir) == before
+    assert_nothing_recorded()
+
+
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
     before = files(samples_dir)

@@ -44,6 +44,14 @@ CASES = [
         "--reason: The reason contains a control character (U+001B, character 4)",
         id="escape-in-reason",
     ),
+    pytest.param(
+        # (bytes that are not UTF-8 in an argument, as Python's command line decodes them)
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "INC-4211 \udcff\udcfe"],
+        2,
+        "--reason: The reason is not valid UTF-8 text (character 10 is a byte that is not "
+        "UTF-8); write it as plain text.",
+        id="reason-not-utf8",
+    ),
     pytest.param(["skip_dates", UNIFIED, "2025-03-01"], 1, "2025-03-01", id="date-not-pending"),
     pytest.param(["skip_dates", UNIFIED, "2025-13-45"], 2, "2025-13-45", id="impossible-date"),
     pytest.param(
