@@ -293,6 +293,16 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
             "is not that deep",
             name=name,
         )
+    wide = _first_wide_integer(raw)
+    if wide is not None:
+        subject = f"checkpoint {name!r}" if name is not None else "the document"
+        pointer, literal = wide
+        shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+        raise InvalidDocument(
+            f"{subject} has the integer {shown} at {pointer}, which does not fit in 64 bits "
+            "(it would be kept only approximately); write it as a string",
+            name=name,
+        )
     duplicate = first_duplicate_key(raw)
     if duplicate is not None:
         subject = f"checkpoint {name!r}" if name is not None else "the document"
@@ -322,6 +332,48 @@ def _nesting_beyond(data: Any, limit: int) -> bool:
             if isinstance(child, dict | list):
                 stack.append((child, level + 1))
     return False
+
+
+#: Digits of an integer that may not fit in 64 bits (2**63 has 19): only a document holding
+#: such a run is parsed a second time to look.
+_LONG_DIGITS_RE: Final = re.compile(rb"[0-9]{19,}")
+
+
+class _Wide(str):
+    """An integer literal beyond 64 bits, as written."""
+
+
+def _wide_int(text: str) -> Any:
+    digits = text.lstrip("-")
+    if len(digits) > 20 or not -(2**63) <= int(text) < 2**64:
+        return _Wide(text)
+    return 0
+
+
+def _first_wide_integer(raw: bytes) -> tuple[str, str] | None:
+    """(pointer, literal) of the first integer of the JSON ``raw`` that does not fit in 64 bits,
+    or None. orjson reads such an integer as the nearest float, silently: a person typing
+    99999999999999999999999 would write 1e+23."""
+    if _LONG_DIGITS_RE.search(raw) is None:
+        return None
+    try:
+        data = json.loads(raw, parse_int=_wide_int)
+    except ValueError:
+        return None  # (already parsed by orjson; a difference in the two parsers' edges)
+
+    def find(node: Any, path: builtins.list[str | int]) -> tuple[str, str] | None:
+        if isinstance(node, _Wide):
+            return _pointer(path), str.__str__(node)
+        if not isinstance(node, dict | builtins.list):
+            return None
+        items: Any = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            found = find(value, [*path, key])
+            if found is not None:
+                return found
+        return None
+
+    return find(data, [])
 
 
 class _Duplicate(Exception):

@@ -34,6 +34,7 @@ from checkpoints_admin.checkpoints.store import (
     MISSING,
     CheckpointInfo,
     decode_document,
+    decode_written_document,
     encode_document,
     utc_now_iso,
     version_of,
@@ -148,6 +149,35 @@ def test_encode_refuses_too_deep_and_cyclic_documents():
         with pytest.raises(InvalidDocument) as excinfo:
             encode_document(document)
         assert "nested more than 254 levels deep" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "literal", "pointer"),
+    [
+        (b'{"a": 99999999999999999999999}', "99999999999999999999999", "/a"),
+        (b'{"a": [1, {"b/c": -9223372036854775809}]}', "-9223372036854775809", "/a/1/b~1c"),
+        (b'{"a": 18446744073709551616}', "18446744073709551616", "/a"),
+        (b'{"a": 1' + b"0" * 300 + b"}", "1" + "0" * 38 + "…", "/a"),
+    ],
+)
+def test_a_written_document_refuses_an_integer_beyond_64_bits(raw, literal, pointer):
+    """orjson reads it as the nearest float: typed in the raw editor or a --from-file file,
+    99999999999999999999999 was written as 1e+23 without a word."""
+    with pytest.raises(InvalidDocument) as excinfo:
+        decode_written_document(raw)
+    assert str(excinfo.value) == (
+        f"the document has the integer {literal} at {pointer}, which does not fit in 64 bits "
+        "(it would be kept only approximately); write it as a string"
+    )
+
+
+def test_a_written_document_keeps_64_bit_bounds_and_long_digit_strings():
+    raw = b'{"a": 18446744073709551615, "b": -9223372036854775808, "c": "99999999999999999999"}'
+    assert decode_written_document(raw) == {
+        "a": 2**64 - 1,
+        "b": -(2**63),
+        "c": "99999999999999999999",
+    }
 
 
 def test_decode_reports_line_and_column():

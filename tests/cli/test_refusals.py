@@ -390,6 +390,26 @@ def test_a_key_given_twice_is_refused_not_silently_dropped(samples_dir, tmp_path
     assert files(samples_dir) == before
 
 
+def test_a_file_with_an_integer_beyond_64_bits_is_refused(samples_dir, tmp_path) -> None:
+    """It would have been written as the nearest float, 1e+23."""
+    replacement = tmp_path / "replacement.json"
+    replacement.write_text('{"id": "job", "status": "running", "rows": 99999999999999999999999}')
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "edit_checkpoint", "my-process", "--from-file", str(replacement), "--reason", REASON,
+            "--yes", stdout=StringIO(),
+        )  # fmt: skip
+    assert excinfo.value.returncode == 2
+    assert str(excinfo.value) == (
+        f"--from-file {replacement}: the document has the integer 99999999999999999999999 at "
+        "/rows, which does not fit in 64 bits (it would be kept only approximately); write it "
+        "as a string"
+    )
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
 def test_a_symbolic_link_to_a_checkpoint_is_changed_through_its_target(samples_dir) -> None:
     """A change through ``alias.json`` → ``my-process.json`` is refused before any preview,
     naming the checkpoint to change; a reset would only have removed the link."""

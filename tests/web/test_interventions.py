@@ -829,6 +829,20 @@ def test_raw_editor_refuses_a_key_given_twice(operator, samples_dir):
     assert state(samples_dir) == before
 
 
+def test_raw_editor_refuses_an_integer_beyond_64_bits(operator, samples_dir):
+    """It would have been written as the nearest float (1e+23), unlike what was typed."""
+    before = state(samples_dir)
+    document = '{"id": "x", "status": "running", "progress": 10, "rows": 99999999999999999999999}'
+    for step in ("check", "preview"):
+        response = operator.post(f"/checkpoints/{MANAGED}/edit-raw/{step}", {"document": document})
+        assert response.status_code == (422 if step == "preview" else 200)
+        assert (
+            "The document has the integer 99999999999999999999999 at /rows, which does not fit "
+            "in 64 bits (it would be kept only approximately); write it as a string."
+        ) in html.unescape(text(response))
+    assert state(samples_dir) == before
+
+
 def test_raw_editor_says_a_nan_and_a_broken_version_next_to_the_editor(operator, samples_dir):
     before = state(samples_dir)
     nan = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x", "progress": NaN}'})
