@@ -410,6 +410,29 @@ def test_a_file_with_an_integer_beyond_64_bits_is_refused(samples_dir, tmp_path)
     assert AuditEntry.objects.count() == 0
 
 
+def test_a_file_larger_than_a_checkpoint_may_be_is_refused_unread(
+    samples_dir, tmp_path, settings
+) -> None:
+    """It was read whole into memory first: /dev/zero or a large log, named by mistake,
+    exhausted the memory before anything was said. Only one byte past the limit is read."""
+    settings.CHECKPOINT_MAX_BYTES = 4096
+    source = tmp_path / "export.log"
+    source.write_bytes(b'{"id": "job", "log": "' + b"x" * 5000 + b'"}')
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "edit_checkpoint", "my-process", "--from-file", str(source), "--reason", REASON,
+            "--yes", stdout=StringIO(),
+        )  # fmt: skip
+    assert excinfo.value.returncode == 2
+    assert str(excinfo.value) == (
+        f"--from-file {source}: larger than 4.0 KiB, the largest checkpoint "
+        "CHECKPOINT_MAX_BYTES allows."
+    )
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
 def test_a_symbolic_link_to_a_checkpoint_is_changed_through_its_target(samples_dir) -> None:
     """A change through ``alias.json`` → ``my-process.json`` is refused before any preview,
     naming the checkpoint to change; a reset would only have removed the link."""

@@ -11,7 +11,12 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InvalidDocument
 from checkpoints_admin.checkpoints.errors import UnknownField
-from checkpoints_admin.checkpoints.store import MAX_WRITTEN_DEPTH, decode_written_document
+from checkpoints_admin.checkpoints.store import (
+    MAX_WRITTEN_DEPTH,
+    decode_written_document,
+    size_text,
+)
+from checkpoints_admin.conf import get_settings
 from checkpoints_admin.management.cli import (
     WriteCommand,
     describe_corrupt,
@@ -120,10 +125,22 @@ class Command(WriteCommand):
 def read_document(path: str) -> dict[str, Any]:
     """Read the replacement document (``-``: standard input), refusing what is not a JSON
     object."""
+    limit = get_settings().max_bytes
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        # At most one byte past the limit: /dev/zero or a log file named by mistake must not
+        # be read whole into memory.
+        if path == "-":
+            raw = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(path).open("rb") as file:
+                raw = file.read(limit + 1)
     except OSError as exc:
         raise usage_error(f"--from-file {path}: {exc.strerror or exc}.") from None
+    if len(raw) > limit:
+        raise usage_error(
+            f"--from-file {path}: larger than {size_text(limit)}, the largest checkpoint "
+            "CHECKPOINT_MAX_BYTES allows."
+        )
     try:
         return decode_written_document(raw)
     except CorruptCheckpoint as exc:
