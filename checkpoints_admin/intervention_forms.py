@@ -47,6 +47,8 @@ TIME_FIELDS: Final = frozenset({"lastRun", "startTime", "endTime", "created", "l
 
 _DATE_SPLIT_RE: Final = re.compile(r"[\s,]+")
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")
+# A number as JSON writes it, with ASCII digits (float() also takes "1_0", "٥٠" and " nan").
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE_TEXT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -413,9 +415,11 @@ def parse_value(field: EditableField, text: str) -> Any:
         try:
             number_value = float(stripped)
         except ValueError:
-            raise ValidationError(f"Enter a number, not “{_cut(stripped)}”.") from None
-        if not math.isfinite(number_value):
+            number_value = None
+        if number_value is not None and not math.isfinite(number_value):
             raise ValidationError("Enter a finite number (JSON has no NaN or Infinity).")
+        if number_value is None or not _NUMBER_RE.fullmatch(stripped):
+            raise ValidationError(f"Enter a number, not “{_cut(stripped)}”.")
         if _INT_RE.fullmatch(stripped):
             return int(stripped)
         return number_value

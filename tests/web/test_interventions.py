@@ -672,6 +672,19 @@ def test_set_a_nullable_field_to_null(operator, samples_dir):
             "id_value",
             "Enter a finite number (JSON has no NaN or Infinity).",
         ),
+        # float() reads these; JSON numbers have ASCII digits and no underscores
+        (
+            MANAGED,
+            {"pointer": "/progress", "value": "\u0665\u0660"},
+            "id_value",
+            "Enter a number, not “\u0665\u0660”.",
+        ),
+        (
+            MANAGED,
+            {"pointer": "/progress", "value": "1_0"},
+            "id_value",
+            "Enter a number, not “1_0”.",
+        ),
         (
             DAILY,
             {"pointer": "/lastRun", "value": "yesterday"},
