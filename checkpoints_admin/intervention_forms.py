@@ -645,10 +645,23 @@ class CreateForm(_DocumentFormMixin, forms.Form):
         return [("name", self.cleaned_data["name"]), ("document", self.cleaned_data["document"][0])]
 
 
+class EntryNumberField(forms.IntegerField):
+    """An audit entry's number in ASCII digits (int() would also read "1_0" as 10, "1.0" as 1
+    and digits of other scripts)."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and value.strip() and not _ENTRY_RE.fullmatch(value.strip()):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+_ENTRY_RE: Final = re.compile(r"-?[0-9]+")
+
+
 class RestoreForm(forms.Form):
     """Which audit entry's snapshot to restore: its before or its after side."""
 
-    entry = forms.IntegerField(min_value=1, max_value=2**62)
+    entry = EntryNumberField(min_value=1, max_value=2**62)
     side = forms.ChoiceField(choices=[("before", "before"), ("after", "after")], initial="before")
 
     @property

@@ -324,7 +324,8 @@ def _compute(
 def _restore_target(params: dict[str, Any], name: str) -> tuple[AuditEntry, str, bytes | None]:
     _only_keys(params, {"entry", "side"}, "restore", name)
     seq = params.get("entry")
-    if isinstance(seq, str) and seq.strip().isdigit():
+    # (ASCII digits: str.isdigit() also takes "²", which int() refuses, and "١", which it reads)
+    if isinstance(seq, str) and re.fullmatch(r"[0-9]+", seq.strip()):
         seq = int(seq)
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise _refuse(f"Restore needs an audit entry number, not {seq!r}.", name)

@@ -39,6 +39,9 @@ def do(name, action, params, *, actor=None, **kwargs):
         (MANAGED, "reset", {"force": True}, "Unknown parameter 'force'"),
         (MANAGED, "restore", {"entry": 0}, "not 0"),
         (MANAGED, "restore", {"entry": True}, "not True"),
+        # str.isdigit() takes both: int() refused the first, read the second as 1
+        (MANAGED, "restore", {"entry": "\u00b2"}, "not '\u00b2'"),
+        (MANAGED, "restore", {"entry": "\u0661"}, "not '\u0661'"),
     ],
 )
 def test_malformed_parameters_are_refused_and_change_nothing(

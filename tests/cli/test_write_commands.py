@@ -159,6 +159,9 @@ def test_refusals_from_the_command_line_are_one_line_and_change_nothing(cli) -> 
         (["edit_checkpoint", UNIFIED, *REASON, "-y"], 2, "--set"),
         (["restore_checkpoint", UNIFIED, "--entry", "0", *REASON, "--yes"], 2, "--entry"),
         (["restore_checkpoint", UNIFIED, "--entry", "two", *REASON, "--yes"], 2, "'two'"),
+        # int() reads these as 10 and 1
+        (["restore_checkpoint", UNIFIED, "--entry", "1_0", *REASON, "--yes"], 2, "'1_0'"),
+        (["restore_checkpoint", UNIFIED, "--entry", "\u0661", *REASON, "--yes"], 2, "'\u0661'"),
         (["restore_checkpoint", UNIFIED, "--entry", "1", "--side", "during", *REASON], 2, "during"),
         (
             ["edit_checkpoint", UNIFIED, "--set", "/progress=1", "--from-file", "x.json", *REASON],

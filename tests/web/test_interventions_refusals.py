@@ -69,6 +69,20 @@ def test_a_field_edit_of_a_corrupt_file_points_to_the_raw_editor(operator, check
     assert (checkpoints_dir / "broken.json").read_bytes() == b"{"
 
 
+@pytest.mark.parametrize("entry", ["1_0", "\u0661", "1.0"])
+def test_a_restore_of_an_entry_number_not_in_ascii_digits_is_a_bad_request(
+    operator, samples_dir, entry
+):
+    """int() reads these as entries 10 and 1."""
+    before = state(samples_dir)
+    response = operator.post(
+        f"/checkpoints/{UNIFIED}/restore/preview", {"entry": entry, "side": "before"}
+    )
+    assert response.status_code == 400
+    assert "Choose what to restore" in text(response)
+    assert state(samples_dir) == before
+
+
 @pytest.mark.parametrize("step", ["preview", "apply"])
 def test_a_restore_posted_without_its_entry_is_a_bad_request(operator, samples_dir, step):
     before = state(samples_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from argparse import ArgumentTypeError
 from typing import Any
 
@@ -12,10 +13,10 @@ from checkpoints_admin.management.cli import WriteCommand
 
 def entry_number(value: str) -> int:
     """An argparse type: an audit entry's sequence number."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"expected an audit entry number, not {value!r}") from None
+    # (int() also reads "1_0" as 10 and digits of other scripts)
+    if not re.fullmatch(r"-?[0-9]+", value.strip()):
+        raise ArgumentTypeError(f"expected an audit entry number, not {value!r}")
+    number = int(value)
     if number < 1:
         raise ArgumentTypeError(f"expected an audit entry number (1 or more), not {value!r}")
     return number
