@@ -10,5 +10,7 @@ urlpatterns = [
     path("", include("checkpoints_admin.console_urls")),
 ]
 
+# A form too large to read says so (views.errors.request_refused).
+handler400 = "checkpoints_admin.views.errors.request_refused"
 # An unreachable database answers 503 with Retry-After (views.errors.server_error).
 handler500 = "checkpoints_admin.views.errors.server_error"

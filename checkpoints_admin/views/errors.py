@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Final
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
+from django_htmx.http import trigger_client_event
 
 from checkpoints_admin.checkpoints import CheckpointOutsideDirectory, InvalidCheckpointName
+from checkpoints_admin.checkpoints.store import size_text
 
 
 def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -36,6 +40,32 @@ def name_refused(request: HttpRequest, exc: InvalidCheckpointName) -> HttpRespon
         message = exc.message[:1].upper() + exc.message[1:] + "."
         return error_page(request, 403, "Refused", message)
     return bad_request(request, exc.message)
+
+
+def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400``: a form too large to read (a pasted document, thousands of ticked
+    values) says so (413, or 400 naming the field limit), also to htmx as a message, since
+    the step is not swapped; anything else is Django's 400 page. Nothing was changed."""
+    if isinstance(exception, RequestDataTooBig):
+        status, title = 413, "Too large to send"
+        limit = size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+        message = (
+            f"The form sent is larger than the {limit} the console accepts; nothing was "
+            "changed. A document this large is edited with manage.py edit_checkpoint NAME "
+            "--from-file FILE."
+        )
+    elif isinstance(exception, TooManyFieldsSent):
+        status, title = 400, "Too many values"
+        message = (
+            f"The form sent has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields; "
+            "nothing was changed. Select fewer values at once, or type them as ranges A..B."
+        )
+    else:
+        return defaults.bad_request(request, exception)
+    response = error_page(request, status, title, message)
+    if getattr(request, "htmx", False):
+        trigger_client_event(response, "console:message", {"level": "error", "text": message})
+    return response
 
 
 #: Seconds a client is told to wait before asking again while the database is down.

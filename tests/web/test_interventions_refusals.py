@@ -5,6 +5,9 @@ Each refusal is checked to change nothing: the files' bytes and the audit log st
 
 from __future__ import annotations
 
+import html
+import json
+
 import pytest
 
 from checkpoints_admin.checkpoints.store import version_of
@@ -148,3 +151,44 @@ def test_a_field_edit_nested_thousands_of_levels_deep_is_refused_not_a_500(
         ), step
     assert path.read_bytes() == b'{"id": "x", "note": null}\n'
     assert AuditEntry.objects.count() == 0
+
+
+def test_a_form_too_large_to_read_says_so_and_changes_nothing(operator, samples_dir, settings):
+    """Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE before the view: its 400 page
+    said the address was not understood, and to htmx nothing at all."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+    before = state(samples_dir)
+    document = '{"id": "x", "note": "' + "x" * 5000 + '"}'
+    message = (
+        "The form sent is larger than the 4.0 KiB the console accepts; nothing was changed. A "
+        "document this large is edited with manage.py edit_checkpoint NAME --from-file FILE."
+    )
+    page = preview(operator, MANAGED, "edit-raw", {"document": document})
+    assert page.status_code == 413
+    assert "Too large to send" in text(page)
+    assert html.escape(message) in text(page)
+    swapped = preview(operator, MANAGED, "edit-raw", {"document": document}, headers=HTMX)
+    assert swapped.status_code == 413
+    assert json.loads(swapped["HX-Trigger"]) == {
+        "console:message": {"level": "error", "text": message}
+    }
+    assert state(samples_dir) == before
+
+
+def test_too_many_ticked_values_say_so_and_change_nothing(operator, samples_dir, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+    before = state(samples_dir)
+    values = [f"2025-01-{day:02d}" for day in range(1, 29)] * 4
+    response = preview(operator, UNIFIED, "skip", {"value": values})
+    assert response.status_code == 400
+    assert (
+        "The form sent has more than 100 fields; nothing was changed. Select fewer values at "
+        "once, or type them as ranges A..B."
+    ) in text(response)
+    assert state(samples_dir) == before
+
+
+def test_any_other_bad_request_is_the_plain_400_page(operator, samples_dir):
+    response = operator.get("/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "not something this console understands" in text(response)
