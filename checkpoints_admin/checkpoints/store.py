@@ -191,6 +191,11 @@ def _unencodable(node: Any, path: list[str | int]) -> str | None:
         for key, value in node.items():
             if not isinstance(key, str):
                 return f"key {key!r} at {where} is not a string"
+            if not key.isascii():
+                try:
+                    key.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f"key {key!r} at {where} is not valid Unicode (lone surrogate)"
             path.append(key)
             found = _unencodable(value, path)
             if found is not None:

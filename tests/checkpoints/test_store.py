@@ -113,6 +113,8 @@ def test_encode_large_string_list_with_a_null_elsewhere():
         ({"a": {1: "x"}}, "key 1 at /a is not a string"),
         ({"a": {"b": {1, 2}}}, "the value at /a/b is a set, which is not JSON"),
         ({"a": "\ud800"}, "the string at /a is not valid Unicode (lone surrogate)"),
+        # (as edit_checkpoint --add --set receives a key holding bytes that are not UTF-8)
+        ({"a": {"x\udcff": 1}}, "key 'x\\udcff' at /a is not valid Unicode (lone surrogate)"),
     ],
 )
 def test_encode_refuses_what_json_cannot_hold(document, message):
