@@ -55,6 +55,7 @@ from checkpoints_admin.checkpoints.store import (
     StagedWrite,
     decode_document,
     encode_document,
+    first_wide_integer,
     version_of,
 )
 from checkpoints_admin.conf import get_settings, get_store
@@ -404,6 +405,8 @@ def preview(
         else:
             before, before_raw = checkpoint.data, checkpoint.raw
             base_version = checkpoint.version
+            if action in {"skip", "reprocess"} or (action == "edit" and "set" in params):
+                _refuse_wide_integer(name, action, before_raw)
 
     if before_raw is not None and before is None:
         base_version = version_of(before_raw)
@@ -436,6 +439,22 @@ def preview(
         before_raw=before_raw,
         restores=restores,
         notes=_restore_notes(name, restores, base_version) if restores is not None else (),
+    )
+
+
+def _refuse_wide_integer(name: str, action: str, raw: bytes) -> None:
+    """A change that keeps the rest of the document writes it back as it was read: an integer
+    beyond 64 bits, read as the nearest float, would change with it, unseen in the diff."""
+    wide = first_wide_integer(raw)
+    if wide is None:
+        return
+    pointer, literal = wide
+    shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+    raise _refuse(
+        f"{name} has the integer {shown} at {pointer}, which does not fit in 64 bits: this "
+        f"{action} would write it back as {float(literal)!r}. Nothing was changed; have it "
+        "written as a string first (edit_checkpoint --from-file, or the job).",
+        name,
     )
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "StoreStats",
     "decode_document",
     "encode_document",
+    "first_wide_integer",
     "utc_now_iso",
     "version_of",
 ]
@@ -298,7 +299,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
             "is not that deep",
             name=name,
         )
-    wide = _first_wide_integer(raw)
+    wide = first_wide_integer(raw)
     if wide is not None:
         subject = f"checkpoint {name!r}" if name is not None else "the document"
         pointer, literal = wide
@@ -340,8 +341,10 @@ def _nesting_beyond(data: Any, limit: int) -> bool:
 
 
 #: Digits of an integer that may not fit in 64 bits (2**63 has 19): only a document holding
-#: such a run is parsed a second time to look.
-_LONG_DIGITS_RE: Final = re.compile(rb"[0-9]{19,}")
+#: such a run is parsed a second time to look. Found by mapping every digit to "0" and
+#: searching the run (several times faster than a regex over a million-date file).
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGIT_RUN: Final = b"0" * 19
 
 
 class _Wide(str):
@@ -355,11 +358,11 @@ def _wide_int(text: str) -> Any:
     return 0
 
 
-def _first_wide_integer(raw: bytes) -> tuple[str, str] | None:
+def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
     """(pointer, literal) of the first integer of the JSON ``raw`` that does not fit in 64 bits,
     or None. orjson reads such an integer as the nearest float, silently: a person typing
     99999999999999999999999 would write 1e+23."""
-    if _LONG_DIGITS_RE.search(raw) is None:
+    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
         return None
     try:
         data = json.loads(raw, parse_int=_wide_int)

@@ -363,6 +363,43 @@ def test_a_reason_that_is_not_utf8_text_is_refused_before_anything_is_written(
     assert_nothing_recorded()
 
 
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("skip", {"items": ["item2"]}),
+        ("reprocess", {"items": ["item1"]}),
+        ("edit", {"set": {"/progress": 40}}),
+    ],
+)
+def test_a_change_keeping_an_integer_beyond_64_bits_is_refused(
+    samples_dir: Path, action, params
+) -> None:
+    """Read as the nearest float, the job's integer was written back as 1e+23 by a change
+    of another field, and the diff did not show it."""
+    path = samples_dir / f"{MANAGED}.json"
+    raw = path.read_bytes().replace(
+        b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+    )
+    path.write_bytes(raw)
+    message = (
+        "my-process has the integer 99999999999999999999999 at /rows, which does not fit in "
+        f"64 bits: this {action} would write it back as 1e+23. Nothing was changed; have it "
+        "written as a string first (edit_checkpoint --from-file, or the job)."
+    )
+    with pytest.raises(InterventionError) as excinfo:
+        services.preview(MANAGED, action, params)
+    assert str(excinfo.value) == message
+    with pytest.raises(InterventionError) as excinfo:
+        do(MANAGED, action, params)
+    assert str(excinfo.value) == message
+    assert path.read_bytes() == raw
+    assert_nothing_recorded()
+    # What replaces the whole document keeps nothing of it: a reset, a whole edit.
+    replaced = {"id": "x", "status": "running", "progress": 1, "rows": "99999999999999999999999"}
+    do(MANAGED, "edit", {"document": replaced})
+    assert json.loads(path.read_bytes()) == replaced
+
+
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
     before = files(samples_dir)

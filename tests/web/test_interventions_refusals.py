@@ -192,3 +192,20 @@ def test_any_other_bad_request_is_the_plain_400_page(operator, samples_dir):
     response = operator.get("/", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert "not something this console understands" in text(response)
+
+
+def test_a_skip_that_would_rewrite_an_integer_beyond_64_bits_is_refused_at_its_field(
+    operator, samples_dir
+):
+    path = samples_dir / f"{MANAGED}.json"
+    path.write_bytes(
+        path.read_bytes().replace(b'"progress": 33', b'"rows": 1' + b"0" * 22 + b', "progress": 33')
+    )
+    before = state(samples_dir)
+    response = preview(operator, MANAGED, "skip", {"dates": "item2"})
+    assert response.status_code == 422
+    assert (
+        "my-process has the integer 10000000000000000000000 at /rows, which does not fit in 64 "
+        "bits: this skip would write it back as 1e+22."
+    ) in text(response)
+    assert state(samples_dir) == before
