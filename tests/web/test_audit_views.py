@@ -121,9 +121,18 @@ def test_bad_filters_are_reported_not_crashed_on(viewer, interventions):
     response = viewer.get("/audit/?since=2025-03-09&until=2025-03-01&checkpoint=../etc&action=drop")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "The end date is before the start date." in html
-    assert "Not a checkpoint name." in html
+    assert "<p>To: The end date is before the start date.</p>" in html
+    assert "<p>Checkpoint: Not a checkpoint name.</p>" in html
     assert seqs(response) == [3, 2, 1]
+
+
+def test_a_bad_filter_is_named_by_the_label_on_the_page(viewer, db):
+    """The date filters read From and To on the page: an error names them so, not by the
+    query parameter (since, until) the page never shows."""
+    html = viewer.get("/audit/?since=garbage&action=drop").content.decode()
+    assert "<p>From: Enter a valid date.</p>" in html
+    assert "<p>Action: Select a valid choice. drop is not one of the available choices.</p>" in html
+    assert "since:" not in html
 
 
 def test_keyset_pages_never_count_or_offset(viewer, db):
