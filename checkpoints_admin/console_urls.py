@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, register_converter
 
-from checkpoints_admin.views import audit, checkpoints, diff, interventions
+from checkpoints_admin.views import accounts, audit, checkpoints, diff, interventions
 
 
 class ChoiceConverter:
@@ -49,7 +49,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", accounts.sign_out, name="logout"),
     path("", checkpoints.checkpoint_list, name="checkpoint_list"),
     path("checkpoints/<checkpoint:name>/", checkpoints.checkpoint_detail, name="checkpoint_detail"),
     path("checkpoints/<checkpoint:name>/raw", checkpoints.checkpoint_raw, name="checkpoint_raw"),

@@ -165,6 +165,17 @@ def test_sign_in_with_the_form_then_sign_out_by_post(make_user, samples_dir):
     assert client.get("/").status_code == 302
 
 
+def test_signing_out_says_so_on_the_sign_in_page_once(signed_in):
+    client = signed_in("viewer")
+    response = client.post("/accounts/logout/", follow=True)
+    assert response.redirect_chain == [("/accounts/login/", 302)]
+    assert "You are signed out." in response.content.decode()
+    assert "You are signed out." not in client.get("/accounts/login/").content.decode()
+    # signed out already (a second tab): nothing to say
+    again = client.post("/accounts/logout/", follow=True)
+    assert "You are signed out." not in again.content.decode()
+
+
 def test_a_wrong_password_says_so_and_signs_nobody_in(make_user, samples_dir):
     make_user("viewer")
     client = Client()
