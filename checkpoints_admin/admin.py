@@ -14,6 +14,9 @@ from django.http import HttpRequest
 from checkpoints_admin.models import AuditEntry, Snapshot, StatusJob
 from checkpoints_admin.permissions import ROLES
 
+# The console's name, not "Django administration"; "View site" leads back to the console.
+admin.site.site_header = admin.site.site_title = "Checkpoints Admin"
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Viewable by those with the view permission; nobody adds, changes or deletes."""

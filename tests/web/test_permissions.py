@@ -267,3 +267,20 @@ def test_the_admin_role_cannot_reach_beyond_itself_in_the_django_admin(make_user
     boss.refresh_from_db()
     assert boss.check_password("superuser-password-123")
     assert get_user_model().objects.filter(pk=boss.pk).exists()
+
+
+def test_staff_reach_the_django_admin_from_the_console_header_and_find_the_console_there(
+    make_user, signed_in, samples_dir
+):
+    """The admin role gives people their roles in /admin/: the header leads there (for staff
+    only, who may enter it), and the admin names the console, not "Django administration"."""
+    admin_user = make_user("admin", "ada-admin")
+    admin_user.is_staff = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user, backend=MODEL_BACKEND)
+    assert '<a href="/admin/">Admin</a>' in client.get("/").content.decode()
+    index = client.get("/admin/").content.decode()
+    assert "Checkpoints Admin" in index
+    assert "Django administration" not in index
+    assert 'href="/admin/"' not in signed_in("operator").get("/").content.decode()
