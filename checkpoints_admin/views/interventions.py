@@ -110,6 +110,11 @@ class Spec:
         return self.key in ("edit", "edit-raw", "create")
 
     @property
+    def what_it_does(self) -> str:
+        """The heading of its preview's summary ("What this skip does")."""
+        return "What this creates" if self.key == "create" else f"What this {self.action} does"
+
+    @property
     def needs_document(self) -> bool:
         """Whether it works on the parsed document (a corrupt file can only be replaced)."""
         return self.key in ("skip", "reprocess", "edit")

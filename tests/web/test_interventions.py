@@ -1163,6 +1163,15 @@ def test_create_from_pasted_json_and_from_a_copy(operator, samples_dir):
     assert read(samples_dir, "pasted") == {"a": [1, 2]}
 
 
+def test_a_preview_says_what_the_change_does_in_words_that_read(operator, samples_dir):
+    created = text(operator.post("/create/preview", {"name": "fresh", "document": "{}"}))
+    heading = '<h2 class="eyebrow" id="preview-title" tabindex="-1" data-step-focus>'
+    assert f"{heading}What this creates</h2>" in created
+    assert "What this create does" not in created
+    skipped = text(operator.post(f"/checkpoints/{UNIFIED}/skip/preview", {"dates": "2025-03-06"}))
+    assert f"{heading}What this skip does</h2>" in skipped
+
+
 @pytest.mark.parametrize(
     ("name", "field", "message"),
     [
