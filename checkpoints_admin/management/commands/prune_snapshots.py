@@ -10,7 +10,7 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin import audit
 from checkpoints_admin.checkpoints.store import size_text
-from checkpoints_admin.management.cli import CheckpointsCommand
+from checkpoints_admin.management.cli import CheckpointsCommand, plural
 
 
 def days_value(value: str) -> float:
@@ -64,7 +64,7 @@ class Command(CheckpointsCommand):
             return
         verb = "Would remove" if result.dry_run else "Removed"
         self.say(
-            f"{verb} {result.removed:,} unreferenced snapshot(s), {size_text(result.freed_bytes)} "
-            f"stored; {result.kept:,} kept.",
+            f"{verb} {plural(result.removed, 'unreferenced snapshot')}, "
+            f"{size_text(result.freed_bytes)} stored; {result.kept:,} kept.",
             style=self.style.SUCCESS if not result.dry_run else None,
         )
