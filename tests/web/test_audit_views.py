@@ -390,6 +390,7 @@ def test_diff_with_an_absent_side_and_bad_input(viewer, interventions):
     # the message is tied to its field, which says it is wrong
     field = re.search(r'<input type="text" id="id_a"[^>]*>', bad.content.decode()).group(0)
     assert field.endswith(' aria-invalid="true" aria-describedby="id_a_error">')
+    assert ' value="../../etc/passwd" ' in field  # kept as typed, to be corrected
     assert '<ul class="errorlist" id="id_a_error" role="alert">' in bad.content.decode()
     missing = viewer.get("/diff/?a=entry:99:before&b=checkpoint:my-process")
     assert missing.status_code == 404
