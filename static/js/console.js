@@ -129,13 +129,25 @@
     }
   });
 
-  // Dismissible messages.
+  // Dismissible messages. The keyboard focus, when it was on the × removed, goes to the next
+  // message's × (or the previous one's), else to the page's content: not back to <body>, from
+  // where the next Tab would start the page again.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
     if (button) {
       var message = button.closest(".message");
       if (message) {
+        var hadFocus = document.activeElement === button;
+        var neighbour = message.nextElementSibling || message.previousElementSibling;
         message.remove();
+        if (hadFocus) {
+          var next = neighbour && neighbour.querySelector("[data-dismiss]");
+          if (!next) {
+            next = document.getElementById("main");
+            next.setAttribute("tabindex", "-1");
+          }
+          next.focus({ preventScroll: true });
+        }
       }
     }
   });

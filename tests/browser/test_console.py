@@ -227,3 +227,19 @@ def test_the_console_works_without_javascript(chromium, live_server, samples_dir
     ).click()
     assert '"pendingDates"' in page.locator("pre.code").inner_text()
     context.close()
+
+
+def test_dismissing_a_message_by_keyboard_keeps_the_place(chromium, live_server, operator):
+    """The × of a message, pressed from the keyboard, hands the focus to the next message or
+    to the content: the next Tab goes on from there, not from the top of the page."""
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    close = page.locator(".message").get_by_role("button", name="Dismiss")
+    close.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".message")).to_have_count(0)
+    expect(page.locator("#main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#id_username")).to_be_focused()
