@@ -94,23 +94,42 @@
   // A search, a filter, a sort or a page link swaps the results in silence; a screen reader
   // hears how many there are now (a live refresh, which nobody asked for, says nothing).
   var announcer = null;
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var elt = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
-    var target = event.detail && event.detail.target;
-    if (!target || (elt && elt.hasAttribute && elt.hasAttribute("data-poll"))) {
-      return;
-    }
-    var root = (target.id && document.getElementById(target.id)) || target;
-    var said = root.querySelector && root.querySelector("[data-announce]");
+  function announce(words) {
     announcer = announcer || document.getElementById("announcer");
-    if (!said || !announcer) {
+    if (!announcer) {
       return;
     }
-    var words = said.textContent.replace(/\s+/g, " ").trim();
     announcer.textContent = "";
     window.setTimeout(function () {
       announcer.textContent = words; // set after clearing, so the same words are said again
     }, 50);
+  }
+  function wordsOf(element) {
+    return element ? element.textContent.replace(/\s+/g, " ").trim() : null;
+  }
+  // A refresh says nothing, but for a line marked data-announce-change (the status page's
+  // overall state) that now reads differently: the refresh replaces it, and a live region
+  // made anew with each swap would never be read out.
+  var watched = wordsOf(document.querySelector("[data-announce-change]"));
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    var target = event.detail && event.detail.target;
+    if (!target) {
+      return;
+    }
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-poll")) {
+      var now = wordsOf(document.querySelector("[data-announce-change]"));
+      if (now && watched !== null && now !== watched) {
+        announce(now);
+      }
+      watched = now;
+      return;
+    }
+    var root = (target.id && document.getElementById(target.id)) || target;
+    var said = root.querySelector && root.querySelector("[data-announce]");
+    if (said) {
+      announce(wordsOf(said));
+    }
   });
 
   // A table row opens its checkpoint (the name cell is a real link for keyboards and no-JS).

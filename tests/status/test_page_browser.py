@@ -55,6 +55,31 @@ def test_page_refreshes_its_board_under_the_csp(browser, status_url):
     assert problems == []
 
 
+def test_a_refresh_reads_out_the_overall_state_when_it_changed(browser, status_url, samples_dir):
+    """The board is replaced at each refresh; the overall line goes to the page's live region
+    when it reads differently, and only then."""
+    page = browser.new_page()
+    page.goto(status_url)
+    before = page.locator(".banner__message").text_content()
+    announcer = page.locator("#announcer")
+
+    def refresh() -> None:
+        generated = page.locator("#status-board").evaluate("board => (board.dataset.seen = 1)")
+        assert generated == 1
+        page.evaluate("document.dispatchEvent(new CustomEvent('visible-again'))")
+        expect(page.locator("#status-board:not([data-seen])")).to_have_count(1, timeout=15_000)
+
+    refresh()  # nothing changed: nothing said
+    page.wait_for_timeout(200)
+    assert announcer.text_content() == ""
+    for path in sorted(samples_dir.glob("*.json"))[1:]:
+        path.unlink()
+    refresh()
+    after = page.locator(".banner__message").text_content()
+    assert after != before
+    expect(announcer).to_have_text(after)
+
+
 def test_page_without_javascript(browser, status_url):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
