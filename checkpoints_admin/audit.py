@@ -54,6 +54,7 @@ __all__ = [
     "entry_hash",
     "export",
     "format_time",
+    "last_content",
     "latest_entry",
     "lock_chain",
     "parse_since",
@@ -209,6 +210,22 @@ def latest_entry() -> tuple[int, str, str, datetime] | None:
         )
     except DatabaseError:
         return None
+
+
+def last_content(entries: Iterable[AuditEntry]) -> tuple[AuditEntry, str] | None:
+    """Of a checkpoint that has no file now, given its entries newest first: the entry and
+    side holding the last content the log knows, to restore it. The before of a change that
+    deleted the file (a reset), or the after of one that left a file since removed outside
+    the console; attempts that did not land are passed over. None when the log holds none.
+    """
+    for entry in entries:
+        if entry.outcome == AuditEntry.INTERRUPTED:
+            continue
+        if entry.after_id is not None:
+            return entry, "after"
+        if entry.before_id is not None:
+            return entry, "before"
+    return None
 
 
 class EntryFields(TypedDict, total=False):

@@ -30,7 +30,12 @@ from checkpoints_admin.checkpoints.kinds import count_findings
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
-from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
+from checkpoints_admin.permissions import (
+    VIEW_AUDIT,
+    VIEW_CHECKPOINTS,
+    permission_required,
+    restore_permission,
+)
 from checkpoints_admin.presenters import empty_directory_warning, pretty_document
 from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
 from checkpoints_admin.views.errors import error_page, name_refused
@@ -38,6 +43,7 @@ from checkpoints_admin.views.errors import error_page, name_refused
 REFRESH_SECONDS = 5
 RAW_CSP = {"default-src": [CSP.NONE], "sandbox": True}
 HISTORY_ROWS = 25
+GONE_HISTORY_ROWS = 10  # (the page of a checkpoint with no file links to the whole log)
 
 # Column headers of the list: (sort key, label, numeric).
 COLUMNS = (
@@ -147,7 +153,10 @@ def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:
         if wants_partial(request):
             # Removed while the page was open (a reset): show the whole page's answer.
             return HttpResponseClientRefresh()
-        raise Http404(f"There is no checkpoint named “{name}”.") from None
+        gone = _gone_page(request, name)
+        if gone is None:
+            raise Http404(f"There is no checkpoint named “{name}”.") from None
+        return gone
     except CorruptCheckpoint as exc:
         if wants_partial(request):
             return HttpResponseClientRefresh()
@@ -185,14 +194,43 @@ def _corrupt_page(request: HtmxHttpRequest, name: str, exc: CorruptCheckpoint) -
     )
 
 
-def _history(request: HtmxHttpRequest, name: str) -> list[AuditEntry] | None:
+def _gone_page(request: HtmxHttpRequest, name: str) -> HttpResponse | None:
+    """A checkpoint the audit log knows but that has no file now (reset, or removed outside
+    the console): its last entries and, to those who may, a restore of its last content.
+    None when the log has no entry of ``name`` or the user may not read the log."""
+    history = _history(request, name, rows=GONE_HISTORY_ROWS)
+    if not history:
+        return None
+    last = audit.last_content(history)
+    restore_url = ""
+    if last is not None:
+        entry, side = last
+        snapshot = entry.before_id if side == "before" else entry.after_id
+        if request.user.has_perm(restore_permission(snapshot)):
+            restore_url = (
+                reverse("intervention", args=(name, "restore")) + f"?entry={entry.seq}&side={side}"
+            )
+    context = {
+        "name": name,
+        "history": history,
+        "latest": history[0],
+        "last": last[0] if last is not None else None,
+        "last_side": last[1] if last is not None else "",
+        "restore_url": restore_url,
+    }
+    return render(request, "checkpoints/gone.html", context, status=404)
+
+
+def _history(
+    request: HtmxHttpRequest, name: str, rows: int = HISTORY_ROWS
+) -> list[AuditEntry] | None:
     """The newest audit entries of ``name``; None when the user may not read the audit log."""
     if not request.user.has_perm(VIEW_AUDIT):
         return None
     return list(
         AuditEntry.objects.filter(checkpoint=name)
         .defer("patch", "findings")
-        .order_by("-seq")[:HISTORY_ROWS]
+        .order_by("-seq")[:rows]
     )
 
 

@@ -487,3 +487,33 @@ def test_applying_the_same_preview_again_shows_the_entry_in_a_whole_page(
     assert page.locator("h1").count() == 1
     assert AuditEntry.objects.count() == 1
     assert [p for _, found in tabs for p in found] == []
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("light", 1366), ("dark", 1366), ("light", 390)])
+def test_a_bookmark_to_a_reset_checkpoint_leads_to_its_restore(
+    chromium, live_server, samples_dir, admin_user, scheme, width
+):
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    page = new_page(chromium, scheme=scheme, width=width)
+    problems = watch(page)
+    sign_in_as(page, live_server, "ada.admin")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/reset/")
+    page.fill("#id_reason", "start the month again")
+    page.fill("#id_confirm", UNIFIED)
+    page.get_by_role("button", name="Delete the checkpoint").click()
+    page.wait_for_url(re.compile(r"/applied/1/$"))
+
+    response = page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="This checkpoint has no file now")).to_be_visible()
+    expect(page.locator(".reason")).to_have_text("start the month again")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shoot(page, f"checkpoint-gone-{scheme}-{width}")
+
+    page.get_by_role("link", name="Restore…").click()
+    page.fill("#id_reason", "reset the wrong job")
+    page.get_by_role("button", name="Apply the restore").click()
+    page.wait_for_url(re.compile(r"/applied/2/$"))
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+    # (the 404 of the page itself is logged by the browser, as any 404)
+    assert [p for p in problems if "status of 404" not in p] == [], "\n".join(problems)

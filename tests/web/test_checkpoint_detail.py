@@ -354,3 +354,105 @@ def test_a_checkpoint_removed_or_broken_while_open_reloads_the_page(viewer, samp
     poll = viewer.get("/checkpoints/my-process/?part=overview", headers=HTMX)
     assert poll["HX-Refresh"] == "true"
     assert viewer.get("/checkpoints/my-process/").status_code == 404
+
+
+# --- a checkpoint the audit log knows that has no file now -----------------------------------
+
+
+def reset(name: str, actor: str = "ada.admin", reason: str = "job rewritten, start over"):
+    return services.apply(
+        name,
+        "reset",
+        {},
+        actor=services.Actor(name=actor, source="web", address="10.0.0.9"),
+        reason=reason,
+    ).entry
+
+
+def test_a_reset_checkpoint_shows_its_reset_history_and_restore(signed_in, samples_dir):
+    operator = signed_in("operator")
+    skip = services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="jane.doe", source="cli"),
+        reason="bad day",
+    ).entry
+    entry = reset("reconciliation_checkpoint", reason="upstream replayed <everything>")
+    response = operator.get(URL)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "This checkpoint has no file now" in html
+    assert '<span class="chip chip--action chip--reset">reset</span> by' in html
+    assert "<strong>ada.admin</strong>" in html
+    assert f'<a href="/audit/{entry.seq}/">entry #{entry.seq}</a>' in html
+    assert '<blockquote class="reason">upstream replayed &lt;everything&gt;</blockquote>' in html
+    # the last entries, newest first, and the log filtered to this checkpoint
+    assert re.findall(r'<td class="num"><a href="/audit/(\d+)/">', html) == [
+        str(entry.seq),
+        str(skip.seq),
+    ]
+    assert "diff with current" not in html  # there is no current file
+    assert 'href="/audit/?checkpoint=reconciliation_checkpoint"' in html
+    restore = f"/checkpoints/reconciliation_checkpoint/restore/?entry={entry.seq}&amp;side=before"
+    assert f'<a class="button button--primary" href="{restore}" data-restore>' in html
+    # the link leads to the restore flow's preview of the content before the reset
+    preview = operator.get(restore.replace("&amp;", "&"))
+    assert preview.status_code == 200
+    assert "re-created reconciliation_checkpoint.json" in preview.content.decode()
+
+
+def test_a_viewer_sees_the_history_of_a_reset_checkpoint_but_no_restore(viewer, samples_dir):
+    entry = reset("my-process")
+    response = viewer.get("/checkpoints/my-process/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "This checkpoint has no file now" in html
+    assert f'<a href="/audit/{entry.seq}/">entry #{entry.seq}</a>' in html
+    assert "/restore/" not in html
+    assert "Restore…" not in html
+
+
+def test_a_checkpoint_removed_outside_the_console_offers_its_last_recorded_content(
+    signed_in, samples_dir
+):
+    operator = signed_in("operator")
+    skip = services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="jane.doe", source="web"),
+        reason="bad day",
+    ).entry
+    (samples_dir / "reconciliation_checkpoint.json").unlink()
+    response = operator.get(URL)
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "It was removed since outside the console" in html
+    assert (
+        f"/checkpoints/reconciliation_checkpoint/restore/?entry={skip.seq}&amp;side=after" in html
+    )
+
+
+def test_a_checkpoint_name_the_log_never_saw_keeps_the_plain_404(signed_in, samples_dir):
+    reset("my-process")
+    response = signed_in("operator").get("/checkpoints/never-seen/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "There is no checkpoint named “never-seen”." in html
+    assert "no file now" not in html
+
+
+def test_without_the_audit_log_a_reset_checkpoint_is_the_plain_404(make_user, samples_dir):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    reset("my-process")
+    user = make_user("")
+    user.user_permissions.add(Permission.objects.get(codename="view_checkpoints"))
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get("/checkpoints/my-process/")
+    assert response.status_code == 404
+    assert "There is no checkpoint named “my-process”." in response.content.decode()
+    assert "ada.admin" not in response.content.decode()
