@@ -70,3 +70,65 @@ def test_the_audit_log_keeps_only_the_indexes_its_queries_use(samples_dir: Path)
     Snapshot.store(b'{"unreferenced": true}\n')
     pruned = audit.prune_snapshots(older_than=timedelta(0))
     assert (pruned.removed, pruned.kept) == (1, Snapshot.objects.count())
+
+
+def role_permissions(name: str) -> set[str]:
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.get(name=name)
+    return {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in group.permissions.select_related("content_type")
+    }
+
+
+UNLOCK = {
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
+    "axes.view_accessfailurelog",
+    "axes.delete_accessfailurelog",
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("axes_permissions", ["there", "not yet"])
+def test_the_admin_role_gets_and_loses_the_right_to_unlock_accounts(axes_permissions) -> None:
+    """0004 gives the admin role what axes' admin needs to read and delete failed sign-ins,
+    whether axes' permissions exist already (post_migrate made them on an earlier migrate)
+    or not yet (a fresh database: post_migrate runs after every migration); backwards it
+    takes only those away. (Transactional tests flush the roles: 0002 makes them again.)"""
+    from django.contrib.auth.models import Permission
+
+    call_command("migrate", "checkpoints_admin", "0001", verbosity=0)
+    call_command("migrate", "checkpoints_admin", "0003", verbosity=0)
+    before = role_permissions("admin")
+    assert not before & UNLOCK
+    if axes_permissions == "not yet":
+        Permission.objects.filter(content_type__app_label="axes").delete()
+
+    call_command("migrate", "checkpoints_admin", "0004", verbosity=0)
+    assert role_permissions("admin") == before | UNLOCK
+    assert not {p for p in role_permissions("operator") if p.startswith("axes.")}
+    assert not {p for p in role_permissions("viewer") if p.startswith("axes.")}
+
+    call_command("migrate", "checkpoints_admin", "0003", verbosity=0)
+    assert role_permissions("admin") == before
+    # (the permissions themselves stay, as post_migrate would make them again)
+    assert Permission.objects.filter(
+        content_type__app_label="axes", codename__in=[p.split(".")[1] for p in UNLOCK]
+    ).count() == len(UNLOCK)
+
+    call_command("migrate", "checkpoints_admin", verbosity=0)
+    assert role_permissions("admin") == before | UNLOCK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_admin_role_is_not_brought_back() -> None:
+    from django.contrib.auth.models import Group
+
+    call_command("migrate", "checkpoints_admin", "0001", verbosity=0)
+    call_command("migrate", "checkpoints_admin", "0003", verbosity=0)
+    Group.objects.filter(name="admin").delete()
+    call_command("migrate", "checkpoints_admin", verbosity=0)
+    assert not Group.objects.filter(name="admin").exists()
+    assert Group.objects.filter(name="operator").exists()

@@ -208,6 +208,48 @@ def test_repeated_failures_lock_the_account_out_with_the_styled_page(
     assert client.get("/").status_code == 302
 
 
+def test_a_staff_admin_unlocks_a_locked_out_account_in_the_django_admin(
+    make_user, samples_dir, settings
+):
+    """The lock-out page says to ask an admin: the admin role (staff, not superuser) finds
+    the access attempts in /admin/ and deleting one lets its user sign in again."""
+    make_user("viewer")
+    locked = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        locked.post("/accounts/login/", {"username": "viewer-user", "password": "wrong"})
+    right = {"username": "viewer-user", "password": "viewer-password-123"}
+    paused = locked.post("/accounts/login/", right)
+    assert paused.status_code == 429
+
+    admin_user = make_user("admin", "ada-admin")
+    admin_user.is_staff = True
+    admin_user.save()
+    admin = Client()
+    signed = admin.post(
+        "/accounts/login/", {"username": "ada-admin", "password": "admin-password-123"}
+    )
+    assert signed.status_code == 302
+    index = admin.get("/admin/").content.decode()
+    assert '<a href="/admin/axes/" class="section"' in index
+    assert 'href="/admin/axes/accessattempt/"' in index
+    assert 'href="/admin/axes/accessfailurelog/"' in index
+    attempts = admin.get("/admin/axes/accessattempt/", {"q": "viewer-user"})
+    assert attempts.status_code == 200
+    (attempt,) = attempts.context["cl"].result_list
+    deleted = admin.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert locked.post("/accounts/login/", right).status_code == 302
+
+
+def test_the_operator_role_cannot_unlock_accounts(make_user, samples_dir):
+    operator = make_user("operator", "olga-ops")
+    operator.is_staff = True
+    operator.save()
+    client = Client()
+    client.force_login(operator, backend=MODEL_BACKEND)
+    assert client.get("/admin/axes/accessattempt/").status_code == 403
+
+
 def test_behind_a_proxy_failures_lock_out_the_address_they_came_from(
     make_user, samples_dir, settings
 ):
