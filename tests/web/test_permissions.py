@@ -220,6 +220,7 @@ def test_a_staff_admin_unlocks_a_locked_out_account_in_the_django_admin(
     right = {"username": "viewer-user", "password": "viewer-password-123"}
     paused = locked.post("/accounts/login/", right)
     assert paused.status_code == 429
+    assert "python manage.py axes_reset_username viewer-user" in paused.content.decode()
 
     admin_user = make_user("admin", "ada-admin")
     admin_user.is_staff = True
