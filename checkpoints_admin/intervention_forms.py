@@ -36,7 +36,7 @@ from checkpoints_admin.forms import NAME_RE
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
 #: (the request carrying them stays under Django's DATA_UPLOAD_MAX_MEMORY_SIZE).
 RAW_EDIT_LIMIT: Final = 1024 * 1024
-REASON_MAX: Final = 2000
+REASON_MAX: Final = services.REASON_MAX_LENGTH
 VERSION_RE: Final = re.compile(r"[0-9a-f]{64}")
 #: The hidden version value of a preview made while the file did not exist.
 NO_FILE: Final = "none"
@@ -687,13 +687,14 @@ class ResetForm(forms.Form):
 class ApplyForm(forms.Form):
     """The last step: why (recorded), the version previewed, and for a reset the typed name."""
 
+    # The length is checked by services.reason_problem, with the other rules and its message;
+    # the textarea's maxlength only stops typing past it.
     reason = forms.CharField(
-        max_length=REASON_MAX,
         strip=True,
         label="Reason",
         help_text="Why this change is made; it is recorded in the audit log with your name.",
         error_messages={"required": "Give a reason: it is recorded in the audit log."},
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": str(REASON_MAX)}),
     )
     base_version = forms.CharField(
         max_length=64,

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -79,6 +80,7 @@ __all__ = [
     "Applied",
     "NoChange",
     "Preview",
+    "REASON_MAX_LENGTH",
     "ReasonRequired",
     "ValidationFailed",
     "apply",
@@ -99,6 +101,10 @@ class ReasonRequired(InterventionError):
     """Every change needs a non-blank reason in plain text."""
 
 
+#: The longest reason the audit log takes (after surrounding blanks are stripped): the web
+#: form, the commands and :func:`apply` all hold reasons to it.
+REASON_MAX_LENGTH: Final = 2000
+
 #: Control characters other than tab and line breaks: terminal escapes in a reason would act
 #: on the terminal of whoever reads the log or its export.
 _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -108,22 +114,60 @@ _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: They cannot be stored or hashed as text.
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
+#: Bidirectional embeddings, overrides, isolates and marks: they make a reason display in
+#: another order than it is stored ("Trojan Source"), so the log would read differently from
+#: what it records.
+_BIDI_RE: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+#: Characters that show as nothing although Unicode classes them as letters or symbols.
+_BLANK_GLYPHS: Final = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(char: str) -> bool:
+    if char.isspace() or char in _BLANK_GLYPHS:
+        return False
+    return unicodedata.category(char) not in {"Cf", "Cc", "Zs", "Zl", "Zp"}
+
+
+def _character(reason: str, index: int) -> str:
+    char = reason[index]
+    label = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}{' ' + label if label else ''}, character {index + 1}"
+
 
 def reason_problem(reason: str) -> str | None:
-    """What makes ``reason`` unfit for the audit log (None: nothing): a control character,
-    or bytes that are not UTF-8 text."""
+    """What makes ``reason`` unfit for the audit log (None: nothing): longer than
+    :data:`REASON_MAX_LENGTH`, a control or bidirectional control character, bytes that are
+    not UTF-8 text, or no visible character at all."""
     if (bad := _SURROGATE_RE.search(reason)) is not None:
         return (
             f"The reason is not valid UTF-8 text (character {bad.start() + 1} is a byte that "
             "is not UTF-8); write it as plain text."
         )
-    found = _CONTROL_RE.search(reason)
-    if found is None:
-        return None
-    return (
-        f"The reason contains a control character (U+{ord(found.group()):04X}, character "
-        f"{found.start() + 1}); write it as plain text."
-    )
+    if (found := _CONTROL_RE.search(reason)) is not None:
+        return (
+            f"The reason contains a control character (U+{ord(found.group()):04X}, character "
+            f"{found.start() + 1}); write it as plain text."
+        )
+    if (found := _BIDI_RE.search(reason)) is not None:
+        return (
+            "The reason contains a bidirectional control character "
+            f"({_character(reason, found.start())}), which makes it display differently from "
+            "what is recorded; write it without."
+        )
+    length = len(reason.strip())
+    if length > REASON_MAX_LENGTH:
+        return (
+            f"The reason is {length:,} characters long; the audit log takes at most "
+            f"{REASON_MAX_LENGTH:,}."
+        )
+    if reason.strip() and not any(_visible(char) for char in reason):
+        hidden = next(i for i, char in enumerate(reason) if not char.isspace())
+        return (
+            "The reason has no visible character (only blanks and invisible characters, "
+            f"such as {_character(reason, hidden)}); write why the change is made."
+        )
+    return None
 
 
 class ValidationFailed(InterventionError):

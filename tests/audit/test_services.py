@@ -347,6 +347,68 @@ def test_a_reason_with_control_characters_is_refused(samples_dir: Path, reason) 
     do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="two lines:\r\n\tINC-1\nINC-2")
 
 
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        pytest.param(
+            "INC-1 \u202eevil\u202c",
+            "The reason contains a bidirectional control character (U+202E RIGHT-TO-LEFT "
+            "OVERRIDE, character 7), which makes it display differently from what is "
+            "recorded; write it without.",
+            id="override",
+        ),
+        pytest.param(
+            "ok\u2066x\u2069",
+            "The reason contains a bidirectional control character (U+2066 LEFT-TO-RIGHT "
+            "ISOLATE, character 3), which makes it display differently from what is "
+            "recorded; write it without.",
+            id="isolate",
+        ),
+        pytest.param(
+            "INC \u200f42",
+            "The reason contains a bidirectional control character (U+200F RIGHT-TO-LEFT "
+            "MARK, character 5), which makes it display differently from what is recorded; "
+            "write it without.",
+            id="mark",
+        ),
+        pytest.param(
+            "\u200b\u200b",
+            "The reason has no visible character (only blanks and invisible characters, such "
+            "as U+200B ZERO WIDTH SPACE, character 1); write why the change is made.",
+            id="zero-width-spaces",
+        ),
+        pytest.param(
+            " \u00a0\u2060\ufeff\u3000 ",
+            "The reason has no visible character (only blanks and invisible characters, such "
+            "as U+2060 WORD JOINER, character 3); write why the change is made.",
+            id="blanks-and-joiners",
+        ),
+        pytest.param(
+            "x" * 2001,
+            "The reason is 2,001 characters long; the audit log takes at most 2,000.",
+            id="too-long",
+        ),
+    ],
+)
+def test_a_reason_that_reads_back_differently_or_not_at_all_is_refused(
+    samples_dir: Path, reason, message
+) -> None:
+    """The audit log's reason is read back by people: what they see must be what it says."""
+    before = files(samples_dir)
+    with pytest.raises(ReasonRequired) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
+    assert str(excinfo.value) == f"{message} Nothing was changed."
+    assert files(samples_dir) == before
+    assert_nothing_recorded()
+
+
+def test_a_reason_of_the_longest_length_in_another_script_is_recorded(samples_dir: Path) -> None:
+    reason = "  " + "تأخر المورد " * 166 + "INC-1234  "
+    assert len(reason.strip()) == services.REASON_MAX_LENGTH
+    applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
+    assert applied.entry.reason == reason.strip()
+
+
 def test_a_reason_that_is_not_utf8_text_is_refused_before_anything_is_written(
     samples_dir: Path,
 ) -> None:

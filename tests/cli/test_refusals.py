@@ -52,6 +52,26 @@ CASES = [
         "UTF-8); write it as plain text.",
         id="reason-not-utf8",
     ),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "\u200b\u200b"],
+        2,
+        "--reason: The reason has no visible character (only blanks and invisible characters, "
+        "such as U+200B ZERO WIDTH SPACE, character 1); write why the change is made.",
+        id="invisible-reason",
+    ),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "INC \u202e1234"],
+        2,
+        "--reason: The reason contains a bidirectional control character (U+202E "
+        "RIGHT-TO-LEFT OVERRIDE, character 5)",
+        id="bidi-in-reason",
+    ),
+    pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "x" * 2001],
+        2,
+        "--reason: The reason is 2,001 characters long; the audit log takes at most 2,000.",
+        id="reason-too-long",
+    ),
     pytest.param(["skip_dates", UNIFIED, "2025-03-01"], 1, "2025-03-01", id="date-not-pending"),
     pytest.param(["skip_dates", UNIFIED, "2025-13-45"], 2, "2025-13-45", id="impossible-date"),
     pytest.param(

@@ -495,6 +495,38 @@ def test_a_reason_with_a_terminal_escape_is_refused_next_to_it(operator, samples
     assert state(samples_dir) == before
 
 
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        (
+            "\u200b\u200b",
+            "The reason has no visible character (only blanks and invisible characters, such "
+            "as U+200B ZERO WIDTH SPACE, character 1); write why the change is made.",
+        ),
+        (
+            "INC \u2067tampered\u2069",
+            "The reason contains a bidirectional control character (U+2067 RIGHT-TO-LEFT "
+            "ISOLATE, character 5), which makes it display differently from what is recorded; "
+            "write it without.",
+        ),
+        (
+            "y" * 2001,
+            "The reason is 2,001 characters long; the audit log takes at most 2,000.",
+        ),
+    ],
+)
+def test_a_reason_that_would_not_read_back_is_refused_next_to_it(
+    operator, samples_dir, reason, message
+):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    assert 'maxlength="2000"' in text(shown)
+    before = state(samples_dir)
+    response = apply_preview(operator, UNIFIED, "skip", shown, reason=reason)
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_reason") == [message]
+    assert state(samples_dir) == before
+
+
 def test_apply_without_a_reason_with_htmx_swaps_only_the_apply_form(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     fields = form_fields(text(shown))
