@@ -54,6 +54,7 @@ from checkpoints_admin.checkpoints.diff import Delta
 from checkpoints_admin.checkpoints.kinds import Finding
 from checkpoints_admin.checkpoints.store import (
     StagedWrite,
+    check_version,
     decode_document,
     encode_document,
     first_wide_integer,
@@ -644,6 +645,7 @@ def keep_version(name: str, raw: bytes, version: str) -> None:
     """Store ``raw`` (checkpoint ``name`` at ``version``) as a snapshot unless it is stored:
     a version a person was shown, so that :func:`changes_since` can later say what changed
     since (``prune_snapshots`` removes those no entry came to refer to)."""
+    check_version(version, "version")
     if Snapshot.objects.filter(pk=version).exists():
         return
     # Content-addressed: a row another process stored meanwhile is the same one.
@@ -652,6 +654,7 @@ def keep_version(name: str, raw: bytes, version: str) -> None:
 
 def changes_since(name: str, version: str, *, store: CheckpointStore | None = None) -> Delta | None:
     """What changed on disk since ``version`` (kept as a snapshot), or None when unknown."""
+    check_version(version, "version")
     store = store or get_store()
     snapshot = Snapshot.objects.filter(pk=version).first()
     if snapshot is None:
@@ -686,6 +689,8 @@ def conflict(
     (None: deleted), saying what changed since when that version was kept."""
     if actual is None:
         what = "it has been deleted"
+    elif len(expected) != len(actual):
+        what = f"now version {actual[:12]}"  # (a prefix a command was given: nothing kept)
     else:
         delta = changes_since(name, expected, store=store)
         what = f"now: {delta.summary()}" if delta is not None else f"now version {actual[:12]}"
@@ -1122,6 +1127,8 @@ def apply(
     problem = reason_problem(reason)
     if problem is not None:
         raise ReasonRequired(f"{problem} Nothing was changed.", name=name)
+    if expected_version is not None:
+        check_version(expected_version)
     if actor.source not in SOURCES:
         raise _refuse(f"Unknown source {actor.source!r} (expected web, cli or api).", name)
     if not actor.name:

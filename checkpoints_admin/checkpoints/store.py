@@ -66,6 +66,7 @@ __all__ = [
     "CheckpointStore",
     "StagedWrite",
     "StoreStats",
+    "check_version",
     "decode_document",
     "encode_document",
     "first_wide_integer",
@@ -133,6 +134,29 @@ _CacheEntry = tuple["tuple[int, int, int] | None", "CheckpointInfo | str", tuple
 def version_of(raw: bytes) -> str:
     """The version of a checkpoint: sha256 hex of its bytes."""
     return hashlib.sha256(raw).hexdigest()
+
+
+_VERSION_RE: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def check_version(value: object, argument: str = "expected_version") -> str:
+    """Return ``value`` if it is a version (64 lowercase hex digits, the sha256 of a file's
+    bytes); TypeError when it is no string, ValueError when it is another string: a
+    malformed argument must not read as a version the file moved away from."""
+    what = (
+        "a checkpoint version: 64 lowercase hex digits, the sha256 of the file's bytes "
+        "(Checkpoint.version, or what write() returned)"
+    )
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be {what}, not {type(value).__name__} {value!r:.80}")
+    if _VERSION_RE.fullmatch(value) is None:
+        raise ValueError(f"{argument} must be {what}, not {value!r:.80}")
+    return value
+
+
+def _check_expected(expected: str | None | _Missing) -> None:
+    if expected is not MISSING and expected is not None:
+        check_version(expected)
 
 
 def utc_now_iso() -> str:
@@ -1039,6 +1063,7 @@ class CheckpointStore:
         an existing checkpoint with CheckpointExists.
         """
         self.validate_name(name)
+        _check_expected(expected_version)
         raw = encode_document(data)
         return self._commit(name, raw, expected_version, create)
 
@@ -1052,6 +1077,7 @@ class CheckpointStore:
     ) -> str:
         """Like :meth:`write` for bytes already encoded (they must parse as a JSON object)."""
         self.validate_name(name)
+        _check_expected(expected_version)
         decode_document(raw, name=name)
         return self._commit(name, bytes(raw), expected_version, create)
 
@@ -1154,6 +1180,7 @@ class CheckpointStore:
         name = staged.name
         path = str(self.path_for(name))
         try:
+            _check_expected(expected_version)
             staged.sync()
             with self._hold(name, self.lock_timeout):
                 st = self._check_version(name, path, expected_version, create)
@@ -1241,6 +1268,7 @@ class CheckpointStore:
 
     def delete(self, name: str, *, expected_version: str | None | _Missing = MISSING) -> None:
         """Remove checkpoint ``name`` under its lock (the ``.lock`` file is kept)."""
+        _check_expected(expected_version)
         path = str(self.path_for(name))
         with self._hold(name, self.lock_timeout):
             try:

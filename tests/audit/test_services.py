@@ -462,6 +462,31 @@ def test_a_change_keeping_an_integer_beyond_64_bits_is_refused(
     assert json.loads(path.read_bytes()) == replaced
 
 
+@pytest.mark.parametrize(("version", "error"), [("zz", ValueError), (7, TypeError)])
+def test_a_version_that_is_no_version_is_refused_as_an_argument(
+    samples_dir: Path, version, error
+) -> None:
+    before = files(samples_dir)
+    rule = (
+        "must be a checkpoint version: 64 lowercase hex digits, the sha256 of the file's bytes "
+        "(Checkpoint.version, or what write() returned), not "
+    )
+    with pytest.raises(error) as excinfo:
+        do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, expected_version=version)
+    assert str(excinfo.value).startswith(f"expected_version {rule}")
+    for call in (
+        lambda: services.changes_since(UNIFIED, version),
+        lambda: services.keep_version(
+            UNIFIED, (samples_dir / f"{UNIFIED}.json").read_bytes(), version
+        ),
+    ):
+        with pytest.raises(error) as excinfo:
+            call()
+        assert str(excinfo.value).startswith(f"version {rule}")
+    assert files(samples_dir) == before
+    assert_nothing_recorded()
+
+
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
     before = files(samples_dir)

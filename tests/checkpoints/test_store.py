@@ -330,6 +330,41 @@ def test_expected_version_of_a_deleted_file_conflicts(store, checkpoints_dir):
     assert not (checkpoints_dir / "gone.json").exists()
 
 
+VERSION_RULE = (
+    "expected_version must be a checkpoint version: 64 lowercase hex digits, the sha256 of "
+    "the file's bytes (Checkpoint.version, or what write() returned), not "
+)
+
+
+@pytest.mark.parametrize(
+    ("version", "error", "shown"),
+    [
+        ("zz", ValueError, "'zz'"),
+        ("A" * 64, ValueError, repr("A" * 64)),
+        ("a" * 12, ValueError, repr("a" * 12)),
+        (5, TypeError, "int 5"),
+        (b"a" * 64, TypeError, "bytes " + repr(b"a" * 64)),
+    ],
+)
+def test_an_expected_version_that_is_no_version_is_refused_as_an_argument(
+    store, checkpoints_dir, version, error, shown
+):
+    """It read as a version the file had moved away from: 'was deleted since version zz'."""
+    store.write("job", {"n": 1})
+    before = files_in(checkpoints_dir), (checkpoints_dir / "job.json").read_bytes()
+    for attempt in (
+        lambda: store.write("job", {"n": 2}, expected_version=version),
+        lambda: store.write("new", {"n": 2}, expected_version=version),
+        lambda: store.write_raw("job", b'{"n": 2}', expected_version=version),
+        lambda: store.install(store.stage("job", {"n": 2}), expected_version=version),
+        lambda: store.delete("job", expected_version=version),
+    ):
+        with pytest.raises(error) as excinfo:
+            attempt()
+        assert str(excinfo.value) == VERSION_RULE + shown
+    assert (files_in(checkpoints_dir), (checkpoints_dir / "job.json").read_bytes()) == before
+
+
 def test_create_refuses_existing(store, checkpoints_dir):
     store.write("job", {"a": 1}, create=True)
     before = (checkpoints_dir / "job.json").read_bytes()
