@@ -1418,6 +1418,17 @@ class CheckpointStore:
                 found.append(name)
         return sorted(found)
 
+    def same_but_case(self, name: str) -> str | None:
+        """The one existing checkpoint whose name differs from ``name`` only in letter case
+        (what a person probably meant when ``name`` does not exist), or None: none, or
+        several. Only a hint: nothing is ever done to it in ``name``'s stead."""
+        folded = name.casefold()
+        try:
+            found = [other for other in self.names() if other.casefold() == folded]
+        except (OSError, CheckpointError):
+            return None
+        return found[0] if len(found) == 1 and found[0] != name else None
+
     def _list(self) -> builtins.list[CheckpointInfo]:
         # The hot path (an unchanged file) is one lstat, one tuple and one dict lookup.
         cache = self._cache

@@ -462,12 +462,19 @@ def not_found(missing: list[str]) -> CheckpointNotFound:
     from checkpoints_admin.conf import get_store
 
     message = f"No checkpoint named {', '.join(repr(name) for name in missing)}."
+    store = get_store()
     try:
-        names = get_store().names()
+        names = store.names()
     except CheckpointError:
         names = []
-    near = [difflib.get_close_matches(name, names, n=1, cutoff=0.8) for name in missing]
-    meant = [match[0] for match in near if match]
+    meant = []
+    for name in missing:
+        # A name typed in the wrong case first: difflib compares letters case-sensitively.
+        match = store.same_but_case(name) if names else None
+        if match is None:
+            match = next(iter(difflib.get_close_matches(name, names, n=1, cutoff=0.8)), None)
+        if match is not None:
+            meant.append(match)
     if meant:
         message += f" Did you mean {' or '.join(repr(name) for name in meant)}?"
     return CheckpointNotFound(message, name=missing[0])

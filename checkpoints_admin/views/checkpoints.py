@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -38,7 +38,7 @@ from checkpoints_admin.permissions import (
 )
 from checkpoints_admin.presenters import empty_directory_warning, pretty_document
 from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
-from checkpoints_admin.views.errors import error_page, name_refused
+from checkpoints_admin.views.errors import error_page, name_refused, no_checkpoint
 
 REFRESH_SECONDS = 5
 RAW_CSP = {"default-src": [CSP.NONE], "sandbox": True}
@@ -155,7 +155,7 @@ def _load(request: HtmxHttpRequest, name: str) -> queries.Loaded | HttpResponse:
             return HttpResponseClientRefresh()
         gone = _gone_page(request, name)
         if gone is None:
-            raise Http404(f"There is no checkpoint named “{name}”.") from None
+            raise no_checkpoint(name) from None
         return gone
     except CorruptCheckpoint as exc:
         if wants_partial(request):
@@ -333,7 +333,7 @@ def checkpoint_raw(request: HtmxHttpRequest, name: str) -> HttpResponse:
     except InvalidCheckpointName as exc:
         return name_refused(request, exc)
     except CheckpointNotFound:
-        raise Http404(f"There is no checkpoint named “{name}”.") from None
+        raise no_checkpoint(name) from None
     except CheckpointTooLarge as exc:
         return error_page(request, 413, "Checkpoint too large", exc.message)
     except CheckpointError as exc:

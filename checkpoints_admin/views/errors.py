@@ -8,7 +8,7 @@ from typing import Final
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
@@ -26,6 +26,18 @@ def error_page(request: HttpRequest, status: int, title: str, message: str) -> H
         {"status": status, "title": title, "message": message},
         status=status,
     )
+
+
+def no_checkpoint(name: str) -> Http404:
+    """The 404 of a checkpoint page whose checkpoint does not exist, naming the one meant when
+    only the letter case differs (a link would act on that one: it is only named)."""
+    from checkpoints_admin.conf import get_store
+
+    message = f"There is no checkpoint named “{name}”."
+    meant = get_store().same_but_case(name)
+    if meant is not None:
+        message += f" Did you mean {meant}?"
+    return Http404(message)
 
 
 def bad_request(request: HttpRequest, message: str) -> HttpResponse:

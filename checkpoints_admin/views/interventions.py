@@ -84,7 +84,7 @@ from checkpoints_admin.views.common import (
     entry_or_404,
     wants_partial,
 )
-from checkpoints_admin.views.errors import bad_request, error_page, name_refused
+from checkpoints_admin.views.errors import bad_request, error_page, name_refused, no_checkpoint
 
 LOCK_MESSAGE: Final = (
     "The job is holding the checkpoint, try again. Nothing was changed; the job usually "
@@ -232,7 +232,7 @@ def _unavailable(request: HtmxHttpRequest, spec: Spec, current: Current) -> Http
     """The page saying why this intervention cannot be made on the file as it is."""
     name = current.name
     if not current.exists and spec.key not in ("restore", "create"):
-        raise Http404(f"There is no checkpoint named “{name}”.")
+        raise no_checkpoint(name)
     if current.data is None and spec.needs_document:
         return error_page(
             request,
@@ -525,7 +525,7 @@ def _preview(
             return _choose_page(request, spec, current, form, status=422)
         return name_refused(request, exc)
     except CheckpointNotFound:
-        raise Http404(f"There is no checkpoint named “{name}”.") from None
+        raise no_checkpoint(name) from None
     except (InterventionError, CorruptCheckpoint, InvalidDocument) as exc:
         return _refused(request, spec, name, current, form, exc)
     if apply_form is None:
@@ -1059,7 +1059,7 @@ def create(request: HtmxHttpRequest) -> HttpResponseBase:
         if isinstance(current, HttpResponse):
             return current
         if not current.exists:
-            raise Http404(f"There is no checkpoint named “{source}”.")
+            raise no_checkpoint(source)
         if current.raw is not None and len(current.raw) > RAW_EDIT_LIMIT:
             return error_page(
                 request, 413, "Too large to copy", f"{source}.json is larger than the editor."

@@ -497,6 +497,26 @@ def test_a_mistyped_name_is_answered_with_the_one_meant(samples_dir) -> None:
     assert str(excinfo.value) == "No checkpoint named 'zzz'."
 
 
+def test_a_name_in_the_wrong_case_is_answered_with_the_one_meant_and_not_acted_on(
+    samples_dir,
+) -> None:
+    before = files(samples_dir)
+    for args in (
+        ["checkpoint_status", "RECONCILIATION_CHECKPOINT"],
+        ["skip_dates", "RECONCILIATION_CHECKPOINT", "2025-03-06", "--reason", REASON, "--yes"],
+        ["reset_checkpoints", "My-Process", "--reason", REASON, "--yes"],
+    ):
+        with pytest.raises(CommandError) as excinfo:
+            call_command(*args, stdout=StringIO(), stderr=StringIO())
+        meant = "my-process" if "My-Process" in args else UNIFIED
+        assert (excinfo.value.returncode, str(excinfo.value)) == (
+            1,
+            f"No checkpoint named {args[1]!r}. Did you mean {meant!r}?",
+        ), args
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
 def test_items_given_as_dates_are_answered_with_items(samples_dir) -> None:
     with pytest.raises(CommandError) as excinfo:
         call_command(

@@ -297,6 +297,26 @@ def test_a_missing_checkpoint_is_a_404_page(viewer, samples_dir):
     assert viewer.get("/checkpoints/nope/raw").status_code == 404
 
 
+def test_a_name_in_the_wrong_case_is_answered_with_the_one_meant(signed_in, samples_dir):
+    operator = signed_in("operator")
+    for typed, url in (
+        ("RECONCILIATION_CHECKPOINT", "/checkpoints/RECONCILIATION_CHECKPOINT/"),
+        ("RECONCILIATION_CHECKPOINT", "/checkpoints/RECONCILIATION_CHECKPOINT/raw"),
+        ("Reconciliation_Checkpoint", "/checkpoints/Reconciliation_Checkpoint/skip/"),
+    ):
+        response = operator.get(url)
+        assert response.status_code == 404, url
+        assert (
+            f"There is no checkpoint named “{typed}”. Did you mean reconciliation_checkpoint?"
+        ) in response.content.decode(), url
+    # Two that differ only in case: no guess between them.
+    write_json(samples_dir, "Job", {"id": "a"})
+    write_json(samples_dir, "JOB", {"id": "b"})
+    html = operator.get("/checkpoints/job/").content.decode()
+    assert "There is no checkpoint named “job”." in html
+    assert "Did you mean" not in html
+
+
 def test_a_name_the_protocol_refuses_is_a_400_page(viewer, samples_dir):
     (samples_dir / "x.lock.json").write_text("{}")
     response = viewer.get("/checkpoints/x.lock/")
