@@ -84,8 +84,16 @@ def error_for(exc: CheckpointError) -> CommandError:
         return refused(str(not_found([exc.name])))
     message = str(exc)
     if exc.name and not mentions(message, exc.name):
-        message = f"{exc.name}: {message}"
+        message = prefixed(exc.name, message)
     return refused(message)
+
+
+def prefixed(prefix: str, message: str) -> str:
+    """``prefix: message``, the message going on in lower case as after any prefix
+    ("my-process: there is no audit entry #9."); a word in capitals (JSON) stays."""
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[:1].lower() + message[1:]
+    return f"{prefix}: {message}"
 
 
 def mentions(message: str, name: str) -> bool:
@@ -99,8 +107,9 @@ def describe_corrupt(exc: CorruptCheckpoint) -> str:
     parts = [exc.name] if exc.name and not mentions(message, exc.name) else []
     if exc.line is not None and f"line {exc.line}" not in message:
         parts.append(f"line {exc.line}, column {exc.column}" if exc.column else f"line {exc.line}")
-    parts.append(message)
-    return ": ".join(parts)
+    if not parts:
+        return message
+    return prefixed(": ".join(parts), message)
 
 
 class _OneLineParser(CommandParser):
@@ -240,7 +249,7 @@ class WriteCommand(CheckpointsCommand):
             raise usage_error("--reason must say why the change is made (it is recorded).")
         problem = services.reason_problem(reason)
         if problem is not None:
-            raise usage_error(f"--reason: {problem}")
+            raise usage_error(prefixed("--reason", problem))
         expected = parse_version(options["expect_version"])
         jobs = self.plan(options)
         if not jobs:
@@ -318,7 +327,7 @@ class WriteCommand(CheckpointsCommand):
                         if len(todo) == 1:
                             raise
                         failures.append(error_for(exc).args[0])
-                        self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
+                        self.stderr.write(prefixed(f"{preview.name}: not changed", failures[-1]))
                         break
                     preview = self.preview_again(preview, exc, store)
                     continue
@@ -326,7 +335,7 @@ class WriteCommand(CheckpointsCommand):
                     if len(todo) == 1:
                         raise
                     failures.append(error_for(exc).args[0])
-                    self.stderr.write(f"{preview.name}: not changed: {failures[-1]}")
+                    self.stderr.write(prefixed(f"{preview.name}: not changed", failures[-1]))
                     break
                 self.show_applied(applied)
                 break
@@ -393,7 +402,7 @@ class WriteCommand(CheckpointsCommand):
             style = self.style.ERROR if finding.severity == "error" else self.style.WARNING
             self.say(f"  {describe_finding(finding, with_severity=True)}", style=style)
         for note in preview.notes:
-            self.say(f"  note: {note}", style=self.style.WARNING)
+            self.say(prefixed("  note", note), style=self.style.WARNING)
 
     def show_applied(self, applied: Applied) -> None:
         """Print what was applied and the audit entry recording it."""

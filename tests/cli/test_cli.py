@@ -90,7 +90,7 @@ def test_expected_versions_are_hex_of_at_least_8_digits() -> None:
 def test_library_errors_map_to_one_line_and_an_exit_code() -> None:
     assert error_for(InvalidCheckpointName("Bad name '../x'.", name="../x")).returncode == 2
     conflict = error_for(VersionConflict("Changed.", name="a", expected="1", actual="2"))
-    assert (conflict.returncode, str(conflict)) == (1, "a: Changed.")
+    assert (conflict.returncode, str(conflict)) == (1, "a: changed.")
     locked = error_for(CheckpointLockTimeout("Timed out.", name="daily"))
     assert locked.returncode == 1
     assert str(locked) == (
@@ -98,7 +98,7 @@ def test_library_errors_map_to_one_line_and_an_exit_code() -> None:
         "try again in a moment."
     )
     corrupt = error_for(CorruptCheckpoint("Expecting value", name="x", line=3, column=5))
-    assert str(corrupt) == "x: line 3, column 5: Expecting value"
+    assert str(corrupt) == "x: line 3, column 5: expecting value"
     said = error_for(CorruptCheckpoint("'x' is not JSON at line 3, column 5", name="x", line=3))
     assert str(said) == "'x' is not JSON at line 3, column 5"
     named = error_for(InterventionError("2025-03-01 is not pending", name="daily"))

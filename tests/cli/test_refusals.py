@@ -41,35 +41,35 @@ CASES = [
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "ok \x1b[31mRED\x1b[0m"],
         2,
-        "--reason: The reason contains a control character (U+001B, character 4)",
+        "--reason: the reason contains a control character (U+001B, character 4)",
         id="escape-in-reason",
     ),
     pytest.param(
         # (bytes that are not UTF-8 in an argument, as Python's command line decodes them)
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "INC-4211 \udcff\udcfe"],
         2,
-        "--reason: The reason is not valid UTF-8 text (character 10 is a byte that is not "
+        "--reason: the reason is not valid UTF-8 text (character 10 is a byte that is not "
         "UTF-8); write it as plain text.",
         id="reason-not-utf8",
     ),
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "\u200b\u200b"],
         2,
-        "--reason: The reason has no visible character (only blanks and invisible characters, "
+        "--reason: the reason has no visible character (only blanks and invisible characters, "
         "such as U+200B ZERO WIDTH SPACE, character 1); write why the change is made.",
         id="invisible-reason",
     ),
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "INC \u202e1234"],
         2,
-        "--reason: The reason contains a bidirectional control character (U+202E "
+        "--reason: the reason contains a bidirectional control character (U+202E "
         "RIGHT-TO-LEFT OVERRIDE, character 5)",
         id="bidi-in-reason",
     ),
     pytest.param(
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "x" * 2001],
         2,
-        "--reason: The reason is 2,001 characters long; the audit log takes at most 2,000.",
+        "--reason: the reason is 2,001 characters long; the audit log takes at most 2,000.",
         id="reason-too-long",
     ),
     pytest.param(["skip_dates", UNIFIED, "2025-03-01"], 1, "2025-03-01", id="date-not-pending"),
@@ -343,7 +343,7 @@ def test_restore_refuses_an_entry_whose_snapshot_cannot_be_read(samples_dir, ski
     before = files(samples_dir)
     error = refusal_of("restore_checkpoint", UNIFIED, "--entry", str(skipped.seq))
     assert error.returncode == 1
-    assert "The before snapshot of entry #1 cannot be read" in str(error)
+    assert f"{UNIFIED}: the before snapshot of entry #1 cannot be read" in str(error)
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 1
 
@@ -513,6 +513,28 @@ def test_a_name_in_the_wrong_case_is_answered_with_the_one_meant_and_not_acted_o
             1,
             f"No checkpoint named {args[1]!r}. Did you mean {meant!r}?",
         ), args
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
+def test_messages_after_the_checkpoint_name_go_on_in_lower_case(samples_dir) -> None:
+    """They read "NAME: There is no audit entry #999." next to "NAME: /x: there is no field"."""
+    before = files(samples_dir)
+    for args, message in (
+        (
+            ["restore_checkpoint", "my-process", "--entry", "999"],
+            "my-process: there is no audit entry #999.",
+        ),
+        (
+            ["edit_checkpoint", "my-process", "--set", "/progres=3"],
+            "my-process: /progres: there is no field 'progres' at the top (did you mean "
+            "/progress?); it would be added as a new field: pass --add to add it; nothing was "
+            "changed.",
+        ),
+    ):
+        with pytest.raises(CommandError) as excinfo:
+            call_command(*args, "--reason", REASON, "--yes", stdout=StringIO())
+        assert (excinfo.value.returncode, str(excinfo.value)) == (1, message)
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 0
 

@@ -204,7 +204,7 @@ def test_a_lock_held_by_a_job_refuses_with_try_again(cli) -> None:
     # Resetting all: the two free checkpoints are reset, the held one is left as it was.
     assert reset.returncode == 1, reset_err
     assert reset_err.splitlines() == [
-        f"{UNIFIED}: not changed: Checkpoint '{UNIFIED}' is locked: a job is holding it. "
+        f"{UNIFIED}: not changed: checkpoint '{UNIFIED}' is locked: a job is holding it. "
         "Nothing was changed; try again in a moment.",
         "CommandError: 1 checkpoint not changed, 2 changed (see the lines above).",
     ]
@@ -319,6 +319,6 @@ def test_a_restore_says_what_else_it_undoes(cli) -> None:
     shown = cli.run("restore_checkpoint", UNIFIED, "--entry", "1", *REASON, "--dry-run")
     assert shown.returncode == 0, shown.stderr
     assert (
-        "note: The file changed since entry #1: a restore puts back the whole document, so it "
+        "note: the file changed since entry #1: a restore puts back the whole document, so it "
         "also undoes the later changes (#2) and anything the job saved since."
     ) in shown.stdout

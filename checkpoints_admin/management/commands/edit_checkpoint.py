@@ -20,6 +20,7 @@ from checkpoints_admin.conf import get_settings
 from checkpoints_admin.management.cli import (
     WriteCommand,
     describe_corrupt,
+    prefixed,
     refused,
     usage_error,
 )
@@ -99,7 +100,9 @@ class Command(WriteCommand):
         except UnknownField as exc:
             # The library says the field would be new; the option that allows it is ours.
             raise refused(
-                f"{exc.name}: {exc.message}: pass --add to add it; nothing was changed."
+                prefixed(
+                    f"{exc.name}", f"{exc.message}: pass --add to add it; nothing was changed."
+                )
             ) from None
 
     def plan(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -135,7 +138,7 @@ def read_document(path: str) -> dict[str, Any]:
             with Path(path).open("rb") as file:
                 raw = file.read(limit + 1)
     except OSError as exc:
-        raise usage_error(f"--from-file {path}: {exc.strerror or exc}.") from None
+        raise usage_error(prefixed(f"--from-file {path}", f"{exc.strerror or exc}.")) from None
     if len(raw) > limit:
         raise usage_error(
             f"--from-file {path}: larger than {size_text(limit)}, the largest checkpoint "
@@ -144,6 +147,6 @@ def read_document(path: str) -> dict[str, Any]:
     try:
         return decode_written_document(raw)
     except CorruptCheckpoint as exc:
-        raise usage_error(f"--from-file {path}: {describe_corrupt(exc)}") from None
+        raise usage_error(prefixed(f"--from-file {path}", describe_corrupt(exc))) from None
     except InvalidDocument as exc:
-        raise usage_error(f"--from-file {path}: {exc.message}") from None
+        raise usage_error(prefixed(f"--from-file {path}", exc.message)) from None

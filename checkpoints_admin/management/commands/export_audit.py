@@ -15,7 +15,7 @@ from django.core.management.base import CommandParser
 
 from checkpoints_admin import audit
 from checkpoints_admin.conf import get_store
-from checkpoints_admin.management.cli import CheckpointsCommand, usage_error
+from checkpoints_admin.management.cli import CheckpointsCommand, prefixed, usage_error
 
 
 def since_value(value: str) -> datetime | None:
@@ -90,7 +90,7 @@ def write_atomically(target: Path, write: Any) -> int:
     try:
         handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise usage_error(f"--output {target}: {exc.strerror or exc}.") from None
+        raise usage_error(prefixed(f"--output {target}", f"{exc.strerror or exc}.")) from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             count = write(stream)
