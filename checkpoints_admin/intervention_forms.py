@@ -30,7 +30,11 @@ from checkpoints_admin.checkpoints.kinds import (
     json_pointer,
     parse_time,
 )
-from checkpoints_admin.checkpoints.store import decode_written_document
+from checkpoints_admin.checkpoints.store import (
+    decode_written_document,
+    first_duplicate_key,
+    first_wide_integer,
+)
 from checkpoints_admin.forms import NAME_RE
 
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
@@ -449,11 +453,29 @@ def parse_value(field: EditableField, text: str) -> Any:
 
 
 def parse_json_value(text: str) -> Any:
-    """Any JSON value, with the line and column of a syntax error."""
+    """Any JSON value, with the line and column of a syntax error; refused, as in the raw
+    editor, when it gives a key twice in one object or an integer beyond 64 bits (JSON
+    parsers keep the last value, and the nearest float, silently)."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValidationError(f"Not JSON: {_json_error(exc)}") from None
+    raw = text.encode("utf-8", errors="surrogatepass")
+    duplicate = first_duplicate_key(raw)
+    if duplicate is not None:
+        raise ValidationError(
+            f"The value gives the key {duplicate!r} twice in one object; only the last would "
+            "be kept. Keep one."
+        )
+    wide = first_wide_integer(raw)
+    if wide is not None:
+        pointer, literal = wide
+        where = f" at {pointer}" if pointer else ""
+        raise ValidationError(
+            f"The value has the integer {_cut(literal)}{where}, which does not fit in 64 "
+            "bits (it would be kept only approximately); write it as a string."
+        )
+    return value
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> str:

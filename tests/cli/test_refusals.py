@@ -141,6 +141,19 @@ CASES = [
         id="set-too-deep",
     ),
     pytest.param(
+        ["edit_checkpoint", UNIFIED, "--add", "--set", '/x={"a":1,"a":2}'],
+        2,
+        "--set /x: the value gives the key 'a' twice in one object; only the last would be "
+        "kept. Keep one.",
+        id="set-duplicate-key",
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", '/stats={"n":{"b":[{"c":1,"c":1}]}}'],
+        2,
+        "--set /stats: the value gives the key 'c' twice",
+        id="set-nested-duplicate-key",
+    ),
+    pytest.param(
         ["reset_checkpoints", "--all", UNIFIED, "my-process"],
         2,
         "not both",

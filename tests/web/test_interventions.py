@@ -742,6 +742,33 @@ def test_a_wrong_type_is_refused_next_to_the_field(
     assert state(samples_dir) == before
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            '{"a": 1, "a": 2}',
+            "The value gives the key 'a' twice in one object; only the last would be kept. "
+            "Keep one.",
+        ),
+        (
+            '{"rows": 99999999999999999999999}',
+            "The value has the integer 99999999999999999999999 at /rows, which does not fit in "
+            "64 bits (it would be kept only approximately); write it as a string.",
+        ),
+    ],
+)
+def test_a_json_value_the_parser_would_change_silently_is_refused(
+    operator, samples_dir, value, message
+):
+    """A key given twice kept its last value, as in the raw editor before it refused them."""
+    write_json(samples_dir, "job", {"id": "job-1", "options": None})  # (null: any JSON)
+    before = state(samples_dir)
+    response = preview(operator, "job", "edit", {"pointer": "/options", "value": value})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_value") == [message]
+    assert state(samples_dir) == before
+
+
 def test_an_unknown_field_is_refused(operator, samples_dir):
     before = state(samples_dir)
     response = preview(operator, UNIFIED, "edit", {"pointer": "/nope", "value": "1"})
