@@ -39,7 +39,7 @@ from checkpoints_admin.checkpoints.kinds import (
     findings_as_of,
     validate,
 )
-from checkpoints_admin.checkpoints.store import decode_document, version_of
+from checkpoints_admin.checkpoints.store import decode_document, literal_findings, version_of
 from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
 
 PAGE_SIZE: Final = 50
@@ -438,7 +438,8 @@ class Loaded:
 
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(validate(self.checkpoint.data, kind=self.kind))
+        findings = validate(self.checkpoint.data, kind=self.kind)
+        return tuple(literal_findings(findings, self.checkpoint.raw))
 
     @property
     def name(self) -> str:

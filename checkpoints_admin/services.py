@@ -58,7 +58,9 @@ from checkpoints_admin.checkpoints.store import (
     decode_document,
     encode_document,
     first_wide_integer,
+    literal_findings,
     version_of,
+    wide_integers,
 )
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
@@ -459,11 +461,16 @@ def preview(
     # order; the lists do not change meanwhile, so each list is checked once.
     with kinds.shared_list_checks():
         after, after_raw, restores = _result(action, params, before, document, name)
+        if before_raw is not None and after_raw is not None:
+            _refuse_unseen_wide_change(name, action, before, before_raw, after, after_raw)
         delta = diffs.diff(before, after)
         patch = diffs.json_patch(before, after, delta=delta)
         findings = (
-            kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds)
-            if after is not None
+            literal_findings(
+                kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds),
+                after_raw,
+            )
+            if after is not None and after_raw is not None
             else []
         )
     summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
@@ -501,6 +508,50 @@ def _refuse_wide_integer(name: str, action: str, raw: bytes) -> None:
         "written as a string first (edit_checkpoint --from-file, or the job).",
         name,
     )
+
+
+_ABSENT: Final = object()
+
+
+def _at(document: Any, path: list[str | int]) -> Any:
+    for token in path:
+        in_object = isinstance(document, dict) and isinstance(token, str) and token in document
+        in_list = isinstance(document, list) and isinstance(token, int) and token < len(document)
+        if not (in_object or in_list):
+            return _ABSENT
+        document = document[token]
+    return document
+
+
+def _refuse_unseen_wide_change(
+    name: str,
+    action: str,
+    before: dict[str, Any] | None,
+    before_raw: bytes,
+    after: dict[str, Any] | None,
+    after_raw: bytes,
+) -> None:
+    """A whole document written over a file with an integer beyond 64 bits: where the new
+    document has the float that integer was read as (1e+23, what the editor used to show),
+    the diff shows no change while the file's integer would change; refuse it."""
+    wide = wide_integers(before_raw)
+    if not wide:
+        return
+    kept = {tuple(path): literal for path, literal in wide_integers(after_raw)}
+    for path, literal in wide:
+        if kept.get(tuple(path)) == literal:
+            continue  # written back as it is (a restore of bytes that have it)
+        new = _at(after, path)
+        if new is _ABSENT or new != _at(before, path):
+            continue  # removed or changed: the diff shows that
+        pointer = "/" + "/".join(str(t).replace("~", "~0").replace("/", "~1") for t in path)
+        shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+        raise _refuse(
+            f"{name} has the integer {shown} at {pointer}, which does not fit in 64 bits: "
+            f"this {action} would write it as {float(literal)!r}, a change the diff cannot "
+            f'show. Nothing was changed; give it as a string ("{shown}") or another value.',
+            name,
+        )
 
 
 def _restore_notes(name: str, seq: int, current: str | None) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ Only this module opens, locks, replaces or deletes checkpoint files. The protoco
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import errno
 import hashlib
 import json
@@ -70,6 +71,8 @@ __all__ = [
     "decode_document",
     "encode_document",
     "first_wide_integer",
+    "literal_findings",
+    "wide_integers",
     "utc_now_iso",
     "version_of",
 ]
@@ -382,30 +385,56 @@ def _wide_int(text: str) -> Any:
     return 0
 
 
+def wide_integers(raw: bytes) -> builtins.list[tuple[builtins.list[str | int], str]]:
+    """(path, literal) of every integer of the JSON ``raw`` that does not fit in 64 bits, in
+    document order. orjson reads such an integer as the nearest float, silently."""
+    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
+        return []
+    try:
+        data = json.loads(raw, parse_int=_wide_int)
+    except ValueError:
+        return []  # (already parsed by orjson; a difference in the two parsers' edges)
+    found: builtins.list[tuple[builtins.list[str | int], str]] = []
+    stack: builtins.list[tuple[Any, builtins.list[str | int]]] = [(data, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Wide):
+            found.append((path, str.__str__(node)))
+        elif isinstance(node, dict | builtins.list):
+            items: Any = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend(reversed([(value, [*path, key]) for key, value in items]))
+    return found
+
+
 def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
     """(pointer, literal) of the first integer of the JSON ``raw`` that does not fit in 64 bits,
     or None. orjson reads such an integer as the nearest float, silently: a person typing
     99999999999999999999999 would write 1e+23."""
-    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
+    found = wide_integers(raw)
+    if not found:
         return None
-    try:
-        data = json.loads(raw, parse_int=_wide_int)
-    except ValueError:
-        return None  # (already parsed by orjson; a difference in the two parsers' edges)
+    path, literal = found[0]
+    return _pointer(path), literal
 
-    def find(node: Any, path: builtins.list[str | int]) -> tuple[str, str] | None:
-        if isinstance(node, _Wide):
-            return _pointer(path), str.__str__(node)
-        if not isinstance(node, dict | builtins.list):
-            return None
-        items: Any = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, value in items:
-            found = find(value, [*path, key])
-            if found is not None:
-                return found
-        return None
 
-    return find(data, [])
+def literal_findings(findings: builtins.list[Finding], raw: bytes) -> builtins.list[Finding]:
+    """``findings`` of the document read from ``raw``, a message about an integer beyond 64 bits
+    quoting it as the file has it (99999999999999999999999), not as the float it was read as
+    (1e+23)."""
+    if not findings:
+        return findings
+    wide = {_pointer(path): literal for path, literal in wide_integers(raw)}
+    if not wide:
+        return findings
+    shown = []
+    for finding in findings:
+        literal = wide.get(finding.pointer)
+        if literal is not None:
+            short = literal if len(literal) <= 40 else f"{literal[:39]}…"
+            message = finding.message.replace(repr(float(literal)), short)
+            finding = dataclasses.replace(finding, message=message)
+        shown.append(finding)
+    return shown
 
 
 class _Duplicate(Exception):
@@ -1630,7 +1659,9 @@ def _os_error(exc: OSError) -> str:
     return f"cannot read the file: {exc.strerror or exc}"
 
 
-def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Finding, ...]]:
+def _checks(
+    name: str, kind: str, data: Any, raw: bytes
+) -> tuple[Summary | None, tuple[Finding, ...]]:
     """Summary and time-independent findings of a parsed document (never raises).
 
     One ``examine`` call, so each date list is taken apart once for both.
@@ -1640,7 +1671,7 @@ def _checks(name: str, kind: str, data: Any) -> tuple[Summary | None, tuple[Find
 
     try:
         summary, findings = examine(data, kind=kind)
-        return summary, tuple(findings)
+        return summary, tuple(literal_findings(findings, raw))
     except Exception as exc:  # a checker bug must not break the listing
         logger.exception("could not check checkpoint %s", name)
         return None, (Finding("error", "", f"this checkpoint could not be checked: {exc}"),)
@@ -1673,7 +1704,7 @@ def _derive(
     kind = _detect_kind(data)
     if len(raw) <= _LAZY_MAX_BYTES:
         return _LazyInfo.deferred(name, size, mtime, version, kind, raw)
-    summary, findings = _checks(name, kind, data)
+    summary, findings = _checks(name, kind, data, raw)
     return CheckpointInfo(
         name=name,
         size=size,
@@ -1740,7 +1771,7 @@ class _LazyInfo(CheckpointInfo):
         if raw is None:
             return
         kind = self.kind or "unknown"
-        summary, findings = _checks(self.name, kind, orjson.loads(raw))
+        summary, findings = _checks(self.name, kind, orjson.loads(raw), raw)
         _SUMMARY_SLOT.__set__(self, summary)
         _FINDINGS_SLOT.__set__(self, findings)
         object.__setattr__(self, "_source", None)

@@ -487,6 +487,33 @@ def test_a_version_that_is_no_version_is_refused_as_an_argument(
     assert_nothing_recorded()
 
 
+def test_a_whole_document_that_would_change_an_integer_beyond_64_bits_unseen_is_refused(
+    samples_dir: Path,
+) -> None:
+    """The float the integer is read as (1e+23), given back in a whole document, made no
+    difference in the diff but rewrote the file's integer."""
+    path = samples_dir / f"{MANAGED}.json"
+    raw = path.read_bytes().replace(
+        b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+    )
+    path.write_bytes(raw)
+    document = json.loads(raw)  # (rows: the integer, read back by Python as it is)
+    unchanged = {**document, "rows": float(document["rows"]), "note": "checked"}
+    with pytest.raises(InterventionError) as excinfo:
+        do(MANAGED, "edit", {"document": unchanged})
+    assert str(excinfo.value) == (
+        "my-process has the integer 99999999999999999999999 at /rows, which does not fit in 64 "
+        "bits: this edit would write it as 1e+23, a change the diff cannot show. Nothing was "
+        'changed; give it as a string ("99999999999999999999999") or another value.'
+    )
+    assert path.read_bytes() == raw
+    assert_nothing_recorded()
+    # A reset and a restore of the bytes that have it keep the integer as written.
+    reset = do(MANAGED, "reset", {})
+    do(MANAGED, "restore", {"entry": reset.entry.seq, "side": "before"})
+    assert path.read_bytes() == raw
+
+
 @pytest.mark.parametrize("reason", ["", "   \n\t", None])
 def test_a_blank_reason_is_refused(samples_dir: Path, reason) -> None:
     before = files(samples_dir)

@@ -385,6 +385,25 @@ def test_validate_warns_of_a_key_given_twice(samples_dir) -> None:
     }
 
 
+def test_validate_quotes_an_integer_beyond_64_bits_as_the_file_has_it(samples_dir) -> None:
+    """It said "totalRecords must be a whole number, not 1e+23", the float it is read as."""
+    path = samples_dir / f"{UNIFIED}.json"
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"totalRecords": 8564', b'"totalRecords": 99999999999999999999999'
+        )
+    )
+    stdout = StringIO()
+    with pytest.raises(CommandError):
+        call_command("validate_checkpoints", UNIFIED, "--json", stdout=stdout)
+    (result,) = json.loads(stdout.getvalue())
+    assert {
+        "severity": "error",
+        "pointer": "/stats/totalRecords",
+        "message": "totalRecords must be a whole number, not 99999999999999999999999",
+    } in result["findings"]
+
+
 def test_status_names_the_files_it_leaves_out(samples_dir) -> None:
     (samples_dir / "café.json").write_text("{}")
     (samples_dir / "folder.json").mkdir()

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from checkpoints_admin import services
+from checkpoints_admin.conf import get_store
 from tests.web.conftest import write_json
 
 HTMX = {"HX-Request": "true"}
@@ -315,6 +316,22 @@ def test_a_name_in_the_wrong_case_is_answered_with_the_one_meant(signed_in, samp
     html = operator.get("/checkpoints/job/").content.decode()
     assert "There is no checkpoint named “job”." in html
     assert "Did you mean" not in html
+
+
+def test_findings_quote_an_integer_beyond_64_bits_as_the_file_has_it(viewer, samples_dir):
+    path = samples_dir / "reconciliation_checkpoint.json"
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"totalRecords": 8564', b'"totalRecords": 99999999999999999999999'
+        )
+    )
+    page = viewer.get("/checkpoints/reconciliation_checkpoint/").content.decode()
+    assert "totalRecords must be a whole number, not 99999999999999999999999" in page
+    assert "not 1e+23" not in page
+    info = {i.name: i for i in get_store().list()}["reconciliation_checkpoint"]
+    assert [f.message for f in info.findings if f.pointer == "/stats/totalRecords"] == [
+        "totalRecords must be a whole number, not 99999999999999999999999"
+    ]
 
 
 def test_a_name_the_protocol_refuses_is_a_400_page(viewer, samples_dir):

@@ -915,6 +915,50 @@ def test_raw_editor_refuses_an_integer_beyond_64_bits(operator, samples_dir):
     assert state(samples_dir) == before
 
 
+def test_raw_editor_shows_a_job_integer_beyond_64_bits_as_the_file_has_it(operator, samples_dir):
+    """Pretty-printed from the parsed document it read 1e+23; applied unchanged, the file's
+    integer became 1e+23 with a diff showing nothing."""
+    path = samples_dir / f"{MANAGED}.json"
+    raw = path.read_bytes().replace(
+        b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+    )
+    path.write_bytes(raw)
+    before = state(samples_dir)
+    page = text(operator.get(f"/checkpoints/{MANAGED}/edit-raw/"))
+    editor = re.search(r'<textarea id="id_document"[^>]*>\n?(.*?)</textarea>', page, re.S)
+    assert html.unescape(editor.group(1)) == raw.decode()
+    assert "1e+23" not in page
+    # Applied unchanged: refused, the integer named as written.
+    loaded = version_of(raw)
+    response = preview(
+        operator, MANAGED, "edit-raw", {"document": raw.decode(), "loaded_version": loaded}
+    )
+    assert response.status_code == 422
+    assert "The document has the integer 99999999999999999999999 at /rows" in html.unescape(
+        text(response)
+    )
+    # The float it was read as, typed back: refused too, the diff could not show it.
+    as_float = raw.replace(b"99999999999999999999999", b"1e+23").decode()
+    response = preview(
+        operator, MANAGED, "edit-raw", {"document": as_float, "loaded_version": loaded}
+    )
+    assert response.status_code == 422
+    assert (
+        "my-process has the integer 99999999999999999999999 at /rows, which does not fit in 64 "
+        "bits: this edit would write it as 1e+23, a change the diff cannot show. Nothing was "
+        'changed; give it as a string ("99999999999999999999999") or another value.'
+    ) in html.unescape(text(response))
+    assert state(samples_dir) == before
+    # As a string it is a change the diff shows, and is applied.
+    as_string = raw.replace(b"99999999999999999999999", b'"99999999999999999999999"').decode()
+    shown = preview(
+        operator, MANAGED, "edit-raw", {"document": as_string, "loaded_version": loaded}
+    )
+    assert shown.status_code == 200
+    assert apply_preview(operator, MANAGED, "edit-raw", shown).status_code == 302
+    assert read(samples_dir, MANAGED)["rows"] == "99999999999999999999999"
+
+
 def test_raw_editor_says_a_nan_and_a_broken_version_next_to_the_editor(operator, samples_dir):
     before = state(samples_dir)
     nan = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x", "progress": NaN}'})

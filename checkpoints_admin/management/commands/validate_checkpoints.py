@@ -15,7 +15,7 @@ from checkpoints_admin.checkpoints import (
     CorruptCheckpoint,
 )
 from checkpoints_admin.checkpoints.kinds import Finding, count_findings, detect_kind, validate
-from checkpoints_admin.checkpoints.store import first_duplicate_key
+from checkpoints_admin.checkpoints.store import first_duplicate_key, literal_findings
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
@@ -147,7 +147,9 @@ def check(
         result.update(corrupt={"message": str(exc), "line": None, "column": None}, errors=1)
         return result
     kind = detect_kind(checkpoint.data)
-    findings = validate(checkpoint.data, kind=kind, now=now, stale_after=stale_after)
+    findings = literal_findings(
+        validate(checkpoint.data, kind=kind, now=now, stale_after=stale_after), checkpoint.raw
+    )
     duplicate = first_duplicate_key(checkpoint.raw)
     if duplicate is not None:
         findings.append(
