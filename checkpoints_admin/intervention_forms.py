@@ -743,7 +743,9 @@ class ApplyForm(forms.Form):
             )
 
     def clean_reason(self) -> str:
-        reason: str = self.cleaned_data["reason"]
+        # A browser sends the textarea's line breaks as CRLF but counts them as one character
+        # against its maxlength: recorded as the LF a person typed, the two agree.
+        reason: str = self.cleaned_data["reason"].replace("\r\n", "\n")
         problem = services.reason_problem(reason)
         if problem is not None:
             raise ValidationError(problem)

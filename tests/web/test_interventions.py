@@ -527,6 +527,16 @@ def test_a_reason_that_would_not_read_back_is_refused_next_to_it(
     assert state(samples_dir) == before
 
 
+def test_a_reason_on_several_lines_fits_the_limit_the_browser_counts(operator, samples_dir):
+    """A browser counts a line break as one character against maxlength and sends it as
+    CRLF: the reason is recorded with the LF typed, so the longest it lets through fits."""
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    reason = "\r\n".join(["INC-1234 upstream outage" + "." * 75] * 20)  # 2,018 sent, 1,999 typed
+    response = apply_preview(operator, UNIFIED, "skip", shown, reason=reason)
+    assert response.status_code == 302
+    assert AuditEntry.objects.get().reason == reason.replace("\r\n", "\n")
+
+
 def test_apply_without_a_reason_with_htmx_swaps_only_the_apply_form(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     fields = form_fields(text(shown))
