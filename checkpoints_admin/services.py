@@ -117,10 +117,11 @@ _CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: They cannot be stored or hashed as text.
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
-#: Bidirectional embeddings, overrides, isolates and marks: they make a reason display in
-#: another order than it is stored ("Trojan Source"), so the log would read differently from
-#: what it records.
-_BIDI_RE: Final = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: Bidirectional embeddings, overrides and isolates: they make a reason display in another
+#: order than it is stored ("Trojan Source"), so the log would read differently from what it
+#: records. The marks (U+200E, U+200F, U+061C) only set the direction of the characters
+#: next to them and are typed in right-to-left writing: they are text.
+_BIDI_RE: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 #: Characters that show as nothing although Unicode classes them as letters or symbols.
 _BLANK_GLYPHS: Final = frozenset("\u115f\u1160\u3164\uffa0\u2800")

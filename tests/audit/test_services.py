@@ -365,13 +365,6 @@ def test_a_reason_with_control_characters_is_refused(samples_dir: Path, reason) 
             id="isolate",
         ),
         pytest.param(
-            "INC \u200f42",
-            "The reason contains a bidirectional control character (U+200F RIGHT-TO-LEFT "
-            "MARK, character 5), which makes it display differently from what is recorded; "
-            "write it without.",
-            id="mark",
-        ),
-        pytest.param(
             "\u200b\u200b",
             "The reason has no visible character (only blanks and invisible characters, such "
             "as U+200B ZERO WIDTH SPACE, character 1); write why the change is made.",
@@ -403,7 +396,8 @@ def test_a_reason_that_reads_back_differently_or_not_at_all_is_refused(
 
 
 def test_a_reason_of_the_longest_length_in_another_script_is_recorded(samples_dir: Path) -> None:
-    reason = "  " + "تأخر المورد " * 166 + "INC-1234  "
+    # A right-to-left mark (U+200F) keeps the ticket number after the Arabic words: text.
+    reason = "  " + "تأخر المورد " * 166 + "\u200fINC-123  "
     assert len(reason.strip()) == services.REASON_MAX_LENGTH
     applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason=reason)
     assert applied.entry.reason == reason.strip()
