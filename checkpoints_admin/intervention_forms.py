@@ -29,6 +29,7 @@ from checkpoints_admin.checkpoints.kinds import (
     UNKNOWN,
     json_pointer,
     parse_time,
+    with_article,
 )
 from checkpoints_admin.checkpoints.store import (
     decode_written_document,
@@ -407,7 +408,9 @@ def parse_value(field: EditableField, text: str) -> Any:
     if kind == "json":
         return parse_json_value(text)
     if not stripped:
-        raise ValidationError(f"Enter a {field.type_label}.")
+        if kind == "boolean":
+            raise ValidationError("Choose true or false.")
+        raise ValidationError(f"Enter {with_article(field.type_label)}.")
     if kind == "integer":
         if not _INT_RE.fullmatch(stripped):
             raise ValidationError(f"Enter a whole number, not “{_cut(stripped)}”.")

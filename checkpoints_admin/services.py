@@ -51,7 +51,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.checkpoints import diff as diffs
 from checkpoints_admin.checkpoints.diff import Delta
-from checkpoints_admin.checkpoints.kinds import Finding
+from checkpoints_admin.checkpoints.kinds import Finding, with_article
 from checkpoints_admin.checkpoints.store import (
     StagedWrite,
     check_version,
@@ -313,7 +313,7 @@ def _string_list(value: Any, what: str, name: str) -> list[str]:
         raise _refuse(f"Give at least one {what}.", name)
     for item in value:
         if not isinstance(item, str):
-            raise _refuse(f"Not a {what}: {item!r}.", name)
+            raise _refuse(f"Not {with_article(what)}: {item!r}.", name)
     return list(value)
 
 

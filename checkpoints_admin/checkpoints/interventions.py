@@ -351,7 +351,9 @@ def _transfer(
 
 def _require_mapping(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
-        raise InterventionError(f"the checkpoint is a {_json_type(data)}, not a JSON object")
+        raise InterventionError(
+            f"the checkpoint is {with_article(_json_type(data))}, not a JSON object"
+        )
     return data
 
 
@@ -602,7 +604,9 @@ def _check_type(pointer: str, key: str | int, old: Any, new: Any) -> None:
         return
     if new is None and isinstance(key, str) and key in NULLABLE_FIELDS:
         return
-    raise InterventionError(f"{pointer} is a {old_type}; refusing {_show(new)} (a {new_type})")
+    raise InterventionError(
+        f"{pointer} is {with_article(old_type)}; refusing {_show(new)} ({with_article(new_type)})"
+    )
 
 
 def _show(value: Any) -> str:
@@ -647,7 +651,7 @@ def set_field(
             key = _index(container, token, pointer)
         else:
             raise InterventionError(
-                f"{pointer}: {walked or 'the document'} is a {_json_type(container)}, "
+                f"{pointer}: {walked or 'the document'} is {with_article(_json_type(container))}, "
                 "it has no fields"
             )
         current = container[key]
@@ -671,7 +675,9 @@ def set_field(
 def replace_document(data: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """The whole document replaced by ``new`` (a JSON object, copied)."""
     if not isinstance(new, Mapping):
-        raise InterventionError(f"the new document is a {_json_type(new)}, not a JSON object")
+        raise InterventionError(
+            f"the new document is {with_article(_json_type(new))}, not a JSON object"
+        )
     _check_depth(new, "", 0)
     result = _json_copy(new, "")
     assert isinstance(result, dict)

@@ -621,9 +621,23 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+# Words whose first sound is not the one their first letter suggests: "a unified-…",
+# "a UTF-8 …", "an hour".
+_CONSONANT_SOUND: Final = ("eu", "one", "uni", "url", "usa", "use", "usu", "utf", "uti")
+_VOWEL_SOUND: Final = ("heir", "honest", "honor", "honour", "hour")
+
+
 def with_article(word: str) -> str:
-    """``a list``, ``an object``, ``an unknown``: the word with its indefinite article."""
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+    """``a list``, ``an object``, ``an unknown``, ``a unified-reconciliation``: the word with
+    its indefinite article, chosen by how the word sounds."""
+    lower = word.lower()
+    if lower.startswith(_VOWEL_SOUND):
+        vowel = True
+    elif lower.startswith(_CONSONANT_SOUND):
+        vowel = False
+    else:
+        vowel = lower[:1] in ("a", "e", "i", "o", "u")
+    return f"{'an' if vowel else 'a'} {word}"
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -29,7 +29,8 @@ def do(name, action, params, *, actor=None, **kwargs):
     [
         (UNIFIED, "skip", ["2025-03-06"], "must be a JSON object"),
         (UNIFIED, "skip", {"dates": []}, "Give at least one date"),
-        (UNIFIED, "skip", {"items": [1]}, "Not a item: 1"),
+        (UNIFIED, "skip", {"dates": [20250306]}, "Not a date: 20250306"),
+        (UNIFIED, "skip", {"items": [1]}, "Not an item: 1"),
         (UNIFIED, "skip", {"dates": ["2025-03-06"], "items": ["a"]}, "either dates or items"),
         (MANAGED, "edit", {}, "either set"),
         (MANAGED, "edit", {"set": {}}, "at least one JSON pointer"),

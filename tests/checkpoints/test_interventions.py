@@ -447,12 +447,20 @@ def test_item_refusals(managed, fn, items, message):
     assert managed == before
 
 
-@pytest.mark.parametrize("sample", ["reconciliation_checkpoint", "daily_reconciliation_checkpoint"])
-def test_items_of_a_date_checkpoint_are_refused(sample):
+@pytest.mark.parametrize(
+    ("sample", "kind"),
+    [
+        ("reconciliation_checkpoint", "unified-reconciliation"),
+        ("daily_reconciliation_checkpoint", "daily-reconciliation"),
+    ],
+)
+def test_items_of_a_date_checkpoint_are_refused(sample, kind):
     with pytest.raises(InterventionError) as excinfo:
         skip_items(load(sample), ["item1"])
-    assert "cannot skip items of a" in str(excinfo.value)
-    assert "only managed checkpoints" in str(excinfo.value)
+    assert str(excinfo.value) == (
+        f"cannot skip items of a {kind} checkpoint: only managed checkpoints "
+        "(pendingItems/processedItems) have items"
+    )
 
 
 # --------------------------------------------------------------------------- set_field
@@ -519,7 +527,7 @@ def test_set_field_in_a_list_copies_the_list():
         ("/stats/timeouts", "3", '/stats/timeouts is a number; refusing "3" (a string)'),
         ("/stats/timeouts", True, "/stats/timeouts is a number; refusing true (a boolean)"),
         ("/stats/timeouts", None, "/stats/timeouts is a number; refusing null (a null)"),
-        ("/stats", [1], "/stats is a object; refusing [1] (a list)"),
+        ("/stats", [1], "/stats is an object; refusing [1] (a list)"),
         ("/pendingDates", "2025-03-06", '/pendingDates is a list; refusing "2025-03-06"'),
         ("/lastProcessedDate", 5, "/lastProcessedDate is a string; refusing 5 (a number)"),
         ("/stats/x/y", 1, "/stats/x/y: there is no /stats/x"),

@@ -25,6 +25,7 @@ from checkpoints_admin.checkpoints.kinds import (
     scan_dates,
     stale_finding,
     validate,
+    with_article,
 )
 from checkpoints_admin.checkpoints.summary import summarize
 from tests.checkpoints.conftest import load_sample as sample
@@ -108,6 +109,28 @@ def test_an_unknown_kind_name_is_refused():
         validate({}, kind="weekly")
     assert "'weekly'" in str(excinfo.value)
     assert set(KINDS) == {"unified-reconciliation", "daily-reconciliation", "managed", "unknown"}
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("list", "a list"),
+        ("object", "an object"),
+        ("item", "an item"),
+        ("date", "a date"),
+        ("int", "an int"),
+        ("unknown", "an unknown"),
+        ("unified-reconciliation", "a unified-reconciliation"),
+        ("daily-reconciliation", "a daily-reconciliation"),
+        ("managed", "a managed"),
+        ("ISO 8601 time", "an ISO 8601 time"),
+        ("UTF-8 string", "a UTF-8 string"),
+        ("hour", "an hour"),
+        ("whole number", "a whole number"),
+    ],
+)
+def test_with_article_goes_by_the_sound(word, expected):
+    assert with_article(word) == expected
 
 
 # --- the seed samples --------------------------------------------------------------------

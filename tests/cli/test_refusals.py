@@ -90,6 +90,12 @@ CASES = [
     ),
     pytest.param(["skip_dates", UNIFIED, "item1", "--items"], 1, UNIFIED, id="items-of-unified"),
     pytest.param(
+        ["reprocess_dates", UNIFIED, "x", "--items"],
+        1,
+        "cannot reprocess items of a unified-reconciliation checkpoint: only managed",
+        id="items-of-unified-article",
+    ),
+    pytest.param(
         ["skip_dates", "my-process", "item1", " ", "--items"],
         2,
         "must not be blank",
@@ -173,6 +179,12 @@ CASES = [
     ),
     pytest.param(
         ["edit_checkpoint", UNIFIED, "--set", '/stats/timeouts="3"'], 1, "timeouts", id="wrong-type"
+    ),
+    pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats=[1]"],
+        1,
+        "/stats is an object; refusing [1] (a list)",
+        id="wrong-type-article",
     ),
     pytest.param(
         ["edit_checkpoint", UNIFIED, "--from-file", "BAD_JSON"], 2, "line 2", id="file-not-json"

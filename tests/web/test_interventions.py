@@ -733,6 +733,13 @@ def test_set_a_nullable_field_to_null(operator, samples_dir):
             "id_value",
             "Enter a time such as 2025-03-06T10:15:23.456Z, not “yesterday”.",
         ),
+        (DAILY, {"pointer": "/lastRun", "value": " "}, "id_value", "Enter an ISO 8601 time."),
+        (
+            UNIFIED,
+            {"pointer": "/stats/failedRecords", "value": ""},
+            "id_value",
+            "Enter a whole number.",
+        ),
         (MANAGED, {"pointer": "/progress", "null": "on"}, "id_null", "progress cannot be null."),
     ],
 )
@@ -776,6 +783,15 @@ def test_a_json_value_the_parser_would_change_silently_is_refused(
     response = preview(operator, "job", "edit", {"pointer": "/options", "value": value})
     assert response.status_code == 422
     assert errors_of(text(response), "id_value") == [message]
+    assert state(samples_dir) == before
+
+
+def test_a_blank_boolean_is_refused_with_its_two_choices(operator, samples_dir):
+    (samples_dir / "flags.json").write_text('{"enabled": true}\n')
+    before = state(samples_dir)
+    response = preview(operator, "flags", "edit", {"pointer": "/enabled", "value": ""})
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_value") == ["Choose true or false."]
     assert state(samples_dir) == before
 
 
