@@ -257,6 +257,17 @@ def present_diff(
     )
 
 
+def entry_summary(action: str, summary: str) -> str:
+    """An audit entry's summary as shown beside its action chip: without the action word it
+    may start with (``restore to before #3: …``, and ``reset: deleted …`` as resets were
+    recorded before they said only ``deleted …``). The stored summary is hashed into the
+    chain, so it is never rewritten; only its presentation drops the repeated word."""
+    for prefix in (f"{action}: ", f"{action} "):
+        if summary.startswith(prefix):
+            return summary[len(prefix) :]
+    return summary
+
+
 def empty_directory_warning(
     directory: str, latest: tuple[int, str, str, Any] | None, *, detailed: bool
 ) -> str | None:

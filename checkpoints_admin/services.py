@@ -674,7 +674,7 @@ def _summary(
     if action == "reset":
         size = len(before_raw or b"")
         what = "corrupt file" if corrupt else "file"
-        return f"reset: deleted {what} {name}.json ({size:,} bytes kept in the before snapshot)"
+        return f"deleted {what} {name}.json ({size:,} bytes kept in the before snapshot)"
     if action == "restore":
         side = params.get("side", "before")
         if before_raw is not None and after_raw == before_raw:

@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
+from checkpoints_admin.presenters import entry_summary
 
 register = template.Library()
 
@@ -70,6 +71,12 @@ def relative_words(moment: datetime, now: datetime) -> str:
     largest = humanize_seconds(delta).split(" ")
     words = " ".join(largest[:2])
     return f"{words} ago" if delta > 0 else f"in {words}"
+
+
+@register.filter
+def summary_of(entry: Any) -> str:
+    """An audit entry's summary beside its action chip, the action word not repeated."""
+    return entry_summary(entry.action, entry.summary)
 
 
 @register.filter

@@ -76,7 +76,7 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_permission,
 )
-from checkpoints_admin.presenters import present_diff, pretty
+from checkpoints_admin.presenters import entry_summary, present_diff, pretty
 from checkpoints_admin.views.audit import snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
@@ -992,15 +992,6 @@ def _snapshot_raw(snapshot: Snapshot | None) -> bytes | None:
         return None
 
 
-def _without_action(entry: AuditEntry) -> str:
-    """The entry's summary without the action word it starts with (``reset: deleted …``):
-    the result page shows the action beside it already."""
-    for prefix in (f"{entry.action}: ", f"{entry.action} "):
-        if entry.summary.startswith(prefix):
-            return entry.summary[len(prefix) :]
-    return entry.summary
-
-
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
     before, before_error = _side_document(entry, "before")
     after, after_error = _side_document(entry, "after")
@@ -1022,7 +1013,7 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "after_error": after_error,
         "exists": checkpoint_exists(entry.checkpoint),
         "heading": f"{entry.action.capitalize()} applied",
-        "summary": _without_action(entry),
+        "summary": entry_summary(entry.action, entry.summary),
         # a reset or a restore started at its preview: the same steps as on that page
         "has_choose": entry.action not in ("reset", "restore"),
         "undo_url": undo_url,

@@ -165,6 +165,10 @@ def test_reset_deletes_the_file_and_keeps_its_bytes(samples_dir: Path) -> None:
     entry = applied.entry
     assert (entry.action, entry.result_version, entry.after) == ("reset", None, None)
     assert entry.before.raw == original
+    # the action is the entry's own field: the summary does not say "reset" again
+    assert entry.summary == (
+        f"deleted file {DAILY}.json ({len(original):,} bytes kept in the before snapshot)"
+    )
     assert applied.version is None
     assert applied.written is None
 
@@ -256,6 +260,7 @@ def test_reset_and_replace_work_on_a_corrupt_file(checkpoints_dir: Path) -> None
     (checkpoints_dir / "broken.json").write_bytes(b"not json")
     reset = do("broken", "reset", {}).entry
     assert reset.before.raw == b"not json"
+    assert reset.summary == "deleted corrupt file broken.json (8 bytes kept in the before snapshot)"
     assert not (checkpoints_dir / "broken.json").exists()
 
 

@@ -142,7 +142,7 @@ def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
     assert "2 dates pendingDates → completedDates" in skip.stdout
     assert f"base version: {cli.version(UNIFIED)}" in skip.stdout
     for name in ("daily_reconciliation_checkpoint", "my-process", UNIFIED):
-        assert f"{name}: reset: " in reset.stdout
+        assert f"{name}: deleted file {name}.json (" in reset.stdout
     assert "my-process: progress 33 → 50" in edit.stdout
     assert cli.files() == files
     assert cli.entries() == []

@@ -67,6 +67,34 @@ def interventions(samples_dir):
     return samples_dir
 
 
+def test_a_summary_does_not_repeat_the_action_beside_its_chip(viewer, db):
+    """Resets were recorded as "reset: deleted file …", restores are "restore to before #N:
+    …": the log shows them without the word its action chip says already. The stored
+    summaries stay as they were (they are hashed into the chain)."""
+    old = "reset: deleted file job.json (1,234 bytes kept in the before snapshot)"
+    add_entries(1, action="reset")
+    audit.append_entry(
+        actor="bob", source="cli", action="reset", checkpoint="job", reason="r", summary=old
+    )
+    audit.append_entry(
+        actor="bob",
+        source="cli",
+        action="restore",
+        checkpoint="job",
+        reason="r",
+        summary="restore to before #2: re-created job.json",
+    )
+    html = viewer.get("/audit/").content.decode()
+    summaries = re.findall(r'<td class="wrap">([^<]*)</td>', html)
+    assert summaries == [
+        "to before #2: re-created job.json",
+        "deleted file job.json (1,234 bytes kept in the before snapshot)",
+        "change 0",
+    ]
+    assert AuditEntry.objects.get(seq=2).summary == old
+    assert audit.verify_chain().ok
+
+
 def test_the_log_is_newest_first(viewer, interventions):
     response = viewer.get("/audit/")
     assert response.status_code == 200

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from checkpoints_admin import services
+from checkpoints_admin import audit, services
 from checkpoints_admin.conf import get_store
 from tests.web.conftest import write_json
 
@@ -268,6 +268,22 @@ def test_history_tab_lists_the_audit_entries(viewer, samples_dir):
     assert 'href="/diff/?a=entry:1:after&amp;b=checkpoint:reconciliation_checkpoint"' in html
     # the page now shows the file after the skip
     assert day(viewer.get(URL).content.decode(), "2025-03-06") == "completed"
+
+
+def test_history_tab_shows_an_old_reset_without_repeating_its_action(viewer, samples_dir):
+    # resets were recorded as "reset: deleted file …"; the action chip says "reset" already
+    audit.append_entry(
+        actor="ops",
+        source="cli",
+        action="reset",
+        checkpoint="reconciliation_checkpoint",
+        reason="start again",
+        summary="reset: deleted file reconciliation_checkpoint.json (12 bytes kept)",
+    )
+    html = viewer.get(URL + "?tab=history").content.decode()
+    assert (
+        '<td class="wrap">deleted file reconciliation_checkpoint.json (12 bytes kept)</td>' in html
+    )
 
 
 def test_history_tab_without_entries(viewer, samples_dir):
