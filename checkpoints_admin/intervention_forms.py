@@ -255,7 +255,8 @@ def _sentence(message: str) -> str:
 class EditableField:
     """A scalar of the document that the field editor offers, with the input that fits it."""
 
-    pointer: str  # also how the field is named to people, as in findings and --set
+    pointer: str
+    label: str
     type: str  # integer | number | boolean | status | date | datetime | string | json
     current: Any
     nullable: bool
@@ -331,6 +332,7 @@ def editable_fields(data: Mapping[str, Any], kind: str = UNKNOWN) -> list[Editab
         fields.append(
             EditableField(
                 pointer=json_pointer(*tokens),
+                label=".".join(tokens),
                 type=kind_of,
                 current=value,
                 nullable=value is None or key in NULLABLE_FIELDS,
@@ -360,7 +362,7 @@ class EditFieldForm(forms.Form):
         self.editable = {field.pointer: field for field in fields}
         pointer = self.fields["pointer"]
         assert isinstance(pointer, forms.ChoiceField)
-        pointer.choices = [(f.pointer, f.pointer) for f in fields]
+        pointer.choices = [(f.pointer, f.label) for f in fields]
 
     @property
     def chosen(self) -> EditableField | None:
@@ -375,7 +377,7 @@ class EditFieldForm(forms.Form):
             return data
         if data.get("null"):
             if not field.nullable:
-                self.add_error("null", f"{field.pointer} cannot be null.")
+                self.add_error("null", f"{field.label} cannot be null.")
             else:
                 data["parsed"] = None
             return data

@@ -154,7 +154,7 @@ def test_recovery_records_a_journaled_change_that_landed(samples_dir: Path) -> N
         "before the crash",
     )
     assert entry.result_version == preview.result_version
-    assert entry.summary.startswith("2025-03-06 /pendingDates → /completedDates [recovered")
+    assert entry.summary.startswith("2025-03-06 pendingDates → completedDates [recovered")
     assert file_bytes(samples_dir, UNIFIED) == preview.after_raw
     assert PendingChange.objects.count() == 0
     assert audit.verify_chain().ok

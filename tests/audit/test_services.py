@@ -82,7 +82,7 @@ def test_skip_a_date_moves_it_and_records_everything(samples_dir: Path) -> None:
     assert (entry.action, entry.checkpoint, entry.outcome) == ("skip", UNIFIED, "applied")
     assert entry.reason == "upstream data for 6 March is lost"
     assert entry.base_version == sha(original)
-    assert entry.summary == "2025-03-06 /pendingDates → /completedDates"
+    assert entry.summary == "2025-03-06 pendingDates → completedDates"
     assert entry.before.raw == original
     assert entry.after.raw == written
     assert jsonpatch.apply_patch(json.loads(original), entry.patch) == data
@@ -99,7 +99,7 @@ def test_reprocess_dates_range_on_the_unified_sample(samples_dir: Path) -> None:
     assert data["completedDates"] == ["2025-03-01", "2025-03-02"]
     assert set(data["pendingDates"]) == {"2025-03-03", "2025-03-04", "2025-03-06", "2025-03-07"}
     assert applied.entry.action == "reprocess"
-    assert "/completedDates → /pendingDates" in applied.entry.summary
+    assert "completedDates → pendingDates" in applied.entry.summary
 
 
 def test_skip_on_the_daily_sample(samples_dir: Path) -> None:
@@ -276,7 +276,7 @@ def test_preview_computes_everything_and_records_nothing(samples_dir: Path) -> N
     assert_nothing_recorded()
     assert preview.base_version == sha(before[f"{UNIFIED}.json"])
     assert preview.after["pendingDates"] == []
-    assert preview.summary.startswith("2 dates /pendingDates → /completedDates")
+    assert preview.summary.startswith("2 dates pendingDates → completedDates")
     assert jsonpatch.apply_patch(preview.before, preview.patch) == preview.after
     assert preview.ok
     assert preview.errors == []
@@ -291,7 +291,7 @@ def test_preview_with_keep_base_lets_changes_since_say_what_changed(samples_dir:
     do(UNIFIED, "reprocess", {"dates": ["2025-03-01"]})
 
     delta = services.changes_since(UNIFIED, seen.base_version)
-    assert delta.summary() == "2025-03-01 /completedDates → /pendingDates"
+    assert delta.summary() == "2025-03-01 completedDates → pendingDates"
     assert services.changes_since(UNIFIED, "0" * 64) is None
 
 

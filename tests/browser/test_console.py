@@ -135,7 +135,7 @@ def test_audit_log_entry_diff_and_chain(chromium, live_server, samples_dir, oper
     shoot(page, "audit")
     page.locator("#audit-log tbody tr").first.locator("td.wrap").click()  # the row opens it
     page.wait_for_url(re.compile(r"/audit/2/$"))
-    assert "3 dates /completedDates → /pendingDates" in page.locator(".diff-summary").inner_text()
+    assert "3 dates completedDates → pendingDates" in page.locator(".diff-summary").inner_text()
     page.get_by_role("link", name="Verify the chain up to here").click()
     page.get_by_text("The chain verifies up to this entry").wait_for()
     shoot(page, "audit-entry")

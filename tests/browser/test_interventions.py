@@ -105,7 +105,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     bar.get_by_role("button", name="Skip…").click()
     page.wait_for_url(re.compile(r"/skip/preview$"))
     assert page.locator(".preview-card__summary").inner_text() == (
-        "2 dates /pendingDates → /completedDates (2025-03-06 … 2025-03-07)"
+        "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07)"
     )
     shoot(page, "interventions-preview")
 
@@ -131,7 +131,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     page.get_by_role("link", name="Undo…").click()
     page.wait_for_url(re.compile(r"/restore/\?entry=1&side=before$"))
     assert page.locator(".preview-card__summary").inner_text() == (
-        "restore to before #1: 2 dates /completedDates → /pendingDates (2025-03-06 … 2025-03-07)"
+        "restore to before #1: 2 dates completedDates → pendingDates (2025-03-06 … 2025-03-07)"
     )
     page.fill("#id_reason", "skipped the wrong days")
     page.get_by_role("button", name="Apply the restore").click()
@@ -203,7 +203,7 @@ def test_the_calendar_by_keyboard_and_each_action_takes_its_days(
     skip.click()
     page.wait_for_url(re.compile(r"/skip/preview$"))
     assert page.locator(".preview-card__summary").inner_text() == (
-        "2025-03-06 /pendingDates → /completedDates; 2025-03-05 added to /completedDates"
+        "2025-03-06 pendingDates → completedDates; 2025-03-05 added to completedDates"
     )
     assert problems == [], "\n".join(problems)
 
@@ -223,7 +223,7 @@ def test_list_checkboxes_and_all_matching(chromium, live_server, samples_dir, op
     form.get_by_role("button", name="Reprocess selected…").click()
     page.wait_for_url(re.compile(r"/reprocess/preview$"))
     assert page.locator(".preview-card__summary").inner_text() == (
-        "4 dates /completedDates → /pendingDates (2025-03-01 … 2025-03-04)"
+        "4 dates completedDates → pendingDates (2025-03-01 … 2025-03-04)"
     )
     assert problems == [], "\n".join(problems)
 
@@ -255,7 +255,7 @@ def test_raw_edit_with_an_error_then_a_fix(chromium, live_server, samples_dir, o
     shoot(page, "interventions-raw-valid")
     page.get_by_role("button", name="Preview…").click()
     page.locator(".preview-card").wait_for()
-    assert page.locator(".preview-card__summary").inner_text() == "/progress 33 → 50"
+    assert page.locator(".preview-card__summary").inner_text() == "progress 33 → 50"
     page.fill("#id_reason", "progress was reported wrong")
     page.get_by_role("button", name="Apply the edit").click()
     page.wait_for_url(re.compile(r"/checkpoints/my-process/applied/1/$"))
@@ -367,7 +367,7 @@ def test_conflict_while_a_job_writes(chromium, live_server, samples_dir, ops_use
     page.get_by_role("button", name="Apply the skip").click()
     page.locator(".conflict").wait_for()
     expect(page.locator("#conflict-title")).to_be_focused()
-    assert "/stats/processedRecords 7,231 → 7,240" in page.locator(".conflict").inner_text()
+    assert "stats/processedRecords 7231 → 7240" in page.locator(".conflict").inner_text()
     assert "Nothing was applied." in page.locator(".conflict").inner_text()
     shoot(page, "interventions-conflict")
     assert AuditEntry.objects.count() == 0

@@ -44,8 +44,8 @@ def test_single_move_between_lists(unified):
 
     assert delta == Delta(moves=(Move("2025-03-06", "/pendingDates", "/completedDates"),))
     assert not delta.empty
-    assert delta.summary() == "2025-03-06 /pendingDates → /completedDates"
-    assert delta.lines() == ["2025-03-06: /pendingDates → /completedDates"]
+    assert delta.summary() == "2025-03-06 pendingDates → completedDates"
+    assert delta.lines() == ["2025-03-06: pendingDates → completedDates"]
 
 
 def test_several_moves_are_summarised_as_a_range(unified):
@@ -60,7 +60,7 @@ def test_several_moves_are_summarised_as_a_range(unified):
         for d in ("2025-03-01", "2025-03-02", "2025-03-03")
     )
     assert delta.lists == ()
-    assert delta.summary() == "3 dates /completedDates → /pendingDates (2025-03-01 … 2025-03-03)"
+    assert delta.summary() == "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)"
 
 
 def test_job_progress_on_the_daily_sample(daily):
@@ -80,14 +80,14 @@ def test_job_progress_on_the_daily_sample(daily):
     )
     assert delta.moves == ()
     assert delta.summary() == (
-        "2025-03-05 added to /processedDates; /lastProcessedDate 2025-03-04 → 2025-03-05; "
-        "/status running → completed; and 1 more"
+        "2025-03-05 added to processedDates; lastProcessedDate 2025-03-04 → 2025-03-05; "
+        "status running → completed; and 1 more"
     )
     assert delta.lines() == [
-        "/processedDates: added 2025-03-05",
-        '/lastProcessedDate: "2025-03-04" → "2025-03-05"',
-        '/status: "running" → "completed"',
-        '/endTime: null → "2025-03-06T10:20:00.000Z"',
+        "processedDates: added 2025-03-05",
+        'lastProcessedDate: "2025-03-04" → "2025-03-05"',
+        'status: "running" → "completed"',
+        'endTime: null → "2025-03-06T10:20:00.000Z"',
     ]
 
 
@@ -96,8 +96,8 @@ def test_scalar_changes_summary(managed):
 
     delta = diff(managed, new)
 
-    assert delta.summary() == "/status running → completed; /progress 33 → 100"
-    assert delta.lines() == ['/status: "running" → "completed"', "/progress: 33 → 100"]
+    assert delta.summary() == "status running → completed; progress 33 → 100"
+    assert delta.lines() == ['status: "running" → "completed"', "progress: 33 → 100"]
 
 
 def test_nested_objects_are_recursed(unified):
@@ -114,12 +114,12 @@ def test_nested_objects_are_recursed(unified):
         Change("/stats/retries", ABSENT, 2),
     )
     assert delta.summary() == (
-        "/stats/failedRecords 42 → 40; /stats/timeouts removed; /stats/retries added (2)"
+        "stats/failedRecords 42 → 40; stats/timeouts removed; stats/retries added (2)"
     )
     assert delta.lines() == [
-        "/stats/failedRecords: 42 → 40",
-        "/stats/timeouts: removed (was 3)",
-        "/stats/retries: added 2",
+        "stats/failedRecords: 42 → 40",
+        "stats/timeouts: removed (was 3)",
+        "stats/retries: added 2",
     ]
 
 
@@ -143,7 +143,7 @@ def test_created_from_absent(managed):
     assert delta.created and not delta.deleted
     assert delta.summary() == "created"
     assert delta.lines()[0] == "document created (7 keys)"
-    assert delta.lines()[1:3] == ['/id: "my-process-1"', '/created: "2025-03-06T09:00:00.000Z"']
+    assert delta.lines()[1:3] == ['id: "my-process-1"', 'created: "2025-03-06T09:00:00.000Z"']
     assert len(delta.lines()) == 8
 
 
@@ -228,11 +228,9 @@ def test_added_and_removed_keep_list_order():
 
     assert delta.lists == (ListChange("/tags", added=("y", "x"), removed=("a", "z")),)
     # y, x is no range (out of order): listed; a … z is
-    assert delta.summary() == (
-        "2 values added to /tags (y, x); 2 values removed from /tags (a … z)"
-    )
+    assert delta.summary() == ("2 values added to tags (y, x); 2 values removed from tags (a … z)")
     moved = diff({"todo": ["b3", "a1", "c9"], "done": []}, {"todo": [], "done": ["b3", "a1", "c9"]})
-    assert moved.summary().endswith("/todo → /done (b3, a1, …)")
+    assert moved.summary().endswith("todo → done (b3, a1, …)")
 
 
 def test_items_unit_and_value_lines(managed):
@@ -240,8 +238,8 @@ def test_items_unit_and_value_lines(managed):
 
     delta = diff(managed, new)
 
-    assert delta.summary() == "2 items added to /pendingItems (item4 … item5)"
-    assert delta.lines() == ["/pendingItems: added item4, item5"]
+    assert delta.summary() == "2 items added to pendingItems (item4 … item5)"
+    assert delta.lines() == ["pendingItems: added item4, item5"]
 
 
 def test_reorder_only_is_reported_separately():
@@ -252,8 +250,8 @@ def test_reorder_only_is_reported_separately():
 
     assert delta == Delta(reordered=("/pendingDates",))
     assert not delta.empty
-    assert delta.summary() == "/pendingDates reordered"
-    assert delta.lines() == ["/pendingDates: reordered (same values)"]
+    assert delta.summary() == "pendingDates reordered"
+    assert delta.lines() == ["pendingDates: reordered (same values)"]
     assert apply(old, json_patch(old, new)) == new
 
 
@@ -286,7 +284,7 @@ def test_move_is_not_repeated_as_added_or_removed():
 
     assert delta.moves == (Move("a", "/pending", "/done"),)
     assert delta.lists == (ListChange("/pending", added=("d",), removed=("b",)),)
-    assert delta.summary() == "a /pending → /done; d added to /pending; b removed from /pending"
+    assert delta.summary() == "a pending → done; d added to pending; b removed from pending"
 
 
 def test_move_between_nested_lists():
@@ -316,50 +314,17 @@ def test_big_moves_are_abbreviated():
     assert delta.moves[0] == Move("2025-01-01", "/pendingDates", "/completedDates")
     assert all(type(m) is Move for m in delta.moves)
     assert [m.value for m in delta.moves] == dates[:2000]
-    assert delta.summary() == (
-        "2,000 dates /pendingDates → /completedDates (2025-01-01 … 2030-06-23)"
-    )
+    assert delta.summary() == ("2000 dates pendingDates → completedDates (2025-01-01 … 2030-06-23)")
     (line,) = delta.lines()
-    assert line.startswith("2,000 dates /pendingDates → /completedDates: 2025-01-01, 2025-01-02")
-    assert line.endswith("2025-01-20 and 1,980 more")
+    assert line.startswith("2000 dates pendingDates → completedDates: 2025-01-01, 2025-01-02")
+    assert line.endswith("2025-01-20 and 1980 more")
 
 
 def test_summary_is_abbreviated_with_and_n_more():
     old = {f"k{i}": i for i in range(8)}
     new = {f"k{i}": i + 1 for i in range(8)}
-    assert diff(old, new).summary() == "/k0 0 → 1; /k1 1 → 2; /k2 2 → 3; and 5 more"
+    assert diff(old, new).summary() == "k0 0 → 1; k1 1 → 2; k2 2 → 3; and 5 more"
     assert len(diff(old, new).lines()) == 8
-
-
-def test_summary_numbers_have_thousands_separators_the_lines_and_patch_do_not():
-    old = {"stats": {"processedRecords": 7231, "rate": -1234.5, "big": 1.5e23}}
-    new = {"stats": {"processedRecords": 7236, "rate": 0.25, "big": 2.0}}
-
-    delta = diff(old, new)
-
-    assert delta.summary() == (
-        "/stats/processedRecords 7,231 → 7,236; /stats/rate -1,234.5 → 0.25; "
-        "/stats/big 1.5e+23 → 2.0"
-    )
-    assert delta.lines()[0] == "/stats/processedRecords: 7231 → 7236"
-    assert json_patch(old, new)[0] == {
-        "op": "replace",
-        "path": "/stats/processedRecords",
-        "value": 7236,
-    }
-    # an epoch time is an instant, not an amount; true is no number
-    other = diff(
-        {"lastUpdateTime": 1709743156789, "ok": True},
-        {"lastUpdateTime": 1709743157789, "ok": False, "total": 12345},
-    )
-    assert other.summary() == (
-        "/lastUpdateTime 1709743156789 → 1709743157789; /ok true → false; /total added (12,345)"
-    )
-
-
-def test_a_key_holding_a_slash_or_tilde_is_named_by_its_escaped_pointer():
-    delta = diff({"a/b": 1, "c~d": {"e.f": 1}}, {"a/b": 2, "c~d": {"e.f": 2}})
-    assert delta.summary() == "/a~1b 1 → 2; /c~0d/e.f 1 → 2"
 
 
 def test_long_values_are_clipped():
@@ -372,8 +337,8 @@ def test_long_values_are_clipped():
 
 def test_containers_in_summary_are_shown_by_size():
     delta = diff({"a": {"x": 1}}, {"a": [1, 2]})
-    assert delta.summary() == "/a {1 key} → [2 items]"
-    assert delta.lines() == ['/a: {"x":1} → [1,2]']
+    assert delta.summary() == "a {1 key} → [2 items]"
+    assert delta.lines() == ['a: {"x":1} → [1,2]']
 
 
 # --------------------------------------------------------------------------- json_patch

@@ -257,7 +257,7 @@ def test_a_skip_in_a_long_date_list_patches_one_move() -> None:
         "completedDates": sorted([*old["completedDates"], pending[2500]]),
     }
     delta = diff(old, new)
-    assert delta.summary() == f"{pending[2500]} /pendingDates → /completedDates"
+    assert delta.summary() == f"{pending[2500]} pendingDates → completedDates"
     assert delta.lists == ()
     patch = json_patch(old, new, delta=delta)
     assert patch == json_patch(old, new)

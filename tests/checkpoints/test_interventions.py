@@ -397,7 +397,7 @@ def test_skip_and_reprocess_items_on_the_managed_sample(managed):
         "progress": 0,
     }
     assert diff(managed, skipped).summary() == (
-        "item2 /pendingItems → /processedItems; /progress 33 → 67"
+        "item2 pendingItems → processedItems; progress 33 → 67"
     )
     assert errors(skipped) == [] and errors(reprocessed) == []
 

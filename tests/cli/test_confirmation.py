@@ -54,7 +54,7 @@ def run_in_terminal(
 def test_answering_yes_on_a_terminal_applies(cli) -> None:
     code, output = run_in_terminal(cli, ["skip_dates", UNIFIED, "2025-03-06", *REASON], "y")
     assert code == 0, output
-    assert "2025-03-06 /pendingDates → /completedDates" in output
+    assert "2025-03-06 pendingDates → completedDates" in output
     assert "Apply? [y/N]" in output
     assert "audit entry #1" in output
     assert json.loads(cli.path(UNIFIED).read_text())["pendingDates"] == ["2025-03-07"]
@@ -91,7 +91,7 @@ def test_a_job_writing_while_the_question_is_open_asks_again_on_the_new_preview(
     )  # fmt: skip
     assert code == 0, output
     assert f"Checkpoint {UNIFIED!r} changed since version" in output
-    assert "(now: /lastUpdateTime 1709743156789 → 1709743157789)" in output
+    assert "(now: lastUpdateTime 1709743156789 → 1709743157789)" in output
     assert "The same change on the file as it is now:" in output
     assert "Review the current content and try again" not in output  # (it is shown at once)
     assert "Apply the change as previewed now? [y/N]" in output

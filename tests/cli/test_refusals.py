@@ -296,7 +296,7 @@ def test_without_a_terminal_and_without_yes_it_refuses_after_the_preview(samples
         "Not applied: stdin is not a terminal, so nobody can confirm. Pass --yes to apply "
         "(or --dry-run to only preview)."
     )
-    assert "2025-03-06 /pendingDates → /completedDates" in stdout.getvalue()
+    assert "2025-03-06 pendingDates → completedDates" in stdout.getvalue()
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 0
 

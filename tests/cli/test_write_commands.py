@@ -28,7 +28,7 @@ def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
     before_version = cli.version(UNIFIED)
     skipped = cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
     assert skipped.returncode == 0, skipped.stderr
-    assert f"{UNIFIED}: 2025-03-06 /pendingDates → /completedDates" in skipped.stdout
+    assert f"{UNIFIED}: 2025-03-06 pendingDates → completedDates" in skipped.stdout
     assert f"base version: {before_version}" in skipped.stdout
     assert f"Applied skip to {UNIFIED}: audit entry #1, now at version {cli.version(UNIFIED)}." in (
         skipped.stdout
@@ -139,11 +139,11 @@ def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
     for result in (skip, reset, edit):
         assert (result.returncode, result.stderr) == (0, "")
         assert "Dry run: nothing was changed or recorded." in result.stdout
-    assert "2 dates /pendingDates → /completedDates" in skip.stdout
+    assert "2 dates pendingDates → completedDates" in skip.stdout
     assert f"base version: {cli.version(UNIFIED)}" in skip.stdout
     for name in ("daily_reconciliation_checkpoint", "my-process", UNIFIED):
         assert f"{name}: deleted file {name}.json (" in reset.stdout
-    assert "my-process: /progress 33 → 50" in edit.stdout
+    assert "my-process: progress 33 → 50" in edit.stdout
     assert cli.files() == files
     assert cli.entries() == []
 
@@ -228,7 +228,7 @@ def test_expect_version_binds_to_the_version_seen(cli) -> None:
         stale,
         1,
         f"Checkpoint {UNIFIED!r} changed since version {seen[:12]} was shown (now: 2025-03-06 "
-        "/pendingDates → /completedDates); nothing was written.",
+        "pendingDates → completedDates); nothing was written.",
     )
     assert [e["seq"] for e in cli.entries()] == [1]
 

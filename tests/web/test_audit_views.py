@@ -100,7 +100,7 @@ def test_the_log_is_newest_first(viewer, interventions):
     assert response.status_code == 200
     assert seqs(response) == [3, 2, 1]
     html = response.content.decode()
-    assert "3 dates /completedDates → /pendingDates (2025-03-01 … 2025-03-03)" in html
+    assert "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)" in html
     assert '<span class="chip chip--web">web</span>' in html
     assert '<span class="chip chip--action chip--edit">edit</span>' in html
 
@@ -212,7 +212,7 @@ def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
     assert "jane.doe" in html
     assert '<span class="chip chip--web">web</span> <span class="mono">10.1.2.3</span>' in html
     assert '<blockquote class="reason">Reprocess the first days after the fix</blockquote>' in html
-    summary = "3 dates /completedDates → /pendingDates (2025-03-01 … 2025-03-03)"
+    summary = "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)"
     assert f'<p class="diff-summary">{summary}</p>' in html
     group = "moved <code>/completedDates</code> → <code>/pendingDates</code>"
     assert f"<strong>3</strong>\n            {group}" in html

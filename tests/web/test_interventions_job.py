@@ -149,7 +149,7 @@ def test_a_skip_survives_a_job_auto_saving_the_same_checkpoint(operator, checkpo
     assert data["stats"]["processedRecords"] == PROCESSED + updates
     assert data["stats"]["successfulRecords"] == PROCESSED + updates
     assert AuditEntry.objects.count() == 1
-    assert skipped.summary == "2025-03-06 /pendingDates → /completedDates"
+    assert skipped.summary == "2025-03-06 pendingDates → completedDates"
 
 
 @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])

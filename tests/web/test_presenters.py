@@ -9,7 +9,7 @@ def test_a_date_move_is_a_group_with_a_text_diff():
     old = {"pendingDates": ["2025-03-06", "2025-03-07"], "completedDates": ["2025-03-05"]}
     new = {"pendingDates": ["2025-03-07"], "completedDates": ["2025-03-05", "2025-03-06"]}
     view = presenters.present_diff(old, new)
-    assert view.summary == "2025-03-06 /pendingDates → /completedDates"
+    assert view.summary == "2025-03-06 pendingDates → completedDates"
     assert [(g.key, g.kind, g.source, g.target, g.count) for g in view.groups] == [
         ("m0", "moved", "/pendingDates", "/completedDates", 1)
     ]
