@@ -177,7 +177,7 @@ class Delta:
         shown = parts[:_SUMMARY_PARTS]
         text = "; ".join(shown)
         if len(parts) > len(shown):
-            text += f"; and {len(parts) - len(shown)} more"
+            text += f"; and {len(parts) - len(shown):,} more"
         return text
 
     def lines(self) -> list[str]:
@@ -190,7 +190,7 @@ class Delta:
             if not isinstance(doc, Mapping):
                 return [f"document {verb}: {_show(doc)}"]
             head = [f"document {verb} ({_count(len(doc), 'key')})"]
-            return head + [f"{_escape(str(k))}: {_show(v)}" for k, v in doc.items()]
+            return head + [f"{_label('/' + _escape(str(k)))}: {_show(v)}" for k, v in doc.items()]
         out: list[str] = []
         for (source, target), values in _group_moves(self.moves):
             if len(values) <= _MOVE_LINES:
@@ -198,7 +198,7 @@ class Delta:
             else:
                 unit = _unit(values, source, target)
                 out.append(
-                    f"{len(values)} {unit} {_label(source)} → {_label(target)}: "
+                    f"{len(values):,} {unit} {_label(source)} → {_label(target)}: "
                     + _value_list(values, _LINE_VALUES)
                 )
         for lc in self.lists:
@@ -224,7 +224,7 @@ class Delta:
             else:
                 unit = _unit(values, source, target)
                 parts.append(
-                    f"{len(values)} {unit} {_label(source)} → {_label(target)} {_span(values)}"
+                    f"{len(values):,} {unit} {_label(source)} → {_label(target)} {_span(values)}"
                 )
         for lc in self.lists:
             for group, verb in ((lc.added, "added to"), (lc.removed, "removed from")):
@@ -232,14 +232,17 @@ class Delta:
                     parts.append(f"{_text(group[0])} {verb} {_label(lc.pointer)}")
                 elif group:
                     unit = _unit(group, lc.pointer, lc.pointer)
-                    parts.append(f"{len(group)} {unit} {verb} {_label(lc.pointer)} {_span(group)}")
+                    parts.append(
+                        f"{len(group):,} {unit} {verb} {_label(lc.pointer)} {_span(group)}"
+                    )
         for ch in self.changes:
             if _absent(ch.old):
-                parts.append(f"{_label(ch.pointer)} added ({_text(ch.new)})")
+                parts.append(f"{_label(ch.pointer)} added ({_value_text(ch.new, ch.pointer)})")
             elif _absent(ch.new):
                 parts.append(f"{_label(ch.pointer)} removed")
             else:
-                parts.append(f"{_label(ch.pointer)} {_text(ch.old)} → {_text(ch.new)}")
+                old, new = _value_text(ch.old, ch.pointer), _value_text(ch.new, ch.pointer)
+                parts.append(f"{_label(ch.pointer)} {old} → {new}")
         parts.extend(f"{_label(p)} reordered" for p in self.reordered)
         return parts
 
@@ -714,7 +717,16 @@ def _group_moves(moves: Iterable[Move]) -> Iterator[tuple[tuple[str, str], list[
 
 
 def _label(pointer: str) -> str:
-    return pointer[1:] if pointer else "document"
+    """A field as a sentence names it: a dotted path (``stats.processedRecords``, a top-level
+    key bare: ``pendingDates``), as the field editor does; findings, the field table and
+    ``--set`` show pointers. The pointer itself when a key is empty or holds a ".", a "/" or
+    a "~", which dots would make ambiguous; the empty pointer is the whole document."""
+    if not pointer:
+        return "document"
+    tokens = pointer[1:].split("/")
+    if any(not token or "." in token or "~" in token for token in tokens):
+        return pointer
+    return ".".join(tokens)
 
 
 def _unit(values: Sequence[Any], *pointers: str) -> str:
@@ -764,12 +776,35 @@ def _text(value: Any) -> str:
     return _show(value)
 
 
+_PLAIN_NUMBER: Final = re.compile(r"(-?)([0-9]+)(\.[0-9]+)?\Z")
+# Epoch times (startTime, lastUpdateTime, …) are instants, not amounts: 1,709,743,156,789
+# would read as a count.
+_TIME_KEY: Final = re.compile(r"(?:[Tt]ime|[Tt]imestamp|At|[Uu]pdated|[Cc]reated|[Rr]un)\Z")
+
+
+def _value_text(value: Any, pointer: str) -> str:
+    """A field's value in the summary: amounts with thousands separators (``7,231``,
+    ``1,234.5``; ``1e+23`` as written), anything else as :func:`_text` gives it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or _TIME_KEY.search(pointer.rpartition("/")[2])
+    ):
+        return _text(value)
+    text = _show(value)
+    match = _PLAIN_NUMBER.match(text)
+    if match is None:
+        return text
+    sign, whole, fraction = match.groups()
+    return f"{sign}{int(whole):,}{fraction or ''}"
+
+
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def _value_list(values: Sequence[Any], limit: int) -> str:
     shown = ", ".join(_text(v) for v in values[:limit])
     if len(values) > limit:
-        shown += f" and {len(values) - limit} more"
+        shown += f" and {len(values) - limit:,} more"
     return shown

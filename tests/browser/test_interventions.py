@@ -367,7 +367,7 @@ def test_conflict_while_a_job_writes(chromium, live_server, samples_dir, ops_use
     page.get_by_role("button", name="Apply the skip").click()
     page.locator(".conflict").wait_for()
     expect(page.locator("#conflict-title")).to_be_focused()
-    assert "stats/processedRecords 7231 → 7240" in page.locator(".conflict").inner_text()
+    assert "stats.processedRecords 7,231 → 7,240" in page.locator(".conflict").inner_text()
     assert "Nothing was applied." in page.locator(".conflict").inner_text()
     shoot(page, "interventions-conflict")
     assert AuditEntry.objects.count() == 0

@@ -114,12 +114,12 @@ def test_nested_objects_are_recursed(unified):
         Change("/stats/retries", ABSENT, 2),
     )
     assert delta.summary() == (
-        "stats/failedRecords 42 → 40; stats/timeouts removed; stats/retries added (2)"
+        "stats.failedRecords 42 → 40; stats.timeouts removed; stats.retries added (2)"
     )
     assert delta.lines() == [
-        "stats/failedRecords: 42 → 40",
-        "stats/timeouts: removed (was 3)",
-        "stats/retries: added 2",
+        "stats.failedRecords: 42 → 40",
+        "stats.timeouts: removed (was 3)",
+        "stats.retries: added 2",
     ]
 
 
@@ -314,10 +314,12 @@ def test_big_moves_are_abbreviated():
     assert delta.moves[0] == Move("2025-01-01", "/pendingDates", "/completedDates")
     assert all(type(m) is Move for m in delta.moves)
     assert [m.value for m in delta.moves] == dates[:2000]
-    assert delta.summary() == ("2000 dates pendingDates → completedDates (2025-01-01 … 2030-06-23)")
+    assert delta.summary() == (
+        "2,000 dates pendingDates → completedDates (2025-01-01 … 2030-06-23)"
+    )
     (line,) = delta.lines()
-    assert line.startswith("2000 dates pendingDates → completedDates: 2025-01-01, 2025-01-02")
-    assert line.endswith("2025-01-20 and 1980 more")
+    assert line.startswith("2,000 dates pendingDates → completedDates: 2025-01-01, 2025-01-02")
+    assert line.endswith("2025-01-20 and 1,980 more")
 
 
 def test_summary_is_abbreviated_with_and_n_more():
@@ -531,3 +533,37 @@ def test_property_date_lists(pending_old, done_old, pending_new, done_new, sort)
         assert not (moved_in & set(change.added))
     assert delta.changes == ()
     assert delta.empty == (old == new)
+
+
+def test_summary_numbers_have_thousands_separators_the_lines_and_patch_do_not():
+    old = {"stats": {"processedRecords": 7231, "rate": -1234.5, "big": 1.5e23}}
+    new = {"stats": {"processedRecords": 7236, "rate": 0.25, "big": 2.0}}
+    delta = diff(old, new)
+    assert delta.summary() == (
+        "stats.processedRecords 7,231 → 7,236; stats.rate -1,234.5 → 0.25; stats.big 1.5e+23 → 2.0"
+    )
+    assert delta.lines()[0] == "stats.processedRecords: 7231 → 7236"
+    assert json_patch(old, new)[0] == {
+        "op": "replace",
+        "path": "/stats/processedRecords",
+        "value": 7236,
+    }
+    # an epoch time is an instant, not an amount; true is no number
+    other = diff(
+        {"lastUpdateTime": 1709743156789, "ok": True},
+        {"lastUpdateTime": 1709743157789, "ok": False, "total": 12345},
+    )
+    assert other.summary() == (
+        "lastUpdateTime 1709743156789 → 1709743157789; ok true → false; total added (12,345)"
+    )
+
+
+def test_a_key_that_dots_would_make_ambiguous_is_named_by_its_pointer():
+    """Fields read as dotted paths (stats.processedRecords, as UI.md's summaries do); a key
+    holding ".", "/" or "~", or an empty one, is named by its JSON pointer instead."""
+    delta = diff(
+        {"a/b": 1, "f": {"g.h": 1}, "i": {"j": {"k": 1}}},
+        {"a/b": 2, "f": {"g.h": 2}, "i": {"j": {"k": 2}}},
+    )
+    assert delta.summary() == "/a~1b 1 → 2; /f/g.h 1 → 2; i.j.k 1 → 2"
+    assert diff({"c~d": {"": 1}}, {"c~d": {"": 2}}).summary() == "/c~0d/ 1 → 2"

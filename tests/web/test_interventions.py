@@ -576,11 +576,11 @@ def test_a_stale_version_shows_what_changed_and_previews_again(operator, samples
     assert "reconciliation_checkpoint changed since your preview" in page
     assert "<strong>Nothing was applied.</strong>" in page
     assert (
-        '<p class="diff-summary">stats/processedRecords 7231 → 7251; '
-        "stats/successfulRecords 7189 → 7209</p>"
+        '<p class="diff-summary">stats.processedRecords 7,231 → 7,251; '
+        "stats.successfulRecords 7,189 → 7,209</p>"
     ) in page
-    assert "<li>stats/processedRecords: 7231 → 7251</li>" in page
-    assert "<li>stats/successfulRecords: 7189 → 7209</li>" in page
+    assert "<li>stats.processedRecords: 7231 → 7251</li>" in page
+    assert "<li>stats.successfulRecords: 7189 → 7209</li>" in page
     assert state(samples_dir) == before
 
     again = form_fields(page, after='id="again-title"')
@@ -608,7 +608,7 @@ def test_a_stale_version_with_htmx(operator, samples_dir):
     assert response.status_code == 409
     assert "HX-Trigger" not in response  # the page says it
     assert "<html" not in text(response)
-    assert '<p class="diff-summary">stats/processedRecords 7231 → 7240</p>' in text(response)
+    assert '<p class="diff-summary">stats.processedRecords 7,231 → 7,240</p>' in text(response)
 
 
 def test_a_checkpoint_deleted_since_the_preview(operator, samples_dir):
@@ -668,7 +668,7 @@ def test_edit_a_counter(operator, samples_dir):
     shown = preview(operator, UNIFIED, "edit", {"pointer": "/stats/failedRecords", "value": "40"})
     assert shown.status_code == 200
     page = text(shown)
-    assert '<p class="diff-summary preview-card__summary">stats/failedRecords 42 → 40</p>' in page
+    assert '<p class="diff-summary preview-card__summary">stats.failedRecords 42 → 40</p>' in page
     assert '<td class="pointer">/stats/failedRecords</td>' in page
     assert apply_preview(operator, UNIFIED, "edit", shown).status_code == 302
     assert read(samples_dir, UNIFIED)["stats"]["failedRecords"] == 40
