@@ -257,14 +257,19 @@ def present_diff(
     )
 
 
+#: The action word a summary was recorded starting with: restores say ``restore to before
+#: #3: …``, and resets said ``reset: deleted …`` before they said only ``deleted …``. Other
+#: summaries start with a field's name, which may be an action's word (a field "edit").
+_ACTION_PREFIXES: Final = {"restore": "restore ", "reset": "reset: "}
+
+
 def entry_summary(action: str, summary: str) -> str:
     """An audit entry's summary as shown beside its action chip: without the action word it
-    may start with (``restore to before #3: …``, and ``reset: deleted …`` as resets were
-    recorded before they said only ``deleted …``). The stored summary is hashed into the
-    chain, so it is never rewritten; only its presentation drops the repeated word."""
-    for prefix in (f"{action}: ", f"{action} "):
-        if summary.startswith(prefix):
-            return summary[len(prefix) :]
+    was recorded starting with. The stored summary is hashed into the chain, so it is never
+    rewritten; only its presentation drops the repeated word."""
+    prefix = _ACTION_PREFIXES.get(action)
+    if prefix is not None and summary.startswith(prefix):
+        return summary[len(prefix) :]
     return summary
 
 

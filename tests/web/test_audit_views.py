@@ -95,6 +95,20 @@ def test_a_summary_does_not_repeat_the_action_beside_its_chip(viewer, db):
     assert audit.verify_chain().ok
 
 
+def test_a_summary_naming_a_field_called_like_its_action_is_shown_whole(viewer, samples_dir):
+    """Only a restore's and an old reset's own word is dropped: an edit of a field named
+    "edit" keeps the field's name in its summary."""
+    write_json(samples_dir, "job", {"id": "job", "edit": 1, "skip": 2})
+    actor = services.Actor(name="bob", source="cli")
+    for pointer in ("/edit", "/skip"):
+        services.apply("job", "edit", {"set": {pointer: 3}}, actor=actor, reason="counted again")
+    html = viewer.get("/audit/").content.decode()
+    assert re.findall(r'<td class="wrap">([^<]*)</td>', html) == ["skip 2 → 3", "edit 1 → 3"]
+    history = viewer.get("/checkpoints/job/?tab=history").content.decode()
+    assert "skip 2 → 3" in history
+    assert "edit 1 → 3" in history
+
+
 def test_the_log_is_newest_first(viewer, interventions):
     response = viewer.get("/audit/")
     assert response.status_code == 200
