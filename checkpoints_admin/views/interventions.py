@@ -1030,6 +1030,12 @@ def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
     """What an applied intervention did, with an Undo that previews restoring the before
     (a viewer sent a link to it reads it without one)."""
     entry = entry_or_404(seq, "before", "after", checkpoint=name)
+    # It says who changed what and why, as the audit log does: without the right to read the
+    # log, only one's own changes.
+    if not request.user.has_perm(VIEW_AUDIT) and entry.actor != request.user.get_username():
+        raise PermissionDenied(
+            "Your role does not allow reading the audit log, and this change is not yours."
+        )
     return render(request, "interventions/result.html", _result_context(request, entry))
 
 

@@ -115,6 +115,33 @@ def test_a_result_page_is_read_only_for_viewers(signed_in, entry_one):
     assert signed_in("").get(url).status_code == 403
 
 
+def test_without_the_audit_log_a_result_page_shows_only_ones_own_changes(make_user, entry_one):
+    """A result page says who changed what and why, as the audit log does: to a user who may
+    read checkpoints but not the log, only the results of their own changes open."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user("", "carol")
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_checkpoints"),
+        Permission.objects.get(codename="change_checkpoints"),
+    )
+    client = Client()
+    client.force_login(user, backend=MODEL_BACKEND)
+    others = client.get(f"/checkpoints/{UNIFIED}/applied/1/")
+    assert others.status_code == 403
+    assert "known bad upstream day" not in others.content.decode()
+    services.apply(
+        UNIFIED,
+        "skip",
+        {"dates": ["2025-03-07"]},
+        actor=services.Actor(name="carol", source="web"),
+        reason="carol's own skip",
+    )
+    own = client.get(f"/checkpoints/{UNIFIED}/applied/2/")
+    assert own.status_code == 200
+    assert "carol&#x27;s own skip" in own.content.decode()
+
+
 def test_a_user_without_a_role_is_refused_too(csrf_client, entry_one):
     client, token = csrf_client("")
     before = state(entry_one)
