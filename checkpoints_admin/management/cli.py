@@ -90,8 +90,11 @@ def error_for(exc: CheckpointError) -> CommandError:
 
 def prefixed(prefix: str, message: str) -> str:
     """``prefix: message``, the message going on in lower case as after any prefix
-    ("my-process: there is no audit entry #9."); a word in capitals (JSON) stays."""
-    if message[:1].isupper() and not message[1:2].isupper():
+    ("my-process: there is no audit entry #9."); a word in capitals (JSON) stays, and so does
+    a first word the prefix names too: a checkpoint's name ("Nightly: not changed: Nightly
+    has …"), whose case is part of it."""
+    first = re.split(r"[\s:]", message, maxsplit=1)[0]
+    if message[:1].isupper() and not message[1:2].isupper() and not mentions(prefix, first):
         message = message[:1].lower() + message[1:]
     return f"{prefix}: {message}"
 

@@ -564,6 +564,19 @@ def test_messages_after_the_checkpoint_name_go_on_in_lower_case(samples_dir) -> 
     assert AuditEntry.objects.count() == 0
 
 
+def test_a_checkpoint_name_after_a_prefix_keeps_its_capitals(samples_dir) -> None:
+    """Names are case-sensitive: "Nightly" lowered to "nightly" names another checkpoint."""
+    from checkpoints_admin.management.cli import prefixed
+
+    assert prefixed("Nightly: not changed", "Nightly has the integer 1e30 at /rows.") == (
+        "Nightly: not changed: Nightly has the integer 1e30 at /rows."
+    )
+    assert prefixed("Nightly", "There is no audit entry #9.") == (
+        "Nightly: there is no audit entry #9."
+    )
+    assert prefixed("Nightly", "JSON is not valid.") == "Nightly: JSON is not valid."
+
+
 def test_items_given_as_dates_are_answered_with_items(samples_dir) -> None:
     with pytest.raises(CommandError) as excinfo:
         call_command(
