@@ -62,10 +62,12 @@ def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
         status, title = 413, "Too large to send"
         limit = size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
         message = (
-            f"The form sent is larger than the {limit} the console accepts; nothing was "
-            "changed. A document this large is edited with manage.py edit_checkpoint NAME "
-            "--from-file FILE."
+            f"The form sent is larger than the {limit} the console accepts; nothing was changed."
         )
+        if "/edit-raw/" in request.path or request.path.startswith("/create/"):
+            # (a document pasted whole: the commands take any size the store does)
+            message += " A document this large is edited with manage.py edit_checkpoint NAME "
+            message += "--from-file FILE."
     elif isinstance(exception, TooManyFieldsSent):
         status, title = 400, "Too many values"
         message = (

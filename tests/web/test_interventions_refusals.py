@@ -18,6 +18,7 @@ from tests.web.test_interventions import (
     MANAGED,
     REASON,
     UNIFIED,
+    form_fields,
     preview,
     read,
     state,
@@ -172,6 +173,14 @@ def test_a_form_too_large_to_read_says_so_and_changes_nothing(operator, samples_
     assert json.loads(swapped["HX-Trigger"]) == {
         "console:message": {"level": "error", "text": message}
     }
+    # A reason too large for its form has no document to edit from a file.
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    applied = operator.post(
+        f"/checkpoints/{UNIFIED}/skip/apply", {**form_fields(text(shown)), "reason": "x" * 5000}
+    )
+    assert applied.status_code == 413
+    assert "the console accepts; nothing was changed.</p>" in text(applied)
+    assert "--from-file" not in text(applied)
     assert state(samples_dir) == before
 
 
