@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
+from checkpoints_admin.checkpoints.store import first_wide_integer
 
 MAX_SHOWN_VALUES: Final = 50
 MAX_TEXT_LINES: Final = 5000
@@ -85,16 +86,21 @@ class PrettyText:
     text: str
     truncated: bool
     total_bytes: int
+    #: The file's own text, not laid out again: it holds an integer beyond 64 bits, which
+    #: the parsed document only has as the nearest float (1e+23).
+    as_written: bool = False
 
 
-def pretty_document(data: Any, limit: int = MAX_PRETTY_BYTES) -> PrettyText:
-    """Pretty JSON of ``data``, cut at a line boundary when longer than ``limit`` bytes."""
-    text = pretty(data)
+def pretty_document(data: Any, limit: int = MAX_PRETTY_BYTES, raw: bytes = b"") -> PrettyText:
+    """Pretty JSON of ``data``, cut at a line boundary when longer than ``limit`` bytes; the
+    file's own text (``raw``) instead when laying ``data`` out would show another number."""
+    as_written = bool(raw) and first_wide_integer(raw) is not None
+    text = raw.decode("utf-8", errors="replace") if as_written else pretty(data)
     size = len(text)
-    if size <= limit:
-        return PrettyText(text, False, size)
-    cut = text.rfind("\n", 0, limit)
-    return PrettyText(text[: cut if cut > 0 else limit], True, size)
+    if size > limit:
+        cut = text.rfind("\n", 0, limit)
+        text = text[: cut if cut > 0 else limit]
+    return PrettyText(text, size > limit, size, as_written)
 
 
 @dataclass(frozen=True, slots=True)

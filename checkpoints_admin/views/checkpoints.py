@@ -275,7 +275,7 @@ def _tab_context(
             context["list_page"] = queries.paginate(found, params["page"])
             context["list_matching"] = len(found)
     elif tab == "raw":
-        context["pretty"] = pretty_document(loaded.data)
+        context["pretty"] = pretty_document(loaded.data, raw=loaded.checkpoint.raw)
     elif tab == "history":
         context["history"] = _history(request, loaded.name)
     return context

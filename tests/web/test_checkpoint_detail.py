@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from datetime import date, timedelta
@@ -348,6 +349,21 @@ def test_findings_quote_an_integer_beyond_64_bits_as_the_file_has_it(viewer, sam
     assert [f.message for f in info.findings if f.pointer == "/stats/totalRecords"] == [
         "totalRecords must be a whole number, not 99999999999999999999999"
     ]
+
+
+def test_the_raw_tab_shows_an_integer_beyond_64_bits_as_the_file_has_it(viewer, samples_dir):
+    path = samples_dir / "reconciliation_checkpoint.json"
+    written = path.read_bytes().replace(
+        b'"totalRecords": 8564', b'"totalRecords": 99999999999999999999999'
+    )
+    path.write_bytes(written)
+    page = viewer.get("/checkpoints/reconciliation_checkpoint/?tab=raw").content.decode()
+    shown = page.split('<pre class="code" tabindex="0">')[1].split("</pre>")[0]
+    assert html.unescape(shown) == written.decode()
+    assert "Shown as the file has it, not laid out again" in page
+    # any other file is laid out as always
+    page = viewer.get("/checkpoints/my-process/?tab=raw").content.decode()
+    assert "Shown as the file has it" not in page
 
 
 def test_a_name_the_protocol_refuses_is_a_400_page(viewer, samples_dir):
