@@ -367,11 +367,16 @@ def _nesting_beyond(data: Any, limit: int) -> bool:
     return False
 
 
-#: Digits of an integer that may not fit in 64 bits (2**63 has 19): only a document holding
-#: such a run is parsed a second time to look. Found by mapping every digit to "0" and
-#: searching the run (several times faster than a regex over a million-date file).
-_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_DIGIT_RUN: Final = b"0" * 19
+#: Digits of an integer that may not fit in 64 bits: twenty (2**64 - 1 has 20, so any run of
+#: 19 is a positive integer that fits, such as a time in nanoseconds), or a minus sign and 19
+#: (-2**63 has 19). Only a document holding such a run is parsed a second time to look.
+#: Found by mapping every digit to "0" and searching the run (several times faster than a
+#: regex over a million-date file).
+_DIGITS_AS_ZERO: Final = bytes(
+    0x30 if 0x30 <= b <= 0x39 else b if b == 0x2D else 0x20 for b in range(256)
+)
+_LONG_DIGIT_RUN: Final = b"0" * 20
+_LONG_NEGATIVE_RUN: Final = b"-" + b"0" * 19
 
 
 class _Wide(str):
@@ -388,12 +393,23 @@ def _wide_int(text: str) -> Any:
 def wide_integers(raw: bytes) -> builtins.list[tuple[builtins.list[str | int], str]]:
     """(path, literal) of every integer of the JSON ``raw`` that does not fit in 64 bits, in
     document order. orjson reads such an integer as the nearest float, silently."""
-    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO):
+    digits = raw.translate(_DIGITS_AS_ZERO)
+    if _LONG_DIGIT_RUN not in digits and _LONG_NEGATIVE_RUN not in digits:
         return []
+    wide = 0
+
+    def parse_int(text: str) -> Any:
+        nonlocal wide
+        value = _wide_int(text)
+        wide += isinstance(value, _Wide)
+        return value
+
     try:
-        data = json.loads(raw, parse_int=_wide_int)
+        data = json.loads(raw, parse_int=parse_int)
     except ValueError:
         return []  # (already parsed by orjson; a difference in the two parsers' edges)
+    if not wide:
+        return []  # the run was in a string, a key, a float or an integer that fits
     found: builtins.list[tuple[builtins.list[str | int], str]] = []
     stack: builtins.list[tuple[Any, builtins.list[str | int]]] = [(data, [])]
     while stack:
@@ -401,9 +417,15 @@ def wide_integers(raw: bytes) -> builtins.list[tuple[builtins.list[str | int], s
         if isinstance(node, _Wide):
             found.append((path, str.__str__(node)))
         elif isinstance(node, dict | builtins.list):
+            values = node.values() if isinstance(node, dict) else node
+            if set(map(type, values)) <= _PLAIN_SCALARS:
+                continue  # (a million dates at C speed: none is a _Wide, a str subclass)
             items: Any = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend(reversed([(value, [*path, key]) for key, value in items]))
     return found
+
+
+_PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def first_wide_integer(raw: bytes) -> tuple[str, str] | None:

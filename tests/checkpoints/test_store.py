@@ -38,6 +38,7 @@ from checkpoints_admin.checkpoints.store import (
     encode_document,
     utc_now_iso,
     version_of,
+    wide_integers,
 )
 from checkpoints_admin.checkpoints.summary import summarize
 from tests.conftest import SAMPLE_NAMES, SAMPLES
@@ -180,6 +181,31 @@ def test_a_written_document_keeps_64_bit_bounds_and_long_digit_strings():
         "b": -(2**63),
         "c": "99999999999999999999",
     }
+
+
+def test_an_integer_that_fits_in_64_bits_is_not_parsed_a_second_time(monkeypatch):
+    """A time in nanoseconds has 19 digits and fits: a million-date file holding one was
+    parsed again and walked whole (about a second) on each raw edit, skip and finding."""
+    raw = b'{"startNs": 1733400000000000000, "dates": ["2025-03-01", "2025-03-02"]}'
+
+    def loads(*args, **kwargs):
+        raise AssertionError("parsed a second time")
+
+    monkeypatch.setattr(json, "loads", loads)
+    assert wide_integers(raw) == []
+
+
+def test_wide_integers_are_found_beside_long_digit_runs_that_are_not_integers():
+    raw = (
+        b'{"k12345678901234567890123": "12345678901234567890123", "f": 0.12345678901234567890,'
+        b' "dates": ["2025-03-01", "2025-03-02"], "fits": -9223372036854775808,'
+        b' "x": [1, {"n": -9223372036854775809}], "y": [18446744073709551616, "a"]}'
+    )
+    assert wide_integers(raw) == [
+        (["x", 1, "n"], "-9223372036854775809"),
+        (["y", 0], "18446744073709551616"),
+    ]
+    assert wide_integers(raw.replace(b"-9223372036854775809", b"7").replace(b"616", b"615")) == []
 
 
 def test_decode_reports_line_and_column():
