@@ -57,7 +57,6 @@ from checkpoints_admin.checkpoints.store import (
     check_version,
     decode_document,
     encode_document,
-    first_wide_integer,
     literal_findings,
     version_of,
     wide_integers,
@@ -454,7 +453,8 @@ def preview(
             before, before_raw = checkpoint.data, checkpoint.raw
             base_version = checkpoint.version
             if action in {"skip", "reprocess"} or (action == "edit" and "set" in params):
-                _refuse_wide_integer(name, action, before_raw)
+                replaced = params.get("set") if action == "edit" else None
+                _refuse_wide_integer(name, action, before_raw, replaced)
 
     if before_raw is not None and before is None:
         base_version = version_of(before_raw)
@@ -495,10 +495,20 @@ def preview(
     )
 
 
-def _refuse_wide_integer(name: str, action: str, raw: bytes) -> None:
+def _refuse_wide_integer(name: str, action: str, raw: bytes, replaced: Any = None) -> None:
     """A change that keeps the rest of the document writes it back as it was read: an integer
-    beyond 64 bits, read as the nearest float, would change with it, unseen in the diff."""
-    wide = first_wide_integer(raw)
+    beyond 64 bits, read as the nearest float, would change with it, unseen in the diff.
+    ``replaced``: the pointers an edit sets, whose integers it does not write back (setting
+    the integer itself to a number that fits is how the field editor and --set correct it)."""
+    pointers = [p for p in replaced if isinstance(p, str)] if isinstance(replaced, Mapping) else []
+    kept = (
+        (pointer, literal)
+        for pointer, literal in (
+            (kinds.json_pointer(*path), lit) for path, lit in wide_integers(raw)
+        )
+        if not any(pointer == p or pointer.startswith(p + "/") for p in pointers)
+    )
+    wide = next(kept, None)
     if wide is None:
         return
     pointer, literal = wide

@@ -461,6 +461,33 @@ def test_a_change_keeping_an_integer_beyond_64_bits_is_refused(
     assert json.loads(path.read_bytes()) == replaced
 
 
+def test_an_edit_setting_the_integer_beyond_64_bits_itself_is_applied(samples_dir: Path) -> None:
+    """Setting the field to a number that fits (or its object to another) is how the field
+    editor and --set correct such an integer; the edit was refused as if it wrote the integer
+    back."""
+    path = samples_dir / f"{MANAGED}.json"
+    raw = path.read_bytes().replace(
+        b'"progress": 33', b'"rows": {"n": 99999999999999999999999}, "progress": 33'
+    )
+    path.write_bytes(raw)
+    do(MANAGED, "edit", {"set": {"/rows/n": 2**63 - 1}})
+    assert json.loads(path.read_bytes())["rows"] == {"n": 2**63 - 1}
+
+    path.write_bytes(raw)
+    do(MANAGED, "edit", {"set": {"/rows": {"n": 7}, "/progress": 40}})
+    assert json.loads(path.read_bytes())["rows"] == {"n": 7}
+
+    # Its float, the same in the diff as what was read, still changes the file unseen.
+    path.write_bytes(raw)
+    with pytest.raises(InterventionError) as excinfo:
+        do(MANAGED, "edit", {"set": {"/rows/n": 1e23}})
+    assert "would write it as 1e+23, a change the diff cannot show" in str(excinfo.value)
+    assert path.read_bytes() == raw
+    with pytest.raises(InterventionError) as excinfo:
+        services.preview(MANAGED, "edit", {"set": 5})
+    assert str(excinfo.value).startswith("my-process has the integer 99999999999999999999999")
+
+
 @pytest.mark.parametrize(("version", "error"), [("zz", ValueError), (7, TypeError)])
 def test_a_version_that_is_no_version_is_refused_as_an_argument(
     samples_dir: Path, version, error
