@@ -58,6 +58,7 @@ from checkpoints_admin.checkpoints.store import (
     decode_document,
     encode_document,
     literal_findings,
+    shown_literal,
     version_of,
     wide_integers,
 )
@@ -512,11 +513,12 @@ def _refuse_wide_integer(name: str, action: str, raw: bytes, replaced: Any = Non
     if wide is None:
         return
     pointer, literal = wide
-    shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+    shown = shown_literal(literal)
     raise _refuse(
         f"{name} has the integer {shown} at {pointer}, which does not fit in 64 bits: this "
-        f"{action} would write it back as {float(literal)!r}. Nothing was changed; have it "
-        "written as a string first (edit_checkpoint --from-file, or the job).",
+        f"{action} would write it back as {float(literal)!r}. Nothing was changed; set it to a "
+        "number that fits first (Edit a field, edit_checkpoint --set), or have it written as "
+        "a string (Edit raw JSON, edit_checkpoint --from-file, or the job).",
         name,
     )
 
@@ -555,8 +557,8 @@ def _refuse_unseen_wide_change(
         new = _at(after, path)
         if new is _ABSENT or new != _at(before, path):
             continue  # removed or changed: the diff shows that
-        pointer = "/" + "/".join(str(t).replace("~", "~0").replace("/", "~1") for t in path)
-        shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+        pointer = kinds.json_pointer(*path)
+        shown = shown_literal(literal)
         raise _refuse(
             f"{name} has the integer {shown} at {pointer}, which does not fit in 64 bits: "
             f"this {action} would write it as {float(literal)!r}, a change the diff cannot "

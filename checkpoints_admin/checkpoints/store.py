@@ -172,6 +172,11 @@ def _pointer(tokens: list[str | int]) -> str:
     return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
 
 
+def shown_literal(literal: str) -> str:
+    """An integer's digits as a message quotes them: at most 40 characters."""
+    return literal if len(literal) <= 40 else f"{literal[:39]}…"
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
@@ -330,7 +335,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     if wide is not None:
         subject = f"checkpoint {name!r}" if name is not None else "the document"
         pointer, literal = wide
-        shown = literal if len(literal) <= 40 else f"{literal[:39]}…"
+        shown = shown_literal(literal)
         raise InvalidDocument(
             f"{subject} has the integer {shown} at {pointer}, which does not fit in 64 bits "
             "(it would be kept only approximately); write it as a string",
@@ -452,7 +457,7 @@ def literal_findings(findings: builtins.list[Finding], raw: bytes) -> builtins.l
     for finding in findings:
         literal = wide.get(finding.pointer)
         if literal is not None:
-            short = literal if len(literal) <= 40 else f"{literal[:39]}…"
+            short = shown_literal(literal)
             message = finding.message.replace(repr(float(literal)), short)
             finding = dataclasses.replace(finding, message=message)
         shown.append(finding)

@@ -444,8 +444,9 @@ def test_a_change_keeping_an_integer_beyond_64_bits_is_refused(
     path.write_bytes(raw)
     message = (
         "my-process has the integer 99999999999999999999999 at /rows, which does not fit in "
-        f"64 bits: this {action} would write it back as 1e+23. Nothing was changed; have it "
-        "written as a string first (edit_checkpoint --from-file, or the job)."
+        f"64 bits: this {action} would write it back as 1e+23. Nothing was changed; set it "
+        "to a number that fits first (Edit a field, edit_checkpoint --set), or have it written "
+        "as a string (Edit raw JSON, edit_checkpoint --from-file, or the job)."
     )
     with pytest.raises(InterventionError) as excinfo:
         services.preview(MANAGED, action, params)
