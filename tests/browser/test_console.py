@@ -226,6 +226,10 @@ def test_the_console_works_without_javascript(chromium, live_server, samples_dir
         "link", name="Raw JSON"
     ).click()
     assert '"pendingDates"' in page.locator("pre.code").inner_text()
+    # A message shows without its ×, which only a script can act on.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator(".message span")).to_have_text("You are signed out.")
+    expect(page.locator(".message__close")).to_be_hidden()
     context.close()
 
 
