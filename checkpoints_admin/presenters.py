@@ -14,7 +14,6 @@ from typing import Any, Final
 import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
-from checkpoints_admin.checkpoints.store import first_wide_integer
 
 MAX_SHOWN_VALUES: Final = 50
 MAX_TEXT_LINES: Final = 5000
@@ -91,11 +90,14 @@ class PrettyText:
     as_written: bool = False
 
 
-def pretty_document(data: Any, limit: int = MAX_PRETTY_BYTES, raw: bytes = b"") -> PrettyText:
+def pretty_document(
+    data: Any, limit: int = MAX_PRETTY_BYTES, written: bytes | None = None
+) -> PrettyText:
     """Pretty JSON of ``data``, cut at a line boundary when longer than ``limit`` bytes; the
-    file's own text (``raw``) instead when laying ``data`` out would show another number."""
-    as_written = bool(raw) and first_wide_integer(raw) is not None
-    text = raw.decode("utf-8", errors="replace") if as_written else pretty(data)
+    file's own text ``written`` instead when given (laying ``data`` out would show another
+    number: see :attr:`queries.Loaded.wide_integers`)."""
+    as_written = written is not None
+    text = written.decode("utf-8", errors="replace") if written is not None else pretty(data)
     size = len(text)
     if size > limit:
         cut = text.rfind("\n", 0, limit)

@@ -39,7 +39,12 @@ from checkpoints_admin.checkpoints.kinds import (
     findings_as_of,
     validate,
 )
-from checkpoints_admin.checkpoints.store import decode_document, literal_findings, version_of
+from checkpoints_admin.checkpoints.store import (
+    decode_document,
+    literal_findings,
+    version_of,
+    wide_integers,
+)
 from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
 
 PAGE_SIZE: Final = 50
@@ -439,7 +444,13 @@ class Loaded:
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
         findings = validate(self.checkpoint.data, kind=self.kind)
-        return tuple(literal_findings(findings, self.checkpoint.raw))
+        return tuple(literal_findings(findings, self.checkpoint.raw, self.wide_integers))
+
+    @cached_property
+    def wide_integers(self) -> list[tuple[list[str | int], str]]:
+        """The file's integers beyond 64 bits (path, literal): the document has them only as
+        the nearest float, so pages show such a file as it is written."""
+        return wide_integers(self.checkpoint.raw)
 
     @property
     def name(self) -> str:

@@ -453,18 +453,20 @@ def preview(
         else:
             before, before_raw = checkpoint.data, checkpoint.raw
             base_version = checkpoint.version
-            if action in {"skip", "reprocess"} or (action == "edit" and "set" in params):
-                replaced = params.get("set") if action == "edit" else None
-                _refuse_wide_integer(name, action, before_raw, replaced)
 
     if before_raw is not None and before is None:
         base_version = version_of(before_raw)
+    # Integers beyond 64 bits the file has (the document only has the nearest floats): found
+    # once, for the two checks below.
+    wide = wide_integers(before_raw) if before is not None and before_raw is not None else []
+    if action in {"skip", "reprocess"} or (action == "edit" and "set" in params):
+        _refuse_wide_integer(name, action, wide, params.get("set") if action == "edit" else None)
     # The intervention, the diff and the validation each check the big lists' types and
     # order; the lists do not change meanwhile, so each list is checked once.
     with kinds.shared_list_checks():
         after, after_raw, restores = _result(action, params, before, document, name)
-        if before_raw is not None and after_raw is not None:
-            _refuse_unseen_wide_change(name, action, before, before_raw, after, after_raw)
+        if after_raw is not None:
+            _refuse_unseen_wide_change(name, action, before, wide, after, after_raw)
         delta = diffs.diff(before, after)
         patch = diffs.json_patch(before, after, delta=delta)
         findings = (
@@ -496,23 +498,24 @@ def preview(
     )
 
 
-def _refuse_wide_integer(name: str, action: str, raw: bytes, replaced: Any = None) -> None:
+def _refuse_wide_integer(
+    name: str, action: str, wide: list[tuple[list[str | int], str]], replaced: Any = None
+) -> None:
     """A change that keeps the rest of the document writes it back as it was read: an integer
-    beyond 64 bits, read as the nearest float, would change with it, unseen in the diff.
-    ``replaced``: the pointers an edit sets, whose integers it does not write back (setting
-    the integer itself to a number that fits is how the field editor and --set correct it)."""
+    beyond 64 bits (``wide``, as :func:`wide_integers` found them), read as the nearest float,
+    would change with it, unseen in the diff. ``replaced``: the pointers an edit sets, whose
+    integers it does not write back (setting the integer itself to a number that fits is how
+    the field editor and --set correct it)."""
     pointers = [p for p in replaced if isinstance(p, str)] if isinstance(replaced, Mapping) else []
     kept = (
         (pointer, literal)
-        for pointer, literal in (
-            (kinds.json_pointer(*path), lit) for path, lit in wide_integers(raw)
-        )
+        for pointer, literal in ((kinds.json_pointer(*path), lit) for path, lit in wide)
         if not any(pointer == p or pointer.startswith(p + "/") for p in pointers)
     )
-    wide = next(kept, None)
-    if wide is None:
+    first = next(kept, None)
+    if first is None:
         return
-    pointer, literal = wide
+    pointer, literal = first
     shown = shown_literal(literal)
     raise _refuse(
         f"{name} has the integer {shown} at {pointer}, which does not fit in 64 bits: this "
@@ -540,14 +543,14 @@ def _refuse_unseen_wide_change(
     name: str,
     action: str,
     before: dict[str, Any] | None,
-    before_raw: bytes,
+    wide: list[tuple[list[str | int], str]],
     after: dict[str, Any] | None,
     after_raw: bytes,
 ) -> None:
     """A whole document written over a file with an integer beyond 64 bits: where the new
     document has the float that integer was read as (1e+23, what the editor used to show),
-    the diff shows no change while the file's integer would change; refuse it."""
-    wide = wide_integers(before_raw)
+    the diff shows no change while the file's integer would change; refuse it. ``wide``: the
+    integers beyond 64 bits of the file written over, as :func:`wide_integers` found them."""
     if not wide:
         return
     kept = {tuple(path): literal for path, literal in wide_integers(after_raw)}

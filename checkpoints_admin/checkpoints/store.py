@@ -444,18 +444,24 @@ def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
     return _pointer(path), literal
 
 
-def literal_findings(findings: builtins.list[Finding], raw: bytes) -> builtins.list[Finding]:
+def literal_findings(
+    findings: builtins.list[Finding],
+    raw: bytes,
+    wide: builtins.list[tuple[builtins.list[str | int], str]] | None = None,
+) -> builtins.list[Finding]:
     """``findings`` of the document read from ``raw``, a message about an integer beyond 64 bits
     quoting it as the file has it (99999999999999999999999), not as the float it was read as
-    (1e+23)."""
+    (1e+23). ``wide``: what :func:`wide_integers` found in ``raw`` already, if it was asked."""
     if not findings:
         return findings
-    wide = {_pointer(path): literal for path, literal in wide_integers(raw)}
-    if not wide:
+    if wide is None:
+        wide = wide_integers(raw)
+    literals = {_pointer(path): literal for path, literal in wide}
+    if not literals:
         return findings
     shown = []
     for finding in findings:
-        literal = wide.get(finding.pointer)
+        literal = literals.get(finding.pointer)
         if literal is not None:
             short = shown_literal(literal)
             message = finding.message.replace(repr(float(literal)), short)

@@ -275,7 +275,8 @@ def _tab_context(
             context["list_page"] = queries.paginate(found, params["page"])
             context["list_matching"] = len(found)
     elif tab == "raw":
-        context["pretty"] = pretty_document(loaded.data, raw=loaded.checkpoint.raw)
+        written = loaded.checkpoint.raw if loaded.wide_integers else None
+        context["pretty"] = pretty_document(loaded.data, written=written)
     elif tab == "history":
         context["history"] = _history(request, loaded.name)
     return context

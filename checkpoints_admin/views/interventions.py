@@ -49,7 +49,7 @@ from checkpoints_admin.checkpoints import (
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, takeable, unit_of
-from checkpoints_admin.checkpoints.store import first_wide_integer, version_of
+from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.conf import get_store
 from checkpoints_admin.intervention_forms import (
     RAW_EDIT_LIMIT,
@@ -202,8 +202,8 @@ class Current:
         """The file's content for the raw editor: pretty JSON, or the corrupt bytes as text;
         the file's own text when it has an integer beyond 64 bits (pretty-printed, the float
         it is read as would show instead: 1e+23)."""
-        if self.checkpoint is not None and first_wide_integer(self.checkpoint.raw) is None:
-            return pretty(self.checkpoint.data) + "\n"
+        if self._loaded is not None and not self._loaded.wide_integers:
+            return pretty(self._loaded.data) + "\n"
         return (self.raw or b"").decode("utf-8", errors="replace")
 
 
