@@ -34,10 +34,14 @@ from checkpoints_admin.permissions import (
     VIEW_AUDIT,
     VIEW_CHECKPOINTS,
     permission_required,
-    restore_permission,
 )
 from checkpoints_admin.presenters import empty_directory_warning, pretty_document
-from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
+from checkpoints_admin.views.common import (
+    HtmxHttpRequest,
+    current_listing,
+    restore_url,
+    wants_partial,
+)
 from checkpoints_admin.views.errors import error_page, name_refused, no_checkpoint
 
 REFRESH_SECONDS = 5
@@ -202,21 +206,13 @@ def _gone_page(request: HtmxHttpRequest, name: str) -> HttpResponse | None:
     if not history:
         return None
     last = audit.last_content(history)
-    restore_url = ""
-    if last is not None:
-        entry, side = last
-        snapshot = entry.before_id if side == "before" else entry.after_id
-        if request.user.has_perm(restore_permission(snapshot)):
-            restore_url = (
-                reverse("intervention", args=(name, "restore")) + f"?entry={entry.seq}&side={side}"
-            )
     context = {
         "name": name,
         "history": history,
         "latest": history[0],
         "last": last[0] if last is not None else None,
         "last_side": last[1] if last is not None else "",
-        "restore_url": restore_url,
+        "restore_url": restore_url(request, *last) if last is not None else "",
     }
     return render(request, "checkpoints/gone.html", context, status=404)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
 
@@ -10,6 +13,7 @@ from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import AuditEntry
+from checkpoints_admin.permissions import restore_permission
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -53,3 +57,13 @@ def current_listing() -> tuple[queries.Listing, str]:
         return queries.listing(get_store(), stale_after=get_settings().stale_after_seconds), ""
     except CheckpointError as exc:
         return queries.Listing([], now=timezone.now(), stamp=None), exc.message
+
+
+def restore_url(request: HttpRequest, entry: AuditEntry, side: str) -> str:
+    """Where a restore of ``entry``'s ``side`` starts (its preview), or "" when the user may
+    not restore it (a restore that re-creates a file needs the right to create one)."""
+    snapshot = entry.before_id if side == "before" else entry.after_id
+    if not request.user.has_perm(restore_permission(snapshot)):
+        return ""
+    url = reverse("intervention", args=(entry.checkpoint, "restore"))
+    return f"{url}?{urlencode({'entry': entry.seq, 'side': side})}"

@@ -82,6 +82,7 @@ from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
     entry_or_404,
+    restore_url,
     wants_partial,
 )
 from checkpoints_admin.views.errors import bad_request, error_page, name_refused, no_checkpoint
@@ -995,13 +996,8 @@ def _snapshot_raw(snapshot: Snapshot | None) -> bytes | None:
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
     before, before_error = _side_document(entry, "before")
     after, after_error = _side_document(entry, "after")
-    undo_url = ""  # undo restores the before side
-    # (not a before side that does not parse: nothing to write back)
-    if not before_error and request.user.has_perm(restore_permission(entry.before_id)):
-        undo_url = (
-            reverse("intervention", args=(entry.checkpoint, "restore"))
-            + f"?entry={entry.seq}&side=before"
-        )
+    # Undo restores the before side (not one that does not parse: nothing to write back).
+    undo_url = "" if before_error else restore_url(request, entry, "before")
     corrupt_before = before is None and entry.before is not None and bool(before_error)
     return {
         "entry": entry,
