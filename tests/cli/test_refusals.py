@@ -417,10 +417,28 @@ def test_set_of_a_field_the_document_lacks_needs_add(samples_dir) -> None:
     assert json.loads((samples_dir / "my-process.json").read_text())["note"] == "checked"
 
 
-def test_a_key_given_twice_is_refused_not_silently_dropped(samples_dir, tmp_path) -> None:
-    """JSON parsers keep the last of two equal keys: the person would not see what they meant."""
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        pytest.param(
+            '{"id": "job", "status": "running", "status": "failed"}',
+            "the document gives the key 'status' twice in one object; only the last would be "
+            "kept. Keep one.",
+            id="key-given-twice",  # JSON parsers keep the last: not what the person meant
+        ),
+        pytest.param(
+            '{"id": "job", "status": "running", "rows": 99999999999999999999999}',
+            "the document has the integer 99999999999999999999999 at /rows, which does not fit "
+            "in 64 bits (it would be kept only approximately); write it as a string",
+            id="integer-beyond-64-bits",  # it would have been written as the float 1e+23
+        ),
+    ],
+)
+def test_a_file_that_would_not_be_written_as_given_is_refused(
+    samples_dir, tmp_path, document, problem
+) -> None:
     replacement = tmp_path / "replacement.json"
-    replacement.write_text('{"id": "job", "status": "running", "status": "failed"}')
+    replacement.write_text(document)
     before = files(samples_dir)
     with pytest.raises(CommandError) as excinfo:
         call_command(
@@ -428,29 +446,7 @@ def test_a_key_given_twice_is_refused_not_silently_dropped(samples_dir, tmp_path
             "--yes", stdout=StringIO(),
         )  # fmt: skip
     assert excinfo.value.returncode == 2
-    assert str(excinfo.value) == (
-        f"--from-file {replacement}: the document gives the key 'status' twice in one object; "
-        "only the last would be kept. Keep one."
-    )
-    assert files(samples_dir) == before
-
-
-def test_a_file_with_an_integer_beyond_64_bits_is_refused(samples_dir, tmp_path) -> None:
-    """It would have been written as the nearest float, 1e+23."""
-    replacement = tmp_path / "replacement.json"
-    replacement.write_text('{"id": "job", "status": "running", "rows": 99999999999999999999999}')
-    before = files(samples_dir)
-    with pytest.raises(CommandError) as excinfo:
-        call_command(
-            "edit_checkpoint", "my-process", "--from-file", str(replacement), "--reason", REASON,
-            "--yes", stdout=StringIO(),
-        )  # fmt: skip
-    assert excinfo.value.returncode == 2
-    assert str(excinfo.value) == (
-        f"--from-file {replacement}: the document has the integer 99999999999999999999999 at "
-        "/rows, which does not fit in 64 bits (it would be kept only approximately); write it "
-        "as a string"
-    )
+    assert str(excinfo.value) == f"--from-file {replacement}: {problem}"
     assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 0
 
