@@ -31,11 +31,7 @@ from checkpoints_admin.checkpoints.kinds import (
     parse_time,
     with_article,
 )
-from checkpoints_admin.checkpoints.store import (
-    decode_written_document,
-    first_duplicate_key,
-    first_wide_integer,
-)
+from checkpoints_admin.checkpoints.store import decode_written_document, written_value_problem
 from checkpoints_admin.forms import NAME_RE
 
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
@@ -463,21 +459,9 @@ def parse_json_value(text: str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValidationError(f"Not JSON: {_json_error(exc)}") from None
-    raw = text.encode("utf-8", errors="surrogatepass")
-    duplicate = first_duplicate_key(raw)
-    if duplicate is not None:
-        raise ValidationError(
-            f"The value gives the key {duplicate!r} twice in one object; only the last would "
-            "be kept. Keep one."
-        )
-    wide = first_wide_integer(raw)
-    if wide is not None:
-        pointer, literal = wide
-        where = f" at {pointer}" if pointer else ""
-        raise ValidationError(
-            f"The value has the integer {_cut(literal)}{where}, which does not fit in 64 "
-            "bits (it would be kept only approximately); write it as a string."
-        )
+    problem = written_value_problem(text.encode("utf-8", errors="surrogatepass"))
+    if problem is not None:
+        raise ValidationError(problem[:1].upper() + problem[1:])
     return value
 
 

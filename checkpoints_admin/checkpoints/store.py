@@ -73,6 +73,7 @@ __all__ = [
     "first_wide_integer",
     "literal_findings",
     "wide_integers",
+    "written_value_problem",
     "utc_now_iso",
     "version_of",
 ]
@@ -442,6 +443,27 @@ def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
         return None
     path, literal = found[0]
     return _pointer(path), literal
+
+
+def written_value_problem(raw: bytes) -> str | None:
+    """What keeps a JSON value a person typed (``--set``, the field editor) from being
+    written as given, or None: a key given twice in one object, or an integer beyond 64 bits
+    (parsers keep the last value, and the nearest float, silently). ``raw`` parses."""
+    duplicate = first_duplicate_key(raw)
+    if duplicate is not None:
+        return (
+            f"the value gives the key {duplicate!r} twice in one object; only the last would "
+            "be kept. Keep one."
+        )
+    wide = first_wide_integer(raw)
+    if wide is not None:
+        pointer, literal = wide
+        where = f" at {pointer}" if pointer else ""
+        return (
+            f"the value has the integer {shown_literal(literal)}{where}, which does not fit in "
+            "64 bits (it would be kept only approximately); write it as a string."
+        )
+    return None
 
 
 def literal_findings(

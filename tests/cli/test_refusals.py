@@ -160,6 +160,13 @@ CASES = [
         id="set-nested-duplicate-key",
     ),
     pytest.param(
+        ["edit_checkpoint", UNIFIED, "--add", "--set", '/x={"a":99999999999999999999999}'],
+        2,
+        "--set /x: the value has the integer 99999999999999999999999 at /a, which does not fit "
+        "in 64 bits (it would be kept only approximately); write it as a string.",
+        id="set-integer-beyond-64-bits",  # (as the field editor says it)
+    ),
+    pytest.param(
         ["reset_checkpoints", "--all", UNIFIED, "my-process"],
         2,
         "not both",

@@ -14,8 +14,8 @@ from checkpoints_admin.checkpoints.errors import UnknownField
 from checkpoints_admin.checkpoints.store import (
     MAX_WRITTEN_DEPTH,
     decode_written_document,
-    first_duplicate_key,
     size_text,
+    written_value_problem,
 )
 from checkpoints_admin.conf import get_settings
 from checkpoints_admin.management.cli import (
@@ -48,13 +48,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             f"--set {pointer}: the value is nested too deeply to read (a checkpoint is at "
             f"most {MAX_WRITTEN_DEPTH} levels deep)."
         ) from None
-    duplicate = first_duplicate_key(raw.encode("utf-8", errors="surrogatepass"))
-    if duplicate is not None:
-        # As --from-file: JSON parsers keep the last value silently.
-        raise usage_error(
-            f"--set {pointer}: the value gives the key {duplicate!r} twice in one object; only "
-            "the last would be kept. Keep one."
-        )
+    problem = written_value_problem(raw.encode("utf-8", errors="surrogatepass"))
+    if problem is not None:  # (as --from-file and the console's field editor refuse it)
+        raise usage_error(f"--set {pointer}: {problem}")
     return pointer, value
 
 
