@@ -730,13 +730,11 @@ class ApplyForm(forms.Form):
             )
 
     def clean_reason(self) -> str:
-        # A browser sends the textarea's line breaks as CRLF but counts them as one character
-        # against its maxlength: recorded as the LF a person typed, the two agree.
-        reason: str = self.cleaned_data["reason"].replace("\r\n", "\n")
+        reason: str = self.cleaned_data["reason"]
         problem = services.reason_problem(reason)
         if problem is not None:
             raise ValidationError(problem)
-        return reason
+        return services.recorded_reason(reason)
 
     def clean_base_version(self) -> str | None:
         value = (self.cleaned_data.get("base_version") or "").strip().lower()

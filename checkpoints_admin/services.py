@@ -108,9 +108,16 @@ class ReasonRequired(InterventionError):
 #: form, the commands and :func:`apply` all hold reasons to it.
 REASON_MAX_LENGTH: Final = 2000
 
-#: Control characters other than tab and line breaks: terminal escapes in a reason would act
-#: on the terminal of whoever reads the log or its export.
-_CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: Control characters other than tab and the line break (LF; a CRLF is recorded as LF):
+#: terminal escapes in a reason would act on the terminal of whoever reads the log or its
+#: export, and a carriage return alone writes over what it follows there.
+_CONTROL_RE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def recorded_reason(reason: str) -> str:
+    """``reason`` as the audit log records it: line breaks as LF (a browser's textarea sends
+    CRLF, and counts it as one character against its maxlength), surrounding blanks off."""
+    return reason.replace("\r\n", "\n").strip()
 
 
 #: Lone surrogates: what Python makes of bytes that are not UTF-8 in a command's arguments.
@@ -143,6 +150,7 @@ def reason_problem(reason: str) -> str | None:
     """What makes ``reason`` unfit for the audit log (None: nothing): longer than
     :data:`REASON_MAX_LENGTH`, a control or bidirectional control character, bytes that are
     not UTF-8 text, or no visible character at all."""
+    reason = reason.replace("\r\n", "\n")  # (as recorded: see recorded_reason)
     if (bad := _SURROGATE_RE.search(reason)) is not None:
         return (
             f"The reason is not valid UTF-8 text (character {bad.start() + 1} is a byte that "
@@ -1244,7 +1252,7 @@ def apply(
                 "address": actor.address,
                 "action": action,
                 "checkpoint": name,
-                "reason": reason.strip(),
+                "reason": recorded_reason(reason),
                 "base_version": pv.base_version,
                 "result_version": result_version,
                 "before": None,

@@ -349,7 +349,9 @@ def test_a_reason_with_control_characters_is_refused(samples_dir: Path, reason) 
     assert files(samples_dir) == before
     assert_nothing_recorded()
     # Line breaks and tabs are plain text.
-    do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="two lines:\r\n\tINC-1\nINC-2")
+    applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]}, reason="two lines:\r\n\tINC-1\nINC-2")
+    # recorded with LF, as the console records a textarea's CRLF, from any source
+    assert applied.entry.reason == "two lines:\n\tINC-1\nINC-2"
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,12 @@ CASES = [
         id="escape-in-reason",
     ),
     pytest.param(
+        ["skip_dates", UNIFIED, "2025-03-06", "--reason", "approved by alice\rrejected"],
+        2,
+        "--reason: the reason contains a control character (U+000D, character 18)",
+        id="carriage-return-in-reason",  # (on a terminal it writes over what it follows)
+    ),
+    pytest.param(
         # (bytes that are not UTF-8 in an argument, as Python's command line decodes them)
         ["skip_dates", UNIFIED, "2025-03-06", "--reason", "INC-4211 \udcff\udcfe"],
         2,
