@@ -794,6 +794,9 @@ def _already_applied(
         f"This {spec.action} was applied already, as audit entry #{last.seq}; "
         "nothing more was done."
     )
+    given = services.recorded_reason(request.POST.get("reason", ""))
+    if given and given != last.reason:
+        text += " The reason given this time was not recorded: the entry keeps the first one."
     return _show_result(request, entry_or_404(last.seq, "before", "after"), messages.INFO, text)
 
 

@@ -356,6 +356,14 @@ def test_applying_the_same_preview_twice_shows_the_first_result_not_a_conflict(
     }
     assert 'id="result-title"' in text(partial) and "<html" not in text(partial)
     assert state(samples_dir) == after_first
+    # Another reason typed the second time: it says that one is not recorded.
+    other_reason = apply_preview(operator, UNIFIED, "skip", shown, reason="a second reason")
+    assert (
+        "This skip was applied already, as audit entry #1; nothing more was done. The reason "
+        "given this time was not recorded: the entry keeps the first one."
+    ) in text(operator.get(other_reason["Location"]))
+    assert AuditEntry.objects.get().reason == REASON
+    assert state(samples_dir) == after_first
 
     # Someone else's change, or another change from that version, is still a conflict.
     other = preview(admin, UNIFIED, "skip", {"dates": "2025-03-06"})  # (now not pending)
