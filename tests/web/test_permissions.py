@@ -160,9 +160,23 @@ def test_sign_in_with_the_form_then_sign_out_by_post(make_user, samples_dir):
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.get("/").status_code == 200
-    assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_opening_the_sign_out_address_asks_first_and_signs_nobody_out(signed_in):
+    client = signed_in("viewer")
+    page = client.get("/accounts/logout/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Sign out?" in html and "viewer-user" in html
+    assert 'method="post" action="/accounts/logout/"' in html
+    assert client.get("/").status_code == 200  # still signed in
+    assert client.put("/accounts/logout/").status_code == 405
+    assert client.get("/").status_code == 200
+    client.post("/accounts/logout/")
+    # signed out already: the address leads to the sign-in page
+    assert client.get("/accounts/logout/")["Location"] == "/accounts/login/"
 
 
 def test_signing_out_says_so_on_the_sign_in_page_once(signed_in):
