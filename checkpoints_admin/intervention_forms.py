@@ -668,10 +668,16 @@ _ENTRY_RE: Final = re.compile(r"-?[0-9]+")
 
 
 class RestoreForm(forms.Form):
-    """Which audit entry's snapshot to restore: its before or its after side."""
+    """Which audit entry's snapshot to restore: its before or its after side (before when not
+    given, as ``restore_checkpoint`` does: undo that entry)."""
 
     entry = EntryNumberField(min_value=1, max_value=2**62)
-    side = forms.ChoiceField(choices=[("before", "before"), ("after", "after")], initial="before")
+    side = forms.ChoiceField(
+        choices=[("before", "before"), ("after", "after")], initial="before", required=False
+    )
+
+    def clean_side(self) -> str:
+        return self.cleaned_data.get("side") or "before"
 
     @property
     def params(self) -> dict[str, Any]:

@@ -1199,6 +1199,19 @@ def test_restore_the_after_side_from_an_audit_entry(operator, samples_dir):
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == after
 
 
+def test_a_restore_address_without_a_side_undoes_the_entry(operator, samples_dir):
+    """As restore_checkpoint does without --side: the before side, undoing that entry."""
+    original = (samples_dir / f"{UNIFIED}.json").read_bytes()
+    services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
+    )
+    shown = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1")
+    assert shown.status_code == 200
+    assert "restore to before #1" in text(shown)
+    assert apply_preview(operator, UNIFIED, "restore", shown).status_code == 302
+    assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
+
+
 def test_restore_refusals(operator, samples_dir):
     before = state(samples_dir)
     assert operator.get(f"/checkpoints/{UNIFIED}/restore/").status_code == 400
