@@ -31,7 +31,12 @@ from checkpoints_admin.checkpoints.kinds import (
     parse_time,
     with_article,
 )
-from checkpoints_admin.checkpoints.store import decode_written_document, written_value_problem
+from checkpoints_admin.checkpoints.store import (
+    WideInteger,
+    as_json_fragment,
+    decode_written_document,
+    written_value_problem,
+)
 from checkpoints_admin.forms import NAME_RE
 
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
@@ -268,7 +273,7 @@ class EditableField:
             return "true" if value else "false"
         if self.type in ("string", "status", "date", "datetime") and isinstance(value, str):
             return value
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=as_json_fragment).decode()
 
     @property
     def input_type(self) -> str:
@@ -293,7 +298,7 @@ def _field_type(key: str, value: Any) -> str:
         return "boolean"
     if key == "progress" and isinstance(value, int | float):
         return "number"  # 0..100, fractions allowed
-    if isinstance(value, int):
+    if isinstance(value, int | WideInteger):
         return "integer"
     if isinstance(value, float):
         return "number"
@@ -314,6 +319,7 @@ def _field_type(key: str, value: Any) -> str:
 
 def editable_fields(data: Mapping[str, Any], kind: str = UNKNOWN) -> list[EditableField]:
     """The document's scalars, top level and one object down (``/stats/failedRecords``).
+    ``data``: the document as shown (integers beyond 64 bits as written, ``Loaded.shown_data``).
 
     Lists are changed by skip and reprocess (or the raw editor), so they are not offered.
     """

@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
+from checkpoints_admin.checkpoints.store import as_json_fragment, with_literals
 
 MAX_SHOWN_VALUES: Final = 50
 MAX_TEXT_LINES: Final = 5000
@@ -23,25 +24,30 @@ VALUE_CHARS: Final = 240
 _HUNK_RE: Final = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
+#: Integers beyond 64 bits of a file, as :func:`wide_integers` finds them: (path, digits).
+WideIntegers = Sequence[tuple[list[str | int], str]]
+
+
 def show(value: Any, limit: int = VALUE_CHARS) -> str:
     """A JSON value as compact text for a table cell, cut at ``limit`` characters."""
     if value is ABSENT:
         return ""
     try:
-        text = orjson.dumps(value).decode()
+        text = orjson.dumps(value, default=as_json_fragment).decode()
     except TypeError:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pretty(data: Any) -> str:
-    """The document as the store writes it: 2-space indented JSON.
+    """The document as the store writes it: 2-space indented JSON (an integer beyond 64 bits
+    of a shown document as its digits: :func:`with_literals`).
 
     Also for a file another program wrote nested deeper than orjson writes (255 levels; it
     reads up to 1,024), laid out the same way without recursion.
     """
     try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(data, default=as_json_fragment, option=orjson.OPT_INDENT_2).decode()
     except orjson.JSONEncodeError as exc:
         if "recursion" not in str(exc).lower():
             raise
@@ -76,7 +82,7 @@ def _pretty_deep(data: Any) -> str:
             stack.append("\n" + "  " * indent + closing)
             stack.extend(reversed(pieces))
         else:
-            out.append(orjson.dumps(value).decode())
+            out.append(orjson.dumps(value, default=as_json_fragment).decode())
     return "".join(out)
 
 
@@ -217,11 +223,17 @@ def present_diff(
     max_text_lines: int = MAX_TEXT_LINES,
     delta: Delta | None = None,
     old_raw: bytes | None = None,
+    old_wide: WideIntegers = (),
+    new_wide: WideIntegers = (),
 ) -> DiffView:
     """The diff of two documents (None = absent) shaped for the templates; ``delta``: their
-    diff when already computed (a preview's). ``old_raw``: the bytes of an old side that does
-    not parse (a repair): the line diff then starts from them, and there are no fields or
-    lists to compare."""
+    diff when already computed (a preview's, with the integers below as written). ``old_raw``:
+    the bytes of an old side that does not parse (a repair): the line diff then starts from
+    them, and there are no fields or lists to compare. ``old_wide``, ``new_wide``: the
+    integers beyond 64 bits of each side's file (:func:`wide_integers`), shown as written,
+    not as the float they were read as."""
+    old = with_literals(old, list(old_wide))
+    new = with_literals(new, list(new_wide))
     if delta is None:
         delta = diff(old, new)
     unparsed = old is None and old_raw is not None

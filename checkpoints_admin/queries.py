@@ -21,7 +21,7 @@ from functools import cached_property
 from itertools import islice
 from operator import countOf, itemgetter, lt
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 from django.core.paginator import Page, Paginator
@@ -44,6 +44,7 @@ from checkpoints_admin.checkpoints.store import (
     literal_findings,
     version_of,
     wide_integers,
+    with_literals,
 )
 from checkpoints_admin.checkpoints.summary import STATES, Summary, summarize
 
@@ -452,6 +453,11 @@ class Loaded:
         the nearest float, so pages show such a file as it is written."""
         return wide_integers(self.checkpoint.raw)
 
+    @cached_property
+    def shown_data(self) -> dict[str, Any]:
+        """The document as a person is shown it: integers beyond 64 bits as written."""
+        return cast(dict[str, Any], with_literals(self.checkpoint.data, self.wide_integers))
+
     @property
     def name(self) -> str:
         return self.checkpoint.name
@@ -542,10 +548,11 @@ def remember_written(store: CheckpointStore, checkpoint: Checkpoint) -> None:
 
 def document_of_version(store: CheckpointStore, name: str, version: str) -> dict[str, Any] | None:
     """The document of checkpoint ``name`` at ``version`` when it is among the loaded ones
-    (versions are the sha256 of the bytes, so this is exactly the content they had)."""
+    (versions are the sha256 of the bytes, so this is exactly the content they had), as a
+    person is shown it (:attr:`Loaded.shown_data`)."""
     with _CACHE_LOCK:
         loaded = _CACHE.get((str(store.directory), name, version))
-    return loaded.checkpoint.data if loaded is not None else None
+    return loaded.shown_data if loaded is not None else None
 
 
 def clear_cache() -> None:

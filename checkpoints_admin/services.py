@@ -61,6 +61,7 @@ from checkpoints_admin.checkpoints.store import (
     shown_literal,
     version_of,
     wide_integers,
+    with_literals,
 )
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
@@ -240,6 +241,16 @@ class Preview:
     restores: int | None = None
     #: What the person should know beyond the diff (a restore that also undoes later changes).
     notes: tuple[str, ...] = ()
+    #: The integers beyond 64 bits of the file and of the bytes to write (path, digits), and
+    #: the diff that shows them as written (``delta`` has the floats they are read as).
+    wide_before: tuple[tuple[list[str | int], str], ...] = ()
+    wide_after: tuple[tuple[list[str | int], str], ...] = ()
+    shown_delta: Delta | None = None
+
+    @property
+    def view_delta(self) -> Delta:
+        """The diff to show a person: integers beyond 64 bits as written."""
+        return self.shown_delta if self.shown_delta is not None else self.delta
 
     @property
     def errors(self) -> list[Finding]:
@@ -477,6 +488,14 @@ def preview(
             _refuse_unseen_wide_change(name, action, before, wide, after, after_raw)
         delta = diffs.diff(before, after)
         patch = diffs.json_patch(before, after, delta=delta)
+        # Bytes written as given (a whole document) may have integers beyond 64 bits too.
+        replaces = action in {"create", "restore"} or (action == "edit" and "document" in params)
+        wide_after = wide_integers(after_raw) if replaces and after_raw is not None else []
+        shown_delta = (
+            diffs.diff(with_literals(before, wide), with_literals(after, wide_after))
+            if wide or wide_after
+            else None
+        )
         findings = (
             literal_findings(
                 kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds),
@@ -485,7 +504,9 @@ def preview(
             if after is not None and after_raw is not None
             else []
         )
-    summary = _summary(action, name, delta, before, before_raw, after_raw, restores, params)
+    summary = _summary(
+        action, name, shown_delta or delta, before, before_raw, after_raw, restores, params
+    )
     if keep_base and before_raw is not None and base_version is not None:
         keep_version(name, before_raw, base_version)
     return Preview(
@@ -503,6 +524,9 @@ def preview(
         before_raw=before_raw,
         restores=restores,
         notes=_restore_notes(name, restores, base_version) if restores is not None else (),
+        wide_before=tuple(wide),
+        wide_after=tuple(wide_after),
+        shown_delta=shown_delta,
     )
 
 

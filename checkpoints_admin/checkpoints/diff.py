@@ -55,6 +55,7 @@ import orjson
 
 from checkpoints_admin.checkpoints.kinds import all_strings, strictly_ascending
 from checkpoints_admin.checkpoints.runs import agreeing_run
+from checkpoints_admin.checkpoints.store import WideInteger, as_json_fragment
 
 __all__ = [
     "ABSENT",
@@ -760,7 +761,7 @@ def _show(value: Any) -> str:
     if _absent(value):
         return "absent"
     try:
-        return _clip(orjson.dumps(value).decode())
+        return _clip(orjson.dumps(value, default=as_json_fragment).decode())
     except TypeError:
         return _clip(repr(value))
 
@@ -785,6 +786,8 @@ _TIME_KEY: Final = re.compile(r"(?:[Tt]ime|[Tt]imestamp|At|[Uu]pdated|[Cc]reated
 def _value_text(value: Any, pointer: str) -> str:
     """A field's value in the summary: amounts with thousands separators (``7,231``,
     ``1,234.5``; ``1e+23`` as written), anything else as :func:`_text` gives it."""
+    if isinstance(value, WideInteger) and not _TIME_KEY.search(pointer.rpartition("/")[2]):
+        return f"{int(value.literal):,}"
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)

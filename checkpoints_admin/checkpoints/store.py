@@ -434,6 +434,70 @@ def wide_integers(raw: bytes) -> builtins.list[tuple[builtins.list[str | int], s
 _PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
+class WideInteger:
+    """An integer beyond 64 bits as the file writes it, in a document shown to a person (see
+    :func:`shown_document`): orjson reads it as the nearest float, which would show as
+    ``1e+23``. Equal to the same digits; never written to a file."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WideInteger) and other.literal == self.literal
+
+    def __hash__(self) -> int:
+        return hash(self.literal)
+
+    def __repr__(self) -> str:
+        return self.literal
+
+
+def as_json_fragment(value: Any) -> Any:
+    """``default`` for ``orjson.dumps`` of a shown document: a :class:`WideInteger` as its
+    digits."""
+    if isinstance(value, WideInteger):
+        return orjson.Fragment(value.literal.encode())
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def with_literals(data: Any, wide: builtins.list[tuple[builtins.list[str | int], str]]) -> Any:
+    """``data`` with each integer beyond 64 bits (``wide``, as :func:`wide_integers` found
+    them) as a :class:`WideInteger` instead of the float it was read as: for showing the
+    document, never for writing it. The containers on those paths are copied; ``data`` is
+    left as it is."""
+    if not wide or not isinstance(data, dict | builtins.list):
+        return data
+    copies: set[int] = set()
+
+    def own(node: Any) -> Any:
+        copy = dict(node) if isinstance(node, dict) else builtins.list(node)
+        copies.add(id(copy))
+        return copy
+
+    root = own(data)
+    for path, literal in wide:
+        if not path:
+            continue
+        node = root
+        for token in path[:-1]:
+            child = node[token]
+            if id(child) not in copies:
+                child = node[token] = own(child)
+            node = child
+        node[path[-1]] = WideInteger(literal)
+    return root
+
+
+def shown_document(data: Any, raw: bytes | None) -> Any:
+    """The document ``data`` read from ``raw``, as a person is shown it: its integers beyond
+    64 bits as the file writes them (:func:`with_literals`)."""
+    if data is None or raw is None:
+        return data
+    return with_literals(data, wide_integers(raw))
+
+
 def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
     """(pointer, literal) of the first integer of the JSON ``raw`` that does not fit in 64 bits,
     or None. orjson reads such an integer as the nearest float, silently: a person typing

@@ -391,7 +391,7 @@ class WriteCommand(CheckpointsCommand):
         """Print a preview: summary line, base version, diff lines, findings."""
         self.say(f"{preview.name}: {preview.summary}", style=self.style.MIGRATE_HEADING)
         self.say(f"  base version: {preview.base_version or 'none (no file)'}")
-        lines = preview.delta.lines()
+        lines = preview.view_delta.lines()
         if preview.before is None and preview.before_raw is not None:
             # The file does not parse: what goes is its bytes, not "nothing".
             gone = f"the {len(preview.before_raw):,} bytes there now, which do not parse"

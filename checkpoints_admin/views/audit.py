@@ -14,7 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from checkpoints_admin import audit, queries
 from checkpoints_admin.checkpoints import CheckpointError
-from checkpoints_admin.checkpoints.store import decode_document
+from checkpoints_admin.checkpoints.store import decode_document, shown_document
 from checkpoints_admin.forms import AuditFilterForm, EntryForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.permissions import (
@@ -103,11 +103,13 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def snapshot_document(snapshot: Snapshot | None) -> tuple[dict[str, Any] | None, str]:
-    """A snapshot's document (None when absent) and why it cannot be shown, if so."""
+    """A snapshot's document (None when absent) as a person is shown it (integers beyond 64
+    bits as written: :func:`shown_document`), and why it cannot be shown, if so."""
     if snapshot is None:
         return None, ""
     try:
-        return decode_document(snapshot.raw), ""
+        raw = snapshot.raw
+        return shown_document(decode_document(raw), raw), ""
     except SnapshotCorrupt as exc:
         return None, str(exc)
     except CheckpointError as exc:

@@ -54,7 +54,8 @@ def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
             return Side(ref, f"{name} (current file)", None, "no such checkpoint file: absent")
         except CheckpointError as exc:
             raise SideMissing(f"Checkpoint “{name}” cannot be read: {exc.message}") from None
-        return Side(ref, f"{name} (current file)", loaded.data, "", "checkpoint_detail", (name,))
+        shown = loaded.shown_data
+        return Side(ref, f"{name} (current file)", shown, "", "checkpoint_detail", (name,))
     if not request.user.has_perm(VIEW_AUDIT):
         raise PermissionDenied("Comparing audit snapshots needs access to the audit log.")
     seq, side = int(match.group("seq")), match.group("side")

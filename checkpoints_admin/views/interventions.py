@@ -182,6 +182,11 @@ class Current:
     def data(self) -> dict[str, Any] | None:
         return self.checkpoint.data if self.checkpoint is not None else None
 
+    @property
+    def shown_data(self) -> dict[str, Any] | None:
+        """The document as a person is shown it: integers beyond 64 bits as written."""
+        return self._loaded.shown_data if self._loaded is not None else self.data
+
     @cached_property
     def version(self) -> str | None:
         if self.checkpoint is not None:
@@ -285,8 +290,9 @@ def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
         }
         return SelectionForm(data, unit=unit_of(kind) or "dates", lists=lists, **kwargs)
     if spec.key == "edit":
-        assert current.data is not None
-        fields = editable_fields(current.data, current.kind or "")
+        shown = current.shown_data
+        assert shown is not None
+        fields = editable_fields(shown, current.kind or "")
         return EditFieldForm(data, fields=fields, **kwargs)
     if spec.key == "edit-raw":
         return RawDocumentForm(data, **kwargs)
@@ -481,7 +487,14 @@ def _preview_context(
             "form": form,
             "carry": form.carry(),
             "pv": pv,
-            "diff": present_diff(pv.before, pv.after, delta=pv.delta, old_raw=pv.before_raw),
+            "diff": present_diff(
+                pv.before,
+                pv.after,
+                delta=pv.view_delta,
+                old_raw=pv.before_raw,
+                old_wide=pv.wide_before,
+                new_wide=pv.wide_after,
+            ),
             "patch_text": pretty(pv.patch[:PATCH_OPERATIONS_SHOWN]),
             "patch_count": len(pv.patch),
             "patch_shown": PATCH_OPERATIONS_SHOWN,
@@ -580,8 +593,9 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if spec.key in ("skip", "reprocess"):
         initial["dates"] = request.GET.get("dates", "")[:100_000]
     elif spec.key == "edit":
-        assert current.data is not None
-        fields = editable_fields(current.data, current.kind or "")
+        shown = current.shown_data
+        assert shown is not None
+        fields = editable_fields(shown, current.kind or "")
         by_pointer = {field.pointer: field for field in fields}
         wanted = request.GET.get("pointer", "")
         chosen = by_pointer.get(wanted) or by_pointer.get("/status") or next(iter(fields), None)

@@ -148,6 +148,21 @@ def test_dry_run_previews_without_a_terminal_and_records_nothing(cli) -> None:
     assert cli.entries() == []
 
 
+def test_a_preview_shows_an_integer_beyond_64_bits_as_the_file_writes_it(cli) -> None:
+    """Corrected to a number that fits, it read "rows: 1e+23 → 5" (the float it is read as)."""
+    path = cli.path("my-process")
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+        )
+    )
+    edit = cli.run("edit_checkpoint", "my-process", "--set", "/rows=5", *REASON, "--dry-run")
+    assert (edit.returncode, edit.stderr) == (0, "")
+    assert "my-process: rows 99,999,999,999,999,999,999,999 → 5" in edit.stdout
+    assert "rows: 99999999999999999999999 → 5" in edit.stdout
+    assert "e+23" not in edit.stdout and "e23" not in edit.stdout
+
+
 def test_refusals_from_the_command_line_are_one_line_and_change_nothing(cli) -> None:
     cases = [
         (["skip_dates", UNIFIED, "2025-03-06"], 2, "required: --reason"),

@@ -993,6 +993,38 @@ def test_raw_editor_shows_a_job_integer_beyond_64_bits_as_the_file_has_it(operat
     assert read(samples_dir, MANAGED)["rows"] == "99999999999999999999999"
 
 
+def test_an_integer_beyond_64_bits_is_shown_as_written_where_it_is_corrected(operator, samples_dir):
+    """Setting such an integer to a number that fits is allowed; the field editor, the diff,
+    the recorded summary and the pages after it showed the float it is read as (1e+23)."""
+    path = samples_dir / f"{MANAGED}.json"
+    raw = path.read_bytes().replace(
+        b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+    )
+    path.write_bytes(raw)
+    literal = "99999999999999999999999"
+    editor = text(operator.get(f"/checkpoints/{MANAGED}/edit/?pointer=/rows"))
+    assert f'value="{literal}"' in editor
+    assert "1e+23" not in editor and "1e23" not in editor
+    shown = preview(operator, MANAGED, "edit", {"pointer": "/rows", "value": "5"})
+    assert shown.status_code == 200
+    page = html.unescape(text(shown))
+    assert "rows 99,999,999,999,999,999,999,999 → 5" in page  # the summary
+    assert f'"rows": {literal},' in page  # the line diff's old side
+    assert "1e+23" not in page and "1e23" not in page
+    applied = apply_preview(operator, MANAGED, "edit", shown)
+    assert applied.status_code == 302
+    assert read(samples_dir, MANAGED)["rows"] == 5
+    entry = AuditEntry.objects.get()
+    assert entry.summary == "rows 99,999,999,999,999,999,999,999 → 5"
+    for url in (applied["Location"], f"/audit/{entry.seq}/"):
+        page = html.unescape(text(operator.get(url)))
+        assert literal in page, url
+        assert "1e+23" not in page and "1e23" not in page, url
+    compare_url = f"/diff/?a=entry:{entry.seq}:before&b=checkpoint:{MANAGED}"
+    compare = html.unescape(text(operator.get(compare_url)))
+    assert literal in compare and "1e+23" not in compare and "1e23" not in compare
+
+
 def test_raw_editor_says_a_nan_and_a_broken_version_next_to_the_editor(operator, samples_dir):
     before = state(samples_dir)
     nan = preview(operator, MANAGED, "edit-raw", {"document": '{"id": "x", "progress": NaN}'})
