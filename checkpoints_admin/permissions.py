@@ -38,6 +38,13 @@ def restore_permission(side_snapshot_id: str | None) -> str:
     return CHANGE_CHECKPOINTS if side_snapshot_id is not None else RESET_CHECKPOINTS
 
 
+def may_read_entry(user: Any, actor: str) -> bool:
+    """Whether ``user`` may read an audit entry made by ``actor`` (who changed what, why, and
+    the content before and after): with the right to read the audit log, any; else only
+    their own changes."""
+    return bool(user.has_perm(VIEW_AUDIT)) or actor == user.get_username()
+
+
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 

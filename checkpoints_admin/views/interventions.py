@@ -73,6 +73,7 @@ from checkpoints_admin.permissions import (
     RESET_CHECKPOINTS,
     VIEW_AUDIT,
     VIEW_CHECKPOINTS,
+    may_read_entry,
     permission_required,
     restore_permission,
 )
@@ -316,15 +317,23 @@ def _posted_form(request: HtmxHttpRequest, spec: Spec, current: Current) -> Any:
 
 
 def _check_restore_permission(request: HtmxHttpRequest, form: RestoreForm) -> None:
-    """Restoring a side without a file deletes the checkpoint: that needs the reset right."""
-    sides = (
+    """A restore previews an entry's snapshot: without the right to read the audit log, only
+    of one's own change (its Undo), as its result page. Restoring a side without a file
+    deletes the checkpoint: that needs the reset right."""
+    row = (
         AuditEntry.objects.filter(seq=form.cleaned_data["entry"])
-        .values_list("before_id", "after_id")
+        .values_list("before_id", "after_id", "actor")
         .first()
     )
-    if sides is None:
+    if row is None:
         return  # the service says there is no such entry
-    sha = sides[0] if form.cleaned_data["side"] == "before" else sides[1]
+    before, after, actor = row
+    if not may_read_entry(request.user, actor):
+        raise PermissionDenied(
+            "Your role does not allow reading the audit log, and this change is not yours: "
+            "you may restore only your own changes."
+        )
+    sha = before if form.cleaned_data["side"] == "before" else after
     if not request.user.has_perm(restore_permission(sha)):
         raise PermissionDenied(
             "Restoring this side deletes the checkpoint (there was no file), which only an "
@@ -1045,7 +1054,7 @@ def result(request: HtmxHttpRequest, name: str, seq: int) -> HttpResponseBase:
     entry = entry_or_404(seq, "before", "after", checkpoint=name)
     # It says who changed what and why, as the audit log does: without the right to read the
     # log, only one's own changes.
-    if not request.user.has_perm(VIEW_AUDIT) and entry.actor != request.user.get_username():
+    if not may_read_entry(request.user, entry.actor):
         raise PermissionDenied(
             "Your role does not allow reading the audit log, and this change is not yours."
         )

@@ -140,6 +140,18 @@ def test_without_the_audit_log_a_result_page_shows_only_ones_own_changes(make_us
     own = client.get(f"/checkpoints/{UNIFIED}/applied/2/")
     assert own.status_code == 200
     assert "carol&#x27;s own skip" in own.content.decode()
+    # Restoring previews an entry's snapshot: another person's change refused as its result
+    # page is (GET and POST), one's own offered and previewed (its Undo).
+    assert "/restore/?entry=2&amp;side=before" in own.content.decode()
+    before = state(entry_one)
+    for response in (
+        client.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after"),
+        client.post(f"/checkpoints/{UNIFIED}/restore/preview", {"entry": "1", "side": "after"}),
+    ):
+        assert response.status_code == 403
+        assert "you may restore only your own changes" in response.content.decode()
+    assert state(entry_one) == before
+    assert client.get(f"/checkpoints/{UNIFIED}/restore/?entry=2&side=before").status_code == 200
 
 
 def test_a_user_without_a_role_is_refused_too(csrf_client, entry_one):
