@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import struct
+import threading
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
-from functools import cache
+from contextlib import suppress
+from functools import lru_cache
 from typing import Any, ClassVar, Final
 
+from django.conf import settings
 from django.db import DatabaseError, connection, models
 from django.utils import timezone
 
@@ -127,73 +131,125 @@ def insert_statement(
     return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields], auto
 
 
-#: PostgreSQL's errors for a prepared statement the session does not hold (26000), holds
-#: already (42P05), or holds with other parameters (08P01, another client's of the same
-#: name): what a pooler that moves a client between server connections gives. Each is
-#: raised before the statement runs.
-_LOST_PREPARED: Final = frozenset({"26000", "42P05", "08P01"})
-#: Whether this process still prepares (off for good once a pooler lost a statement).
-_preparing = True
+#: PostgreSQL's error for a named statement the session does not hold (26000): what a pooler
+#: that hands the process another server session gives, or a session reset (DISCARD ALL).
+#: Raised before the statement runs.
+_LOST: Final = "26000"
+#: The session holds the name, planned for tables of another shape ("cached plan must not
+#: change result type", 0A000: a migration ran since). Raised before the statement runs.
+_STALE: Final = "0A000"
+#: The session holds the name already (42P05): named by its text, it is this statement.
+_HELD_ALREADY: Final = "42P05"
+#: After this many statements lost by the sessions (a pooler in transaction mode), this
+#: process runs them unnamed, with one warning.
+_LOSSES_ALLOWED: Final = 3
+_losses = 0
+#: The named statements each server session (psycopg connection) holds, as far as this
+#: process prepared them there.
+_SESSIONS: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_sessions_guard = threading.Lock()
 
 
 def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``sql``, which every audited change runs, as a prepared statement.
+    """The rows of ``sql``, which every audited change runs, as a named prepared statement.
 
-    On PostgreSQL the parameters are bound on the server, and with
-    ``DATABASE_PREPARED_STATEMENTS`` on (the connection has a ``prepare_threshold``) the
-    statement is parsed and planned once per connection instead of at every call (planning
-    was half of the server's time for these statements). Django's own queries bind on the
-    client and are never prepared. PostgreSQL only (its callers' other branch does SQLite).
-
-    Behind a pooler that cannot keep prepared statements (the setting turned on where it
-    should not be), the session refuses a statement it lost before running it: it runs again
-    unprepared, and this process prepares no more, with one warning naming the setting.
+    PostgreSQL parses and plans a statement at every call; these are long (several inserts
+    in ``WITH`` clauses) and run at every change, so each server session prepares them once
+    (``PREPARE``) and then only runs them (``EXECUTE``): about a fifth of an audited change's
+    time. The name is the sha256 of the text, so a session can only ever hold this very
+    statement under it: behind a pooler that hands sessions from one client to another, a
+    name another process prepared is the same statement, and one the session lacks is
+    refused before it runs, which runs the statement unnamed (after a few such losses, the
+    process stops naming them, with one warning). Off with ``DATABASE_PREPARED_STATEMENTS``
+    set to false, and inside a transaction (where a refused statement would abort it).
+    PostgreSQL only (its callers' other branch does SQLite).
     """
-    global _preparing
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    if not _preparing:
-        connection.connection.prepare_threshold = None
+    if not _naming() or connection.in_atomic_block:
+        return _run(sql, params, on_server=True)
+    name, prepare, execute = _named(sql)
+    held = _held(connection.connection)
     try:
-        return _run_prepared(sql, params)
+        if name not in held:
+            _prepare(prepare)
+            held.add(name)
+        return _run(execute, params, on_server=False)
     except DatabaseError as exc:
-        lost = getattr(exc.__cause__, "sqlstate", None) in _LOST_PREPARED
-        if not lost or connection.in_atomic_block:  # (an aborted transaction runs nothing)
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if state not in (_LOST, _STALE):
             raise
-    if _preparing:
-        _preparing = False
+    held.discard(name)
+    if state == _STALE:
+        with suppress(DatabaseError):
+            _run(f"DEALLOCATE {name}", [], on_server=True)  # prepared again at the next call
+    else:
+        _lose()
+    return _run(sql, params, on_server=True)
+
+
+def _naming() -> bool:
+    return _losses < _LOSSES_ALLOWED and bool(
+        getattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
+    )
+
+
+def _lose() -> None:
+    global _losses
+    with _sessions_guard:
+        _losses += 1
+        gave_up = _losses == _LOSSES_ALLOWED
+    if gave_up:
         logger.warning(
-            "PostgreSQL lost a prepared statement (a connection pooler in transaction mode?); "
-            "this process no longer prepares statements. Set DATABASE_PREPARED_STATEMENTS=false."
+            "PostgreSQL sessions lost the statements this process prepared (a connection "
+            "pooler in transaction mode?); they are planned at each change from now on. Set "
+            "DATABASE_PREPARED_STATEMENTS=false to not prepare them."
         )
-    connection.connection.prepare_threshold = None
-    return _run_prepared(sql, params)
 
 
-def _run_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+def _held(session: Any) -> set[str]:
+    with _sessions_guard:
+        held = _SESSIONS.get(session)
+        if held is None:
+            held = _SESSIONS[session] = set()
+        return held
+
+
+@lru_cache(maxsize=64)
+def _named(sql: str) -> tuple[str, str, str]:
+    """The name of ``sql`` (``%s`` placeholders), its ``PREPARE`` and its ``EXECUTE``."""
+    pieces = sql.split("%s")
+    if any("%" in piece for piece in pieces):
+        raise ValueError("a prepared statement takes %s placeholders only")
+    name = "ckpt_" + hashlib.sha256(sql.encode()).hexdigest()[:40]
+    body = pieces[0] + "".join(f"${n}{piece}" for n, piece in enumerate(pieces[1:], 1))
+    arguments = f"({', '.join(['%s'] * (len(pieces) - 1))})" if len(pieces) > 1 else ""
+    return name, f"PREPARE {name} AS {body}", f"EXECUTE {name}{arguments}"
+
+
+def _prepare(statement: str) -> None:
+    try:
+        _run(statement, [], on_server=True)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != _HELD_ALREADY:
+            raise
+
+
+def _run(sql: str, params: list[Any], *, on_server: bool) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a cursor of its own: parameters bound on the server, or (an
+    ``EXECUTE``, whose arguments the server types only when it runs) written into the text."""
+    import psycopg
+
     with connection.wrap_database_errors:
-        raw = _prepared_cursor_class()(connection.connection)
+        cursor_class: Any = psycopg.Cursor if on_server else psycopg.ClientCursor
+        raw = cursor_class(connection.connection)
     # Wrapped as Django wraps its own: errors as django.db errors, queries logged under DEBUG
     # and in tests.
     wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
     with wrap(raw) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params or None)
         return cursor.fetchall() if cursor.description else []
-
-
-@cache
-def _prepared_cursor_class() -> type[Any]:
-    import psycopg
-
-    class PreparedCursor(psycopg.Cursor[Any]):
-        """A server-binding cursor whose statements are prepared from their first run."""
-
-        def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
-            options.setdefault("prepare", True)
-            return super().execute(query, params, **options)
-
-    return PreparedCursor
 
 
 def mark_inserted(obj: models.Model) -> None:

@@ -154,15 +154,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
     }
 
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
-    "DATABASE_PREPARED_STATEMENTS", False
-):
-    # The statements every audited change runs are prepared once per connection
-    # (models.prepared_rows); Django's own queries are not, whatever this says. Off by default,
-    # as Django has it: a pooler in transaction mode that cannot keep prepared statements
-    # (PgBouncer before 1.24 unless max_prepared_statements is set) would hand one process's
-    # statement to another's session.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+
+# PostgreSQL: the two statements every audited change runs are prepared once per server
+# session, named by their text (models.prepared_rows), so that a pooler handing a session to
+# another client can never run another statement under that name. False: planned each time.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -98,26 +98,27 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, mess
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
 
 
-@pytest.mark.parametrize(("value", "threshold"), [(None, "None"), ("false", "None"), ("on", "5")])
+@pytest.mark.parametrize(("value", "named"), [(None, "True"), ("false", "False"), ("on", "True")])
 def test_prepared_statements_on_postgresql_follow_their_setting(
-    tmp_path: Path, value, threshold
+    tmp_path: Path, value, named
 ) -> None:
-    """The connection's prepare_threshold (what lets models.prepared_rows prepare) is set
-    only when DATABASE_PREPARED_STATEMENTS is on: off by default, for poolers that cannot
-    keep prepared statements."""
+    """models.prepared_rows prepares the audited change's statements (named by their text,
+    safe behind any pooler) unless DATABASE_PREPARED_STATEMENTS is false; psycopg's own
+    preparing, whose names a pooler may hand to another client, stays off."""
     extra = {"DATABASE_URL": "postgres://user:pass@db.invalid:5432/audit"}
     if value is not None:
         extra["DATABASE_PREPARED_STATEMENTS"] = value
     result = run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_THRESHOLD],
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_PREPARED],
         production_env(tmp_path, extra),
     )
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"{threshold}\n", "")
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{named} None\n", "")
 
 
-PRINT_THRESHOLD = (
+PRINT_PREPARED = (
     "from django.conf import settings; "
-    "print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    "print(settings.DATABASE_PREPARED_STATEMENTS, "
+    "settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
 )
 
 

@@ -393,10 +393,11 @@ def pgbouncer_env(migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_PG, reason="PostgreSQL runs only when DATABASE_URL names a server")
 @pytest.mark.skipif(PGBOUNCER is None, reason="needs pgbouncer (.ci/run installs it)")
-def test_behind_pgbouncer_in_transaction_mode_without_prepared_statements(pgbouncer_env):
-    """The default (DATABASE_PREPARED_STATEMENTS off) behind a pooler that moves every
-    transaction to any of its server connections: four processes making different kinds of
-    change at once lose none, and the chain and the files agree."""
+def test_behind_pgbouncer_in_transaction_mode(pgbouncer_env):
+    """The default (the audited change's statements prepared, named by their text) behind a
+    pooler that moves every transaction to any of its server connections, where a session
+    may hold statements another process prepared and lack this one's: four processes
+    making different kinds of change at once lose none, and the chain and the files agree."""
     store, initial, _ = four_writers(pgbouncer_env, edits=8)
     state = worker(pgbouncer_env, "state")
     assert_consistent(state, initial)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -715,113 +716,166 @@ def test_postgresql_relaxes_only_the_entry_commit(samples_dir: Path) -> None:
     assert verify_chain().ok
 
 
-def _prepared_statement_names() -> list[str]:
+def _named_statements() -> dict[str, str]:
+    """The statements this session holds under a name of this project's, by name."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM pg_prepared_statements WHERE NOT from_sql")
-        return [name for (name,) in cursor.fetchall()]
+        cursor.execute(
+            "SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'ckpt\\_%%'"
+        )
+        return dict(cursor.fetchall())
 
 
-def _prepared_statements() -> list[str]:
-    """The statements this session holds prepared, by the table they insert into first."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
-        found = [statement for (statement,) in cursor.fetchall()]
+def _tables(statements: dict[str, str]) -> list[str]:
+    """The table each statement inserts into first."""
     tables = (Snapshot, PendingChange, AuditEntry)
     return sorted(
         next(m._meta.db_table for m in tables if f'INTO "{m._meta.db_table}"' in statement)
-        for statement in found
+        for statement in statements.values()
     )
 
 
 @pytest.fixture
-def preparing(samples_dir: Path) -> Iterator[Any]:
-    """A PostgreSQL session of its own with DATABASE_PREPARED_STATEMENTS on (the threshold
-    the setting gives the connection); the connection is closed after."""
+def session(samples_dir: Path, monkeypatch) -> Iterator[Any]:
+    """A PostgreSQL session of its own, this process remembering nothing prepared and no
+    statement lost; closed after."""
     from django.db import connection
+
+    from checkpoints_admin import models
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
+    monkeypatch.setattr(models, "_losses", 0)
     connection.close()
     connection.ensure_connection()
-    connection.connection.prepare_threshold = 5
     try:
         yield connection
     finally:
-        connection.close()  # the next test connects with the settings' threshold
+        connection.close()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_prepares_the_statements_of_an_apply_once(preparing) -> None:
-    """The journal's statement and the entry's are parsed and planned once per connection;
-    later applies run them again, prepared, and the chain they write verifies."""
+def test_postgresql_prepares_the_statements_of_an_apply_once_named_by_their_text(
+    session,
+) -> None:
+    """The journal's statement and the entry's are parsed and planned once per session;
+    later applies run them again, prepared, and the chain they write verifies. The name is
+    the sha256 of the text: a session can hold no other statement under it."""
+    from checkpoints_admin import models
+
     do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
     do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
     do(UNIFIED, "reprocess", {"dates": ["2025-03-06"]})
+    held = _named_statements()
     # Three statements for three applies: the entry's, and the journal's with two snapshots
     # (the first apply's before and after) and with one (the after only, later).
-    assert _prepared_statements() == [
+    assert _tables(held) == [
         AuditEntry._meta.db_table,
         Snapshot._meta.db_table,
         Snapshot._meta.db_table,
     ]
-    assert AuditEntry.objects.count() == 3
+    for name, statement in held.items():
+        body = statement.split(" AS ", 1)[1]
+        text = re.sub(r"\$[0-9]+", "%s", body)
+        assert models._named(text)[0] == name
+        assert name == "ckpt_" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    do(UNIFIED, "edit", {"set": {"/stats/timeouts": 99}})  # (again one new snapshot)
+    assert _named_statements() == held
+    assert AuditEntry.objects.count() == 4
     assert verify_chain().ok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_prepares_nothing_by_default(samples_dir: Path) -> None:
-    """DATABASE_PREPARED_STATEMENTS is off unless set (for poolers that cannot keep them):
-    the connection has no prepare_threshold, and applies prepare nothing."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's prepared statements")
-    connection.close()
-    connection.ensure_connection()
-    assert connection.connection.prepare_threshold is None
-    try:
-        for day in ("2025-03-06", "2025-03-07"):
-            do(UNIFIED, "skip", {"dates": [day]})
-        assert _prepared_statements() == []
-    finally:
-        connection.close()
+def test_with_prepared_statements_off_nothing_is_prepared(session, settings) -> None:
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    for day in ("2025-03-06", "2025-03-07"):
+        do(UNIFIED, "skip", {"dates": [day]})
+    assert _named_statements() == {}
     assert AuditEntry.objects.count() == 2
     assert verify_chain().ok
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_prepared_statement_the_session_lost_runs_again_unprepared(
-    preparing, monkeypatch, caplog
+def test_a_statement_prepared_in_the_session_by_another_process_is_the_same_one(
+    session,
 ) -> None:
-    """What a pooler that cannot keep prepared statements does (hands the client a session
-    without them): the statement is refused before it runs, runs again unprepared, and the
-    process prepares no more, saying which setting to turn off."""
+    """Behind a pooler, a session may hold what another process prepared: under the same
+    name, the same text. This process prepares it again, is told it exists, and runs it."""
     from checkpoints_admin import models
 
-    monkeypatch.setattr(models, "_preparing", True)
     do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
-    lost = _prepared_statement_names()
-    assert lost
-    for name in lost:  # (one by one: psycopg clears its own record on DEALLOCATE ALL)
-        raw_sql(f"DEALLOCATE {name}")
+    held = _named_statements()
+    models._SESSIONS.clear()  # (as another process would be: knowing of none)
+    do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
+    assert set(_named_statements()) >= set(held)
+    assert models._losses == 0
+    assert AuditEntry.objects.count() == 2
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_the_session_lost_run_unnamed_and_the_process_stops_naming_them(
+    session, samples_dir: Path, caplog
+) -> None:
+    """What a pooler in transaction mode does (hands the process a session without them), or
+    a session reset: the statement is refused before it runs and runs again unnamed. After a
+    few such losses the process stops preparing, saying which setting turns it off."""
+    from checkpoints_admin import models
+
+    def edit(value: int) -> None:  # (each the same two statements: one new snapshot)
+        do(UNIFIED, "edit", {"set": {"/stats/timeouts": value}})
+
     with caplog.at_level("WARNING", logger="checkpoints_admin.models"):
-        # (its journal statement, with one snapshot, is new: prepared before the entry's,
-        # which the session lost, is refused)
-        do(UNIFIED, "skip", {"dates": ["2025-03-07"]})
-        held = _prepared_statement_names()
-        do(UNIFIED, "reprocess", {"dates": ["2025-03-06"]})
+        edit(10)
+        edit(11)
+        raw_sql("DEALLOCATE ALL")
+        edit(12)  # both statements lost (run unnamed): 2
+        assert models._losses == 2
+        assert _named_statements() == {}
+        edit(13)  # prepared again
+        assert len(_named_statements()) == 2
+        assert caplog.records == []
+        raw_sql("DEALLOCATE ALL")
+        edit(14)  # the third: no more naming
+        edit(15)
     warnings = [r.getMessage() for r in caplog.records if r.name == "checkpoints_admin.models"]
-    assert len(warnings) == 1 and "DATABASE_PREPARED_STATEMENTS" in warnings[0]
-    assert models._preparing is False
-    assert _prepared_statement_names() == held  # nothing prepared since
-    assert not set(held) & set(lost)
-    assert AuditEntry.objects.count() == 3
+    assert len(warnings) == 1 and "DATABASE_PREPARED_STATEMENTS=false" in warnings[0]
+    assert _named_statements() == {}  # nothing prepared since
+    assert json.loads((samples_dir / f"{UNIFIED}.json").read_bytes())["stats"]["timeouts"] == 15
+    assert AuditEntry.objects.count() == 6
     assert verify_chain().ok
     assert not PendingChange.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_planned_before_a_migration_is_prepared_again(session) -> None:
+    """A migration that changes a column the statement returns makes the session refuse its
+    plan ("cached plan must not change result type"): it runs unnamed once, then is
+    prepared again."""
+    from checkpoints_admin import models
+
+    def edit(value: int) -> None:  # (each the same two statements: one new snapshot)
+        do(UNIFIED, "edit", {"set": {"/stats/timeouts": value}})
+
+    table = AuditEntry._meta.db_table
+    edit(10)
+    edit(11)
+    before = set(_named_statements())
+    raw_sql(f'ALTER TABLE "{table}" ALTER COLUMN "hash" TYPE text')
+    try:
+        # Both statements of an edit return the chain's head hash: refused, deallocated and
+        # run unnamed. (Left: the first apply's journal statement, with two snapshots.)
+        edit(12)
+        left = _named_statements()
+        assert len(left) == 1 and all("snapshot1 AS" in text for text in left.values())
+        edit(13)  # prepared again
+    finally:
+        raw_sql(f'ALTER TABLE "{table}" ALTER COLUMN "hash" TYPE varchar(64)')
+    assert models._losses == 0
+    assert set(_named_statements()) == before
+    assert AuditEntry.objects.count() == 4
+    assert verify_chain().ok
 
 
 def test_the_same_change_applied_again_is_found_as_already_applied(samples_dir: Path) -> None:
