@@ -150,21 +150,40 @@ def invalid_dates(values: Iterable[str]) -> set[str]:
     values = values if isinstance(values, list | tuple) else list(values)
     if not values:
         return set()
-    joined = "\n".join(values)
-    if joined.count("\n") == len(values) - 1:
-        unchecked = _unchecked_lines(joined)
-        if unchecked is None:
-            return set()
-        if _BAD_LINE_RE.search(unchecked) is None:
-            _remember_valid(joined)
-            return set()
+    joined = _lines(values)
+    if joined is not None:
+        return _invalid_lines(values, joined)
     return {value for value in values if _DATE_RE.fullmatch(value) is None}
 
 
-#: Recently checked date lists (joined by newlines) made only of real dates. A list that
-#: differs from one of them in a few places (the next version of a document: a date skipped,
-#: a few dates done) only needs its changed lines checked; an unchanged list none.
-_ALL_VALID: dict[str, None] = {}
+def _lines(values: Sequence[Any]) -> str | None:
+    """``values`` one per line, when each is a string without a line break (else None)."""
+    if not values:
+        return None
+    try:
+        joined = "\n".join(values)
+    except TypeError:  # not all strings
+        return None
+    return joined if joined.count("\n") == len(values) - 1 else None
+
+
+def _invalid_lines(values: Sequence[str], joined: str) -> set[str]:
+    """:func:`invalid_dates` of ``values``, given them joined one per line."""
+    unchecked = _unchecked_lines(joined)
+    if unchecked is None:
+        return set()
+    if _BAD_LINE_RE.search(unchecked) is None:
+        _remember_valid(joined)
+        return set()
+    return {value for value in values if _DATE_RE.fullmatch(value) is None}
+
+
+#: Recently checked date lists (joined by newlines) made only of real dates, with their
+#: order once worked out (strictly ascending, ascending). A list that differs from one of
+#: them in a few places (the next version of a document: a date skipped, a few dates done)
+#: only needs its changed lines checked; an unchanged list none, nor its order (the same
+#: text is the same strings in the same order).
+_ALL_VALID: dict[str, tuple[bool, bool] | None] = {}
 _ALL_VALID_ENTRIES: Final = 8
 _ALL_VALID_MAX_CHARS: Final = 16 * 1024 * 1024  # per list (1.5 million dates)
 _ALL_VALID_TOTAL_CHARS: Final = 32 * 1024 * 1024
@@ -172,12 +191,12 @@ _ALL_VALID_GUARD: Final = threading.Lock()
 _CHUNK: Final = 1 << 16
 
 
-def _remember_valid(joined: str) -> None:
+def _remember_valid(joined: str, order: tuple[bool, bool] | None = None) -> None:
     if len(joined) > _ALL_VALID_MAX_CHARS:
         return
     with _ALL_VALID_GUARD:
-        _ALL_VALID.pop(joined, None)
-        _ALL_VALID[joined] = None
+        known = _ALL_VALID.pop(joined, None)
+        _ALL_VALID[joined] = order or known
         total = sum(map(len, _ALL_VALID))
         while len(_ALL_VALID) > _ALL_VALID_ENTRIES or total > _ALL_VALID_TOTAL_CHARS:
             oldest = next(iter(_ALL_VALID))
@@ -343,13 +362,21 @@ class DateList:
     ordered: bool  # all entries are strings, in ascending order
     unique: bool  # all entries are strings, in strictly ascending order (each once)
 
-    def __init__(self, items: list[Any], strings: list[str], invalid: set[str]) -> None:
+    def __init__(
+        self,
+        items: list[Any],
+        strings: list[str],
+        invalid: set[str],
+        order: tuple[bool, bool] | None = None,
+    ) -> None:
         self.items, self.strings, self.invalid = items, strings, invalid
         self._values: set[str] | None = None
         self._valid: set[str] | None = None
         self._common: tuple[DateList, set[str]] | None = None  # the last ``common`` result
         if len(strings) < len(items):
             self.ordered = self.unique = False
+        elif order is not None:  # (known: the same strings in the same order were checked)
+            self.unique, self.ordered = order
         else:
             self.unique = strictly_ascending(strings)
             self.ordered = self.unique or is_sorted(strings)
@@ -428,13 +455,27 @@ def _common_sorted(a: list[str], b: list[str]) -> set[str]:
 
 
 def scan_dates(value: Any) -> DateList:
-    """Take a date list apart; a value that is not a list counts as an empty list."""
+    """Take a date list apart; a value that is not a list counts as an empty list.
+
+    A list of real dates checked lately (the same text: an unchanged list of the next
+    version of a document) is not checked again, nor is its order.
+    """
     items: list[Any] = value if isinstance(value, list) else []
-    if all_strings(items):
-        strings: list[str] = items
-    else:
-        strings = [item for item in items if type(item) is str]
+    joined = _lines(items) if all_strings(items) else None
+    if joined is not None:
+        with _ALL_VALID_GUARD:
+            order = _ALL_VALID.get(joined, _UNSEEN)
+        if order is not _UNSEEN and order is not None:
+            return DateList(items, items, set(), order)
+        scan = DateList(items, items, set() if order is None else _invalid_lines(items, joined))
+        if not scan.invalid:
+            _remember_valid(joined, (scan.unique, scan.ordered))
+        return scan
+    strings = items if all_strings(items) else [item for item in items if type(item) is str]
     return DateList(items, strings, invalid_dates(strings))
+
+
+_UNSEEN: Final[Any] = object()
 
 
 class DateScans:
