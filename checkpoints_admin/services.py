@@ -500,6 +500,8 @@ def preview(
             literal_findings(
                 kinds.validate(after, now=now, stale_after=get_settings().stale_after_seconds),
                 after_raw,
+                # (bytes encoded from the document keep no such integer: refused above)
+                wide_after,
             )
             if after is not None and after_raw is not None
             else []
