@@ -58,7 +58,7 @@ from checkpoints_admin.checkpoints.kinds import (
     plural,
     with_article,
 )
-from checkpoints_admin.checkpoints.store import MAX_WRITTEN_DEPTH
+from checkpoints_admin.checkpoints.store import MAX_WRITTEN_DEPTH, nests_beyond
 
 __all__ = [
     "LIST_ACTIONS",
@@ -549,22 +549,9 @@ def _json_copy(value: Any, pointer: str) -> Any:
     )
 
 
-def _nests_beyond(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests objects and lists more than ``limit`` levels (iteratively, so
-    that a value too deep to copy recursively is refused instead of overflowing the stack)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if level > limit:
-            return True
-        children = node.values() if isinstance(node, Mapping) else node
-        stack.extend((child, level + 1) for child in children if isinstance(child, Mapping | list))
-    return False
-
-
 def _check_depth(value: Any, pointer: str, levels_above: int) -> None:
     limit = MAX_WRITTEN_DEPTH - levels_above
-    if isinstance(value, Mapping | list) and _nests_beyond(value, limit):
+    if nests_beyond(value, limit):
         where = f"{pointer}: the value" if pointer else "the new document"
         raise InterventionError(
             f"{where} is nested more than {limit} levels deep; a checkpoint is at most "

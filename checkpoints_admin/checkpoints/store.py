@@ -324,8 +324,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     checkpoint with): also refuses a key given twice in one object, which JSON parsers take
     silently (the last one wins), so the person would not see what they meant."""
     data = decode_document(raw, name=name)
-    depth = _nesting_beyond(data, MAX_WRITTEN_DEPTH)
-    if depth:
+    if nests_beyond(data, MAX_WRITTEN_DEPTH):
         subject = f"checkpoint {name!r}" if name is not None else "the document"
         raise InvalidDocument(
             f"{subject} is nested more than {MAX_WRITTEN_DEPTH} levels deep; a checkpoint "
@@ -358,18 +357,19 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
 MAX_WRITTEN_DEPTH: Final = 64
 
 
-def _nesting_beyond(data: Any, limit: int) -> bool:
-    """Whether ``data`` nests objects and lists more than ``limit`` levels (iteratively:
-    no recursion however deep it is)."""
-    stack: builtins.list[tuple[Any, int]] = [(data, 1)]
+def nests_beyond(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` levels (iteratively: no
+    recursion however deep it is, so a value too deep to copy or encode recursively is
+    refused instead of overflowing the stack). A scalar nests none."""
+    if not isinstance(value, Mapping | list):
+        return False
+    stack: builtins.list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, level = stack.pop()
         if level > limit:
             return True
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, level + 1))
+        children = node.values() if isinstance(node, Mapping) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, Mapping | list))
     return False
 
 
