@@ -321,34 +321,20 @@ def decode_document(raw: bytes, *, name: str | None = None) -> dict[str, Any]:
 
 def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str, Any]:
     """:func:`decode_document` for a document a person wrote (a raw edit, a file to replace a
-    checkpoint with): also refuses a key given twice in one object, which JSON parsers take
-    silently (the last one wins), so the person would not see what they meant."""
+    checkpoint with): also refused when nested deeper than :data:`MAX_WRITTEN_DEPTH`, or
+    when it has what JSON parsers take silently (:func:`written_value_problem`), so that the
+    person would not see what they meant."""
     data = decode_document(raw, name=name)
+    subject = f"checkpoint {name!r}" if name is not None else "the document"
     if nests_beyond(data, MAX_WRITTEN_DEPTH):
-        subject = f"checkpoint {name!r}" if name is not None else "the document"
         raise InvalidDocument(
             f"{subject} is nested more than {MAX_WRITTEN_DEPTH} levels deep; a checkpoint "
             "is not that deep",
             name=name,
         )
-    wide = first_wide_integer(raw)
-    if wide is not None:
-        subject = f"checkpoint {name!r}" if name is not None else "the document"
-        pointer, literal = wide
-        shown = shown_literal(literal)
-        raise InvalidDocument(
-            f"{subject} has the integer {shown} at {pointer}, which does not fit in 64 bits "
-            "(it would be kept only approximately); write it as a string",
-            name=name,
-        )
-    duplicate = first_duplicate_key(raw)
-    if duplicate is not None:
-        subject = f"checkpoint {name!r}" if name is not None else "the document"
-        raise InvalidDocument(
-            f"{subject} gives the key {duplicate!r} twice in one object; only the last would "
-            "be kept. Keep one.",
-            name=name,
-        )
+    problem = _silent_change(raw)
+    if problem is not None:
+        raise InvalidDocument(f"{subject} {problem}", name=name)
     return data
 
 
@@ -513,19 +499,29 @@ def written_value_problem(raw: bytes) -> str | None:
     """What keeps a JSON value a person typed (``--set``, the field editor) from being
     written as given, or None: a key given twice in one object, or an integer beyond 64 bits
     (parsers keep the last value, and the nearest float, silently). ``raw`` parses."""
-    duplicate = first_duplicate_key(raw)
-    if duplicate is not None:
-        return (
-            f"the value gives the key {duplicate!r} twice in one object; only the last would "
-            "be kept. Keep one."
-        )
+    problem = _silent_change(raw)
+    if problem is None:
+        return None
+    return f"the value {problem}" if problem.endswith(".") else f"the value {problem}."
+
+
+def _silent_change(raw: bytes) -> str | None:
+    """What JSON parsers would change in ``raw`` without a word, as the end of a sentence
+    about it (None: nothing): an integer beyond 64 bits (read as the nearest float), a key
+    given twice in one object (the last value kept)."""
     wide = first_wide_integer(raw)
     if wide is not None:
         pointer, literal = wide
         where = f" at {pointer}" if pointer else ""
         return (
-            f"the value has the integer {shown_literal(literal)}{where}, which does not fit in "
-            "64 bits (it would be kept only approximately); write it as a string."
+            f"has the integer {shown_literal(literal)}{where}, which does not fit in 64 bits "
+            "(it would be kept only approximately); write it as a string"
+        )
+    duplicate = first_duplicate_key(raw)
+    if duplicate is not None:
+        return (
+            f"gives the key {duplicate!r} twice in one object; only the last would be kept. "
+            "Keep one."
         )
     return None
 
