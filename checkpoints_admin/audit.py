@@ -54,6 +54,7 @@ __all__ = [
     "entry_hash",
     "export",
     "format_time",
+    "entry_number",
     "last_content",
     "latest_entry",
     "lock_chain",
@@ -210,6 +211,19 @@ def latest_entry() -> tuple[int, str, str, datetime] | None:
         )
     except DatabaseError:
         return None
+
+
+_ENTRY_NUMBER_RE: Final = re.compile(r"-?[0-9]+")
+
+
+def entry_number(text: str) -> int:
+    """An audit entry's number as a person typed it (``--entry``, a restore address): ASCII
+    digits, blanks around them ignored; ValueError otherwise. (``int()`` also reads "1_0" as
+    10, and digits of other scripts.) Whether such an entry exists is for the caller."""
+    text = text.strip()
+    if _ENTRY_NUMBER_RE.fullmatch(text) is None:
+        raise ValueError(f"not an audit entry number: {text!r}")
+    return int(text)
 
 
 def last_content(entries: Iterable[AuditEntry]) -> tuple[AuditEntry, str] | None:

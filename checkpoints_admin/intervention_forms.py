@@ -19,7 +19,7 @@ import orjson
 from django import forms
 from django.core.exceptions import ValidationError
 
-from checkpoints_admin import services
+from checkpoints_admin import audit, services
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError, InvalidDocument
 from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
 from checkpoints_admin.checkpoints.kinds import (
@@ -665,12 +665,12 @@ class EntryNumberField(forms.IntegerField):
     and digits of other scripts)."""
 
     def to_python(self, value: Any) -> int | None:
-        if isinstance(value, str) and value.strip() and not _ENTRY_RE.fullmatch(value.strip()):
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if isinstance(value, str) and value.strip():
+            try:
+                value = audit.entry_number(value)
+            except ValueError:
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
         return super().to_python(value)
-
-
-_ENTRY_RE: Final = re.compile(r"-?[0-9]+")
 
 
 class RestoreForm(forms.Form):

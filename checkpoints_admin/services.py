@@ -32,6 +32,7 @@ from checkpoints_admin.audit import (
     EntryFields,
     append_entry,
     append_entry_at,
+    entry_number,
     format_time,
 )
 from checkpoints_admin.checkpoints import (
@@ -392,9 +393,9 @@ def _compute(
 def _restore_target(params: dict[str, Any], name: str) -> tuple[AuditEntry, str, bytes | None]:
     _only_keys(params, {"entry", "side"}, "restore", name)
     seq = params.get("entry")
-    # (ASCII digits: str.isdigit() also takes "²", which int() refuses, and "١", which it reads)
-    if isinstance(seq, str) and re.fullmatch(r"[0-9]+", seq.strip()):
-        seq = int(seq)
+    if isinstance(seq, str):
+        with suppress(ValueError):  # (refused below, as it was given)
+            seq = entry_number(seq)
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise _refuse(f"Restore needs an audit entry number, not {seq!r}.", name)
     side = params.get("side", "before")

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import CommandParser
 
+from checkpoints_admin import audit
 from checkpoints_admin.management.cli import WriteCommand
 
 
 def entry_number(value: str) -> int:
     """An argparse type: an audit entry's sequence number."""
-    # (int() also reads "1_0" as 10 and digits of other scripts)
-    if not re.fullmatch(r"-?[0-9]+", value.strip()):
-        raise ArgumentTypeError(f"expected an audit entry number, not {value!r}")
-    number = int(value)
+    try:
+        number = audit.entry_number(value)
+    except ValueError:
+        raise ArgumentTypeError(f"expected an audit entry number, not {value!r}") from None
     if number < 1:
         raise ArgumentTypeError(f"expected an audit entry number (1 or more), not {value!r}")
     return number
