@@ -892,3 +892,21 @@ def test_the_same_change_applied_again_is_found_as_already_applied(samples_dir: 
     assert services.applied_already(UNIFIED, "reprocess", params, actor=alice, **found) is None
     moved = {"base": entry.base_version, "actual": "0" * 64}
     assert services.applied_already(UNIFIED, "skip", params, actor=alice, **moved) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("7", 7), (" 12 ", 12), ("-3", -3), ("1_0", None), ("١", None), ("²", None), ("1.0", None)],
+)
+def test_an_entry_number_is_read_in_ascii_digits_only(samples_dir: Path, text, number) -> None:
+    """int() reads "1_0" as 10 and "١" as 1: a restore of entry "1_0" restored entry 10."""
+    from checkpoints_admin import audit
+
+    if number is None:
+        with pytest.raises(ValueError, match="not an audit entry number"):
+            audit.entry_number(text)
+        with pytest.raises(InterventionError) as excinfo:
+            services.preview(UNIFIED, "restore", {"entry": text})
+        assert str(excinfo.value) == f"Restore needs an audit entry number, not {text!r}."
+    else:
+        assert audit.entry_number(text) == number
