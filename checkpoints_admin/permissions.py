@@ -45,6 +45,25 @@ def may_read_entry(user: Any, actor: str) -> bool:
     return bool(user.has_perm(VIEW_AUDIT)) or actor == user.get_username()
 
 
+def restore_refusal(user: Any, entry: Any, side: str) -> str | None:
+    """Why ``user`` may not restore ``side`` of audit ``entry``, or None when they may: it
+    shows the entry's snapshot, so another person's change needs the right to read the audit
+    log (:func:`may_read_entry`), and a side with no file deletes the checkpoint
+    (:func:`restore_permission`)."""
+    if not may_read_entry(user, entry.actor):
+        return (
+            "Your role does not allow reading the audit log, and this change is not yours: "
+            "you may restore only your own changes."
+        )
+    snapshot = entry.before_id if side == "before" else entry.after_id
+    if not user.has_perm(restore_permission(snapshot)):
+        return (
+            "Restoring this side deletes the checkpoint (there was no file), which only an "
+            "admin may do."
+        )
+    return None
+
+
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 

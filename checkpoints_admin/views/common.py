@@ -13,7 +13,7 @@ from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import AuditEntry
-from checkpoints_admin.permissions import may_read_entry, restore_permission
+from checkpoints_admin.permissions import restore_refusal
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -63,10 +63,7 @@ def restore_url(request: HttpRequest, entry: AuditEntry, side: str) -> str:
     """Where a restore of ``entry``'s ``side`` starts (its preview), or "" when the user may
     not restore it (a restore that re-creates a file needs the right to create one; one of
     another person's change, the right to read the audit log)."""
-    snapshot = entry.before_id if side == "before" else entry.after_id
-    if not request.user.has_perm(restore_permission(snapshot)) or not may_read_entry(
-        request.user, entry.actor
-    ):
+    if restore_refusal(request.user, entry, side) is not None:
         return ""
     url = reverse("intervention", args=(entry.checkpoint, "restore"))
     return f"{url}?{urlencode({'entry': entry.seq, 'side': side})}"

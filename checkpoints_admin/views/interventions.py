@@ -75,7 +75,7 @@ from checkpoints_admin.permissions import (
     VIEW_CHECKPOINTS,
     may_read_entry,
     permission_required,
-    restore_permission,
+    restore_refusal,
 )
 from checkpoints_admin.presenters import entry_summary, present_diff, pretty
 from checkpoints_admin.views.audit import snapshot_document
@@ -317,28 +317,17 @@ def _posted_form(request: HtmxHttpRequest, spec: Spec, current: Current) -> Any:
 
 
 def _check_restore_permission(request: HtmxHttpRequest, form: RestoreForm) -> None:
-    """A restore previews an entry's snapshot: without the right to read the audit log, only
-    of one's own change (its Undo), as its result page. Restoring a side without a file
-    deletes the checkpoint: that needs the reset right."""
-    row = (
-        AuditEntry.objects.filter(seq=form.cleaned_data["entry"])
-        .values_list("before_id", "after_id", "actor")
+    """Refuse a restore the user may not make (:func:`restore_refusal`)."""
+    entry = (
+        AuditEntry.objects.only("seq", "actor", "before_id", "after_id")
+        .filter(seq=form.cleaned_data["entry"])
         .first()
     )
-    if row is None:
+    if entry is None:
         return  # the service says there is no such entry
-    before, after, actor = row
-    if not may_read_entry(request.user, actor):
-        raise PermissionDenied(
-            "Your role does not allow reading the audit log, and this change is not yours: "
-            "you may restore only your own changes."
-        )
-    sha = before if form.cleaned_data["side"] == "before" else after
-    if not request.user.has_perm(restore_permission(sha)):
-        raise PermissionDenied(
-            "Restoring this side deletes the checkpoint (there was no file), which only an "
-            "admin may do."
-        )
+    problem = restore_refusal(request.user, entry, form.cleaned_data["side"])
+    if problem is not None:
+        raise PermissionDenied(problem)
 
 
 # --- rendering helpers ---------------------------------------------------------------------------

@@ -147,6 +147,10 @@ def test_without_the_audit_log_a_result_page_shows_only_ones_own_changes(make_us
     for response in (
         client.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after"),
         client.post(f"/checkpoints/{UNIFIED}/restore/preview", {"entry": "1", "side": "after"}),
+        client.post(
+            f"/checkpoints/{UNIFIED}/restore/apply",
+            {"entry": "1", "side": "after", "base_version": "0" * 64, "reason": "mine now"},
+        ),
     ):
         assert response.status_code == 403
         assert "you may restore only your own changes" in response.content.decode()
