@@ -54,6 +54,18 @@ def name_refused(request: HttpRequest, exc: InvalidCheckpointName) -> HttpRespon
     return bad_request(request, exc.message)
 
 
+def _takes_a_document(request: HttpRequest) -> bool:
+    """Whether ``request`` went to a step that takes a whole document (the raw editor's, a
+    create's), by the address it resolved to (the path may carry a prefix the console is
+    served under)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return False
+    return (match.url_name or "").startswith("checkpoint_create") or match.kwargs.get(
+        "key"
+    ) == "edit-raw"
+
+
 def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
     """``handler400``: a form too large to read (a pasted document, thousands of ticked
     values) says so (413, or 400 naming the field limit), also to htmx as a message, since
@@ -64,7 +76,7 @@ def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
         message = (
             f"The form sent is larger than the {limit} the console accepts; nothing was changed."
         )
-        if "/edit-raw/" in request.path or request.path.startswith("/create/"):
+        if _takes_a_document(request):
             # (a document pasted whole: the commands take any size the store does)
             message += " A document this large is edited with manage.py edit_checkpoint NAME "
             message += "--from-file FILE."

@@ -181,6 +181,12 @@ def test_a_form_too_large_to_read_says_so_and_changes_nothing(operator, samples_
     assert applied.status_code == 413
     assert "the console accepts; nothing was changed.</p>" in text(applied)
     assert "--from-file" not in text(applied)
+    # Served under a prefix, a create says it as well (known by the step, not the path).
+    created = operator.post(
+        "/create/preview", {"name": "big", "document": document}, SCRIPT_NAME="/console"
+    )
+    assert created.status_code == 413
+    assert html.escape(message) in text(created)
     assert state(samples_dir) == before
 
 
