@@ -155,7 +155,7 @@ def prepared_rows(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
 
     PostgreSQL parses and plans a statement at every call; these are long (several inserts
     in ``WITH`` clauses) and run at every change, so each server session prepares them once
-    (``PREPARE``) and then only runs them (``EXECUTE``): about a fifth of an audited change's
+    (``PREPARE``) and then only runs them (``EXECUTE``): about a tenth of an audited change's
     time. The name is the sha256 of the text, so a session can only ever hold this very
     statement under it: behind a pooler that hands sessions from one client to another, a
     name another process prepared is the same statement, and one the session lacks is

@@ -561,15 +561,12 @@ def _refuse_wide_integer(
     )
 
 
-_ABSENT: Final = object()
-
-
 def _at(document: Any, path: list[str | int]) -> Any:
     for token in path:
         in_object = isinstance(document, dict) and isinstance(token, str) and token in document
         in_list = isinstance(document, list) and isinstance(token, int) and token < len(document)
         if not (in_object or in_list):
-            return _ABSENT
+            return diffs.ABSENT
         document = document[token]
     return document
 
@@ -593,7 +590,7 @@ def _refuse_unseen_wide_change(
         if kept.get(tuple(path)) == literal:
             continue  # written back as it is (a restore of bytes that have it)
         new = _at(after, path)
-        if new is _ABSENT or new != _at(before, path):
+        if new is diffs.ABSENT or new != _at(before, path):
             continue  # removed or changed: the diff shows that
         pointer = kinds.json_pointer(*path)
         shown = shown_literal(literal)

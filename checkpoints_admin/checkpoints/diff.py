@@ -786,13 +786,11 @@ _TIME_KEY: Final = re.compile(r"(?:[Tt]ime|[Tt]imestamp|At|[Uu]pdated|[Cc]reated
 def _value_text(value: Any, pointer: str) -> str:
     """A field's value in the summary: amounts with thousands separators (``7,231``,
     ``1,234.5``; ``1e+23`` as written), anything else as :func:`_text` gives it."""
-    if isinstance(value, WideInteger) and not _TIME_KEY.search(pointer.rpartition("/")[2]):
+    if _TIME_KEY.search(pointer.rpartition("/")[2]):
+        return _text(value)
+    if isinstance(value, WideInteger):
         return f"{int(value.literal):,}"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or _TIME_KEY.search(pointer.rpartition("/")[2])
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return _text(value)
     text = _show(value)
     match = _PLAIN_NUMBER.match(text)

@@ -10,7 +10,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -18,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
-from checkpoints_admin.presenters import entry_summary
+from checkpoints_admin.presenters import entry_summary, show
 
 register = template.Library()
 
@@ -176,13 +175,7 @@ def initials(name: Any) -> str:
 @register.filter
 def jsonvalue(value: Any, limit: int = 160) -> str:
     """A JSON value as compact text, cut at ``limit`` characters (escaped by the template)."""
-    try:
-        text = orjson.dumps(value).decode()
-    except TypeError:
-        text = repr(value)
-    if len(text) > int(limit):
-        text = text[: int(limit) - 1] + "…"
-    return text
+    return show(value, int(limit))
 
 
 @register.filter
