@@ -664,12 +664,21 @@ class EntryNumberField(forms.IntegerField):
     """An audit entry's number in ASCII digits (int() would also read "1_0" as 10, "1.0" as 1
     and digits of other scripts)."""
 
+    default_error_messages = {
+        "required": "No audit entry is given (entry=N).",
+        "invalid": "“%(value)s” is not an audit entry number.",
+        "min_value": "Audit entries are numbered from %(limit_value)s.",
+        "max_value": "There is no audit entry beyond #%(limit_value)s.",
+    }
+
     def to_python(self, value: Any) -> int | None:
         if isinstance(value, str) and value.strip():
             try:
                 value = audit.entry_number(value)
             except ValueError:
-                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+                raise ValidationError(
+                    self.error_messages["invalid"], code="invalid", params={"value": value[:40]}
+                ) from None
         return super().to_python(value)
 
 
@@ -679,11 +688,26 @@ class RestoreForm(forms.Form):
 
     entry = EntryNumberField(min_value=1, max_value=2**62)
     side = forms.ChoiceField(
-        choices=[("before", "before"), ("after", "after")], initial="before", required=False
+        choices=[("before", "before"), ("after", "after")],
+        initial="before",
+        required=False,
+        error_messages={
+            "invalid_choice": "The side to restore is before or after, not “%(value)s”."
+        },
     )
 
     def clean_side(self) -> str:
         return self.cleaned_data.get("side") or "before"
+
+    @property
+    def refusal(self) -> str:
+        """What is wrong with the restore asked for (the form is not valid), and where one
+        starts: the page of a restore is reached from an audit entry, not typed."""
+        problems = " ".join(str(error) for errors in self.errors.values() for error in errors)
+        return (
+            f"Choose what to restore: {problems} A restore starts from an audit entry's "
+            "Restore before… or Restore after…, or from a result page's Undo."
+        )
 
     @property
     def params(self) -> dict[str, Any]:

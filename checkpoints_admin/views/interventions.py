@@ -308,8 +308,8 @@ def _posted_form(request: HtmxHttpRequest, spec: Spec, current: Current) -> Any:
     """The posted intervention, valid and allowed, or the page refusing it."""
     form = _form(spec, current, request.POST)
     if not form.is_valid():
-        if spec.key in ("reset", "restore"):
-            return bad_request(request, "Choose what to restore: an audit entry and its side.")
+        if isinstance(form, RestoreForm):
+            return bad_request(request, form.refusal)
         return _choose_page(request, spec, current, form, status=422)
     if spec.key == "restore":
         _check_restore_permission(request, form)
@@ -582,9 +582,7 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
     if spec.key == "restore":
         restore = RestoreForm(request.GET)
         if not restore.is_valid():
-            return bad_request(
-                request, "Choose what to restore: an audit entry and its before or after side."
-            )
+            return bad_request(request, restore.refusal)
         _check_restore_permission(request, restore)
         return _preview(request, spec, name, restore, current)
     initial: dict[str, Any] = {}

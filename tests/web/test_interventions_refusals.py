@@ -84,6 +84,7 @@ def test_a_restore_of_an_entry_number_not_in_ascii_digits_is_a_bad_request(
     )
     assert response.status_code == 400
     assert "Choose what to restore" in text(response)
+    assert f"“{entry}” is not an audit entry number." in text(response)
     assert state(samples_dir) == before
 
 
@@ -95,6 +96,28 @@ def test_a_restore_posted_without_its_entry_is_a_bad_request(operator, samples_d
     )
     assert response.status_code == 400
     assert "Choose what to restore" in text(response)
+    assert "No audit entry is given (entry=N)." in text(response)
+    assert "The side to restore is before or after, not “sideways”." in text(response)
+    assert state(samples_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("", "No audit entry is given (entry=N)."),
+        ("?entry=abc", "“abc” is not an audit entry number."),
+        ("?entry=0", "Audit entries are numbered from 1."),
+        ("?entry=1&side=sideways", "The side to restore is before or after, not “sideways”."),
+    ],
+)
+def test_a_restore_address_that_names_no_entry_says_what_is_wrong(
+    operator, samples_dir, query, problem
+):
+    """Each said only "Choose what to restore: an audit entry and its before or after side"."""
+    before = state(samples_dir)
+    response = operator.get(f"/checkpoints/{UNIFIED}/restore/{query}")
+    assert response.status_code == 400
+    assert f"Choose what to restore: {problem}" in html.unescape(text(response))
     assert state(samples_dir) == before
 
 
