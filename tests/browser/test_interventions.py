@@ -517,3 +517,26 @@ def test_a_bookmark_to_a_reset_checkpoint_leads_to_its_restore(
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
     # (the 404 of the page itself is logged by the browser, as any 404)
     assert [p for p in problems if "status of 404" not in p] == [], "\n".join(problems)
+
+
+def test_the_field_editors_values_stay_inside_their_card(
+    chromium, live_server, samples_dir, operator
+):
+    """A long value (a time, a number beyond 64 bits) widened the side list's grid past its
+    card, and the values of every field stood over its edge."""
+    path = samples_dir / "my-process.json"
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"progress": 33', b'"rows": 99999999999999999999999, "progress": 33'
+        )
+    )
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/checkpoints/my-process/edit/?pointer=/rows")
+    expect(page.locator("#id_value")).to_have_value("99999999999999999999999")
+    card = page.locator(".layout__side .card").bounding_box()
+    values = page.locator(".fieldlist code")
+    assert values.count() >= 5
+    for index in range(values.count()):
+        box = values.nth(index).bounding_box()
+        assert box["x"] + box["width"] <= card["x"] + card["width"], values.nth(index).inner_text()
