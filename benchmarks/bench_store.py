@@ -215,7 +215,7 @@ def bench_write(root: Path, results: Results) -> None:
         "bare": lambda: bare(),
         "durable": lambda: bare(sync_directory=True),
         "protocol": lambda: bare(sync_directory=True, flock=True),
-        "filelock": lock_cycle,
+        "lock": lock_cycle,
     }
     timings: dict[str, list[float]] = {label: [] for label in steps}
     for _ in range(60):
@@ -235,7 +235,7 @@ def bench_write(root: Path, results: Results) -> None:
             1.25,
         ),
     )
-    print(f"  (of which filelock acquire+release: {median['filelock'] * 1e6:.0f} µs)")
+    print(f"  (of which the lock's acquire and release: {median['lock'] * 1e6:.0f} µs)")
 
 
 def main() -> None:

@@ -248,7 +248,7 @@ CHECKPOINTS_DIR = Path(os.environ.get("CHECKPOINTS_DIR") or BASE_DIR / "checkpoi
 CHECKPOINT_MAX_BYTES = int(
     env_number("CHECKPOINT_MAX_BYTES", 256 * 1024 * 1024, minimum=1024, whole=True)
 )
-# (filelock waits forever on a negative timeout: a web request would hang)
+# (a negative timeout would wait for ever: a web request would hang)
 CHECKPOINT_LOCK_TIMEOUT = env_number("CHECKPOINT_LOCK_TIMEOUT", 10.0, minimum=0)
 STALE_AFTER_SECONDS = env_number("STALE_AFTER_SECONDS", 3600, minimum=1)
 AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")

@@ -36,9 +36,9 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import filelock
 import orjson
 
+from checkpoints_admin.checkpoints import locks
 from checkpoints_admin.checkpoints.errors import (
     CheckpointError,
     CheckpointExists,
@@ -873,9 +873,6 @@ class CheckpointStore:
         self.stats = StoreStats()
         self._dir = str(self.directory)
         self._real_dir = os.path.realpath(self._dir)
-        self._locks: dict[str, filelock.FileLock] = {}
-        self._pid = os.getpid()
-        self._locks_guard = threading.Lock()
         self._list_guard = threading.Lock()
         self._cache: dict[str, _CacheEntry] = {}
         self._listed: list[CheckpointInfo] = []
@@ -983,31 +980,6 @@ class CheckpointStore:
 
     # -- locks ----------------------------------------------------------------------------------
 
-    def _file_lock(self, name: str) -> filelock.FileLock:
-        with self._locks_guard:
-            if self._pid != os.getpid():  # a forked child may not reuse its parent's locks
-                self._locks = {}
-                self._pid = os.getpid()
-            lock = self._locks.get(name)
-            if lock is None:
-                lock_path = os.path.join(self._dir, name + ".json.lock")
-                if os.path.islink(lock_path):
-                    raise CheckpointOutsideDirectory(
-                        f"the lock file of checkpoint {name!r} is a symbolic link; it is refused",
-                        name=name,
-                    )
-                # One instance per lock file in the whole process (is_singleton), so that the
-                # lock is reentrant in a thread even across stores over the same directory.
-                lock = filelock.FileLock(
-                    lock_path,
-                    thread_local=True,
-                    is_singleton=True,
-                    fallback_to_soft=False,
-                    preserve_lock_file=True,
-                )
-                self._locks[name] = lock
-            return lock
-
     def lock(self, name: str, timeout: float | None = None) -> AbstractContextManager[None]:
         """Hold checkpoint ``name``'s lock (``N.json.lock``); reentrant within a thread.
 
@@ -1023,24 +995,26 @@ class CheckpointStore:
         holds = _holds()
         held = holds.get(key)
         if held is not None:
-            # Already held by this thread (reentrant): no need to ask filelock again.
+            # Already held by this thread (reentrant): no need to lock again.
             held.depth += 1
             try:
                 yield
             finally:
                 held.depth -= 1
             return
-        lock = self._file_lock(name)
         try:
-            # A negative timeout waits forever (filelock's own -1 refuses to wait on a lock
-            # held elsewhere in the process, calling it a deadlock).
-            lock.acquire(timeout=math.inf if timeout < 0 else timeout)
-        except filelock.Timeout:
+            lock = locks.acquire(key[1], timeout)
+        except locks.LockTimeout:
             raise CheckpointLockTimeout(
                 f"checkpoint {name!r} is locked by another process (waited {timeout:g}s)",
                 name=name,
             ) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CheckpointOutsideDirectory(
+                    f"the lock file of checkpoint {name!r} is a symbolic link; it is refused",
+                    name=name,
+                ) from None
             raise CheckpointError(
                 f"cannot lock checkpoint {name!r}: {exc.strerror or exc}", name=name
             ) from None
