@@ -991,7 +991,9 @@ class CheckpointStore:
 
     @contextmanager
     def _hold(self, name: str, timeout: float) -> Iterator[None]:
-        key = (os.getpid(), os.path.join(self._dir, name + ".json.lock"))
+        # By the directory's real path: stores opened through different paths to it (a
+        # symbolic link) hold the same lock files, so a thread holding one holds the other.
+        key = (os.getpid(), os.path.join(self._real_dir, name + ".json.lock"))
         holds = _holds()
         held = holds.get(key)
         if held is not None:

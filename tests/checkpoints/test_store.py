@@ -575,6 +575,20 @@ def test_lock_is_reentrant_across_stores_of_one_directory(store, checkpoints_dir
     assert other.read("job").data == {"a": 2}
 
 
+def test_lock_is_reentrant_across_stores_of_one_directory_by_another_path(
+    store, checkpoints_dir, tmp_path
+):
+    """A store opened through a symbolic link to the directory holds the same lock files: a
+    thread holding one's lock holds the other's, instead of waiting on itself."""
+    (tmp_path / "link").symlink_to(checkpoints_dir)
+    other = CheckpointStore(tmp_path / "link", lock_timeout=0.1)
+
+    with store.lock("job"), other.lock("job", timeout=0):
+        store.write("job", {"a": 1})
+
+    assert other.read("job").data == {"a": 1}
+
+
 @contextmanager
 def lock_held_by_a_thread(store: CheckpointStore, name: str) -> Iterator[threading.Event]:
     """Another thread holds the lock of ``name`` until the yielded event is set (or the end)."""
