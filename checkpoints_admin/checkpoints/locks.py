@@ -15,6 +15,7 @@ symbolic link in its place is refused (``ELOOP``), as is a file system without `
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -81,7 +82,7 @@ def acquire_flock(path: str, timeout: float) -> HeldLock:
                 # A holder that deletes its lock file on release (filelock's soft locks, other
                 # tools) unlinked this one: the next holder locks the file now at the path.
                 os.close(fd)
-                fd = -1
+                fd = -1  # (nothing left to close if the open fails)
                 fd = os.open(path, _OPEN_FLAGS, _MODE)
                 continue
             left = math.inf if deadline is None else deadline - time.monotonic()
@@ -97,8 +98,6 @@ def acquire_flock(path: str, timeout: float) -> HeldLock:
 
 def acquire_filelock(path: str, timeout: float) -> HeldLock:
     """The same lock through ``filelock.FileLock`` (where ``fcntl`` is missing)."""
-    import errno
-
     import filelock
 
     if os.path.islink(path):

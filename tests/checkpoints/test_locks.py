@@ -53,36 +53,19 @@ def test_a_job_locking_with_filelock_waits_while_the_store_holds_the_lock(tmp_pa
     assert filelock_in_a_process(tmp_path / "job.json.lock") == "acquired"
 
 
-HOLD_WITH_FILELOCK = """
-import sys
-from filelock import FileLock
-with FileLock(sys.argv[1]):
-    print("locked", flush=True)
-    sys.stdin.readline()
-"""
-
-
-def test_the_store_waits_while_a_job_holds_the_lock_with_filelock(tmp_path: Path):
+def test_the_store_waits_while_a_job_holds_the_lock_with_filelock(tmp_path: Path, filelock_holder):
     store = CheckpointStore(tmp_path, lock_timeout=0.1)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_WITH_FILELOCK, str(tmp_path / "job.json.lock")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        with pytest.raises(CheckpointLockTimeout), store.lock("job"):
-            pass
-        # Held on until the job lets go: a wait without a limit ends then.
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        with store.lock("job", timeout=-1):
-            store.write("job", {"n": 1})
-    finally:
-        holder.kill()
-        holder.wait(60)
+    release = filelock_holder(tmp_path / "job.json.lock")
+    with pytest.raises(CheckpointLockTimeout), store.lock("job"):
+        pass
+    # A wait without a limit ends when the job lets go.
+    told = threading.Event()
+    letting_go = threading.Timer(0.1, lambda: (told.set(), release()))
+    letting_go.start()
+    with store.lock("job", timeout=-1):
+        assert told.is_set()
+        store.write("job", {"n": 1})
+    letting_go.join()
     assert store.read("job").data == {"n": 1}
 
 

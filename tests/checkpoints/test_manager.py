@@ -814,49 +814,29 @@ def test_a_file_corrupted_on_disk_is_not_overwritten(
     assert data["progress"] == 10
 
 
-HOLD_LOCK = """
-import sys
-from filelock import FileLock
-with FileLock(sys.argv[1]):
-    print("locked", flush=True)
-    sys.stdin.readline()
-"""
-
-
 @pytest.mark.parametrize("autosave", [None, 3600], ids=["autosave-off", "autosave-on"])
 def test_lock_timeout_surfaces_and_nothing_is_written(
-    checkpoints_dir: Path, autosave: float | None
+    checkpoints_dir: Path, autosave: float | None, filelock_holder
 ) -> None:
     cp = CheckpointManager(
         "job", SEED_INITIAL, autosave, directory=checkpoints_dir, lock_timeout=0.2
     )
     cp.init()
     before_bytes = (checkpoints_dir / "job.json").read_bytes()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(checkpoints_dir / "job.json.lock")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        if autosave is None:
-            with pytest.raises(CheckpointLockTimeout) as excinfo:
-                cp.update({"progress": 5})
-            assert cp.data["progress"] == 0  # not kept: the caller saw it fail
-        else:
+    release = filelock_holder(checkpoints_dir / "job.json.lock")
+    if autosave is None:
+        with pytest.raises(CheckpointLockTimeout) as excinfo:
             cp.update({"progress": 5})
-            with pytest.raises(CheckpointLockTimeout) as excinfo:
-                cp.save()
-            assert cp.dirty  # kept for the next save
-            with pytest.raises(CheckpointLockTimeout):
-                cp.close()  # stays open, so it can be retried
-        assert "job" in str(excinfo.value)
-        assert (checkpoints_dir / "job.json").read_bytes() == before_bytes
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.write("\n")
-        holder.stdin.close()
-        holder.wait(30)
+        assert cp.data["progress"] == 0  # not kept: the caller saw it fail
+    else:
+        cp.update({"progress": 5})
+        with pytest.raises(CheckpointLockTimeout) as excinfo:
+            cp.save()
+        assert cp.dirty  # kept for the next save
+        with pytest.raises(CheckpointLockTimeout):
+            cp.close()  # stays open, so it can be retried
+    assert "job" in str(excinfo.value)
+    assert (checkpoints_dir / "job.json").read_bytes() == before_bytes
+    release()
     cp.close()
     assert read_json(checkpoints_dir, "job")["progress"] == (0 if autosave is None else 5)
