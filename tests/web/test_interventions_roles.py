@@ -64,14 +64,19 @@ def is_reset(url: str) -> bool:
 @pytest.fixture
 def entry_one(samples_dir, db):
     """Audit entry #1: a skip of 2025-03-06 made from the command line."""
+    skip("2025-03-06", by="alice", source="cli", reason="known bad upstream day")
+    return samples_dir
+
+
+def skip(day: str, *, by: str, source: str, reason: str) -> None:
+    """An audited skip of ``day`` on the unified sample, made by ``by``."""
     services.apply(
         UNIFIED,
         "skip",
-        {"dates": ["2025-03-06"]},
-        actor=services.Actor(name="alice", source="cli"),
-        reason="known bad upstream day",
+        {"dates": [day]},
+        actor=services.Actor(name=by, source=source),
+        reason=reason,
     )
-    return samples_dir
 
 
 @pytest.fixture
@@ -130,13 +135,7 @@ def test_without_the_audit_log_a_result_page_shows_only_ones_own_changes(make_us
     others = client.get(f"/checkpoints/{UNIFIED}/applied/1/")
     assert others.status_code == 403
     assert "known bad upstream day" not in others.content.decode()
-    services.apply(
-        UNIFIED,
-        "skip",
-        {"dates": ["2025-03-07"]},
-        actor=services.Actor(name="carol", source="web"),
-        reason="carol's own skip",
-    )
+    skip("2025-03-07", by="carol", source="web", reason="carol's own skip")
     own = client.get(f"/checkpoints/{UNIFIED}/applied/2/")
     assert own.status_code == 200
     assert "carol&#x27;s own skip" in own.content.decode()
