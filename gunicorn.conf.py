@@ -48,15 +48,15 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 
 # Logs to stdout/stderr, where the container runtime collects them.
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "").strip() or "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = os.environ.get("LOG_LEVEL", "").strip().lower() or "info"
 # One JSON object per request, built with json.dumps: a format string left a client's
 # backslash (in its User-Agent, its path) unescaped, which broke the line for log parsers.
 logger_class = "checkpoints_admin.accesslog.JsonAccessLogger"
 
 # Behind a reverse proxy that sets X-Forwarded-For / X-Forwarded-Proto.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1"
 # Heartbeat files in memory, not on a possibly slow container filesystem.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # gunicorn's control socket (for gunicornc) only where one is asked for: its default path,

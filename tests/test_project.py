@@ -135,6 +135,20 @@ def test_an_empty_setting_means_its_default(tmp_path: Path, setting) -> None:
     assert result.stdout == f"No checkpoints in {tmp_path}.\n"
 
 
+def test_an_empty_static_root_is_the_default_never_the_current_directory(tmp_path: Path) -> None:
+    """``DJANGO_STATIC_ROOT=`` must not make collectstatic write into wherever it runs."""
+    result = run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+         "from django.conf import settings; print(settings.STATIC_ROOT)"],
+        production_env(tmp_path, {"DJANGO_STATIC_ROOT": ""}),
+    )  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        f"{ROOT / 'staticfiles'}\n",
+        "",
+    )
+
+
 def test_an_empty_checkpoints_dir_is_the_default_never_the_current_directory(
     tmp_path: Path,
 ) -> None:
@@ -209,6 +223,17 @@ def test_bootstrap_fills_an_empty_directory_and_creates_the_first_admin(
 
 
 @pytest.mark.django_db
+def test_bootstrap_with_an_empty_username_setting_creates_admin(
+    checkpoints_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DJANGO_SUPERUSER_USERNAME=`` (an env file's empty line) is no value: the default."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-chosen-password-42")
+    call_command("bootstrap", "--no-samples")
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["admin"]
+
+
+@pytest.mark.django_db
 def test_bootstrap_leaves_a_directory_with_checkpoints_alone(
     checkpoints_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -237,6 +262,23 @@ def test_a_bad_gunicorn_setting_is_named(setting, value, message) -> None:
         {setting: value},
     )
     assert (result.returncode, result.stderr) == (1, f"error: {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("setting", "name", "default"),
+    [
+        ("GUNICORN_ACCESSLOG", "accesslog", "-"),
+        ("FORWARDED_ALLOW_IPS", "forwarded_allow_ips", "127.0.0.1"),
+        ("LOG_LEVEL", "loglevel", "info"),
+    ],
+)
+def test_an_empty_gunicorn_setting_means_its_default(setting, name, default) -> None:
+    result = run(
+        [sys.executable, "-c",
+         f"import runpy; print(runpy.run_path('gunicorn.conf.py')[{name!r}])"],
+        {setting: ""},
+    )  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{default}\n", "")
 
 
 DATABASE_DOWN = r"""

@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--username",
-            default=os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin"),
+            default=os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip() or "admin",
             help="Name of the first admin account (default: admin, or DJANGO_SUPERUSER_USERNAME).",
         )
         parser.add_argument(
