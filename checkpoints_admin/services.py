@@ -526,7 +526,11 @@ def preview(
         summary=summary,
         before_raw=before_raw,
         restores=restores,
-        notes=_restore_notes(name, restores, base_version) if restores is not None else (),
+        notes=(
+            _restore_notes(name, restores, base_version)
+            if restores is not None and after_raw != before_raw  # (no change: nothing undone)
+            else ()
+        ),
         wide_before=tuple(wide),
         wide_after=tuple(wide_after),
         shown_delta=shown_delta,

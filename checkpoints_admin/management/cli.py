@@ -297,9 +297,12 @@ class WriteCommand(CheckpointsCommand):
                     f"this change (first: {describe_finding(errors[0])}). Nothing was changed."
                 )
         todo = [preview for preview in previews if preview.changes_file]
-        if not todo:
-            self.say("No change to apply.")
-            return
+        if not todo:  # refused like the console's apply (services.NoChange): exit 1
+            what = repr(previews[0].name) if len(previews) == 1 else "these checkpoints"
+            raise refused(
+                f"No change: this {self.action} leaves {what} as it is. Nothing was changed "
+                "or recorded."
+            )
         if options["dry_run"]:
             self.say("Dry run: nothing was changed or recorded.")
             return

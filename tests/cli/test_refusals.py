@@ -314,18 +314,17 @@ def test_without_a_terminal_and_without_yes_it_refuses_after_the_preview(samples
     assert AuditEntry.objects.count() == 0
 
 
-def test_a_change_that_changes_nothing_applies_nothing(samples_dir) -> None:
-    stdout = StringIO()
-    call_command(
-        "edit_checkpoint",
-        "my-process",
-        "--set",
-        "/progress=33",
-        reason=REASON,
-        yes=True,
-        stdout=stdout,
+def test_a_change_that_changes_nothing_is_refused(samples_dir) -> None:
+    """Exit 1, as every refusal (and as the console's apply of no change)."""
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as refused:
+        call_command("edit_checkpoint", "my-process", "--set", "/progress=33", reason=REASON,
+                     yes=True, stdout=StringIO())  # fmt: skip
+    assert refused.value.returncode == 1
+    assert str(refused.value) == (
+        "No change: this edit leaves 'my-process' as it is. Nothing was changed or recorded."
     )
-    assert "No change to apply." in stdout.getvalue()
+    assert files(samples_dir) == before
     assert AuditEntry.objects.count() == 0
 
 

@@ -337,3 +337,20 @@ def test_a_restore_says_what_else_it_undoes(cli) -> None:
         "note: the file changed since entry #1: a restore puts back the whole document, so it "
         "also undoes the later changes (#2) and anything the job saved since."
     ) in shown.stdout
+
+
+def test_a_restore_that_changes_nothing_is_refused_without_saying_it_undoes_anything(cli) -> None:
+    cli.run("skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes")
+    cli.run("skip_dates", UNIFIED, "2025-03-07", *REASON, "--yes")
+    undone = cli.run("restore_checkpoint", UNIFIED, "--entry", "2", *REASON, "--yes")
+    assert undone.returncode == 0, undone.stderr
+    before = cli.path(UNIFIED).read_bytes()
+    again = cli.run("restore_checkpoint", UNIFIED, "--entry", "2", *REASON, "--yes")
+    assert (again.returncode, again.stderr) == (
+        1,
+        f"CommandError: No change: this restore leaves {UNIFIED!r} as it is. "
+        "Nothing was changed or recorded.\n",
+    )
+    assert "undoes" not in again.stdout
+    assert cli.path(UNIFIED).read_bytes() == before
+    assert "#4" not in cli.run("export_audit").stdout  # (entries 1-3 only)
