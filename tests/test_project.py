@@ -183,6 +183,20 @@ def test_the_library_imports_without_django() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_every_error_the_library_raises_is_importable_from_the_library() -> None:
+    """The README lists the errors as the library's: a job catches them from the package."""
+    import checkpoints_admin.checkpoints as library
+    from checkpoints_admin.checkpoints import errors
+
+    raised = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.CheckpointError)
+    }
+    assert raised - set(library.__all__) == set()
+    assert all(getattr(library, name) is getattr(errors, name) for name in raised)
+
+
 def test_makefile_names_what_to_install_without_a_recent_python(tmp_path: Path) -> None:
     result = run(
         ["make", "-s", "venv", f"VENV={tmp_path / 'venv'}"],

@@ -16,6 +16,7 @@ from checkpoints_admin.checkpoints.errors import (
     InterventionError,
     InvalidCheckpointName,
     InvalidDocument,
+    UnknownField,
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.manager import CheckpointManager
@@ -43,6 +44,7 @@ __all__ = [
     "InterventionError",
     "InvalidCheckpointName",
     "InvalidDocument",
+    "UnknownField",
     "VersionConflict",
     "utc_now_iso",
 ]
