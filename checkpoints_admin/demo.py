@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import time
 from collections.abc import Sequence
 from types import FrameType
 
-from checkpoints_admin.checkpoints import CheckpointManager, CheckpointStore
+from checkpoints_admin.checkpoints import CheckpointError, CheckpointManager, CheckpointStore
 
 log = logging.getLogger("checkpoints_admin.demo")
 
@@ -58,11 +59,33 @@ def run(name: str, items: int, delay: float, *, directory: str | None = None) ->
         return checkpoint.data
 
 
+def _items(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed, not {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 item is needed, not {count}")
+    return count
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of seconds is needed, not {text!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"0 seconds or more are needed, not {text!r}")
+    return seconds
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m checkpoints_admin.demo", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--name", default="demo-job", help="checkpoint name (default demo-job)")
-    parser.add_argument("--items", type=int, default=200, help="items to process (default 200)")
-    parser.add_argument("--delay", type=float, default=2.0, help="seconds per item (default 2)")
+    parser.add_argument("--items", type=_items, default=200, help="items to process (default 200)")
+    parser.add_argument("--delay", type=_seconds, default=2.0, help="seconds per item (default 2)")
     parser.add_argument("--directory", help="checkpoints directory (default: $CHECKPOINTS_DIR)")
     parser.add_argument("--forever", action="store_true", help="start over after each run")
     options = parser.parse_args(argv)
@@ -72,14 +95,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(0)  # leaves the `with` block, which saves the progress
 
     signal.signal(signal.SIGTERM, stop)
-    while True:
-        run(options.name, options.items, options.delay, directory=options.directory)
-        log.info("%s completed", options.name)
-        if not options.forever:
-            return
-        time.sleep(max(options.delay, 1) * 10)
-        CheckpointStore(options.directory).delete(options.name)  # the seed's "start over"
-        log.info("starting %s again", options.name)
+    try:
+        while True:
+            run(options.name, options.items, options.delay, directory=options.directory)
+            log.info("%s completed", options.name)
+            if not options.forever:
+                return
+            time.sleep(max(options.delay, 1) * 10)
+            CheckpointStore(options.directory).delete(options.name)  # the seed's "start over"
+            log.info("starting %s again", options.name)
+    except CheckpointError as exc:  # a bad name, a directory it cannot write, a lock timeout
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
 
 
 if __name__ == "__main__":
