@@ -719,7 +719,10 @@ def _write_failure(name: str, exc: OSError, *, existed: bool = True) -> str:
 
 def _conflict(name: str, expected: str | None | _Missing, actual: str | None) -> VersionConflict:
     if expected is None:
-        message = f"checkpoint {name!r} was created by someone else in the meantime"
+        # (created meanwhile, or there all along: either way not the new file expected)
+        message = (
+            f"checkpoint {name!r} exists (version {str(actual)[:12]}), and no file was expected"
+        )
     elif actual is None:
         message = f"checkpoint {name!r} was deleted since version {str(expected)[:12]}"
     else:

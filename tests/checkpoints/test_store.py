@@ -544,7 +544,10 @@ def test_delete_expecting_no_file_is_refused(store, checkpoints_dir):
     with pytest.raises(VersionConflict) as excinfo:
         store.delete("job", expected_version=None)
 
-    assert str(excinfo.value) == "checkpoint 'job' was created by someone else in the meantime"
+    version = store.read("job").version
+    assert str(excinfo.value) == (
+        f"checkpoint 'job' exists (version {version[:12]}), and no file was expected"
+    )
     assert store.exists("job")
 
 
