@@ -56,6 +56,11 @@ class JsonAccessLogger(Logger):
             return
         atoms = self.atoms(resp, req, environ, request_time)
         size = atoms.get("B")
+        length = getattr(resp, "response_length", None)
+        if size == 0 and length and _has_body(environ, atoms):
+            # gunicorn counts what it writes but not what it hands to sendfile (whitenoise's
+            # static files): such a response sent its Content-Length, or failed before logging.
+            size = length
         line = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "remote": atoms.get("h"),
@@ -74,3 +79,8 @@ class JsonAccessLogger(Logger):
             self.access_log.info(json.dumps(line, ensure_ascii=False))
         except Exception:
             self.error(traceback.format_exc())
+
+
+def _has_body(environ: dict[str, Any], atoms: dict[str, Any]) -> bool:
+    """Whether the response carries a body: not an answer to HEAD, nor a 204 or 304."""
+    return environ.get("REQUEST_METHOD") != "HEAD" and str(atoms.get("s")) not in {"204", "304"}

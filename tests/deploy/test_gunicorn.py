@@ -329,15 +329,24 @@ def test_access_lines_are_json_whatever_the_client_sends(site, tmp_path) -> None
         )
         with urllib.request.urlopen(request, timeout=5):
             pass
+        with urllib.request.urlopen(f"{url}/accounts/login/", timeout=5) as response:
+            page = response.read().decode()
+        stylesheet = re.search(r'href="(/static/[^"]+[.]css)"', page)
+        assert stylesheet is not None, page
+        with urllib.request.urlopen(f"{url}{stylesheet[1]}", timeout=5) as response:
+            served = len(response.read())  # (whitenoise hands the file to gunicorn's sendfile)
         for _ in range(100):
-            if log.exists() and "evil" in log.read_text():
+            if log.exists() and stylesheet[1] in log.read_text():
                 break
             time.sleep(0.05)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    last = lines[-1]
+    static = lines[-1]
+    assert (static["path"], static["status"], static["bytes"]) == (stylesheet[1], 200, served)
+    assert served > 1000
+    last = next(line for line in lines if line["path"] == "/healthz" and line["query"])
     assert last["user_agent"] == 'evil"agent\\x'
     assert (last["method"], last["path"], last["query"], last["status"]) == (
         "GET",
