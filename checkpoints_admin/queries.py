@@ -41,7 +41,7 @@ from checkpoints_admin.checkpoints.kinds import (
 )
 from checkpoints_admin.checkpoints.store import (
     decode_document,
-    literal_findings,
+    file_findings,
     version_of,
     wide_integers,
     with_literals,
@@ -445,7 +445,8 @@ class Loaded:
     @cached_property
     def findings(self) -> tuple[Finding, ...]:
         findings = validate(self.checkpoint.data, kind=self.kind)
-        return tuple(literal_findings(findings, self.checkpoint.raw, self.wide_integers))
+        checkpoint = self.checkpoint
+        return tuple(file_findings(findings, checkpoint.raw, checkpoint.data, self.wide_integers))
 
     @cached_property
     def wide_integers(self) -> list[tuple[list[str | int], str]]:

@@ -57,6 +57,7 @@ from checkpoints_admin.checkpoints.store import (
     StagedWrite,
     check_version,
     decode_document,
+    duplicate_key,
     encode_document,
     literal_findings,
     shown_literal,
@@ -529,7 +530,7 @@ def preview(
         notes=(
             _restore_notes(name, restores, base_version)
             if restores is not None and after_raw != before_raw  # (no change: nothing undone)
-            else ()
+            else _duplicate_notes(name, action, params, before, before_raw, after_raw)
         ),
         wide_before=tuple(wide),
         wide_after=tuple(wide_after),
@@ -604,6 +605,29 @@ def _refuse_unseen_wide_change(
             f'show. Nothing was changed; give it as a string ("{shown}") or another value.',
             name,
         )
+
+
+def _duplicate_notes(
+    name: str,
+    action: str,
+    params: dict[str, Any],
+    before: dict[str, Any] | None,
+    before_raw: bytes | None,
+    after_raw: bytes | None,
+) -> tuple[str, ...]:
+    """A change that keeps the rest of the document writes it back as it was read: when the
+    file gives a key twice, only the last value (the one every reader sees) is written, a
+    change the diff cannot show; say so."""
+    keeps_the_rest = action in {"skip", "reprocess"} or (action == "edit" and "set" in params)
+    if not keeps_the_rest or before is None or before_raw is None or after_raw == before_raw:
+        return ()
+    key = duplicate_key(before_raw, before)
+    if key is None:
+        return ()
+    return (
+        f"{name}.json gives the key {key!r} twice in one object. The file is written back with "
+        "only the last value, the one jobs and this page read; the earlier one is not kept.",
+    )
 
 
 def _restore_notes(name: str, seq: int, current: str | None) -> tuple[str, ...]:

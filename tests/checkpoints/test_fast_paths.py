@@ -9,6 +9,7 @@ include malformed dates, other JSON values, duplicates and unsorted lists.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice
@@ -24,6 +25,7 @@ from checkpoints_admin.checkpoints import diff as diff_module
 from checkpoints_admin.checkpoints import kinds as kinds_module
 from checkpoints_admin.checkpoints.diff import diff, json_patch
 from checkpoints_admin.checkpoints.kinds import date_range, invalid_dates, scan_dates, validate
+from checkpoints_admin.checkpoints.store import duplicate_key, first_duplicate_key
 from checkpoints_admin.checkpoints.summary import examine, summarize
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -448,3 +450,64 @@ def test_shared_list_checks_give_the_answers_of_the_plain_checks(values):
                 kinds_module.all_strings(values),
             )
             assert shared == plain
+
+
+def _json_string(text: str, ascii_only: bool, escape_colons: bool) -> str:
+    literal = json.dumps(text, ensure_ascii=ascii_only)
+    return literal.replace(":", "\\u003a") if escape_colons else literal
+
+
+_TEXT = st.text(alphabet=':a"\\é b', max_size=6)
+_STRING = st.builds(_json_string, _TEXT, st.booleans(), st.booleans())
+_SCALAR = st.one_of(
+    _STRING,
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(json.dumps),
+    st.sampled_from(["true", "false", "null"]),
+)
+_COLON = st.sampled_from([":", " : ", ":\n  "])
+
+
+def _object(pairs: list[tuple[str, str, str]]) -> str:
+    return "{" + ",".join(f"{key}{colon}{value}" for key, colon, value in pairs) + "}"
+
+
+# Keys from a small alphabet, so that objects often give one twice.
+_KEY = st.builds(_json_string, st.sampled_from(["a", "b", "a:b", ":", "é"]), st.booleans(),
+                 st.booleans())  # fmt: skip
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda items: "[" + ",".join(items) + "]"),
+        st.lists(st.tuples(_KEY, _COLON, inner), max_size=4).map(_object),
+    ),
+    max_leaves=12,
+)
+_DOCUMENT = st.lists(st.tuples(_KEY, _COLON, _VALUE), max_size=5).map(_object)
+
+
+@SETTINGS
+@given(raw=_DOCUMENT)
+def test_duplicate_key_is_what_the_second_parse_finds(raw: str) -> None:
+    """Counting colons answers without the second parse only when it must be right: the
+    same key as ``first_duplicate_key``, over keys and strings with colons (escaped too)."""
+    encoded = raw.encode()
+    assert duplicate_key(encoded, orjson.loads(encoded)) == first_duplicate_key(encoded)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ('{"a": "x:y", "b": ["c:", {"d": 1}]}', None),
+        ('{"a": 1, "b": {"a": 2}}', None),
+        ('{"a": 1, "a": 2}', "a"),
+        ('{"a": {"b": 1, "b": 2}}', "b"),
+        ('{"l": [{"k": 1, "k": 1}]}', "k"),
+        ('{"a": 1, "a" : 2}', "a"),
+        # An escaped colon is a colon only once parsed: it would hide the duplicate's count.
+        ('{"t": "\\u003a", "a": 1, "a": 2}', "a"),
+    ],
+)
+def test_duplicate_key_examples(raw: str, key: str | None) -> None:
+    encoded = raw.encode()
+    assert duplicate_key(encoded, orjson.loads(encoded)) == key

@@ -383,6 +383,9 @@ def test_validate_warns_of_a_key_given_twice(samples_dir) -> None:
         "message": "the key 'progress' is given twice in one object: the last value counts, "
         "and the next write keeps only that one",
     }
+    # The status table counts it as the listing does (it said no findings).
+    (row,) = json.loads(run("checkpoint_status", "dupkey", "--json"))
+    assert (row["errors"], row["warnings"], row["progress"]) == (0, 1, 0.02)
 
 
 def test_validate_quotes_an_integer_beyond_64_bits_as_the_file_has_it(samples_dir) -> None:

@@ -194,6 +194,37 @@ def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
     assert steps == [("1", "Choose"), ("2", "Preview"), ("3", "Applied")]
 
 
+def test_a_file_giving_a_key_twice_is_warned_of_and_the_preview_says_what_is_dropped(
+    operator, samples_dir
+):
+    """The diff compares with the last value, the one parsers keep; writing the file back
+    drops the earlier one, which no diff shows: the page and the preview say so."""
+    path = samples_dir / f"{UNIFIED}.json"
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"failedRecords": 42', b'"failedRecords": 7, "failedRecords": 42'
+        )
+    )
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/"))
+    assert (
+        "the key &#x27;failedRecords&#x27; is given twice in one object: the last value counts, "
+        "and the next write keeps only that one" in page
+    )
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    assert (
+        f"{UNIFIED}.json gives the key &#x27;failedRecords&#x27; twice in one object. The file "
+        "is written back with only the last value, the one jobs and this page read; the earlier "
+        "one is not kept." in text(shown)
+    )
+    assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
+    assert path.read_bytes().count(b'"failedRecords"') == 1
+    assert read(samples_dir, UNIFIED)["stats"]["failedRecords"] == 42
+    # A file without one: no such note.
+    assert "twice in one object" not in text(
+        preview(operator, UNIFIED, "skip", {"dates": "2025-03-07"})
+    )
+
+
 def test_the_steps_as_htmx_partials_with_messages_in_hx_trigger(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"}, headers=HTMX)
     page = text(shown)

@@ -14,8 +14,8 @@ from checkpoints_admin.checkpoints import (
     CheckpointStore,
     CorruptCheckpoint,
 )
-from checkpoints_admin.checkpoints.kinds import Finding, count_findings, detect_kind, validate
-from checkpoints_admin.checkpoints.store import first_duplicate_key, literal_findings
+from checkpoints_admin.checkpoints.kinds import count_findings, detect_kind, validate
+from checkpoints_admin.checkpoints.store import file_findings
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
@@ -147,19 +147,11 @@ def check(
         result.update(corrupt={"message": str(exc), "line": None, "column": None}, errors=1)
         return result
     kind = detect_kind(checkpoint.data)
-    findings = literal_findings(
-        validate(checkpoint.data, kind=kind, now=now, stale_after=stale_after), checkpoint.raw
+    findings = file_findings(
+        validate(checkpoint.data, kind=kind, now=now, stale_after=stale_after),
+        checkpoint.raw,
+        checkpoint.data,
     )
-    duplicate = first_duplicate_key(checkpoint.raw)
-    if duplicate is not None:
-        findings.append(
-            Finding(
-                "warning",
-                "",
-                f"the key {duplicate!r} is given twice in one object: the last value counts, "
-                "and the next write keeps only that one",
-            )
-        )
     errors, warnings = count_findings(findings)
     result.update(
         kind=kind,
