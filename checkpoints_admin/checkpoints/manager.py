@@ -43,6 +43,8 @@ from checkpoints_admin.checkpoints.store import (
     CheckpointStore,
     decode_document,
     encode_document,
+    first_wide_integer,
+    shown_literal,
     utc_now_iso,
     version_of,
 )
@@ -148,7 +150,7 @@ class CheckpointManager:
                             self._doc = None
                             raise
                     else:
-                        self._doc = decode_document(raw, name=self.name)
+                        self._doc = _decode(raw, self.name)
                         self._base_raw = raw
                         self._version = version_of(raw)
                 self._start_autosave()
@@ -375,7 +377,7 @@ class CheckpointManager:
             self._doc = self._rebuild(self._fresh_initial)
         elif raw is not None and raw != self._base_raw:
             # Parsed first: a corrupt file raises here, before anything changes.
-            first = decode_document(raw, name=self.name)
+            first = _decode(raw, self.name)
             self._base_raw = raw
             self._version = version_of(raw)
             self._doc = self._rebuild(_once(first, self._base_doc))
@@ -486,6 +488,24 @@ def _naming(name: str) -> Iterator[None]:
         if exc.name is not None:
             raise
         raise InvalidDocument(f"checkpoint {name!r}: {exc.message}", name=name) from exc
+
+
+def _decode(raw: bytes, name: str) -> dict[str, Any]:
+    """The document of the file's bytes ``raw``, refused when it has an integer beyond 64
+    bits: the document would hold only the nearest float, and the next save would write that
+    float back, a change nobody made (the file is left as it is)."""
+    document = decode_document(raw, name=name)
+    wide = first_wide_integer(raw)
+    if wide is not None:
+        pointer, literal = wide
+        raise InvalidDocument(
+            f"checkpoint {name!r} has the integer {shown_literal(literal)} at {pointer}, which "
+            f"does not fit in 64 bits: the job would read it as {float(literal)!r} and save "
+            "that instead. Nothing was changed; correct the file first (the console's field "
+            "editor, or edit_checkpoint).",
+            name=name,
+        )
+    return document
 
 
 def _encode(data: dict[str, Any], name: str) -> bytes:

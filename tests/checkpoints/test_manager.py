@@ -814,6 +814,47 @@ def test_a_file_corrupted_on_disk_is_not_overwritten(
     assert data["progress"] == 10
 
 
+WIDE = b'{"id": "job-1", "progress": 1, "n": 123456789012345678901234567890}\n'
+WIDE_REFUSAL = (
+    "checkpoint 'job' has the integer 123456789012345678901234567890 at /n, which does not fit "
+    "in 64 bits: the job would read it as 1.2345678901234568e+29 and save that instead. Nothing "
+    "was changed; correct the file first (the console's field editor, or edit_checkpoint)."
+)
+
+
+def test_init_on_a_file_with_an_integer_beyond_64_bits_raises_and_leaves_it(
+    checkpoints_dir: Path,
+) -> None:
+    """Saving wrote 1.2345678901234568e+29 in its place, without a word."""
+    path = checkpoints_dir / "job.json"
+    path.write_bytes(WIDE)
+    cp = CheckpointManager("job", SEED_INITIAL, directory=checkpoints_dir)
+    with pytest.raises(InvalidDocument) as excinfo:
+        cp.init()
+    assert str(excinfo.value) == WIDE_REFUSAL
+    assert path.read_bytes() == WIDE
+
+
+def test_an_integer_beyond_64_bits_written_meanwhile_is_not_saved_over(
+    checkpoints_dir: Path, store: CheckpointStore
+) -> None:
+    cp = CheckpointManager("job", SEED_INITIAL, 3600, directory=checkpoints_dir)
+    cp.init()
+    cp.update({"progress": 10})
+    path = checkpoints_dir / "job.json"
+    path.write_bytes(WIDE)
+    with pytest.raises(InvalidDocument) as excinfo:
+        cp.save()
+    assert str(excinfo.value) == WIDE_REFUSAL
+    assert path.read_bytes() == WIDE
+    assert cp.dirty
+    # Once someone corrects the file, the kept update lands on it.
+    store.write("job", {"id": "job-1", "progress": 1, "n": "123456789012345678901234567890"})
+    cp.save()
+    assert store.read("job").data["n"] == "123456789012345678901234567890"
+    assert store.read("job").data["progress"] == 10
+
+
 @pytest.mark.parametrize("autosave", [None, 3600], ids=["autosave-off", "autosave-on"])
 def test_lock_timeout_surfaces_and_nothing_is_written(
     checkpoints_dir: Path, autosave: float | None, filelock_holder
