@@ -171,6 +171,36 @@ def entry_hash(
     return _digest(prev_hash, canonical_entry(entry), key)
 
 
+def journal_seal(
+    checkpoint: str,
+    action: str,
+    base_version: str | None,
+    result_version: str | None,
+    payload: Mapping[str, Any],
+    *,
+    key: str | None = None,
+) -> str:
+    """The seal of a journal row (its fields and its payload but the seal): keyed like the
+    entries' hashes. Recovery turns a journal row into an entry only with the seal the console
+    gave it, so a row put into the database by anyone without the key is not recorded as
+    somebody's change."""
+    fields = {
+        "checkpoint": checkpoint,
+        "action": action,
+        "base_version": base_version,
+        "result_version": result_version,
+        "payload": {name: value for name, value in payload.items() if name != "seal"},
+    }
+    normalised = _normalise(fields)
+    try:
+        canonical = orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits
+        canonical = json.dumps(
+            normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    return _digest("journal:", canonical, get_settings().audit_hmac_key if key is None else key)
+
+
 def lock_chain(*, with_statement: str = "", params: Sequence[Any] = ()) -> None:
     """Serialise appends until the end of the current transaction.
 

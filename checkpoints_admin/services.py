@@ -11,6 +11,7 @@ result without changing anything.
 from __future__ import annotations
 
 import getpass
+import hmac
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ from checkpoints_admin.audit import (
     append_entry_at,
     entry_number,
     format_time,
+    journal_seal,
 )
 from checkpoints_admin.checkpoints import (
     Checkpoint,
@@ -879,6 +881,12 @@ def _recover_checkpoint(
     elif not _sql(f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s", [name]):
         return recovered
     for pending in leftovers.order_by("created", "id"):
+        problem = journal_problem(pending)
+        if problem is not None:
+            # Not the console's: never made into somebody's change (verify_audit names it).
+            logger.error("journal row %s of checkpoint %s is not recorded: %s", pending.pk,
+                         name, problem)  # fmt: skip
+            continue
         current = _current_version(store, name)
         if current == pending.result_version:
             outcome, note = AuditEntry.RECOVERED, "landed before the process stopped"
@@ -904,6 +912,48 @@ def _recover_checkpoint(
         )
         recovered.append(entry)
     return recovered
+
+
+#: What a journal row's payload must hold, and of which type, to become an entry.
+_JOURNAL_FIELDS: Final = {
+    "actor": str,
+    "source": str,
+    "action": str,
+    "checkpoint": str,
+    "reason": str,
+    "summary": str,
+}
+
+
+def journal_problem(pending: PendingChange) -> str | None:
+    """Why the journal row ``pending`` cannot be recorded as an entry, or None: a payload not
+    written by the console (without its seal, or with another one), or not one at all."""
+    payload = pending.payload
+    if not isinstance(payload, dict):
+        return "its payload is not a JSON object"
+    seal = payload.get("seal")
+    expected = journal_seal(
+        pending.checkpoint, pending.action, pending.base_version, pending.result_version, payload
+    )
+    if not isinstance(seal, str) or not hmac.compare_digest(seal, expected):
+        return (
+            "it does not carry the seal the console gives its journal rows (it was not "
+            "written by the console, or AUDIT_HMAC_KEY changed since)"
+        )
+    for name, kind in _JOURNAL_FIELDS.items():
+        if not isinstance(payload.get(name), kind):
+            return f"its payload has no {name}"
+    return None
+
+
+def unrecorded_journal() -> list[tuple[PendingChange, str]]:
+    """The journal rows recovery leaves alone, each with why (see :func:`journal_problem`)."""
+    found = []
+    for pending in PendingChange.objects.order_by("created", "id"):
+        problem = journal_problem(pending)
+        if problem is not None:
+            found.append((pending, problem))
+    return found
 
 
 def recover_pending(
@@ -1321,6 +1371,9 @@ def apply(
                 before, after, new = _build_snapshots(pv, known)
                 payload["before"] = before.pk if before is not None else None
                 payload["after"] = after.pk if after is not None else None
+                payload["seal"] = journal_seal(
+                    name, action, pv.base_version, result_version, payload
+                )
                 pending = PendingChange(
                     checkpoint=name,
                     action=action,

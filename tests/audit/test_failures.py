@@ -56,6 +56,9 @@ def journal(name: str, preview: services.Preview) -> PendingChange:
         "findings": [],
         "restores": None,
     }
+    payload["seal"] = audit.journal_seal(
+        name, preview.action, preview.base_version, preview.result_version, payload
+    )
     return PendingChange.objects.create(
         checkpoint=name,
         action=preview.action,

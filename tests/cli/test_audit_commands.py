@@ -167,3 +167,94 @@ def test_export_into_a_reader_that_stops_early_ends_quietly(cli) -> None:
     assert process.wait(timeout=60) == 1
     assert json.loads(first)["id"] == 1
     assert stderr == b""
+
+
+def forge_journal_row(samples_dir, payload) -> int:
+    """A journal row put into the database by someone without the audit key, naming the
+    file's current version as the result, as if a console process had written it and died."""
+    from checkpoints_admin.checkpoints.store import version_of
+    from checkpoints_admin.models import PendingChange
+
+    version = version_of((samples_dir / f"{UNIFIED}.json").read_bytes())
+    row = PendingChange.objects.create(
+        checkpoint=UNIFIED, action="edit", payload=payload, base_version="0" * 64,
+        result_version=version,
+    )  # fmt: skip
+    return row.pk
+
+
+FORGED = {
+    "actor": "alice",
+    "source": "web",
+    "address": "10.0.0.7",
+    "action": "edit",
+    "checkpoint": UNIFIED,
+    "reason": "Approved by CFO",
+    "summary": "status running → completed",
+}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        FORGED,
+        {**FORGED, "seal": "0" * 64},
+        {},  # (recovery failed on it with a KeyError, every change of the checkpoint too)
+        ["not", "an", "object"],
+    ],
+    ids=["unsealed", "wrong-seal", "empty", "not-an-object"],
+)
+def test_a_journal_row_the_console_did_not_write_is_never_recorded(
+    samples_dir, settings, payload
+) -> None:
+    """Recovery turned any journal row into a chained entry, signed with the real key: anyone
+    able to write to the database could add a change in someone else's name."""
+    settings.AUDIT_HMAC_KEY = "the-installation-key"
+    run("edit_checkpoint", "my-process", "--set", "/progress=50", reason=REASON, yes=True)
+    pk = forge_journal_row(samples_dir, payload)
+    stderr = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("verify_audit", stdout=StringIO(), stderr=stderr)
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value).endswith(
+        "But 1 journal row cannot be recorded (above): check them, then remove them with "
+        "--discard-unsealed."
+    )
+    assert f"Journal row {pk} (edit of {UNIFIED}" in stderr.getvalue()
+    assert "is not recorded:" in stderr.getvalue()
+    # The next change of that checkpoint goes through, without recording the row.
+    run("skip_dates", UNIFIED, "2025-03-06", reason=REASON, yes=True)
+    from checkpoints_admin.models import AuditEntry, PendingChange
+
+    assert "alice" not in set(AuditEntry.objects.values_list("actor", flat=True))
+    assert PendingChange.objects.filter(pk=pk).exists()
+
+    stderr = StringIO()
+    call_command("verify_audit", "--discard-unsealed", stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue().startswith(f"Discarded: Journal row {pk} (edit of {UNIFIED}")
+    assert not PendingChange.objects.exists()
+    assert run("verify_audit").startswith("Audit chain intact")
+
+
+def test_a_journal_row_sealed_without_the_key_is_never_recorded(samples_dir, settings) -> None:
+    """The seal is keyed like the entries: knowing how it is computed is not enough."""
+    from checkpoints_admin import audit
+    from checkpoints_admin.models import AuditEntry, PendingChange
+
+    settings.AUDIT_HMAC_KEY = "the-installation-key"
+    pk = forge_journal_row(samples_dir, FORGED)
+    row = PendingChange.objects.get(pk=pk)
+    row.payload = {**FORGED, "seal": audit.journal_seal(
+        row.checkpoint, row.action, row.base_version, row.result_version, FORGED, key=""
+    )}  # fmt: skip
+    row.save()
+    with pytest.raises(CommandError):
+        call_command("verify_audit", stdout=StringIO(), stderr=StringIO())
+    assert not AuditEntry.objects.exists()
+    # Sealed with the key, as the console seals its own: recorded (the file has its result).
+    row.payload = {**FORGED, "seal": audit.journal_seal(
+        row.checkpoint, row.action, row.base_version, row.result_version, FORGED
+    )}  # fmt: skip
+    row.save()
+    assert run("verify_audit").startswith("Audit chain intact: 1 entry,")
+    assert list(AuditEntry.objects.values_list("actor", "outcome")) == [("alice", "recovered")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from argparse import ArgumentTypeError
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from checkpoints_admin import audit, services
-from checkpoints_admin.management.cli import CheckpointsCommand, refused
+from checkpoints_admin.management.cli import CheckpointsCommand, plural, refused
+
+logger = logging.getLogger("checkpoints_admin.audit")
 
 
 def head_value(value: str) -> tuple[int, str]:
@@ -40,6 +43,12 @@ class Command(CheckpointsCommand):
             help="The head an earlier run printed: the log must still hold that entry with "
             "that hash (deleting the newest entries leaves a shorter chain that verifies).",
         )
+        parser.add_argument(
+            "--discard-unsealed",
+            action="store_true",
+            help="Delete the journal rows recovery will not record (not written by the "
+            "console: without its seal); each is named first.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
@@ -48,10 +57,33 @@ class Command(CheckpointsCommand):
                 f"Recorded #{entry.seq}: {entry.action} of {entry.checkpoint} was "
                 f"{entry.outcome} after its process stopped."
             )
+        unsealed = []
+        for pending, problem in services.unrecorded_journal():
+            claimed = pending.payload.get("actor") if isinstance(pending.payload, dict) else None
+            said = (
+                f"Journal row {pending.pk} ({pending.action} of {pending.checkpoint}"
+                f"{f', claimed by {claimed!r}' if isinstance(claimed, str) else ''}) is not "
+                f"recorded: {problem}."
+            )
+            if options["discard_unsealed"]:
+                pending.delete()
+                logger.warning("discarded a journal row: %s", said)
+                self.stderr.write(f"Discarded: {said}")
+            else:
+                unsealed.append(said)
         result = audit.verify_chain(expect_head=options["expect_head"])
         if options["json"]:
-            self.write_json(result.as_dict())
-        elif result.ok:
+            self.write_json(
+                {**result.as_dict(), "ok": result.ok and not unsealed, "unrecorded": unsealed}
+            )
+        elif result.ok and not unsealed:
             self.say(result.message, style=self.style.SUCCESS)
         if not result.ok:
             raise refused(result.message)
+        if unsealed:
+            for said in unsealed:
+                self.stderr.write(said)
+            raise refused(
+                f"{result.message} But {plural(len(unsealed), 'journal row')} cannot be recorded "
+                "(above): check them, then remove them with --discard-unsealed."
+            )
