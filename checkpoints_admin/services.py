@@ -893,7 +893,13 @@ def _recover_checkpoint(
         elif current == pending.base_version:
             outcome, note = AuditEntry.INTERRUPTED, "did not land"
         else:
-            outcome, note = AuditEntry.INTERRUPTED, "file changed since; landing unknown"
+            landed = _landed(pending.payload, store, name)
+            if landed is True:
+                outcome, note = AuditEntry.RECOVERED, "landed; the file changed since"
+            elif landed is False:
+                outcome, note = AuditEntry.INTERRUPTED, "the file changed since, without it"
+            else:
+                outcome, note = AuditEntry.INTERRUPTED, "file changed since; landing unknown"
         fields = _entry_fields(pending.payload, outcome)
         fields["summary"] = f"{fields['summary']} [{outcome}: {note}]"
         with transaction.atomic():
@@ -912,6 +918,74 @@ def _recover_checkpoint(
         )
         recovered.append(entry)
     return recovered
+
+
+def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bool | None:
+    """Whether the journaled change (its before and after snapshots) is in the file, which
+    changed since (a job saved on top): True when every part of it is there (each field has
+    its new value, each moved or added list value is in its new list and out of its old one),
+    False when no part is (each as before), None when some are, or it cannot be told."""
+    try:
+        sides = []
+        for side in ("before", "after"):
+            sha = payload.get(side)
+            snapshot = Snapshot.objects.filter(pk=sha).first() if isinstance(sha, str) else None
+            sides.append(decode_document(snapshot.raw, name=name) if snapshot else None)
+        current = decode_document(store.read_raw(name), name=name)
+    except (CheckpointError, SnapshotCorrupt):
+        return None
+    before, after = sides
+    if before is None or after is None:
+        return None  # (a create or a reset: the file's being there says more than this)
+    delta = diffs.diff(before, after)
+    found: set[bool] = set()
+    sets: dict[str, set[Any] | None] = {}
+
+    def has(pointer: str, value: Any) -> bool | None:
+        if pointer not in sets:
+            values = _resolve(current, pointer)
+            try:
+                sets[pointer] = set(values) if isinstance(values, list) else None
+            except TypeError:  # unhashable values
+                sets[pointer] = None
+        values = sets[pointer]
+        return None if values is None else value in values
+
+    for move in delta.moves:
+        target, source = has(move.target, move.value), has(move.source, move.value)
+        if target is True and source is False:
+            found.add(True)
+        elif source is True and target is False:
+            found.add(False)
+        else:
+            return None
+    for listed in delta.lists:
+        for value in listed.added:
+            found.add(has(listed.pointer, value) is True)
+        for value in listed.removed:
+            found.add(has(listed.pointer, value) is False)
+    for change in delta.changes:
+        now = _resolve(current, change.pointer)
+        if now == change.new and now != change.old:
+            found.add(True)
+        elif now == change.old:
+            found.add(False)
+        else:
+            return None
+    return found.pop() if len(found) == 1 else None
+
+
+def _resolve(document: Any, pointer: str) -> Any:
+    """The value at the JSON ``pointer`` of ``document``, or ABSENT."""
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(document, dict) and token in document:
+            document = document[token]
+        elif isinstance(document, list) and token.isdigit() and int(token) < len(document):
+            document = document[int(token)]
+        else:
+            return diffs.ABSENT
+    return document
 
 
 #: What a journal row's payload must hold, and of which type, to become an entry.

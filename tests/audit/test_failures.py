@@ -225,3 +225,50 @@ def test_verify_audit_first_records_what_a_stopped_process_left(samples_dir: Pat
     assert "Recorded #1: skip of reconciliation_checkpoint was recovered" in err.getvalue()
     assert PendingChange.objects.count() == 0
     assert AuditEntry.objects.get().outcome == "recovered"
+
+
+def _job_saves_on_top(samples_dir: Path, raw: bytes) -> None:
+    """The file as ``raw`` has it, then a job's save over it (its progress and a new date)."""
+    document = json.loads(raw)
+    document["stats"]["processedRecords"] += 100
+    document["pendingDates"].append("2025-03-08")
+    CheckpointStore(samples_dir).write(UNIFIED, document)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("landed", "outcome", "note"),
+    [
+        (True, "recovered", "landed; the file changed since"),
+        (False, "interrupted", "the file changed since, without it"),
+    ],
+)
+def test_recovery_tells_from_the_file_whether_a_change_overwritten_since_landed(
+    samples_dir: Path, landed: bool, outcome: str, note: str
+) -> None:
+    """A job saved on top of the file after the process stopped: the entry said
+    "interrupted", which means not landed, even when the change was in the file."""
+    preview = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    journal(UNIFIED, preview)
+    _job_saves_on_top(samples_dir, preview.after_raw if landed else preview.before_raw)
+
+    [entry] = services.recover_pending()
+
+    assert entry.outcome == outcome
+    assert entry.summary == f"2025-03-06 pendingDates → completedDates [{outcome}: {note}]"
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_recovery_says_landing_unknown_when_the_file_has_part_of_the_change(
+    samples_dir: Path,
+) -> None:
+    preview = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06", "2025-03-07"]})
+    journal(UNIFIED, preview)
+    partly = services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]})
+    _job_saves_on_top(samples_dir, partly.after_raw)
+
+    [entry] = services.recover_pending()
+
+    assert entry.outcome == "interrupted"
+    assert entry.summary.endswith("[interrupted: file changed since; landing unknown]")
