@@ -1297,6 +1297,33 @@ def _journal_transaction() -> AbstractContextManager[Any]:
     return transaction.atomic()
 
 
+#: Seconds an intervention waits for the database while it holds the checkpoint's lock:
+#: well under the 10 s a job waits for that lock by default, so that a database another
+#: process keeps busy makes the operator's change fail (nothing changed; try again), never
+#: the job's save.
+DATABASE_WAIT_UNDER_LOCK: Final = 3.0
+
+
+@contextmanager
+def _bounded_database_waits() -> Iterator[None]:
+    """On SQLite, wait at most :data:`DATABASE_WAIT_UNDER_LOCK` for its write lock, then
+    restore the connection's own busy timeout (30 s: without a checkpoint lock held,
+    queueing behind other writers is what a change should do)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        usual = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA busy_timeout = {int(DATABASE_WAIT_UNDER_LOCK * 1000)}")
+    try:
+        yield
+    finally:
+        if connection.connection is not None:  # (closed on an error: a new one starts as usual)
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {usual}")
+
+
 @contextmanager
 def _lazy_commit() -> Iterator[None]:
     """On SQLite, let the next commit skip its fsync (``synchronous=NORMAL``), then restore.
@@ -1388,7 +1415,7 @@ def apply(
     name = store.validate_name(name)
     _check_action(action, name)
 
-    with store.lock(name):
+    with store.lock(name), _bounded_database_waits():
         # Journal rows of this checkpoint left by a stopped process are recorded before this
         # change is: right away when the preview, its checks or the temp file refuse; else
         # after the query for the stored snapshots, or when the journal row goes in (which

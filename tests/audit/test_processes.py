@@ -11,13 +11,14 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from checkpoints_admin.checkpoints import CheckpointStore
+from checkpoints_admin.checkpoints import CheckpointLockTimeout, CheckpointStore
 from checkpoints_admin.checkpoints.store import version_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -303,6 +304,84 @@ def test_four_real_commands_at_once_keep_every_entry_and_verify_audit_passes(env
     assert shared["pendingDates"] == [f"2030-01-{d:02d}" for d in range(5, 21)]
     assert store.read("solo").data["progress"] == 2
     assert store.read("other").data == UNIFIED_DOC
+
+
+HOLD_SQLITE_WRITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("ROLLBACK")
+"""
+
+JOB_SAVES = """
+import json, sys, time
+from checkpoints_admin.checkpoints import CheckpointError, CheckpointManager
+start = time.monotonic()
+manager = CheckpointManager("stalled", {"id": "s"}, lock_timeout=6.0)
+try:
+    manager.init()
+    manager.update({"progress": 3})
+    print(json.dumps({"saved": True, "after": time.monotonic() - start}))
+except CheckpointError as exc:
+    print(json.dumps({"saved": False, "error": str(exc)}))
+"""
+
+
+def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(
+    migrated, tmp_path
+) -> None:
+    """Another process holds SQLite's write lock: the operator's change waited for it while
+    holding the checkpoint's lock (30 s), and the job's save timed out behind it."""
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    database = tmp_path / "db.sqlite3"
+    shutil.copyfile(migrated["sqlite"], database)
+    env = base_env(f"sqlite:///{database}", directory)
+    store = CheckpointStore(directory)
+    store.write("stalled", {"id": "s", "status": "running", "progress": 1})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SQLITE_WRITE_LOCK, str(database), "9"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        operator = subprocess.Popen(
+            [sys.executable, "manage.py", "edit_checkpoint", "stalled", "--set", "/progress=2",
+             "--yes", "--reason", "during a stall"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        # The job starts once the operator has the checkpoint's lock.
+        for _ in range(600):
+            if worker_cannot_lock(env, "stalled"):
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the operator's command never took the checkpoint's lock")
+        job = subprocess.run(
+            [sys.executable, "-c", JOB_SAVES], cwd=ROOT, env=env, capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+        _, said = operator.communicate(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert json.loads(job.stdout)["saved"] is True, job.stdout + job.stderr
+    assert operator.returncode == 1
+    assert said.strip().endswith("Database error: database is locked. Nothing was changed.")
+    assert store.read("stalled").data["progress"] == 3
+    assert worker(env, "state")["entries"] == []
+
+
+def worker_cannot_lock(env: dict[str, str], name: str) -> bool:
+    """Whether another process holds the checkpoint's lock now."""
+    try:
+        with CheckpointStore(env["CHECKPOINTS_DIR"], lock_timeout=0).lock(name):
+            return False
+    except CheckpointLockTimeout:
+        return True
 
 
 @pytest.mark.skipif(not HAS_PG, reason="PostgreSQL runs only when DATABASE_URL names a server")
