@@ -34,7 +34,8 @@ class Command(CheckpointsCommand):
         parser.add_argument(
             "--json",
             action="store_true",
-            help='Print {"ok", "checked", "first_break", "message", "head"} as JSON.',
+            help='Print {"ok", "checked", "first_break", "message", "head"} as JSON (and '
+            '"unrecorded": the journal rows it cannot record, when there are).',
         )
         parser.add_argument(
             "--expect-head",
@@ -73,9 +74,10 @@ class Command(CheckpointsCommand):
                 unsealed.append(said)
         result = audit.verify_chain(expect_head=options["expect_head"])
         if options["json"]:
-            self.write_json(
-                {**result.as_dict(), "ok": result.ok and not unsealed, "unrecorded": unsealed}
-            )
+            said = result.as_dict()
+            if unsealed:  # (only then: the shape stays the documented one otherwise)
+                said.update(ok=False, unrecorded=unsealed)
+            self.write_json(said)
         elif result.ok and not unsealed:
             self.say(result.message, style=self.style.SUCCESS)
         if not result.ok:
