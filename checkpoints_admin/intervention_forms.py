@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import orjson
@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError, InvalidDocument
-from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, parse_dates
+from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, date_runs, parse_dates
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
     STATUSES,
@@ -59,27 +59,6 @@ _DATE_TEXT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # --- selections of dates or items -------------------------------------------------------------
-
-
-def compress_dates(dates: Iterable[str]) -> list[str]:
-    """Sorted real dates as single dates and ``A..B`` runs of consecutive days."""
-    days = sorted({date.fromisoformat(value) for value in dates})
-    tokens: list[str] = []
-    start = previous = None
-    for day in days:
-        if previous is not None and day == previous + timedelta(days=1):
-            previous = day
-            continue
-        if start is not None and previous is not None:
-            tokens.append(_run(start, previous))
-        start = previous = day
-    if start is not None and previous is not None:
-        tokens.append(_run(start, previous))
-    return tokens
-
-
-def _run(first: date, last: date) -> str:
-    return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
 
 
 def date_tokens(text: str) -> list[str]:
@@ -193,7 +172,7 @@ class SelectionForm(forms.Form):
                 return data
             picked.extend(_plain(v) for v in _matching(self.lists[key], data.get("q") or ""))
         if self.unit == "dates" and picked:
-            targets.extend(compress_dates(parse_dates(picked)))
+            targets.extend(date_runs(parse_dates(picked)))
         else:
             targets.extend(picked)
         targets = list(dict.fromkeys(targets))

@@ -532,7 +532,10 @@ def preview(
         notes=(
             _restore_notes(name, restores, base_version)
             if restores is not None and after_raw != before_raw  # (no change: nothing undone)
-            else _duplicate_notes(name, action, params, before, before_raw, after_raw)
+            else (
+                *_left_out_notes(action, params, delta),
+                *_duplicate_notes(name, action, params, before, before_raw, after_raw),
+            )
         ),
         wide_before=tuple(wide),
         wide_after=tuple(wide_after),
@@ -607,6 +610,35 @@ def _refuse_unseen_wide_change(
             f'show. Nothing was changed; give it as a string ("{shown}") or another value.',
             name,
         )
+
+
+def _left_out_notes(action: str, params: Mapping[str, Any], delta: Delta) -> tuple[str, ...]:
+    """The dates a skip or reprocess was asked for and leaves as they are (those of a range,
+    or of a calendar selection, that are done already or outside the checkpoint's dates): the
+    diff shows only what moves, so say what does not."""
+    if action not in {"skip", "reprocess"} or not isinstance(params.get("dates"), list):
+        return ()
+    try:
+        asked = interventions.parse_dates(params["dates"])
+    except InterventionError:
+        return ()
+    changed = {move.value for move in delta.moves}
+    changed.update(value for lists in delta.lists for value in (*lists.added, *lists.removed))
+    left = [day for day in asked if day not in changed]
+    if not left:
+        return ()
+    why = (
+        "already done, or outside this checkpoint's dates"
+        if action == "skip"
+        else "not done yet, or outside this checkpoint's dates"
+    )
+    runs = interventions.date_runs(left)
+    shown = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
+    return (
+        f"{len(left):,} of the {len(asked):,} dates asked for "
+        f"{'is' if len(left) == 1 else 'are'} left as {'it is' if len(left) == 1 else 'they are'}"
+        f" ({why}): {shown}.",
+    )
 
 
 def _duplicate_notes(

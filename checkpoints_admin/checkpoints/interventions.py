@@ -203,6 +203,19 @@ def parse_dates(values: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
+def date_runs(dates: Iterable[str]) -> list[str]:
+    """Real dates as single dates and ``A..B`` runs of consecutive days, sorted: the shortest
+    arguments :func:`parse_dates` reads back as the same dates."""
+    days = sorted({date.fromisoformat(value) for value in dates})
+    runs: list[str] = []
+    for day in days:
+        if runs and date.fromisoformat(runs[-1][-10:]) + timedelta(days=1) == day:
+            runs[-1] = f"{runs[-1][:10]}..{day.isoformat()}"
+        else:
+            runs.append(day.isoformat())
+    return runs
+
+
 # --------------------------------------------------------------------------- lists
 
 

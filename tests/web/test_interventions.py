@@ -268,6 +268,11 @@ def test_calendar_selection_arrives_as_ranges_and_fills_gaps(operator, samples_d
         "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07); "
         "2025-03-05 added to completedDates"
     ) in text(shown)
+    # The date the range leaves alone is said, not only left out of the diff.
+    assert (
+        "1 of the 4 dates asked for is left as it is (already done, or outside this "
+        "checkpoint&#x27;s dates): 2025-03-04." in text(shown)
+    )
     assert apply_preview(operator, UNIFIED, "skip", shown).status_code == 302
     document = read(samples_dir, UNIFIED)
     assert document["pendingDates"] == []
@@ -277,6 +282,25 @@ def test_calendar_selection_arrives_as_ranges_and_fills_gaps(operator, samples_d
         "2025-03-06",
         "2025-03-07",
     ]
+
+
+def test_a_selection_past_the_checkpoints_dates_says_what_it_leaves(operator, samples_dir):
+    """Clicked days done already or outside the range were dropped without a word."""
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-04..2025-03-12"})
+    assert shown.status_code == 200
+    assert (
+        "6 of the 9 dates asked for are left as they are (already done, or outside this "
+        "checkpoint&#x27;s dates): 2025-03-04, 2025-03-08..2025-03-12." in text(shown)
+    )
+    reprocess = preview(operator, UNIFIED, "reprocess", {"dates": "2025-03-03..2025-03-07"})
+    assert (
+        "not done yet, or outside this checkpoint&#x27;s dates): 2025-03-06..2025-03-07."
+        in text(reprocess)
+    )
+    # Every date asked for moves: nothing to say.
+    assert "dates asked for" not in text(
+        preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    )
 
 
 def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir):
