@@ -734,10 +734,25 @@ def _conflict(
             "lines": lines[:CONFLICT_LINES_SHOWN],
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
             "since_editor": since_editor,
+            "no_longer": None if since_editor else _no_longer(spec, name, form),
         }
     )
     # The page itself says it; no separate message.
     return _page(request, "interventions/conflict.html", context, status=409)
+
+
+def _no_longer(spec: Spec, name: str, form: Any) -> str | None:
+    """Why the same change would be refused on the file as it is now (the job did the work
+    meanwhile: the date was processed, the item is gone), or None when it still applies: the
+    conflict page then offers no preview that can only end in that refusal."""
+    try:
+        pv = services.preview(name, spec.action, form.params)
+    except CheckpointNotFound:
+        return "the file has been deleted"
+    except CheckpointError as exc:
+        said = exc.message.rstrip(". ")  # (a clause of the page's sentence)
+        return said[:1].lower() + said[1:] if said[1:2].islower() else said
+    return None if pv.changes_file else "it would change nothing now"
 
 
 def _refused_apply(

@@ -382,6 +382,22 @@ def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, s
     assert applied.status_code == 409
     assert "2025-03-06 pendingDates → completedDates" in text(applied)  # what changed on disk
     assert state(samples_dir) == before
+    # Previewing again could only be refused: the page says there is nothing left to do.
+    assert (
+        "<strong>Nothing left to do:</strong> the same skip would not apply to the current "
+        "version, because 2025-03-06 is already in completedDates." in text(applied)
+    )
+    assert "Preview again on the current version" not in text(applied)
+
+
+def test_a_conflict_whose_change_still_applies_offers_to_preview_it_again(operator, samples_dir):
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    document = read(samples_dir, UNIFIED)
+    write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": 1709743999999})
+    applied = apply_preview(operator, UNIFIED, "skip", shown)
+    assert applied.status_code == 409
+    assert "Preview again on the current version" in text(applied)
+    assert "Nothing left to do" not in text(applied)
 
 
 def test_applying_the_same_preview_twice_shows_the_first_result_not_a_conflict(
