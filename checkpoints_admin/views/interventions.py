@@ -640,6 +640,7 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
         pv = services.preview(name, spec.action, form.params)
     except CheckpointError as exc:
         return {"ok": False, "errors": [_message(exc)], "position": None}
+    loaded = form.cleaned_data.get("loaded_version") if spec.key == "edit-raw" else None
     return {
         "ok": pv.ok,
         "errors": [],
@@ -647,6 +648,9 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
         "findings": pv.findings,
         "error_count": len(pv.errors),
         "warning_count": len(pv.warnings),
+        # The editor was filled from an older version: the summary above includes putting
+        # back what changed since (the preview stops there first, with what that is).
+        "changed_since": bool(loaded) and loaded != pv.base_version,
     }
 
 

@@ -1147,6 +1147,21 @@ def test_raw_editor_live_check_parse_error_then_findings(operator, samples_dir):
     assert "1 error in the result" in text(typed)
 
 
+def test_raw_editor_live_check_says_the_file_changed_since_it_was_filled(operator, samples_dir):
+    """It showed a green "Valid" and a summary undoing the job's progress as if the operator
+    had typed that, without a word about the file having changed."""
+    path = samples_dir / f"{MANAGED}.json"
+    filled = version_of(path.read_bytes())
+    document = read(samples_dir, MANAGED)
+    url = f"/checkpoints/{MANAGED}/edit-raw/check"
+    typed = {"document": json.dumps({**document, "status": "failed"}), "loaded_version": filled}
+    assert 'id="changed-since"' not in text(operator.post(url, typed, headers=HTMX))
+    write_json(samples_dir, MANAGED, {**document, "progress": 40})  # the job saves
+    live = text(operator.post(url, typed, headers=HTMX))
+    assert 'id="changed-since"' in live
+    assert "<strong>The file changed since the editor was filled:</strong>" in live
+
+
 def test_raw_editor_repairs_a_corrupt_file(operator, checkpoints_dir):
     (checkpoints_dir / "broken.json").write_bytes(b'{"id": "job", "status": "running",\n')
     page = text(operator.get("/checkpoints/broken/edit-raw/"))
