@@ -170,7 +170,12 @@ class SelectionForm(forms.Form):
             if key not in self.lists:
                 self.add_error("all", "Choose the list whose matching values to take.")
                 return data
-            picked.extend(_plain(v) for v in _matching(self.lists[key], data.get("q") or ""))
+            matching = _matching(self.lists[key], data.get("q") or "")
+            if key == "dates" and isinstance(self.lists.get("processedDates"), list):
+                # A daily checkpoint's dates list holds the processed ones too: not skippable.
+                done = {_plain(v) for v in self.lists["processedDates"]}
+                matching = [v for v in matching if _plain(v) not in done]
+            picked.extend(_plain(v) for v in matching)
         if self.unit == "dates" and picked:
             targets.extend(date_runs(parse_dates(picked)))
         else:

@@ -364,6 +364,24 @@ def test_all_matching_a_search(operator, samples_dir):
     assert data["pendingDates"] == [f"2025-03-0{n}" for n in (1, 2, 3, 4, 6, 7)]
 
 
+def test_a_daily_checkpoints_processed_dates_are_shown_and_not_offered_for_a_skip(
+    operator, samples_dir
+):
+    """Its dates list holds the processed dates too: they were tickable for "Skip selected",
+    which could only be refused."""
+    page = text(operator.get(f"/checkpoints/{DAILY}/?tab=lists&list=dates"))
+    assert (
+        '<label class="pick pick--done"><input type="checkbox" disabled><span>2025-03-04</span> '
+        '<span class="badge badge--completed">processed</span></label>' in page
+    )
+    assert 'value="2025-03-04" form="list-selection"' not in page
+    assert 'value="2025-03-05" form="list-selection"' in page
+    # "All in dates" takes the ones not processed yet.
+    shown = preview(operator, DAILY, "skip", {"list": "dates", "q": "", "all": "on"})
+    assert shown.status_code == 200
+    assert form_fields(text(shown))["dates"] == "2025-03-05"
+
+
 def test_reprocess_a_date_of_a_daily_checkpoint(operator, samples_dir):
     shown = preview(operator, DAILY, "reprocess", {"dates": "2025-03-04"})
     assert apply_preview(operator, DAILY, "reprocess", shown).status_code == 302
