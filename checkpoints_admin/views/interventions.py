@@ -749,6 +749,8 @@ def _no_longer(spec: Spec, name: str, form: Any) -> str | None:
     """Why the same change would be refused on the file as it is now (the job did the work
     meanwhile: the date was processed, the item is gone), or None when it still applies: the
     conflict page then offers no preview that can only end in that refusal."""
+    if isinstance(form, _Carried):
+        return None  # (the file cannot take the fields now: the page says what it is)
     try:
         pv = services.preview(name, spec.action, form.params)
     except CheckpointNotFound:
