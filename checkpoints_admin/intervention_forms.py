@@ -126,11 +126,11 @@ class SelectionForm(forms.Form):
         field = self.fields["dates"]
         if unit == "dates":
             field.label = "Dates"
+            # (the page's example, in the box, is made of this checkpoint's own dates)
             field.help_text = (
-                "Single dates and ranges A..B, separated by spaces, commas or new lines: "
-                "2025-03-06, 2025-03-08..2025-03-10"
+                "Single dates (YYYY-MM-DD) and ranges A..B, separated by spaces, commas or new "
+                "lines."
             )
-            field.widget.attrs["placeholder"] = "2025-03-06 2025-03-08..2025-03-10"
         else:
             field.label = "Items"
             field.help_text = "One item per line, as it appears in the list."
