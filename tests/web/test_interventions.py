@@ -1140,12 +1140,14 @@ def test_raw_editor_invalid_json_names_line_and_column(operator, samples_dir):
     assert errors_of(text(response), "id_document") == [
         "Line 3, column 9: The document is not valid JSON: trailing comma is not allowed."
     ]
-    assert text(response).count('data-line="3" data-column="9"') == 1  # one "Go to" button
+    assert (
+        text(response).count('data-line="3" data-column="9">Go to line 3, column 9</button>') == 1
+    )  # one "Go to" button, saying what the live check says
     # the live check below the editor says it was refused, not "checked as you type", and
     # does not repeat the words said at the field
     live = text(response).split('id="live-check"', 1)[1].split("</div>\n</div>", 1)[0]
     assert 'class="check check--error"' in live
-    assert "<strong>Not previewed:</strong> 1 error, said at its field." in live
+    assert "<strong>Not previewed:</strong> 1 error, shown next to its field." in live
     assert "trailing comma" not in live
     assert "check--idle" not in live
     assert state(samples_dir) == before
