@@ -633,13 +633,35 @@ def _post_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
 def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
     """What the change as typed so far would give: the input's error, or the findings."""
     if not form.is_valid():
-        errors = [str(message) for messages_ in form.errors.values() for message in messages_]
-        return {"ok": False, "errors": errors, "position": getattr(form, "error_position", None)}
+        # A new checkpoint's name is checked next to its field (swapped in there), the
+        # document's errors below the editor.
+        apart = ("name",) if spec.key == "create" else ()
+        errors = [
+            str(message)
+            for field, messages_ in form.errors.items()
+            if field not in apart
+            for message in messages_
+        ]
+        checked: dict[str, Any] = {
+            "ok": False,
+            "errors": errors,
+            "position": getattr(form, "error_position", None),
+        }
+        if apart:
+            checked["name_errors"] = [str(message) for message in form.errors.get("name", [])]
+            checked["waits_for_name"] = not errors
+        return checked
     assert name is not None
     try:
         pv = services.preview(name, spec.action, form.params)
+    except (CheckpointExists, InvalidCheckpointName) as exc:
+        if spec.key != "create":
+            raise
+        said = [_message(exc)]
+        return {"ok": False, "errors": [], "name_errors": said, "waits_for_name": True}
     except CheckpointError as exc:
         return {"ok": False, "errors": [_message(exc)], "position": None}
+    name_errors: list[str] = []
     loaded = form.cleaned_data.get("loaded_version") if spec.key == "edit-raw" else None
     return {
         "ok": pv.ok,
@@ -651,6 +673,7 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
         # The editor was filled from an older version: the summary above includes putting
         # back what changed since (the preview stops there first, with what that is).
         "changed_since": bool(loaded) and loaded != pv.base_version,
+        **({"name_errors": name_errors} if spec.key == "create" else {}),
     }
 
 
@@ -660,7 +683,7 @@ def _checked_page(
     """The live check's verdict: alone with htmx, else on the choose page."""
     checked = _checked(spec, name, form)
     if wants_partial(request):
-        return render(request, "interventions/_checked.html", {"checked": checked})
+        return render(request, "interventions/_checked.html", {"checked": checked, "oob": True})
     return _choose_page(request, spec, current, form, checked=checked)
 
 

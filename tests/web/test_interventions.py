@@ -1481,6 +1481,37 @@ def test_create_refusals(operator, samples_dir, name, field, message):
     assert state(samples_dir) == before
 
 
+def test_create_live_check_says_a_name_error_next_to_the_name(operator, samples_dir):
+    """It said it below the 24-line editor, off screen; now it is swapped in under the name."""
+    page = text(operator.get("/create/"))
+    assert '<div id="name-live" aria-live="polite"></div>' in page
+    live = text(
+        operator.post("/create/check", {"name": "my-process", "document": "{}"}, headers=HTMX)
+    )
+    name_part, _, check_part = live.partition("</div>")
+    assert name_part.startswith('<div id="name-live" aria-live="polite" hx-swap-oob="true">')
+    assert errors_of(name_part + "</div>", "id_name_live") == [
+        "Checkpoint 'my-process' already exists."
+    ]
+    assert "already exists" not in check_part
+    assert "The document is checked once the name is valid" in check_part
+    # Both wrong: each said at its own place.
+    live = text(operator.post("/create/check", {"name": "", "document": "[1"}, headers=HTMX))
+    name_part, _, check_part = live.partition("</div>")
+    assert errors_of(name_part + "</div>", "id_name_live") == ["Give the new checkpoint a name."]
+    assert "Line 1, column" in check_part
+    # A good name: the name's place is emptied, the document is checked.
+    live = text(
+        operator.post("/create/check", {"name": "new-one", "document": '{"a": 1}'}, headers=HTMX)
+    )
+    name_part, _, check_part = live.partition("</div>")
+    assert name_part.strip() == '<div id="name-live" aria-live="polite" hx-swap-oob="true">'
+    assert "check--ok" in check_part
+    # Without JavaScript ("Check" posts the whole form): the same, on the whole page.
+    page = text(operator.post("/create/check", {"name": "my-process", "document": "{}"}))
+    assert errors_of(page, "id_name_live") == ["Checkpoint 'my-process' already exists."]
+
+
 def test_create_refused_when_the_name_appears_after_the_preview(operator, checkpoints_dir):
     shown = operator.post("/create/preview", {"name": "race", "document": '{"a": 1}'})
     write_json(checkpoints_dir, "race", {"b": 2})
