@@ -42,6 +42,15 @@ PREVIEW_LINES = 40
 
 _VERSION_RE = re.compile(r"[0-9a-f]{8,64}")
 
+#: What a terminal acts on instead of showing: C0 and C1 control characters (an escape
+#: sequence retitles the window or clears the screen, a carriage return writes over the line,
+#: U+009B starts a sequence on its own), bidirectional embeddings, overrides and isolates
+#: (they reorder what follows), line and paragraph separators, and lone surrogates (bytes of
+#: an argument that are not UTF-8).
+_UNPRINTABLE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
 
 def usage_error(message: str) -> CommandError:
     """A bad option or argument value: exit code 2."""
@@ -54,8 +63,18 @@ def refused(message: str) -> CommandError:
 
 
 def one_line(message: str) -> str:
-    """Fold a message onto one line, so every refusal prints exactly one."""
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    """Fold a message onto one line, so every refusal prints exactly one (and shows what it
+    quotes from a checkpoint as :func:`printable` text)."""
+    return printable(" ".join(part.strip() for part in str(message).splitlines() if part.strip()))
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as its Python escape
+    (``\\x1b``, ``\\t``, ``\\u202e``), as findings quote values: the values a preview,
+    a message or a note quotes from a checkpoint (its items, its fields) are anyone's bytes."""
+    return _UNPRINTABLE_RE.sub(
+        lambda match: match.group().encode("unicode_escape").decode("ascii"), text
+    )
 
 
 def error_for(exc: CheckpointError) -> CommandError:
@@ -120,7 +139,7 @@ class _OneLineParser(CommandParser):
 
     def error(self, message: str) -> Any:
         if self.called_from_command_line:
-            self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)} (see --help)\n")
         return super().error(message)
 
 
@@ -190,9 +209,10 @@ class CheckpointsCommand(BaseCommand):
     # Output helpers ------------------------------------------------------------------------
 
     def say(self, message: str = "", *, level: int = 1, style: Any = None) -> None:
-        """Write a line to stdout when the verbosity is at least ``level``."""
+        """Write a line to stdout when the verbosity is at least ``level``, as
+        :func:`printable` text (its line breaks kept)."""
         if self.verbosity >= level:
-            self.stdout.write(message, style)
+            self.stdout.write("\n".join(printable(line) for line in message.split("\n")), style)
 
     def write_json(self, value: Any, *, compact: bool = False) -> None:
         """Write ``value`` as JSON on stdout (indented unless ``compact``)."""

@@ -354,3 +354,40 @@ def test_a_restore_that_changes_nothing_is_refused_without_saying_it_undoes_anyt
     assert "undoes" not in again.stdout
     assert cli.path(UNIFIED).read_bytes() == before
     assert "#4" not in cli.run("export_audit").stdout  # (entries 1-3 only)
+
+
+ESCAPES = "\x1b]0;PWNED\x07\x1b[2J"  # retitles the terminal's window, then clears its screen
+
+
+def managed(*pending: object) -> dict[str, object]:
+    return {
+        "id": "job-1",
+        "created": "2025-03-06T09:00:00.000Z",
+        "lastUpdated": "2025-03-06T09:00:00.000Z",
+        "status": "running",
+        "progress": 0,
+        "processedItems": [],
+        "pendingItems": list(pending),
+    }
+
+
+def test_what_a_terminal_would_act_on_is_printed_escaped(cli) -> None:
+    """Items and fields are anyone's bytes: previews, diff lines and refusals quote them."""
+    cli.write("esc-items", managed(ESCAPES, "ok"))
+    skip = cli.run("skip_dates", "esc-items", ESCAPES, "--items", *REASON, "--dry-run")
+    assert (skip.returncode, skip.stderr) == (0, "")
+    assert "esc-items: \\x1b]0;PWNED\\x07\\x1b[2J pendingItems → processedItems;" in skip.stdout
+    assert "    \\x1b]0;PWNED\\x07\\x1b[2J: pendingItems → processedItems\n" in skip.stdout
+    edit = cli.run("edit_checkpoint", "esc-items", "--set", '/id="a\\u0000\\u0007b"', *REASON,
+                   "--dry-run")  # fmt: skip
+    assert (edit.returncode, edit.stderr) == (0, "")
+    assert "esc-items: id job-1 → a\\x00\\x07b\n" in edit.stdout
+    missing = cli.run("skip_dates", "esc-items", "\x1b[31mred\u202e", "--items", *REASON, "-y")
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "CommandError: esc-items: \\x1b[31mred\\u202e is not in pendingItems\n",
+    )
+    for result in (skip, edit, missing):
+        printed = result.stdout + result.stderr
+        assert not [c for c in printed if c < " " and c != "\n" or "\x7f" <= c <= "\x9f"]
+    assert cli.entries() == []
