@@ -16,9 +16,14 @@ from checkpoints_admin.conf import get_settings
 #: The probe file's name never ends in .json, so no listing ever shows it.
 PROBE_PREFIX = ".healthz-"
 
+#: Below this much free space the directory counts as full: a checkpoint is saved by writing
+#: a whole new file beside the old one, and a job's next save would fail.
+MIN_FREE_BYTES = 1024 * 1024
+
 
 def directory_failures(directory: Path) -> list[str]:
-    """Names of the failed directory checks: really list it, really create and remove a file.
+    """Names of the failed directory checks: really list it, really create and remove a file,
+    and enough free space for a save.
 
     Real operations rather than ``os.access``, which says yes to root on a read-only mount.
     """
@@ -35,14 +40,35 @@ def directory_failures(directory: Path) -> list[str]:
     else:
         os.close(handle)
         os.unlink(probe)
+    if not space_left(directory):
+        failed.append("checkpoints_dir_space")
     return failed
+
+
+def space_left(directory: Path) -> bool:
+    """Whether the directory's filesystem has at least :data:`MIN_FREE_BYTES` free for a
+    process without root's reserve, as a job runs (True when it cannot tell).
+
+    Creating the empty probe file succeeds on a full disk (it takes an inode, no block), and
+    writing a byte to it proves little: ext4 reports a full disk at fsync rather than at the
+    write, a byte may fit in the inode or in root's reserve, and a fsync on every probe of a
+    busy disk would make the check slow. ``statvfs`` is one cheap call that writes nothing
+    (it does not see quotas, which only a real write of the size of a save would)."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:  # (no directory: the other checks say so)
+        return True
+    if stats.f_blocks == 0:  # a filesystem that reports no sizes (some FUSE or network ones)
+        return True
+    return stats.f_bavail * stats.f_frsize >= MIN_FREE_BYTES
 
 
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 ``{"status": "ok"}`` when the database answers and the checkpoints directory is
-    readable and writable; else 503 with the names of the failed checks and nothing more."""
+    readable and writable, with room for a save; else 503 with the names of the failed checks
+    and nothing more."""
     failed = []
     try:
         with connection.cursor() as cursor:

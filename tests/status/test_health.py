@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -79,6 +80,56 @@ def test_read_only_directory(client, read_only_dir, settings):
 
     assert response.status_code == 503
     assert response.json() == {"status": "failing", "failed": ["checkpoints_dir_writable"]}
+
+
+@pytest.fixture
+def small_dir(tmp_path):
+    """A 2 MiB tmpfs mount, a disk that can really be filled (skipped where mounting is not
+    allowed)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: " + result.stderr.decode().strip())
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def fill(path, *, leave=0):
+    """Write zeros to ``path`` until the disk is full, then give back ``leave`` bytes."""
+    with path.open("wb", buffering=0) as file:
+        try:
+            while True:
+                file.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+        file.truncate(max(0, file.tell() - leave))
+
+
+@pytest.mark.django_db
+def test_a_full_disk_is_failing(client, small_dir, settings):
+    """Creating the empty probe file still succeeds on a full disk: it takes no block."""
+    settings.CHECKPOINTS_DIR = small_dir
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+    fill(small_dir / "filler")
+    full = client.get("/healthz")
+    fill(small_dir / "filler", leave=64 * 1024)  # a byte would fit; a checkpoint's save not
+    nearly_full = client.get("/healthz")
+    (small_dir / "filler").unlink()
+    freed = client.get("/healthz")
+
+    for response in (full, nearly_full):
+        assert response.status_code == 503
+        assert response.json() == {"status": "failing", "failed": ["checkpoints_dir_space"]}
+    assert (freed.status_code, freed.json()) == (200, {"status": "ok"})
+    assert list(small_dir.iterdir()) == []  # the write probes cleaned up
 
 
 def test_database_down(tmp_path):
