@@ -37,6 +37,7 @@ from checkpoints_admin.checkpoints.store import (
     decode_written_document,
     written_value_problem,
 )
+from checkpoints_admin.formdata import NotUtf8
 from checkpoints_admin.forms import NAME_RE
 
 #: Documents larger than this are edited with ``edit_checkpoint --from-file``, not in a page
@@ -56,6 +57,27 @@ _INT_RE: Final = re.compile(r"[+-]?[0-9]+")
 # A number as JSON writes it, with ASCII digits (float() also takes "1_0", "٥٠" and " nan").
 _NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE_TEXT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class PostedForm(forms.Form):
+    """A form of the interventions: a field whose posted bytes are not UTF-8 (marked by
+    :mod:`formdata`; Django reads them as U+FFFD) is refused next to it, with where the first
+    bad byte is, as ``edit_checkpoint --from-file`` refuses them, instead of writing or
+    recording other text than was sent."""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        not_utf8: Mapping[str, NotUtf8] = getattr(self.data, "not_utf8", {})
+        for name, where in not_utf8.items():
+            if name not in self.fields:
+                continue
+            self.errors.pop(name, None)  # (what the U+FFFD made of the value says nothing)
+            error = ValidationError(
+                f"Not valid UTF-8: {where}. Send it as UTF-8 text; nothing was changed.",
+                code="utf8",
+            )
+            error.line, error.column = where.line, where.column  # type: ignore[attr-defined]
+            self.add_error(name, error)
 
 
 # --- selections of dates or items -------------------------------------------------------------
@@ -97,7 +119,7 @@ Strings = list[str]
 Pairs = list[tuple[str, str]]
 
 
-class SelectionForm(forms.Form):
+class SelectionForm(PostedForm):
     """Skip or reprocess: dates (or items) typed, ticked in a list, or all matching a search.
 
     Typed single dates must be in the list the intervention takes them from; ranges
@@ -336,7 +358,7 @@ def editable_fields(data: Mapping[str, Any], kind: str = UNKNOWN) -> list[Editab
     return fields
 
 
-class EditFieldForm(forms.Form):
+class EditFieldForm(PostedForm):
     """Set one field: its pointer, the new value typed in the input that fits its type."""
 
     pointer = forms.ChoiceField(label="Field")
@@ -528,7 +550,7 @@ class _DocumentFormMixin:
         return None
 
 
-class RawDocumentForm(_DocumentFormMixin, forms.Form):
+class RawDocumentForm(_DocumentFormMixin, PostedForm):
     """The raw editor: the whole document as JSON text, and the version the editor was
     filled from (a whole document edited from an older version would put back what a job
     or a person changed since)."""
@@ -611,7 +633,7 @@ def document_template(kind: str, name: str, now: datetime | None = None) -> dict
     return {}
 
 
-class CreateForm(_DocumentFormMixin, forms.Form):
+class CreateForm(_DocumentFormMixin, PostedForm):
     """A new checkpoint: its name and its document (from a template or pasted)."""
 
     name = forms.CharField(
@@ -666,7 +688,7 @@ class EntryNumberField(forms.IntegerField):
         return super().to_python(value)
 
 
-class RestoreForm(forms.Form):
+class RestoreForm(PostedForm):
     """Which audit entry's snapshot to restore: its before or its after side (before when not
     given, as ``restore_checkpoint`` does: undo that entry)."""
 
@@ -701,7 +723,7 @@ class RestoreForm(forms.Form):
         return [("entry", str(self.cleaned_data["entry"])), ("side", self.cleaned_data["side"])]
 
 
-class ResetForm(forms.Form):
+class ResetForm(PostedForm):
     """A reset has no parameters: the whole file goes (and is kept in the audit log)."""
 
     params: dict[str, Any] = {}
@@ -713,7 +735,7 @@ class ResetForm(forms.Form):
 # --- the apply step ----------------------------------------------------------------------------
 
 
-class ApplyForm(forms.Form):
+class ApplyForm(PostedForm):
     """The last step: why (recorded), the version previewed, and for a reset the typed name."""
 
     # The length is checked by services.reason_problem, with the other rules and its message;

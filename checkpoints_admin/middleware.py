@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from checkpoints_admin.formdata import mark_not_utf8
 from checkpoints_admin.logcontext import log_unavailable
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,20 @@ class HealthCheckMiddleware:
             from checkpoints_admin.views.health import healthz
 
             return healthz(request)
+        return self.get_response(request)
+
+
+class FormDataMiddleware:
+    """A posted form whose bytes are not UTF-8 names those fields (:mod:`formdata`), for the
+    forms to refuse, instead of reaching them as other text. It reads the body before
+    anything reads the form (the CSRF check does), so that a multipart body is still there
+    to read twice."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        mark_not_utf8(request)
         return self.get_response(request)
 
 

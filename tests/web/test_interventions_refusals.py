@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from urllib.parse import quote_from_bytes
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.web.test_interventions import (
     MANAGED,
     REASON,
     UNIFIED,
+    errors_of,
     form_fields,
     preview,
     read,
@@ -246,4 +248,77 @@ def test_a_skip_that_would_rewrite_an_integer_beyond_64_bits_is_refused_at_its_f
         "my-process has the integer 10000000000000000000000 at /rows, which does not fit in 64 "
         "bits: this skip would write it back as 1e+22."
     ) in text(response)
+    assert state(samples_dir) == before
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def encoded(*fields: tuple[str, bytes]) -> bytes:
+    """A form body as a browser sends it, each value's bytes percent-escaped as given."""
+    return b"&".join(
+        name.encode() + b"=" + quote_from_bytes(value).encode() for name, value in fields
+    )
+
+
+def test_a_document_or_reason_that_is_not_utf8_is_refused_at_its_field(operator, samples_dir):
+    """Django read those bytes as U+FFFD: the raw editor wrote and the log recorded them so."""
+    path = samples_dir / f"{MANAGED}.json"
+    version = version_of(path.read_bytes())
+    document = path.read_bytes().replace(b'"my-process-1"', b'"my-\xff\xfe-1"')
+    before = state(samples_dir)
+    raw_edit = operator.post(
+        f"/checkpoints/{MANAGED}/edit-raw/apply",
+        encoded(("document", document), ("base_version", version.encode()), ("reason", b"r")),
+        content_type=FORM,
+    )
+    assert raw_edit.status_code == 422
+    page = text(raw_edit)
+    assert errors_of(page, "id_document") == [
+        "Not valid UTF-8: byte 0xff at line 2, column 13. Send it as UTF-8 text; nothing was "
+        "changed."
+    ]
+    assert 'data-line="2" data-column="13"' in page  # the editor's "Go to line 2"
+    checked = operator.post(
+        f"/checkpoints/{MANAGED}/edit-raw/check", encoded(("document", document)),
+        content_type=FORM, headers=HTMX,
+    )  # fmt: skip
+    assert "Not valid UTF-8: byte 0xff at line 2, column 13." in text(checked)
+
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    fields = form_fields(text(shown))
+    skip = operator.post(
+        f"/checkpoints/{UNIFIED}/skip/apply",
+        encoded(*((k, v.encode()) for k, v in fields.items()), ("reason", b"bad \xc3 bytes")),
+        content_type=FORM,
+    )
+    assert skip.status_code == 422
+    assert errors_of(text(skip), "id_reason") == [
+        "Not valid UTF-8: byte 0xc3 at line 1, column 5. Send it as UTF-8 text; nothing was "
+        "changed."
+    ]
+    assert state(samples_dir) == before
+
+
+def test_bytes_that_are_not_utf8_are_refused_in_a_multipart_form_too(operator, samples_dir):
+    boundary = "formboundary"
+    parts = [("name", b"fresh"), ("document", b'{"id": "\x80"}'), ("reason", b"r")]
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value
+            + b"\r\n"
+            for name, value in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    before = state(samples_dir)
+    response = operator.post(
+        "/create/apply", body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 422
+    assert errors_of(text(response), "id_document") == [
+        "Not valid UTF-8: byte 0x80 at line 1, column 9. Send it as UTF-8 text; nothing was "
+        "changed."
+    ]
     assert state(samples_dir) == before
