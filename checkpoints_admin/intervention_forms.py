@@ -89,12 +89,14 @@ def date_tokens(text: str) -> list[str]:
 
 
 def item_lines(text: str) -> list[str]:
-    """The items typed in ``text``: one per line, blank lines ignored."""
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+    """The items typed in ``text``: one per line as typed, blank lines ignored (the library
+    takes a line without its surrounding blanks when no item has them: a job's item may)."""
+    return [line for line in (text or "").splitlines() if line.strip()]
 
 
 class ValuesField(forms.Field):
-    """Several values of one name (ticked checkboxes), each stripped, empty ones dropped."""
+    """Several values of one name (ticked checkboxes), each as sent (an item may begin or end
+    with blanks), blank ones dropped."""
 
     widget = forms.MultipleHiddenInput
 
@@ -108,7 +110,7 @@ class ValuesField(forms.Field):
             return []
         if isinstance(value, str):
             value = [value]
-        values = [str(item).strip() for item in value if str(item).strip()]
+        values = [str(item) for item in value if str(item).strip()]
         if len(values) > self.max_values:
             raise ValidationError(f"At most {self.max_values:,} values can be ticked at once.")
         return values
@@ -128,9 +130,11 @@ class SelectionForm(PostedForm):
     for it; the preview shows exactly which dates move.
     """
 
+    # Not stripped: the first and last typed items are taken as typed too (dates are split
+    # on blanks anyway).
     dates = forms.CharField(
         required=False,
-        strip=True,
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
     )
     value = ValuesField()
@@ -160,7 +164,7 @@ class SelectionForm(PostedForm):
 
     def clean_dates(self) -> str:
         text = self.cleaned_data.get("dates") or ""
-        if self.unit == "dates" and text:
+        if self.unit == "dates" and text.strip():
             try:
                 parse_dates(date_tokens(text))
             except InterventionError as exc:
@@ -220,9 +224,14 @@ class SelectionForm(PostedForm):
         return {self.unit: self.cleaned_data["targets"]}
 
     def carry(self) -> Pairs:
-        """The hidden fields repeating this selection (as explicit dates or items)."""
-        joiner = " " if self.unit == "dates" else "\n"
-        return [("dates", joiner.join(self.cleaned_data["targets"]))]
+        """The hidden fields repeating this selection (as explicit dates or items; an item
+        holding a line break, which would be two lines, as a value of its own)."""
+        targets: Strings = self.cleaned_data["targets"]
+        if self.unit == "dates":
+            return [("dates", " ".join(targets))]
+        lines = [target for target in targets if target.splitlines() == [target]]
+        whole = [("value", target) for target in targets if target.splitlines() != [target]]
+        return [("dates", "\n".join(lines)), *whole]
 
     def text(self) -> str:
         """The selection as the text field shows it: as posted (a choose page after a

@@ -431,33 +431,52 @@ def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, 
 # --------------------------------------------------------------------------- items
 
 _INT_RE: Final = re.compile(r"-?[0-9]+\Z")
+#: A number as an argument writes it (JSON's form; leading zeros too: "007" is 7).
+_NUMBER_RE: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+
+
+def _number(text: str) -> int | float | None:
+    """The number ``text`` writes (None: not a number, or none a document can hold)."""
+    if not _NUMBER_RE.match(text):
+        return None
+    try:
+        number = int(text) if _INT_RE.match(text) else float(text)
+    except ValueError:  # more digits than Python reads as an integer
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
-    """One group per item argument (stripped); a decimal string matches a number item."""
+    """One group per item argument: the item of exactly that value when a list has one (a
+    job's item may begin or end with blanks); else the argument without surrounding blanks,
+    as typed, or the number it writes (arguments are text, a job's items may be numbers).
+    The value moved is the list's own (``2.0`` stays a float)."""
     if isinstance(items, str):
         items = [items]
-    values: list[Any] = []
+    # Per argument: what it may mean, in that order, and what it means when no list has any
+    # of those (what a refusal names).
+    choices: list[tuple[list[Any], Any]] = []
     for item in items:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise InterventionError(f"{item!r}: items must be strings or numbers")
-        value = item.strip() if isinstance(item, str) else item
-        if value == "":
+        if not isinstance(item, str):
+            choices.append(([item], item))
+            continue
+        stripped = item.strip()
+        if stripped == "":
             raise InterventionError("an empty item name was given")
-        values.append(value)
-    if not values:
+        number = _number(stripped)
+        choices.append(([item, stripped, *([] if number is None else [number])], stripped))
+    if not choices:
         raise InterventionError("no items given")
-    # Arguments from a command line are strings; items written by a job may be numbers.
-    numbers = {int(v) for v in values if isinstance(v, str) and _INT_RE.match(v)}
-    if numbers:
-        wanted = set(values) | numbers
-        known = _present(wanted, data["pendingItems"]) | _present(wanted, data["processedItems"])
-        values = [
-            int(v)
-            if isinstance(v, str) and v not in known and _INT_RE.match(v) and int(v) in known
-            else v
-            for v in values
-        ]
+    wanted = {choice for options, _ in choices for choice in options}
+    present = _present(wanted, data["pendingItems"]) | _present(wanted, data["processedItems"])
+    # The lists' own values, not the arguments': "2" finds the item 2.0, and moves 2.0.
+    known = {value: value for value in present}
+    values = [
+        next((known[choice] for choice in options if choice in known), otherwise)
+        for options, otherwise in choices
+    ]
     return [(str(v), [v], False) for v in values]
 
 

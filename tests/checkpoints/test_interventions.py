@@ -427,6 +427,36 @@ def test_numeric_items_match_their_decimal_form(managed):
     assert result["processedItems"] == [2, 3]
 
 
+PADDED = [" padded", "tab\t", "padded", 1.5, 2.0, "2", 7, 10**30]
+
+
+@pytest.mark.parametrize(
+    ("items", "moved"),
+    [
+        ([" padded"], [" padded"]),  # the exact value first ...
+        (["tab\t", "padded "], ["padded", "tab\t"]),  # ... else as typed without blanks
+        (["1.5"], [1.5]),  # a number as the JSON number it writes
+        (["2.0", "07", "1e30"], [2.0, 7]),  # (1e30 is not the integer 10**30)
+        (["2", " 2"], ["2"]),  # a string item of that text before the number
+        (["2.00"], [2.0]),  # the list's own value moves
+        ([2, "1000000000000000000000000000000"], [2.0, 10**30]),
+    ],
+)
+def test_items_are_taken_by_their_exact_value_or_the_number_they_write(managed, items, moved):
+    doc = {**managed, "pendingItems": PADDED, "processedItems": [], "progress": 0}
+    if "1e30" in items:
+        with pytest.raises(InterventionError) as excinfo:
+            skip_items(doc, items)
+        assert str(excinfo.value) == "1e30 is not in pendingItems"
+        items = items[:-1]
+    result = skip_items(doc, items)
+    assert result["processedItems"] == moved
+    assert [type(value) for value in result["processedItems"]] == [type(value) for value in moved]
+    assert result["pendingItems"] == [value for value in PADDED if value not in moved]
+    back = reprocess_items(result, items)  # (repr tells 2.0 from 2)
+    assert sorted(map(repr, back["pendingItems"])) == sorted(map(repr, PADDED))
+
+
 @pytest.mark.parametrize(
     ("fn", "items", "message"),
     [

@@ -391,3 +391,18 @@ def test_what_a_terminal_would_act_on_is_printed_escaped(cli) -> None:
         printed = result.stdout + result.stderr
         assert not [c for c in printed if c < " " and c != "\n" or "\x7f" <= c <= "\x9f"]
     assert cli.entries() == []
+
+
+def test_items_are_taken_by_their_exact_value_or_the_number_they_write(cli) -> None:
+    """ " padded" was taken as padded, which no list has; a number only as an integer."""
+    cli.write("ws-items", managed(" padded", "tab\t", 1.5, "ok"))
+    skip = cli.run("skip_dates", "ws-items", " padded", "tab\t", "1.5", "--items", *REASON, "-y")
+    assert skip.returncode == 0, skip.stderr
+    document = json.loads(cli.path("ws-items").read_text())
+    assert (document["pendingItems"], document["processedItems"]) == (
+        ["ok"],
+        [" padded", "tab\t", 1.5],
+    )
+    back = cli.run("reprocess_dates", "ws-items", "1.5", "--items", *REASON, "-y")
+    assert back.returncode == 0, back.stderr
+    assert json.loads(cli.path("ws-items").read_text())["pendingItems"] == ["ok", 1.5]

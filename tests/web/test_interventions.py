@@ -1715,3 +1715,23 @@ def test_a_document_nested_absurdly_deep_is_refused_at_the_editor(operator, samp
     assert state(samples_dir) == before
     shallow = '{"id": "x", "status": "running", "progress": 1, "deep": ' + "[" * 60 + "]" * 60 + "}"
     assert preview(operator, MANAGED, "edit-raw", {"document": shallow}).status_code == 200
+
+
+def test_items_with_blanks_line_breaks_or_decimals_are_taken_as_they_are(operator, samples_dir):
+    """Each was stripped, or split into lines, on the way: "padded is not in pendingItems"."""
+    items = [" padded", "tab\t", "two\nlines", 1.5, "ok"]
+    document = {**read(samples_dir, MANAGED), "pendingItems": items, "processedItems": []}
+    write_json(samples_dir, "ws-items", document)
+    found = preview(
+        operator, "ws-items", "skip", {"list": "pendingItems", "q": "padded", "all": "on"}
+    )
+    assert found.status_code == 200
+    assert apply_preview(operator, "ws-items", "skip", found).status_code == 302
+    ticked = preview(operator, "ws-items", "skip", {"value": ["tab\t", "two\nlines"]})
+    assert form_fields(text(ticked))["value"] == "two\nlines"  # (not two lines of the text)
+    assert apply_preview(operator, "ws-items", "skip", ticked).status_code == 302
+    typed = preview(operator, "ws-items", "skip", {"dates": "1.5\r\n"})
+    assert apply_preview(operator, "ws-items", "skip", typed).status_code == 302
+    data = read(samples_dir, "ws-items")
+    assert data["pendingItems"] == ["ok"]
+    assert data["processedItems"] == [" padded", "tab\t", "two\nlines", 1.5]
