@@ -58,7 +58,7 @@ class Command(CheckpointsCommand):
                 f"Recorded #{entry.seq}: {entry.action} of {entry.checkpoint} was "
                 f"{entry.outcome} after its process stopped."
             )
-        unsealed = []
+        unsealed: list[str] = []
         for pending, problem in services.unrecorded_journal():
             claimed = pending.payload.get("actor") if isinstance(pending.payload, dict) else None
             said = (
@@ -74,10 +74,10 @@ class Command(CheckpointsCommand):
                 unsealed.append(said)
         result = audit.verify_chain(expect_head=options["expect_head"])
         if options["json"]:
-            said = result.as_dict()
+            shown = result.as_dict()
             if unsealed:  # (only then: the shape stays the documented one otherwise)
-                said.update(ok=False, unrecorded=unsealed)
-            self.write_json(said)
+                shown.update(ok=False, unrecorded=unsealed)
+            self.write_json(shown)
         elif result.ok and not unsealed:
             self.say(result.message, style=self.style.SUCCESS)
         if not result.ok:
