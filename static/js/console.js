@@ -23,9 +23,11 @@
   });
 
   // A swap that replaces the control a keyboard user just used (‹ › of the calendar, a tab, a
-  // page link) would leave the focus on <body>, and the next Tab starts the page again. The
-  // same control in the new content takes the focus back: the same id, the same data-focus
-  // key, or the same kind of element with the same text; else the swapped region itself.
+  // page link) or is on (a live refresh of the list or of a checkpoint's summary) would leave
+  // the focus on <body>, and the next Tab starts the page again. The same control in the new
+  // content takes the focus back: the same id, the same data-focus-key (for a control whose
+  // words change: a count, "Copied"), or the same kind of element with the same text; else
+  // the swapped region itself.
   var refocus = null;
 
   function focusKey(element) {
@@ -80,14 +82,15 @@
     }
     var root = (wanted.targetId && document.getElementById(wanted.targetId)) || document.body;
     var element = findByKey(root, wanted.key);
-    if (!element && root !== document.body) {
-      element = root;
-      if (!element.hasAttribute("tabindex")) {
-        element.setAttribute("tabindex", "-1");
-      }
-    }
     if (element) {
       element.focus({ preventScroll: true });
+    }
+    if (document.activeElement !== element && root !== document.body) {
+      // gone from the new content, or there but hidden or disabled: the region, not <body>
+      if (!root.hasAttribute("tabindex")) {
+        root.setAttribute("tabindex", "-1");
+      }
+      root.focus({ preventScroll: true });
     }
   });
 
@@ -188,12 +191,24 @@
     });
   });
 
-  // Copy buttons need the Clipboard API; hide them where it is missing (plain HTTP).
-  function showCopyButtons() {
-    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  // Copy buttons need the Clipboard API; hide them where it is missing (plain HTTP). New
+  // content shows them on htmx:load, before htmx:afterSettle: a button still hidden then
+  // could not take back the focus a live refresh found it had.
+  function showCopyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) {
       button.hidden = !navigator.clipboard;
     });
   }
-  document.addEventListener("DOMContentLoaded", showCopyButtons);
-  document.addEventListener("htmx:afterSettle", showCopyButtons);
+  document.addEventListener("DOMContentLoaded", function () {
+    showCopyButtons(document);
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.target;
+    if (root && root.querySelectorAll) {
+      if (root.matches && root.matches("button[data-copy]")) {
+        root.hidden = !navigator.clipboard;
+      }
+      showCopyButtons(root);
+    }
+  });
 })();

@@ -112,6 +112,49 @@ def test_the_list_shows_a_new_file_without_reload(
     assert page.evaluate("window.__sameDocument") is True
 
 
+def refresh_overview(page) -> None:
+    """One live refresh of the checkpoint page's summary, as its polling asks for it, and
+    wait until the new summary has replaced the old one and settled."""
+    page.evaluate("window.__oldOverview = document.getElementById('overview')")
+    page.evaluate("document.dispatchEvent(new CustomEvent('visible-again'))")
+    page.wait_for_function("() => document.getElementById('overview') !== window.__oldOverview")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize(
+    ("control", "key"),
+    [
+        ("#overview button[data-copy]", "copy-version"),
+        ("#overview a[href*=first-gap]", "first-gap"),
+    ],
+)
+def test_the_live_refresh_of_a_checkpoint_keeps_the_focus(
+    chromium, live_server, samples_dir, operator, control, key
+):
+    """UI.md: live refresh never steals focus. The version's Copy button (shown by a script
+    where there is a clipboard) and the Gaps link keep it while the summary is replaced,
+    also when the job saved meanwhile (a new version, other counts)."""
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.goto(live_server.url + "/checkpoints/reconciliation_checkpoint/")
+    page.locator(control).focus()
+    focused = "document.activeElement.getAttribute('data-focus-key')"
+    assert page.evaluate(focused) == key
+
+    refresh_overview(page)
+    assert page.evaluate(focused) == key
+    expect(page.locator(control)).to_be_focused()
+
+    path = samples_dir / "reconciliation_checkpoint.json"
+    document = orjson.loads(path.read_bytes())
+    document["stats"]["processedRecords"] += 20
+    path.write_bytes(orjson.dumps(document))
+    refresh_overview(page)
+    expect(page.locator("#overview")).to_contain_text(f"{document['stats']['processedRecords']:,}")
+    assert page.evaluate(focused) == key
+    expect(page.locator(control)).to_be_focused()
+
+
 def test_audit_log_entry_diff_and_chain(chromium, live_server, samples_dir, operator):
     web = services.Actor(name="jane.doe", source="web", address="127.0.0.1")
     services.apply(
