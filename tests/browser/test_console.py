@@ -188,6 +188,36 @@ def test_audit_log_entry_diff_and_chain(chromium, live_server, samples_dir, oper
     shoot(page, "diff")
 
 
+def test_the_audit_log_on_a_phone_shows_each_entry_whole(
+    chromium, live_server, samples_dir, operator
+):
+    """At 390 px each entry is a card: every cell (the action, the checkpoint, the summary,
+    the reason) inside the screen, none scrolled off to the side, and a long reason cut to a
+    few lines rather than making a row a column of single words."""
+    reason = "The vendor confirmed the export of that day was truncated; " * 6
+    services.apply(
+        "reconciliation_checkpoint",
+        "skip",
+        {"dates": ["2025-03-06"]},
+        actor=services.Actor(name="jane.doe", source="web"),
+        reason=reason.strip(),
+    )
+    page = new_page(chromium, width=390, height=844)
+    sign_in(page, live_server)
+    page.goto(live_server.url + "/audit/")
+    cells = page.locator("#audit-log tbody tr").first.locator("td")
+    assert cells.count() == 7
+    for index in range(cells.count()):
+        box = cells.nth(index).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, cells.nth(index).inner_html()
+    scroll = page.locator("#audit-log .table-scroll")
+    assert scroll.evaluate("element => element.scrollWidth <= element.clientWidth")
+    shown = page.locator("#audit-log td.audit__reason q")
+    assert shown.get_attribute("title") == reason.strip()
+    assert shown.bounding_box()["height"] < 3 * 24  # two lines at most
+    shoot(page, "audit-light-390")
+
+
 def test_hostile_content_runs_nothing(chromium, live_server, checkpoints_dir, operator):
     payload = "<script>alert(1)</script><img src=x onerror=alert(2)><svg onload=alert(3)>"
     document = {payload: payload, "id": payload, "status": "running", "progress": 5}
@@ -227,6 +257,7 @@ def test_pages_in_dark_mode_and_on_a_phone(
     for name, path in (
         ("list", "/"),
         ("detail", "/checkpoints/reconciliation_checkpoint/"),
+        ("audit", "/audit/"),
         ("audit-entry", "/audit/1/"),
     ):
         page.goto(live_server.url + path)

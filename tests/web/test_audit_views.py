@@ -22,7 +22,9 @@ HTMX = {"HX-Request": "true"}
 def seqs(response) -> list[int]:
     return [
         int(n)
-        for n in re.findall(r'<td class="num"><a href="/audit/(\d+)/">', response.content.decode())
+        for n in re.findall(
+            r'<td class="num audit__seq"><a href="/audit/(\d+)/">', response.content.decode()
+        )
     ]
 
 
@@ -85,7 +87,7 @@ def test_a_summary_does_not_repeat_the_action_beside_its_chip(viewer, db):
         summary="restore to before #2: re-created job.json",
     )
     html = viewer.get("/audit/").content.decode()
-    summaries = re.findall(r'<td class="wrap">([^<]*)</td>', html)
+    summaries = re.findall(r'<td class="wrap audit__summary">([^<]*)</td>', html)
     assert summaries == [
         "to before #2: re-created job.json",
         "deleted file job.json (1,234 bytes kept in the before snapshot)",
@@ -103,7 +105,10 @@ def test_a_summary_naming_a_field_called_like_its_action_is_shown_whole(viewer, 
     for pointer in ("/edit", "/skip"):
         services.apply("job", "edit", {"set": {pointer: 3}}, actor=actor, reason="counted again")
     html = viewer.get("/audit/").content.decode()
-    assert re.findall(r'<td class="wrap">([^<]*)</td>', html) == ["skip 2 → 3", "edit 1 → 3"]
+    assert re.findall(r'<td class="wrap audit__summary">([^<]*)</td>', html) == [
+        "skip 2 → 3",
+        "edit 1 → 3",
+    ]
     history = viewer.get("/checkpoints/job/?tab=history").content.decode()
     assert "skip 2 → 3" in history
     assert "edit 1 → 3" in history
@@ -117,6 +122,57 @@ def test_the_log_is_newest_first(viewer, interventions):
     assert "3 dates completedDates → pendingDates (2025-03-01 … 2025-03-03)" in html
     assert '<span class="chip chip--web">web</span>' in html
     assert '<span class="chip chip--action chip--edit">edit</span>' in html
+
+
+def reasons(html: str) -> list[tuple[str, str]]:
+    """Each row's reason as the log shows it: (the full text on hover, the words shown)."""
+    return [
+        (title, shown)
+        for title, shown in re.findall(
+            r'<td class="audit__reason"><q title="([^"]*)">([^<]*)</q></td>', html
+        )
+    ]
+
+
+def test_the_log_says_why(viewer, interventions):
+    """The README: the log shows who, when, from where, why. A long reason is cut, whole
+    on hover; a person's words are escaped."""
+    long = "Upstream data is known bad; " + "the vendor re-sends it next week. " * 8
+    audit.append_entry(
+        actor="ops",
+        source="cli",
+        action="edit",
+        checkpoint="job",
+        reason=long.strip(),
+        summary="progress 1 → 2",
+    )
+    audit.append_entry(
+        actor="ops",
+        source="cli",
+        action="edit",
+        checkpoint="job",
+        reason='<b>bold</b> & "quoted"\non two lines',
+        summary="progress 2 → 3",
+    )
+    html = viewer.get("/audit/").content.decode()
+    assert '<th scope="col">Reason</th>' in html
+    shown = reasons(html)
+    assert shown[0] == (
+        "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;\non two lines",
+        "&lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;\non two lines",
+    )
+    assert "<b>bold</b>" not in html
+    title, words = shown[1]
+    assert title == long.strip()
+    assert words == long[:119] + "…"
+    assert shown[2:] == [
+        ("Reprocess the first days after the fix", "Reprocess the first days after the fix"),
+        ("progress was reported wrong", "progress was reported wrong"),
+        ("Upstream data for 2025-03-06 is known bad", "Upstream data for 2025-03-06 is known bad"),
+    ]
+    # the htmx partial (a filter applied in place) has the column too
+    partial = viewer.get("/audit/?actor=ops", headers=HTMX).content.decode()
+    assert [words for _title, words in reasons(partial)][-1] == "progress was reported wrong"
 
 
 @pytest.mark.parametrize(
