@@ -1614,6 +1614,51 @@ def test_the_corrupt_page_offers_a_repair(operator, viewer, checkpoints_dir):
     assert "/edit-raw/" not in text(viewer.get("/checkpoints/broken/"))
 
 
+def notes(page: str) -> list[str]:
+    """The repair card's notes, as read (tags dropped, spaces collapsed)."""
+    card = page[page.index('<section class="card actions"') :]
+    card = card[: card.index("</section>")]
+    found = re.findall(r'<p class="panel-note">(.*?)</p>', card, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", "", note).split()) for note in found]
+
+
+def test_a_corrupt_file_without_audit_entries_is_not_told_to_restore_one(
+    operator, admin, checkpoints_dir
+):
+    """The repair card said to restore "from one of the audit entries below" right above
+    "No interventions recorded.": with no entry, it says what can be done instead."""
+    (checkpoints_dir / "broken.json").write_bytes(b"{")
+    page = text(operator.get("/checkpoints/broken/"))
+    assert "No interventions recorded." in page
+    assert "audit entries below" not in page
+    assert "restored from the audit log" not in page
+    assert notes(page) == [
+        "The audit log holds no earlier version of this checkpoint to restore: replace the "
+        "whole document in the raw editor. It shows a preview first; the corrupt bytes are "
+        "kept in the audit log."
+    ]
+    assert notes(text(admin.get("/checkpoints/broken/"))) == [
+        "The audit log holds no earlier version of this checkpoint to restore: replace the "
+        "whole document in the raw editor, or reset the checkpoint (below) so that the job "
+        "starts over. Each shows a preview first; the corrupt bytes are kept in the audit log.",
+        "Deletes the file so the job starts over; its content stays in the audit log.",
+    ]
+
+
+def test_a_corrupt_file_with_audit_entries_is_offered_their_versions(operator, samples_dir):
+    services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
+    )
+    (samples_dir / f"{UNIFIED}.json").write_bytes(b'{"pendingDates": [')
+    page = text(operator.get(f"/checkpoints/{UNIFIED}/"))
+    assert "until it is repaired or restored from the audit log" in page
+    assert notes(page) == [
+        "Or restore an earlier version from one of the audit entries below. Each shows a "
+        "preview first; the corrupt bytes are kept in the audit log."
+    ]
+    assert '<td class="num"><a href="/audit/1/">1</a></td>' in page
+
+
 def test_an_applied_change_is_kept_loaded_and_its_result_page_is_the_same_without_it(
     operator, samples_dir
 ):
