@@ -596,7 +596,13 @@ def choose(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
         wanted = request.GET.get("pointer", "")
         chosen = by_pointer.get(wanted) or by_pointer.get("/status") or next(iter(fields), None)
         if chosen is not None:
-            initial.update({"pointer": chosen.pointer, "value": chosen.current_text})
+            initial.update(
+                {
+                    "pointer": chosen.pointer,
+                    "value": chosen.current_text,
+                    "null": chosen.current is None,  # (an empty input would be refused)
+                }
+            )
     elif spec.key == "edit-raw":
         initial["document"] = current.text
         initial["loaded_version"] = current.version or ""

@@ -420,6 +420,28 @@
     }
   });
 
+  // --- "Set to null": while it is ticked the value beside it is not used (the server ignores
+  // it too, for forms posted without JavaScript), so its input and "Now" are disabled ------
+
+  function renderNull() {
+    document.querySelectorAll("input[data-null-for]").forEach(function (box) {
+      var id = box.getAttribute("data-null-for");
+      var input = document.getElementById(id);
+      if (input) {
+        input.disabled = box.checked;
+      }
+      document.querySelectorAll('[data-now="#' + CSS.escape(id) + '"]').forEach(function (now) {
+        now.disabled = box.checked;
+      });
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("input[data-null-for]")) {
+      renderNull();
+    }
+  });
+
   // --- editors: go to the line of a JSON error; "now" for time fields -----------------------
 
   document.addEventListener("click", function (event) {
@@ -499,6 +521,7 @@
     renderSelection();
     renderList();
     renderConfirm();
+    renderNull();
   }
 
   document.addEventListener("DOMContentLoaded", refresh);

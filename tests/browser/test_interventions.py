@@ -280,6 +280,34 @@ def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops
     assert problems == [], "\n".join(problems)
 
 
+def test_set_to_null_disables_the_value_beside_it(chromium, live_server, samples_dir, ops_user):
+    """A null field's editor starts ticked "Set to null" with its input disabled; unticked,
+    the input takes a value; ticked again, the value is not what is previewed."""
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/daily_reconciliation_checkpoint/edit/")
+    page.select_option("#id_pick", "/endTime")
+    page.wait_for_url(re.compile(r"pointer=%2FendTime"))
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#id_null")).to_be_checked()
+    expect(page.locator("#id_value")).to_be_disabled()
+    expect(page.get_by_role("button", name="Now (UTC)")).to_be_disabled()
+    shoot(page, "interventions-edit-null")
+
+    page.locator("#id_null").uncheck()
+    expect(page.locator("#id_value")).to_be_enabled()
+    page.get_by_role("button", name="Now (UTC)").click()
+    page.locator("#live-check .check__summary", has_text="endTime null → 20").wait_for()
+    page.locator("#id_null").check()
+    expect(page.locator("#id_value")).to_be_disabled()
+    page.get_by_role("button", name="Preview…").click()
+    expect(page.locator(".preview-card__summary")).to_have_text(
+        "Nothing: the checkpoint already is like this"
+    )
+    assert problems == [], "\n".join(problems)
+
+
 def test_reset_with_typed_confirmation_then_undo(chromium, live_server, samples_dir, admin_user):
     original = (samples_dir / f"{UNIFIED}.json").read_bytes()
     page = new_page(chromium)

@@ -778,6 +778,43 @@ def test_set_a_nullable_field_to_null(operator, samples_dir):
     assert read(samples_dir, UNIFIED)["lastProcessedDate"] is None
 
 
+def null_box(page: str) -> str:
+    match = re.search(r'<input type="checkbox" name="null" id="id_null"[^>]*>', page)
+    assert match is not None
+    return match.group(0)
+
+
+def test_a_field_that_is_null_starts_with_set_to_null_ticked(operator, samples_dir):
+    """The daily sample's endTime is null: its editor starts as "Set to null" (an empty time
+    input, unticked, was refused with "Enter an ISO 8601 time." on Preview), and the box
+    disables the input it stands for (interventions.js)."""
+    page = text(operator.get(f"/checkpoints/{DAILY}/edit/?pointer=/endTime"))
+    assert "Now: <code>null</code>" in page
+    assert null_box(page) == (
+        '<input type="checkbox" name="null" id="id_null" data-null-for="id_value" checked>'
+    )
+    # the field chooser swapping in the editor of another field starts it the same way
+    swapped = text(operator.get(f"/checkpoints/{DAILY}/edit/?pointer=/endTime", headers=HTMX))
+    assert " checked>" in null_box(swapped)
+    # a field with a value starts unticked, with its value in the input
+    page = text(operator.get(f"/checkpoints/{DAILY}/edit/?pointer=/lastProcessedDate"))
+    assert " checked" not in null_box(page)
+    assert 'value="2025-03-04"' in page
+    # the form as it comes, posted: a preview of no change, not a refusal
+    shown = preview(operator, DAILY, "edit", {"pointer": "/endTime", "value": "", "null": "on"})
+    assert shown.status_code == 200
+    assert "Nothing: the checkpoint already is like this" in text(shown)
+
+
+def test_set_to_null_ignores_the_value_typed_beside_it(operator, samples_dir):
+    """Without JavaScript the input stays enabled; ticked, the box wins over what it holds."""
+    data = {"pointer": "/lastProcessedDate", "value": "not a date", "null": "on"}
+    shown = preview(operator, UNIFIED, "edit", data)
+    assert shown.status_code == 200
+    assert apply_preview(operator, UNIFIED, "edit", shown).status_code == 302
+    assert read(samples_dir, UNIFIED)["lastProcessedDate"] is None
+
+
 @pytest.mark.parametrize(
     ("name", "data", "field", "message"),
     [
