@@ -58,7 +58,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/export.<export:fmt>", audit.audit_export, name="audit_export"),
     path("audit/<int:seq>/", audit.audit_detail, name="audit_detail"),
     path("audit/<int:seq>/<side:side>", audit.audit_snapshot, name="audit_snapshot"),
-    # Interventions: choose (GET), live check, preview and apply (POST); the result page.
+    # Interventions: choose (GET), live check, back to choose from a preview, preview and
+    # apply (POST); the result page.
     path(
         "checkpoints/<checkpoint:name>/<intervention:key>/",
         interventions.choose,
@@ -68,6 +69,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "checkpoints/<checkpoint:name>/<intervention:key>/check",
         interventions.check,
         name="intervention_check",
+    ),
+    path(
+        "checkpoints/<checkpoint:name>/<intervention:key>/change",
+        interventions.change,
+        name="intervention_change",
     ),
     path(
         "checkpoints/<checkpoint:name>/<intervention:key>/preview",
@@ -86,6 +92,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("create/", interventions.create, name="checkpoint_create"),
     path("create/check", interventions.create_check, name="checkpoint_create_check"),
+    path("create/change", interventions.create_change, name="checkpoint_create_change"),
     path("create/preview", interventions.create_preview, name="checkpoint_create_preview"),
     path("create/apply", interventions.create_apply, name="checkpoint_create_apply"),
 ]

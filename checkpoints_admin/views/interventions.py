@@ -365,6 +365,7 @@ def _urls(spec: Spec, name: str | None) -> dict[str, str]:
         return {
             "choose_url": reverse("checkpoint_create"),
             "check_url": reverse("checkpoint_create_check"),
+            "change_url": reverse("checkpoint_create_change"),
             "preview_url": reverse("checkpoint_create_preview"),
             "apply_url": reverse("checkpoint_create_apply"),
         }
@@ -373,6 +374,7 @@ def _urls(spec: Spec, name: str | None) -> dict[str, str]:
     return {
         "choose_url": reverse("intervention", args=args),
         "check_url": reverse("intervention_check", args=args),
+        "change_url": reverse("intervention_change", args=args),
         "preview_url": reverse("intervention_preview", args=args),
         "apply_url": reverse("intervention_apply", args=args),
     }
@@ -706,6 +708,24 @@ def check(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
         return current
     form = _form(spec, current, request.POST)
     return _checked_page(request, spec, name, current, form)
+
+
+# --- back from the preview to step 1 -------------------------------------------------------------
+
+
+@_post_only
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def change(request: HtmxHttpRequest, name: str, key: str) -> HttpResponseBase:
+    """Step 1 again, from a preview ("← Change it"): the change it carries filled in. A
+    POST, as a link could not hold a whole document or thousands of items; no change."""
+    spec = _spec(request, key)
+    if spec.key not in MAIN_FIELD:
+        raise Http404("A reset or a restore has nothing to choose.")
+    current = _available(request, spec, name)
+    if isinstance(current, HttpResponse):
+        return current
+    return _choose_page(request, spec, current, _form(spec, current, request.POST))
 
 
 # --- step 2: preview -----------------------------------------------------------------------------
@@ -1145,6 +1165,15 @@ def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
     spec, form = _create_form(request)
     name = form.data.get("name", "")
     return _checked_page(request, spec, name, None, form)
+
+
+@_post_only
+@permission_required(VIEW_CHECKPOINTS)
+@vary_on_headers("HX-Request")
+def create_change(request: HtmxHttpRequest) -> HttpResponseBase:
+    """Step 1 of a new checkpoint again, from its preview: its name and document filled in."""
+    spec, form = _create_form(request)
+    return _choose_page(request, spec, None, form)
 
 
 @_post_only

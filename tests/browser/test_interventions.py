@@ -280,6 +280,44 @@ def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops
     assert problems == [], "\n".join(problems)
 
 
+@pytest.mark.parametrize("javascript", [True, False])
+def test_back_from_the_preview_to_choose_keeps_the_selection(
+    chromium, live_server, samples_dir, ops_user, javascript
+):
+    """The preview's "Choose" step and its "← Change it" lead back to the choose page with
+    the dates filled in, swapped in place with htmx and as a plain form post without."""
+    context = chromium.new_context(
+        java_script_enabled=javascript, viewport={"width": 1366, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/")
+    page.fill("#id_dates", "2025-03-06..2025-03-07")
+    for back in ("steps", "button"):
+        page.get_by_role("button", name="Preview…").click()
+        page.locator(".preview-card__summary").wait_for()
+        if back == "steps" and javascript:
+            page.get_by_role("list", name="Steps").get_by_role("button", name="Choose").hover()
+            shoot(page, "interventions-preview-back")
+        if back == "steps":
+            page.get_by_role("list", name="Steps").get_by_role("button", name="Choose").click()
+        else:
+            page.get_by_role("button", name="← Change it").click()
+        page.locator("#id_dates").wait_for()
+        expect(page.locator("#id_dates")).to_have_value("2025-03-06..2025-03-07")
+        expect(page.locator(".steps__step[aria-current=step]")).to_contain_text("Choose")
+    page.fill("#id_dates", "2025-03-07")
+    page.get_by_role("button", name="Preview…").click()
+    expect(page.locator(".preview-card__summary")).to_have_text(
+        "2025-03-07 pendingDates → completedDates"
+    )
+    assert AuditEntry.objects.count() == 0
+    assert problems == [], "\n".join(problems)
+    context.close()
+
+
 def test_set_to_null_disables_the_value_beside_it(chromium, live_server, samples_dir, ops_user):
     """A null field's editor starts ticked "Set to null" with its input disabled; unticked,
     the input takes a value; ticked again, the value is not what is previewed."""

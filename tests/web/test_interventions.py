@@ -147,6 +147,102 @@ def test_a_link_with_dates_fills_the_choose_page(operator, samples_dir):
     assert re.search(r'<textarea id="id_dates" name="dates"[^>]*>\n2025-03-01</textarea>', page)
 
 
+def change_form(page: str) -> tuple[str, dict]:
+    """Where the preview's "← Change it" and its "Choose" step post, and what."""
+    form = re.search(r'<form id="change-form" method="post" action="([^"]+)"', page)
+    assert form is not None
+    fields = form_fields(page, after='<form id="change-form"')
+    fields.pop("csrfmiddlewaretoken")
+    return form.group(1), fields
+
+
+def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, samples_dir):
+    """The "Choose" step of a preview was marked done but led nowhere; Cancel lost the
+    selection. It and "← Change it" post the selection back to the choose page."""
+    dates = "2025-03-06 2025-03-07"
+    page = text(preview(operator, UNIFIED, "skip", {"dates": dates}))
+    steps = re.findall(r'<li class="steps__step[^"]*">(.*?)</li>', page)
+    assert steps[0] == (
+        '<button type="submit" form="change-form" class="steps__back" '
+        'title="Back to step 1, with this skip filled in"><span class="steps__n" '
+        'aria-hidden="true">1</span>Choose<span class="visually-hidden">: change this skip'
+        "</span></button>"
+    )
+    assert '<button type="submit" form="change-form" class="button button--block">' in page
+    url, fields = change_form(page)
+    assert (url, fields) == (f"/checkpoints/{UNIFIED}/skip/change", {"dates": dates})
+
+    back = operator.post(url, fields)
+    assert back.status_code == 200
+    page = text(back)
+    assert "<h1>Skip dates</h1>" in page
+    assert re.search(rf'<textarea id="id_dates" name="dates"[^>]*>\n{dates}</textarea>', page)
+    assert 'aria-invalid="true"' not in page
+    assert 'aria-current="step"><span class="steps__n" aria-hidden="true">1</span>Choose' in page
+    # with htmx, the choose step alone, swapped in place of the preview
+    swapped = text(operator.post(url, fields, headers=HTMX))
+    assert swapped.lstrip().startswith(f"<title>Skip dates · {UNIFIED} · Checkpoints Admin</title>")
+    assert "<html" not in swapped
+    assert f"\n{dates}</textarea>" in swapped
+    # going back changes nothing
+    assert state(samples_dir)[1] == 0
+
+
+def test_back_to_choose_fills_in_each_editor(operator, admin, samples_dir):
+    # a field: its new value, or "Set to null" ticked
+    page = text(preview(operator, UNIFIED, "edit", {"pointer": "/stats/timeouts", "value": "4"}))
+    url, fields = change_form(page)
+    assert (url, fields) == (
+        f"/checkpoints/{UNIFIED}/edit/change",
+        {"pointer": "/stats/timeouts", "value": "4"},
+    )
+    page = text(operator.post(url, fields))
+    assert '<option value="/stats/timeouts" selected>' in page
+    assert re.search(r'<input type="number" id="id_value" name="value" value="4"', page)
+    data = {"pointer": "/lastProcessedDate", "value": "", "null": "on"}
+    page = text(operator.post(*change_form(text(preview(operator, UNIFIED, "edit", data)))))
+    assert " checked>" in null_box(page)
+
+    # the raw editor: the document as typed, still bound to the version it was filled from
+    loaded = version_of((samples_dir / f"{MANAGED}.json").read_bytes())
+    document = '{"id": "x", "status": "running", "progress": 5, "pendingItems": ["a & b"]}'
+    data = {"document": document, "loaded_version": loaded}
+    url, fields = change_form(text(preview(operator, MANAGED, "edit-raw", data)))
+    assert url == f"/checkpoints/{MANAGED}/edit-raw/change"
+    page = text(operator.post(url, fields))
+    assert html.escape(document) in page
+    assert f'<input type="hidden" name="loaded_version" value="{loaded}">' in page
+
+    # a new checkpoint: its name and document
+    data = {"name": "fresh", "document": '{"a": 1}'}
+    url, fields = change_form(text(operator.post("/create/preview", data)))
+    assert (url, fields) == ("/create/change", data)
+    page = text(operator.post(url, fields))
+    assert 'id="id_name" name="name" value="fresh"' in page
+    assert "\n{&quot;a&quot;: 1}</textarea>" in page
+
+    # a reset has nothing to choose: its preview offers no way back, and there is none
+    page = text(admin.get(f"/checkpoints/{UNIFIED}/reset/"))
+    assert 'id="change-form"' not in page
+    assert 'form="change-form"' not in page
+    assert admin.post(f"/checkpoints/{UNIFIED}/reset/change").status_code == 404
+    assert state(samples_dir)[1] == 0
+
+
+def test_a_preview_that_cannot_be_applied_goes_back_with_the_change(operator, samples_dir):
+    """The "← Change it" beside "cannot be applied" was a link to an empty choose page; it
+    posts the change back too, and so does one beside "Nothing to apply"."""
+    data = {"pointer": "/stats/processedRecords", "value": "9000"}  # > totalRecords
+    page = text(preview(operator, UNIFIED, "edit", data))
+    assert "The result has errors, so it cannot be applied." in page
+    assert '<button type="submit" form="change-form" class="button">← Change it</button>' in page
+    assert change_form(page)[1] == data
+    data = {"pointer": "/stats/timeouts", "value": "3"}  # as it is
+    page = text(preview(operator, UNIFIED, "edit", data))
+    assert "Nothing to apply" in page
+    assert '<button type="submit" form="change-form" class="button">← Change it</button>' in page
+
+
 def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
     original = (samples_dir / f"{UNIFIED}.json").read_bytes()
     choose = operator.get(f"/checkpoints/{UNIFIED}/skip/")

@@ -27,6 +27,7 @@ def write_requests(directory) -> list[tuple[str, str, dict]]:
     restore = {"entry": "1", "side": "before"}
     return [
         ("get", f"{base}/skip/", {}),
+        ("post", f"{base}/skip/change", {"dates": "2025-03-07"}),
         ("post", f"{base}/skip/preview", {"dates": "2025-03-07"}),
         ("post", f"{base}/skip/apply", {"dates": "2025-03-07", **apply}),
         ("get", f"{base}/reprocess/", {}),
@@ -34,6 +35,7 @@ def write_requests(directory) -> list[tuple[str, str, dict]]:
         ("post", f"{base}/reprocess/apply", {"dates": "2025-03-01", **apply}),
         ("get", f"{base}/edit/", {}),
         ("post", f"{base}/edit/check", {"pointer": "/stats/timeouts", "value": "4"}),
+        ("post", f"{base}/edit/change", {"pointer": "/stats/timeouts", "value": "4"}),
         ("post", f"{base}/edit/preview", {"pointer": "/stats/timeouts", "value": "4"}),
         ("post", f"{base}/edit/apply", {"pointer": "/stats/timeouts", "value": "4", **apply}),
         ("get", f"{base}/edit-raw/", {}),
@@ -48,6 +50,7 @@ def write_requests(directory) -> list[tuple[str, str, dict]]:
         ("post", f"{base}/restore/apply", {**restore, **apply}),
         ("get", "/create/", {}),
         ("post", "/create/check", {"name": "new-one", "document": "{}"}),
+        ("post", "/create/change", {"name": "new-one", "document": "{}"}),
         ("post", "/create/preview", {"name": "new-one", "document": "{}"}),
         (
             "post",
