@@ -113,12 +113,19 @@ def test_the_list_shows_a_new_file_without_reload(
 
 
 def refresh_overview(page) -> None:
-    """One live refresh of the checkpoint page's summary, as its polling asks for it, and
-    wait until the new summary has replaced the old one and settled."""
-    page.evaluate("window.__oldOverview = document.getElementById('overview')")
+    """One live refresh of the checkpoint page's summary, as its polling asks for it; back
+    once the new summary has settled (console.js's own afterSettle handlers have run)."""
+    page.evaluate("""
+        if (window.__settled === undefined) {
+            window.__settled = 0;
+            document.addEventListener("htmx:afterSettle", (event) => {
+                if (event.detail.target.id === "overview") window.__settled += 1;
+            });
+        }
+        window.__before = window.__settled;
+    """)
     page.evaluate("document.dispatchEvent(new CustomEvent('visible-again'))")
-    page.wait_for_function("() => document.getElementById('overview') !== window.__oldOverview")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => window.__settled > window.__before")
 
 
 @pytest.mark.parametrize(
