@@ -270,6 +270,20 @@
     }
   });
 
+  // Ctrl+Enter (⌘+Enter) in a text box submits its form, as in most editors: Enter there
+  // starts a new line (a reason, a document, a list of dates).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.defaultPrevented) {
+      return;
+    }
+    var box = event.target;
+    if (!box.matches || !box.matches("textarea") || !box.form) {
+      return;
+    }
+    event.preventDefault();
+    box.form.requestSubmit();
+  });
+
   // The calendar's rows are weekdays and its columns weeks: across is a week, down a day.
   var ARROWS = { ArrowLeft: -7, ArrowRight: 7, ArrowUp: -1, ArrowDown: 1 };
 
