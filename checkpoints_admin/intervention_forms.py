@@ -27,6 +27,7 @@ from checkpoints_admin.checkpoints.kinds import (
     STATUSES,
     UNIFIED,
     UNKNOWN,
+    epoch_ms_time,
     json_pointer,
     parse_time,
     with_article,
@@ -51,6 +52,8 @@ NO_FILE: Final = "none"
 # Fields whose JSON type is known even while their value is null.
 DATE_FIELDS: Final = frozenset({"lastProcessedDate"})
 TIME_FIELDS: Final = frozenset({"lastRun", "startTime", "endTime", "created", "lastUpdated"})
+#: Fields that hold a time as epoch milliseconds when they hold a whole number.
+EPOCH_MS_FIELDS: Final = frozenset({"startTime", "lastUpdateTime", "endTime"})
 
 _DATE_SPLIT_RE: Final = re.compile(r"[\s,]+")
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")
@@ -289,6 +292,15 @@ class EditableField:
         if self.type in ("string", "status", "date", "datetime") and isinstance(value, str):
             return value
         return orjson.dumps(value, default=as_json_fragment).decode()
+
+    @property
+    def epoch_ms(self) -> datetime | None:
+        """The time a whole number of a time field stands for, as epoch milliseconds (the
+        unified kind's ``startTime`` and ``lastUpdateTime``), or None."""
+        key = self.pointer.rsplit("/", 1)[-1]
+        if self.type != "integer" or key not in EPOCH_MS_FIELDS:
+            return None
+        return epoch_ms_time(self.current)
 
     @property
     def input_type(self) -> str:

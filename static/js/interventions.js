@@ -483,7 +483,11 @@
     if (now) {
       var input = document.querySelector(now.getAttribute("data-now"));
       if (input) {
-        input.value = new Date().toISOString();
+        // An ISO 8601 time, or epoch milliseconds for a field that holds its time so.
+        input.value =
+          now.getAttribute("data-now-as") === "epoch-ms"
+            ? String(Date.now())
+            : new Date().toISOString();
         input.dispatchEvent(new Event("input", { bubbles: true }));
         input.focus();
       }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 
 import orjson
 import pytest
@@ -276,6 +277,15 @@ def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops
     page.locator("#live-check", has_text="is more than totalRecords").wait_for()
     shoot(page, "interventions-edit-field")
     page.fill("#id_value", "7231")
+    page.locator("#live-check .check--ok").wait_for()
+    # A time kept as epoch milliseconds: read as a time, and "Now" gives the current one.
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/edit/?pointer=%2FlastUpdateTime")
+    assert page.locator("#id_value_time").inner_text() == (
+        "(epoch milliseconds: 2024-03-06 16:39:16 UTC)"
+    )
+    before = int(time.time() * 1000)
+    page.get_by_role("button", name="Now", exact=True).click()
+    assert before <= int(page.locator("#id_value").input_value()) <= int(time.time() * 1000)
     page.locator("#live-check .check--ok").wait_for()
     assert problems == [], "\n".join(problems)
 
