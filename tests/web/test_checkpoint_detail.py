@@ -266,6 +266,7 @@ def test_history_tab_lists_the_audit_entries(viewer, samples_dir):
     assert '<a href="/audit/1/">1</a>' in html
     assert "jane.doe" in html
     assert "2025-03-06 pendingDates → completedDates" in html
+    assert '<td class="audit__reason"><q title="bad day">bad day</q></td>' in html  # why
     assert 'href="/diff/?a=entry:1:after&amp;b=checkpoint:reconciliation_checkpoint"' in html
     # the page now shows the file after the skip
     assert day(viewer.get(URL).content.decode(), "2025-03-06") == "completed"
