@@ -264,14 +264,21 @@ def test_raw_edit_with_an_error_then_a_fix(chromium, live_server, samples_dir, o
     assert problems == [], "\n".join(problems)
 
 
-def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops_user):
+def pick_field(chromium, live_server, name: str, pointer: str):
+    """The field editor of checkpoint ``name`` with ``pointer`` chosen in its select, as
+    olga.ops (the page, and the problems its console reports)."""
     page = new_page(chromium)
     problems = watch(page)
     sign_in_as(page, live_server, "olga.ops")
-    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/edit/")
-    page.select_option("#id_pick", "/stats/processedRecords")
-    page.wait_for_url(re.compile(r"pointer=%2Fstats%2FprocessedRecords"))
+    page.goto(f"{live_server.url}/checkpoints/{name}/edit/")
+    page.select_option("#id_pick", pointer)
+    page.wait_for_url(re.compile(r"pointer=" + re.escape(pointer.replace("/", "%2F"))))
     page.wait_for_load_state("networkidle")  # the field's form is swapped in before typing
+    return page, problems
+
+
+def test_edit_a_field_with_live_findings(chromium, live_server, samples_dir, ops_user):
+    page, problems = pick_field(chromium, live_server, UNIFIED, "/stats/processedRecords")
     page.locator("#id_value").wait_for()
     page.fill("#id_value", "9000")
     page.locator("#live-check", has_text="is more than totalRecords").wait_for()
@@ -331,13 +338,9 @@ def test_back_from_the_preview_to_choose_keeps_the_selection(
 def test_set_to_null_disables_the_value_beside_it(chromium, live_server, samples_dir, ops_user):
     """A null field's editor starts ticked "Set to null" with its input disabled; unticked,
     the input takes a value; ticked again, the value is not what is previewed."""
-    page = new_page(chromium)
-    problems = watch(page)
-    sign_in_as(page, live_server, "olga.ops")
-    page.goto(f"{live_server.url}/checkpoints/daily_reconciliation_checkpoint/edit/")
-    page.select_option("#id_pick", "/endTime")
-    page.wait_for_url(re.compile(r"pointer=%2FendTime"))
-    page.wait_for_load_state("networkidle")
+    page, problems = pick_field(
+        chromium, live_server, "daily_reconciliation_checkpoint", "/endTime"
+    )
     expect(page.locator("#id_null")).to_be_checked()
     expect(page.locator("#id_value")).to_be_disabled()
     expect(page.get_by_role("button", name="Now (UTC)")).to_be_disabled()

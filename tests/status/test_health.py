@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,22 +56,29 @@ def test_directory_is_a_regular_file(client, tmp_path, settings):
     assert regular.read_text() == "not a directory"
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A read-only tmpfs mount: unwritable even for root (skipped where mounting is not allowed)."""
-    mount_point = tmp_path / "readonly"
+@contextmanager
+def tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted at ``mount_point`` with ``options`` (the test is skipped where mounting
+    is not allowed), unmounted afterwards."""
     mount_point.mkdir()
     result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
         capture_output=True,
         check=False,
     )
     if result.returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here: " + result.stderr.decode().strip())
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: " + result.stderr.decode().strip())
     try:
         yield mount_point
     finally:
         subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only tmpfs mount: unwritable even for root."""
+    with tmpfs(tmp_path / "readonly", "ro,size=1m") as mount_point:
+        yield mount_point
 
 
 @pytest.mark.django_db
@@ -84,21 +93,9 @@ def test_read_only_directory(client, read_only_dir, settings):
 
 @pytest.fixture
 def small_dir(tmp_path):
-    """A 2 MiB tmpfs mount, a disk that can really be filled (skipped where mounting is not
-    allowed)."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here: " + result.stderr.decode().strip())
-    try:
+    """A 2 MiB tmpfs mount, a disk that can really be filled."""
+    with tmpfs(tmp_path / "small", "size=2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def fill(path, *, leave=0):

@@ -138,22 +138,14 @@ def test_the_log_says_why(viewer, interventions):
     """The README: the log shows who, when, from where, why. A long reason is cut, whole
     on hover; a person's words are escaped."""
     long = "Upstream data is known bad; " + "the vendor re-sends it next week. " * 8
-    audit.append_entry(
-        actor="ops",
-        source="cli",
-        action="edit",
-        checkpoint="job",
-        reason=long.strip(),
-        summary="progress 1 → 2",
-    )
-    audit.append_entry(
-        actor="ops",
-        source="cli",
-        action="edit",
-        checkpoint="job",
-        reason='<b>bold</b> & "quoted"\non two lines',
-        summary="progress 2 → 3",
-    )
+    for reason, summary in [
+        (long.strip(), "progress 1 → 2"),
+        ('<b>bold</b> & "quoted"\non two lines', "progress 2 → 3"),
+    ]:
+        audit.append_entry(
+            actor="ops", source="cli", action="edit", checkpoint="job", reason=reason,
+            summary=summary,
+        )  # fmt: skip
     html = viewer.get("/audit/").content.decode()
     assert '<th scope="col">Reason</th>' in html
     shown = reasons(html)
