@@ -160,7 +160,9 @@ def test_sign_in_with_the_form_then_sign_out_by_post(make_user, samples_dir):
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.get("/").status_code == 200
-    assert client.post("/accounts/logout/").status_code == 302
+    signed_out = client.post("/accounts/logout/", follow=True)
+    assert signed_out.redirect_chain == [("/accounts/login/", 302)]
+    assert "You are signed out." in signed_out.content.decode()
     assert client.get("/").status_code == 302
 
 
