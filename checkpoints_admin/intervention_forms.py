@@ -21,7 +21,12 @@ from django.core.exceptions import ValidationError
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InterventionError, InvalidDocument
-from checkpoints_admin.checkpoints.interventions import NULLABLE_FIELDS, date_runs, parse_dates
+from checkpoints_admin.checkpoints.interventions import (
+    NULLABLE_FIELDS,
+    date_runs,
+    done_already,
+    parse_dates,
+)
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
     STATUSES,
@@ -146,12 +151,19 @@ class SelectionForm(PostedForm):
     all = forms.BooleanField(required=False)
 
     def __init__(
-        self, *args: Any, unit: str, lists: Mapping[str, Sequence[Any]] | None = None, **kw: Any
+        self,
+        *args: Any,
+        unit: str,
+        lists: Mapping[str, Sequence[Any]] | None = None,
+        kind: str = UNKNOWN,
+        **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
         self.unit = unit
-        # The document's lists, for "all matching this search" (name -> values).
+        # The document's lists, for "all matching this search" (name -> values), and its kind
+        # (which of a list's values its action takes: ``done_already``).
         self.lists = lists or {}
+        self.kind = kind
         field = self.fields["dates"]
         if unit == "dates":
             field.label = "Dates"
@@ -200,11 +212,8 @@ class SelectionForm(PostedForm):
                 self.add_error("all", "Choose the list whose matching values to take.")
                 return data
             matching = _matching(self.lists[key], data.get("q") or "")
-            if key == "dates" and isinstance(self.lists.get("processedDates"), list):
-                # A daily checkpoint's dates list holds the processed ones too: not skippable.
-                done = {_plain(v) for v in self.lists["processedDates"]}
-                matching = [v for v in matching if _plain(v) not in done]
-            picked.extend(_plain(v) for v in matching)
+            done = done_already(self.lists, self.kind, key, matching)
+            picked.extend(_plain(v) for v in matching if v not in done)
         if self.unit == "dates" and picked:
             targets.extend(date_runs(parse_dates(picked)))
         else:

@@ -66,6 +66,7 @@ __all__ = [
     "MAX_RANGE_DAYS",
     "MAX_SELECTION_DAYS",
     "NULLABLE_FIELDS",
+    "done_already",
     "parse_dates",
     "reprocess_dates",
     "reprocess_items",
@@ -122,10 +123,7 @@ def takeable(data: Mapping[str, Any], kind: str, action: str, count: int = 3) ->
     if unit_of(kind) != "dates":
         wanted = (v for v in islice(values, TAKEABLE_SCAN) if isinstance(v, str) and v.strip())
         return list(islice(dict.fromkeys(wanted), count))
-    done: set[Any] = set()
-    if kind == DAILY and action == "skip":
-        processed = data.get("processedDates")
-        done = set(islice(processed, TAKEABLE_SCAN)) if isinstance(processed, list) else set()
+    done = done_already(data, kind, source, islice(values, TAKEABLE_SCAN))
     found: list[str] = []
     for value in islice(values, TAKEABLE_SCAN):
         if is_date(value) and value not in done and value not in found:
@@ -133,6 +131,18 @@ def takeable(data: Mapping[str, Any], kind: str, action: str, count: int = 3) ->
             if len(found) == count:
                 break
     return found
+
+
+def done_already(data: Mapping[str, Any], kind: str, key: str, among: Iterable[Any]) -> set[Any]:
+    """Those of ``among`` (values of the list ``key``) that the list's action
+    (:data:`LIST_ACTIONS`) cannot take, being done already: a daily checkpoint's ``dates``
+    holds its processed dates too. None on any other list: each of its values is the action's
+    to take."""
+    processed = data.get("processedDates")
+    if kind != DAILY or key != "dates" or not isinstance(processed, list):
+        return set()
+    wanted = {value for value in among if not isinstance(value, dict | list)}
+    return wanted.intersection(value for value in processed if not isinstance(value, dict | list))
 
 
 # --------------------------------------------------------------------------- dates

@@ -25,8 +25,8 @@ from checkpoints_admin.checkpoints import (
     CorruptCheckpoint,
     InvalidCheckpointName,
 )
-from checkpoints_admin.checkpoints.interventions import unit_of
-from checkpoints_admin.checkpoints.kinds import DAILY, count_findings
+from checkpoints_admin.checkpoints.interventions import done_already, unit_of
+from checkpoints_admin.checkpoints.kinds import count_findings
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
@@ -271,29 +271,13 @@ def _tab_context(
             page = queries.paginate(found, params["page"])
             context["list_page"] = page
             context["list_matching"] = len(found)
-            context["list_done"] = _done_on_page(loaded, current.key, page)
+            context["list_done"] = done_already(loaded.data, loaded.kind, current.key, page)
     elif tab == "raw":
         written = loaded.checkpoint.raw if loaded.wide_integers else None
         context["pretty"] = pretty_document(loaded.data, written=written)
     elif tab == "history":
         context["history"] = _history(request, loaded.name)
     return context
-
-
-def _done_on_page(loaded: queries.Loaded, key: str, page: Any) -> set[Any]:
-    """The values of a daily checkpoint's ``dates`` list on ``page`` that are processed
-    already: that list holds them too, and they cannot be skipped (none on other lists)."""
-    if loaded.kind != DAILY or key != "dates":
-        return set()
-    processed = loaded.data.get("processedDates")
-    if not isinstance(processed, list):
-        return set()
-    try:
-        return {value for value in page if not isinstance(value, dict | list)}.intersection(
-            value for value in processed if not isinstance(value, dict | list)
-        )
-    except TypeError:
-        return set()
 
 
 @require_GET

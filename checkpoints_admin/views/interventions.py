@@ -289,7 +289,7 @@ def _form(spec: Spec, current: Current, data: Any = None, **kwargs: Any) -> Any:
             for key in LIST_ACTIONS.get(kind, {})
             if isinstance(document.get(key), list)
         }
-        return SelectionForm(data, unit=unit_of(kind) or "dates", lists=lists, **kwargs)
+        return SelectionForm(data, unit=unit_of(kind) or "dates", lists=lists, kind=kind, **kwargs)
     if spec.key == "edit":
         shown = current.shown_data
         assert shown is not None

@@ -17,6 +17,7 @@ from checkpoints_admin.checkpoints.diff import Move, diff
 from checkpoints_admin.checkpoints.interventions import (
     MAX_RANGE_DAYS,
     MAX_SELECTION_DAYS,
+    done_already,
     parse_dates,
     replace_document,
     reprocess_dates,
@@ -25,7 +26,7 @@ from checkpoints_admin.checkpoints.interventions import (
     skip_dates,
     skip_items,
 )
-from checkpoints_admin.checkpoints.kinds import validate
+from checkpoints_admin.checkpoints.kinds import DAILY, UNIFIED, validate
 from tests.checkpoints.conftest import load_sample as load
 
 
@@ -707,3 +708,13 @@ def test_takeable_values_are_those_the_action_can_take_now(managed):
     assert takeable({**managed, "pendingItems": ["item2", " ", "item2", "item3"]},
                     "managed", "skip") == ["item2", "item3"]  # fmt: skip
     assert takeable(managed, "unknown", "skip") == []
+
+
+def test_done_already_is_a_daily_checkpoints_processed_dates_in_its_dates_list() -> None:
+    daily = load("daily_reconciliation_checkpoint")  # dates 03-04, 03-05; 03-04 processed
+    assert done_already(daily, DAILY, "dates", daily["dates"]) == {"2025-03-04"}
+    assert done_already(daily, DAILY, "dates", ["2025-03-05"]) == set()
+    # Every other list's values are its action's to take.
+    assert done_already(daily, DAILY, "processedDates", daily["processedDates"]) == set()
+    unified = load("reconciliation_checkpoint")
+    assert done_already(unified, UNIFIED, "pendingDates", unified["pendingDates"]) == set()
