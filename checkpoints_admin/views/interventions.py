@@ -650,26 +650,27 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
             if field not in apart
             for message in messages_
         ]
-        checked: dict[str, Any] = {
+        return {
             "ok": False,
             "errors": errors,
             "position": getattr(form, "error_position", None),
+            # (None: no name to say anything of; the template swaps a list in beside it)
+            "name_errors": [str(m) for m in form.errors.get("name", [])] if apart else None,
+            "waits_for_name": bool(apart) and not errors,
         }
-        if apart:
-            checked["name_errors"] = [str(message) for message in form.errors.get("name", [])]
-            checked["waits_for_name"] = not errors
-        return checked
     assert name is not None
+    create = spec.key == "create"
     try:
         pv = services.preview(name, spec.action, form.params)
-    except (CheckpointExists, InvalidCheckpointName) as exc:
-        if spec.key != "create":
-            raise
-        said = [_message(exc)]
-        return {"ok": False, "errors": [], "name_errors": said, "waits_for_name": True}
     except CheckpointError as exc:
-        return {"ok": False, "errors": [_message(exc)], "position": None}
-    name_errors: list[str] = []
+        if create and isinstance(exc, CheckpointExists | InvalidCheckpointName):
+            return {
+                "ok": False,
+                "errors": [],
+                "name_errors": [_message(exc)],
+                "waits_for_name": True,
+            }
+        return {"ok": False, "errors": [_message(exc)], "position": None, "name_errors": None}
     loaded = form.cleaned_data.get("loaded_version") if spec.key == "edit-raw" else None
     return {
         "ok": pv.ok,
@@ -681,7 +682,7 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
         # The editor was filled from an older version: the summary above includes putting
         # back what changed since (the preview stops there first, with what that is).
         "changed_since": bool(loaded) and loaded != pv.base_version,
-        **({"name_errors": name_errors} if spec.key == "create" else {}),
+        "name_errors": [] if create else None,  # (a new name's place is emptied)
     }
 
 

@@ -1291,6 +1291,7 @@ def test_raw_editor_live_check_parse_error_then_findings(operator, samples_dir):
     typed = operator.post(url, {"document": '{"id": "x", "status": '}, headers=HTMX)
     assert "Line 1, column" in text(typed)
     assert 'class="check check--error"' in text(typed)
+    assert "name-live" not in text(typed)  # (only a new checkpoint has a name to speak of)
     typed = operator.post(
         url,
         {"document": '{"id": "x", "status": "running", "progress": 120, "pendingItems": []}'},
