@@ -572,7 +572,11 @@ def _refuse_wide_integer(
 
 
 def _at(document: Any, path: list[str | int]) -> Any:
+    """The value at ``path`` of ``document`` (a list index as a number, or as the digits of a
+    JSON pointer's token), or ABSENT."""
     for token in path:
+        if isinstance(document, list) and isinstance(token, str) and token.isdigit():
+            token = int(token)
         in_object = isinstance(document, dict) and isinstance(token, str) and token in document
         in_list = isinstance(document, list) and isinstance(token, int) and token < len(document)
         if not (in_object or in_list):
@@ -991,11 +995,14 @@ def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bo
             found.add(False)
         else:
             return None
-    for listed in delta.lists:
-        for value in listed.added:
-            found.add(has(listed.pointer, value) is True)
-        for value in listed.removed:
-            found.add(has(listed.pointer, value) is False)
+    # (pointer, value, whether its being in the list now says the change landed)
+    checks = [(lc.pointer, value, True) for lc in delta.lists for value in lc.added]
+    checks += [(lc.pointer, value, False) for lc in delta.lists for value in lc.removed]
+    for pointer, value, landed_if in checks:
+        there = has(pointer, value)
+        if there is None:
+            return None  # (no list there now)
+        found.add(there is landed_if)
     for change in delta.changes:
         now = _resolve(current, change.pointer)
         if now == change.new and now != change.old:
@@ -1009,15 +1016,8 @@ def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bo
 
 def _resolve(document: Any, pointer: str) -> Any:
     """The value at the JSON ``pointer`` of ``document``, or ABSENT."""
-    for token in pointer.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(document, dict) and token in document:
-            document = document[token]
-        elif isinstance(document, list) and token.isdigit() and int(token) < len(document):
-            document = document[int(token)]
-        else:
-            return diffs.ABSENT
-    return document
+    tokens = pointer.split("/")[1:]
+    return _at(document, [token.replace("~1", "/").replace("~0", "~") for token in tokens])
 
 
 #: What a journal row's payload must hold, and of which type, to become an entry.
@@ -1344,9 +1344,9 @@ def _bounded_database_waits() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
+    # The connection's own, as Django opened it (sqlite3's default when the settings give none).
+    usual = int(float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5)) * 1000)
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        usual = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA busy_timeout = {int(DATABASE_WAIT_UNDER_LOCK * 1000)}")
     try:
         yield

@@ -910,3 +910,23 @@ def test_an_entry_number_is_read_in_ascii_digits_only(samples_dir: Path, text, n
         assert str(excinfo.value) == f"Restore needs an audit entry number, not {text!r}."
     else:
         assert audit.entry_number(text) == number
+
+
+def test_an_apply_gives_the_connection_its_own_busy_timeout_back(samples_dir: Path) -> None:
+    """The wait for SQLite is bounded only while the checkpoint's lock is held."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's busy timeout")
+
+    def busy_timeout() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            return int(cursor.fetchone()[0])
+
+    usual = busy_timeout()
+    services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("bob", "cli"), reason="r"
+    )
+    assert usual == 30_000  # (the settings' 30 s, as Django opened the connection)
+    assert busy_timeout() == usual
