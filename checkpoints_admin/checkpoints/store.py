@@ -114,6 +114,7 @@ _DUMP_OPTIONS: Final = (
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
+_SCALARS: Final = _SAFE_SCALARS | {float}
 _MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
 _READ_FLAGS: Final = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
@@ -357,6 +358,8 @@ def nests_beyond(value: Any, limit: int) -> bool:
         if level > limit:
             return True
         children = node.values() if isinstance(node, Mapping) else node
+        if set(map(type, children)) <= _SCALARS:
+            continue  # (a million dates at C speed: nothing nests below them)
         stack.extend((child, level + 1) for child in children if isinstance(child, Mapping | list))
     return False
 
