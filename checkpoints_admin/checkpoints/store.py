@@ -335,7 +335,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
             "is not that deep",
             name=name,
         )
-    problem = _silent_change(raw)
+    problem = _silent_change(raw, data)
     if problem is not None:
         raise InvalidDocument(f"{subject} {problem}", name=name)
     return data
@@ -510,10 +510,12 @@ def written_value_problem(raw: bytes) -> str | None:
     return f"the value {problem}" if problem.endswith(".") else f"the value {problem}."
 
 
-def _silent_change(raw: bytes) -> str | None:
+def _silent_change(raw: bytes, data: Any = MISSING) -> str | None:
     """What JSON parsers would change in ``raw`` without a word, as the end of a sentence
     about it (None: nothing): an integer beyond 64 bits (read as the nearest float), a key
-    given twice in one object (the last value kept)."""
+    given twice in one object (the last value kept). ``data``: ``raw`` parsed, when the
+    caller has it (most documents are then told free of a key given twice without a second
+    parse: :func:`duplicate_key`)."""
     wide = first_wide_integer(raw)
     if wide is not None:
         pointer, literal = wide
@@ -522,7 +524,7 @@ def _silent_change(raw: bytes) -> str | None:
             f"has the integer {shown_literal(literal)}{where}, which does not fit in 64 bits "
             "(it would be kept only approximately); write it as a string"
         )
-    duplicate = first_duplicate_key(raw)
+    duplicate = first_duplicate_key(raw) if data is MISSING else duplicate_key(raw, data)
     if duplicate is not None:
         return (
             f"gives the key {duplicate!r} twice in one object; only the last would be kept. "
