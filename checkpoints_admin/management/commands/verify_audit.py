@@ -85,7 +85,9 @@ class Command(CheckpointsCommand):
         if unsealed:
             for said in unsealed:
                 self.stderr.write(said)
+            them = "it" if len(unsealed) == 1 else "them"
             raise refused(
-                f"{result.message} But {plural(len(unsealed), 'journal row')} cannot be recorded "
-                "(above): check them, then remove them with --discard-unsealed."
+                f"{result.message.rstrip('.')}. But {plural(len(unsealed), 'journal row')} "
+                f"cannot be recorded (above): check {them}, then remove {them} with "
+                "--discard-unsealed."
             )
