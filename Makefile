@@ -22,7 +22,7 @@ find_python = $(shell for c in $$PYTHON python3.13 python3.12 python3 python \
 LOCAL_ENV = DJANGO_DEBUG=$${DJANGO_DEBUG:-true} DJANGO_HTTPS=$${DJANGO_HTTPS:-false} \
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .local-secret-key)}"
 
-.PHONY: help venv run serve migrate test test-postgres lint format bench clean
+.PHONY: help venv run test lint format bench clean
 
 help:
 	@echo "make run    set up (venv, install, migrate, samples, first admin) and serve on http://$(HOST):$(PORT)"
@@ -61,11 +61,15 @@ run: $(STAMP) .local-secret-key
 # The whole suite on the embedded SQLite database; then, when DATABASE_URL names a PostgreSQL
 # server (as .ci/run arranges), every test that touches the database runs again against it
 # (all but tests/checkpoints: the library there never uses Django or a database).
+# Tests run in TEST_WORKERS processes (pytest-xdist; each has its own test database,
+# checkpoints directory and Chromium); TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4
 test: $(STAMP)
-	env -u DATABASE_URL $(PY) -m pytest
+	env -u DATABASE_URL $(PYTEST)
 	@if [[ "$$DATABASE_URL" == postgres* ]]; then \
 		echo "== database tests again on PostgreSQL"; \
-		$(PY) -m pytest -p no:randomly --ignore=tests/checkpoints; \
+		$(PYTEST) -p no:randomly --ignore=tests/checkpoints; \
 	fi
 
 lint: $(STAMP)
