@@ -145,7 +145,7 @@ class CheckpointManager:
                     except CheckpointNotFound:
                         self._doc = self._fresh_initial()
                         try:
-                            self._write(None, locked=True)
+                            self._write(None)
                         except BaseException:
                             self._doc = None
                             raise
@@ -355,7 +355,7 @@ class CheckpointManager:
         with self.store.lock(self.name, timeout=self.lock_timeout):
             self._follow(self._read_or_none())
             if self._pending:
-                self._write(None if self._base_raw is None else MISSING, locked=True)
+                self._write(None if self._base_raw is None else MISSING)
 
     def _read_or_none(self) -> bytes | None:
         try:
@@ -382,23 +382,15 @@ class CheckpointManager:
             self._version = version_of(raw)
             self._doc = self._rebuild(_once(first, self._base_doc))
 
-    def _write(self, expected: Any, *, locked: bool = False) -> None:
+    def _write(self, expected: Any) -> None:
         """Write the document if the file has the ``expected`` version (None: no file; MISSING:
-        any); the document becomes the base. ``locked``: the caller holds the store's lock."""
+        any); the document becomes the base."""
         assert self._doc is not None
-        # The written bytes are kept as the base (to compare the file with, and to roll back
-        # to). The store encodes the document itself; encoding it here too is cheap for small
-        # documents, while a big one is read back (cheaper than encoding) when the lock is
-        # held, so that nobody can have replaced it in between.
-        big = self._base_raw is not None and len(self._base_raw) > _CAS_MAX_BYTES
-        raw = None if big and locked else _encode(self._doc, self.name)
+        # Encoded once: the bytes written are kept as the base (to compare the file with, and
+        # to roll back to).
+        raw = _encode(self._doc, self.name)
         with _naming(self.name):
-            version = self.store.write(self.name, self._doc, expected_version=expected)
-        if raw is None:
-            try:
-                raw = self.store.read_raw(self.name)
-            except CheckpointError:  # written all the same: the base must follow
-                raw = _encode(self._doc, self.name)
+            version = self.store.write_raw(self.name, raw, expected_version=expected, parsed=True)
         self._base_raw = raw
         self._version = version
         self._pending.clear()

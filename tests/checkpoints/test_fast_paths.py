@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from checkpoints_admin.checkpoints import diff as diff_module
 from checkpoints_admin.checkpoints import kinds as kinds_module
+from checkpoints_admin.checkpoints import store as store_module
 from checkpoints_admin.checkpoints.diff import diff, json_patch
 from checkpoints_admin.checkpoints.kinds import date_range, invalid_dates, scan_dates, validate
 from checkpoints_admin.checkpoints.store import duplicate_key, first_duplicate_key
@@ -511,3 +512,28 @@ def test_duplicate_key_is_what_the_second_parse_finds(raw: str) -> None:
 def test_duplicate_key_examples(raw: str, key: str | None) -> None:
     encoded = raw.encode()
     assert duplicate_key(encoded, orjson.loads(encoded)) == key
+
+
+@SETTINGS
+@given(raw=st.text(alphabet="nulx", max_size=300).map(str.encode))
+def test_holds_null_is_a_plain_search(raw: bytes) -> None:
+    """Looking for ``null`` by its ``u`` (then by ``find`` after many ``u``) answers as a plain
+    search does, over bytes of those letters: many near misses, ``u`` first and last."""
+    assert store_module._holds_null(raw) == (b"null" in raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"u",
+        b"null",
+        b"nul",
+        b"ull",
+        b"u" * (store_module._NULL_PROBES + 5) + b"null",
+        b"nu" * store_module._NULL_PROBES + b"ll",
+        b"u" * (store_module._NULL_PROBES - 1) + b"nnull",
+    ],
+)
+def test_holds_null_examples(raw: bytes) -> None:
+    assert store_module._holds_null(raw) == (b"null" in raw)

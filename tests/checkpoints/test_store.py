@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -79,6 +80,9 @@ def test_encode_accepts_tuples_and_read_only_mappings():
         ({"ok": None, "stats": {"rate": float("nan")}}, "/stats/rate"),
         ({"items": ("a", "b", float("nan"))}, "/items/2"),
         ({"items": ["a", 1, None, float("-inf")]}, "/items/3"),
+        # Found however many other u the bytes hold before or after it.
+        ({"status": ["queued"] * 100, "rate": float("nan")}, "/rate"),
+        ({"rate": float("inf"), "log": ["run"] * 100}, "/rate"),
     ],
 )
 def test_encode_refuses_nan_and_infinity_naming_the_pointer(document, pointer):
@@ -310,11 +314,18 @@ def test_read_missing_raises_not_found(store):
     assert excinfo.value.name == "nope"
 
 
-def test_write_returns_the_version_of_the_bytes_on_disk(store, checkpoints_dir):
-    version = store.write("job", {"a": 1})
+@pytest.mark.parametrize("items", [1, 40_000], ids=["small", "hashed-meanwhile"])
+def test_write_returns_the_version_of_the_bytes_on_disk(store, checkpoints_dir, items):
+    # (A document of 40,000 items is over 256 KiB: its hash is worked out in another thread
+    # while it is written.)
+    version = store.write("job", {"a": list(range(items))})
 
-    assert version == version_of((checkpoints_dir / "job.json").read_bytes())
+    raw = (checkpoints_dir / "job.json").read_bytes()
+    assert version == hashlib.sha256(raw).hexdigest()
     assert store.read("job").version == version
+    staged = store.stage("job", {"b": list(range(items))})
+    assert store.install(staged) == staged.version
+    assert staged.version == hashlib.sha256((checkpoints_dir / "job.json").read_bytes()).hexdigest()
 
 
 def test_stale_version_is_refused_and_file_unchanged(store, checkpoints_dir):
@@ -423,6 +434,8 @@ def test_write_raw_validates_the_bytes_first(store, checkpoints_dir):
     version = store.write_raw("job", b'{"a": 2}\n')
     assert (checkpoints_dir / "job.json").read_bytes() == b'{"a": 2}\n'
     assert version == version_of(b'{"a": 2}\n')
+    # Bytes the caller encoded itself are not parsed again.
+    assert store.write_raw("job", b'{"a": 3}\n', parsed=True) == version_of(b'{"a": 3}\n')
 
 
 def test_invalid_document_leaves_file_unchanged(store, checkpoints_dir):
