@@ -415,6 +415,10 @@ def _choose_page(
 ) -> HttpResponse:
     name = current.name if current is not None else None
     context = _base_context(spec, name, current)
+    # A reason typed on a preview and brought back with "← Change it" (or on a refused
+    # preview) goes on to the next preview with the change.
+    if request.method == "POST":
+        context["reason"] = request.POST.get("reason", "")[:REASON_MAX]
     if checked is None and spec.live_check and form.is_bound and form.errors:
         # A refused preview: the errors are said at their fields; the live check only says
         # that (rather than "as you type", or the same words twice).

@@ -302,7 +302,8 @@ def test_back_from_the_preview_to_choose_keeps_the_selection(
     chromium, live_server, samples_dir, ops_user, javascript
 ):
     """The preview's "Choose" step and its "← Change it" lead back to the choose page with
-    the dates filled in, swapped in place with htmx and as a plain form post without."""
+    the dates filled in, swapped in place with htmx and as a plain form post without. The
+    reason typed comes back at the next preview ("Choose" brings it only with htmx)."""
     context = chromium.new_context(
         java_script_enabled=javascript, viewport={"width": 1366, "height": 900}
     )
@@ -312,9 +313,13 @@ def test_back_from_the_preview_to_choose_keeps_the_selection(
     sign_in_as(page, live_server, "olga.ops")
     page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/skip/")
     page.fill("#id_dates", "2025-03-06..2025-03-07")
+    kept = ""
     for back in ("steps", "button"):
         page.get_by_role("button", name="Preview…").click()
         page.locator(".preview-card__summary").wait_for()
+        expect(page.locator("#id_reason")).to_have_value(kept)
+        page.fill("#id_reason", f"typed before going back by {back}")
+        kept = f"typed before going back by {back}" if javascript or back == "button" else ""
         if back == "steps" and javascript:
             page.get_by_role("list", name="Steps").get_by_role("button", name="Choose").hover()
             shoot(page, "interventions-preview-back")
@@ -330,6 +335,7 @@ def test_back_from_the_preview_to_choose_keeps_the_selection(
     expect(page.locator(".preview-card__summary")).to_have_text(
         "2025-03-07 pendingDates → completedDates"
     )
+    expect(page.locator("#id_reason")).to_have_value("typed before going back by button")
     assert AuditEntry.objects.count() == 0
     assert problems == [], "\n".join(problems)
     context.close()

@@ -168,7 +168,10 @@ def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, sa
         'aria-hidden="true">1</span>Choose<span class="visually-hidden">: change this skip'
         "</span></button>"
     )
-    assert '<button type="submit" form="change-form" class="button button--block">' in page
+    assert (
+        f'<button type="submit" formaction="/checkpoints/{UNIFIED}/skip/change" '
+        'class="button button--block">← Change it</button>'
+    ) in page
     url, fields = change_form(page)
     assert (url, fields) == (f"/checkpoints/{UNIFIED}/skip/change", {"dates": dates})
 
@@ -185,6 +188,30 @@ def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, sa
     assert "<html" not in swapped
     assert f"\n{dates}</textarea>" in swapped
     # going back changes nothing
+    assert state(samples_dir)[1] == 0
+
+
+def test_the_reason_typed_on_a_preview_comes_back_with_the_change(operator, samples_dir):
+    """ "← Change it" posts the apply form, reason and all, to step 1 (htmx adds the reason
+    to the "Choose" step's post too): the choose page keeps it, and so does the next preview,
+    or a refused one."""
+    dates, reason = "2025-03-06", 'upstream "never" delivers <b>\nsecond line'
+    page = text(preview(operator, UNIFIED, "skip", {"dates": dates}))
+    assert 'hx-include="#id_reason"' in page  # (the "Choose" step's change-form)
+    fields = {**form_fields(page), "reason": reason}
+    choose = text(operator.post(f"/checkpoints/{UNIFIED}/skip/change", fields))
+    kept = form_fields(choose, after=f'action="/checkpoints/{UNIFIED}/skip/preview"')
+    kept.pop("csrfmiddlewaretoken")
+    assert kept == {"reason": reason}
+    assert "<b>" not in choose  # (escaped in the hidden input)
+
+    again = text(preview(operator, UNIFIED, "skip", {"dates": "2025-03-07", "reason": reason}))
+    assert f"\n{html.escape(reason)}</textarea>" in again
+    refused = preview(operator, UNIFIED, "skip", {"dates": "2025-02-30", "reason": reason})
+    assert refused.status_code == 422
+    assert f'name="reason" value="{html.escape(reason)}"' in text(refused)
+    # without one, no empty field is carried
+    assert 'name="reason"' not in text(operator.post(f"/checkpoints/{UNIFIED}/skip/change", {}))
     assert state(samples_dir)[1] == 0
 
 
