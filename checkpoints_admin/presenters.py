@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import orjson
 
-from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff
+from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff, escape_token
 from checkpoints_admin.checkpoints.store import as_json_fragment, with_literals
 
 MAX_SHOWN_VALUES: Final = 50
@@ -216,6 +216,27 @@ def _text_lines(old_text: str, new_text: str) -> list[TextLine]:
     return out
 
 
+def _field_rows(pointer: str, change: Any) -> list[FieldRow]:
+    """The table rows of one changed value: a document created or deleted as a whole shows
+    one row per top-level field (its JSON on one line would be cut after the first few)."""
+    old, new = change.old, change.new
+    if pointer == "" and (old is ABSENT) != (new is ABSENT):
+        whole = new if old is ABSENT else old
+        if isinstance(whole, Mapping) and whole:
+            added = old is ABSENT
+            return [
+                FieldRow(
+                    "/" + escape_token(key),
+                    "" if added else show(value),
+                    show(value) if added else "",
+                    added,
+                    not added,
+                )
+                for key, value in whole.items()
+            ]
+    return [FieldRow(pointer or "(document)", show(old), show(new), old is ABSENT, new is ABSENT)]
+
+
 def present_diff(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any] | None,
@@ -237,16 +258,7 @@ def present_diff(
     if delta is None:
         delta = diff(old, new)
     unparsed = old is None and old_raw is not None
-    fields = [
-        FieldRow(
-            change.pointer or "(document)",
-            show(change.old),
-            show(change.new),
-            change.old is ABSENT,
-            change.new is ABSENT,
-        )
-        for change in delta.changes
-    ]
+    fields = [row for change in delta.changes for row in _field_rows(change.pointer, change)]
     old_text = pretty(old) if old is not None else ""
     if unparsed:
         assert old_raw is not None

@@ -1606,10 +1606,15 @@ def test_create_from_pasted_json_and_from_a_copy(operator, samples_dir):
     page = text(operator.get(f"/create/?from={MANAGED}"))
     assert 'value="my-process-copy"' in page
     assert "&quot;pendingItems&quot;" in page
-    shown = operator.post("/create/preview", {"name": "pasted", "document": '{"a": [1, 2]}'})
+    document = '{"a": [1, 2], "status": "pending"}'
+    shown = operator.post("/create/preview", {"name": "pasted", "document": document})
+    # each field of the new document on a row of its own
+    rows = re.findall(r'<td class="pointer">([^<]*)</td>\s*<td class="empty-side">absent</td>'
+                      r'\s*<td class="after">([^<]*)</td>', text(shown))  # fmt: skip
+    assert rows == [("/a", "[1,2]"), ("/status", "&quot;pending&quot;")]
     applied = operator.post("/create/apply", {**form_fields(text(shown)), "reason": "scratch"})
     assert applied.status_code == 302
-    assert read(samples_dir, "pasted") == {"a": [1, 2]}
+    assert read(samples_dir, "pasted") == {"a": [1, 2], "status": "pending"}
 
 
 def test_a_preview_says_what_the_change_does_in_words_that_read(operator, samples_dir):

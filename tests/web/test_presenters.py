@@ -32,7 +32,26 @@ def test_field_changes_keep_absent_sides_apart():
 def test_created_and_identical_documents():
     created = presenters.present_diff(None, {"x": 1})
     assert created.summary == "created"
-    assert created.fields[0].pointer == "(document)"
+    assert created.fields == [presenters.FieldRow("/x", "", "1", True, False)]
+    # a whole document created or deleted: one row per top-level field, each cut on its own
+    document = {
+        "status": "running",
+        "a/b~c": None,
+        "dates": [f"2025-01-{d:02d}" for d in range(1, 29)],
+    }
+    rows = presenters.present_diff(document, None).fields
+    assert [(row.pointer, row.removed, row.added) for row in rows] == [
+        ("/status", True, False),
+        ("/a~1b~0c", True, False),
+        ("/dates", True, False),
+    ]
+    assert [row.before for row in rows[:2]] == ['"running"', "null"]
+    assert rows[2].before.startswith('["2025-01-01","2025-01-02",') and rows[2].before.endswith("…")
+    assert {row.after for row in rows} == {""}
+    # an empty document is still one row
+    assert presenters.present_diff(None, {}).fields == [
+        presenters.FieldRow("(document)", "", "{}", True, False)
+    ]
     same = presenters.present_diff({"x": 1}, {"x": 1})
     assert same.empty
     assert same.text == []
