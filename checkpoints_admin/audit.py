@@ -17,7 +17,8 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -51,6 +52,7 @@ __all__ = [
     "append_entry",
     "append_entry_at",
     "canonical_entry",
+    "chain_waits_at_most",
     "entry_hash",
     "export",
     "format_time",
@@ -68,6 +70,38 @@ GENESIS: Final = "0" * 64
 
 # Serialises appends on PostgreSQL for the length of the transaction ("CHKPAUDT").
 ADVISORY_LOCK_KEY: Final = 0x43484B5041554454
+
+#: Seconds an append waits for the chain's lock on PostgreSQL, when bounded
+#: (:func:`chain_waits_at_most`); None: as long as it takes.
+_chain_wait: ContextVar[float | None] = ContextVar("chain_wait", default=None)
+
+
+@contextmanager
+def chain_waits_at_most(seconds: float) -> Iterator[None]:
+    """In this block, an append on PostgreSQL waits at most ``seconds`` for the chain's lock
+    (held by another append, or for a while by ``prune_snapshots``), then fails with
+    ``OperationalError`` ("canceling statement due to lock timeout"). For a caller that holds
+    a checkpoint's lock meanwhile, which a job may be waiting for."""
+    token = _chain_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _chain_wait.reset(token)
+
+
+def _chain_lock_call() -> tuple[str, list[Any]]:
+    """The SQL call taking the chain's lock for the transaction, and its parameters. Bounded
+    (:func:`chain_waits_at_most`), it first sets ``lock_timeout`` for the transaction: the
+    ``CASE`` is the lock's argument, so it is worked out before the lock is asked for."""
+    wait = _chain_wait.get()
+    if wait is None:
+        return "pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY]
+    return (
+        "pg_advisory_xact_lock(CASE WHEN set_config('lock_timeout', %s, true) IS NOT NULL "
+        "THEN %s::bigint END)",
+        [f"{max(1, round(wait * 1000))}ms", ADVISORY_LOCK_KEY],
+    )
+
 
 HASHED_FIELDS: Final = (
     "seq",
@@ -209,11 +243,12 @@ def lock_chain(*, with_statement: str = "", params: Sequence[Any] = ()) -> None:
     so both cost one round trip (a data-modifying ``WITH`` always runs to completion).
     """
     if connection.vendor == "postgresql":
-        sql = "SELECT pg_advisory_xact_lock(%s)"
+        call, lock_params = _chain_lock_call()
+        sql = f"SELECT {call}"
         if with_statement:
             sql = f"WITH caller AS ({with_statement}) {sql}"
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, ADVISORY_LOCK_KEY])
+            cursor.execute(sql, [*params, *lock_params])
         return
     # SQLite: the IMMEDIATE transaction mode (settings) took the database's write lock at BEGIN.
     if with_statement:
@@ -391,12 +426,13 @@ def append_entry_at(
         entry = _new_entry(seq, prev_hash, key, fields)
         sql, params, _auto = insert_statement(entry, returning=False)
         values_at = sql.index(" VALUES (")
+        call, lock_params = _chain_lock_call()
         sql = (
             f"{sql[:values_at]} SELECT {sql[values_at + 9 : -1]} "
-            "FROM (SELECT pg_advisory_xact_lock(%s)) AS chain_lock "
+            f"FROM (SELECT {call}) AS chain_lock "
             f"ON CONFLICT ({quote('seq')}) DO NOTHING RETURNING 1"
         )
-        params = [*params, ADVISORY_LOCK_KEY]
+        params = [*params, *lock_params]
         clauses = [f"appended AS ({sql})"]
         if delete is not None:
             relaxed = ", set_config('synchronous_commit', 'off', true)" if relax_commit else ""

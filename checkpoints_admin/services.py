@@ -33,6 +33,7 @@ from checkpoints_admin.audit import (
     EntryFields,
     append_entry,
     append_entry_at,
+    chain_waits_at_most,
     entry_number,
     format_time,
     journal_seal,
@@ -1338,11 +1339,13 @@ DATABASE_WAIT_UNDER_LOCK: Final = 3.0
 
 @contextmanager
 def _bounded_database_waits() -> Iterator[None]:
-    """On SQLite, wait at most :data:`DATABASE_WAIT_UNDER_LOCK` for its write lock, then
-    restore the connection's own busy timeout (30 s: without a checkpoint lock held,
-    queueing behind other writers is what a change should do)."""
+    """Wait at most :data:`DATABASE_WAIT_UNDER_LOCK` for the database's locks: on SQLite its
+    write lock, then restore the connection's own busy timeout (30 s: without a checkpoint
+    lock held, queueing behind other writers is what a change should do); on PostgreSQL
+    the audit chain's lock (:func:`audit.chain_waits_at_most`)."""
     if connection.vendor != "sqlite":
-        yield
+        with chain_waits_at_most(DATABASE_WAIT_UNDER_LOCK):
+            yield
         return
     # The connection's own, as Django opened it (sqlite3's default when the settings give none).
     usual = int(float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5)) * 1000)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from checkpoints_admin.audit import ADVISORY_LOCK_KEY
 from checkpoints_admin.checkpoints import CheckpointLockTimeout, CheckpointStore
 from checkpoints_admin.checkpoints.store import version_of
 
@@ -329,22 +330,35 @@ except CheckpointError as exc:
 """
 
 
-def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(
-    migrated, tmp_path
-) -> None:
-    """Another process holds SQLite's write lock: the operator's change waited for it while
-    holding the checkpoint's lock (30 s), and the job's save timed out behind it."""
-    directory = tmp_path / "checkpoints"
-    directory.mkdir()
-    database = tmp_path / "db.sqlite3"
-    shutil.copyfile(migrated["sqlite"], database)
-    env = base_env(f"sqlite:///{database}", directory)
-    store = CheckpointStore(directory)
+HOLD_CHAIN_LOCK = """
+import sys, time
+import psycopg
+# What prune_snapshots does for as long as it works: hold the audit chain's lock.
+with psycopg.connect(sys.argv[1], autocommit=True) as connection:
+    connection.execute("SELECT pg_advisory_lock(%s)", [int(sys.argv[2])])
+    print("held", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(env) -> None:
+    """Another process holds SQLite's write lock, or the audit chain's lock on PostgreSQL
+    (as ``prune_snapshots`` does): the operator's change waited for it while holding the
+    checkpoint's lock (30 s on SQLite; on PostgreSQL for as long as it was held), and the
+    job's save timed out behind it."""
+    url = env["DATABASE_URL"]
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
     store.write("stalled", {"id": "s", "status": "running", "progress": 1})
+    if url.startswith("sqlite:///"):
+        hold = [HOLD_SQLITE_WRITE_LOCK, url.removeprefix("sqlite:///")]
+        said_at_the_end = "Database error: database is locked. Nothing was changed."
+    else:
+        hold = [HOLD_CHAIN_LOCK, url, str(ADVISORY_LOCK_KEY)]
+        said_at_the_end = (
+            "Database error: canceling statement due to lock timeout. Nothing was changed."
+        )
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SQLITE_WRITE_LOCK, str(database), "9"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", *hold, "9"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
@@ -370,9 +384,10 @@ def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(
         holder.wait()
     assert json.loads(job.stdout)["saved"] is True, job.stdout + job.stderr
     assert operator.returncode == 1
-    assert said.strip().endswith("Database error: database is locked. Nothing was changed.")
+    assert said.strip().endswith(said_at_the_end), said
     assert store.read("stalled").data["progress"] == 3
-    assert worker(env, "state")["entries"] == []
+    state = worker(env, "state")
+    assert (state["entries"], state["pending"]) == ([], 0)
 
 
 def worker_cannot_lock(env: dict[str, str], name: str) -> bool:

@@ -930,3 +930,26 @@ def test_an_apply_gives_the_connection_its_own_busy_timeout_back(samples_dir: Pa
     )
     assert usual == 30_000  # (the settings' 30 s, as Django opened the connection)
     assert busy_timeout() == usual
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_apply_leaves_no_lock_timeout_on_a_postgresql_session(samples_dir: Path) -> None:
+    """The wait for the audit chain's lock is bounded for the apply's own statements only
+    (set for their transaction): the session, which a pooler may hand to another client,
+    keeps its own ``lock_timeout``."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's lock_timeout")
+
+    def lock_timeout() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW lock_timeout")
+            return cursor.fetchone()[0]
+
+    usual = lock_timeout()
+    applied = services.apply(
+        UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("bob", "cli"), reason="r"
+    )
+    assert applied.entry.seq == 1
+    assert (usual, lock_timeout()) == ("0", "0")
