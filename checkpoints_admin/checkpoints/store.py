@@ -1387,10 +1387,12 @@ class CheckpointStore:
     def _commit(self, name: str, raw: bytes, expected: str | None | _Missing, create: bool) -> str:
         self._check_size(name, raw)
         path = str(self.path_for(name))
+        # Hashed before the lock is taken; big bytes while they are written, under it.
+        version = version_of(raw) if len(raw) < _HASH_ASIDE_BYTES else None
         with self._hold(name, self.lock_timeout):
             st = self._check_version(name, path, expected, create)
             self._forget_read(name)
-            staged = self._write_temp(name, raw, st)
+            staged = self._write_temp(name, raw, st, version=version)
             self._install(staged, path, st)
         return staged.version
 
