@@ -1072,6 +1072,8 @@ def recover_pending(
     """Finish the journal left by stopped processes: one entry per attempt, saying if it landed.
 
     Checkpoints whose lock is busy are skipped: a live apply holds it and finishes its own.
+    Holding a checkpoint's lock, it waits for the database as a change does (at most
+    :data:`DATABASE_WAIT_UNDER_LOCK`), then raises; the journal rows stay for the next time.
     """
     store = store or get_store()
     names = (
@@ -1082,7 +1084,7 @@ def recover_pending(
     recovered: list[AuditEntry] = []
     for checkpoint in names:
         try:
-            with store.lock(checkpoint, timeout=lock_timeout):
+            with store.lock(checkpoint, timeout=lock_timeout), _bounded_database_waits():
                 recovered.extend(_recover_checkpoint(checkpoint, store))
         except CheckpointLockTimeout:
             if name is not None:

@@ -341,53 +341,107 @@ with psycopg.connect(sys.argv[1], autocommit=True) as connection:
 """
 
 
+def hold_the_database(env: dict[str, str], seconds: float) -> tuple[subprocess.Popen, str]:
+    """A process that holds SQLite's write lock, or the audit chain's lock on PostgreSQL (as
+    ``prune_snapshots`` does), for ``seconds``; and what a command refused for it says."""
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        hold = [HOLD_SQLITE_WRITE_LOCK, url.removeprefix("sqlite:///")]
+        said = "Database error: database is locked."
+    else:
+        hold = [HOLD_CHAIN_LOCK, url, str(ADVISORY_LOCK_KEY)]
+        said = "Database error: canceling statement due to lock timeout."
+    holder = subprocess.Popen(
+        [sys.executable, "-c", *hold, str(seconds)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder, said
+
+
+def job_saves_behind(env: dict[str, str], command: list[str]) -> tuple[dict, int, str]:
+    """Run the console's ``command``; once it holds the checkpoint's lock, a job saves (its
+    result), and the command's exit code and stderr."""
+    running = subprocess.Popen(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # The job starts once the command has the checkpoint's lock.
+    for _ in range(600):
+        if worker_cannot_lock(env, "stalled"):
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError(f"{command[0]} never took the checkpoint's lock")
+    job = subprocess.run(
+        [sys.executable, "-c", JOB_SAVES], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    _, said = running.communicate(timeout=60)
+    return json.loads(job.stdout or "{}") | {"stderr": job.stderr}, running.returncode, said
+
+
 def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(env) -> None:
     """Another process holds SQLite's write lock, or the audit chain's lock on PostgreSQL
     (as ``prune_snapshots`` does): the operator's change waited for it while holding the
     checkpoint's lock (30 s on SQLite; on PostgreSQL for as long as it was held), and the
     job's save timed out behind it."""
-    url = env["DATABASE_URL"]
     store = CheckpointStore(env["CHECKPOINTS_DIR"])
     store.write("stalled", {"id": "s", "status": "running", "progress": 1})
-    if url.startswith("sqlite:///"):
-        hold = [HOLD_SQLITE_WRITE_LOCK, url.removeprefix("sqlite:///")]
-        said_at_the_end = "Database error: database is locked. Nothing was changed."
-    else:
-        hold = [HOLD_CHAIN_LOCK, url, str(ADVISORY_LOCK_KEY)]
-        said_at_the_end = (
-            "Database error: canceling statement due to lock timeout. Nothing was changed."
-        )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", *hold, "9"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
+    holder, refused = hold_the_database(env, 9)
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        operator = subprocess.Popen(
-            [sys.executable, "manage.py", "edit_checkpoint", "stalled", "--set", "/progress=2",
-             "--yes", "--reason", "during a stall"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        # The job starts once the operator has the checkpoint's lock.
-        for _ in range(600):
-            if worker_cannot_lock(env, "stalled"):
-                break
-            time.sleep(0.02)
-        else:
-            raise AssertionError("the operator's command never took the checkpoint's lock")
-        job = subprocess.run(
-            [sys.executable, "-c", JOB_SAVES], cwd=ROOT, env=env, capture_output=True,
-            text=True, timeout=60,
-        )  # fmt: skip
-        _, said = operator.communicate(timeout=60)
+        job, code, said = job_saves_behind(
+            env,
+            ["edit_checkpoint", "stalled", "--set", "/progress=2", "--yes", "--reason", "stall"],
+        )
     finally:
         holder.kill()
         holder.wait()
-    assert json.loads(job.stdout)["saved"] is True, job.stdout + job.stderr
-    assert operator.returncode == 1
-    assert said.strip().endswith(said_at_the_end), said
+    assert job["saved"] is True, job
+    assert code == 1
+    assert said.strip().endswith(f"{refused} Nothing was changed."), said
     assert store.read("stalled").data["progress"] == 3
     state = worker(env, "state")
     assert (state["entries"], state["pending"]) == ([], 0)
+
+
+def test_a_busy_audit_database_fails_verify_audits_recovery_not_the_jobs_save(env) -> None:
+    """``verify_audit`` records the journal row of a stopped process under the checkpoint's
+    lock: with the database busy it gives up after a while, and the row stays for the next
+    run, which records it once the database is free."""
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    store.write("stalled", UNIFIED_DOC)
+    before = store.read("stalled").version
+    subprocess.run(
+        [sys.executable, "-m", "tests.audit.worker", "stopped", "stalled"],
+        cwd=ROOT, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    assert (store.read("stalled").version, worker(env, "state")["pending"]) == (before, 1)
+    holder, refused = hold_the_database(env, 9)
+    try:
+        job, code, said = job_saves_behind(env, ["verify_audit"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert job["saved"] is True, job
+    assert code == 1
+    assert refused in said, said
+    assert store.read("stalled").data["progress"] == 3
+    state = worker(env, "state")
+    assert (state["entries"], state["pending"]) == ([], 1)
+
+    again = subprocess.run(
+        [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "Recorded #1: skip of stalled was interrupted after its process stopped." in (
+        again.stderr
+    )
+    assert worker(env, "state")["pending"] == 0
 
 
 def worker_cannot_lock(env: dict[str, str], name: str) -> bool:

@@ -151,6 +151,16 @@ def cmd_limited(name: str, limit: str) -> None:
         out({"error": None})
 
 
+def cmd_stopped(name: str) -> None:
+    """Skip a date of ``name`` and stop dead once its journal row is committed, before the
+    file is replaced (as a process killed at that moment): a journal row for recovery."""
+    CheckpointStore.install = lambda *args, **kwargs: os._exit(0)  # type: ignore[method-assign]
+    pending = services.get_store().read(name).data["pendingDates"]
+    services.apply(name, "skip", {"dates": pending[:1]}, actor=services.Actor("eve", "cli"),
+                   reason="stopped half way")  # fmt: skip
+    raise AssertionError("the apply went on past the journal")
+
+
 def cmd_hold(name: str, seconds: str) -> None:
     """Hold a checkpoint's lock (as a job would) for a while."""
     store = CheckpointStore(os.environ["CHECKPOINTS_DIR"])
@@ -167,6 +177,7 @@ COMMANDS = {
     "state": cmd_state,
     "limited": cmd_limited,
     "hold": cmd_hold,
+    "stopped": cmd_stopped,
 }
 
 if __name__ == "__main__":
