@@ -293,35 +293,72 @@ def encode_document(data: Mapping[str, Any]) -> bytes:
     except orjson.JSONEncodeError as exc:
         reason = _unencodable(data, []) or str(exc)
         raise InvalidDocument(f"cannot write the document: {reason}") from None
-    # orjson writes NaN and ±Infinity as null: only a document containing null can hide one.
-    if _holds_null(out):
-        path = _non_finite(data, [])
-        if path is not None:
-            raise InvalidDocument(
-                f"cannot write the document: the number at {_pointer(path) or '(document)'} "
-                "is NaN or Infinity, which JSON cannot represent"
-            )
+    path = _first_non_finite(data, out)
+    if path is not None:
+        raise InvalidDocument(
+            f"cannot write the document: the number at {_pointer(path) or '(document)'} "
+            "is NaN or Infinity, which JSON cannot represent"
+        )
     return out
 
 
-#: After this many ``u`` bytes that are not part of a ``null``, :func:`_holds_null` hands the
-#: rest of the search to ``bytes.find``.
+#: After this many ``u`` bytes, :func:`_first_non_finite` stops looking at them one by one.
 _NULL_PROBES: Final = 32
 
 
-def _holds_null(out: bytes) -> bool:
-    """Whether ``null`` occurs in ``out``: ``b"null" in out`` (2 GB/s here), found instead by
-    its ``u``, which most checkpoints have few of, with ``memchr`` (over 20 GB/s): 0.3 ms
-    instead of 10 for a million dates. Bytes with many ``u`` are searched by ``find``."""
+def _first_non_finite(data: Mapping[str, Any], out: bytes) -> list[str | int] | None:
+    """:func:`_non_finite` of ``data``, which orjson encoded as ``out`` writing each NaN and
+    ±Infinity as ``null``: so only a top-level field whose text holds a ``null`` can hide
+    one, and only those fields are walked.
+
+    They are found by the ``u`` of their ``null``, with ``memchr`` (over 20 GB/s here, where
+    ``b"null" in out`` runs at 2): 0.3 ms for a million dates instead of 10, and a daily
+    checkpoint's ``"endTime": null`` no longer has its dates walked too (9 ms more). Bytes
+    with many ``u``, or a field that cannot be told, are walked whole, as before.
+    """
+    fields: dict[str, None] = {}  # in document order
     find = out.find
     at = find(b"u")
-    for _ in range(_NULL_PROBES):
-        if at == -1:
-            return False
+    probes = 0
+    while at != -1:
+        if probes == _NULL_PROBES:
+            return _non_finite(data, []) if fields or find(b"null", at - 1) != -1 else None
+        probes += 1
         if out[at - 1 : at + 3] == b"null":
-            return True
+            key = _field_at(out, at)
+            if key is None or key not in data:
+                return _non_finite(data, [])
+            fields[key] = None
         at = find(b"u", at + 1)
-    return at != -1 and find(b"null", at - 1) != -1
+    for key in fields:
+        path = _non_finite(data[key], [key])
+        if path is not None:
+            return path
+    return None
+
+
+def _field_at(out: bytes, at: int) -> str | None:
+    """The top-level key whose member holds position ``at`` of an encoded document, or None.
+
+    With a two-space indent, a top-level member, and nothing else, starts a line with two
+    spaces and a quote (deeper lines have more, and strings hold no raw line break).
+    """
+    start = out.rfind(b'\n  "', 0, at)
+    if start == -1:
+        return None
+    quote = end = start + 3
+    while True:  # the closing quote: one not escaped by an odd run of backslashes
+        end = out.find(b'"', end + 1)
+        if end == -1:
+            return None
+        text = out[quote + 1 : end]
+        if (len(text) - len(text.rstrip(b"\\"))) % 2 == 0:
+            break
+    try:
+        key = orjson.loads(out[quote : end + 1])
+    except orjson.JSONDecodeError:
+        return None
+    return key if isinstance(key, str) else None
 
 
 def _line_column(raw: bytes, pos: int) -> tuple[int, int]:

@@ -514,26 +514,69 @@ def test_duplicate_key_examples(raw: str, key: str | None) -> None:
     assert duplicate_key(encoded, orjson.loads(encoded)) == key
 
 
+# Text with the letters of null, quotes, backslashes and line breaks, to mislead a search.
+_TRICKY = st.text(alphabet='nulx"\\\n ', max_size=12)
+_NUMBER = st.one_of(
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([float("nan"), float("inf"), float("-inf"), 0.5]),
+)
+_JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), _NUMBER, _TRICKY),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(_TRICKY, inner, max_size=4)
+    ),
+    max_leaves=16,
+)
+
+
+def _encoded(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document, option=store_module._DUMP_OPTIONS)
+
+
 @SETTINGS
-@given(raw=st.text(alphabet="nulx", max_size=300).map(str.encode))
-def test_holds_null_is_a_plain_search(raw: bytes) -> None:
-    """Looking for ``null`` by its ``u`` (then by ``find`` after many ``u``) answers as a plain
-    search does, over bytes of those letters: many near misses, ``u`` first and last."""
-    assert store_module._holds_null(raw) == (b"null" in raw)
+@given(document=st.dictionaries(_TRICKY, _JSONISH, max_size=6))
+def test_the_first_non_finite_number_is_the_full_walks(document: dict[str, Any]) -> None:
+    """Walking only the top-level fields whose text holds a null finds the NaN or Infinity
+    the walk of the whole document finds first, over keys and strings made to mislead the
+    search (quotes, backslashes, line breaks, "null" in them)."""
+    assert store_module._first_non_finite(document, _encoded(document)) == (
+        store_module._non_finite(document, [])
+    )
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("document", "path"),
     [
-        b"",
-        b"u",
-        b"null",
-        b"nul",
-        b"ull",
-        b"u" * (store_module._NULL_PROBES + 5) + b"null",
-        b"nu" * store_module._NULL_PROBES + b"ll",
-        b"u" * (store_module._NULL_PROBES - 1) + b"nnull",
+        ({"endTime": None, "dates": ["2025-01-01"] * 1000}, None),
+        ({"a": None, "b": [1, {"c": float("nan")}]}, ["b", 1, "c"]),
+        ({'k"ey\\': float("inf"), "n": None}, ['k"ey\\']),
+        ({"null": "null", "x": [float("-inf")]}, ["x", 0]),
+        # more u than are looked at one by one: the whole document is walked
+        ({"s": ["queued"] * (store_module._NULL_PROBES + 5), "r": float("nan")}, ["r"]),
+        ({"s": ["queued"] * (store_module._NULL_PROBES + 5), "r": 0.5}, None),
+        ({"s": ["queued"] * (store_module._NULL_PROBES + 5), "r": None}, None),
     ],
 )
-def test_holds_null_examples(raw: bytes) -> None:
-    assert store_module._holds_null(raw) == (b"null" in raw)
+def test_the_first_non_finite_number_examples(document, path) -> None:
+    assert store_module._first_non_finite(document, _encoded(document)) == path
+
+
+@pytest.mark.parametrize(
+    "key", ["endTime", 'k"ey', "back\\slash\\", '\\"', "line\nbreak", "  indented"]
+)
+def test_only_the_fields_holding_a_null_are_walked(monkeypatch, key: str) -> None:
+    """A daily checkpoint's ``"endTime": null`` no longer has its million dates walked: only
+    the field the null is in, whatever its key holds."""
+    walked: list[list[str | int]] = []
+    walk = store_module._non_finite
+
+    def recording(node: Any, path: list[str | int]) -> list[str | int] | None:
+        walked.append(list(path))
+        return walk(node, path)
+
+    monkeypatch.setattr(store_module, "_non_finite", recording)
+    document = {"dates": ["2025-01-01"] * 100, key: None, "later": [1.5, {"n": None}]}
+    assert store_module._first_non_finite(document, _encoded(document)) is None
+    assert walked[0] == [key] and ["later"] in walked
+    assert [] not in walked and ["dates"] not in walked
