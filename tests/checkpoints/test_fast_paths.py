@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from checkpoints_admin.checkpoints import diff as diff_module
 from checkpoints_admin.checkpoints import kinds as kinds_module
+from checkpoints_admin.checkpoints import manager as manager_module
 from checkpoints_admin.checkpoints import store as store_module
 from checkpoints_admin.checkpoints.diff import diff, json_patch
 from checkpoints_admin.checkpoints.kinds import date_range, invalid_dates, scan_dates, validate
@@ -580,3 +581,48 @@ def test_only_the_fields_holding_a_null_are_walked(monkeypatch, key: str) -> Non
     assert store_module._first_non_finite(document, _encoded(document)) is None
     assert walked[0] == [key] and ["later"] in walked
     assert [] not in walked and ["dates"] not in walked
+
+
+def _containers(node: Any) -> list[int]:
+    """The ids of every list and object in ``node``."""
+    if isinstance(node, dict):
+        return [id(node), *(i for value in node.values() for i in _containers(value))]
+    if isinstance(node, list):
+        return [id(node), *(i for item in node for i in _containers(item))]
+    if isinstance(node, tuple):  # (immutable itself, but what it holds may not be)
+        return [i for item in node for i in _containers(item)]
+    return []
+
+
+class _Tag(str):
+    """A string subclass, as a job may put in an update (an enum's value, say)."""
+
+
+_FINITE_JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        _TRICKY,
+        _TRICKY.map(_Tag),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(_TRICKY, inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@SETTINGS
+@given(document=st.dictionaries(_TRICKY, _FINITE_JSON, max_size=6))
+def test_the_managers_copy_is_what_encoding_and_parsing_again_gave(document) -> None:
+    """The manager's deep copy (``init()``, ``data``) equals the document encoded and parsed
+    again, as it was made before, and shares no list or object with it: the caller may
+    change it as it likes."""
+    copy = manager_module._copy(document)
+    assert copy == orjson.loads(orjson.dumps(document))
+    assert not set(_containers(copy)) & set(_containers(document))
+    assert all(type(value) is not tuple for value in copy.values())
