@@ -818,8 +818,15 @@ def keep_version(name: str, raw: bytes, version: str) -> None:
     insert_row(Snapshot.build(raw, sha=version, base=_last_snapshot(name)), ignore_conflicts=True)
 
 
-def changes_since(name: str, version: str, *, store: CheckpointStore | None = None) -> Delta | None:
-    """What changed on disk since ``version`` (kept as a snapshot), or None when unknown."""
+def changes_since(
+    name: str,
+    version: str,
+    *,
+    store: CheckpointStore | None = None,
+    seen: Checkpoint | None = None,
+) -> Delta | None:
+    """What changed on disk since ``version`` (kept as a snapshot), or None when unknown.
+    ``seen``: the checkpoint as the caller read it (see :func:`preview`)."""
     check_version(version, "version")
     store = store or get_store()
     snapshot = Snapshot.objects.filter(pk=version).first()
@@ -830,7 +837,7 @@ def changes_since(name: str, version: str, *, store: CheckpointStore | None = No
     except (CorruptCheckpoint, SnapshotCorrupt):
         return None
     try:
-        current: dict[str, Any] | None = store.read(name).data
+        current: dict[str, Any] | None = store.read(name, seen=seen).data
     except CheckpointNotFound:
         current = None
     except CorruptCheckpoint:

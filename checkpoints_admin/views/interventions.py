@@ -37,6 +37,7 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
+    Checkpoint,
     CheckpointError,
     CheckpointExists,
     CheckpointLockTimeout,
@@ -531,7 +532,7 @@ def _preview(
             spec.action,
             form.params,
             keep_base=True,
-            seen=current.checkpoint if current is not None else None,
+            seen=_seen(current),
         )
     except CheckpointExists as exc:
         done = _already_applied(request, spec, name, None, _version_now(name), form.params)
@@ -642,8 +643,14 @@ def _post_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
 # --- live check ----------------------------------------------------------------------------------
 
 
-def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
-    """What the change as typed so far would give: the input's error, or the findings."""
+def _seen(current: Current | None) -> Checkpoint | None:
+    """The checkpoint as this request read it, for a preview not to parse it again."""
+    return current.checkpoint if current is not None else None
+
+
+def _checked(spec: Spec, name: str | None, form: Any, current: Current | None) -> dict[str, Any]:
+    """What the change as typed so far would give: the input's error, or the findings.
+    ``current``: the file as this request read it (not parsed again while it is unchanged)."""
     if not form.is_valid():
         # A new checkpoint's name is checked next to its field (swapped in there), the
         # document's errors below the editor.
@@ -665,7 +672,7 @@ def _checked(spec: Spec, name: str | None, form: Any) -> dict[str, Any]:
     assert name is not None
     create = spec.key == "create"
     try:
-        pv = services.preview(name, spec.action, form.params)
+        pv = services.preview(name, spec.action, form.params, seen=_seen(current))
     except CheckpointError as exc:
         if create and isinstance(exc, CheckpointExists | InvalidCheckpointName):
             return {
@@ -694,7 +701,7 @@ def _checked_page(
     request: HtmxHttpRequest, spec: Spec, name: str | None, current: Current | None, form: Any
 ) -> HttpResponse:
     """The live check's verdict: alone with htmx, else on the choose page."""
-    checked = _checked(spec, name, form)
+    checked = _checked(spec, name, form, current)
     if wants_partial(request):
         return render(request, "interventions/_checked.html", {"checked": checked, "oob": True})
     return _choose_page(request, spec, current, form, checked=checked)
@@ -779,7 +786,7 @@ def _conflict(
 ) -> HttpResponse:
     """The file changed since the preview (``since_editor``: since the raw editor was filled):
     what changed, and the same change previewed again."""
-    delta = services.changes_since(name, expected) if expected else None
+    delta = services.changes_since(name, expected, seen=_seen(current)) if expected else None
     lines = delta.lines() if delta is not None else []
     context = _base_context(spec, name, current)
     context.update(
@@ -792,21 +799,21 @@ def _conflict(
             "lines": lines[:CONFLICT_LINES_SHOWN],
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
             "since_editor": since_editor,
-            "no_longer": None if since_editor else _no_longer(spec, name, form),
+            "no_longer": None if since_editor else _no_longer(spec, name, form, current),
         }
     )
     # The page itself says it; no separate message.
     return _page(request, "interventions/conflict.html", context, status=409)
 
 
-def _no_longer(spec: Spec, name: str, form: Any) -> str | None:
+def _no_longer(spec: Spec, name: str, form: Any, current: Current | None) -> str | None:
     """Why the same change would be refused on the file as it is now (the job did the work
     meanwhile: the date was processed, the item is gone), or None when it still applies: the
     conflict page then offers no preview that can only end in that refusal."""
     if isinstance(form, _Carried):
         return None  # (the file cannot take the fields now: the page says what it is)
     try:
-        pv = services.preview(name, spec.action, form.params)
+        pv = services.preview(name, spec.action, form.params, seen=_seen(current))
     except CheckpointNotFound:
         return "the file has been deleted"
     except CheckpointError as exc:
@@ -917,7 +924,7 @@ def _apply(
             reason=reason,
             expected_version=base,
             expect_absent=base is None,
-            seen=current.checkpoint if current is not None else None,
+            seen=_seen(current),
         )
     except VersionConflict as exc:
         done = _already_applied(request, spec, name, exc.expected, exc.actual, form.params)

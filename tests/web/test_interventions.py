@@ -1113,6 +1113,39 @@ def test_findings_are_checked_live_as_the_operator_types(operator, samples_dir):
     assert "is more than totalRecords" in text(typed)
 
 
+def test_a_live_check_and_a_conflict_page_parse_the_file_once(operator, samples_dir, monkeypatch):
+    """The live check runs at each pause in typing, on files of a million dates too: its
+    preview takes the checkpoint the request read, not a second parse of the same bytes;
+    so does the conflict page's question whether the change still applies."""
+    from checkpoints_admin import queries
+    from checkpoints_admin.checkpoints import store as store_module
+
+    parsed: list[str] = []  # the versions of the bytes parsed
+    decode = store_module.decode_document
+
+    def counting(raw: bytes, *, name: str | None = None) -> dict:
+        parsed.append(version_of(raw))
+        return decode(raw, name=name)
+
+    monkeypatch.setattr(store_module, "decode_document", counting)
+    monkeypatch.setattr(queries, "decode_document", counting)
+    # (a version of the file no request has read yet: the console remembers those it read)
+    write_json(samples_dir, UNIFIED, {**read(samples_dir, UNIFIED), "lastUpdateTime": 2})
+    url = f"/checkpoints/{UNIFIED}/edit/check"
+    checked = operator.post(url, {"pointer": "/stats/timeouts", "value": "4"}, headers=HTMX)
+    assert "<strong>Valid</strong>" in text(checked)
+    assert parsed == [version_of((samples_dir / f"{UNIFIED}.json").read_bytes())]
+
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    write_json(samples_dir, UNIFIED, {**read(samples_dir, UNIFIED), "lastUpdateTime": 1})
+    parsed.clear()
+    applied = apply_preview(operator, UNIFIED, "skip", shown)
+    assert applied.status_code == 409
+    assert "Preview again on the current version" in text(applied)
+    # the file as it is now, once (what changed since is told from the audit log's snapshot)
+    assert parsed == [version_of((samples_dir / f"{UNIFIED}.json").read_bytes())]
+
+
 def test_the_live_check_without_javascript_is_the_whole_page(operator, samples_dir):
     before = state(samples_dir)
     response = operator.post(
