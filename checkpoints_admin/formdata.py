@@ -19,6 +19,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
+from checkpoints_admin.checkpoints.store import line_column
+
 FORM: Final = "application/x-www-form-urlencoded"
 MULTIPART: Final = "multipart/form-data"
 
@@ -38,9 +40,7 @@ class NotUtf8:
 
     @classmethod
     def at(cls, data: bytes, pos: int) -> NotUtf8:
-        start = data.rfind(b"\n", 0, pos) + 1
-        column = len(data[start:pos].decode("utf-8", "replace")) + 1
-        return cls(data[pos], data.count(b"\n", 0, pos) + 1, column)
+        return cls(data[pos], *line_column(data, pos))
 
     def __str__(self) -> str:
         return f"byte 0x{self.byte:02x} at line {self.line}, column {self.column}"

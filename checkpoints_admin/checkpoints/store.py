@@ -73,6 +73,7 @@ __all__ = [
     "encode_document",
     "file_findings",
     "first_wide_integer",
+    "line_column",
     "literal_findings",
     "wide_integers",
     "written_value_problem",
@@ -361,7 +362,9 @@ def _field_at(out: bytes, at: int) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _line_column(raw: bytes, pos: int) -> tuple[int, int]:
+def line_column(raw: bytes, pos: int) -> tuple[int, int]:
+    """The line and column (of the characters before it on its line, both counted from 1)
+    of byte ``pos`` of ``raw``."""
     line = raw.count(b"\n", 0, pos) + 1
     start = raw.rfind(b"\n", 0, pos) + 1
     return line, len(raw[start:pos].decode("utf-8", "replace")) + 1
@@ -746,7 +749,7 @@ def _corrupt(
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as bad:
-            line, column = _line_column(raw, bad.start)
+            line, column = line_column(raw, bad.start)
             byte = raw[bad.start]
             return CorruptCheckpoint(
                 f"{subject} is not valid UTF-8: byte 0x{byte:02x} at line {line}, column {column}",
