@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import orjson
 
@@ -40,6 +40,7 @@ from checkpoints_admin.checkpoints.errors import (
 )
 from checkpoints_admin.checkpoints.store import (
     MISSING,
+    SCALAR_TYPES,
     CheckpointStore,
     decode_document,
     encode_document,
@@ -547,9 +548,6 @@ def _copy(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _copied(value) for key, value in doc.items()}
 
 
-_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
-
-
 def _copied(node: Any) -> Any:
     if isinstance(node, Mapping):
         return {key: _copied(value) for key, value in node.items()}
@@ -557,7 +555,7 @@ def _copied(node: Any) -> Any:
         try:
             "".join(node)  # every item a string (dates, items), proved at C speed
         except TypeError:
-            if not set(map(type, node)) <= _IMMUTABLE:
+            if not set(map(type, node)) <= SCALAR_TYPES:
                 return [_copied(item) for item in node]
         return list(node)
     return node  # a string, number, boolean or null: immutable

@@ -115,7 +115,9 @@ _DUMP_OPTIONS: Final = (
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
-_SCALARS: Final = _SAFE_SCALARS | {float}
+#: The types of JSON's scalars as parsed (immutable): a list or object holding only these
+#: nests nothing further, and a copy of it may share them.
+SCALAR_TYPES: Final = _SAFE_SCALARS | {float}
 _MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
 _READ_FLAGS: Final = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
@@ -418,7 +420,7 @@ def nests_beyond(value: Any, limit: int) -> bool:
         if level > limit:
             return True
         children = node.values() if isinstance(node, Mapping) else node
-        if set(map(type, children)) <= _SCALARS:
+        if set(map(type, children)) <= SCALAR_TYPES:
             continue  # (a million dates at C speed: nothing nests below them)
         stack.extend((child, level + 1) for child in children if isinstance(child, Mapping | list))
     return False
@@ -475,14 +477,11 @@ def wide_integers(raw: bytes) -> builtins.list[tuple[builtins.list[str | int], s
             found.append((path, str.__str__(node)))
         elif isinstance(node, dict | builtins.list):
             values = node.values() if isinstance(node, dict) else node
-            if set(map(type, values)) <= _PLAIN_SCALARS:
+            if set(map(type, values)) <= SCALAR_TYPES:
                 continue  # (a million dates at C speed: none is a _Wide, a str subclass)
             items: Any = node.items() if isinstance(node, dict) else enumerate(node)
             stack.extend(reversed([(value, [*path, key]) for key, value in items]))
     return found
-
-
-_PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 class WideInteger:
