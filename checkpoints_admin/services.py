@@ -637,12 +637,10 @@ def _left_out_notes(action: str, params: Mapping[str, Any], delta: Delta) -> tup
         if action == "skip"
         else "not done yet, or outside this checkpoint's dates"
     )
-    runs = interventions.date_runs(left)
-    shown = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
     return (
         f"{len(left):,} of the {len(asked):,} dates asked for "
         f"{'is' if len(left) == 1 else 'are'} left as {'it is' if len(left) == 1 else 'they are'}"
-        f" ({why}): {shown}.",
+        f" ({why}): {interventions.named(interventions.date_runs(left))}.",
     )
 
 

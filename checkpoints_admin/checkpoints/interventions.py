@@ -67,6 +67,7 @@ __all__ = [
     "MAX_SELECTION_DAYS",
     "NULLABLE_FIELDS",
     "done_already",
+    "named",
     "parse_dates",
     "reprocess_dates",
     "reprocess_items",
@@ -229,7 +230,8 @@ def date_runs(dates: Iterable[str]) -> list[str]:
 # --------------------------------------------------------------------------- lists
 
 
-def _named(values: Sequence[Any]) -> str:
+def named(values: Sequence[Any]) -> str:
+    """Values as a message names them: the first ten, then how many more."""
     shown = ", ".join(str(v) for v in values[:_MAX_NAMED])
     if len(values) > _MAX_NAMED:
         shown += f" and {len(values) - _MAX_NAMED} more"
@@ -329,11 +331,11 @@ def _select(
                 chosen.append(value)
     problems = []
     if missing:
-        problems.append(f"{_named(missing)} {_verb(missing)} not in {source_name}")
+        problems.append(f"{named(missing)} {_verb(missing)} not in {source_name}")
     if already:
-        problems.append(f"{_named(already)} {_verb(already)} already in {target_name}")
+        problems.append(f"{named(already)} {_verb(already)} already in {target_name}")
     if empty_ranges:
-        problems.append(f"no {noun} of {_named(empty_ranges)} is in {source_name}")
+        problems.append(f"no {noun} of {named(empty_ranges)} is in {source_name}")
     if problems:
         raise InterventionError("; ".join(problems))
     return chosen

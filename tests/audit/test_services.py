@@ -953,3 +953,26 @@ def test_an_apply_leaves_no_lock_timeout_on_a_postgresql_session(samples_dir: Pa
     )
     assert applied.entry.seq == 1
     assert (usual, lock_timeout()) == ("0", "0")
+
+
+def test_a_reprocess_names_the_dates_it_leaves_ten_runs_at_most(store) -> None:
+    """The preview's note on the dates a range takes but leaves: the ones not done yet, as
+    runs, the first ten named and the rest counted."""
+    days = [f"2025-01-{d:02d}" for d in range(1, 32)]
+    store.write(
+        "alternate",
+        {
+            "lastProcessedDate": "2025-01-31",
+            "completedDates": days[0::2],
+            "pendingDates": days[1::2],
+            "startTime": 1735689600000,
+            "lastUpdateTime": 1735776000000,
+        },
+    )
+    pv = services.preview("alternate", "reprocess", {"dates": ["2025-01-01..2025-01-31"]})
+    assert pv.summary.startswith("16 dates completedDates → pendingDates")
+    assert (
+        "15 of the 31 dates asked for are left as they are (not done yet, or outside this "
+        "checkpoint's dates): 2025-01-02, 2025-01-04, 2025-01-06, 2025-01-08, 2025-01-10, "
+        "2025-01-12, 2025-01-14, 2025-01-16, 2025-01-18, 2025-01-20 and 5 more."
+    ) in pv.notes
