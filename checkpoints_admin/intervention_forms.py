@@ -29,6 +29,7 @@ from checkpoints_admin.checkpoints.interventions import (
 )
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
+    EPOCH_MS_FIELDS,
     STATUSES,
     UNIFIED,
     UNKNOWN,
@@ -57,8 +58,6 @@ NO_FILE: Final = "none"
 # Fields whose JSON type is known even while their value is null.
 DATE_FIELDS: Final = frozenset({"lastProcessedDate"})
 TIME_FIELDS: Final = frozenset({"lastRun", "startTime", "endTime", "created", "lastUpdated"})
-#: Fields that hold a time as epoch milliseconds when they hold a whole number.
-EPOCH_MS_FIELDS: Final = frozenset({"startTime", "lastUpdateTime", "endTime"})
 
 _DATE_SPLIT_RE: Final = re.compile(r"[\s,]+")
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")

@@ -609,6 +609,11 @@ def parse_time(value: Any) -> datetime | None:
         return None
 
 
+#: Fields that hold a time as epoch milliseconds when they hold a whole number: the unified
+#: kind's ``startTime`` and ``lastUpdateTime``, and an ``endTime`` beside them.
+EPOCH_MS_FIELDS: Final = frozenset({"startTime", "lastUpdateTime", "endTime"})
+
+
 def epoch_ms_time(value: Any) -> datetime | None:
     """An aware UTC datetime from epoch milliseconds, None when not a usable integer."""
     if type(value) is not int or not 0 <= value <= _MAX_EPOCH_MS:
