@@ -531,6 +531,23 @@ def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, s
     assert "Preview again on the current version" not in text(applied)
 
 
+def test_a_conflict_whose_change_was_made_meanwhile_says_so(operator, samples_dir):
+    """Someone set the same value between preview and apply: previewing the edit again would
+    change nothing, and the conflict page says that instead of offering it."""
+    shown = preview(operator, UNIFIED, "edit", EDIT)  # timeouts 3 -> 4
+    document = read(samples_dir, UNIFIED)
+    write_json(samples_dir, UNIFIED, {**document, "stats": {**document["stats"], "timeouts": 4}})
+    before = state(samples_dir)
+    applied = apply_preview(operator, UNIFIED, "edit", shown)
+    assert applied.status_code == 409
+    assert (
+        "<strong>Nothing left to do:</strong> the same edit would not apply to the current "
+        "version, because it would change nothing now." in text(applied)
+    )
+    assert "Preview again on the current version" not in text(applied)
+    assert state(samples_dir) == before
+
+
 def test_a_conflict_whose_change_still_applies_offers_to_preview_it_again(operator, samples_dir):
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     document = read(samples_dir, UNIFIED)
