@@ -94,6 +94,7 @@ __all__ = [
     "ValidationFailed",
     "apply",
     "changes_since",
+    "discard_unrecorded",
     "finding_json",
     "preview",
     "recover_pending",
@@ -1066,6 +1067,15 @@ def unrecorded_journal() -> list[tuple[PendingChange, str]]:
         if problem is not None:
             found.append((pending, problem))
     return found
+
+
+def discard_unrecorded(pending: PendingChange) -> None:
+    """Delete the journal row ``pending``, one recovery will not record (as
+    :func:`unrecorded_journal` lists them, for ``verify_audit --discard-unsealed``); a row
+    the console sealed is refused with ValueError: it is a change recovery records."""
+    if journal_problem(pending) is None:
+        raise ValueError(f"journal row {pending.pk} is the console's own: recovery records it")
+    PendingChange.objects.filter(pk=pending.pk).delete()
 
 
 def recover_pending(

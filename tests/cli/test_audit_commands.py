@@ -260,3 +260,22 @@ def test_a_journal_row_sealed_without_the_key_is_never_recorded(samples_dir, set
     row.save()
     assert run("verify_audit").startswith("Audit chain intact: 1 entry,")
     assert list(AuditEntry.objects.values_list("actor", "outcome")) == [("alice", "recovered")]
+
+
+def test_only_a_row_recovery_will_not_record_can_be_discarded(samples_dir, settings) -> None:
+    """What ``--discard-unsealed`` deletes goes through services, which deletes no row the
+    console sealed: that one is a change, which recovery records."""
+    from checkpoints_admin import audit, services
+    from checkpoints_admin.models import PendingChange
+
+    settings.AUDIT_HMAC_KEY = "the-installation-key"
+    sealed = PendingChange.objects.get(pk=forge_journal_row(samples_dir, FORGED))
+    sealed.payload = {**FORGED, "seal": audit.journal_seal(
+        sealed.checkpoint, sealed.action, sealed.base_version, sealed.result_version, FORGED
+    )}  # fmt: skip
+    sealed.save()
+    unsealed = PendingChange.objects.get(pk=forge_journal_row(samples_dir, FORGED))
+    with pytest.raises(ValueError, match=f"journal row {sealed.pk} is the console's own"):
+        services.discard_unrecorded(sealed)
+    services.discard_unrecorded(unsealed)
+    assert list(PendingChange.objects.values_list("pk", flat=True)) == [sealed.pk]

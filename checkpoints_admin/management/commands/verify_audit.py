@@ -67,7 +67,7 @@ class Command(CheckpointsCommand):
                 f"recorded: {problem}."
             )
             if options["discard_unsealed"]:
-                pending.delete()
+                services.discard_unrecorded(pending)
                 logger.warning("discarded a journal row: %s", said)
                 self.stderr.write(f"Discarded: {said}")
             else:
