@@ -1162,7 +1162,13 @@ def create(request: HtmxHttpRequest) -> HttpResponseBase:
             template = "managed"
         text = pretty(document_template(template, name)) + "\n"
     form = CreateForm(initial={"name": name, "template": template, "document": text})
-    return _choose_page(request, spec, None, form)
+    # A name given (a copy's, or in the address) is checked on arrival: one that is taken
+    # is said next to it before anything is typed.
+    checked = None
+    if name:
+        bound = CreateForm({"name": name, "template": template, "document": text})
+        checked = _checked(spec, name, bound, None)
+    return _choose_page(request, spec, None, form, checked=checked)
 
 
 def _create_form(request: HtmxHttpRequest) -> tuple[Spec, CreateForm]:
@@ -1183,9 +1189,11 @@ def create_check(request: HtmxHttpRequest) -> HttpResponseBase:
 @permission_required(VIEW_CHECKPOINTS)
 @vary_on_headers("HX-Request")
 def create_change(request: HtmxHttpRequest) -> HttpResponseBase:
-    """Step 1 of a new checkpoint again, from its preview: its name and document filled in."""
+    """Step 1 of a new checkpoint again, from its preview: its name and document filled in,
+    with what the live check says of them now (a name taken since is said next to it)."""
     spec, form = _create_form(request)
-    return _choose_page(request, spec, None, form)
+    checked = _checked(spec, form.data.get("name", ""), form, None)
+    return _choose_page(request, spec, None, form, checked=checked)
 
 
 @_post_only

@@ -1728,6 +1728,29 @@ def test_create_live_check_says_a_name_error_next_to_the_name(operator, samples_
     assert errors_of(page, "id_name_live") == ["Checkpoint 'my-process' already exists."]
 
 
+def test_step_one_of_a_create_says_at_once_that_its_name_is_taken(operator, samples_dir):
+    """Arriving with a name (a second copy, a link, "← Change it" after someone took the name)
+    says it is taken next to it, without JavaScript and before anything is typed."""
+    taken = ["Checkpoint 'my-process' already exists."]
+    assert errors_of(text(operator.get("/create/?name=my-process")), "id_name_live") == taken
+    write_json(samples_dir, f"{MANAGED}-copy", {"a": 1})  # the first copy
+    page = text(operator.get(f"/create/?from={MANAGED}"))
+    assert errors_of(page, "id_name_live") == [f"Checkpoint '{MANAGED}-copy' already exists."]
+    # A free name: nothing said at it, and the document's verdict is there already.
+    page = text(operator.get("/create/?name=free-one&template=daily"))
+    assert errors_of(page, "id_name_live") == []
+    assert "check--ok" in page
+    # Back from a preview once the name was taken meanwhile.
+    data = {"name": "race", "document": '{"a": 1}'}
+    url, fields = change_form(text(operator.post("/create/preview", data)))
+    write_json(samples_dir, "race", {"b": 2})
+    before = state(samples_dir)
+    page = text(operator.post(url, fields))
+    assert errors_of(page, "id_name_live") == ["Checkpoint 'race' already exists."]
+    assert 'id="id_name" name="name" value="race"' in page
+    assert state(samples_dir) == before
+
+
 def test_create_refused_when_the_name_appears_after_the_preview(operator, checkpoints_dir):
     shown = operator.post("/create/preview", {"name": "race", "document": '{"a": 1}'})
     write_json(checkpoints_dir, "race", {"b": 2})
