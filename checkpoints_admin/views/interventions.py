@@ -508,6 +508,9 @@ def _preview_context(
             "error_count": len(pv.errors),
             "warning_count": len(pv.warnings),
             "deleted": pv.after_raw is None,
+            # The form the "Choose" step posts back to step 1: the apply form (the reason
+            # typed so far goes too) when the change can be applied, else the bare one.
+            "back_form": "apply-step-form" if pv.ok and pv.changes_file else "change-form",
         }
     )
     return context

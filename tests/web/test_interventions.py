@@ -148,7 +148,7 @@ def test_a_link_with_dates_fills_the_choose_page(operator, samples_dir):
 
 
 def change_form(page: str) -> tuple[str, dict]:
-    """Where the preview's "← Change it" and its "Choose" step post, and what."""
+    """Where the preview's bare form back to step 1 posts, and what: the change alone."""
     form = re.search(r'<form id="change-form" method="post" action="([^"]+)"', page)
     assert form is not None
     fields = form_fields(page, after='<form id="change-form"')
@@ -163,7 +163,8 @@ def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, sa
     page = text(preview(operator, UNIFIED, "skip", {"dates": dates}))
     steps = re.findall(r'<li class="steps__step[^"]*">(.*?)</li>', page)
     assert steps[0] == (
-        '<button type="submit" form="change-form" class="steps__back" '
+        '<button type="submit" form="apply-step-form" '
+        f'formaction="/checkpoints/{UNIFIED}/skip/change" class="steps__back" '
         'title="Back to step 1, with this skip filled in"><span class="steps__n" '
         'aria-hidden="true">1</span>Choose<span class="visually-hidden">: change this skip'
         "</span></button>"
@@ -192,12 +193,19 @@ def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, sa
 
 
 def test_the_reason_typed_on_a_preview_comes_back_with_the_change(operator, samples_dir):
-    """ "← Change it" posts the apply form, reason and all, to step 1 (htmx adds the reason
-    to the "Choose" step's post too): the choose page keeps it, and so does the next preview,
-    or a refused one."""
+    """ "← Change it" and the "Choose" step post the apply form, reason and all, to step 1:
+    the choose page keeps it, and so does the next preview, or a refused one."""
     dates, reason = "2025-03-06", 'upstream "never" delivers <b>\nsecond line'
     page = text(preview(operator, UNIFIED, "skip", {"dates": dates}))
-    assert 'hx-include="#id_reason"' in page  # (the "Choose" step's change-form)
+    back = f'formaction="/checkpoints/{UNIFIED}/skip/change"'
+    assert f'<button type="submit" form="apply-step-form" {back} class="steps__back"' in page
+    assert f'<button type="submit" {back} class="button button--block">← Change it' in page
+    assert '<form id="apply-step-form" method="post"' in page
+    # A preview that cannot be applied has no reason to carry: the bare form goes back.
+    same = text(preview(operator, UNIFIED, "edit", {"pointer": "/stats/timeouts", "value": "3"}))
+    assert "Nothing to apply" in same
+    edit_back = f'formaction="/checkpoints/{UNIFIED}/edit/change"'
+    assert f'<button type="submit" form="change-form" {edit_back} class="steps__back"' in same
     fields = {**form_fields(page), "reason": reason}
     choose = text(operator.post(f"/checkpoints/{UNIFIED}/skip/change", fields))
     kept = form_fields(choose, after=f'action="/checkpoints/{UNIFIED}/skip/preview"')
