@@ -469,7 +469,9 @@ def test_a_reset_checkpoint_shows_its_reset_history_and_restore(signed_in, sampl
     # the link leads to the restore flow's preview of the content before the reset
     preview = operator.get(restore.replace("&amp;", "&"))
     assert preview.status_code == 200
-    assert "re-created reconciliation_checkpoint.json" in preview.content.decode()
+    assert 're-creates <span class="mono">reconciliation_checkpoint.json</span>' in (
+        preview.content.decode()
+    )
 
 
 def test_a_viewer_sees_the_history_of_a_reset_checkpoint_but_no_restore(viewer, samples_dir):

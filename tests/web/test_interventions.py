@@ -1493,7 +1493,10 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     undo = re.search(r'href="([^"]+)" data-undo', result).group(1)
     restore = admin.get(html.unescape(undo))
     assert restore.status_code == 200
-    assert "restore to before #1: re-created reconciliation_checkpoint.json" in text(restore)
+    assert (
+        "Puts back the state before entry #1: "
+        're-creates <span class="mono">reconciliation_checkpoint.json</span></p>'
+    ) in text(restore)
     assert form_fields(text(restore))["base_version"] == "none"
     assert apply_preview(admin, UNIFIED, "restore", restore).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
@@ -1506,7 +1509,9 @@ def test_undo_a_skip_restores_the_exact_bytes(operator, samples_dir):
     result = operator.get(apply_preview(operator, UNIFIED, "skip", shown)["Location"])
     undo = html.unescape(re.search(r'href="([^"]+)" data-undo', text(result)).group(1))
     restore = operator.get(undo)
-    assert "restore to before #1: 2025-03-06 completedDates → pendingDates" in text(restore)
+    assert (
+        "Puts back the state before entry #1: 2025-03-06 completedDates → pendingDates</p>"
+    ) in text(restore)
     assert "The file changed since entry" not in text(restore)  # nothing else to undo
     assert apply_preview(operator, UNIFIED, "restore", restore).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
@@ -1551,7 +1556,9 @@ def test_restore_the_after_side_from_an_audit_entry(operator, samples_dir):
         in audit_page
     )
     shown = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after")
-    assert "restore to after #1: 2025-03-06 pendingDates → completedDates" in text(shown)
+    assert (
+        "Puts back the state after entry #1: 2025-03-06 pendingDates → completedDates</p>"
+    ) in text(shown)
     assert apply_preview(operator, UNIFIED, "restore", shown).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == after
 
@@ -1564,7 +1571,7 @@ def test_a_restore_address_without_a_side_undoes_the_entry(operator, samples_dir
     )
     shown = operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1")
     assert shown.status_code == 200
-    assert "restore to before #1" in text(shown)
+    assert "Puts back the state before entry #1: " in text(shown)
     assert apply_preview(operator, UNIFIED, "restore", shown).status_code == 302
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
 
@@ -1600,7 +1607,10 @@ def test_restoring_nothing_over_a_file_needs_the_reset_right(operator, admin, fr
     assert "data-undo" not in result
     shown = admin.get(url)
     assert shown.status_code == 200
-    assert "restore to before #1: deleted fresh.json" in text(shown)
+    assert (
+        'Puts back the state before entry #1: deletes <span class="mono">fresh.json</span>'
+        in text(shown)
+    )
 
 
 def test_a_posted_restore_of_nothing_needs_the_reset_right(operator, admin, fresh, checkpoints_dir):
@@ -1904,6 +1914,9 @@ def test_a_corrupt_file_with_audit_entries_is_offered_their_versions(operator, s
         "preview first; the corrupt bytes are kept in the audit log."
     ]
     assert '<td class="num"><a href="/audit/1/">1</a></td>' in page
+    # the restore's preview says, in its own tense, what it does to the bytes there now
+    shown = text(operator.get(f"/checkpoints/{UNIFIED}/restore/?entry=1&side=after"))
+    assert "Puts back the state after entry #1: replaces the file that does not parse</p>" in shown
 
 
 def test_an_applied_change_is_kept_loaded_and_its_result_page_is_the_same_without_it(
