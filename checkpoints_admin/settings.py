@@ -254,6 +254,9 @@ CHECKPOINT_LOCK_TIMEOUT = env_number("CHECKPOINT_LOCK_TIMEOUT", 10.0, minimum=0)
 STALE_AFTER_SECONDS = env_number("STALE_AFTER_SECONDS", 3600, minimum=1)
 AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
 STATUS_PAGE_PUBLIC = env_bool("STATUS_PAGE_PUBLIC", False)
+# /healthz fails below this much free space in the checkpoints directory: a job saves by
+# writing a whole new file beside the old one, so size it to the largest checkpoint.
+HEALTH_MIN_FREE_BYTES = int(env_number("HEALTH_MIN_FREE_BYTES", 1024 * 1024, minimum=0, whole=True))
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Logging: JSON lines (or text) to standard error ------------------------------------------

@@ -83,6 +83,11 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
         ("CHECKPOINT_MAX_BYTES", "0", "CHECKPOINT_MAX_BYTES must be at least 1024, not '0'."),
         ("STALE_AFTER_SECONDS", "-100", "STALE_AFTER_SECONDS must be at least 1, not '-100'."),
         (
+            "HEALTH_MIN_FREE_BYTES",
+            "1.5",
+            "HEALTH_MIN_FREE_BYTES must be a whole number, not '1.5'.",
+        ),
+        (
             "DATABASE_CONN_MAX_AGE",
             "1.9",
             "DATABASE_CONN_MAX_AGE must be a whole number, not '1.9'.",

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -16,8 +17,9 @@ from checkpoints_admin.conf import get_settings
 #: The probe file's name never ends in .json, so no listing ever shows it.
 PROBE_PREFIX = ".healthz-"
 
-#: Below this much free space the directory counts as full: a checkpoint is saved by writing
-#: a whole new file beside the old one, and a job's next save would fail.
+#: Below this much free space the directory counts as full, unless the setting
+#: ``HEALTH_MIN_FREE_BYTES`` says otherwise: a checkpoint is saved by writing a whole new file
+#: beside the old one, and a job's next save would fail.
 MIN_FREE_BYTES = 1024 * 1024
 
 
@@ -46,8 +48,9 @@ def directory_failures(directory: Path) -> list[str]:
 
 
 def space_left(directory: Path) -> bool:
-    """Whether the directory's filesystem has at least :data:`MIN_FREE_BYTES` free for a
-    process without root's reserve, as a job runs (True when it cannot tell).
+    """Whether the directory's filesystem has at least ``HEALTH_MIN_FREE_BYTES`` (by default
+    :data:`MIN_FREE_BYTES`) free for a process without root's reserve, as a job runs (True
+    when it cannot tell).
 
     Creating the empty probe file succeeds on a full disk (it takes an inode, no block), and
     writing a byte to it proves little: ext4 reports a full disk at fsync rather than at the
@@ -60,7 +63,8 @@ def space_left(directory: Path) -> bool:
         return True
     if stats.f_blocks == 0:  # a filesystem that reports no sizes (some FUSE or network ones)
         return True
-    return stats.f_bavail * stats.f_frsize >= MIN_FREE_BYTES
+    wanted = int(getattr(settings, "HEALTH_MIN_FREE_BYTES", MIN_FREE_BYTES))
+    return stats.f_bavail * stats.f_frsize >= wanted
 
 
 @require_safe

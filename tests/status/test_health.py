@@ -129,6 +129,22 @@ def test_a_full_disk_is_failing(client, small_dir, settings):
     assert list(small_dir.iterdir()) == []  # the write probes cleaned up
 
 
+@pytest.mark.django_db
+def test_the_free_space_wanted_is_a_setting(client, small_dir, settings):
+    """A deployment whose checkpoints are larger than 1 MiB wants room for its largest."""
+    settings.CHECKPOINTS_DIR = small_dir
+    settings.HEALTH_MIN_FREE_BYTES = 3 * 1024 * 1024  # more than the 2 MiB disk holds
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (
+        503,
+        {"status": "failing", "failed": ["checkpoints_dir_space"]},
+    )
+    settings.HEALTH_MIN_FREE_BYTES = 0  # never failing for space, even when full
+    fill(small_dir / "filler")
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
 def test_database_down(tmp_path):
     """A real server that refuses connections, in a child process with its own settings."""
     env = {
