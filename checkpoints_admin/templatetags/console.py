@@ -7,13 +7,14 @@ are escaped before anything is marked safe.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
@@ -229,8 +230,79 @@ def section(request: Any) -> str:
 
 @register.filter
 def plain(value: Any) -> str:
-    """A list value as text: strings as they are, anything else as compact JSON."""
+    """A list value as text: strings as they are, anything else as compact JSON (for an
+    attribute, a form's value; text in the page goes through :func:`shown_value`)."""
     return value if isinstance(value, str) else jsonvalue(value, 400)
+
+
+#: Characters that do not show as themselves in a page: C0 and C1 controls (a line break or a
+#: tab reads as a space), bidirectional marks, embeddings, overrides and isolates (they reorder
+#: the text around them: an item could make the console's own words read backwards), line
+#: and paragraph separators, zero-width and other invisible characters, and lone surrogates.
+_OTHER_HIDDEN = (
+    "\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064"
+    "\\u2066-\\u2069\\ufeff\\ud800-\\udfff"
+)
+_HIDDEN_RE = re.compile(f"[\\x00-\\x1f{_OTHER_HIDDEN}]")
+#: The same but the line break, for text shown as lines (a document's pretty-printed JSON).
+_HIDDEN_BUT_LINES_RE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f{_OTHER_HIDDEN}]")
+#: Blanks at either end of a value, which a page would not show.
+_EDGE_BLANKS_RE = re.compile("^[ \u00a0\u2000-\u200a\u3000]+|[ \u00a0\u2000-\u200a\u3000]+$")
+
+
+def _escape_hidden(text: str, hidden: re.Pattern[str] = _HIDDEN_RE) -> str:
+    """``text`` HTML-escaped, each hidden character written as its escape (``\\u202e``,
+    ``\\n``, as the commands print them) in a marked span naming it."""
+    parts = []
+    last = 0
+    for match in hidden.finditer(text):
+        char = match.group()
+        parts.append(escape(text[last : match.start()]))
+        parts.append(
+            format_html(
+                '<span class="esc" title="U+{} {}">{}</span>',
+                f"{ord(char):04X}",
+                unicodedata.name(char, "")
+                or ("CONTROL CHARACTER" if unicodedata.category(char) == "Cc" else "NOT TEXT"),
+                char.encode("unicode_escape", "backslashreplace").decode("ascii"),
+            )
+        )
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return "".join(parts)
+
+
+@register.filter
+def shown(value: Any, lines: str = "") -> SafeString:
+    """Text from a checkpoint (a summary quoting its values, a message, a line of its JSON)
+    for the page: escaped, with each character that would not show as itself, or would
+    reorder the text around it, written as its escape. ``shown:"lines"``: text shown as
+    lines (in a ``<pre>``), its line breaks kept."""
+    if isinstance(value, SafeData):
+        return value  # type: ignore[return-value]
+    text = str(value)
+    hidden = _HIDDEN_BUT_LINES_RE if lines else _HIDDEN_RE
+    if hidden.search(text) is None:
+        return escape(text)
+    return mark_safe(_escape_hidden(text, hidden))  # noqa: S308 (escaped piece by piece)
+
+
+@register.filter
+def shown_value(value: Any) -> SafeString:
+    """A list value (an item, a date) as text in the page: as :func:`shown`, and blanks at
+    its ends marked, so that ``"  a  "`` and ``"a"`` cannot be taken for each other."""
+    text = plain(value)
+    if _HIDDEN_RE.search(text) is None and _EDGE_BLANKS_RE.search(text) is None:
+        return escape(text)
+    out = _escape_hidden(text)  # (blanks are not hidden characters: they stay as they are)
+    marked = _EDGE_BLANKS_RE.sub(
+        lambda match: (
+            f'<span class="edge-blank" title="{len(match.group())} blank'
+            f'{"s" if len(match.group()) > 1 else ""} at this end">{match.group()}</span>'
+        ),
+        out,
+    )
+    return mark_safe(marked)  # noqa: S308 (escaped above; the spans hold only blanks)
 
 
 @register.filter

@@ -243,3 +243,56 @@ def test_a_hard_link_in_the_directory_shows_nothing_of_its_file(viewer, samples_
     listed = viewer.get("/").content.decode()
     assert "dbcopy" not in listed.split("</table>")[0].split("<tbody>")[-1]
     assert "<code>dbcopy.json</code>: a hard link to a file with other names" in listed
+
+
+RLO = "\u202e"
+SPOOFING = {
+    "id": "spoof",
+    "status": "running",
+    "progress": 0,
+    "processedItems": ["a"],
+    "pendingItems": [f"c{RLO}evil", "  spaced  ", "line\nbreak", "plain"],
+}
+ESCAPED_RLO = '<span class="esc" title="U+202E RIGHT-TO-LEFT OVERRIDE">\\u202e</span>'
+ESCAPED_LF = '<span class="esc" title="U+000A CONTROL CHARACTER">\\n</span>'
+BLANKS = '<span class="edge-blank" title="2 blanks at this end">  </span>'
+
+
+def test_characters_that_would_not_show_as_themselves_are_shown_escaped(signed_in, checkpoints_dir):
+    """An item holding a right-to-left override made the console's own words around it read
+    backwards ("(c( decaps ,live"), a line break read as a space and blanks at its ends did
+    not show. Text in the page shows them as escapes, and marks the blanks; a form's value
+    keeps the item as it is."""
+    write_json(checkpoints_dir, "spoof", SPOOFING)
+    operator = signed_in("operator")
+    listed = operator.get("/checkpoints/spoof/?tab=lists").content.decode()
+    assert RLO not in listed.replace(f'value="c{RLO}evil"', "")  # only in the checkbox's value
+    assert f'value="c{RLO}evil" form="list-selection"><span>c{ESCAPED_RLO}evil</span>' in listed
+    assert f"<span>{BLANKS}spaced{BLANKS}</span>" in listed
+    assert f"<span>line{ESCAPED_LF}break</span>" in listed
+    assert f"c{ESCAPED_RLO}evil" in operator.get("/checkpoints/spoof/?tab=raw").content.decode()
+
+    services.apply(
+        "spoof",
+        "skip",
+        {"items": [f"c{RLO}evil", "  spaced  "]},
+        actor=services.Actor("a", "cli"),
+        reason="r",
+    )
+    for url in (
+        "/audit/",
+        "/audit/1/",
+        "/checkpoints/spoof/?tab=history",
+        "/checkpoints/spoof/applied/1/",
+    ):
+        page = operator.get(url).content.decode()
+        assert RLO not in page, url
+        assert f"c{ESCAPED_RLO}evil" in page, url
+    preview = operator.post(
+        "/checkpoints/spoof/reprocess/preview", {"value": [f"c{RLO}evil"]}
+    ).content.decode()
+    assert "data-step-focus" in preview
+    assert RLO not in preview.replace(f'value="c{RLO}evil"', "")
+    refused = operator.post("/checkpoints/spoof/skip/preview", {"dates": f"x{RLO}y"})
+    assert refused.status_code == 422
+    assert f"x{ESCAPED_RLO}y" in refused.content.decode()
