@@ -204,7 +204,7 @@ class SelectionForm(PostedForm):
             picked = list(data.get("value") or [])
         else:
             targets = item_lines(data.get("dates", ""))
-            picked = list(data.get("value") or [])
+            picked = self._as_listed(list(data.get("value") or []))
         if data.get("all"):
             key = data.get("list") or ""
             if key not in self.lists:
@@ -229,6 +229,26 @@ class SelectionForm(PostedForm):
             return data
         data["targets"] = targets
         return data
+
+    def _as_listed(self, values: Strings) -> Strings:
+        """Ticked (or carried) items as the document has them: a browser sends each line
+        break of a form's value as CR LF, so an item holding a line break comes back with
+        ``\r\n`` where the document has ``\n``. Such a value is taken as the item that
+        has ``\n`` there, unless the document has it as sent."""
+        if not any("\r\n" in value for value in values):
+            return values
+        listed = {
+            value
+            for candidates in self.lists.values()
+            for value in candidates
+            if isinstance(value, str) and "\n" in value
+        }
+        return [
+            value.replace("\r\n", "\n")
+            if value not in listed and value.replace("\r\n", "\n") in listed
+            else value
+            for value in values
+        ]
 
     @property
     def params(self) -> dict[str, Any]:

@@ -246,15 +246,28 @@ def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _merge(target: list[Any], values: list[Any]) -> list[Any]:
-    """A new list: ``target`` plus ``values``, kept sorted when ``target`` is sorted."""
-    if values and is_sorted(target):
+def _merge(target: list[Any], values: list[Any], *, dates: bool = True) -> list[Any]:
+    """A new list: ``target`` plus ``values``, kept sorted when ``target`` is sorted. For
+    items, only when it has two or more: the order of a job's items is its own, which a list
+    of one or none does not tell (a date list is in date order)."""
+    if values and (dates or len(target) > 1) and is_sorted(target):
         try:
             # Timsort merges the two sorted runs in one pass.
             return sorted(target + sorted(values))
         except TypeError:
             pass
     return target + values
+
+
+def _in_order_of(source: list[Any], values: list[Any]) -> list[Any]:
+    """``values`` (found in ``source``) in the order ``source`` has them: items move in the
+    job's order, whatever order they were asked for in."""
+    wanted = set(values)
+    position: dict[Any, int] = {}
+    for index, value in enumerate(source):
+        if isinstance(value, str | int | float) and value in wanted:
+            position.setdefault(value, index)
+    return sorted(values, key=lambda value: position.get(value, len(source)))
 
 
 def _present(wanted: set[Any], values: list[Any]) -> set[Any]:
@@ -370,7 +383,10 @@ def _transfer(
     if moving:  # (only gaps filled: the source list stays as it is, shared)
         result[source_key] = list(filterfalse(moving.__contains__, source))
     # A value in both lists (a corrupt document) leaves the source and is not added twice.
-    result[target_key] = _merge(target, [v for v in chosen if v not in in_target])
+    added = [v for v in chosen if v not in in_target]
+    if noun != "date" and len(added) > 1:
+        added = _in_order_of(source, added)
+    result[target_key] = _merge(target, added, dates=noun == "date")
     return result
 
 

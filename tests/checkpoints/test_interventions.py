@@ -421,11 +421,28 @@ def test_skip_items_moves_a_progress_kept_from_the_lists_and_no_other(managed):
     assert skip_items({**managed, "progress": 40}, ["item2"])["progress"] == 40
 
 
+def test_items_move_in_the_jobs_order_and_a_sorted_list_stays_sorted(managed):
+    """A list of one item was taken for a sorted one: the items skipped went in sorted
+    before and after it ("a" between "  spaced  " and "c"). Items now move in the order the
+    list they leave has them, after those already there; a list of two or more in order
+    stays in order."""
+    doc = {**managed, "pendingItems": ["c", "  spaced  ", "b"], "processedItems": ["a"]}
+    result = skip_items(doc, ["  spaced  ", "c"])
+    assert result["processedItems"] == ["a", "c", "  spaced  "]
+    assert result["pendingItems"] == ["b"]
+    doc = {**managed, "pendingItems": ["z", "b", "y"], "processedItems": ["a", "c"]}
+    assert skip_items(doc, ["y", "b"])["processedItems"] == ["a", "b", "c", "y"]
+    doc = {**managed, "pendingItems": ["z", "b", "y"], "processedItems": ["c", "a"]}
+    assert skip_items(doc, ["y", "b"])["processedItems"] == ["c", "a", "b", "y"]
+    done = {**managed, "pendingItems": [], "processedItems": ["x3", "x1", "x2"]}
+    assert reprocess_items(done, ["x2", "x3"])["pendingItems"] == ["x3", "x2"]
+
+
 def test_numeric_items_match_their_decimal_form(managed):
     doc = {**managed, "pendingItems": [3, 1, 2], "processedItems": []}
     result = skip_items(doc, ["2", 3])
     assert result["pendingItems"] == [1]
-    assert result["processedItems"] == [2, 3]
+    assert result["processedItems"] == [3, 2]  # (in the job's order)
 
 
 PADDED = [" padded", "tab\t", "padded", 1.5, 2.0, "2", 7, 10**30]
@@ -435,7 +452,7 @@ PADDED = [" padded", "tab\t", "padded", 1.5, 2.0, "2", 7, 10**30]
     ("items", "moved"),
     [
         ([" padded"], [" padded"]),  # the exact value first ...
-        (["tab\t", "padded "], ["padded", "tab\t"]),  # ... else as typed without blanks
+        (["tab\t", "padded "], ["tab\t", "padded"]),  # ... else as typed without blanks
         (["1.5"], [1.5]),  # a number as the JSON number it writes
         (["2.0", "07", "1e30"], [2.0, 7]),  # (1e30 is not the integer 10**30)
         (["2", " 2"], ["2"]),  # a string item of that text before the number

@@ -2040,3 +2040,24 @@ def test_items_with_blanks_line_breaks_or_decimals_are_taken_as_they_are(operato
     data = read(samples_dir, "ws-items")
     assert data["pendingItems"] == ["ok"]
     assert data["processedItems"] == [" padded", "tab\t", "two\nlines", 1.5]
+
+
+def test_an_item_holding_a_line_break_is_taken_as_a_browser_sends_it(operator, samples_dir):
+    """A browser sends each line break of a form's value as CR LF: the ticked item
+    "two\nlines" arrived as "two\r\nlines", "not in pendingItems", at the preview and again
+    at the apply. An item the document has with CR LF is taken as it is."""
+    items = ["two\nlines", "three\r\nlines", "ok"]
+    document = {**read(samples_dir, MANAGED), "pendingItems": items, "processedItems": []}
+    write_json(samples_dir, "lf-items", document)
+    sent = {"value": ["two\r\nlines", "three\r\nlines"]}
+    ticked = preview(operator, "lf-items", "skip", sent)
+    assert ticked.status_code == 200
+    fields = form_fields(text(ticked))
+    assert fields["value"] == ["two\nlines", "three\r\nlines"]
+    fields["value"] = [
+        value.replace("\r\n", "\n").replace("\n", "\r\n") for value in fields["value"]
+    ]
+    applied = operator.post("/checkpoints/lf-items/skip/apply", {**fields, "reason": REASON})
+    assert applied.status_code == 302
+    data = read(samples_dir, "lf-items")
+    assert (data["pendingItems"], data["processedItems"]) == (["ok"], items[:2])
