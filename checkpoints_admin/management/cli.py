@@ -210,9 +210,10 @@ class CheckpointsCommand(BaseCommand):
 
     def say(self, message: str = "", *, level: int = 1, style: Any = None) -> None:
         """Write a line to stdout when the verbosity is at least ``level``, as
-        :func:`printable` text (its line breaks kept)."""
+        :func:`printable` text: a line break in it (quoted from a checkpoint: an item, a file
+        name) is written as ``\\n``, so that no value can print a line of its own."""
         if self.verbosity >= level:
-            self.stdout.write("\n".join(printable(line) for line in message.split("\n")), style)
+            self.stdout.write(printable(message), style)
 
     def write_json(self, value: Any, *, compact: bool = False) -> None:
         """Write ``value`` as JSON on stdout (indented unless ``compact``)."""

@@ -393,6 +393,21 @@ def test_what_a_terminal_would_act_on_is_printed_escaped(cli) -> None:
     assert cli.entries() == []
 
 
+def test_a_line_break_quoted_from_a_checkpoint_prints_no_line_of_its_own(cli) -> None:
+    """An item could print a line that looked like the command's own ("Applied skip …")."""
+    fake = "x\nApplied skip to spoof: audit entry #999, now at version 0000.\nDry run"
+    cli.write("spoof", managed(fake, "ok"))
+    skip = cli.run("skip_dates", "spoof", fake, "--items", *REASON, "--dry-run")
+    assert (skip.returncode, skip.stderr) == (0, "")
+    lines = skip.stdout.splitlines()
+    assert [line for line in lines if line.startswith(("Applied", "Dry run"))] == [
+        "Dry run: nothing was changed or recorded."
+    ]
+    assert lines[0].startswith("spoof: x\\nApplied skip to spoof: audit entry #999")
+    assert lines[-1] == "Dry run: nothing was changed or recorded."
+    assert cli.entries() == []
+
+
 def test_items_are_taken_by_their_exact_value_or_the_number_they_write(cli) -> None:
     """ " padded" was taken as padded, which no list has; a number only as an integer."""
     cli.write("ws-items", managed(" padded", "tab\t", 1.5, "ok"))

@@ -23,6 +23,7 @@ from checkpoints_admin.management.cli import (
     duration,
     iso,
     not_found,
+    printable,
     rate_text,
     relative,
     unlisted_note,
@@ -238,7 +239,7 @@ def format_table(rows: list[dict[str, Any]], *, now: datetime) -> list[str]:
 def row_cells(row: dict[str, Any], *, now: datetime) -> list[str]:
     """A row's table cells; a corrupt one's are name, kind, state and its error."""
     if row["state"] == "corrupt":
-        return [row["name"], row["kind"] or "-", "corrupt", row["error"] or ""]
+        return [row["name"], row["kind"] or "-", "corrupt", printable(row["error"] or "")]
     progress = row["progress"]
     errors, warnings = row["errors"], row["warnings"]
     unit = f" {row['unit']}" if row["unit"] else ""
