@@ -1135,6 +1135,14 @@ def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
             lambda item: f"{_show(item)} is both pending and processed",
             "items that are also processed",
         )
+    left = data.get("pendingItems")
+    if status == "completed" and isinstance(left, list) and left:
+        # (the daily kind says the same of its dates; a job reset under it may end so)
+        report.warning(
+            json_pointer("status"),
+            f"status is 'completed' but {plural(len(left), 'item')} "
+            f"{'is' if len(left) == 1 else 'are'} still in pendingItems",
+        )
 
 
 _VALIDATORS: Final = {

@@ -480,7 +480,25 @@ MANAGED_CASES = [
         "/progress",
         "progress is 33",
     ),
+    (
+        "completed-with-items-left",  # (a job reset under it, which went on from memory)
+        _set(["status"], "completed"),
+        "warning",
+        "/status",
+        "status is 'completed' but 2 items are still in pendingItems",
+    ),
 ]
+
+
+def test_a_completed_managed_checkpoint_with_nothing_pending_is_clean(managed):
+    managed.update(
+        status="completed", progress=100, pendingItems=[], processedItems=["a", "b", "c"]
+    )
+    assert validate(managed) == []
+    managed.update(pendingItems=["d"])
+    assert [f.message for f in validate(managed)] == [
+        "status is 'completed' but 1 item is still in pendingItems"
+    ]
 
 
 @pytest.mark.parametrize(

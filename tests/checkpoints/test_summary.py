@@ -329,14 +329,23 @@ def test_examine_intersects_sorted_daily_lists_once_without_sets(monkeypatch) ->
 
 @pytest.mark.parametrize("name", ["reconciliation_checkpoint", "daily_reconciliation_checkpoint"])
 def test_examine_leaves_no_reference_cycles(name) -> None:
-    """Its date lists are freed when it returns, not at the next garbage collection."""
+    """Its date lists are freed when it returns, not at the next garbage collection.
+
+    A collection also finds what another thread of the process (a live server's, a pool's)
+    left meanwhile: a cycle of examine's own is found after each call, so one of three calls
+    followed by an empty collection proves there is none."""
     data = sample(name)
     examine(data)
     gc.collect()
     gc.disable()
     try:
-        examine(data)
-        assert gc.collect() == 0
+        found = []
+        for _ in range(3):
+            examine(data)
+            found.append(gc.collect())
+            if found[-1] == 0:
+                break
+        assert found[-1] == 0, found
     finally:
         gc.enable()
 
