@@ -564,8 +564,8 @@ class Card:
         if job.done is None or not job.unit:
             return ""
         if job.total:
-            return f"{job.done:,} of {job.total:,} {job.unit} done"
-        return f"{job.done:,} {job.unit} done"
+            return f"{job.done:,} of {job.total:,} {_counted(job.unit, job.total)} done"
+        return f"{job.done:,} {_counted(job.unit, job.done)} done"
 
     @property
     def rate(self) -> str:
@@ -590,3 +590,8 @@ class Card:
         if strip.gaps:
             parts.append(f"{strip.gaps} {'gap' if strip.gaps == 1 else 'gaps'}")
         return f"{STRIP_DAYS} days to {strip.end.isoformat()}: " + ", ".join(parts)
+
+
+def _counted(unit: str, count: int) -> str:
+    """``dates`` for any count but one, ``date`` for one."""
+    return unit.removesuffix("s") if count == 1 else unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from datetime import UTC, date, datetime
@@ -340,6 +341,12 @@ def test_card_texts(store):
         "",
     )
     assert managed.strip_days == [] and managed.strip_label == ""
+    one = statusfeed.Card(dataclasses.replace(report.jobs[0], done=0, total=1, unit="dates"), None)
+    assert one.counts == "0 of 1 date done"
+    one = statusfeed.Card(
+        dataclasses.replace(report.jobs[0], done=1, total=None, unit="items"), None
+    )
+    assert one.counts == "1 item done"
 
 
 def test_card_attention_words(store):

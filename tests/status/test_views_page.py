@@ -168,6 +168,7 @@ def test_corrupt_checkpoint_card(signed_in, checkpoints_dir):
     assert "Unreadable" in html
     assert "The checkpoint file cannot be read." in html
     assert "Progress unknown" in html
+    assert "bar-unknown" not in html  # (no dash above the words saying it)
 
 
 def test_empty_directory(signed_in, checkpoints_dir):
