@@ -535,6 +535,41 @@
     }
   });
 
+  // A field the server refused, edited since: its error is about text no longer there, so it
+  // goes (with its "Go to line" button); the live check, or the next preview, says what holds
+  // now. The field stays where the cursor is.
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field || !field.id || field.getAttribute("aria-invalid") !== "true" ||
+        !field.closest("#intervention")) {
+      return;
+    }
+    var errorId = field.id + "_error";
+    var error = document.getElementById(errorId);
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-errormessage");
+    var described = (field.getAttribute("aria-describedby") || "").split(" ").filter(
+      function (id) { return id && id !== errorId; }
+    );
+    if (described.length) {
+      field.setAttribute("aria-describedby", described.join(" "));
+    } else {
+      field.removeAttribute("aria-describedby");
+    }
+    var wrapper = field.closest(".field");
+    if (wrapper) {
+      wrapper.classList.remove("field--invalid");
+    }
+    if (error) {
+      var row = error.parentElement;
+      if (row && row.classList.contains("row-inline") && row.querySelector("[data-goto]")) {
+        row.remove();
+      } else {
+        error.remove();
+      }
+    }
+  });
+
   function refresh() {
     renderSelection();
     renderList();

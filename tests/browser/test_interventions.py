@@ -265,6 +265,31 @@ def test_raw_edit_with_an_error_then_a_fix(chromium, live_server, samples_dir, o
     assert problems == [], "\n".join(problems)
 
 
+def test_a_refused_documents_error_goes_once_the_document_is_edited(
+    chromium, live_server, samples_dir, ops_user
+):
+    """The preview's "not valid JSON" and its "Go to line" stayed above the live check's
+    "Valid" once the document was fixed; the field stayed marked invalid."""
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/my-process/edit-raw/")
+    editor = page.locator("#id_document")
+    fixed = editor.input_value()
+    editor.fill(fixed.replace('"status"', ',,"status"'))
+    page.get_by_role("button", name="Preview…").click()
+    page.locator("#id_document_error").wait_for()
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field--invalid [data-goto]")).to_have_count(1)
+    editor.fill(fixed.replace('"progress": 33', '"progress": 34'))
+    page.locator("#live-check .check--ok").wait_for()
+    expect(page.locator("#id_document_error")).to_have_count(0)
+    expect(page.locator(".field--invalid")).to_have_count(0)
+    assert editor.get_attribute("aria-invalid") is None
+    assert editor.get_attribute("aria-describedby") == "live-check"
+    assert problems == [], "\n".join(problems)
+
+
 def pick_field(chromium, live_server, name: str, pointer: str):
     """The field editor of checkpoint ``name`` with ``pointer`` chosen in its select, as
     olga.ops (the page, and the problems its console reports)."""
