@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tests.conftest import SAMPLE_NAMES, SAMPLES
 
@@ -400,3 +400,55 @@ def test_a_host_not_allowed_is_one_warning_line_not_an_error_with_a_traceback(
     assert "10.1.2.3:8000" in line["message"] and "Traceback" not in result.stderr
     assert "exc_info" not in line
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", line["time"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "password", "message"),
+    [
+        (
+            "bad user!/<script>",
+            "a-chosen-password-42",
+            "Cannot create the first admin account. Username 'bad user!/<script>': Enter a "
+            "valid username. This value may contain only letters, numbers, and @/./+/-/_ "
+            "characters. Nothing was changed.",
+        ),
+        (
+            "admin",
+            "123",
+            "Cannot create the first admin account. DJANGO_SUPERUSER_PASSWORD: This password is "
+            "too short. It must contain at least 8 characters. This password is too common. "
+            "This password is entirely numeric. Nothing was changed.",
+        ),
+    ],
+)
+def test_bootstrap_refuses_an_account_the_console_would_refuse(
+    checkpoints_dir: Path, monkeypatch: pytest.MonkeyPatch, username, password, message
+) -> None:
+    """The first admin of a container is made from its environment: a name the sign-in form
+    cannot take, or a password the validators refuse, was created as given."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", username)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", password)
+    with pytest.raises(CommandError) as refused:
+        call_command("bootstrap")
+    assert (refused.value.returncode, str(refused.value)) == (2, message)
+    assert not get_user_model().objects.exists()
+    assert list(checkpoints_dir.iterdir()) == []  # (the samples neither)
+
+
+def test_bootstrap_on_a_database_not_migrated_says_so(tmp_path: Path) -> None:
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "CHECKPOINTS_DIR": str(checkpoints),
+    }
+    result = run([sys.executable, "manage.py", "bootstrap"], env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "CommandError: Database error: no such table: auth_user. Run `manage.py migrate` "
+        "first; nothing was changed.\n"
+    )
+    assert list(checkpoints.iterdir()) == []

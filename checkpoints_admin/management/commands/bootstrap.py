@@ -12,10 +12,11 @@ import string
 from importlib import resources
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, transaction
 
 from checkpoints_admin.checkpoints import CheckpointExists
 from checkpoints_admin.conf import get_store
@@ -41,9 +42,42 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, username: str, no_samples: bool, **options: Any) -> None:
+        # Everything that can refuse is checked first: a refusal changes nothing.
+        try:
+            wanted = not get_user_model().objects.filter(is_superuser=True).exists()
+        except DatabaseError as exc:
+            raise CommandError(
+                f"Database error: {exc}. Run `manage.py migrate` first; nothing was changed.",
+                returncode=1,
+            ) from exc
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
+        if wanted:
+            self.check_account(username, password)
         if not no_samples:
             self.copy_samples()
-        self.create_admin(username)
+        if wanted:
+            self.create_admin(username, password)
+
+    def check_account(self, username: str, password: str) -> None:
+        """Refuse a name the sign-in form would not take, or a chosen password the
+        password validators refuse (a generated one passes them)."""
+        users = get_user_model()
+        problems = []
+        try:
+            users._meta.get_field(users.USERNAME_FIELD).clean(username, None)
+        except ValidationError as exc:
+            problems.append(f"Username {username!r}: {' '.join(exc.messages)}")
+        if password:
+            try:
+                password_validation.validate_password(password, users(username=username))
+            except ValidationError as exc:
+                problems.append(f"DJANGO_SUPERUSER_PASSWORD: {' '.join(exc.messages)}")
+        if problems:
+            raise CommandError(
+                f"Cannot create the first admin account. {' '.join(problems)} "
+                "Nothing was changed.",
+                returncode=2,
+            )
 
     def copy_samples(self) -> None:
         store = get_store()
@@ -68,11 +102,10 @@ class Command(BaseCommand):
             )
 
     @transaction.atomic
-    def create_admin(self, username: str) -> None:
+    def create_admin(self, username: str, password: str) -> None:
         users = get_user_model()
         if users.objects.filter(is_superuser=True).exists():
             return
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         generated = not password
         if generated:
             # Letters and digits only: a terminal's double-click selects it whole (a leading
