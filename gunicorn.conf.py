@@ -8,15 +8,18 @@ import multiprocessing
 import os
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     """A whole-number setting; a wrong value stops the start naming it."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit() or int(value) < minimum:
-        raise SystemExit(
-            f"error: {name} must be a whole number of at least {minimum}, not {value!r}."
-        )
+    if (
+        not value.isdigit()
+        or int(value) < minimum
+        or (maximum is not None and int(value) > maximum)
+    ):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise SystemExit(f"error: {name} must be a whole number {bounds}, not {value!r}.")
     return int(value)
 
 
@@ -32,7 +35,7 @@ def _bool(name: str, default: bool) -> bool:
     raise SystemExit(f"error: {name} must be true or false, not {value!r}.")
 
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000, 1)}"
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000, 1, 65535)}"
 workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8), 1)
 threads = _int("GUNICORN_THREADS", 1, 1)
 worker_class = "gthread" if threads > 1 else "sync"

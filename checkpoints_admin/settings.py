@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
+from typing import Final
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -134,14 +136,23 @@ if not DEBUG and not os.environ.get("DATABASE_URL", "").strip():
         "host:5432/db, or sqlite:////absolute/path/db.sqlite3 for the embedded one "
         "(DJANGO_DEBUG=true uses ./db.sqlite3, for local development only)."
     )
-DATABASES = {
-    "default": dj_database_url.config(
+_DATABASE_ENGINES: Final = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
+try:
+    _database = dj_database_url.config(
         env="DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(env_number("DATABASE_CONN_MAX_AGE", 60, minimum=0, whole=True)),
         conn_health_checks=True,
     )
-}
+except ValueError:  # (an unknown scheme; dj_database_url's error is a ValueError)
+    _database = {"ENGINE": ""}
+if _database.get("ENGINE") not in _DATABASE_ENGINES:
+    # Only these two: the audit chain's locking is written for them. (Without the password.)
+    shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", os.environ.get("DATABASE_URL", ""))
+    raise ImproperlyConfigured(
+        f"DATABASE_URL must be a postgres:// or sqlite:/// address, not {shown!r}."
+    )
+DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run while a writer commits; IMMEDIATE takes the write lock at BEGIN,
     # so concurrent writers queue on the busy timeout instead of failing with "database is locked".

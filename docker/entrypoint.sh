@@ -29,6 +29,17 @@ case "$umask_value" in
         ;;
 esac
 
+# gunicorn reads WEB_CONCURRENCY itself, before gunicorn.conf.py can check it, and stops with a
+# Python traceback on a value that is not a number: said here in one line instead.
+workers="$(printf '%s' "${WEB_CONCURRENCY:-}" | tr -d '[:space:]')"
+case "$workers" in
+    "") ;;
+    *[!0-9]* | 0 | 0[0-9]*)
+        echo "error: WEB_CONCURRENCY must be a whole number of at least 1, not '${WEB_CONCURRENCY}'." >&2
+        exit 2
+        ;;
+esac
+
 python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
 if [ "$migrate" = true ]; then
     python manage.py migrate --noinput

@@ -93,6 +93,16 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
             "DATABASE_CONN_MAX_AGE must be a whole number, not '1.9'.",
         ),
         ("STALE_AFTER_SECONDS", "nan", "STALE_AFTER_SECONDS must be a finite number, not 'nan'."),
+        (
+            "DATABASE_URL",
+            "bogus://x",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'bogus://x'.",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://u:secret@db/audit",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://u:***@db/audit'.",
+        ),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line(tmp_path: Path, setting, value, message) -> None:
@@ -272,7 +282,8 @@ def test_bootstrap_leaves_a_directory_with_checkpoints_alone(
             "WEB_CONCURRENCY must be a whole number of at least 1, not 'abc'.",
         ),
         ("GUNICORN_PRELOAD", "maybe", "GUNICORN_PRELOAD must be true or false, not 'maybe'."),
-        ("PORT", "0", "PORT must be a whole number of at least 1, not '0'."),
+        ("PORT", "0", "PORT must be a whole number from 1 to 65535, not '0'."),
+        ("PORT", "99999", "PORT must be a whole number from 1 to 65535, not '99999'."),
     ],
 )
 def test_a_bad_gunicorn_setting_is_named(setting, value, message) -> None:

@@ -152,6 +152,17 @@ def test_entrypoint_refuses_a_umask_it_cannot_read(tmp_path: Path, value) -> Non
     assert "served" not in result.stdout
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "2.5"])
+def test_entrypoint_refuses_a_web_concurrency_gunicorn_cannot_read(tmp_path, value) -> None:
+    """gunicorn reads it before gunicorn.conf.py can check it, and stops with a traceback."""
+    result = run_entrypoint(tmp_path, "print('served')", WEB_CONCURRENCY=value)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: WEB_CONCURRENCY must be a whole number of at least 1, not '{value}'.\n"
+    )
+    assert "served" not in result.stdout
+
+
 def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:
     result = run_entrypoint(
         tmp_path,

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 
 from checkpoints_admin.checkpoints import CheckpointExists
 from checkpoints_admin.conf import get_store
@@ -64,7 +64,9 @@ class Command(BaseCommand):
         users = get_user_model()
         problems = []
         try:
-            users._meta.get_field(users.USERNAME_FIELD).clean(username, None)
+            field = users._meta.get_field(users.USERNAME_FIELD)
+            assert isinstance(field, models.Field)
+            field.clean(username, None)
         except ValidationError as exc:
             problems.append(f"Username {username!r}: {' '.join(exc.messages)}")
         if password:
@@ -74,8 +76,7 @@ class Command(BaseCommand):
                 problems.append(f"DJANGO_SUPERUSER_PASSWORD: {' '.join(exc.messages)}")
         if problems:
             raise CommandError(
-                f"Cannot create the first admin account. {' '.join(problems)} "
-                "Nothing was changed.",
+                f"Cannot create the first admin account. {' '.join(problems)} Nothing was changed.",
                 returncode=2,
             )
 
