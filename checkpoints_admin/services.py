@@ -64,6 +64,7 @@ from checkpoints_admin.checkpoints.store import (
     encode_document,
     literal_findings,
     shown_literal,
+    size_text,
     version_of,
     wide_integers,
     with_literals,
@@ -512,6 +513,17 @@ def preview(
             if after is not None and after_raw is not None
             else []
         )
+    if after_raw is not None and len(after_raw) > store.max_bytes:
+        # The write would refuse it: said here, so that a preview (a dry run) says so too.
+        findings = [
+            Finding(
+                "error",
+                "",
+                f"the result would be {size_text(len(after_raw))}, larger than the limit of "
+                f"{size_text(store.max_bytes)} (CHECKPOINT_MAX_BYTES)",
+            ),
+            *findings,
+        ]
     summary = _summary(
         action, name, shown_delta or delta, before, before_raw, after_raw, restores, params
     )

@@ -486,6 +486,28 @@ def test_a_file_larger_than_a_checkpoint_may_be_is_refused_unread(
     assert AuditEntry.objects.count() == 0
 
 
+@pytest.mark.parametrize("mode", ["--dry-run", "--yes"])
+def test_a_result_larger_than_a_checkpoint_may_be_is_refused_by_a_dry_run_too(
+    samples_dir, settings, mode
+) -> None:
+    """The dry run said it would apply what the real run then refused for its size."""
+    settings.CHECKPOINT_MAX_BYTES = 2048
+    before = files(samples_dir)
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "edit_checkpoint", "my-process", "--set", f'/id="{"x" * 3000}"', "--reason", REASON,
+            mode, stdout=StringIO(),
+        )  # fmt: skip
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value).startswith(
+        "Refused: my-process would have 1 error after this change (first: (document): the "
+        "result would be 3."
+    )
+    assert "larger than the limit of 2.0 KiB (CHECKPOINT_MAX_BYTES)" in str(excinfo.value)
+    assert files(samples_dir) == before
+    assert AuditEntry.objects.count() == 0
+
+
 def test_a_symbolic_link_to_a_checkpoint_is_changed_through_its_target(samples_dir) -> None:
     """A change through ``alias.json`` → ``my-process.json`` is refused before any preview,
     naming the checkpoint to change; a reset would only have removed the link."""

@@ -322,3 +322,20 @@ def test_bytes_that_are_not_utf8_are_refused_in_a_multipart_form_too(operator, s
         "changed."
     ]
     assert state(samples_dir) == before
+
+
+def test_a_result_larger_than_a_checkpoint_may_be_is_an_error_of_the_preview(
+    operator, samples_dir, settings
+):
+    """The preview offered to apply what the write then refused for its size."""
+    settings.CHECKPOINT_MAX_BYTES = 2048
+    before = state(samples_dir)
+    data = {"pointer": "/id", "value": "x" * 3000}
+    shown = preview(operator, MANAGED, "edit", data)
+    page = text(shown)
+    assert "The result has errors, so it cannot be applied." in page
+    assert "larger than the limit of 2.0 KiB (CHECKPOINT_MAX_BYTES)" in page
+    fields = {**data, "base_version": version_of((samples_dir / f"{MANAGED}.json").read_bytes())}
+    refused = operator.post(f"/checkpoints/{MANAGED}/edit/apply", {**fields, "reason": "r"})
+    assert refused.status_code == 422
+    assert state(samples_dir) == before
