@@ -122,12 +122,15 @@ def test_export_refuses_bad_values(db, tmp_path) -> None:
     assert not (tmp_path / "no-such-dir").exists()
     for output, said in (
         (str(tmp_path), f"--output {tmp_path} is a directory: give a file name in it."),
+        # a directory still to be made: it wrote a file of that name
+        (f"{tmp_path}/new/", f"--output {tmp_path}/new/ is a directory: give a file name in it."),
         ("", "--output needs a file name (or - for standard output)."),
         (" ", "--output needs a file name (or - for standard output)."),
     ):
         with pytest.raises(CommandError) as excinfo:
             run("export_audit", "--output", output)
         assert (excinfo.value.returncode, str(excinfo.value)) == (2, said)
+    assert not (tmp_path / "new").exists()
     # A time before year 1 in UTC is no time to start from (not a traceback).
     with pytest.raises(CommandError) as excinfo:
         run("export_audit", "--since", "0001-01-01T00:00:00+05:00")

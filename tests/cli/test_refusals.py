@@ -329,9 +329,11 @@ def test_a_change_that_changes_nothing_is_refused(samples_dir) -> None:
 
 
 def test_reset_all_of_an_empty_directory_says_so(checkpoints_dir) -> None:
-    stdout = StringIO()
-    call_command("reset_checkpoints", "--all", reason=REASON, yes=True, stdout=stdout)
-    assert stdout.getvalue() == "No checkpoints to reset.\n"
+    """A change that changes nothing exits 1, as every command's does (it exited 0)."""
+    with pytest.raises(CommandError) as refused:
+        call_command("reset_checkpoints", "--all", reason=REASON, yes=True, stdout=StringIO())
+    assert refused.value.returncode == 1
+    assert str(refused.value) == "No checkpoints to reset. Nothing was changed or recorded."
     assert AuditEntry.objects.count() == 0
 
 

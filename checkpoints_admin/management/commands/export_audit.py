@@ -76,8 +76,8 @@ class Command(CheckpointsCommand):
         if not output.strip():
             raise usage_error("--output needs a file name (or - for standard output).")
         target = Path(output)
-        if target.is_dir():
-            raise usage_error(f"--output {target} is a directory: give a file name in it.")
+        if target.is_dir() or output.endswith(("/", os.sep)):
+            raise usage_error(f"--output {output} is a directory: give a file name in it.")
         count = write_atomically(
             target, lambda stream: audit.export(fmt, stream, checkpoint=checkpoint, since=since)
         )

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from checkpoints_admin.conf import get_store
-from checkpoints_admin.management.cli import WriteCommand, usage_error
+from checkpoints_admin.management.cli import WriteCommand, refused, usage_error
 
 
 class Command(WriteCommand):
@@ -40,8 +40,8 @@ class Command(WriteCommand):
                 self.say(
                     f"Left as they are (symbolic links to other checkpoints): {', '.join(aliases)}."
                 )
-            if not names:
-                self.say("No checkpoints to reset.")
+            if not names:  # (a change that changes nothing: exit 1, as every command's)
+                raise refused("No checkpoints to reset. Nothing was changed or recorded.")
         twice = sorted(name for name, times in Counter(names).items() if times > 1)
         if twice:
             raise usage_error(f"A checkpoint is named twice: {', '.join(twice)}.")
