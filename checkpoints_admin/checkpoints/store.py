@@ -226,7 +226,11 @@ def _unencodable(node: Any, path: list[str | int]) -> str | None:
     """Describe the first value orjson refused (error path only), with its pointer."""
     where = _pointer(path) or "(document)"
     if len(path) > _MAX_WRITE_DEPTH:
-        return f"the document is nested more than {_MAX_WRITE_DEPTH} levels deep at {where}"
+        # (its first levels: the whole pointer is as long as the document is deep)
+        return (
+            f"the document is nested more than {_MAX_WRITE_DEPTH} levels deep, below "
+            f"{_pointer(path[:5])}/…"
+        )
     if isinstance(node, Mapping):
         for key, value in node.items():
             if not isinstance(key, str):
@@ -389,9 +393,14 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     checkpoint with): also refused when nested deeper than :data:`MAX_WRITTEN_DEPTH`, or
     when it has what JSON parsers take silently (:func:`written_value_problem`), so that the
     person would not see what they meant."""
-    data = decode_document(raw, name=name)
     subject = f"checkpoint {name!r}" if name is not None else "the document"
-    if nests_beyond(data, MAX_WRITTEN_DEPTH):
+    try:
+        data = decode_document(raw, name=name)
+    except CorruptCheckpoint as exc:
+        if "nested too deeply" not in exc.message:
+            raise
+        data = None  # (deeper than the parser goes: deeper than a person may write too)
+    if data is None or nests_beyond(data, MAX_WRITTEN_DEPTH):
         raise InvalidDocument(
             f"{subject} is nested more than {MAX_WRITTEN_DEPTH} levels deep; a checkpoint "
             "is not that deep",

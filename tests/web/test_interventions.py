@@ -1985,8 +1985,15 @@ def test_a_file_a_job_wrote_a_thousand_levels_deep_is_shown_and_can_be_reset(
         assert "&quot;data&quot;: [\n    [\n      [" in text(response), url
     refused = preview(admin, "deep", "edit", {"pointer": "/status", "value": "failed"})
     assert refused.status_code == 422
-    assert "nested more than 254 levels deep" in text(refused)
+    assert "nested more than 254 levels deep, below /data/0/0/0/0/…" in text(refused)
+    assert "/0/0/0/0/0/0" not in text(refused)  # (not a pointer a thousand levels long)
     assert (checkpoints_dir / "deep.json").read_bytes() == raw
+    # the raw editor says a person's limit, whether the parser could read it or not
+    for depth in (100, 2000):
+        document = '{"a": ' + "[" * depth + "]" * depth + "}"
+        said = preview(admin, "deep", "edit-raw", {"document": document})
+        assert said.status_code == 422, depth
+        assert "is nested more than 64 levels deep; a checkpoint is not that deep" in text(said)
     shown = preview(admin, "deep", "reset", {})
     assert shown.status_code == 200
     applied = admin.post(
