@@ -79,7 +79,7 @@ from checkpoints_admin.permissions import (
     restore_refusal,
 )
 from checkpoints_admin.presenters import entry_summary, present_diff, pretty
-from checkpoints_admin.views.audit import snapshot_document
+from checkpoints_admin.views.audit import group_page, snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
@@ -511,6 +511,15 @@ def _preview_context(
             # The form the "Choose" step posts back to step 1: the apply form (the reason
             # typed so far goes too) when the change can be applied, else the bare one.
             "back_form": "apply-step-form" if pv.ok and pv.changes_file else "change-form",
+            # The form whose buttons page through a long list of the diff ("Show all"): the
+            # same, where there is one (a reset or a restore that cannot be applied has none).
+            "values_form": (
+                "apply-step-form"
+                if pv.ok and pv.changes_file
+                else "change-form"
+                if spec.key in MAIN_FIELD
+                else ""
+            ),
         }
     )
     return context
@@ -559,7 +568,20 @@ def _preview(
         )
     context = _preview_context(spec, name, form, pv, current)
     context["apply_form"] = apply_form
+    paged = _values_page(request)
+    if paged is not None:
+        context.update(group_page(context["diff"], *paged))
     return _page(request, "interventions/preview.html", context, status=status, message=message)
+
+
+def _values_page(request: HtmxHttpRequest) -> tuple[str, int] | None:
+    """The page of one list of the preview's diff asked for ("Show all", "Next"): posted as
+    ``values_page=m0:2`` by a button of the preview's own form (so that the reason typed
+    comes too); None when none was, or it is not one."""
+    key, _, page = request.POST.get("values_page", "").partition(":")
+    if not key or not page.isascii() or not page.isdigit() or len(page) > 9:
+        return None
+    return key, int(page)
 
 
 def _message(exc: CheckpointError) -> str:

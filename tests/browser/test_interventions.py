@@ -290,6 +290,35 @@ def test_a_refused_documents_error_goes_once_the_document_is_edited(
     assert problems == [], "\n".join(problems)
 
 
+def test_a_long_list_of_a_preview_is_paged_in_place(chromium, live_server, samples_dir, ops_user):
+    """ "Show all" and "Next ›" post the preview's own form (the reason typed goes too) and
+    htmx swaps only the list: the reason stays as typed, the page where it was."""
+    from datetime import date, timedelta
+
+    days = [(date(2020, 1, 1) + timedelta(days=n)).isoformat() for n in range(1200)]
+    document = orjson.loads((samples_dir / f"{UNIFIED}.json").read_bytes())
+    document.update(pendingDates=days, completedDates=[], lastProcessedDate=None)
+    (samples_dir / "long.json").write_bytes(orjson.dumps(document))
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/long/skip/")
+    page.fill("#id_dates", f"{days[0]}..{days[-1]}")
+    page.get_by_role("button", name="Preview…").click()
+    page.locator(".preview-card").wait_for()
+    page.fill("#id_reason", "typed before paging")
+    page.get_by_text("the first 50 of 1,200").click()
+    page.get_by_role("button", name="Show all 1,200, paged").click()
+    page.get_by_text("1–500 of 1,200").wait_for()
+    page.get_by_role("button", name="Next ›").click()
+    page.get_by_text("501–1,000 of 1,200").wait_for()
+    expect(page.locator(".values li").first).to_have_text(days[500])
+    expect(page.locator("#id_reason")).to_have_value("typed before paging")
+    assert page.url.endswith("/checkpoints/long/skip/")  # (swapped in place)
+    assert AuditEntry.objects.count() == 0
+    assert problems == [], "\n".join(problems)
+
+
 def pick_field(chromium, live_server, name: str, pointer: str):
     """The field editor of checkpoint ``name`` with ``pointer`` chosen in its select, as
     olga.ops (the page, and the problems its console reports)."""

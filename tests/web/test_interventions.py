@@ -18,6 +18,7 @@ import pytest
 from checkpoints_admin import services
 from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.models import AuditEntry
+from tests.conftest import SAMPLES
 from tests.web.conftest import write_json
 
 HTMX = {"HX-Request": "true"}
@@ -76,6 +77,10 @@ def apply_preview(client, name: str, key: str, response, reason: str = REASON, *
     fields = form_fields(text(response))
     fields.update({"reason": reason, **extra})
     return client.post(f"/checkpoints/{name}/{key}/apply", fields)
+
+
+def read_sample_unified() -> dict:
+    return orjson.loads((SAMPLES / f"{UNIFIED}.json").read_bytes())
 
 
 def read(directory: Path, name: str) -> dict:
@@ -432,6 +437,38 @@ def test_a_selection_past_the_checkpoints_dates_says_what_it_leaves(operator, sa
     assert "dates asked for" not in text(
         preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     )
+
+
+def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir):
+    """It showed the first 50 of a long list and "… and N more" (UI.md: "show all"
+    paginated). The pages are posted by the preview's own form, the reason typed kept; with
+    htmx only the list is swapped."""
+    from datetime import date, timedelta
+
+    days = [(date(2020, 1, 1) + timedelta(days=n)).isoformat() for n in range(1200)]
+    document = {**read_sample_unified(), "pendingDates": days, "completedDates": []}
+    write_json(checkpoints_dir, "long", {**document, "lastProcessedDate": None})
+    before = state(checkpoints_dir)
+    selection = f"{days[0]}..{days[-1]}"
+    page = text(preview(operator, "long", "skip", {"dates": selection}))
+    assert "the first 50 of 1,200" in page
+    show_all = re.search(
+        r'<button type="submit" class="button button--small" form="([^"]+)" '
+        r'formaction="([^"]+)" name="values_page" value="(m0:1)"',
+        page,
+    )
+    assert show_all is not None
+    assert show_all.groups() == ("apply-step-form", "/checkpoints/long/skip/preview", "m0:1")
+    fields = {**form_fields(page), "reason": "kept <b>", "values_page": "m0:2"}
+    paged = text(operator.post("/checkpoints/long/skip/preview", fields))
+    assert "all 1,200, paged" in paged
+    assert "501–1,000 of 1,200" in paged
+    assert f"<li>{days[500]}</li>" in paged and f"<li>{days[499]}</li>" not in paged
+    assert 'value="m0:1"' in paged and 'value="m0:3"' in paged  # previous and next
+    assert "\nkept &lt;b&gt;</textarea>" in paged
+    swapped = text(operator.post("/checkpoints/long/skip/preview", fields, headers=HTMX))
+    assert "501–1,000 of 1,200" in swapped
+    assert state(checkpoints_dir) == before
 
 
 def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir):
