@@ -39,7 +39,12 @@ class Side:
 
 
 class SideMissing(Exception):
-    """A side reference that names nothing there is (said next to its field)."""
+    """A side reference that names nothing there is, or nothing that can be compared (said
+    next to its field, with the answer's status)."""
+
+    def __init__(self, message: str, status: int = 404) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
@@ -53,7 +58,9 @@ def resolve_side(request: HtmxHttpRequest, ref: str) -> Side:
         except (CheckpointNotFound, InvalidCheckpointName):
             return Side(ref, f"{name} (current file)", None, "no such checkpoint file: absent")
         except CheckpointError as exc:
-            raise SideMissing(f"Checkpoint “{name}” cannot be read: {exc.message}") from None
+            raise SideMissing(
+                f"Checkpoint “{name}” cannot be read: {exc.message}", status=422
+            ) from None
         shown = loaded.shown_data
         return Side(ref, f"{name} (current file)", shown, "", "checkpoint_detail", (name,))
     if not request.user.has_perm(VIEW_AUDIT):
@@ -90,7 +97,7 @@ def diff_page(request: HtmxHttpRequest) -> HttpResponse:
                 sides[key] = resolve_side(request, params[key])
             except SideMissing as exc:
                 form.add_error(key, str(exc))
-                status = 404
+                status = max(status, exc.status)
         if len(sides) == 2:
             left, right = sides["a"], sides["b"]
             view = present_diff(left.document, right.document)

@@ -1113,6 +1113,14 @@ def _snapshot_raw(snapshot: Snapshot | None) -> bytes | None:
         return None
 
 
+#: A result page's heading where "<Action> applied" would not read ("Create applied").
+RESULT_HEADINGS: Final = {
+    "create": "Checkpoint created",
+    "reset": "Checkpoint reset",
+    "restore": "Checkpoint restored",
+}
+
+
 def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, Any]:
     before, before_error = _side_document(entry, "before")
     after, after_error = _side_document(entry, "after")
@@ -1128,7 +1136,7 @@ def _result_context(request: HtmxHttpRequest, entry: AuditEntry) -> dict[str, An
         "before_error": before_error,
         "after_error": after_error,
         "exists": checkpoint_exists(entry.checkpoint),
-        "heading": f"{entry.action.capitalize()} applied",
+        "heading": RESULT_HEADINGS.get(entry.action, f"{entry.action.capitalize()} applied"),
         "summary": entry_summary(entry.action, entry.summary),
         # a reset or a restore started at its preview: the same steps as on that page
         "has_choose": entry.action not in ("reset", "restore"),

@@ -1702,6 +1702,7 @@ def test_create_from_each_template(operator, checkpoints_dir, template):
     assert applied.status_code == 302
     assert applied["Location"] == "/checkpoints/nightly/applied/1/"
     assert (checkpoints_dir / "nightly.json").exists()
+    assert "<h1>Checkpoint created</h1>" in text(operator.get(applied["Location"]))
     # a new checkpoint waits for its job: pending (not a running job that stalls later)
     if template != "empty":
         assert '<span class="badge badge--pending">' in text(operator.get("/?q=nightly"))

@@ -98,11 +98,12 @@ def test_a_checkpoint_larger_than_the_limit_is_a_413_page(viewer, samples_dir, s
     assert viewer.get(f"/checkpoints/{NAME}/raw").status_code == 413
 
 
-def test_a_diff_side_that_cannot_be_read_is_a_404(viewer, checkpoints_dir):
+def test_a_diff_side_that_cannot_be_read_is_a_422(viewer, checkpoints_dir):
+    """It was a 404, as for an entry that is not there; the file is there, not comparable."""
     (checkpoints_dir / "broken.json").write_bytes(b"{not json")
     write_json(checkpoints_dir, "fine", {"id": "fine"})
     response = viewer.get("/diff/?a=checkpoint:broken&b=checkpoint:fine")
-    assert response.status_code == 404
+    assert response.status_code == 422
     assert "Checkpoint “broken” cannot be read" in text_of(response)  # at the field
     assert '<input type="text" id="id_a"' in text_of(response)
 
