@@ -297,6 +297,13 @@
       toggleDay(cell, event.shiftKey);
       return;
     }
+    if (event.key === "Escape" && selected.size > 0) {  // as "Clear" does
+      event.preventDefault();
+      selected.clear();
+      anchor = null;
+      renderSelection();
+      return;
+    }
     var step = ARROWS[event.key];
     if (step === undefined && (event.key === "Home" || event.key === "End")) {
       var cells = Array.from(dayCells()).sort(function (a, b) {

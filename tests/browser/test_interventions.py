@@ -188,6 +188,17 @@ def test_the_calendar_by_keyboard_and_each_action_takes_its_days(
     )
     expect(focused_day).to_be_focused()
     assert focused_day.evaluate(outline) != other_day.evaluate(outline)
+    # Escape clears the selection, as "Clear" does; the focus stays on the day.
+    page.keyboard.press("Escape")
+    assert bar.locator("[data-selection-count]").inner_text() == "No dates selected"
+    assert skip.is_disabled()
+    expect(focused_day).to_be_focused()
+    page.keyboard.press("Space")  # 2025-03-06 again
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Space")  # and the gap
+    assert bar.locator("[data-selection-count]").inner_text() == (
+        "2 dates selected · 1 pending, 1 gap"
+    )
 
     # The month buttons are swapped with the calendar; the focus stays on the button.
     page.locator(".calnav a[rel=next]").focus()
