@@ -187,6 +187,8 @@ def test_corrupt_files_are_listed_with_their_error_and_a_raw_link(viewer, sample
     assert '<span class="badge badge--corrupt">' in html
     assert '<a href="/checkpoints/broken/raw">raw bytes</a>' in html
     assert "line 2" in html
+    # one error in the Errors column, as the status feed and the sort count it
+    assert '<span class="count count--error" title="1 error">1</span>' in html
 
 
 def test_files_left_out_of_the_list_are_named_with_why(viewer, samples_dir, tmp_path):
