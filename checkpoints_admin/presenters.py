@@ -8,12 +8,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff, escape_token
+from checkpoints_admin.checkpoints.kinds import EPOCH_MS_FIELDS, epoch_ms_time
 from checkpoints_admin.checkpoints.store import as_json_fragment, with_literals
 
 MAX_SHOWN_VALUES: Final = 50
@@ -118,6 +119,9 @@ class FieldRow:
     after: str
     added: bool
     removed: bool
+    #: A time kept as epoch milliseconds (``startTime``…), as a person reads it ("" if none).
+    before_time: str = ""
+    after_time: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +238,15 @@ def _field_rows(pointer: str, change: Any) -> list[FieldRow]:
                 )
                 for key, value in whole.items()
             ]
-    return [FieldRow(pointer or "(document)", show(old), show(new), old is ABSENT, new is ABSENT)]
+    row = FieldRow(pointer or "(document)", show(old), show(new), old is ABSENT, new is ABSENT)
+    if pointer.count("/") == 1 and pointer[1:] in EPOCH_MS_FIELDS:
+        row = replace(row, before_time=_epoch_text(old), after_time=_epoch_text(new))
+    return [row]
+
+
+def _epoch_text(value: Any) -> str:
+    moment = epoch_ms_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if moment is not None else ""
 
 
 def present_diff(

@@ -439,6 +439,16 @@ def test_a_selection_past_the_checkpoints_dates_says_what_it_leaves(operator, sa
     )
 
 
+def test_a_preview_shows_an_epoch_milliseconds_time_as_a_time_too(operator, samples_dir):
+    data = {"pointer": "/lastUpdateTime", "value": "1709743216789"}
+    page = text(preview(operator, UNIFIED, "edit", data))
+    assert (
+        '<td class="before">1709743156789<span class="field-time">2024-03-06 16:39:16.789 UTC'
+        "</span></td>"
+    ) in page
+    assert '<span class="field-time">2024-03-06 16:40:16.789 UTC</span>' in page
+
+
 def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir):
     """It showed the first 50 of a long list and "… and N more" (UI.md: "show all"
     paginated). The pages are posted by the preview's own form, the reason typed kept; with

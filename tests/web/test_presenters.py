@@ -118,3 +118,17 @@ def test_pretty_lays_out_a_document_deeper_than_orjson_writes_the_same_way():
         assert presenters._pretty_deep(value) == expected
 
     same_layout()
+
+
+def test_a_time_kept_as_epoch_milliseconds_is_shown_as_a_time_too():
+    """The field table said "lastUpdateTime 1709743156789 → 1709743216789" only."""
+    view = presenters.present_diff(
+        {"lastUpdateTime": 1709743156789, "endTime": None, "stats": {"startTime": 5}},
+        {"lastUpdateTime": 1709743216789, "endTime": 1709743216789, "stats": {"startTime": 6}},
+    )
+    times = {row.pointer: (row.before_time, row.after_time) for row in view.fields}
+    assert times == {
+        "/lastUpdateTime": ("2024-03-06 16:39:16.789 UTC", "2024-03-06 16:40:16.789 UTC"),
+        "/endTime": ("", "2024-03-06 16:40:16.789 UTC"),  # (null is no time)
+        "/stats/startTime": ("", ""),  # (a field of that name elsewhere is not the job's time)
+    }
