@@ -750,8 +750,10 @@ def _span(values: Sequence[Any]) -> str:
         ascending = all(a <= b for a, b in zip(values, values[1:], strict=False))
     except TypeError:  # values of mixed types
         ascending = False
-    if ascending:
+    if ascending and len(values) > 2:
         return f"({_text(values[0])} … {_text(values[-1])})"
+    if len(values) == 2:  # (two values are named: "a … b" would read as all between)
+        return f"({_text(values[0])}, {_text(values[1])})"
     shown = ", ".join(_text(v) for v in values[:2])
     return f"({shown}{', …' if len(values) > 2 else ''})"
 
@@ -766,10 +768,21 @@ def _show(value: Any) -> str:
         return _clip(repr(value))
 
 
+#: A string that unquoted would read as another value: a number, true/false/null, or one
+#: whose blanks at either end a reader would not see.
+_READS_AS_OTHER: Final = re.compile(
+    r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null|\s.*|.*\s", re.S
+)
+
+
 def _text(value: Any) -> str:
-    """Plain rendering for the summary: strings unquoted, containers by size."""
+    """Plain rendering for the summary: strings unquoted (quoted as JSON where unquoted they
+    would read as a number, true, false or null, or lose blanks at their ends: the item
+    "1.5" is not 1.5), containers by size."""
     if isinstance(value, str):
-        return _clip(value) if value else '""'
+        if not value:
+            return '""'
+        return _show(value) if _READS_AS_OTHER.fullmatch(value) else _clip(value)
     if isinstance(value, Mapping):
         return "{" + _count(len(value), "key") + "}"
     if isinstance(value, list | tuple):

@@ -106,7 +106,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     bar.get_by_role("button", name="Skip…").click()
     page.wait_for_url(re.compile(r"/skip/preview$"))
     assert page.locator(".preview-card__summary").inner_text() == (
-        "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07)"
+        "2 dates pendingDates → completedDates (2025-03-06, 2025-03-07)"
     )
     shoot(page, "interventions-preview")
 
@@ -133,7 +133,7 @@ def test_operator_skips_days_from_the_calendar_and_undoes_it(
     page.wait_for_url(re.compile(r"/restore/\?entry=1&side=before$"))
     assert page.locator(".preview-card__summary").inner_text() == (
         "Puts back the state before entry #1: "
-        "2 dates completedDates → pendingDates (2025-03-06 … 2025-03-07)"
+        "2 dates completedDates → pendingDates (2025-03-06, 2025-03-07)"
     )
     page.fill("#id_reason", "skipped the wrong days")
     page.locator("#id_reason").press("Control+Enter")  # (Enter alone starts a new line)

@@ -228,7 +228,7 @@ def test_added_and_removed_keep_list_order():
 
     assert delta.lists == (ListChange("/tags", added=("y", "x"), removed=("a", "z")),)
     # y, x is no range (out of order): listed; a … z is
-    assert delta.summary() == ("2 values added to tags (y, x); 2 values removed from tags (a … z)")
+    assert delta.summary() == ("2 values added to tags (y, x); 2 values removed from tags (a, z)")
     moved = diff({"todo": ["b3", "a1", "c9"], "done": []}, {"todo": [], "done": ["b3", "a1", "c9"]})
     assert moved.summary().endswith("todo → done (b3, a1, …)")
 
@@ -238,7 +238,7 @@ def test_items_unit_and_value_lines(managed):
 
     delta = diff(managed, new)
 
-    assert delta.summary() == "2 items added to pendingItems (item4 … item5)"
+    assert delta.summary() == "2 items added to pendingItems (item4, item5)"
     assert delta.lines() == ["pendingItems: added item4, item5"]
 
 
@@ -567,3 +567,19 @@ def test_a_key_that_dots_would_make_ambiguous_is_named_by_its_pointer():
     )
     assert delta.summary() == "/a~1b 1 → 2; /f/g.h 1 → 2; i.j.k 1 → 2"
     assert diff({"c~d": {"": 1}}, {"c~d": {"": 2}}).summary() == "/c~0d/ 1 → 2"
+
+
+def test_a_summary_tells_a_string_from_the_value_it_would_read_as():
+    """The item "1.5" and the number 1.5 both read "1.5"; "  spaced  " read "spaced"; two
+    dates apart read as a range ("2025-03-01 … 2025-03-03")."""
+    removed = ["1.5", "true", "  spaced  ", "plain", "2025-03-06"]
+    before, after = {"pendingItems": ["kept", *removed]}, {"pendingItems": ["kept"]}
+    assert diff(before, after).summary() == '5 items removed from pendingItems ("1.5", "true", …)'
+    assert diff(before, after).lines() == [
+        'pendingItems: removed "1.5", "true", "  spaced  ", plain, 2025-03-06'
+    ]
+    moved = diff({"pending": ["1.5"], "done": [1.5]}, {"pending": [], "done": [1.5, "1.5"]})
+    assert '"1.5"' in moved.summary()
+    two = diff({"pendingDates": ["2025-03-01", "2025-03-03", "2025-03-09"]},
+               {"pendingDates": ["2025-03-09"]})  # fmt: skip
+    assert two.summary() == "2 dates removed from pendingDates (2025-03-01, 2025-03-03)"

@@ -401,7 +401,7 @@ def test_calendar_selection_arrives_as_ranges_and_fills_gaps(operator, samples_d
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-04..2025-03-07"})
     assert shown.status_code == 200
     assert (
-        "2 dates pendingDates → completedDates (2025-03-06 … 2025-03-07); "
+        "2 dates pendingDates → completedDates (2025-03-06, 2025-03-07); "
         "2025-03-05 added to completedDates"
     ) in text(shown)
     # The date the range leaves alone is said, not only left out of the diff.
