@@ -141,6 +141,13 @@ CASES = [
         id="set-nan",
     ),
     pytest.param(
+        ["edit_checkpoint", UNIFIED, "--set", "/stats/timeouts=[1, 1e400]"],
+        2,
+        "--set /stats/timeouts: the number 1e400 is too large for JSON (it would read as "
+        "infinity); write a smaller number, or a string.",
+        id="set-beyond-a-double",
+    ),
+    pytest.param(
         ["edit_checkpoint", UNIFIED, "--add", "--set", "/new=" + "[" * 60_000 + "]" * 60_000],
         2,
         "--set /new: the value is nested too deeply to read",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if pointer and not pointer.startswith("/"):
         raise usage_error(f"--set {text!r}: a JSON pointer starts with '/' (e.g. /stats/timeouts).")
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+    except _NotFinite as exc:  # (a usage error, as NaN is: the console's editor refuses it)
+        raise usage_error(
+            f"--set {pointer}: the number {exc} is too large for JSON (it would read as "
+            "infinity); write a smaller number, or a string."
+        ) from None
     except ValueError as exc:
         raise usage_error(
             f"--set {pointer}: {raw!r} is not JSON ({exc}); strings need quotes, "
@@ -56,6 +62,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+class _NotFinite(ValueError):
+    """A number literal too large for a double (``1e400``)."""
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise _NotFinite(literal if len(literal) <= 40 else f"{literal[:39]}…")
+    return number
 
 
 class Command(WriteCommand):
