@@ -69,6 +69,7 @@ from checkpoints_admin.checkpoints.store import (
     wide_integers,
     with_literals,
 )
+from checkpoints_admin.checkpoints.summary import summarize
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
     AuditEntry,
@@ -549,6 +550,7 @@ def preview(
             else (
                 *_left_out_notes(action, params, delta),
                 *_duplicate_notes(name, action, params, before, before_raw, after_raw),
+                *_running_job_notes(action, before, now),
             )
         ),
         wide_before=tuple(wide),
@@ -654,6 +656,28 @@ def _left_out_notes(action: str, params: Mapping[str, Any], delta: Delta) -> tup
         f"{len(left):,} of the {len(asked):,} dates asked for "
         f"{'is' if len(left) == 1 else 'are'} left as {'it is' if len(left) == 1 else 'they are'}"
         f" ({why}): {interventions.named(interventions.date_runs(left))}.",
+    )
+
+
+def _running_job_notes(
+    action: str, before: dict[str, Any] | None, now: datetime
+) -> tuple[str, ...]:
+    """A reset while the job is running: a job's next save writes its initial document again,
+    but the job goes on from where its own loop is, so it does not start from scratch."""
+    if action != "reset" or before is None:
+        return ()
+    summary = summarize(before)
+    if summary.state(now=now, stale_after=get_settings().stale_after_seconds) != "running":
+        return ()
+    if summary.last_update is None:
+        return ()
+    seconds = max(0, int((now - summary.last_update).total_seconds()))
+    ago = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+    return (
+        f"The job looks to be running: it updated this checkpoint {ago} ago. A running job "
+        "writes its initial document again at its next save, but goes on from where its own "
+        "loop is: what it did before the reset is not done again. For a start from scratch, "
+        "stop the job first.",
     )
 
 

@@ -174,6 +174,28 @@ def test_reset_deletes_the_file_and_keeps_its_bytes(samples_dir: Path) -> None:
     assert applied.written is None
 
 
+def test_a_reset_preview_says_when_the_job_looks_to_be_running(samples_dir: Path) -> None:
+    """Reset while the job runs: its next save writes its initial document, but it goes on
+    from where its loop is (a reviewer's job ended "completed" with half its items pending)."""
+    now = datetime(2025, 3, 6, 10, 0, 30, tzinfo=UTC)
+    document = json.loads(file_bytes(samples_dir, MANAGED))
+    document.update(status="running", lastUpdated="2025-03-06T10:00:00.000Z")
+    (samples_dir / f"{MANAGED}.json").write_text(json.dumps(document))
+    pv = services.preview(MANAGED, "reset", {}, now=now)
+    assert pv.notes == (
+        "The job looks to be running: it updated this checkpoint 30 s ago. A running job "
+        "writes its initial document again at its next save, but goes on from where its own "
+        "loop is: what it did before the reset is not done again. For a start from scratch, "
+        "stop the job first.",
+    )
+    # a job stopped long ago (stalled), or finished: nothing to say
+    later = datetime(2025, 3, 7, tzinfo=UTC)
+    assert services.preview(MANAGED, "reset", {}, now=later).notes == ()
+    document.update(status="completed", progress=100)
+    (samples_dir / f"{MANAGED}.json").write_text(json.dumps(document))
+    assert services.preview(MANAGED, "reset", {}, now=now).notes == ()
+
+
 def test_applied_says_what_was_written(samples_dir: Path) -> None:
     applied = do(UNIFIED, "skip", {"dates": ["2025-03-06"]})
     written = applied.written
