@@ -55,6 +55,7 @@ from checkpoints_admin.checkpoints.kinds import (
     detect_kind,
     is_date,
     is_sorted,
+    item_key,
     plural,
     with_article,
 )
@@ -265,7 +266,7 @@ def _in_order_of(source: list[Any], values: list[Any]) -> list[Any]:
     wanted = set(values)
     position: dict[Any, int] = {}
     for index, value in enumerate(source):
-        if isinstance(value, str | int | float) and value in wanted:
+        if not isinstance(value, dict | list) and value in wanted:
             position.setdefault(value, index)
     return sorted(values, key=lambda value: position.get(value, len(source)))
 
@@ -372,6 +373,10 @@ def _transfer(
     target."""
     source = _list_field(data, source_key)
     target = _list_field(data, target_key)
+    if noun != "date" and not (all_strings(source) and all_strings(target)):
+        # Items that are not all strings: 100 and 100.0, 1 and true are distinct items,
+        # which Python's sets would take for one (and move, or drop, together).
+        return _transfer_exact(data, groups, source, target, source_key, target_key, noun)
     wanted = _wanted(groups)
     in_source, in_target = _present(wanted, source), _present(wanted, target)
     movable = in_source
@@ -387,6 +392,65 @@ def _transfer(
     if noun != "date" and len(added) > 1:
         added = _in_order_of(source, added)
     result[target_key] = _merge(target, added, dates=noun == "date")
+    return result
+
+
+class _Exact:
+    """An item compared as JSON tells it from others: by type and value (``100`` is not
+    ``100.0``, ``1`` is not ``true``), shown and ordered as the value itself."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.key = item_key(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Exact) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)  # (an object or a list item: unhashable, as it is raw)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _exact(value: Any) -> Any:
+    """``value`` as an :class:`_Exact` (an object or a list, matching nothing, as it is)."""
+    return value if isinstance(value, dict | list) else _Exact(value)
+
+
+def _transfer_exact(
+    data: Mapping[str, Any],
+    groups: list[_Group],
+    source: list[Any],
+    target: list[Any],
+    source_key: str,
+    target_key: str,
+    noun: str,
+) -> dict[str, Any]:
+    """:func:`_transfer` of items that are not all strings, each matched by type and value."""
+    exact_groups = [(token, [_exact(v) for v in values], rng) for token, values, rng in groups]
+    exact_source = [_exact(v) for v in source]
+    wanted = _wanted(exact_groups)
+    in_source = _present(wanted, exact_source)
+    in_target = _present(wanted, [_exact(v) for v in target])
+    chosen = _select(exact_groups, in_source, in_target, source_key, target_key, noun)
+    moving = in_source.intersection(chosen)
+    result = dict(data)
+    if moving:
+        result[source_key] = [
+            item
+            for item, exact in zip(source, exact_source, strict=True)
+            if isinstance(exact, dict | list) or exact not in moving
+        ]
+    added = [v for v in chosen if v not in in_target]
+    if len(added) > 1:
+        added = _in_order_of(exact_source, added)
+    result[target_key] = _merge(target, [v.value for v in added], dates=False)
     return result
 
 
@@ -497,8 +561,12 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
         choices.append(([item, stripped, *([] if number is None else [number])], stripped))
     if not choices:
         raise InterventionError("no items given")
+    pending, processed = data["pendingItems"], data["processedItems"]
+    if not (all_strings(pending) and all_strings(processed)):
+        values = _resolve_exact(choices, pending, processed)
+        return [(str(v), [v], False) for v in values]
     wanted = {choice for options, _ in choices for choice in options}
-    present = _present(wanted, data["pendingItems"]) | _present(wanted, data["processedItems"])
+    present = _present(wanted, pending) | _present(wanted, processed)
     # The lists' own values, not the arguments': "2" finds the item 2.0, and moves 2.0.
     known = {value: value for value in present}
     values = [
@@ -506,6 +574,33 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
         for options, otherwise in choices
     ]
     return [(str(v), [v], False) for v in values]
+
+
+def _resolve_exact(choices: list[tuple[list[Any], Any]], *lists: list[Any]) -> list[Any]:
+    """Each argument as the lists' own value, for lists holding more than strings: the first
+    of its meanings a list has as that very JSON value (``100`` is not ``100.0``, ``1`` not
+    ``true``); else the one number equal to it ("2" finds the item 2.0), never a boolean;
+    else the argument (which the move then refuses as not there)."""
+    exact: dict[_Exact, Any] = {}
+    for values in lists:
+        for value in values:
+            if not isinstance(value, dict | list):
+                exact.setdefault(_Exact(value), value)
+    equal: dict[Any, list[Any]] = {}
+    for key, value in exact.items():
+        if type(value) in (int, float):
+            equal.setdefault(value, []).append(key.value)
+    resolved = []
+    for options, otherwise in choices:
+        found = next((exact[_Exact(c)] for c in options if _Exact(c) in exact), _NONE)
+        if found is _NONE:
+            numbers = [equal.get(c, []) for c in options if type(c) in (int, float)]
+            found = next((only[0] for only in numbers if len(only) == 1), otherwise)
+        resolved.append(found)
+    return resolved
+
+
+_NONE: Final = object()
 
 
 def _managed(data: Mapping[str, Any], action: str) -> None:

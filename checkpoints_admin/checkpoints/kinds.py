@@ -1059,13 +1059,14 @@ def _validate_daily(report: _Report, data: Mapping[str, Any]) -> None:
         )
 
 
-def _item_key(item: Any) -> Any:
-    # JSON's 1, 1.0 and true are different items although Python finds them equal.
+def item_key(item: Any) -> Any:
+    """An item as JSON tells it from others: JSON's 1, 1.0 and true are different items,
+    which Python finds equal (a set of them keeps one)."""
     return item if type(item) is str else (type(item).__name__, item)
 
 
 def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]:
-    """Duplicates in an item list; the item keys (see _item_key) of its scalar items."""
+    """Duplicates in an item list; the item keys (see item_key) of its scalar items."""
     if key not in data:
         return set()
     items = data[key]
@@ -1081,7 +1082,7 @@ def _check_items(report: _Report, data: Mapping[str, Any], key: str) -> set[Any]
         report,
         key,
         (
-            (index, _item_key(item), item)
+            (index, item_key(item), item)
             for index, item in enumerate(items)
             if not isinstance(item, list | dict)
         ),
@@ -1130,7 +1131,7 @@ def _validate_managed(report: _Report, data: Mapping[str, Any]) -> None:
             [
                 index
                 for index, item in enumerate(items)
-                if not isinstance(item, list | dict) and _item_key(item) in both
+                if not isinstance(item, list | dict) and item_key(item) in both
             ],
             lambda item: f"{_show(item)} is both pending and processed",
             "items that are also processed",

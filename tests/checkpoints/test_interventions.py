@@ -438,6 +438,28 @@ def test_items_move_in_the_jobs_order_and_a_sorted_list_stays_sorted(managed):
     assert reprocess_items(done, ["x2", "x3"])["pendingItems"] == ["x3", "x2"]
 
 
+def test_items_python_finds_equal_are_moved_one_by_one(managed):
+    """100 and 100.0, 1 and true are different JSON items: a skip of "100" took the whole
+    lot out of pendingItems (a set of values) and put one back, losing the others."""
+    doc = {**managed, "pendingItems": [100, 100.0, 1, True, "a"], "processedItems": []}
+    result = skip_items(doc, ["100", "1"])
+    assert result["pendingItems"] == [100.0, True, "a"]
+    assert [(type(v), v) for v in result["processedItems"]] == [(int, 100), (int, 1)]
+    result = skip_items(doc, ["100.0"])
+    assert result["pendingItems"] == [100, 1, True, "a"]
+    assert [(type(v), v) for v in result["processedItems"]] == [(float, 100.0)]
+    # a number typed finds the one item equal to it when no item is that very value
+    doc = {**managed, "pendingItems": [2.0, "x"], "processedItems": [1]}
+    assert skip_items(doc, ["2"])["processedItems"] == [1, 2.0]
+    # and back again, by type and value too
+    done = {**managed, "pendingItems": [], "processedItems": [7, 7.0, False, 0]}
+    result = reprocess_items(done, ["7.0", "0"])
+    assert [(type(v), v) for v in result["processedItems"]] == [(int, 7), (bool, False)]
+    assert [(type(v), v) for v in result["pendingItems"]] == [(float, 7.0), (int, 0)]
+    with pytest.raises(InterventionError, match="8 is not in pendingItems"):
+        skip_items(done, ["8"])
+
+
 def test_numeric_items_match_their_decimal_form(managed):
     doc = {**managed, "pendingItems": [3, 1, 2], "processedItems": []}
     result = skip_items(doc, ["2", 3])
