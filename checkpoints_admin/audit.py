@@ -21,7 +21,6 @@ from contextlib import closing, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from time import monotonic
 from typing import IO, Any, Final, Required, TypedDict, Unpack
 
 import orjson
@@ -676,25 +675,32 @@ def verify_chain(
     )
 
 
-#: How long a verification of the whole chain answers the console's "Verify" buttons while
-#: the log has the same head (``verify_audit`` always verifies afresh).
-VERIFY_REUSE_SECONDS: Final = 300
-_verification: tuple[tuple[int, str] | None, float, VerifyResult] | None = None
+#: The latest verification of the whole chain for the console's "Verify" buttons: the number
+#: of requests asked when it started, and its result (``verify_audit`` always verifies anew).
+_verification: tuple[int, VerifyResult] | None = None
 _verification_lock = threading.Lock()
+#: Requests for a verification so far (each one's ticket), under ``_asked_lock``.
+_verification_asked = 0
+_asked_lock = threading.Lock()
 
 
 def shared_verification() -> VerifyResult:
-    """The whole chain verified, once for all the readers who ask within a few minutes of
-    each other while the log does not grow: any reader may press the console's button, and
-    every press would otherwise hash every entry and rebuild every snapshot."""
-    global _verification
-    head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-    with _verification_lock:  # (one verification at a time; the others then reuse it)
+    """The whole chain verified, as it is at the time of asking or later: a verification
+    that started after this request was made answers it (many readers pressing at once
+    share one, as each would hash every entry and rebuild every snapshot); one that started
+    before it never does, so that a row changed since is always seen."""
+    global _verification, _verification_asked
+    with _asked_lock:
+        _verification_asked += 1
+        ticket = _verification_asked
+    with _verification_lock:  # (one verification at a time)
         done = _verification
-        if done is not None and done[0] == head and monotonic() - done[1] < VERIFY_REUSE_SECONDS:
-            return done[2]
+        if done is not None and done[0] >= ticket:
+            return done[1]
+        with _asked_lock:
+            started = _verification_asked  # every request so far is answered by this one
         result = verify_chain()
-        _verification = (head, monotonic(), result)
+        _verification = (started, result)
         return result
 
 

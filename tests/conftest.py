@@ -56,7 +56,7 @@ def _fresh_snapshot_cache() -> Iterator[None]:
         if services is not None:
             services._forget_snapshots()
         audit = sys.modules.get("checkpoints_admin.audit")
-        if audit is not None:  # (a verification of the chain, shared for a while)
+        if audit is not None:  # (the latest verification of the chain)
             audit._verification = None
 
     forget()

@@ -301,22 +301,60 @@ def test_verify_the_chain_up_to_an_entry(viewer, interventions):
     assert fragment.lstrip().startswith('<div id="chain-verify">')
 
 
-def test_readers_pressing_verify_share_one_verification_while_the_log_stays(
-    viewer, interventions, monkeypatch
-):
-    """Every press hashed every entry and rebuilt every snapshot: one verification now
-    answers the presses of a few minutes while the log's head stays; a new entry starts
-    another."""
+def test_readers_pressing_verify_at_once_share_one_verification(viewer, interventions, monkeypatch):
+    """Every press hashed every entry and rebuilt every snapshot: presses made while one
+    runs share the next one; a press never gets a verification that started before it."""
+    import threading
+
     runs = []
+    release = threading.Event()
     real = audit.verify_chain
-    monkeypatch.setattr(audit, "verify_chain", lambda: runs.append(1) or real())
-    for _ in range(3):
+
+    def verify():
+        runs.append(1)
+        if len(runs) == 1:
+            release.wait(30)  # (the first holds the others back until they have all asked)
+        return real()
+
+    monkeypatch.setattr(audit, "verify_chain", verify)
+    results = []
+    first = threading.Thread(target=lambda: results.append(audit.shared_verification()))
+    first.start()
+    while not runs:
+        release.wait(0.01)
+    asked = audit._verification_asked
+    others = [
+        threading.Thread(target=lambda: results.append(audit.shared_verification()))
+        for _ in range(3)
+    ]
+    for thread in others:
+        thread.start()
+    while audit._verification_asked < asked + 3:
+        release.wait(0.01)
+    release.set()
+    for thread in (first, *others):
+        thread.join(30)
+    assert len(runs) == 2  # the first, then one for the three that asked meanwhile
+    assert [result.ok for result in results] == [True] * 4
+    # one after another, each press verifies the log as it is
+    for _ in range(2):
         assert "✓ The chain verifies" in viewer.get("/audit/2/?verify=1").content.decode()
-    assert len(runs) == 1
-    services.apply("my-process", "skip", {"items": ["item2"]},
-                   actor=services.Actor("ops", "cli"), reason="another")  # fmt: skip
-    assert "(4 entries)" in viewer.get("/audit/2/?verify=1").content.decode()
-    assert len(runs) == 2
+    assert len(runs) == 4
+
+
+def test_a_verification_never_answers_a_press_made_after_the_log_changed(viewer, interventions):
+    """It reused one for five minutes while the newest entry stayed: a row changed in the
+    middle of the log meanwhile still showed as verified (and, repaired, as broken)."""
+    assert "✓ The chain verifies" in viewer.get("/audit/2/?verify=1").content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE checkpoints_admin_auditentry SET reason = 'tampered' WHERE seq = 2")
+    assert "✗ Broken at entry #2" in viewer.get("/audit/3/?verify=1").content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2",
+            ["progress was reported wrong"],
+        )
+    assert "✓ The chain verifies" in viewer.get("/audit/3/?verify=1").content.decode()
 
 
 def test_a_tampered_entry_shows_the_break(viewer, interventions):
