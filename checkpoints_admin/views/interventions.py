@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property, wraps
 from typing import Any, Final
 
@@ -825,10 +825,29 @@ def _conflict(
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
             "since_editor": since_editor,
             "no_longer": None if since_editor else _no_longer(spec, name, form, current),
+            "busy_for": _busy_for(current),
         }
     )
     # The page itself says it; no separate message.
     return _page(request, "interventions/conflict.html", context, status=409)
+
+
+#: A running job that saved within this many seconds may well save again before a person
+#: applies what they previewed: the conflict page then says how to make the change anyway.
+BUSY_JOB_SECONDS: Final = 60
+
+
+def _busy_for(current: Current | None) -> int | None:
+    """Seconds since the job saved, when the checkpoint says it is running and it saved
+    within :data:`BUSY_JOB_SECONDS`; else None."""
+    if current is None or current.checkpoint is None:
+        return None
+    summary = current.loaded.summary
+    now = datetime.now(UTC)
+    if summary.last_update is None or summary.state(now=now, stale_after=None) != "running":
+        return None
+    seconds = (now - summary.last_update).total_seconds()
+    return max(0, int(seconds)) if seconds <= BUSY_JOB_SECONDS else None
 
 
 def _no_longer(spec: Spec, name: str, form: Any, current: Current | None) -> str | None:

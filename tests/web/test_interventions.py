@@ -586,6 +586,26 @@ def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, s
     assert "Preview again on the current version" not in text(applied)
 
 
+def test_a_conflict_with_a_job_that_saves_often_says_how_to_make_the_change(operator, samples_dir):
+    """A job saving every half second overtook every preview: the conflict page offered only
+    another preview. It says now why, and what works (pause the job, or --yes)."""
+    import time
+
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    document = read(samples_dir, UNIFIED)
+    now_ms = int(time.time() * 1000)
+    write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": now_ms - 5000})
+    busy = text(apply_preview(operator, UNIFIED, "skip", shown))
+    assert '<p class="panel-note" id="busy-job"><strong>Its job is running</strong> and ' in busy
+    assert "saved just now: it may save again before you apply" in busy
+    assert "use the command line with <code>--yes</code>" in busy
+    # a job that saved a while ago (or is not running) is no reason for it
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": now_ms - 600_000})
+    assert 'id="busy-job"' not in text(apply_preview(operator, UNIFIED, "skip", shown))
+    assert state(samples_dir)[1] == 0
+
+
 def test_a_conflict_whose_change_was_made_meanwhile_says_so(operator, samples_dir):
     """Someone set the same value between preview and apply: previewing the edit again would
     change nothing, and the conflict page says that instead of offering it."""
