@@ -28,6 +28,33 @@ def test_the_job_example_runs_and_completes(tmp_path: Path, monkeypatch) -> None
     assert saved["pendingItems"] == []
 
 
+def test_the_job_example_takes_an_operators_skip_made_while_it_runs(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """It looped over a copy of the list taken at the start: an item an operator skipped was
+    exported all the same, and one sent back to be reprocessed was not."""
+    from checkpoints_admin.checkpoints import CheckpointStore, interventions
+
+    monkeypatch.setenv("CHECKPOINTS_DIR", str(tmp_path))
+    store = CheckpointStore(tmp_path)
+    exported: list[str] = []
+    namespace: dict = {}
+
+    def export(item: str) -> None:
+        exported.append(item)
+        if item == "customers":  # meanwhile an operator skips invoices; then an autosave
+            document = store.read("nightly-export").data
+            store.write("nightly-export", interventions.skip_items(document, ["invoices"]))
+            namespace["checkpoint"].save()
+
+    namespace["export"] = export
+    exec(compile(python_blocks()[0], "README.md", "exec"), namespace)  # noqa: S102
+    assert exported == ["customers", "orders"]
+    saved = store.read("nightly-export").data
+    assert (saved["status"], saved["pendingItems"]) == ("completed", [])
+    assert sorted(saved["processedItems"]) == ["customers", "invoices", "orders"]
+
+
 def test_the_store_example_runs(tmp_path: Path) -> None:
     from checkpoints_admin.checkpoints import CheckpointStore
 
