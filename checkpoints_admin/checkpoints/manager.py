@@ -195,6 +195,8 @@ class CheckpointManager:
         with self._lock:
             self._check_open()
             self._ensure_init()
+            if self._thread is None:  # (a child process made by fork() starts its own)
+                self._start_autosave()
             self._apply_new(change, save_now=self.autosave_seconds is None or self._completed)
 
     def save(self) -> str | None:
@@ -459,6 +461,20 @@ class CheckpointManager:
         finally:
             self._lock.release()
 
+    def _forget_parents_updates(self) -> None:
+        """In a child process made by ``os.fork()``: the unsaved updates it inherited are the
+        parent's, which still holds them and saves them; written here too, each would count
+        twice. The child goes on from the file as last read or written, with its own updates
+        only (and its own lock and auto-save: the parent's threads are not in the child)."""
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._dropped = []
+        if self._pending:
+            self._pending = []
+            if self._doc is not None:
+                self._doc = self._base_doc()
+
     def _flush_at_exit(self) -> None:
         if not self._lock.acquire(timeout=self.lock_timeout):
             logger.error("checkpoint %s: unsaved updates lost at exit (busy)", self.name)
@@ -580,6 +596,15 @@ def _autosave_loop(
 _live: weakref.WeakSet[CheckpointManager] = weakref.WeakSet()
 # Those of them with unsaved updates, held (their auto-save thread only refers to them weakly).
 _unsaved: set[CheckpointManager] = set()
+
+
+def _after_fork_in_child() -> None:
+    _unsaved.clear()
+    for manager in list(_live):
+        manager._forget_parents_updates()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -221,6 +221,46 @@ def test_four_processes_lose_no_update(fast_dir: Path, autosave: float | None) -
     assert ISO_MS.match(data["lastUpdated"])
 
 
+def _fork_and_wait(child) -> int:
+    """Run ``child()`` in a process made by ``os.fork()``; its exit code."""
+    from checkpoints_admin.checkpoints import manager
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        code = 1
+        try:
+            child()
+            manager._flush_all()  # what the interpreter's exit runs (os._exit skips it)
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+@pytest.mark.parametrize("autosave", [None, 60], ids=["autosave-off", "autosave-on"])
+def test_a_forked_child_does_not_write_its_parents_unsaved_updates(
+    checkpoints_dir: Path, autosave: float | None
+) -> None:
+    """A child made by fork() (multiprocessing's default on Linux) inherited the unsaved
+    updates and wrote them too, at its exit or its next save: each then counted twice. The
+    child's own updates count once, over the file as it is then."""
+    cp = CheckpointManager("counter", COUNTER_INITIAL, 60, directory=checkpoints_dir)
+    cp.init()
+    cp.update(increment)  # unsaved: the auto-save is a minute away
+
+    def child() -> None:
+        if autosave is None:
+            return  # it exits: the atexit flush had the parent's update to write
+        cp.update(increment)  # its own update, and a save
+        cp.save()
+
+    assert _fork_and_wait(child) == 0
+    expected_after_child = 0 if autosave is None else 1
+    assert read_json(checkpoints_dir, "counter")["counter"] == expected_after_child
+    cp.close()  # the parent saves its own update, over the child's
+    assert read_json(checkpoints_dir, "counter")["counter"] == expected_after_child + 1
+
+
 def job_around_operator_edit(directory: str, started, edited) -> None:
     cp = CheckpointManager("dates", DATES_INITIAL, 0.02, directory=directory)
     cp.init()
