@@ -1669,7 +1669,8 @@ class CheckpointStore:
     def unlisted(self) -> builtins.list[tuple[str, str]]:
         """The ``*.json`` files the last :meth:`list` left out, sorted, each with why: a name
         that is not a checkpoint name (``café.json``, ``.hidden.json``), something that is
-        not a regular file, or a symbolic link leading outside the directory."""
+        not a regular file, a symbolic link leading outside the directory, or one to a
+        missing file."""
         with self._list_guard:
             out = [
                 (fname, self._why_unlisted(fname))
@@ -1685,10 +1686,11 @@ class CheckpointStore:
     def _why_unlisted(self, fname: str) -> str:
         if not _listable(fname[:-5]):
             return "not a checkpoint name"
+        path = os.path.join(self._dir, fname)
         try:
-            st = os.stat(os.path.join(self._dir, fname))  # (a link inside: its file)
+            st = os.stat(path)  # (a link inside: its file)
         except OSError:
-            return "gone"
+            return "a symbolic link to a missing file" if os.path.islink(path) else "gone"
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
             return "a hard link to a file with other names"
         return "not a regular file"
@@ -1865,7 +1867,9 @@ class CheckpointStore:
         try:
             fd = os.open(real, _READ_FLAGS)
         except OSError:
-            return None
+            # (a link to a missing file, say to a checkpoint just reset: named as left out,
+            # and looked at again at each listing, for its target may come back)
+            return (None, name + ".json", (0, 0, 0))
         try:
             return self._describe(name, fd, old, None)
         finally:

@@ -297,6 +297,25 @@ def test_symlinks_leaving_the_directory_are_named_apart_from_the_list(
     assert store.list() and store.refused_links() == []  # the unchanged listing too
 
 
+def test_a_symbolic_link_to_a_missing_file_is_named_as_left_out(store, checkpoints_dir):
+    """An alias whose target was reset vanished from every listing without a word, though
+    left-out files are named; it is listed again once its target is back."""
+    store.write("job", {"a": 1})
+    (checkpoints_dir / "alias.json").symlink_to("job.json")
+    (checkpoints_dir / "dangling.json").symlink_to("missing.json")
+    assert [info.name for info in store.list()] == ["alias", "job"]
+    assert store.unlisted() == [("dangling.json", "a symbolic link to a missing file")]
+    (checkpoints_dir / "job.json").unlink()
+    assert [info.name for info in store.list()] == []
+    assert store.unlisted() == [
+        ("alias.json", "a symbolic link to a missing file"),
+        ("dangling.json", "a symbolic link to a missing file"),
+    ]
+    store.write("job", {"a": 2})
+    assert [info.name for info in store.list()] == ["alias", "job"]
+    assert store.unlisted() == [("dangling.json", "a symbolic link to a missing file")]
+
+
 def test_symlink_to_a_directory_outside_is_ignored(store, checkpoints_dir, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (checkpoints_dir / "d.json").symlink_to(tmp_path / "elsewhere")
