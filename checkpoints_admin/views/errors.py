@@ -94,6 +94,21 @@ def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
     return response
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: a form whose security token no longer holds (the page was
+    opened before its reader signed in again, in another tab, or the cookie is gone) says so
+    in the console's layout, and to htmx as a message (the step is not swapped: a button
+    that did nothing said nothing). Nothing was sent on."""
+    message = (
+        "This page's form is out of date (you signed in again since it was opened, perhaps "
+        "in another tab); nothing was changed. Reload the page and try again."
+    )
+    response = error_page(request, 403, "Form out of date", message)
+    if request.headers.get("HX-Request") == "true":
+        trigger_client_event(response, "console:message", {"level": "error", "text": message})
+    return response
+
+
 #: Seconds a client is told to wait before asking again while the database is down.
 RETRY_AFTER: Final = 30
 

@@ -291,3 +291,27 @@ def test_pruning_snapshots_is_left_to_the_command(csrf_client, entry_one):
     send(client, token, "post", changelist, bulk)
     assert "delete_selected" not in client.get(changelist).content.decode()
     assert set(Snapshot.objects.values_list("sha", flat=True)) == shas
+
+
+def test_a_form_out_of_date_says_so_in_the_consoles_layout(csrf_client, entry_one):
+    """A token that no longer holds (signed in again in another tab) gave Django's bare
+    "CSRF verification failed" page, and to htmx nothing at all: the button did nothing."""
+    import json
+
+    client, _token = csrf_client("operator")
+    before = state(entry_one)
+    url, data = "/checkpoints/reconciliation_checkpoint/skip/preview", {"dates": "2025-03-06"}
+    page = client.post(url, data, headers={"X-CSRFToken": "stale" * 8})
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert "<h1>Form out of date</h1>" in html
+    assert "Reload the page and try again." in html
+    swapped = client.post(url, data, headers={"X-CSRFToken": "stale" * 8, "HX-Request": "true"})
+    assert swapped.status_code == 403
+    said = json.loads(swapped["HX-Trigger"])["console:message"]
+    assert said["level"] == "error" and said["text"].startswith("This page's form is out of date")
+    signed_out = Client(enforce_csrf_checks=True)
+    refused = signed_out.post("/accounts/login/", {"username": "x", "password": "y"})
+    assert refused.status_code == 403
+    assert "<h1>Form out of date</h1>" in refused.content.decode()
+    assert state(entry_one) == before
