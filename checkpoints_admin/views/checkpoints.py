@@ -93,6 +93,7 @@ def checkpoint_list(request: HtmxHttpRequest) -> HttpResponse:
             "refresh_seconds": REFRESH_SECONDS,
             "refreshed": listing.now,
             "filtered": filtered,
+            "unreadable": bool(error),  # (an empty listing made for this request alone)
         }
         if not listing.rows:
             context["directory"] = directory

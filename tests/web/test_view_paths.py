@@ -48,9 +48,9 @@ def test_the_list_says_why_when_the_directory_cannot_be_listed(viewer, tmp_path,
     settings.CHECKPOINTS_DIR = regular
     response = viewer.get("/")
     assert response.status_code == 200
-    alert = '<div class="alert alert--page" role="alert">the checkpoints directory '
+    alert = '<div class="alert alert--page" role="alert">The checkpoints directory '
     assert alert in text_of(response)
-    assert "not-a-directory&#x27; is not a directory</div>" in text_of(response)
+    assert "not-a-directory&#x27; is not a directory.</div>" in text_of(response)
     # The diff page still offers its form, with no names to pick.
     assert viewer.get("/diff/").status_code == 200
 
@@ -60,7 +60,12 @@ def test_a_missing_directory_is_said_and_never_created(viewer, tmp_path, setting
     missing = tmp_path / "not-mounted" / "checkpoints"
     settings.CHECKPOINTS_DIR = missing
     listed = text_of(viewer.get("/"))
-    assert "checkpoints&#x27; does not exist</div>" in listed
+    assert "checkpoints&#x27; does not exist.</div>" in listed
+    assert '<div class="alert alert--page" role="alert">The checkpoints directory' in listed
+    # the table does not say the opposite ("No checkpoint files yet", "Live")
+    assert "No checkpoint files yet" not in listed
+    assert "<strong>Nothing can be listed.</strong>" in listed
+    assert 'class="live live--off"' in listed
     page = viewer.get("/checkpoints/anything/")
     assert page.status_code == 503
     assert "does not exist" in text_of(page)
@@ -88,7 +93,7 @@ def test_a_directory_that_goes_away_is_said_too(viewer, tmp_path, settings):
     page = viewer.get("/checkpoints/anything/")
     assert page.status_code == 503
     assert "checkpoints&#x27; does not exist. Check CHECKPOINTS_DIR" in text_of(page)
-    assert "does not exist</div>" in text_of(viewer.get("/"))
+    assert "does not exist.</div>" in text_of(viewer.get("/"))
     assert not directory.exists()
 
 
