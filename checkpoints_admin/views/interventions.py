@@ -350,6 +350,9 @@ def _page(
         return response
     if message is not None:
         messages.add_message(request, _LEVELS[message[0]], message[1])
+    # A step answering a form posted without htmx (a calendar's "Skip…", JavaScript off):
+    # the page's script puts the focus on it, not at the top of the page.
+    context["posted"] = request.method == "POST"
     return render(request, template, context, status=status)
 
 

@@ -577,6 +577,46 @@
     }
   });
 
+  // A step page loaded as the answer to a form (the calendar's "Skip…", a refused step):
+  // the focus goes to its marked field, else its heading, not to the top of the page.
+  function focusPostedStep() {
+    var step = document.querySelector("#intervention[data-focus-step]");
+    if (!step || (document.activeElement && document.activeElement !== document.body)) {
+      return;
+    }
+    var target = step.querySelector('[aria-invalid="true"]') || step.querySelector("[data-step-focus]");
+    if (target) {
+      target.focus({ preventScroll: target.matches("[data-step-focus]") });
+    }
+  }
+
+  // A refusal swapped into part of a step (a lock held by the job, a version gone): the
+  // button pressed was disabled during the request and the focus fell to the page; it goes
+  // to what the refusal says.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    if (!target || !target.id || (active && active !== document.body)) {
+      return;
+    }
+    // The swapped element as it is now (an outerHTML swap replaced the target).
+    var swapped = document.getElementById(target.id);
+    if (!swapped || !swapped.closest("#intervention")) {
+      return;
+    }
+    var said = swapped.querySelector('[role="alert"]');
+    if (said) {
+      said.setAttribute("tabindex", "-1");
+      said.focus();
+      return;
+    }
+    // (only a message was sent: back to the button, to try again)
+    var button = swapped.querySelector('button[type="submit"]:not([disabled])');
+    if (button) {
+      button.focus();
+    }
+  });
+
   function refresh() {
     renderSelection();
     renderList();
@@ -585,8 +625,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("DOMContentLoaded", focusPostedStep);
   document.addEventListener("htmx:afterSettle", refresh);
   if (document.readyState !== "loading") {
     refresh();
+    focusPostedStep();
   }
 })();

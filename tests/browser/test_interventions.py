@@ -330,6 +330,38 @@ def test_a_long_list_of_a_preview_is_paged_in_place(chromium, live_server, sampl
     assert problems == [], "\n".join(problems)
 
 
+def test_the_focus_follows_each_step(chromium, live_server, samples_dir, ops_user, settings):
+    """The calendar's "Skip…" (a plain form post) left the focus at the top of the page;
+    "← Change it" on the whole step; a refusal while a job held the lock on the page (the
+    button pressed was disabled during the request): it goes to what the refusal says."""
+    from checkpoints_admin.checkpoints import CheckpointStore
+
+    settings.CHECKPOINT_LOCK_TIMEOUT = 0.3
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(f"{live_server.url}/checkpoints/{UNIFIED}/?tab=calendar&month=2025-03")
+    page.locator('[data-date="2025-03-06"]').click()
+    page.locator("#date-selection").get_by_role("button", name="Skip…").click()
+    page.wait_for_url(re.compile(r"/skip/preview$"))
+    expect(page.locator("#preview-title")).to_be_focused()
+
+    page.get_by_role("button", name="← Change it").click()
+    page.locator("#id_dates").wait_for()
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+    page.get_by_role("button", name="Preview…").click()
+    page.locator(".preview-card").wait_for()
+    page.fill("#id_reason", "while the job holds the file")
+    with CheckpointStore(samples_dir).lock(UNIFIED):
+        page.get_by_role("button", name="Apply the skip").click()
+        said = page.locator('#apply-form [role="alert"]')
+        expect(said).to_be_focused()
+        expect(said).to_contain_text("holding")
+    assert AuditEntry.objects.count() == 0
+    assert problems == [], "\n".join(problems)
+
+
 def pick_field(chromium, live_server, name: str, pointer: str):
     """The field editor of checkpoint ``name`` with ``pointer`` chosen in its select, as
     olga.ops (the page, and the problems its console reports)."""

@@ -184,7 +184,7 @@ def test_a_preview_goes_back_to_choose_with_the_selection_filled_in(operator, sa
     back = operator.post(url, fields)
     assert back.status_code == 200
     page = text(back)
-    assert "<h1>Skip dates</h1>" in page
+    assert '<h1 tabindex="-1" data-step-focus>Skip dates</h1>' in page
     assert re.search(rf'<textarea id="id_dates" name="dates"[^>]*>\n{dates}</textarea>', page)
     assert 'aria-invalid="true"' not in page
     assert 'aria-current="step"><span class="steps__n" aria-hidden="true">1</span>Choose' in page
@@ -287,7 +287,7 @@ def test_skip_a_typed_date_through_the_three_steps(operator, samples_dir):
     original = (samples_dir / f"{UNIFIED}.json").read_bytes()
     choose = operator.get(f"/checkpoints/{UNIFIED}/skip/")
     assert choose.status_code == 200
-    assert "<h1>Skip dates</h1>" in text(choose)
+    assert '<h1 tabindex="-1" data-step-focus>Skip dates</h1>' in text(choose)
     assert '<textarea id="id_dates" name="dates"' in text(choose)
 
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
@@ -686,7 +686,7 @@ def test_applying_the_same_preview_twice_shows_the_first_result_not_a_conflict(
 
 def test_skip_and_reprocess_items(operator, samples_dir):
     choose = text(operator.get(f"/checkpoints/{MANAGED}/skip/"))
-    assert "<h1>Skip items</h1>" in choose
+    assert '<h1 tabindex="-1" data-step-focus>Skip items</h1>' in choose
     # an item's name is shown as it is written, not capitalised as a sentence's first word
     missing = preview(operator, MANAGED, "skip", {"dates": "item-9"})
     assert errors_of(text(missing), "id_dates") == ["item-9 is not in pendingItems."]
