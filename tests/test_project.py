@@ -322,6 +322,10 @@ for path in ("/", "/status.json", "/metrics", "/checkpoints/x/"):
     response = client.get(path)
     out[path] = [response.status_code, response["Content-Type"], response.get("Retry-After"),
                  response.content.decode()[:2000]]
+htmx = {"HX-Request": "true"}
+step = client.post("/checkpoints/x/skip/apply", {"dates": "2025-03-06"}, headers=htmx)
+out["htmx"] = [step.status_code, step.get("HX-Reswap"), step.get("HX-Trigger"),
+               step.content.decode()]
 print(json.dumps(out))
 """
 
@@ -351,6 +355,15 @@ def test_an_unreachable_database_is_a_503_that_says_so(tmp_path: Path) -> None:
     assert json.loads(feed[3]) == {"error": "The database is unavailable; try again in a moment."}
     assert metrics[:3] == [503, "text/plain", "30"]
     assert detail[0] == 503
+    # A step's button (htmx): the page stays, reason typed and all, and a message says why.
+    status, swap, trigger, body = answers["htmx"]
+    assert (status, swap, body) == (503, "none", "")
+    assert json.loads(trigger) == {
+        "console:message": {
+            "level": "error",
+            "text": "The database is unavailable; try again in a moment: nothing was changed.",
+        }
+    }
 
 
 def test_status_of_an_empty_directory_needs_no_database(tmp_path: Path) -> None:

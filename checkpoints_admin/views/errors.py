@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, trigger_client_event
 
 from checkpoints_admin.checkpoints import CheckpointOutsideDirectory, InvalidCheckpointName
 from checkpoints_admin.checkpoints.store import size_text
@@ -127,6 +127,16 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"error": message}, status=503)
     elif path == "/metrics":
         response = HttpResponse(message + "\n", status=503, content_type="text/plain")
+    elif request.headers.get("HX-Request") == "true":
+        # A step's button (an apply): the page stays as it is, reason typed and all, and says
+        # why nothing happened; the same button works again once the database answers.
+        response = HttpResponse(status=503)
+        reswap(response, "none")
+        trigger_client_event(
+            response,
+            "console:message",
+            {"level": "error", "text": f"{message[:-1]}: nothing was changed."},
+        )
     else:
         response = HttpResponse(loader.render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER)
