@@ -672,9 +672,15 @@ def _running_job_notes(
     if summary.last_update is None:
         return ()
     seconds = max(0, int((now - summary.last_update).total_seconds()))
-    ago = f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+    ago = (
+        "just now"
+        if seconds < 10
+        else f"{seconds} s ago"
+        if seconds < 120
+        else (f"{seconds // 60} min ago")
+    )
     return (
-        f"The job looks to be running: it updated this checkpoint {ago} ago. A running job "
+        f"The job looks to be running: it updated this checkpoint {ago}. A running job "
         "writes its initial document again at its next save, but goes on from where its own "
         "loop is: what it did before the reset is not done again. For a start from scratch, "
         "stop the job first.",

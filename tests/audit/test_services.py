@@ -188,6 +188,10 @@ def test_a_reset_preview_says_when_the_job_looks_to_be_running(samples_dir: Path
         "loop is: what it did before the reset is not done again. For a start from scratch, "
         "stop the job first.",
     )
+    just = services.preview(MANAGED, "reset", {}, now=datetime(2025, 3, 6, 10, 0, 4, tzinfo=UTC))
+    assert just.notes[0].startswith(
+        "The job looks to be running: it updated this checkpoint just now."
+    )
     # a job stopped long ago (stalled), or finished: nothing to say
     later = datetime(2025, 3, 7, tzinfo=UTC)
     assert services.preview(MANAGED, "reset", {}, now=later).notes == ()
