@@ -375,7 +375,7 @@ def _transfer(
     target."""
     source = _list_field(data, source_key)
     target = _list_field(data, target_key)
-    if noun != "date" and not (all_strings(source) and all_strings(target)):
+    if noun != "date" and not _one_type(source, target):
         # Items that are not all strings: 100 and 100.0, 1 and true are distinct items,
         # which Python's sets would take for one (and move, or drop, together).
         return _transfer_exact(data, groups, source, target, source_key, target_key, noun)
@@ -395,6 +395,17 @@ def _transfer(
         added = _in_order_of(source, added)
     result[target_key] = _merge(target, added, dates=noun == "date")
     return result
+
+
+def _one_type(*lists: list[Any]) -> bool:
+    """Whether the lists' values are all strings, all integers or all floats: Python's
+    equality then tells items apart as JSON does, and sets can match them (at C speed)."""
+    if all(all_strings(values) for values in lists):
+        return True
+    types: set[type] = set()
+    for values in lists:
+        types.update(map(type, values))
+    return len(types) == 1 and types <= {int, float}
 
 
 class _Exact:
@@ -564,7 +575,7 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
     if not choices:
         raise InterventionError("no items given")
     pending, processed = data["pendingItems"], data["processedItems"]
-    if not (all_strings(pending) and all_strings(processed)):
+    if not _one_type(pending, processed):
         values = _resolve_exact(choices, pending, processed)
         return [(str(v), [v], False) for v in values]
     wanted = {choice for options, _ in choices for choice in options}
