@@ -262,15 +262,18 @@ def _merge(target: list[Any], values: list[Any], *, dates: bool = True) -> list[
 
 def _in_order_of(source: list[Any], values: list[Any]) -> list[Any]:
     """``values`` (found in ``source``) in the order ``source`` has them: items move in the
-    job's order, whatever order they were asked for in."""
-    if len(values) <= 64:  # (a few: found by list.index, at C speed, not by a Python loop)
-        return sorted(values, key=source.index)
+    job's order, whatever order they were asked for in. One pass over ``source``."""
     wanted = set(values)
-    position: dict[Any, int] = {}
-    for index, value in enumerate(source):
-        if not isinstance(value, dict | list) and value in wanted:
-            position.setdefault(value, index)
-    return sorted(values, key=lambda value: position.get(value, len(source)))
+    try:
+        found = [value for value in source if value in wanted]
+    except TypeError:  # (an object or a list among the items: it matches nothing)
+        found = [v for v in source if type(v) not in _CONTAINERS and v in wanted]
+    ordered = list(dict.fromkeys(found))
+    placed = set(ordered)
+    return ordered + [value for value in values if value not in placed]
+
+
+_CONTAINERS: Final = (dict, list)
 
 
 def _present(wanted: set[Any], values: list[Any]) -> set[Any]:
@@ -445,26 +448,41 @@ def _transfer_exact(
     target_key: str,
     noun: str,
 ) -> dict[str, Any]:
-    """:func:`_transfer` of items that are not all strings, each matched by type and value."""
+    """:func:`_transfer` of items of mixed types, each matched by type and value. Only the
+    items Python finds equal to one asked for are compared exactly: a list of a million
+    costs a pass of set lookups, not a million wrappers."""
     exact_groups = [(token, [_exact(v) for v in values], rng) for token, values, rng in groups]
-    exact_source = [_exact(v) for v in source]
     wanted = _wanted(exact_groups)
-    in_source = _present(wanted, exact_source)
-    in_target = _present(wanted, [_exact(v) for v in target])
+    plain = {w.value for w in wanted if isinstance(w, _Exact)}
+    in_source = _exact_hits(source, plain) & wanted
+    in_target = _exact_hits(target, plain) & wanted
     chosen = _select(exact_groups, in_source, in_target, source_key, target_key, noun)
     moving = in_source.intersection(chosen)
     result = dict(data)
     if moving:
+        gone = {m.value for m in moving}
         result[source_key] = [
             item
-            for item, exact in zip(source, exact_source, strict=True)
-            if isinstance(exact, dict | list) or exact not in moving
+            for item in source
+            if type(item) in _CONTAINERS or item not in gone or _Exact(item) not in moving
         ]
-    added = [v for v in chosen if v not in in_target]
+    added: list[Any] = [v for v in chosen if v not in in_target]
     if len(added) > 1:
-        added = _in_order_of(exact_source, added)
+        position: dict[_Exact, int] = {}
+        wanted_added, plain_added = set(added), {v.value for v in added}
+        for index, item in enumerate(source):
+            if type(item) not in _CONTAINERS and item in plain_added:
+                key = _Exact(item)
+                if key in wanted_added:
+                    position.setdefault(key, index)
+        added.sort(key=lambda v: position.get(v, len(source)))
     result[target_key] = _merge(target, [v.value for v in added], dates=False)
     return result
+
+
+def _exact_hits(values: list[Any], plain: set[Any]) -> set[_Exact]:
+    """The items of ``values`` Python finds equal to one of ``plain``, compared exactly."""
+    return {_Exact(v) for v in values if type(v) not in _CONTAINERS and v in plain}
 
 
 def _require_mapping(data: Any) -> Mapping[str, Any]:
@@ -590,14 +608,15 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
 
 
 def _resolve_exact(choices: list[tuple[list[Any], Any]], *lists: list[Any]) -> list[Any]:
-    """Each argument as the lists' own value, for lists holding more than strings: the first
-    of its meanings a list has as that very JSON value (``100`` is not ``100.0``, ``1`` not
+    """Each argument as the lists' own value, for lists mixing types: the first of its
+    meanings a list has as that very JSON value (``100`` is not ``100.0``, ``1`` not
     ``true``); else the one number equal to it ("2" finds the item 2.0), never a boolean;
     else the argument (which the move then refuses as not there)."""
+    plain = {choice for options, _ in choices for choice in options}
     exact: dict[_Exact, Any] = {}
     for values in lists:
         for value in values:
-            if not isinstance(value, dict | list):
+            if type(value) not in _CONTAINERS and value in plain:
                 exact.setdefault(_Exact(value), value)
     equal: dict[Any, list[Any]] = {}
     for key, value in exact.items():
