@@ -464,16 +464,17 @@ class CheckpointManager:
     def _forget_parents_updates(self) -> None:
         """In a child process made by ``os.fork()``: the unsaved updates it inherited are the
         parent's, which still holds them and saves them; written here too, each would count
-        twice. The child goes on from the file as last read or written, with its own updates
-        only (and its own lock and auto-save: the parent's threads are not in the child)."""
+        twice. The child drops the document it inherited (another of the parent's threads
+        may have been halfway through an update) and reads the file again at its next use,
+        with its own lock and auto-save (the parent's threads are not in the child)."""
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = None
         self._dropped = []
-        if self._pending:
-            self._pending = []
-            if self._doc is not None:
-                self._doc = self._base_doc()
+        self._pending = []
+        self._doc = None
+        self._base_raw = None
+        self._version = None
 
     def _flush_at_exit(self) -> None:
         if not self._lock.acquire(timeout=self.lock_timeout):

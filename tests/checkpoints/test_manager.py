@@ -237,9 +237,9 @@ def _fork_and_wait(child) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
-@pytest.mark.parametrize("autosave", [None, 60], ids=["autosave-off", "autosave-on"])
+@pytest.mark.parametrize("saves", [False, True], ids=["child-exits", "child-updates-and-saves"])
 def test_a_forked_child_does_not_write_its_parents_unsaved_updates(
-    checkpoints_dir: Path, autosave: float | None
+    checkpoints_dir: Path, saves: bool
 ) -> None:
     """A child made by fork() (multiprocessing's default on Linux) inherited the unsaved
     updates and wrote them too, at its exit or its next save: each then counted twice. The
@@ -249,16 +249,43 @@ def test_a_forked_child_does_not_write_its_parents_unsaved_updates(
     cp.update(increment)  # unsaved: the auto-save is a minute away
 
     def child() -> None:
-        if autosave is None:
+        if not saves:
             return  # it exits: the atexit flush had the parent's update to write
         cp.update(increment)  # its own update, and a save
         cp.save()
 
     assert _fork_and_wait(child) == 0
-    expected_after_child = 0 if autosave is None else 1
+    expected_after_child = 1 if saves else 0
     assert read_json(checkpoints_dir, "counter")["counter"] == expected_after_child
     cp.close()  # the parent saves its own update, over the child's
     assert read_json(checkpoints_dir, "counter")["counter"] == expected_after_child + 1
+
+
+def test_a_fork_in_the_middle_of_an_update_does_not_carry_it_to_the_child(
+    checkpoints_dir: Path,
+) -> None:
+    """Another thread forked after an update had changed the document but before it was
+    queued as unsaved: the child kept the document with the parent's update in it, and its
+    own save wrote it too. The child now reads the file again."""
+    cp = CheckpointManager("counter", COUNTER_INITIAL, 60, directory=checkpoints_dir)
+    cp.init()
+    codes = []
+
+    def child() -> None:
+        cp.update(increment)
+        cp.save()
+
+    class ForkWhenQueued(list):
+        def append(self, entry) -> None:
+            codes.append(_fork_and_wait(child))
+            super().append(entry)
+
+    cp._pending = ForkWhenQueued()
+    cp.update(increment)
+    assert codes == [0]
+    assert read_json(checkpoints_dir, "counter")["counter"] == 1  # the child's, once
+    cp.close()
+    assert read_json(checkpoints_dir, "counter")["counter"] == 2
 
 
 def job_around_operator_edit(directory: str, started, edited) -> None:
