@@ -326,6 +326,8 @@ htmx = {"HX-Request": "true"}
 step = client.post("/checkpoints/x/skip/apply", {"dates": "2025-03-06"}, headers=htmx)
 out["htmx"] = [step.status_code, step.get("HX-Reswap"), step.get("HX-Trigger"),
                step.content.decode()]
+poll = client.get("/checkpoints/x/?part=overview", headers=htmx)
+out["poll"] = [poll.status_code, poll.get("HX-Trigger")]
 print(json.dumps(out))
 """
 
@@ -364,6 +366,8 @@ def test_an_unreachable_database_is_a_503_that_says_so(tmp_path: Path) -> None:
             "text": "The database is unavailable; try again in a moment: nothing was changed.",
         }
     }
+    # a page's live poll (a GET) adds no message each time it asks
+    assert answers["poll"] == [503, None]
 
 
 def test_status_of_an_empty_directory_needs_no_database(tmp_path: Path) -> None:

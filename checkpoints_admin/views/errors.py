@@ -127,9 +127,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"error": message}, status=503)
     elif path == "/metrics":
         response = HttpResponse(message + "\n", status=503, content_type="text/plain")
-    elif request.headers.get("HX-Request") == "true":
+    elif request.headers.get("HX-Request") == "true" and request.method == "POST":
         # A step's button (an apply): the page stays as it is, reason typed and all, and says
-        # why nothing happened; the same button works again once the database answers.
+        # why nothing happened; the same button works again once the database answers. (Not
+        # the pages' live polls, GETs: each would add the message again.)
         response = HttpResponse(status=503)
         reswap(response, "none")
         trigger_client_event(
