@@ -29,6 +29,31 @@ _HUNK_RE: Final = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 WideIntegers = Sequence[tuple[list[str | int], str]]
 
 
+#: Characters that do not show as themselves in a page or a message: C0 and C1 controls (a
+#: line break or a tab reads as a space), bidirectional marks, embeddings, overrides and
+#: isolates (they reorder the text around them: an item could make the console's own words
+#: read backwards), line and paragraph separators, zero-width and other invisible characters,
+#: and lone surrogates.
+_OTHER_HIDDEN = (
+    "\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064"
+    "\\u2066-\\u2069\\ufeff\\ud800-\\udfff"
+)
+HIDDEN_RE = re.compile(f"[\\x00-\\x1f{_OTHER_HIDDEN}]")
+#: The same but line breaks, carriage returns and tabs, for text shown as lines (a document
+#: as a file has it, in a ``<pre>`` or a text diff).
+HIDDEN_BUT_LINES_RE = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f{_OTHER_HIDDEN}]")
+
+
+def visible_text(text: str) -> str:
+    """``text`` with each character of :data:`HIDDEN_RE` written as its escape (``\\u202e``,
+    ``\\n``), for plain text that quotes a checkpoint: a message sent to the page's script,
+    which sets it as text (the templates' ``shown`` filter does the same in HTML)."""
+    return HIDDEN_RE.sub(
+        lambda match: match.group().encode("unicode_escape", "backslashreplace").decode("ascii"),
+        text,
+    )
+
+
 def show(value: Any, limit: int = VALUE_CHARS) -> str:
     """A JSON value as compact text for a table cell, cut at ``limit`` characters."""
     if value is ABSENT:

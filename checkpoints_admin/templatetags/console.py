@@ -18,7 +18,12 @@ from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
-from checkpoints_admin.presenters import entry_summary, show
+from checkpoints_admin.presenters import (
+    HIDDEN_BUT_LINES_RE,
+    HIDDEN_RE,
+    entry_summary,
+    show,
+)
 
 register = template.Library()
 
@@ -235,22 +240,11 @@ def plain(value: Any) -> str:
     return value if isinstance(value, str) else jsonvalue(value, 400)
 
 
-#: Characters that do not show as themselves in a page: C0 and C1 controls (a line break or a
-#: tab reads as a space), bidirectional marks, embeddings, overrides and isolates (they reorder
-#: the text around them: an item could make the console's own words read backwards), line
-#: and paragraph separators, zero-width and other invisible characters, and lone surrogates.
-_OTHER_HIDDEN = (
-    "\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064"
-    "\\u2066-\\u2069\\ufeff\\ud800-\\udfff"
-)
-_HIDDEN_RE = re.compile(f"[\\x00-\\x1f{_OTHER_HIDDEN}]")
-#: The same but the line break, for text shown as lines (a document's pretty-printed JSON).
-_HIDDEN_BUT_LINES_RE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f{_OTHER_HIDDEN}]")
 #: Blanks at either end of a value, which a page would not show.
 _EDGE_BLANKS_RE = re.compile("^[ \u00a0\u2000-\u200a\u3000]+|[ \u00a0\u2000-\u200a\u3000]+$")
 
 
-def _escape_hidden(text: str, hidden: re.Pattern[str] = _HIDDEN_RE) -> str:
+def _escape_hidden(text: str, hidden: re.Pattern[str] = HIDDEN_RE) -> str:
     """``text`` HTML-escaped, each hidden character written as its escape (``\\u202e``,
     ``\\n``, as the commands print them) in a marked span naming it."""
     parts = []
@@ -281,7 +275,7 @@ def shown(value: Any, lines: str = "") -> SafeString:
     if isinstance(value, SafeData):
         return value  # type: ignore[return-value]
     text = str(value)
-    hidden = _HIDDEN_BUT_LINES_RE if lines else _HIDDEN_RE
+    hidden = HIDDEN_BUT_LINES_RE if lines else HIDDEN_RE
     if hidden.search(text) is None:
         return escape(text)
     return mark_safe(_escape_hidden(text, hidden))  # noqa: S308 (escaped piece by piece)
@@ -292,7 +286,7 @@ def shown_value(value: Any) -> SafeString:
     """A list value (an item, a date) as text in the page: as :func:`shown`, and blanks at
     its ends marked, so that ``"  a  "`` and ``"a"`` cannot be taken for each other."""
     text = plain(value)
-    if _HIDDEN_RE.search(text) is None and _EDGE_BLANKS_RE.search(text) is None:
+    if HIDDEN_RE.search(text) is None and _EDGE_BLANKS_RE.search(text) is None:
         return escape(text)
     out = _escape_hidden(text)  # (blanks are not hidden characters: they stay as they are)
     marked = _EDGE_BLANKS_RE.sub(

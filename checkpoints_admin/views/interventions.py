@@ -78,7 +78,7 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_refusal,
 )
-from checkpoints_admin.presenters import entry_summary, present_diff, pretty
+from checkpoints_admin.presenters import entry_summary, present_diff, pretty, visible_text
 from checkpoints_admin.views.audit import group_page, snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
@@ -346,7 +346,9 @@ def _page(
     if wants_partial(request):
         response = render(request, template + "#step", context, status=status)
         if message is not None:
-            trigger_client_event(response, MESSAGE_EVENT, {"level": message[0], "text": message[1]})
+            trigger_client_event(
+                response, MESSAGE_EVENT, {"level": message[0], "text": visible_text(message[1])}
+            )
         return response
     if message is not None:
         messages.add_message(request, _LEVELS[message[0]], message[1])
@@ -888,7 +890,9 @@ def _refused_apply(
         retarget(response, "#apply-form")
         reswap(response, "outerHTML")
         if message is not None:
-            trigger_client_event(response, MESSAGE_EVENT, {"level": message[0], "text": message[1]})
+            trigger_client_event(
+                response, MESSAGE_EVENT, {"level": message[0], "text": visible_text(message[1])}
+            )
         return response
     # A whole page again: the preview of the same change, unless the file moved on meanwhile.
     base = apply_form.cleaned_data.get("base_version") if apply_form.is_bound else None
@@ -1045,7 +1049,7 @@ def _show_result(
         response = render(request, "interventions/result.html#step", context)
         push_url(response, url)
         tag = messages.DEFAULT_TAGS[level]
-        trigger_client_event(response, MESSAGE_EVENT, {"level": tag, "text": text})
+        trigger_client_event(response, MESSAGE_EVENT, {"level": tag, "text": visible_text(text)})
         return response
     messages.add_message(request, level, text)
     # A path already: redirect() would first try it as a URL name.

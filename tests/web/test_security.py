@@ -296,3 +296,32 @@ def test_characters_that_would_not_show_as_themselves_are_shown_escaped(signed_i
     refused = operator.post("/checkpoints/spoof/skip/preview", {"dates": f"x{RLO}y"})
     assert refused.status_code == 422
     assert f"x{ESCAPED_RLO}y" in refused.content.decode()
+    # the message sent to the page's script (which sets it as text) carries the escape too
+    import json
+
+    shown = operator.post("/checkpoints/spoof/reprocess/preview", {"value": [f"c{RLO}evil"]})
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', shown.content.decode())
+    )
+    fields.update(reason="r", value=f"c{RLO}evil")
+    applied = operator.post(
+        "/checkpoints/spoof/reprocess/apply", fields, headers={"HX-Request": "true"}
+    )
+    message = json.loads(applied["HX-Trigger"])["console:message"]["text"]
+    assert RLO not in message and "c\\u202eevil" in message
+
+
+def test_the_conflict_page_shows_what_changed_escaped(signed_in, checkpoints_dir):
+    """Its lines of what changed on disk quoted items as they are."""
+    write_json(checkpoints_dir, "spoof", SPOOFING)
+    operator = signed_in("operator")
+    shown = operator.post("/checkpoints/spoof/skip/preview", {"dates": "plain"}).content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', shown))
+    moved = {**SPOOFING, "pendingItems": ["plain", "line\nbreak"],
+             "processedItems": ["a", f"c{RLO}evil", "  spaced  "]}  # fmt: skip
+    write_json(checkpoints_dir, "spoof", moved)
+    conflict = operator.post("/checkpoints/spoof/skip/apply", {**fields, "reason": "r"})
+    assert conflict.status_code == 409
+    page = conflict.content.decode()
+    assert RLO not in page.replace(f'value="c{RLO}evil"', "")
+    assert f"c{ESCAPED_RLO}evil" in page

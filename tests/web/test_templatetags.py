@@ -151,3 +151,15 @@ def test_breakable_escapes_the_name_and_breaks_only_after_its_separators():
     hostile = console.breakable('<img src=x onerror="a&b">_x')
     assert hostile == "&lt;img src=x onerror=&quot;a&amp;b&quot;&gt;_<wbr>x"
     assert console.breakable("") == "" and console.breakable(None) == ""
+
+
+def test_shown_escapes_what_would_not_show_and_keeps_lines_when_asked():
+    from checkpoints_admin.templatetags.console import shown
+
+    assert shown("a\u202eb<") == (
+        'a<span class="esc" title="U+202E RIGHT-TO-LEFT OVERRIDE">\\u202e</span>b&lt;'
+    )
+    assert shown("a\nb") == 'a<span class="esc" title="U+000A CONTROL CHARACTER">\\n</span>b'
+    # a file's own lines (a <pre>, a text diff): line breaks, CRs and tabs kept as they are
+    assert shown("a\tb\r\nc", "lines") == "a\tb\r\nc"
+    assert "\\u200b" in shown("a\u200bb", "lines")
