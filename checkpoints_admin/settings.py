@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Final
 
@@ -148,8 +147,13 @@ try:
 except ValueError:  # (an unknown scheme; dj_database_url's error is a ValueError)
     _database = {"ENGINE": ""}
 if _database.get("ENGINE") not in _DATABASE_ENGINES:
-    # Only these two: the audit chain's locking is written for them. (Without the password.)
-    shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", os.environ.get("DATABASE_URL", ""))
+    # Only these two: the audit chain's locking is written for them. Said without what may
+    # be secret: everything before the last "@" after the scheme, and the query string.
+    scheme, sep, rest = os.environ.get("DATABASE_URL", "").partition("://")
+    rest = rest.split("?", 1)[0]
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    shown = f"{scheme}{sep}{rest}"
     raise ImproperlyConfigured(
         f"DATABASE_URL must be a postgres:// or sqlite:/// address, not {shown!r}."
     )

@@ -31,14 +31,18 @@ esac
 
 # gunicorn reads WEB_CONCURRENCY itself, before gunicorn.conf.py can check it, and stops with a
 # Python traceback on a value that is not a number: said here in one line instead.
-workers="$(printf '%s' "${WEB_CONCURRENCY:-}" | tr -d '[:space:]')"
+# (blanks around it are allowed, as gunicorn.conf.py allows them; "1 2" is not 12)
+workers="$(printf '%s' "${WEB_CONCURRENCY:-}" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')"
 case "$workers" in
     "") ;;
-    *[!0-9]* | 0 | 0[0-9]*)
-        echo "error: WEB_CONCURRENCY must be a whole number of at least 1, not '${WEB_CONCURRENCY}'." >&2
-        exit 2
-        ;;
+    *[!0-9]*) workers_bad=1 ;;
+    *[1-9]*) ;;
+    *) workers_bad=1 ;;  # (only zeros)
 esac
+if [ -n "${workers_bad:-}" ]; then
+    echo "error: WEB_CONCURRENCY must be a whole number of at least 1, not '${WEB_CONCURRENCY}'." >&2
+    exit 2
+fi
 
 python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
 if [ "$migrate" = true ]; then

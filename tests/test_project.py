@@ -101,7 +101,12 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
         (
             "DATABASE_URL",
             "mysql://u:secret@db/audit",
-            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://u:***@db/audit'.",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://***@db/audit'.",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://app:s3cr@t/pass@db/app?password=secret",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://***@db/app'.",
         ),
     ],
 )

@@ -99,11 +99,21 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     opened before its reader signed in again, in another tab, or the cookie is gone) says so
     in the console's layout, and to htmx as a message (the step is not swapped: a button
     that did nothing said nothing). Nothing was sent on."""
-    message = (
-        "This page's form is out of date (you signed in again since it was opened, perhaps "
-        "in another tab); nothing was changed. Reload the page and try again."
-    )
-    response = error_page(request, 403, "Form out of date", message)
+    if reason.startswith(("Origin checking failed", "Referer checking failed")):
+        # (reloading cannot help: the address the console is reached by is not trusted)
+        title = "Form refused"
+        message = (
+            "The console does not trust the address this form was sent from; nothing was "
+            "changed. Its administrator adds it to DJANGO_CSRF_TRUSTED_ORIGINS (a proxy in "
+            "front of it: see the README's deployment section)."
+        )
+    else:
+        title = "Form out of date"
+        message = (
+            "This page's form is out of date (you signed in again since it was opened, "
+            "perhaps in another tab); nothing was changed. Reload the page and try again."
+        )
+    response = error_page(request, 403, title, message)
     if request.headers.get("HX-Request") == "true":
         trigger_client_event(response, "console:message", {"level": "error", "text": message})
     return response

@@ -152,7 +152,7 @@ def test_entrypoint_refuses_a_umask_it_cannot_read(tmp_path: Path, value) -> Non
     assert "served" not in result.stdout
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "2.5"])
+@pytest.mark.parametrize("value", ["abc", "0", "00", "2.5", "1 2"])
 def test_entrypoint_refuses_a_web_concurrency_gunicorn_cannot_read(tmp_path, value) -> None:
     """gunicorn reads it before gunicorn.conf.py can check it, and stops with a traceback."""
     result = run_entrypoint(tmp_path, "print('served')", WEB_CONCURRENCY=value)
@@ -161,6 +161,13 @@ def test_entrypoint_refuses_a_web_concurrency_gunicorn_cannot_read(tmp_path, val
         f"error: WEB_CONCURRENCY must be a whole number of at least 1, not '{value}'.\n"
     )
     assert "served" not in result.stdout
+
+
+@pytest.mark.parametrize("value", [" 3 ", "08"])
+def test_entrypoint_takes_a_web_concurrency_gunicorn_conf_takes(tmp_path, value) -> None:
+    result = run_entrypoint(tmp_path, "print('served')", WEB_CONCURRENCY=value)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert "served" in result.stdout
 
 
 def test_entrypoint_stops_when_the_database_never_answers(tmp_path: Path) -> None:

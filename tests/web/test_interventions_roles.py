@@ -314,4 +314,11 @@ def test_a_form_out_of_date_says_so_in_the_consoles_layout(csrf_client, entry_on
     refused = signed_out.post("/accounts/login/", {"username": "x", "password": "y"})
     assert refused.status_code == 403
     assert "<h1>Form out of date</h1>" in refused.content.decode()
+    # an origin the console does not trust: reloading cannot help, the page says what can
+    elsewhere = client.post(
+        url, data, headers={"X-CSRFToken": _token, "Origin": "https://elsewhere.example"}
+    )
+    assert elsewhere.status_code == 403
+    assert "<h1>Form refused</h1>" in elsewhere.content.decode()
+    assert "DJANGO_CSRF_TRUSTED_ORIGINS" in elsewhere.content.decode()
     assert state(entry_one) == before
