@@ -298,7 +298,7 @@ def test_a_form_out_of_date_says_so_in_the_consoles_layout(csrf_client, entry_on
     "CSRF verification failed" page, and to htmx nothing at all: the button did nothing."""
     import json
 
-    client, _token = csrf_client("operator")
+    client, token = csrf_client("operator")
     before = state(entry_one)
     url, data = "/checkpoints/reconciliation_checkpoint/skip/preview", {"dates": "2025-03-06"}
     page = client.post(url, data, headers={"X-CSRFToken": "stale" * 8})
@@ -316,7 +316,7 @@ def test_a_form_out_of_date_says_so_in_the_consoles_layout(csrf_client, entry_on
     assert "<h1>Form out of date</h1>" in refused.content.decode()
     # an origin the console does not trust: reloading cannot help, the page says what can
     elsewhere = client.post(
-        url, data, headers={"X-CSRFToken": _token, "Origin": "https://elsewhere.example"}
+        url, data, headers={"X-CSRFToken": token, "Origin": "https://elsewhere.example"}
     )
     assert elsewhere.status_code == 403
     assert "<h1>Form refused</h1>" in elsewhere.content.decode()
