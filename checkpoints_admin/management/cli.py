@@ -513,6 +513,13 @@ def not_found(missing: list[str]) -> CheckpointNotFound:
             meant.append(match)
     if meant:
         message += f" Did you mean {' or '.join(repr(name) for name in meant)}?"
+    for name in missing:
+        try:
+            path = store.path_for(name)
+        except CheckpointError:
+            continue
+        if os.path.islink(path) and not os.path.exists(path):  # (its target was reset?)
+            message += f" {name}.json is a symbolic link to a missing file."
     return CheckpointNotFound(message, name=missing[0])
 
 

@@ -107,6 +107,19 @@ def test_status_of_named_checkpoints_keeps_their_order(samples_dir) -> None:
     assert excinfo.value.returncode == 2
 
 
+def test_a_name_whose_file_is_a_link_to_a_missing_file_says_so(samples_dir) -> None:
+    """An alias whose target was reset: "No checkpoint named 'alias'" alone left one
+    looking at a file that is there."""
+    (samples_dir / "alias.json").symlink_to("reset-meanwhile.json")
+    for command in ("validate_checkpoints", "checkpoint_status"):
+        with pytest.raises(CommandError) as excinfo:
+            run(command, "alias")
+        assert (excinfo.value.returncode, str(excinfo.value)) == (
+            1,
+            "No checkpoint named 'alias'. alias.json is a symbolic link to a missing file.",
+        )
+
+
 def test_validate_refuses_missing_and_invalid_names(samples_dir) -> None:
     with pytest.raises(CommandError) as excinfo:
         run("validate_checkpoints", "my-process", "nope", "gone")
