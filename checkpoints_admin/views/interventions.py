@@ -1251,7 +1251,8 @@ def create_change(request: HtmxHttpRequest) -> HttpResponseBase:
     """Step 1 of a new checkpoint again, from its preview: its name and document filled in,
     with what the live check says of them now (a name taken since is said next to it)."""
     spec, form = _create_form(request)
-    checked = _checked(spec, form.data.get("name", ""), form, None)
+    # (a form refused already says its errors at its fields: the choose page says so once)
+    checked = _checked(spec, form.cleaned_data["name"], form, None) if form.is_valid() else None
     return _choose_page(request, spec, None, form, checked=checked)
 
 

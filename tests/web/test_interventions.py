@@ -1834,6 +1834,10 @@ def test_step_one_of_a_create_says_at_once_that_its_name_is_taken(operator, samp
     page = text(operator.post(url, fields))
     assert errors_of(page, "id_name_live") == ["Checkpoint 'race' already exists."]
     assert 'id="id_name" name="name" value="race"' in page
+    # a name that is no name is said once, at the field, not again in the live check's place
+    page = text(operator.post(url, {**fields, "name": "bad name/.."}))
+    assert errors_of(page, "id_name")[0].startswith("Not a checkpoint name")
+    assert errors_of(page, "id_name_live") == []
     assert state(samples_dir) == before
 
 
