@@ -575,8 +575,42 @@ def _preview(
     context["apply_form"] = apply_form
     paged = _values_page(request)
     if paged is not None:
-        context.update(group_page(context["diff"], *paged))
+        return _paged_values(request, spec, name, form, current, context, paged, reason)
     return _page(request, "interventions/preview.html", context, status=status, message=message)
+
+
+def _paged_values(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    form: Any,
+    current: Current | None,
+    context: dict[str, Any],
+    paged: tuple[str, int],
+    reason: str,
+) -> HttpResponse:
+    """A page of one list of the preview: with htmx that list alone; else the whole preview
+    with it. Previewed again on the file as it is, so refused as a conflict when the file
+    left the version the page shows (its lists would not be the ones counted there)."""
+    posted = request.POST.get("base_version")
+    pv = context["pv"]
+    if posted is not None and posted != version_field(pv.base_version):
+        response = _conflict(
+            request, spec, name, form, expected=_posted_version(request),
+            actual=pv.base_version, reason=reason, current=current,
+        )  # fmt: skip
+        if wants_partial(request):  # (the step, not the list, is what changed)
+            retarget(response, "#intervention")
+            reswap(response, "outerHTML show:window:top")
+        return response
+    values = group_page(context["diff"], *paged)
+    if not values:
+        return bad_request(request, "This preview has no such list to page through.")
+    context.update(values)
+    if wants_partial(request):
+        context["group"] = values["expanded"]
+        return render(request, "interventions/_preview_diff.html#values", context)
+    return _page(request, "interventions/preview.html", context)
 
 
 def _values_page(request: HtmxHttpRequest) -> tuple[str, int] | None:

@@ -478,7 +478,21 @@ def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir
     assert "\nkept &lt;b&gt;</textarea>" in paged
     swapped = text(operator.post("/checkpoints/long/skip/preview", fields, headers=HTMX))
     assert "501–1,000 of 1,200" in swapped
+    assert swapped.lstrip().startswith('<div id="values-m0">')  # the list alone
+    assert "preview-card" not in swapped
+    # a list the preview does not have: said, not the short list again
+    unknown = operator.post("/checkpoints/long/skip/preview", {**fields, "values_page": "zz:1"})
+    assert unknown.status_code == 400
     assert state(checkpoints_dir) == before
+    # the job saved meanwhile: its lists are not the ones the page counts, a conflict says so
+    write_json(checkpoints_dir, "long", {**document, "pendingDates": days[600:]})
+    moved = operator.post("/checkpoints/long/skip/preview", fields, headers=HTMX)
+    assert moved.status_code == 409
+    assert (moved["HX-Retarget"], moved["HX-Reswap"]) == (
+        "#intervention",
+        "outerHTML show:window:top",
+    )
+    assert "changed since your preview" in text(moved)
 
 
 def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir):
