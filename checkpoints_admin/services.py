@@ -666,12 +666,12 @@ def _running_job_notes(
     but the job goes on from where its own loop is, so it does not start from scratch."""
     if action != "reset" or before is None:
         return ()
-    summary = summarize(before)
-    if summary.state(now=now, stale_after=get_settings().stale_after_seconds) != "running":
+    since = summarize(before).saved_while_running(
+        now=now, stale_after=get_settings().stale_after_seconds
+    )
+    if since is None:
         return ()
-    if summary.last_update is None:
-        return ()
-    seconds = max(0, int((now - summary.last_update).total_seconds()))
+    seconds = int(since)
     ago = (
         "just now"
         if seconds < 10

@@ -101,6 +101,13 @@ class Summary:
                 return "stalled"
         return "running"
 
+    def saved_while_running(self, *, now: datetime, stale_after: float | None) -> float | None:
+        """Seconds since the job's last save when it is running (not stalled, not finished):
+        it may save again any moment. None otherwise."""
+        if self.last_update is None or self.state(now=now, stale_after=stale_after) != "running":
+            return None
+        return max(0.0, (now - self.last_update).total_seconds())
+
 
 _RATE_PERIODS: Final = (("s", 1), ("min", 60), ("h", 3600), ("d", 86400), ("wk", 604800))
 _SHORT_UNITS: Final = {"records": "rec", "dates": "dates", "items": "items"}

@@ -51,7 +51,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.checkpoints.interventions import LIST_ACTIONS, takeable, unit_of
 from checkpoints_admin.checkpoints.store import version_of
-from checkpoints_admin.conf import get_store
+from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.intervention_forms import (
     RAW_EDIT_LIMIT,
     REASON_MAX,
@@ -601,7 +601,7 @@ def _paged_values(
         )  # fmt: skip
         if wants_partial(request):  # (the step, not the list, is what changed)
             retarget(response, "#intervention")
-            reswap(response, "outerHTML show:window:top")
+            response["HX-Reswap"] = "outerHTML show:window:top"  # (reswap() takes no modifier)
         return response
     values = group_page(context["diff"], *paged)
     if not values:
@@ -864,7 +864,7 @@ def _conflict(
             "more_lines": max(0, len(lines) - CONFLICT_LINES_SHOWN),
             "since_editor": since_editor,
             "no_longer": None if since_editor else _no_longer(spec, name, form, current),
-            "busy_for": _busy_for(current),
+            "busy_for": None if since_editor else _busy_for(current),
         }
     )
     # The page itself says it; no separate message.
@@ -881,12 +881,10 @@ def _busy_for(current: Current | None) -> int | None:
     within :data:`BUSY_JOB_SECONDS`; else None."""
     if current is None or current.checkpoint is None:
         return None
-    summary = current.loaded.summary
-    now = datetime.now(UTC)
-    if summary.last_update is None or summary.state(now=now, stale_after=None) != "running":
-        return None
-    seconds = (now - summary.last_update).total_seconds()
-    return max(0, int(seconds)) if seconds <= BUSY_JOB_SECONDS else None
+    since = current.loaded.summary.saved_while_running(
+        now=datetime.now(UTC), stale_after=get_settings().stale_after_seconds
+    )
+    return int(since) if since is not None and since <= BUSY_JOB_SECONDS else None
 
 
 def _no_longer(spec: Spec, name: str, form: Any, current: Current | None) -> str | None:

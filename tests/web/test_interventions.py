@@ -600,7 +600,9 @@ def test_a_change_the_job_made_meanwhile_is_a_conflict_not_a_refusal(operator, s
     assert "Preview again on the current version" not in text(applied)
 
 
-def test_a_conflict_with_a_job_that_saves_often_says_how_to_make_the_change(operator, samples_dir):
+def test_a_conflict_with_a_job_that_saves_often_says_how_to_make_the_change(
+    operator, samples_dir, settings
+):
     """A job saving every half second overtook every preview: the conflict page offered only
     another preview. It says now why, and what works (pause the job, or --yes)."""
     import time
@@ -616,6 +618,11 @@ def test_a_conflict_with_a_job_that_saves_often_says_how_to_make_the_change(oper
     # a job that saved a while ago (or is not running) is no reason for it
     shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
     write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": now_ms - 600_000})
+    assert 'id="busy-job"' not in text(apply_preview(operator, UNIFIED, "skip", shown))
+    # one the console counts as stalled (STALE_AFTER_SECONDS) is not running, as everywhere
+    settings.STALE_AFTER_SECONDS = 2
+    shown = preview(operator, UNIFIED, "skip", {"dates": "2025-03-06"})
+    write_json(samples_dir, UNIFIED, {**document, "lastUpdateTime": now_ms - 5000})
     assert 'id="busy-job"' not in text(apply_preview(operator, UNIFIED, "skip", shown))
     assert state(samples_dir)[1] == 0
 
