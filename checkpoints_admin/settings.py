@@ -147,15 +147,12 @@ try:
 except ValueError:  # (an unknown scheme; dj_database_url's error is a ValueError)
     _database = {"ENGINE": ""}
 if _database.get("ENGINE") not in _DATABASE_ENGINES:
-    # Only these two: the audit chain's locking is written for them. Said without what may
-    # be secret: everything before the last "@" after the scheme, and the query string.
-    scheme, sep, rest = os.environ.get("DATABASE_URL", "").partition("://")
-    rest = rest.split("?", 1)[0]
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    shown = f"{scheme}{sep}{rest}"
+    # Only these two: the audit chain's locking is written for them. Said by its scheme
+    # alone: the rest may hold a password, in forms no pattern can take apart reliably.
+    scheme, sep, _rest = os.environ.get("DATABASE_URL", "").partition("://")
+    shown = f"a {scheme}:// address" if sep and scheme.isalnum() else "an address without a scheme"
     raise ImproperlyConfigured(
-        f"DATABASE_URL must be a postgres:// or sqlite:/// address, not {shown!r}."
+        f"DATABASE_URL must be a postgres:// or sqlite:/// address, not {shown}."
     )
 DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

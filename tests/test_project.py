@@ -96,17 +96,23 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
         (
             "DATABASE_URL",
             "bogus://x",
-            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'bogus://x'.",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not a bogus:// address.",
         ),
         (
             "DATABASE_URL",
             "mysql://u:secret@db/audit",
-            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://***@db/audit'.",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not a mysql:// address.",
         ),
         (
             "DATABASE_URL",
-            "mysql://app:s3cr@t/pass@db/app?password=secret",
-            "DATABASE_URL must be a postgres:// or sqlite:/// address, not 'mysql://***@db/app'.",
+            "app:secret@db/app",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not an address without "
+            "a scheme.",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://app:s3cr?t/pass@db/app?password=secret",
+            "DATABASE_URL must be a postgres:// or sqlite:/// address, not a mysql:// address.",
         ),
     ],
 )
