@@ -263,11 +263,8 @@ def _merge(target: list[Any], values: list[Any], *, dates: bool = True) -> list[
 def _in_order_of(source: list[Any], values: list[Any]) -> list[Any]:
     """``values`` (found in ``source``) in the order ``source`` has them: items move in the
     job's order, whatever order they were asked for in. One pass over ``source``."""
-    wanted = set(values)
-    try:
-        found = [value for value in source if value in wanted]
-    except TypeError:  # (an object or a list among the items: it matches nothing)
-        found = [v for v in source if type(v) not in _CONTAINERS and v in wanted]
+    wanted = set(values)  # (items of one type: _transfer_exact orders the others)
+    found = [value for value in source if value in wanted]
     ordered = list(dict.fromkeys(found))
     placed = set(ordered)
     return ordered + [value for value in values if value not in placed]

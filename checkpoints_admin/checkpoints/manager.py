@@ -195,8 +195,6 @@ class CheckpointManager:
         with self._lock:
             self._check_open()
             self._ensure_init()
-            if self._thread is None:  # (a child process made by fork() starts its own)
-                self._start_autosave()
             self._apply_new(change, save_now=self.autosave_seconds is None or self._completed)
 
     def save(self) -> str | None:
