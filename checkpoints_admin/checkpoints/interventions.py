@@ -369,13 +369,15 @@ def _transfer(
     noun: str,
     *,
     fill_gaps: bool = False,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Move the requested values from one list of the document to another; with
     ``fill_gaps``, requested dates in neither list but inside their range are added to the
-    target."""
+    target; with ``exact``, items of mixed types matched by type and value
+    (:func:`_exact_items`)."""
     source = _list_field(data, source_key)
     target = _list_field(data, target_key)
-    if noun != "date" and not _one_type(source, target):
+    if exact:
         # Items that are not all strings: 100 and 100.0, 1 and true are distinct items,
         # which Python's sets would take for one (and move, or drop, together).
         return _transfer_exact(data, groups, source, target, source_key, target_key, noun)
@@ -395,6 +397,12 @@ def _transfer(
         added = _in_order_of(source, added)
     result[target_key] = _merge(target, added, dates=noun == "date")
     return result
+
+
+def _exact_items(data: Mapping[str, Any]) -> bool:
+    """Whether the item lists mix types, so that items must be matched by type and value
+    (decided once per intervention: a pass over each list)."""
+    return not _one_type(data["pendingItems"], data["processedItems"])
 
 
 def _one_type(*lists: list[Any]) -> bool:
@@ -566,7 +574,7 @@ def _number(text: str) -> int | float | None:
     return number if math.isfinite(number) else None
 
 
-def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
+def _item_groups(data: Mapping[str, Any], items: Iterable[Any], *, exact: bool) -> list[_Group]:
     """One group per item argument: the item of exactly that value when a list has one (a
     job's item may begin or end with blanks); else the argument without surrounding blanks,
     as typed, or the number it writes (arguments are text, a job's items may be numbers).
@@ -590,7 +598,7 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any]) -> list[_Group]:
     if not choices:
         raise InterventionError("no items given")
     pending, processed = data["pendingItems"], data["processedItems"]
-    if not _one_type(pending, processed):
+    if exact:
         values = _resolve_exact(choices, pending, processed)
         return [(str(v), [v], False) for v in values]
     wanted = {choice for options, _ in choices for choice in options}
@@ -647,8 +655,10 @@ def skip_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, Any]:
     """Managed: move items from pendingItems to processedItems without processing them."""
     data = _require_mapping(data)
     _managed(data, "skip")
-    groups = _item_groups(data, items)
-    return _follow_progress(data, _transfer(data, groups, "pendingItems", "processedItems", "item"))
+    exact = _exact_items(data)
+    groups = _item_groups(data, items, exact=exact)
+    moved = _transfer(data, groups, "pendingItems", "processedItems", "item", exact=exact)
+    return _follow_progress(data, moved)
 
 
 def _item_progress(data: Mapping[str, Any]) -> int | None:
@@ -676,9 +686,10 @@ def reprocess_items(data: Mapping[str, Any], items: Iterable[Any]) -> dict[str, 
     """Managed: move items from processedItems back to pendingItems; ``completed`` → ``running``."""
     data = _require_mapping(data)
     _managed(data, "reprocess")
-    groups = _item_groups(data, items)
+    exact = _exact_items(data)
+    groups = _item_groups(data, items, exact=exact)
     result = _follow_progress(
-        data, _transfer(data, groups, "processedItems", "pendingItems", "item")
+        data, _transfer(data, groups, "processedItems", "pendingItems", "item", exact=exact)
     )
     if result.get("status") == "completed":
         result["status"] = "running"
