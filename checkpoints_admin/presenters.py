@@ -44,14 +44,17 @@ HIDDEN_RE = re.compile(f"[\\x00-\\x1f{_OTHER_HIDDEN}]")
 HIDDEN_BUT_LINES_RE = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f{_OTHER_HIDDEN}]")
 
 
+def escape_char(char: str) -> str:
+    """A character as its Python escape: ``\\u202e``, ``\\n``, ``\\x1b``."""
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
 def visible_text(text: str) -> str:
     """``text`` with each character of :data:`HIDDEN_RE` written as its escape (``\\u202e``,
-    ``\\n``), for plain text that quotes a checkpoint: a message sent to the page's script,
-    which sets it as text (the templates' ``shown`` filter does the same in HTML)."""
-    return HIDDEN_RE.sub(
-        lambda match: match.group().encode("unicode_escape", "backslashreplace").decode("ascii"),
-        text,
-    )
+    ``\\n``), for plain text that quotes a checkpoint: the commands' output, a message sent
+    to the page's script, which sets it as text (the templates' ``shown`` filter does the
+    same in HTML)."""
+    return HIDDEN_RE.sub(lambda match: escape_char(match.group()), text)
 
 
 def show(value: Any, limit: int = VALUE_CHARS) -> str:

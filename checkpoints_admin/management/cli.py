@@ -28,6 +28,7 @@ from checkpoints_admin.checkpoints import (
     VersionConflict,
 )
 from checkpoints_admin.checkpoints.summary import rate_text as summary_rate_text
+from checkpoints_admin.presenters import visible_text
 
 if TYPE_CHECKING:
     from checkpoints_admin.checkpoints.kinds import Finding
@@ -41,15 +42,6 @@ EXIT_USAGE = 2
 PREVIEW_LINES = 40
 
 _VERSION_RE = re.compile(r"[0-9a-f]{8,64}")
-
-#: What a terminal acts on instead of showing: C0 and C1 control characters (an escape
-#: sequence retitles the window or clears the screen, a carriage return writes over the line,
-#: U+009B starts a sequence on its own), bidirectional embeddings, overrides and isolates
-#: (they reorder what follows), line and paragraph separators, and lone surrogates (bytes of
-#: an argument that are not UTF-8).
-_UNPRINTABLE_RE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 
 
 def usage_error(message: str) -> CommandError:
@@ -69,12 +61,12 @@ def one_line(message: str) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with every character a terminal would act on written as its Python escape
-    (``\\x1b``, ``\\t``, ``\\u202e``), as findings quote values: the values a preview,
-    a message or a note quotes from a checkpoint (its items, its fields) are anyone's bytes."""
-    return _UNPRINTABLE_RE.sub(
-        lambda match: match.group().encode("unicode_escape").decode("ascii"), text
-    )
+    """``text`` with every character a terminal would act on, or that would not show as
+    itself (control characters, bidirectional marks and overrides, line separators,
+    zero-width characters, lone surrogates: :data:`presenters.HIDDEN_RE`) written as its
+    Python escape (``\\x1b``, ``\\t``, ``\\u202e``), as the console shows them: the values a
+    preview, a message or a note quotes from a checkpoint are anyone's bytes."""
+    return visible_text(text)
 
 
 def error_for(exc: CheckpointError) -> CommandError:

@@ -22,6 +22,7 @@ from checkpoints_admin.presenters import (
     HIDDEN_BUT_LINES_RE,
     HIDDEN_RE,
     entry_summary,
+    escape_char,
     show,
 )
 
@@ -258,7 +259,7 @@ def _escape_hidden(text: str, hidden: re.Pattern[str] = HIDDEN_RE) -> str:
                 f"{ord(char):04X}",
                 unicodedata.name(char, "")
                 or ("CONTROL CHARACTER" if unicodedata.category(char) == "Cc" else "NOT TEXT"),
-                char.encode("unicode_escape", "backslashreplace").decode("ascii"),
+                escape_char(char),
             )
         )
         last = match.end()
