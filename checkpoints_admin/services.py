@@ -64,7 +64,6 @@ from checkpoints_admin.checkpoints.store import (
     encode_document,
     literal_findings,
     shown_literal,
-    size_text,
     version_of,
     wide_integers,
     with_literals,
@@ -514,15 +513,11 @@ def preview(
             if after is not None and after_raw is not None
             else []
         )
-    if after_raw is not None and len(after_raw) > store.max_bytes:
+    too_large = store.size_problem(after_raw) if after_raw is not None else None
+    if too_large is not None:
         # The write would refuse it: said here, so that a preview (a dry run) says so too.
         findings = [
-            Finding(
-                "error",
-                "",
-                f"the result would be {size_text(len(after_raw))}, larger than the limit of "
-                f"{size_text(store.max_bytes)} (CHECKPOINT_MAX_BYTES)",
-            ),
+            Finding("error", "", f"the result {too_large} (CHECKPOINT_MAX_BYTES)"),
             *findings,
         ]
     summary = _summary(

@@ -1504,13 +1504,18 @@ class CheckpointStore:
             raise
         return staged.version
 
+    def size_problem(self, raw: bytes) -> str | None:
+        """Why ``raw`` is too large to write (None: it is not), as a clause."""
+        if len(raw) <= self.max_bytes:
+            return None
+        return (
+            f"would be {size_text(len(raw))}, larger than the limit of {size_text(self.max_bytes)}"
+        )
+
     def _check_size(self, name: str, raw: bytes) -> None:
-        if len(raw) > self.max_bytes:
-            raise CheckpointTooLarge(
-                f"checkpoint {name!r} would be {size_text(len(raw))}, larger than the limit of "
-                f"{size_text(self.max_bytes)}",
-                name=name,
-            )
+        problem = self.size_problem(raw)
+        if problem is not None:
+            raise CheckpointTooLarge(f"checkpoint {name!r} {problem}", name=name)
 
     def _stage(
         self, name: str, raw: bytes, *, sync: bool = True, version: str | None = None
