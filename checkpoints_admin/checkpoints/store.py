@@ -118,6 +118,7 @@ _SAFE_SCALARS: Final = frozenset({str, int, bool, type(None)})
 #: The types of JSON's scalars as parsed (immutable): a list or object holding only these
 #: nests nothing further, and a copy of it may share them.
 SCALAR_TYPES: Final = _SAFE_SCALARS | {float}
+_DANGLING: Final = "a symbolic link to a missing file"
 _MAX_WRITE_DEPTH: Final = 254  # orjson refuses deeper documents
 _READ_FLAGS: Final = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
@@ -1695,10 +1696,20 @@ class CheckpointStore:
         try:
             st = os.stat(path)  # (a link inside: its file)
         except OSError:
-            return "a symbolic link to a missing file" if os.path.islink(path) else "gone"
+            return _DANGLING if os.path.islink(path) else "gone"
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
             return "a hard link to a file with other names"
         return "not a regular file"
+
+    def why_missing(self, name: str) -> str | None:
+        """Why ``name`` has no checkpoint though its file name is there (a symbolic link to a
+        missing file: its target was reset, say), else None (also for what is no name)."""
+        if not _listable(name):
+            return None
+        path = os.path.join(self._dir, name + ".json")
+        if os.path.islink(path) and not os.path.exists(path):
+            return _DANGLING
+        return None
 
     def refused_links(self) -> builtins.list[str]:
         """The checkpoint names the last :meth:`list` left out because their file is a

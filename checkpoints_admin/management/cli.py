@@ -506,12 +506,9 @@ def not_found(missing: list[str]) -> CheckpointNotFound:
     if meant:
         message += f" Did you mean {' or '.join(repr(name) for name in meant)}?"
     for name in missing:
-        try:
-            path = store.path_for(name)
-        except CheckpointError:
-            continue
-        if os.path.islink(path) and not os.path.exists(path):  # (its target was reset?)
-            message += f" {name}.json is a symbolic link to a missing file."
+        why = store.why_missing(name)
+        if why is not None:
+            message += f" {name}.json is {why}."
     return CheckpointNotFound(message, name=missing[0])
 
 
