@@ -352,9 +352,6 @@ def _page(
         return response
     if message is not None:
         messages.add_message(request, _LEVELS[message[0]], message[1])
-    # A step answering a form posted without htmx (a calendar's "Skip…", JavaScript off):
-    # the page's script puts the focus on it, not at the top of the page.
-    context["posted"] = request.method == "POST"
     return render(request, template, context, status=status)
 
 
@@ -513,12 +510,10 @@ def _preview_context(
             "error_count": len(pv.errors),
             "warning_count": len(pv.warnings),
             "deleted": pv.after_raw is None,
-            # The form the "Choose" step posts back to step 1: the apply form (the reason
-            # typed so far goes too) when the change can be applied, else the bare one.
-            "back_form": "apply-step-form" if pv.ok and pv.changes_file else "change-form",
-            # The form whose buttons page through a long list of the diff ("Show all"): the
-            # same, where there is one (a reset or a restore that cannot be applied has none).
-            "values_form": (
+            # The form whose buttons post what the preview carries (the "Choose" step back to
+            # step 1, the pages of a long list): the apply form, the reason typed going too,
+            # when the change can be applied; else the bare one (none for a reset or restore).
+            "step_form": (
                 "apply-step-form"
                 if pv.ok and pv.changes_file
                 else "change-form"
