@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import queries
@@ -14,6 +15,7 @@ from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import restore_refusal
+from checkpoints_admin.presenters import visible_text
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -67,3 +69,14 @@ def restore_url(request: HttpRequest, entry: AuditEntry, side: str) -> str:
         return ""
     url = reverse("intervention", args=(entry.checkpoint, "restore"))
     return f"{url}?{urlencode({'entry': entry.seq, 'side': side})}"
+
+
+#: The event the page's script shows as a message (static/js/interventions.js).
+MESSAGE_EVENT = "console:message"
+
+
+def send_message(response: HttpResponse, level: str, text: str) -> None:
+    """Have the page show ``text`` as a message of ``level`` (success, warning, error, info)
+    once htmx has the response: its script sets it as text, so what it quotes from a
+    checkpoint is written with its hidden characters escaped."""
+    trigger_client_event(response, MESSAGE_EVENT, {"level": level, "text": visible_text(text)})

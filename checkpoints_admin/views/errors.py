@@ -12,10 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
-from django_htmx.http import reswap, trigger_client_event
+from django_htmx.http import reswap
 
 from checkpoints_admin.checkpoints import CheckpointOutsideDirectory, InvalidCheckpointName
 from checkpoints_admin.checkpoints.store import size_text
+from checkpoints_admin.views.common import send_message
 
 
 def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -90,7 +91,7 @@ def request_refused(request: HttpRequest, exception: Exception) -> HttpResponse:
         return defaults.bad_request(request, exception)
     response = error_page(request, status, title, message)
     if getattr(request, "htmx", False):
-        trigger_client_event(response, "console:message", {"level": "error", "text": message})
+        send_message(response, "error", message)
     return response
 
 
@@ -115,7 +116,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         )
     response = error_page(request, 403, title, message)
     if request.headers.get("HX-Request") == "true":
-        trigger_client_event(response, "console:message", {"level": "error", "text": message})
+        send_message(response, "error", message)
     return response
 
 
@@ -143,11 +144,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         # the pages' live polls, GETs: each would add the message again.)
         response = HttpResponse(status=503)
         reswap(response, "none")
-        trigger_client_event(
-            response,
-            "console:message",
-            {"level": "error", "text": f"{message[:-1]}: nothing was changed."},
-        )
+        send_message(response, "error", f"{message[:-1]}: nothing was changed.")
     else:
         response = HttpResponse(loader.render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER)

@@ -33,7 +33,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import push_url, reswap, retarget, trigger_client_event
+from django_htmx.http import push_url, reswap, retarget
 
 from checkpoints_admin import queries, services
 from checkpoints_admin.checkpoints import (
@@ -78,13 +78,14 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_refusal,
 )
-from checkpoints_admin.presenters import entry_summary, present_diff, pretty, visible_text
+from checkpoints_admin.presenters import entry_summary, present_diff, pretty
 from checkpoints_admin.views.audit import group_page, snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
     entry_or_404,
     restore_url,
+    send_message,
     wants_partial,
 )
 from checkpoints_admin.views.errors import bad_request, error_page, name_refused, no_checkpoint
@@ -95,7 +96,6 @@ LOCK_MESSAGE: Final = (
 )
 PATCH_OPERATIONS_SHOWN: Final = 200
 CONFLICT_LINES_SHOWN: Final = 40
-MESSAGE_EVENT: Final = "console:message"
 
 
 @dataclass(frozen=True)
@@ -346,9 +346,7 @@ def _page(
     if wants_partial(request):
         response = render(request, template + "#step", context, status=status)
         if message is not None:
-            trigger_client_event(
-                response, MESSAGE_EVENT, {"level": message[0], "text": visible_text(message[1])}
-            )
+            send_message(response, *message)
         return response
     if message is not None:
         messages.add_message(request, _LEVELS[message[0]], message[1])
@@ -917,9 +915,7 @@ def _refused_apply(
         retarget(response, "#apply-form")
         reswap(response, "outerHTML")
         if message is not None:
-            trigger_client_event(
-                response, MESSAGE_EVENT, {"level": message[0], "text": visible_text(message[1])}
-            )
+            send_message(response, *message)
         return response
     # A whole page again: the preview of the same change, unless the file moved on meanwhile.
     base = apply_form.cleaned_data.get("base_version") if apply_form.is_bound else None
@@ -1076,7 +1072,7 @@ def _show_result(
         response = render(request, "interventions/result.html#step", context)
         push_url(response, url)
         tag = messages.DEFAULT_TAGS[level]
-        trigger_client_event(response, MESSAGE_EVENT, {"level": tag, "text": visible_text(text)})
+        send_message(response, tag, text)
         return response
     messages.add_message(request, level, text)
     # A path already: redirect() would first try it as a URL name.
