@@ -29,13 +29,12 @@ from checkpoints_admin.checkpoints.interventions import (
 )
 from checkpoints_admin.checkpoints.kinds import (
     DAILY,
-    EPOCH_MS_FIELDS,
     STATUSES,
     UNIFIED,
     UNKNOWN,
-    epoch_ms_time,
     json_pointer,
     parse_time,
+    time_at,
     with_article,
 )
 from checkpoints_admin.checkpoints.store import (
@@ -325,10 +324,7 @@ class EditableField:
     def epoch_ms(self) -> datetime | None:
         """The time a whole number of a time field stands for, as epoch milliseconds (the
         unified kind's ``startTime`` and ``lastUpdateTime``), or None."""
-        key = self.pointer.rsplit("/", 1)[-1]
-        if self.type != "integer" or key not in EPOCH_MS_FIELDS:
-            return None
-        return epoch_ms_time(self.current)
+        return time_at(self.pointer, self.current) if self.type == "integer" else None
 
     @property
     def input_type(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Final
 import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff, escape_token
-from checkpoints_admin.checkpoints.kinds import EPOCH_MS_FIELDS, epoch_ms_time
+from checkpoints_admin.checkpoints.kinds import time_at
 from checkpoints_admin.checkpoints.store import as_json_fragment, with_literals
 
 MAX_SHOWN_VALUES: Final = 50
@@ -267,13 +267,14 @@ def _field_rows(pointer: str, change: Any) -> list[FieldRow]:
                 for key, value in whole.items()
             ]
     row = FieldRow(pointer or "(document)", show(old), show(new), old is ABSENT, new is ABSENT)
-    if pointer.count("/") == 1 and pointer[1:] in EPOCH_MS_FIELDS:
-        row = replace(row, before_time=_epoch_text(old), after_time=_epoch_text(new))
+    if time_at(pointer, 0) is not None:  # (a field keeping a time as epoch milliseconds)
+        before, after = _time_text(pointer, old), _time_text(pointer, new)
+        row = replace(row, before_time=before, after_time=after)
     return [row]
 
 
-def _epoch_text(value: Any) -> str:
-    moment = epoch_ms_time(value)
+def _time_text(pointer: str, value: Any) -> str:
+    moment = time_at(pointer, value)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if moment is not None else ""
 
 

@@ -621,6 +621,15 @@ def epoch_ms_time(value: Any) -> datetime | None:
     return _EPOCH + timedelta(milliseconds=value)
 
 
+def time_at(pointer: str, value: Any) -> datetime | None:
+    """The time ``value`` stands for when the field at ``pointer`` keeps one as epoch
+    milliseconds (a top-level :data:`EPOCH_MS_FIELDS` field, as the unified kind's checks
+    take them), else None."""
+    if pointer.count("/") != 1 or pointer[1:] not in EPOCH_MS_FIELDS:
+        return None
+    return epoch_ms_time(value)
+
+
 def is_number(value: Any) -> TypeGuard[int | float]:
     """True for a JSON number (not a boolean)."""
     return type(value) is int or type(value) is float
