@@ -99,6 +99,7 @@ __all__ = [
     "finding_json",
     "preview",
     "recover_pending",
+    "recovering",
 ]
 
 logger = logging.getLogger("checkpoints_admin.audit")
@@ -954,12 +955,18 @@ def _recover_checkpoint(
 ) -> list[AuditEntry]:
     """Record what happened to journaled changes of ``name`` (but the row ``exclude``, the
     caller's own); the caller holds its lock."""
-    recovered: list[AuditEntry] = []
+    return list(_recovering(name, store, exclude=exclude))
+
+
+def _recovering(
+    name: str, store: CheckpointStore, *, exclude: int | None = None
+) -> Iterator[AuditEntry]:
+    """:func:`_recover_checkpoint`, giving each entry as soon as it is committed."""
     leftovers = PendingChange.objects.filter(checkpoint=name)
     if exclude is not None:
         leftovers = leftovers.exclude(pk=exclude)  # known to hold rows: the caller asked
     elif not _sql(f"SELECT 1 FROM {_table(PendingChange)} WHERE checkpoint = %s", [name]):
-        return recovered
+        return
     for pending in leftovers.order_by("created", "id"):
         problem = journal_problem(pending)
         if problem is not None:
@@ -996,8 +1003,7 @@ def _recover_checkpoint(
                 "outcome": outcome,
             },
         )
-        recovered.append(entry)
-    return recovered
+        yield entry
 
 
 def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bool | None:
@@ -1127,21 +1133,30 @@ def recover_pending(
     Holding a checkpoint's lock, it waits for the database as a change does (at most
     :data:`DATABASE_WAIT_UNDER_LOCK`), then raises; the journal rows stay for the next time.
     """
+    return list(recovering(name, store=store, lock_timeout=lock_timeout))
+
+
+def recovering(
+    name: str | None = None,
+    *,
+    store: CheckpointStore | None = None,
+    lock_timeout: float | None = None,
+) -> Iterator[AuditEntry]:
+    """:func:`recover_pending`, giving each entry as soon as it is committed: a caller that
+    stops on a database error has still seen every entry recorded before it."""
     store = store or get_store()
     names = (
         [name]
         if name is not None
         else sorted(set(PendingChange.objects.values_list("checkpoint", flat=True)))
     )
-    recovered: list[AuditEntry] = []
     for checkpoint in names:
         try:
             with store.lock(checkpoint, timeout=lock_timeout), _bounded_database_waits():
-                recovered.extend(_recover_checkpoint(checkpoint, store))
+                yield from _recovering(checkpoint, store)
         except CheckpointLockTimeout:
             if name is not None:
                 raise
-    return recovered
 
 
 def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingChange) -> None:

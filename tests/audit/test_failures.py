@@ -227,6 +227,50 @@ def test_verify_audit_first_records_what_a_stopped_process_left(samples_dir: Pat
     assert AuditEntry.objects.get().outcome == "recovered"
 
 
+def refuse_entries_of(name: str) -> None:
+    """Make the database itself refuse audit entries of checkpoint ``name`` (a trigger)."""
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                f"CREATE TEMP TRIGGER refuse BEFORE INSERT ON {table} "
+                f"WHEN NEW.checkpoint = '{name}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN IF NEW.checkpoint = '{name}' THEN RAISE EXCEPTION 'refused'; "
+                "END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+
+
+@pytest.mark.django_db
+def test_verify_audit_stopped_by_the_database_names_what_it_recorded(samples_dir: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    journal(MANAGED, services.preview(MANAGED, "reset", {}))  # recovered first (by name)
+    journal(UNIFIED, services.preview(UNIFIED, "skip", {"dates": ["2025-03-06"]}))
+    refuse_entries_of(UNIFIED)
+
+    err = StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("verify_audit", stdout=StringIO(), stderr=err)
+
+    assert "Recorded #1: reset of my-process was interrupted" in err.getvalue()
+    said = str(refused.value)
+    assert said.startswith("Database error: refused")
+    assert "The entry above was recorded; the rest of the journal waits for the next run" in said
+    assert "Nothing was changed" not in said
+    assert list(AuditEntry.objects.values_list("checkpoint", flat=True)) == [MANAGED]
+    assert list(PendingChange.objects.values_list("checkpoint", flat=True)) == [UNIFIED]
+
+
 def _job_saves_on_top(samples_dir: Path, raw: bytes) -> None:
     """The file as ``raw`` has it, then a job's save over it (its progress and a new date)."""
     document = json.loads(raw)

@@ -8,6 +8,7 @@ from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import CommandParser
+from django.db import DatabaseError
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.management.cli import CheckpointsCommand, plural, refused
@@ -53,11 +54,24 @@ class Command(CheckpointsCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
-        for entry in services.recover_pending(lock_timeout=2.0):
-            self.stderr.write(
-                f"Recorded #{entry.seq}: {entry.action} of {entry.checkpoint} was "
-                f"{entry.outcome} after its process stopped."
+        recorded = 0
+        try:
+            for entry in services.recovering(lock_timeout=2.0):
+                recorded += 1
+                self.stderr.write(
+                    f"Recorded #{entry.seq}: {entry.action} of {entry.checkpoint} was "
+                    f"{entry.outcome} after its process stopped."
+                )
+        except DatabaseError as exc:
+            if not recorded:
+                raise  # "Nothing was changed", as for any command
+            these = (
+                "The entry above was" if recorded == 1 else f"The {recorded:,} entries above were"
             )
+            raise refused(
+                f"Database error: {exc}. {these} recorded; the rest of the journal waits for "
+                "the next run, and the chain was not verified."
+            ) from exc
         unsealed: list[str] = []
         for pending, problem in services.unrecorded_journal():
             claimed = pending.payload.get("actor") if isinstance(pending.payload, dict) else None
