@@ -41,7 +41,7 @@ from checkpoints_admin.checkpoints.store import (
     WideInteger,
     as_json_fragment,
     decode_written_document,
-    written_value_problem,
+    decode_written_value,
 )
 from checkpoints_admin.formdata import NotUtf8
 from checkpoints_admin.forms import NAME_RE
@@ -509,21 +509,15 @@ def parse_value(field: EditableField, text: str) -> Any:
 
 
 def parse_json_value(text: str) -> Any:
-    """Any JSON value, with the line and column of a syntax error; refused, as in the raw
-    editor, when it gives a key twice in one object or an integer beyond 64 bits (JSON
-    parsers keep the last value, and the nearest float, silently)."""
+    """Any JSON value, as the store reads a value a person typed
+    (:func:`~checkpoints_admin.checkpoints.store.decode_written_value`): refused with the
+    line and column of a syntax error, or when it gives a key twice in one object or an
+    integer beyond 64 bits (JSON parsers keep the last value, and the nearest float,
+    silently)."""
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ValidationError(f"Not JSON: {_json_error(exc)}") from None
-    problem = written_value_problem(text.encode("utf-8", errors="surrogatepass"))
-    if problem is not None:
-        raise ValidationError(problem[:1].upper() + problem[1:])
-    return value
-
-
-def _json_error(exc: orjson.JSONDecodeError) -> str:
-    return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        return decode_written_value(text)
+    except (CorruptCheckpoint, InvalidDocument) as exc:
+        raise ValidationError(exc.message[:1].upper() + exc.message[1:]) from None
 
 
 def _cut(text: str, limit: int = 40) -> str:

@@ -37,7 +37,10 @@ class CheckpointExists(CheckpointError):
 
 
 class CorruptCheckpoint(CheckpointError):
-    """The file's bytes are not a valid checkpoint document."""
+    """The file's bytes are not a valid checkpoint document.
+
+    ``too_deep``: they may be JSON, but nested deeper than the parser reads (1,024 levels).
+    """
 
     def __init__(
         self,
@@ -46,10 +49,12 @@ class CorruptCheckpoint(CheckpointError):
         name: str | None = None,
         line: int | None = None,
         column: int | None = None,
+        too_deep: bool = False,
     ) -> None:
         super().__init__(message, name=name)
         self.line = line
         self.column = column
+        self.too_deep = too_deep
 
 
 class VersionConflict(CheckpointError):

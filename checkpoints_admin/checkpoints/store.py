@@ -69,6 +69,7 @@ __all__ = [
     "StoreStats",
     "check_version",
     "decode_document",
+    "decode_written_value",
     "duplicate_key",
     "encode_document",
     "file_findings",
@@ -398,7 +399,7 @@ def decode_written_document(raw: bytes, *, name: str | None = None) -> dict[str,
     try:
         data = decode_document(raw, name=name)
     except CorruptCheckpoint as exc:
-        if "nested too deeply" not in exc.message:
+        if not exc.too_deep:
             raise
         data = None  # (deeper than the parser goes: deeper than a person may write too)
     if data is None or nests_beyond(data, MAX_WRITTEN_DEPTH):
@@ -567,6 +568,22 @@ def first_wide_integer(raw: bytes) -> tuple[str, str] | None:
         return None
     path, literal = found[0]
     return _pointer(path), literal
+
+
+def decode_written_value(text: str) -> Any:
+    """A JSON value a person typed (``--set``, the field editor), parsed as a checkpoint's
+    bytes are. CorruptCheckpoint (with line and column) when it is not JSON, NaN, a number
+    beyond a double or nested beyond what the parser reads; InvalidDocument when it is JSON
+    that would not be written as given (:func:`written_value_problem`)."""
+    raw = text.encode("utf-8", errors="surrogatepass")  # (a lone surrogate: not UTF-8)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _corrupt(raw, exc, "the value", None) from None
+    problem = written_value_problem(raw)
+    if problem is not None:
+        raise InvalidDocument(problem)
+    return value
 
 
 def written_value_problem(raw: bytes) -> str | None:
@@ -768,7 +785,19 @@ def _corrupt(
             )
     where = f"at line {exc.lineno}, column {exc.colno}"
     if "depth" in exc.msg or "recursion" in exc.msg.lower():
-        message = f"{subject} is nested too deeply (more than 1024 levels) {where}"
+        return CorruptCheckpoint(
+            f"{subject} is nested too deeply (more than 1024 levels) {where}",
+            name=name,
+            line=exc.lineno,
+            column=exc.colno,
+            too_deep=True,
+        )
+    if "infinity" in exc.msg and (number := _NUMBER.match(raw, max(exc.pos, 0))):
+        literal = number.group().decode()
+        message = (
+            f"{subject} holds the number {literal if len(literal) <= 40 else literal[:39] + '…'}"
+            f", which is too large for JSON (it would read as infinity) {where}"
+        )
     elif constant := (_NON_FINITE.match(raw, exc.pos) if 0 <= exc.pos < len(raw) else None):
         # Python's json writes these, JSON has no such numbers (the format refuses them).
         message = (
@@ -781,6 +810,7 @@ def _corrupt(
 
 
 _NON_FINITE: Final = re.compile(rb"-?(?:NaN|Infinity)")
+_NUMBER: Final = re.compile(rb"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
 # -- results ------------------------------------------------------------------------------------

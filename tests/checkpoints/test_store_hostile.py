@@ -170,6 +170,13 @@ HOSTILE_FILES = [
         id="infinity-literal",
     ),
     pytest.param(
+        b'{\n  "n": 1e400\n}\n',
+        "checkpoint 'bad' holds the number 1e400, which is too large for JSON (it would read as "
+        "infinity) at line 2, column 8",
+        (2, 8),
+        id="number-beyond-a-double",
+    ),
+    pytest.param(
         b'{\n  "a": 1,\n}\n',
         "checkpoint 'bad' is not valid JSON: trailing comma is not allowed at line 2, column 9",
         (2, 9),

@@ -1156,6 +1156,38 @@ def test_a_json_value_the_parser_would_change_silently_is_refused(
     assert state(samples_dir) == before
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("1e400", "holds the number 1e400, which is too large for JSON (it would read as "
+         "infinity) at line 1, column 1"),
+        ('"\\ud800"', "is not valid JSON: no low surrogate in string at line 1, column 2"),
+        ("NaN", "holds NaN, which JSON does not have (a checkpoint's numbers are finite) at "
+         "line 1, column 1"),
+        ('{"a": 1, "a": 2}', "gives the key 'a' twice in one object"),
+    ],
+)  # fmt: skip
+def test_a_json_value_is_refused_in_the_words_of_edit_checkpoint_set(
+    operator, samples_dir, value, said
+):
+    """The field editor and ``edit_checkpoint --set`` read a typed value with one parser."""
+    from django.core.management import CommandError
+
+    from checkpoints_admin.management.commands.edit_checkpoint import parse_assignment
+
+    write_json(samples_dir, "job", {"id": "job-1", "options": None})
+    before = state(samples_dir)
+    response = preview(operator, "job", "edit", {"pointer": "/options", "value": value})
+    assert response.status_code == 422
+    [message] = errors_of(text(response), "id_value")
+    assert message.startswith(f"The value {said}")
+    with pytest.raises(CommandError) as refused:
+        parse_assignment(f"/options={value}")
+    assert refused.value.returncode == 2
+    assert str(refused.value).startswith(f"--set /options: the value {said}")
+    assert state(samples_dir) == before
+
+
 def test_a_blank_boolean_is_refused_with_its_two_choices(operator, samples_dir):
     (samples_dir / "flags.json").write_text('{"enabled": true}\n')
     before = state(samples_dir)

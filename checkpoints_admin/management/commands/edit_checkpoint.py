@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,9 @@ from django.core.management.base import CommandParser
 from checkpoints_admin.checkpoints import CorruptCheckpoint, InvalidDocument
 from checkpoints_admin.checkpoints.errors import UnknownField
 from checkpoints_admin.checkpoints.store import (
-    MAX_WRITTEN_DEPTH,
     decode_written_document,
+    decode_written_value,
     size_text,
-    written_value_problem,
 )
 from checkpoints_admin.conf import get_settings
 from checkpoints_admin.management.cli import (
@@ -38,41 +35,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if pointer and not pointer.startswith("/"):
         raise usage_error(f"--set {text!r}: a JSON pointer starts with '/' (e.g. /stats/timeouts).")
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
-    except _NotFinite as exc:  # (a usage error, as NaN is: the console's editor refuses it)
-        raise usage_error(
-            f"--set {pointer}: the number {exc} is too large for JSON (it would read as "
-            "infinity); write a smaller number, or a string."
-        ) from None
-    except ValueError as exc:
-        raise usage_error(
-            f"--set {pointer}: {raw!r} is not JSON ({exc}); strings need quotes, "
-            f"e.g. --set {pointer}='\"{raw}\"'."
-        ) from None
-    except RecursionError:
-        raise usage_error(
-            f"--set {pointer}: the value is nested too deeply to read (a checkpoint is at "
-            f"most {MAX_WRITTEN_DEPTH} levels deep)."
-        ) from None
-    problem = written_value_problem(raw.encode("utf-8", errors="surrogatepass"))
-    if problem is not None:  # (as --from-file and the console's field editor refuse it)
-        raise usage_error(f"--set {pointer}: {problem}")
+        value = decode_written_value(raw)
+    except CorruptCheckpoint as exc:
+        hint = ""
+        if not exc.too_deep and not raw.lstrip().startswith(("[", "{", '"')):
+            hint = f"; strings need quotes, e.g. --set {pointer}='\"{raw}\"'"
+        raise usage_error(f"--set {pointer}: {exc.message}{hint}.") from None
+    except InvalidDocument as exc:  # (as --from-file and the console's field editor refuse it)
+        raise usage_error(f"--set {pointer}: {exc.message}") from None
     return pointer, value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-class _NotFinite(ValueError):
-    """A number literal too large for a double (``1e400``)."""
-
-
-def _finite(literal: str) -> float:
-    number = float(literal)
-    if not math.isfinite(number):
-        raise _NotFinite(literal if len(literal) <= 40 else f"{literal[:39]}…")
-    return number
 
 
 class Command(WriteCommand):
