@@ -82,6 +82,8 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "filtered": any(
             params.get(key) for key in ("checkpoint", "actor", "action", "source", "since", "until")
         ),
+        # The export refuses a filter that does not parse (it would hand over more than asked).
+        "export_refused": any(field not in ("before", "after") for field in form.errors),
         **audit_page(entries, before=params["before"], after=params["after"]),
     }
     template = "audit/list.html"

@@ -471,6 +471,20 @@ def test_an_export_with_a_bad_filter_exports_nothing(viewer, interventions, quer
     assert f"Nothing was exported: {field}:" in page
 
 
+def test_a_bad_filter_turns_the_export_links_off_on_the_log(viewer, interventions):
+    """The log says the filter is wrong; its export links do not lead to the refusal."""
+    for headers in ({}, HTMX):
+        html = viewer.get("/audit/?actor=ops&since=garbage", headers=headers).content.decode()
+        links = re.search(r'<div id="audit-exports"[^>]*>(.*?)</div>', html, re.S)
+        assert links is not None
+        assert "/audit/export" not in links.group(1)
+        assert links.group(1).count('aria-disabled="true"') == 2
+        assert "From: Enter a valid date." in html
+    # a bad page position is not a filter: the export (which takes none) stays offered
+    html = viewer.get("/audit/?actor=ops&before=x").content.decode()
+    assert 'href="/audit/export.jsonl?actor=ops"' in html
+
+
 def test_diff_between_two_checkpoints(viewer, samples_dir):
     response = viewer.get(
         "/diff/?a=checkpoint:reconciliation_checkpoint&b=checkpoint:daily_reconciliation_checkpoint"
