@@ -413,6 +413,7 @@ def _choose_page(
     *,
     status: int = 200,
     checked: dict[str, Any] | None = None,
+    template_id: str | None = None,
 ) -> HttpResponse:
     name = current.name if current is not None else None
     context = _base_context(spec, name, current)
@@ -442,6 +443,7 @@ def _choose_page(
         context["chosen"] = form.chosen
     elif spec.key == "create":
         context["templates"] = TEMPLATES
+        context["template_id"] = template_id
     if spec.key in ("edit-raw", "create"):
         context["position"] = form.error_position if form.is_bound else None
     return _page(request, "interventions/choose.html", context, status=status)
@@ -1225,7 +1227,6 @@ def create(request: HtmxHttpRequest) -> HttpResponseBase:
     name = request.GET.get("name", "")[:128]
     template = request.GET.get("template", "managed")
     source = request.GET.get("from", "")
-    text = ""
     if source:
         current = _current(request, source)
         if isinstance(current, HttpResponse):
@@ -1236,21 +1237,38 @@ def create(request: HtmxHttpRequest) -> HttpResponseBase:
             return error_page(
                 request, 413, "Too large to copy", f"{source}.json is larger than the editor."
             )
-        text = current.text
         name = name or f"{source}-copy"[:128]
-        template = ""
-    if not text:
-        if template not in dict(TEMPLATES):
-            template = "managed"
-        text = pretty(document_template(template, name)) + "\n"
+        return _create_step(request, spec, name, "", current.text)
+    return _from_template(request, spec, name, template)
+
+
+def _from_template(request: HtmxHttpRequest, spec: Spec, name: str, template: str) -> HttpResponse:
+    """Step 1 of a new checkpoint named ``name`` with the document of ``template``; its
+    ``id`` (a managed job's) follows the name typed while the document is left as it is."""
+    if template not in dict(TEMPLATES):
+        template = "managed"
+    document = document_template(template, name)
+    text = pretty(document) + "\n"
+    return _create_step(request, spec, name, template, text, template_id=document.get("id"))
+
+
+def _create_step(
+    request: HtmxHttpRequest,
+    spec: Spec,
+    name: str,
+    template: str,
+    text: str,
+    *,
+    template_id: str | None = None,
+) -> HttpResponse:
     form = CreateForm(initial={"name": name, "template": template, "document": text})
-    # A name given (a copy's, or in the address) is checked on arrival: one that is taken
-    # is said next to it before anything is typed.
+    # A name given (a copy's, in the address, typed before a template was chosen) is checked
+    # on arrival: one that is taken is said next to it before anything is typed.
     checked = None
     if name:
         bound = CreateForm({"name": name, "template": template, "document": text})
         checked = _checked(spec, name, bound, None)
-    return _choose_page(request, spec, None, form, checked=checked)
+    return _choose_page(request, spec, None, form, checked=checked, template_id=template_id)
 
 
 def _create_form(request: HtmxHttpRequest) -> tuple[Spec, CreateForm]:
@@ -1274,6 +1292,9 @@ def create_change(request: HtmxHttpRequest) -> HttpResponseBase:
     """Step 1 of a new checkpoint again, from its preview: its name and document filled in,
     with what the live check says of them now (a name taken since is said next to it)."""
     spec, form = _create_form(request)
+    if "use_template" in request.POST:  # "Start from": the document anew, the name kept
+        name = request.POST.get("name", "").strip()[:128]
+        return _from_template(request, spec, name, request.POST.get("template", ""))
     # (a form refused already says its errors at its fields: the choose page says so once)
     checked = _checked(spec, form.cleaned_data["name"], form, None) if form.is_valid() else None
     return _choose_page(request, spec, None, form, checked=checked)

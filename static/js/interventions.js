@@ -441,6 +441,29 @@
     }
   });
 
+  // --- a new checkpoint: a template's "id" follows the name typed, while the document is the
+  // template as it came (data-template-id: the id it has); once edited, it is left alone -----
+
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    var area = input.id === "id_name" && input.form && input.form.querySelector("#id_document");
+    if (!area || !area.hasAttribute("data-template-id")) {
+      return;
+    }
+    var untouched = area.hasAttribute("data-template-text")
+      ? area.getAttribute("data-template-text")
+      : area.defaultValue;
+    if (area.value !== untouched) {
+      area.removeAttribute("data-template-id");
+      return;
+    }
+    var id = (input.value.trim() || "job") + "-1";
+    var before = '"id": ' + JSON.stringify(area.getAttribute("data-template-id"));
+    area.value = area.value.replace(before, '"id": ' + JSON.stringify(id));
+    area.setAttribute("data-template-id", id);
+    area.setAttribute("data-template-text", area.value);
+  });
+
   // --- "Set to null": while it is ticked the value beside it is not used (the server ignores
   // it too, for forms posted without JavaScript), so its input and "Now" are disabled ------
 

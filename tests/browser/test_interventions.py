@@ -639,8 +639,51 @@ def test_choose_pages_fit_and_run_clean(
     assert link.evaluate("a => getComputedStyle(a).textDecorationLine") == "underline"
     page.goto(live_server.url + "/create/?template=managed&name=nightly")
     page.get_by_label("Daily reconciliation (dates / processedDates)").check()
+    page.get_by_role("button", name="Use this template").click()
     page.locator("#id_document", has_text='"processedDates"').wait_for()
     assert page.input_value("#id_name") == "nightly"
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_new_checkpoints_id_follows_the_name_until_the_document_is_edited(
+    chromium, live_server, samples_dir, ops_user
+):
+    page = new_page(chromium)
+    problems = watch(page)
+    sign_in_as(page, live_server, "olga.ops")
+    page.goto(live_server.url + "/create/")
+    document = page.locator("#id_document")
+    expect(document).to_have_value(re.compile(r'"id": "job-1"'))
+    page.locator("#id_name").press_sequentially("nightly")
+    expect(document).to_have_value(re.compile(r'"id": "nightly-1"'))
+    # a template chosen after the name keeps the name (htmx posts the form on the left);
+    # choosing alone (by keyboard, going through them) replaces nothing
+    use = page.get_by_role("button", name="Use this template")
+    page.get_by_label("Daily reconciliation (dates / processedDates)").check()
+    use.click()
+    expect(document).to_have_value(re.compile(r'"processedDates"'))
+    assert page.input_value("#id_name") == "nightly"
+    page.get_by_label("Daily reconciliation (dates / processedDates)").focus()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(page.get_by_label("Managed job (CheckpointManager)")).to_be_checked()
+    assert '"processedDates"' in document.input_value()
+    use.click()
+    expect(document).to_have_value(re.compile(r'"id": "nightly-1"'))
+    page.locator("#id_name").press("End")
+    page.locator("#id_name").press_sequentially("-eu")
+    expect(document).to_have_value(re.compile(r'"id": "nightly-eu-1"'))
+    # edited by hand, the document is the person's: the name no longer rewrites it
+    edited = document.input_value().replace('"progress": 0', '"progress": 5')
+    document.fill(edited)
+    page.locator("#id_name").press("End")
+    page.locator("#id_name").press_sequentially("-2")
+    page.locator(".live-check").get_by_text("nightly-eu-2").or_(
+        page.locator(".check--ok")
+    ).first.wait_for()
+    assert document.input_value() == edited
+    page.get_by_role("button", name="Preview…").click()
+    expect(page.locator(".preview-card")).to_contain_text("nightly-eu-2.json")
     assert problems == [], "\n".join(problems)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from checkpoints_admin import services
 from checkpoints_admin.checkpoints.store import version_of
+from checkpoints_admin.intervention_forms import TEMPLATES
 from checkpoints_admin.models import AuditEntry
 from tests.conftest import SAMPLES
 from tests.web.conftest import write_json
@@ -1789,6 +1790,29 @@ def test_create_from_each_template(operator, checkpoints_dir, template):
     # a new checkpoint waits for its job: pending (not a running job that stalls later)
     if template != "empty":
         assert '<span class="badge badge--pending">' in text(operator.get("/?q=nightly"))
+
+
+def test_choosing_a_template_keeps_the_name_typed_without_javascript(operator, samples_dir):
+    """ "Use this template" posts the form on the left: the name typed stays, the document is
+    the template's, a managed job's ``id`` made from the name."""
+    fields = {"name": "nightly", "document": "{}", "use_template": "1"}
+    page = text(operator.post("/create/change", {**fields, "template": "managed"}))
+    assert 'id="id_name" name="name" value="nightly"' in page
+    assert 'data-template-id="nightly-1"' in page
+    assert "&quot;id&quot;: &quot;nightly-1&quot;" in page
+    assert re.search(r'<input type="radio" name="template" value="managed" [^>]*checked>', page)
+    page = text(operator.post("/create/change", {**fields, "template": "daily-reconciliation"}))
+    assert 'value="nightly"' in page
+    assert "&quot;processedDates&quot;" in page
+    assert "data-template-id" not in page  # (no id to follow the name)
+    # a name taken is said on arrival, as for a link with the name
+    page = text(operator.post("/create/change", {**fields, "name": MANAGED, "template": "empty"}))
+    assert "Checkpoint &#x27;my-process&#x27; already exists." in page
+    # the radios and the button belong to the form that posts the name
+    page = text(operator.get("/create/"))
+    assert page.count('form="create-form"') == len(TEMPLATES) + 1
+    assert 'hx-include="#create-form"' in page
+    assert 'data-template-id="job-1"' in page
 
 
 def test_create_from_pasted_json_and_from_a_copy(operator, samples_dir):
