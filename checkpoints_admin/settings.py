@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -33,6 +35,24 @@ def env_list(name: str, default: str = "") -> list[str]:
     if not value.strip():
         value = default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str) -> tuple[str, ...]:
+    """Read a comma-separated list of IP addresses and networks (``10.0.0.0/8``); ``*`` is
+    every address. Anything else stops the start with the variable named."""
+    values = env_list(name, default)
+    if values == ["*"]:
+        return ("0.0.0.0/0", "::/0")
+    networks = []
+    for value in values:
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks (10.0.0.0/8), or be *, "
+                f"not {value!r}."
+            ) from None
+    return tuple(networks)
 
 
 def env_number(
@@ -149,7 +169,15 @@ except ValueError:  # (an unknown scheme; dj_database_url's error is a ValueErro
 if _database.get("ENGINE") not in _DATABASE_ENGINES:
     # Only these two: the audit chain's locking is written for them. Said by its scheme
     # alone: the rest may hold a password, in forms no pattern can take apart reliably.
-    scheme, sep, _rest = os.environ.get("DATABASE_URL", "").partition("://")
+    _url = os.environ.get("DATABASE_URL", "")
+    scheme, sep, _rest = _url.partition("://")
+    if sep and scheme.lower() in ("postgres", "postgresql", "pgsql", "sqlite"):
+        try:
+            urlsplit(_url).port
+            why = "it cannot be read"
+        except ValueError:
+            why = "its port is not a number from 0 to 65535"
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid {scheme}:// address: {why}.")
     shown = f"a {scheme}:// address" if sep and scheme.isalnum() else "an address without a scheme"
     raise ImproperlyConfigured(
         f"DATABASE_URL must be a postgres:// or sqlite:/// address, not {shown}."
@@ -234,6 +262,11 @@ if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
 # How many reverse proxies in front of the console append to X-Forwarded-For: the client's
 # address (sign-in lock-outs, the audit log's "from where") is taken from there.
 TRUSTED_PROXIES = int(env_number("DJANGO_TRUSTED_PROXIES", 0, minimum=0, whole=True))
+# ... when the request comes from one of these addresses (a proxy's): a client reaching the
+# port directly cannot choose the address its sign-in failures count against.
+PROXY_NETWORKS: Final = env_networks(
+    "DJANGO_PROXY_ADDRESSES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+)
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -250,7 +283,8 @@ SECURE_CSP = {
 
 # --- django-axes: lock out after repeated failed sign-ins, per user and address ------------
 AXES_FAILURE_LIMIT = int(env_number("AXES_FAILURE_LIMIT", 5, minimum=1, whole=True))
-AXES_COOLOFF_TIME = env_number("AXES_COOLOFF_MINUTES", 15, minimum=0) / 60
+# (at least a minute: django-axes takes a cool-off of 0 as none, which ends every lock-out)
+AXES_COOLOFF_TIME = env_number("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "checkpoints_admin.clientaddr.client_address"
 AXES_RESET_ON_SUCCESS = True

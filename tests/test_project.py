@@ -111,6 +111,19 @@ def test_deploy_check_passes_with_only_the_secret_key(tmp_path: Path) -> None:
         ),
         (
             "DATABASE_URL",
+            "postgres://app:secret@db:notaport/app",
+            "DATABASE_URL is not a valid postgres:// address: its port is not a number from 0 "
+            "to 65535.",
+        ),
+        ("AXES_COOLOFF_MINUTES", "0", "AXES_COOLOFF_MINUTES must be at least 1, not '0'."),
+        (
+            "DJANGO_PROXY_ADDRESSES",
+            "10.0.0.0/8, proxy.internal",
+            "DJANGO_PROXY_ADDRESSES must list IP addresses or networks (10.0.0.0/8), or be *, "
+            "not 'proxy.internal'.",
+        ),
+        (
+            "DATABASE_URL",
             "mysql://app:s3cr?t/pass@db/app?password=secret",
             "DATABASE_URL must be a postgres:// or sqlite:/// address, not a mysql:// address.",
         ),

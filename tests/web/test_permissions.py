@@ -289,6 +289,29 @@ def test_behind_a_proxy_failures_lock_out_the_address_they_came_from(
     assert signed.status_code == 302
 
 
+def test_a_client_reaching_the_port_directly_cannot_choose_its_address(
+    make_user, samples_dir, settings
+):
+    """X-Forwarded-For is believed only from a proxy's address: a client connecting from
+    elsewhere with a new address in it on every try is still locked out."""
+    settings.TRUSTED_PROXIES = 1
+    make_user("viewer")
+    attacker = Client()
+    wrong = {"username": "viewer-user", "password": "wrong"}
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        attacker.post("/accounts/login/", wrong, REMOTE_ADDR="198.51.100.9",
+                      HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")  # fmt: skip
+    right = {"username": "viewer-user", "password": "viewer-password-123"}
+    refused = attacker.post("/accounts/login/", right, REMOTE_ADDR="198.51.100.9",
+                            HTTP_X_FORWARDED_FOR="203.0.113.200")  # fmt: skip
+    assert refused.status_code == 429
+    # the proxies' addresses are the operator's to name
+    settings.PROXY_NETWORKS = ("198.51.100.0/24",)
+    signed = Client().post("/accounts/login/", right, REMOTE_ADDR="198.51.100.9",
+                           HTTP_X_FORWARDED_FOR="203.0.113.201")  # fmt: skip
+    assert signed.status_code == 302
+
+
 def test_the_admin_role_cannot_reach_beyond_itself_in_the_django_admin(make_user, samples_dir):
     """The admin role manages accounts; Django's own user admin let it make itself a
     superuser and set a superuser's password."""
