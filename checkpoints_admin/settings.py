@@ -49,8 +49,7 @@ def env_networks(name: str, default: str) -> tuple[str, ...]:
             networks.append(str(ipaddress.ip_network(value, strict=False)))
         except ValueError:
             raise ImproperlyConfigured(
-                f"{name} must list IP addresses or networks (10.0.0.0/8), or be *, "
-                f"not {value!r}."
+                f"{name} must list IP addresses or networks (10.0.0.0/8), or be *, not {value!r}."
             ) from None
     return tuple(networks)
 
@@ -173,10 +172,11 @@ if _database.get("ENGINE") not in _DATABASE_ENGINES:
     scheme, sep, _rest = _url.partition("://")
     if sep and scheme.lower() in ("postgres", "postgresql", "pgsql", "sqlite"):
         try:
-            urlsplit(_url).port
-            why = "it cannot be read"
+            _port = urlsplit(_url).port  # (reading the port checks it)
         except ValueError:
             why = "its port is not a number from 0 to 65535"
+        else:
+            why = "it cannot be read"
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid {scheme}:// address: {why}.")
     shown = f"a {scheme}:// address" if sep and scheme.isalnum() else "an address without a scheme"
     raise ImproperlyConfigured(

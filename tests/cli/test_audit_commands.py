@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from checkpoints_admin.conf import get_store
+
 pytestmark = pytest.mark.django_db
 
 REASON = "month-end correction"
@@ -131,6 +133,20 @@ def test_export_refuses_bad_values(db, tmp_path) -> None:
             run("export_audit", "--output", output)
         assert (excinfo.value.returncode, str(excinfo.value)) == (2, said)
     assert not (tmp_path / "new").exists()
+    # Never among the checkpoints (a typo would replace a job's file, unlocked, unaudited)
+    directory = get_store().directory
+    job = directory / "my-process.json"
+    job.write_bytes(b'{"id": "my-process-1"}\n')
+    for output in (str(job), str(directory / "audit.jsonl"), f"{directory}/sub/../x.jsonl"):
+        with pytest.raises(CommandError) as excinfo:
+            run("export_audit", "--output", output)
+        assert excinfo.value.returncode == 2
+        assert str(excinfo.value) == (
+            f"--output {output} is in the checkpoints directory ({directory.resolve()}), where "
+            "the export could replace a checkpoint: write it elsewhere."
+        )
+    assert job.read_bytes() == b'{"id": "my-process-1"}\n'
+    assert sorted(p.name for p in directory.iterdir()) == ["my-process.json"]
     # A time before year 1 in UTC is no time to start from (not a traceback).
     with pytest.raises(CommandError) as excinfo:
         run("export_audit", "--since", "0001-01-01T00:00:00+05:00")

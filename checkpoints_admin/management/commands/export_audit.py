@@ -78,6 +78,13 @@ class Command(CheckpointsCommand):
         target = Path(output)
         if target.is_dir() or output.endswith(("/", os.sep)):
             raise usage_error(f"--output {output} is a directory: give a file name in it.")
+        checkpoints = get_store().directory.resolve()
+        if target.resolve().is_relative_to(checkpoints):
+            # (my-process.json there is a job's checkpoint: replaced unlocked and unaudited)
+            raise usage_error(
+                f"--output {output} is in the checkpoints directory ({checkpoints}), where "
+                "the export could replace a checkpoint: write it elsewhere."
+            )
         count = write_atomically(
             target, lambda stream: audit.export(fmt, stream, checkpoint=checkpoint, since=since)
         )
