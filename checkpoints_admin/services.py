@@ -28,6 +28,11 @@ from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
 
+try:
+    import pwd
+except ImportError:  # pragma: no cover (Windows)
+    pwd = None  # type: ignore[assignment]
+
 from checkpoints_admin.audit import (
     GENESIS,
     EntryFields,
@@ -203,6 +208,20 @@ class NoChange(InterventionError):
     """The intervention would leave the file exactly as it is."""
 
 
+def _account(uid: int | None) -> str | None:
+    """The name of the account with user id ``uid``, if there is one."""
+    if uid is None or pwd is None:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who makes a change, and from where."""
@@ -213,11 +232,16 @@ class Actor:
 
     @classmethod
     def for_cli(cls) -> Actor:
-        """The operating-system user running the command."""
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):  # no name for this uid (containers)
-            user = f"uid:{os.getuid()}"
+        """The operating-system user running the command: the account of its user id, not
+        ``$USER`` or ``$LOGNAME``, which anyone sets; run through sudo, the person sudo
+        let in, as ``alice (sudo)``."""
+        if pwd is None:  # (Windows: no user ids; the login name)
+            return cls(name=getpass.getuser(), source="cli")
+        uid = os.geteuid()
+        user = _account(uid) or f"uid:{uid}"  # (no name for this uid: containers)
+        sudo = os.environ.get("SUDO_USER", "")
+        if uid == 0 and sudo and _account(_int(os.environ.get("SUDO_UID"))) == sudo:
+            user = f"{sudo} (sudo)"
         return cls(name=user, source="cli")
 
     @classmethod

@@ -6,11 +6,13 @@ one line on stderr, exits 1 or 2, and leaves the files and the audit log as they
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
+import pwd
 import subprocess
 
 from checkpoints_admin.checkpoints import CheckpointStore
+from tests.cli.conftest import manage
 
 REASON = ("--reason", "feed for 2025-03-06 will never arrive (INC-4211)")
 UNIFIED = "reconciliation_checkpoint"
@@ -48,7 +50,7 @@ def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
             "seq": seq,
             "action": action,
             "checkpoint": UNIFIED,
-            "actor": getpass.getuser(),
+            "actor": pwd.getpwuid(os.geteuid()).pw_name,
             "source": "cli",
             "reason": REASON[1],
             "outcome": "applied",
@@ -61,6 +63,26 @@ def test_skip_then_reprocess_are_applied_recorded_and_verifiable(cli) -> None:
     exported = cli.run("export_audit", "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
     assert [json.loads(line)["id"] for line in exported.stdout.splitlines()] == [1, 2]
+
+
+def test_the_actor_recorded_is_the_account_running_the_command_not_what_user_says(cli) -> None:
+    """$USER and $LOGNAME are anyone's to set; the account of the user id is not."""
+    account = pwd.getpwuid(os.geteuid()).pw_name
+    claimed = {"USER": "ceo", "LOGNAME": "ceo", "LNAME": "ceo", "USERNAME": "ceo"}
+    done = manage(["skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes"], cli.env | claimed)
+    assert done.returncode == 0, done.stderr
+    actors = [account]
+    if os.geteuid() == 0:  # through sudo: the person sudo let in (sudo sets both)
+        other = pwd.getpwnam("nobody")
+        sudo = {"SUDO_USER": other.pw_name, "SUDO_UID": str(other.pw_uid)}
+        done = manage(["reprocess_dates", UNIFIED, "2025-03-06", *REASON, "--yes"], cli.env | sudo)
+        assert done.returncode == 0, done.stderr
+        # a SUDO_USER that is not the SUDO_UID's account is not believed
+        forged = {"SUDO_USER": "ceo", "SUDO_UID": str(other.pw_uid)}
+        done = manage(["skip_dates", UNIFIED, "2025-03-06", *REASON, "--yes"], cli.env | forged)
+        assert done.returncode == 0, done.stderr
+        actors += [f"{other.pw_name} (sudo)", account]
+    assert [entry["actor"] for entry in cli.entries()] == actors
 
 
 def test_items_of_a_managed_checkpoint(cli) -> None:
