@@ -32,6 +32,7 @@ from checkpoints_admin.checkpoints import (
 )
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.logcontext import log_unavailable
+from checkpoints_admin.permissions import VIEW_CHECKPOINTS
 
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10
@@ -140,8 +141,9 @@ def _metrics_unauthorized(message: str, challenge: str) -> HttpResponse:
 @require_safe
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics. A token or a signed-in user sees every checkpoint; the public page's
-    anonymous visitors see what the page shows (hidden jobs left out)."""
+    """Prometheus metrics. The token or a user of a console role sees every checkpoint; the
+    status page's other readers (signed in without a role, anonymous visitors of a public
+    page) see what the page shows them (hidden jobs left out)."""
     app = get_settings()
     token = _bearer_token(request) if app.metrics_token else None
     exclude: frozenset[str] = frozenset()
@@ -151,9 +153,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
                 "The metrics token is wrong.",
                 f'Bearer {REALM}, error="invalid_token"',
             )
-    elif request.user.is_authenticated:
+    elif request.user.has_perm(VIEW_CHECKPOINTS):
         pass
-    elif app.status_page_public:
+    elif request.user.is_authenticated or app.status_page_public:
         exclude = frozenset(name for name, job in statusfeed.job_settings().items() if job.hidden)
     else:
         # (The same words whether a token is set or not: they tell nobody which.)
