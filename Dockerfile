@@ -38,9 +38,10 @@ WORKDIR /app
 USER app
 VOLUME ["/data/checkpoints"]
 EXPOSE 8000
-# Python's own urllib: the slim image has no curl or wget. /healthz is exempt from the HTTPS
-# redirect and answers 200 only when the database and the checkpoints directory are usable.
+# Python's own modules: the slim image has no curl or wget. /healthz, asked where gunicorn
+# listens (GUNICORN_BIND or PORT), is exempt from the HTTPS redirect and answers 200 only when
+# the database and the checkpoints directory are usable.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4); sys.exit(r.status != 200)"]
+    CMD ["python", "/app/docker/healthcheck.py"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "checkpoints_admin.wsgi"]

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Container entrypoint: wait for the database, apply migrations, create the first admin when
 # DJANGO_SUPERUSER_PASSWORD is given, then exec the command (gunicorn by default) so it runs
-# as PID 1 and receives the container's signals.
+# as PID 1 and receives the container's signals. A one-off command (`docker run IMAGE
+# python manage.py …`) runs as it is: it neither migrates the database the running console
+# uses nor creates accounts.
 set -eu
 
 # The same words as every other boolean setting: true/false, 1/0, yes/no, on/off (checked
@@ -44,6 +46,10 @@ if [ -n "${workers_bad:-}" ]; then
     exit 2
 fi
 
+case " $* " in
+    *" manage.py "* | *"/manage.py "*) exec "$@" ;;
+esac
+
 python manage.py wait_for_database --timeout "${DATABASE_WAIT_SECONDS:-60}"
 if [ "$migrate" = true ]; then
     python manage.py migrate --noinput
@@ -51,4 +57,6 @@ fi
 if [ -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]; then
     python manage.py bootstrap --no-samples
 fi
+# The server need not keep the first admin's password in its environment (/proc/1/environ).
+unset DJANGO_SUPERUSER_PASSWORD
 exec "$@"

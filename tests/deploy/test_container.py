@@ -29,12 +29,15 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_entrypoint(tmp_path: Path, command: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``docker/entrypoint.sh python -c COMMAND`` with the production settings and ``env``
-    (``_PARENT_UMASK``: the umask it is started with)."""
+def run_entrypoint(
+    tmp_path: Path, command: str | list[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``docker/entrypoint.sh python -c COMMAND`` (or the command given as a list) with the
+    production settings and ``env`` (``_PARENT_UMASK``: the umask it is started with)."""
     parent = env.pop("_PARENT_UMASK", None)
+    argv = command if isinstance(command, list) else ["python", "-c", command]
     return subprocess.run(
-        ["sh", "docker/entrypoint.sh", "python", "-c", command],
+        ["sh", "docker/entrypoint.sh", *argv],
         preexec_fn=(lambda: os.umask(int(parent, 8))) if parent else None,
         cwd=ROOT,
         env=production_env(tmp_path, **env),
@@ -59,9 +62,17 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
 def test_dockerfile_health_check_needs_no_extra_tools() -> None:
     (healthcheck,) = [line for line in DOCKERFILE.splitlines() if "HEALTHCHECK" in line]
     check = DOCKERFILE.split("HEALTHCHECK", 1)[1].split("\n\n", 1)[0]
-    assert "/healthz" in check
+    assert '"python", "/app/docker/healthcheck.py"' in check
     assert not re.search(r"\b(curl|wget)\b", check)
-    assert '"python", "-c"' in check
+
+
+def test_compose_lets_gunicorn_finish_the_requests_in_flight_before_docker_kills_it() -> None:
+    """gunicorn waits up to GUNICORN_GRACEFUL_TIMEOUT (30 s) for requests in flight; a stop
+    that kills it sooner (Docker's default: 10 s) cuts an intervention off."""
+    compose = (ROOT / "compose.yaml").read_text()
+    console = compose.split("\n  console:\n", 1)[1].split("\n  job:\n", 1)[0]
+    grace = re.search(r"^    stop_grace_period: (\d+)s$", console, re.M)
+    assert grace is not None and int(grace.group(1)) > 30
 
 
 def test_dockerfile_is_multi_stage_on_slim_python_with_pinned_requirements() -> None:
@@ -102,6 +113,32 @@ def test_entrypoint_waits_migrates_and_execs_the_command(tmp_path: Path) -> None
     assert {"auth", "checkpoints_admin"} <= applied
     assert admins == [("admin",)]
     assert not list((tmp_path / "checkpoints").glob("*.json")), "no samples in production"
+
+
+def test_the_server_does_not_keep_the_first_admins_password(tmp_path: Path) -> None:
+    result = run_entrypoint(
+        tmp_path,
+        "import os; print('password:', os.environ.get('DJANGO_SUPERUSER_PASSWORD'))",
+        DJANGO_SUPERUSER_PASSWORD="first-admin-password-1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "password: None" in result.stdout
+
+
+def test_a_one_off_command_neither_migrates_nor_creates_accounts(tmp_path: Path) -> None:
+    """`docker run IMAGE python manage.py …` runs the command alone: a newer image's one-off
+    must not migrate the database the running console uses."""
+    result = run_entrypoint(
+        tmp_path,
+        ["python", "manage.py", "checkpoint_status"],
+        DJANGO_SUPERUSER_PASSWORD="first-admin-password-1",
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"No checkpoints in {tmp_path / 'checkpoints'}.\n"
+    assert "The database is ready." not in result.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    assert tables == []  # not migrated, so no account either
 
 
 @pytest.mark.parametrize(

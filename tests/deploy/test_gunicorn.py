@@ -391,3 +391,43 @@ def test_gunicorns_control_socket_is_where_it_is_asked_for(site, tmp_path) -> No
     socket_path = tmp_path / "gunicorn.ctl"
     stderr = run_gunicorn(site, GUNICORN_CONTROL_SOCKET=str(socket_path))
     assert f"Control socket listening at {socket_path}" in stderr
+
+
+def healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The container's health check, as docker runs it."""
+    return subprocess.run(
+        [sys.executable, "docker/healthcheck.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:{port}", "0.0.0.0:{port}", "[::1]:{port}", "unix"])
+def test_the_health_check_asks_where_gunicorn_listens(site, tmp_path, bind) -> None:
+    """GUNICORN_BIND moves gunicorn; the health check follows it (it asked PORT on 127.0.0.1)."""
+    port = free_port()
+    bind = f"unix:{tmp_path / 'gunicorn.sock'}" if bind == "unix" else bind.format(port=port)
+    env = {**site, "GUNICORN_BIND": bind, "PORT": "1", "WEB_CONCURRENCY": "1"}
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "checkpoints_admin.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            checked = healthcheck(env)
+            if checked.returncode == 0 or server.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (checked.returncode, checked.stderr) == (0, "")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    gone = healthcheck(env)
+    assert gone.returncode == 1
+    assert gone.stderr.startswith("unhealthy: ")
