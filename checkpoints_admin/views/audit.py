@@ -15,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from checkpoints_admin import audit, queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.checkpoints.store import decode_document, shown_document
-from checkpoints_admin.forms import AuditFilterForm, EntryForm, RawForm, cleaned_or_defaults
+from checkpoints_admin.forms import AuditFilterForm, EntryForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.permissions import (
     VIEW_AUDIT,
@@ -24,12 +24,12 @@ from checkpoints_admin.permissions import (
     restore_permission,
 )
 from checkpoints_admin.presenters import DiffView, present_diff, pretty
-from checkpoints_admin.views.checkpoints import RAW_CSP
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
     current_listing,
     entry_or_404,
+    raw_json,
     wants_partial,
 )
 from checkpoints_admin.views.errors import bad_request
@@ -209,13 +209,7 @@ def audit_snapshot(request: HtmxHttpRequest, seq: int, side: str) -> HttpRespons
         raw = snapshot.raw
     except SnapshotCorrupt as exc:
         raise Http404(str(exc)) from None
-    response = HttpResponse(raw, content_type="application/json")
-    download = cleaned_or_defaults(RawForm(request.GET))["download"]
-    disposition = "attachment" if download else "inline"
-    filename = f"{entry.checkpoint}.{seq}.{side}.json"
-    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response._csp_config = RAW_CSP  # type: ignore[attr-defined]
-    return response
+    return raw_json(request, raw, f"{entry.checkpoint}.{seq}.{side}.json")
 
 
 @require_GET

@@ -10,7 +10,6 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.csp import CSP
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -28,7 +27,7 @@ from checkpoints_admin.checkpoints import (
 from checkpoints_admin.checkpoints.interventions import done_already, unit_of
 from checkpoints_admin.checkpoints.kinds import count_findings
 from checkpoints_admin.conf import get_settings, get_store
-from checkpoints_admin.forms import DetailForm, ListFilterForm, RawForm, cleaned_or_defaults
+from checkpoints_admin.forms import DetailForm, ListFilterForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import (
     VIEW_AUDIT,
@@ -39,13 +38,13 @@ from checkpoints_admin.presenters import empty_directory_warning, pretty_documen
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     current_listing,
+    raw_json,
     restore_url,
     wants_partial,
 )
 from checkpoints_admin.views.errors import error_page, name_refused, no_checkpoint
 
 REFRESH_SECONDS = 5
-RAW_CSP = {"default-src": [CSP.NONE], "sandbox": True}
 HISTORY_ROWS = 25
 GONE_HISTORY_ROWS = 10  # (the page of a checkpoint with no file links to the whole log)
 
@@ -338,10 +337,5 @@ def checkpoint_raw(request: HtmxHttpRequest, name: str) -> HttpResponse:
         return error_page(request, 413, "Checkpoint too large", exc.message)
     except CheckpointError as exc:
         return error_page(request, 503, "Cannot read the checkpoint", exc.message)
-    response = HttpResponse(raw, content_type="application/json")
-    download = cleaned_or_defaults(RawForm(request.GET))["download"]
-    disposition = "attachment" if download else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{name}.json"'
     # The bytes are whatever a job wrote: never let a browser run or style anything in them.
-    response._csp_config = RAW_CSP  # type: ignore[attr-defined]
-    return response
+    return raw_json(request, raw, f"{name}.json")

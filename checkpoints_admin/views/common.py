@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Final
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.csp import CSP
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import queries
 from checkpoints_admin.checkpoints import CheckpointError
 from checkpoints_admin.conf import get_settings, get_store
+from checkpoints_admin.forms import RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import restore_refusal
 from checkpoints_admin.presenters import visible_text
@@ -80,3 +83,20 @@ def send_message(response: HttpResponse, level: str, text: str) -> None:
     once htmx has the response: its script sets it as text, so what it quotes from a
     checkpoint is written with its hidden characters escaped."""
     trigger_client_event(response, MESSAGE_EVENT, {"level": level, "text": visible_text(text)})
+
+
+#: The policy of a document served as it is (a job's bytes, a snapshot): nothing in it runs,
+#: loads or styles anything, whatever it holds.
+RAW_CSP: Final = {"default-src": [CSP.NONE], "sandbox": True}
+
+
+def raw_json(request: HttpRequest, raw: bytes, filename: str) -> HttpResponse:
+    """``raw`` as it is, as JSON shown in the browser (``?download=1``: saved as
+    ``filename``) under :data:`RAW_CSP`. The policy is the response's own, as Django's
+    ``csp_override`` sets it: the same view's error pages keep the console's."""
+    response = HttpResponse(raw, content_type="application/json")
+    download = cleaned_or_defaults(RawForm(request.GET))["download"]
+    disposition = "attachment" if download else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response._csp_config = RAW_CSP  # type: ignore[attr-defined]
+    return response

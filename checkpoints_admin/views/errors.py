@@ -115,7 +115,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "perhaps in another tab); nothing was changed. Reload the page and try again."
         )
     response = error_page(request, 403, title, message)
-    if request.headers.get("HX-Request") == "true":
+    if getattr(request, "htmx", False):
         send_message(response, "error", message)
     return response
 
@@ -138,7 +138,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"error": message}, status=503)
     elif path == "/metrics":
         response = HttpResponse(message + "\n", status=503, content_type="text/plain")
-    elif request.headers.get("HX-Request") == "true" and request.method == "POST":
+    elif getattr(request, "htmx", False) and request.method == "POST":
         # A step's button (an apply): the page stays as it is, reason typed and all, and says
         # why nothing happened; the same button works again once the database answers. (Not
         # the pages' live polls, GETs: each would add the message again.)

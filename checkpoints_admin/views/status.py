@@ -21,7 +21,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
-from django_htmx.middleware import HtmxDetails
 
 from checkpoints_admin import metrics as metrics_module
 from checkpoints_admin import statusfeed
@@ -33,6 +32,7 @@ from checkpoints_admin.checkpoints import (
 from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.logcontext import log_unavailable
 from checkpoints_admin.permissions import VIEW_CHECKPOINTS
+from checkpoints_admin.views.common import HtmxHttpRequest
 
 #: Seconds a browser or proxy may reuse the feed; the page refreshes every REFRESH_SECONDS.
 FEED_MAX_AGE = 10
@@ -42,10 +42,6 @@ STATUS_PAGE_SIZE = 60
 REALM = 'realm="Checkpoints Admin"'
 
 logger = logging.getLogger(__name__)
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _visible(request: HttpRequest) -> bool:
