@@ -45,7 +45,9 @@ _COPY: Final = struct.Struct("<cQQ")  # b"C", offset in the base, byte length
 _INSERT: Final = struct.Struct("<cQ")  # b"I", byte length (the bytes follow)
 _SCAN_CHUNK: Final = 65536
 _PROBE: Final = 48  # bytes looked for to find where the two sides agree again
-_WINDOWS: Final = (4096, 1 << 20)  # how far on they are looked for
+_WINDOWS: Final = (4096, 1 << 20)  # how far on they are looked for first
+#: How many times the bytes of both sides :func:`make_delta`'s searches may scan, at most.
+_SCAN_BUDGET: Final = 16
 
 
 _SNAPSHOT_HEAD: Final = ("sha", "size", "compression", "base", "depth", "created")
@@ -345,13 +347,17 @@ def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None
     """``new`` as byte ranges copied from ``old`` and inserted bytes; None when the delta
     would be longer than ``limit``.
 
-    Greedy and linear, with C-speed compares and searches: equal stretches are copied; at a
-    difference the next bytes of one side are looked for a little further on in the other
-    (an insertion or a deletion), else one line of ``new`` replaces one line of ``old``.
+    Greedy, with C-speed compares and searches: equal stretches are copied; at a difference
+    the next bytes of one side are looked for a little further on in the other (an insertion
+    or a deletion), then anywhere further on, else one line of ``new`` replaces one line of
+    ``old``. The searches together scan at most :data:`_SCAN_BUDGET` times the bytes of both
+    sides (None beyond: a full copy is cheaper than finding every change of a document
+    rewritten throughout), so a delta costs linear time whatever the change.
     """
     writer = _DeltaWriter()
     i = j = 0
     size = 0
+    budget = _SCAN_BUDGET * (len(old) + len(new)) + (1 << 20)
     while j < len(new):
         run = _match_length(old, i, new, j) if i < len(old) else 0
         if run:
@@ -364,12 +370,30 @@ def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None
             writer.add_literal(new[j:])
             size += len(new) - j
             break
-        # Resynchronise: a deletion from old, or an insertion into new, whichever is shorter.
-        for window in _WINDOWS:  # near first: most edits are local
-            deleted = old.find(new[j : j + _PROBE], i + 1, i + window + _PROBE)
-            inserted = new.find(old[i : i + _PROBE], j + 1, j + window + _PROBE)
+        # Resynchronise: a deletion from old, or an insertion into new, whichever is shorter,
+        # near first (most edits are local). Then, unless this is one changed line, the next
+        # bytes of new anywhere in old: further on (a long run of items removed) or before
+        # (a run moved to a list further down: skipped items); a copy may start anywhere.
+        wanted, found = new[j : j + _PROBE], old[i : i + _PROBE]
+        for window in _WINDOWS:
+            deleted = old.find(wanted, i + 1, i + window + _PROBE)
+            inserted = new.find(found, j + 1, j + window + _PROBE)
+            if window > _WINDOWS[0]:  # (the near search is bounded whatever the change)
+                budget -= _scanned(deleted, i, len(old), window)
+                budget -= _scanned(inserted, j, len(new), window)
             if deleted != -1 or inserted != -1:
                 break
+        else:
+            end_new, end_old = new.find(b"\n", j) + 1, old.find(b"\n", i) + 1
+            agree = _match_length(old, end_old, new, end_new) if end_new and end_old else 0
+            if agree < min(_PROBE, len(new) - end_new):
+                deleted = old.find(wanted)
+                budget -= _scanned(deleted, 0, len(old))
+                if deleted == -1:
+                    inserted = new.find(found, j + 1)
+                    budget -= _scanned(inserted, j, len(new))
+        if budget < 0:
+            return None
         if deleted != -1 and (inserted == -1 or deleted - i <= inserted - j):
             i = deleted
         elif inserted != -1:
@@ -387,6 +411,12 @@ def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None
         if limit is not None and size > limit:
             return None
     return writer.result()
+
+
+def _scanned(found: int, start: int, size: int, window: int = 1 << 62) -> int:
+    """About how many bytes a search from ``start`` on read: up to what it found, else to
+    the end of its window."""
+    return (found if found != -1 else min(start + window, size)) - start + _PROBE
 
 
 def apply_delta(old: bytes, delta: bytes) -> bytes:
