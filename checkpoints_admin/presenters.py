@@ -15,7 +15,7 @@ import orjson
 
 from checkpoints_admin.checkpoints.diff import ABSENT, Delta, diff, escape_token
 from checkpoints_admin.checkpoints.kinds import time_at
-from checkpoints_admin.checkpoints.store import as_json_fragment, with_literals
+from checkpoints_admin.checkpoints.store import as_json_fragment, size_text, with_literals
 
 MAX_SHOWN_VALUES: Final = 50
 MAX_TEXT_LINES: Final = 5000
@@ -81,6 +81,58 @@ def pretty(data: Any) -> str:
         if "recursion" not in str(exc).lower():
             raise
         return _pretty_deep(data)
+
+
+#: How much of a patch a page shows: operations, and characters in all (one operation can
+#: carry a whole list, or a whole document restored: megabytes that hang a browser's tab).
+PATCH_OPERATIONS_SHOWN: Final = 200
+PATCH_CHARS_SHOWN: Final = 100_000
+
+
+@dataclass(frozen=True)
+class PatchExcerpt:
+    """The beginning of an RFC 6902 patch as a page shows it: ``text`` laid out as
+    :func:`pretty` lays out the whole patch; ``note`` says what is left out, if anything."""
+
+    text: str
+    count: int
+    note: str
+
+
+def patch_excerpt(
+    patch: Sequence[Any],
+    *,
+    operations: int = PATCH_OPERATIONS_SHOWN,
+    chars: int = PATCH_CHARS_SHOWN,
+) -> PatchExcerpt:
+    """The first operations of ``patch`` that fit in ``operations`` and ``chars``; the
+    beginning of the first one when even it is longer."""
+    pieces: list[str] = []
+    used = 0
+    for op in patch[:operations]:
+        text = "  " + pretty(op).replace("\n", "\n  ")
+        if used + len(text) > chars:
+            if not pieces:
+                cut = text[:chars].rsplit("\n", 1)[0]
+                return PatchExcerpt(
+                    f"[\n{cut}\n  …",
+                    len(patch),
+                    f"The first operation is {size_text(len(text))} long: its beginning is "
+                    f"shown{_rest(len(patch) - 1)}.",
+                )
+            break
+        pieces.append(text)
+        used += len(text) + 2
+    if not pieces:
+        return PatchExcerpt("[]", 0, "")
+    shown = len(pieces)
+    what = "operation is" if shown == 1 else f"{shown:,} operations are"
+    note = "" if shown == len(patch) else f"The first {what} shown."
+    return PatchExcerpt("[\n" + ",\n".join(pieces) + "\n]", len(patch), note)
+
+
+def _rest(count: int) -> str:
+    return "" if count <= 0 else f", and {count:,} more operation{'s' if count != 1 else ''}"
 
 
 def _pretty_deep(data: Any) -> str:

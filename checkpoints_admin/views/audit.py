@@ -23,7 +23,7 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_permission,
 )
-from checkpoints_admin.presenters import DiffView, present_diff, pretty
+from checkpoints_admin.presenters import DiffView, patch_excerpt, present_diff
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
@@ -36,7 +36,6 @@ from checkpoints_admin.views.errors import bad_request
 
 PAGE_SIZE = 50
 GROUP_PAGE_SIZE = 500
-PATCH_OPERATIONS_SHOWN = 200
 EXPORT_FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
 
@@ -179,9 +178,7 @@ def _detail_context(
     return {
         "entry": entry,
         "diff": view,
-        "patch_text": pretty(patch[:PATCH_OPERATIONS_SHOWN]),
-        "patch_count": len(patch),
-        "patch_shown": PATCH_OPERATIONS_SHOWN,
+        "patch": patch_excerpt(patch),
         "before_error": before_error,
         "after_error": after_error,
         "chain": chain_status(entry),

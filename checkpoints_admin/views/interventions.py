@@ -78,7 +78,7 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_refusal,
 )
-from checkpoints_admin.presenters import entry_summary, present_diff, pretty
+from checkpoints_admin.presenters import entry_summary, patch_excerpt, present_diff, pretty
 from checkpoints_admin.views.audit import group_page, snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
@@ -94,7 +94,6 @@ LOCK_MESSAGE: Final = (
     "The job is holding the checkpoint, try again. Nothing was changed; the job usually "
     "releases it within seconds."
 )
-PATCH_OPERATIONS_SHOWN: Final = 200
 CONFLICT_LINES_SHOWN: Final = 40
 
 
@@ -502,9 +501,7 @@ def _preview_context(
                 old_wide=pv.wide_before,
                 new_wide=pv.wide_after,
             ),
-            "patch_text": pretty(pv.patch[:PATCH_OPERATIONS_SHOWN]),
-            "patch_count": len(pv.patch),
-            "patch_shown": PATCH_OPERATIONS_SHOWN,
+            "patch": patch_excerpt(pv.patch),
             "corrupt_before": pv.before is None and pv.before_raw is not None,
             "before_size": size,
             "error_count": len(pv.errors),

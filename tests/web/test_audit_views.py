@@ -287,6 +287,29 @@ def test_an_entry_shows_who_when_where_why_and_what(viewer, interventions):
     assert "&quot;op&quot;: &quot;replace&quot;" in html
 
 
+def test_a_patch_of_megabytes_is_shown_by_its_beginning(viewer, samples_dir, settings):
+    """Restoring a reset checkpoint is one operation carrying the whole document: the entry
+    page (and the preview) showed all of it, megabytes that hung the browser's tab."""
+    settings.CHECKPOINT_MAX_BYTES = 64 * 1024 * 1024
+    items = [f"item-{n:07d}" for n in range(200_000)]
+    write_json(samples_dir, "big", {"id": "big-1", "status": "running", "pendingItems": items})
+    actor = services.Actor(name="ops", source="cli")
+    services.apply("big", "reset", {}, actor=actor, reason="start again")
+    restored = services.apply("big", "restore", {"entry": 1}, actor=actor, reason="undo")
+
+    response = viewer.get(f"/audit/{restored.entry.seq}/")
+
+    assert response.status_code == 200
+    assert len(response.content) < 300_000  # the operation is 4.6 MB
+    html = response.content.decode()
+    assert "RFC 6902, 1 operation</span>" in html
+    assert (
+        "The first operation is 4.6 MiB long: its beginning is shown. The export has the whole "
+        "patch."
+    ) in html
+    assert "item-0000100" in html and "item-0199999" not in html
+
+
 def test_the_previous_and_next_entry_links(viewer, interventions):
     html = viewer.get("/audit/2/").content.decode()
     assert 'href="/audit/1/" rel="prev"' in html

@@ -132,3 +132,26 @@ def test_a_time_kept_as_epoch_milliseconds_is_shown_as_a_time_too():
         "/endTime": ("", "2024-03-06 16:40:16.789 UTC"),  # (null is no time)
         "/stats/startTime": ("", ""),  # (a field of that name elsewhere is not the job's time)
     }
+
+
+def test_a_patch_excerpt_is_laid_out_as_the_whole_patch_and_says_what_it_leaves_out() -> None:
+    small = [{"op": "add", "path": f"/a/{n}", "value": n} for n in range(300)]
+    excerpt = presenters.patch_excerpt(small)
+    assert excerpt.text == presenters.pretty(small[:200])
+    assert (excerpt.count, excerpt.note) == (300, "The first 200 operations are shown.")
+    assert presenters.patch_excerpt(small[:3]).text == presenters.pretty(small[:3])
+    assert presenters.patch_excerpt(small[:3]).note == ""
+    # by size too: a few long operations, then one too long to show at all
+    long = [{"op": "replace", "path": "/items", "value": ["x" * 10] * 2_000}] * 3
+    excerpt = presenters.patch_excerpt(long, chars=50_000)
+    assert excerpt.text == presenters.pretty(long[:1])
+    assert excerpt.note == "The first operation is shown."
+    excerpt = presenters.patch_excerpt(long, chars=1_000)
+    assert excerpt.text.startswith('[\n  {\n    "op": "replace",') and excerpt.text.endswith(
+        "\n  …"
+    )
+    assert len(excerpt.text) <= 1_010
+    assert excerpt.note == (
+        "The first operation is 39.1 KiB long: its beginning is shown, and 2 more operations."
+    )
+    assert presenters.patch_excerpt([]) == presenters.PatchExcerpt("[]", 0, "")
