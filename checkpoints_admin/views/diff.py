@@ -22,7 +22,7 @@ from checkpoints_admin.forms import SIDE_RE, DiffForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import VIEW_AUDIT, VIEW_CHECKPOINTS, permission_required
 from checkpoints_admin.presenters import present_diff
-from checkpoints_admin.views.audit import group_page, snapshot_document
+from checkpoints_admin.views.audit import DATALIST_MAX, group_page, snapshot_document
 from checkpoints_admin.views.common import HtmxHttpRequest, current_listing, wants_partial
 
 
@@ -82,7 +82,12 @@ def diff_page(request: HtmxHttpRequest) -> HttpResponse:
     """Pick two sides and see the set-aware summary, the changed fields and the text diff."""
     form = DiffForm(request.GET)
     params = dict(cleaned_or_defaults(form))  # (kept when a side is refused below)
-    names = [row.name for row in current_listing()[0].rows]
+    rows = current_listing()[0].rows
+    if len(rows) <= DATALIST_MAX:
+        names = [row.name for row in rows]
+    else:  # (thousands of options would slow the page: those of the sides given)
+        given = {params.get("a") or "", params.get("b") or ""}
+        names = sorted({row.name for row in rows if f"checkpoint:{row.name}" in given})
     context: dict[str, Any] = {
         "form": form,
         "names": names,

@@ -198,6 +198,26 @@ def test_the_name_filters_offer_the_names_they_take(viewer, interventions, sampl
     assert 'hx-trigger="change from:.filters__text,' in page
 
 
+def test_the_compare_page_offers_every_name_only_while_they_are_few(viewer, samples_dir):
+    """With thousands of checkpoints every page of /diff/ carried all their names (450 KB
+    for 10,000); beyond the audit log's limit it offers those of the sides given."""
+    from checkpoints_admin.views.audit import DATALIST_MAX
+
+    def offered(url: str) -> list[str]:
+        page = viewer.get(url).content.decode()
+        listed = page.split('<datalist id="sides">')[1].split("</datalist>")[0]
+        return re.findall(r'<option value="checkpoint:([^"]+)">', listed)
+
+    assert "my-process" in offered("/diff/")
+    for n in range(DATALIST_MAX):
+        write_json(samples_dir, f"job-{n:04d}", {"id": f"job-{n}", "status": "running"})
+    assert offered("/diff/") == []
+    assert offered("/diff/?a=checkpoint:job-0007&b=checkpoint:my-process") == [
+        "job-0007",
+        "my-process",
+    ]
+
+
 def test_filter_by_dates(viewer, db):
     add_entries(2, created=datetime(2025, 3, 1, 12, tzinfo=UTC))
     add_entries(3, created=datetime(2025, 3, 5, 23, 59, tzinfo=UTC))
