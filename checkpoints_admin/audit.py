@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from contextvars import ContextVar
@@ -34,6 +33,7 @@ from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.models import (
     AuditEntry,
     PendingChange,
+    RawCache,
     Snapshot,
     SnapshotCorrupt,
     insert_row,
@@ -491,7 +491,7 @@ class VerifyResult:
         }
 
 
-def _verify_snapshot(snapshot: Snapshot, cache: OrderedDict[str, bytes]) -> str | None:
+def _verify_snapshot(snapshot: Snapshot, cache: RawCache) -> str | None:
     try:
         raw = snapshot.read_raw(cache)
     except SnapshotCorrupt as exc:
@@ -512,7 +512,7 @@ def _verify_snapshots(first_use: dict[str, int]) -> list[tuple[int, str]]:
         created.update(rows)
     bad = [(first_use[sha], f"snapshot {sha} is missing") for sha in shas if sha not in created]
     ordered = sorted(created, key=lambda sha: (created[sha], sha))
-    cache: OrderedDict[str, bytes] = OrderedDict()
+    cache = RawCache()
     for start in range(0, len(ordered), 50):
         batch = ordered[start : start + 50]
         snapshots = Snapshot.objects.in_bulk(batch)

@@ -534,25 +534,24 @@ class Snapshot(models.Model):
         """The original bytes, checked against the sha256 they are named by."""
         return self.read_raw()
 
-    def read_raw(self, cache: OrderedDict[str, bytes] | None = None) -> bytes:
+    def read_raw(self, cache: RawCache | None = None) -> bytes:
         """The original bytes (reconstructed through the delta chain), checked by sha256.
 
-        ``cache`` (sha → bytes, least recently used first) saves reconstructing shared bases
-        when many snapshots are read in a row.
+        ``cache`` saves reading and reconstructing shared bases when many snapshots are read
+        in a row (each is added to it).
         """
         chain: list[Snapshot] = []
         node: Snapshot | None = self
-        raw: bytes | None = None
-        while node is not None:
-            if cache is not None and node.sha in cache:
-                raw = cache[node.sha]
-                cache.move_to_end(node.sha)
-                break
+        raw = cache.get(self.sha) if cache is not None else None
+        while node is not None and raw is None:
             chain.append(node)
             if node.base_id is None:
                 break
             if len(chain) > MAX_DELTA_DEPTH + 1:
                 raise SnapshotCorrupt(f"snapshot {self.sha} has a delta chain that is too long")
+            raw = cache.get(node.base_id) if cache is not None else None
+            if raw is not None:
+                break
             node = Snapshot.objects.filter(pk=node.base_id).first()
             if node is None:
                 raise SnapshotCorrupt(f"snapshot {chain[-1].sha} lost its base snapshot")
@@ -573,11 +572,34 @@ class Snapshot(models.Model):
             if hashlib.sha256(raw).hexdigest() != snapshot.sha:
                 raise SnapshotCorrupt(f"snapshot {snapshot.sha} does not match its sha256")
             if cache is not None:
-                cache[snapshot.sha] = raw
-                while len(cache) > 4:
-                    cache.popitem(last=False)
+                cache.put(snapshot.sha, raw)
         assert raw is not None
         return raw
+
+
+class RawCache:
+    """The bytes of snapshots read lately, by sha, the least recently used dropped beyond
+    ``limit`` bytes: reading a log's snapshots in order, each delta's base is usually the
+    last one read of its checkpoint, however many checkpoints are interleaved."""
+
+    def __init__(self, limit: int = 64 * 1024 * 1024) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, sha: str | None) -> bytes | None:
+        if sha is None or (raw := self._items.get(sha)) is None:
+            return None
+        self._items.move_to_end(sha)
+        return raw
+
+    def put(self, sha: str, raw: bytes) -> None:
+        old = self._items.pop(sha, None)
+        self._bytes += len(raw) - (len(old) if old is not None else 0)
+        self._items[sha] = raw
+        while self._bytes > self.limit and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= len(dropped)
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
