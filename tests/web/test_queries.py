@@ -107,6 +107,19 @@ def test_the_cache_is_bounded(store, samples_dir, monkeypatch):
     for name in ("my-process", "reconciliation_checkpoint", "daily_reconciliation_checkpoint"):
         queries.load_checkpoint(store, name)
     assert len(queries._CACHE) == 2
+    # and by the memory they take parsed, estimated from their bytes
+    queries.clear_cache()
+    monkeypatch.setattr(queries, "CACHE_ENTRIES", 16)
+    sizes = {name: (samples_dir / f"{name}.json").stat().st_size for name in ("my-process",
+             "reconciliation_checkpoint", "daily_reconciliation_checkpoint")}  # fmt: skip
+    room = (sizes["reconciliation_checkpoint"] + sizes["daily_reconciliation_checkpoint"]) * 6
+    monkeypatch.setattr(queries, "CACHE_MEMORY", room)
+    for name in sizes:
+        queries.load_checkpoint(store, name)
+    assert [key[1] for key in queries._CACHE] == [
+        "reconciliation_checkpoint",
+        "daily_reconciliation_checkpoint",
+    ]
 
 
 def index_of(data: dict, kind: str) -> queries.DateIndex:
