@@ -71,3 +71,22 @@ if control_socket_path:
     control_socket = control_socket_path
 # Load the application in the master so a broken configuration fails at start, once.
 preload_app = _bool("GUNICORN_PRELOAD", True)
+
+
+def when_ready(server: object) -> None:
+    """With the application preloaded, read the checkpoints directory once in the master,
+    before the workers start: each worker (those replacing recycled ones included) then
+    begins with every file's summary, read again only when the file changes, instead of
+    reading thousands of files at its first page."""
+    if not preload_app:
+        return
+    from checkpoints_admin.checkpoints import CheckpointError
+    from checkpoints_admin.conf import get_store
+
+    log = server.log  # type: ignore[attr-defined]
+    try:
+        count = len(get_store().list())
+    except CheckpointError as exc:
+        log.warning("checkpoints not read before the workers start: %s", exc)
+        return
+    log.info("%d checkpoint(s) read before the workers start", count)

@@ -431,3 +431,17 @@ def test_the_health_check_asks_where_gunicorn_listens(site, tmp_path, bind) -> N
     gone = healthcheck(env)
     assert gone.returncode == 1
     assert gone.stderr.startswith("unhealthy: ")
+
+
+def test_the_master_reads_the_checkpoints_before_the_workers_start(site) -> None:
+    """Each worker (and each one replacing a recycled worker) starts with the directory read
+    (forked from the master), not reading thousands of files at its first page."""
+    count = len(list(Path(site["CHECKPOINTS_DIR"]).glob("*.json")))
+    stderr = run_gunicorn(site, WEB_CONCURRENCY="2")
+    messages = [json.loads(line)["message"] for line in stderr.splitlines() if line.strip()]
+    read = messages.index(f"{count} checkpoint(s) read before the workers start")
+    booted = [n for n, message in enumerate(messages) if message.startswith("Booting worker")]
+    assert count > 0 and len(booted) == 2 and read < min(booted)
+    # not preloaded: each worker loads the application (and reads) on its own
+    stderr = run_gunicorn(site, GUNICORN_PRELOAD="false")
+    assert "read before the workers start" not in stderr
