@@ -28,7 +28,7 @@ def assert_clean(response, nonce_needed: bool = True) -> str:
     nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
     assert "unsafe-inline" not in policy
     for tag in scripts_of(html):
-        assert re.search(r'src="/static/js/[\w.]+\.js"', tag), tag
+        assert re.search(r'src="/static/(js|django_htmx)/[\w.-]+\.js"', tag), tag
         assert f'nonce="{nonce}"' in tag
     assert not re.search(r"<script\b[^>]*>\s*[^<\s]", html), "inline script"
     assert not re.search(r"\sstyle\s*=", html), "inline style attribute"
