@@ -23,6 +23,7 @@ import atexit
 import logging
 import math
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -423,6 +424,7 @@ class CheckpointManager:
 
     def _start_autosave(self) -> None:
         _live.add(self)
+        _flush_when_a_multiprocessing_child_ends()
         if self.autosave_seconds is None or self._thread is not None or self._completed:
             return
         # The thread holds only a weak reference, so an abandoned manager can be collected.
@@ -604,6 +606,26 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+# The process whose multiprocessing finalizers include _flush_all (see below).
+_finalizer_pid: int | None = None
+
+
+def _flush_when_a_multiprocessing_child_ends() -> None:
+    """In a child process of ``multiprocessing`` (any start method), which ends with
+    ``os._exit()`` after its own finalizers but without the interpreter's exit (``atexit``),
+    make saving the unsaved updates one of those finalizers."""
+    global _finalizer_pid
+    pid = os.getpid()
+    if _finalizer_pid == pid:
+        return
+    processes = sys.modules.get("multiprocessing")
+    if processes is None or processes.parent_process() is None:
+        return  # (not such a child: atexit runs)
+    from multiprocessing import util
+
+    util.Finalize(None, _flush_all, exitpriority=10)
+    _finalizer_pid = pid
 
 
 @atexit.register

@@ -261,6 +261,49 @@ def test_a_forked_child_does_not_write_its_parents_unsaved_updates(
     assert read_json(checkpoints_dir, "counter")["counter"] == expected_after_child + 1
 
 
+def updates_and_returns(directory: str, count: int) -> None:
+    """A multiprocessing child's work: updates kept for an auto-save a minute away, then it
+    returns (multiprocessing ends the process with os._exit(), without atexit)."""
+    cp = CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory)
+    for _ in range(count):
+        cp.update(increment)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_multiprocessing_child_saves_its_updates_when_it_ends(
+    checkpoints_dir: Path, method: str
+) -> None:
+    """Updates a multiprocessing child made and left to the auto-save were lost when it
+    returned: it ends with os._exit(), which skips the interpreter's exit and its flush."""
+    context = multiprocessing.get_context(method)
+    child = context.Process(target=updates_and_returns, args=(str(checkpoints_dir), 10))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert read_json(checkpoints_dir, "counter")["counter"] == 10
+
+
+def test_a_forked_multiprocessing_child_of_a_job_saves_its_own_updates(
+    checkpoints_dir: Path,
+) -> None:
+    """The job's manager, inherited by a forked child that updates through it and returns:
+    the child's updates are saved when it ends, the parent's once, by the parent."""
+    cp = CheckpointManager("counter", COUNTER_INITIAL, 60, directory=checkpoints_dir)
+    cp.update(increment)  # the parent's, unsaved
+    child = multiprocessing.get_context("fork").Process(target=_update_times, args=(cp, 10))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert read_json(checkpoints_dir, "counter")["counter"] == 10
+    cp.close()
+    assert read_json(checkpoints_dir, "counter")["counter"] == 11
+
+
+def _update_times(cp: CheckpointManager, count: int) -> None:
+    for _ in range(count):
+        cp.update(increment)
+
+
 def test_a_fork_in_the_middle_of_an_update_does_not_carry_it_to_the_child(
     checkpoints_dir: Path,
 ) -> None:
