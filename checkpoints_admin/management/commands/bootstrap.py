@@ -20,6 +20,7 @@ from django.db import DatabaseError, models, transaction
 
 from checkpoints_admin.checkpoints import CheckpointExists
 from checkpoints_admin.conf import get_store
+from checkpoints_admin.management.cli import database_problem
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -47,7 +48,8 @@ class Command(BaseCommand):
             wanted = not get_user_model().objects.filter(is_superuser=True).exists()
         except DatabaseError as exc:
             raise CommandError(
-                f"Database error: {exc}. Run `manage.py migrate` first; nothing was changed.",
+                f"Database error: {database_problem(exc)}. Run `manage.py migrate` first; "
+                "nothing was changed.",
                 returncode=1,
             ) from exc
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")

@@ -11,7 +11,12 @@ from django.core.management.base import CommandParser
 from django.db import DatabaseError
 
 from checkpoints_admin import audit, services
-from checkpoints_admin.management.cli import CheckpointsCommand, plural, refused
+from checkpoints_admin.management.cli import (
+    CheckpointsCommand,
+    database_problem,
+    plural,
+    refused,
+)
 
 logger = logging.getLogger("checkpoints_admin.audit")
 
@@ -69,8 +74,8 @@ class Command(CheckpointsCommand):
                 "The entry above was" if recorded == 1 else f"The {recorded:,} entries above were"
             )
             raise refused(
-                f"Database error: {exc}. {these} recorded; the rest of the journal waits for "
-                "the next run, and the chain was not verified."
+                f"Database error: {database_problem(exc)}. {these} recorded; the rest of the "
+                "journal waits for the next run, and the chain was not verified."
             ) from exc
         unsealed: list[str] = []
         for pending, problem in services.unrecorded_journal():
