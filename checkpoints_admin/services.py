@@ -93,6 +93,7 @@ __all__ = [
     "SOURCES",
     "Actor",
     "Applied",
+    "ChangeNotConfirmed",
     "NoChange",
     "Preview",
     "REASON_MAX_LENGTH",
@@ -100,6 +101,7 @@ __all__ = [
     "ValidationFailed",
     "apply",
     "changes_since",
+    "database_problem",
     "discard_unrecorded",
     "finding_json",
     "preview",
@@ -206,6 +208,31 @@ class ValidationFailed(InterventionError):
 
 class NoChange(InterventionError):
     """The intervention would leave the file exactly as it is."""
+
+
+class ChangeNotConfirmed(DatabaseError):
+    """The database failed after the file was written, and could not say whether the change
+    was recorded: the file may have the change. It stays as it is, with its journal row,
+    which the next change of the checkpoint or ``verify_audit`` records once the database
+    answers (as landed, or not)."""
+
+    def __init__(self, name: str, problem: str, *, in_file: bool | None) -> None:
+        self.name = name
+        self.in_file = in_file
+        where = f"{name}.json"
+        state = (
+            f"{where} has the change"
+            if in_file
+            else f"{where} may have the change"
+            if in_file is None
+            else f"{where} is as it was"
+        )
+        self.message = (
+            f"The database failed while recording this change ({problem}); {state}. It is "
+            "recorded as soon as the database answers (at the next change of this checkpoint, "
+            "or by verify_audit). Check the checkpoint before trying again."
+        )
+        super().__init__(self.message)
 
 
 def _account(uid: int | None) -> str | None:
@@ -1183,8 +1210,10 @@ def recovering(
                 raise
 
 
-def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingChange) -> None:
+def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingChange) -> bool:
     """The file write or the entry's commit failed: make the file and the journal agree again.
+    Whether that was done (the file as it was, nothing recorded); else the file and the
+    journal row are left for recovery.
 
     The entry is committed together with the journal row's delete, so the row still being
     there says that no entry was.
@@ -1195,9 +1224,9 @@ def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingCha
         # The database cannot say whether the entry committed: leave the file and the journal
         # as they are; recovery compares them later and writes the entry that fits.
         logger.exception("audit commit state unknown for %s; left for recovery", pv.name)
-        return
+        return False
     if committed:
-        return
+        return False
     try:
         current = _current_version(store, pv.name)
         if current == pv.result_version and current != pv.base_version:
@@ -1208,16 +1237,24 @@ def _undo_after_failure(store: CheckpointStore, pv: Preview, pending: PendingCha
             current = pv.base_version
     except Exception:
         logger.exception("could not put back checkpoint %s after a failed commit", pv.name)
-        return  # the journal row stays: recovery records what is on disk
+        return False  # the journal row stays: recovery records what is on disk
     if current != pv.base_version:
         logger.error(
             "checkpoint %s is neither as it was nor as intended; left for recovery", pv.name
         )
-        return
+        return False
     try:
         PendingChange.objects.filter(pk=pending.pk).delete()
     except DatabaseError:
         logger.exception("could not clear the journal of %s; recovery will", pv.name)
+    return True
+
+
+def database_problem(exc: BaseException) -> str:
+    """What the database said, in one line: PostgreSQL adds the statement's text and a caret
+    under the place on the lines after its message."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__).rstrip(".")
 
 
 def _last_snapshot(name: str) -> Snapshot | None:
@@ -1653,7 +1690,14 @@ def apply(
             finally:
                 if isinstance(exc, DatabaseError):
                     _forget_snapshots()
-                _undo_after_failure(store, pv, pending)
+                undone = _undo_after_failure(store, pv, pending)
+            if isinstance(exc, DatabaseError) and not undone:
+                try:
+                    on_disk = _current_version(store, name)
+                except CheckpointError:
+                    on_disk = ""  # (unreadable: may have it)
+                in_file = {pv.result_version: True, pv.base_version: False}.get(on_disk)
+                raise ChangeNotConfirmed(name, database_problem(exc), in_file=in_file) from exc
             raise
         _remember(before, after)
     logger.info(

@@ -194,6 +194,10 @@ class CheckpointsCommand(BaseCommand):
         except CheckpointError as exc:
             raise error_for(exc) from exc
         except DatabaseError as exc:
+            from checkpoints_admin.services import ChangeNotConfirmed, database_problem
+
+            if isinstance(exc, ChangeNotConfirmed):  # (the file may have the change)
+                raise refused(exc.message) from exc
             raise refused(f"Database error: {database_problem(exc)}. Nothing was changed.") from exc
         except KeyboardInterrupt:
             raise refused("Interrupted.") from None
@@ -456,13 +460,6 @@ def check_expected(preview: Preview, expected: str) -> None:
     if current is None or not current.startswith(expected):
         # (a prefix of a version finds no kept snapshot: the message then names the version)
         raise refused(services.conflict(preview.name, expected, current, get_store()).message)
-
-
-def database_problem(exc: DatabaseError) -> str:
-    """What the database said, in one line: PostgreSQL adds the statement's text and a
-    caret under the place on the lines after its message."""
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__).rstrip(".")
 
 
 def plural(count: int, word: str) -> str:

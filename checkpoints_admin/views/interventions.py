@@ -1048,6 +1048,10 @@ def _apply(
     except CheckpointError as exc:
         apply_form.add_error(None, f"{_message(exc)} Nothing was changed.")
         return _refused_apply(request, spec, name, form, apply_form, current, status=503)
+    except services.ChangeNotConfirmed as exc:
+        # Neither a refusal (the file may have the change) nor a result (nothing recorded).
+        context = {"name": name, "message": exc.message, "in_file": exc.in_file}
+        return _page(request, "interventions/not_confirmed.html", context, status=503)
     if applied.written is not None:
         # The pages shown next (the result, the checkpoint) need not parse it again.
         queries.remember_written(get_store(), applied.written)

@@ -429,6 +429,59 @@ def test_a_busy_audit_database_fails_the_operators_change_not_the_jobs_save(env,
     assert (state["entries"], state["pending"]) == ([], 0)
 
 
+def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_there(env) -> None:
+    """The database connection ends (a restart, a failover) while the entry is written, after
+    the file was: the command said "Nothing was changed" over a file that had the change.
+    It says so now, and the journal row is recorded as landed once the database answers."""
+    import psycopg
+
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite:"):
+        pytest.skip("a SQLite connection does not end under a process")
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    store.write("stalled", UNIFIED_DOC)
+    holder, _ = hold_the_database(env, 30, "table")  # the entry waits for the table
+    try:
+        running = subprocess.Popen(
+            [sys.executable, "manage.py", "skip_dates", "stalled", "2030-01-05", "--yes",
+             "--reason", "upstream never delivers"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        with psycopg.connect(url, autocommit=True) as watcher:
+            for _ in range(500):  # the command's connection, waiting for the table
+                row = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if row is not None:
+                    break
+                time.sleep(0.01)
+            else:
+                running.kill()
+                raise AssertionError(f"the command never waited: {running.communicate()}")
+            watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        _, said = running.communicate(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert running.returncode == 1
+    assert "Nothing was changed" not in said, said
+    assert said.strip().endswith(
+        "stalled.json has the change. It is recorded as soon as the database answers (at the "
+        "next change of this checkpoint, or by verify_audit). Check the checkpoint before "
+        "trying again."
+    ), said
+    assert "2030-01-05" in store.read("stalled").data["completedDates"]
+    assert (worker(env, "state")["entries"], worker(env, "state")["pending"]) == ([], 1)
+
+    again = subprocess.run(
+        [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "Recorded #1: skip of stalled was recovered after its process stopped." in (again.stderr)
+
+
 def test_a_busy_audit_database_fails_verify_audits_recovery_not_the_jobs_save(env) -> None:
     """``verify_audit`` records the journal row of a stopped process under the checkpoint's
     lock: with the database busy it gives up after a while, and the row stays for the next

@@ -445,3 +445,69 @@ def test_the_master_reads_the_checkpoints_before_the_workers_start(site) -> None
     # not preloaded: each worker loads the application (and reads) on its own
     stderr = run_gunicorn(site, GUNICORN_PRELOAD="false")
     assert "read before the workers start" not in stderr
+
+
+LOCK_THE_LOG = """
+import sys, time
+import psycopg
+with psycopg.connect(sys.argv[1]) as connection:  # (as a migration's CREATE INDEX does)
+    connection.execute("LOCK TABLE checkpoints_admin_auditentry IN SHARE MODE")
+    print("held", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_a_change_whose_recording_the_database_dropped_says_it_is_in_the_file(
+    site, start_gunicorn
+) -> None:
+    """The database connection ends while the entry is written, after the file was: the
+    page said the database was unavailable and "nothing was changed" over a file that had
+    the change. It says what is so, and where to look."""
+    import psycopg
+
+    database = site["DATABASE_URL"]
+    if not database.startswith("postgres"):
+        pytest.skip("a SQLite connection does not end under a process")
+    url = start_gunicorn()
+    browser = Browser(url)
+    browser.sign_in()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_THE_LOG, database], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    answer: list[tuple[int, str, str]] = []
+    applying = threading.Thread(
+        target=lambda: answer.append(
+            browser.skip("reconciliation_checkpoint", "2025-03-06", "feed never arrives")
+        )
+    )
+    try:
+        applying.start()
+        with psycopg.connect(database, autocommit=True) as watcher:
+            for _ in range(500):  # the worker's connection, waiting for the table
+                row = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ).fetchone()
+                if row is not None:
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the apply never waited for the table")
+            watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        applying.join(60)
+    finally:
+        holder.kill()
+        holder.wait()
+    [(status, _, page)] = answer
+    assert status == 503
+    assert (
+        '<h1 id="not-confirmed-title" tabindex="-1" data-step-focus>Applied, not yet '
+        "recorded</h1>" in page
+    )
+    assert "reconciliation_checkpoint.json has the change. It is recorded as soon as" in page
+    assert "nothing was changed" not in page.lower()
+    document = json.loads(
+        (Path(site["_CHECKPOINTS"]) / "reconciliation_checkpoint.json").read_text()
+    )
+    assert "2025-03-06" in document["completedDates"]

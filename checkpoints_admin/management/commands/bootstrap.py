@@ -20,7 +20,7 @@ from django.db import DatabaseError, models, transaction
 
 from checkpoints_admin.checkpoints import CheckpointExists
 from checkpoints_admin.conf import get_store
-from checkpoints_admin.management.cli import database_problem
+from checkpoints_admin.services import database_problem
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 

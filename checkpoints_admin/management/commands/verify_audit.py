@@ -13,7 +13,6 @@ from django.db import DatabaseError
 from checkpoints_admin import audit, services
 from checkpoints_admin.management.cli import (
     CheckpointsCommand,
-    database_problem,
     plural,
     refused,
 )
@@ -73,9 +72,10 @@ class Command(CheckpointsCommand):
             these = (
                 "The entry above was" if recorded == 1 else f"The {recorded:,} entries above were"
             )
+            problem = services.database_problem(exc)
             raise refused(
-                f"Database error: {database_problem(exc)}. {these} recorded; the rest of the "
-                "journal waits for the next run, and the chain was not verified."
+                f"Database error: {problem}. {these} recorded; the rest of the journal waits "
+                "for the next run, and the chain was not verified."
             ) from exc
         unsealed: list[str] = []
         for pending, problem in services.unrecorded_journal():
