@@ -67,6 +67,7 @@ from checkpoints_admin.checkpoints.store import (
     decode_document,
     duplicate_key,
     encode_document,
+    is_temp_name,
     literal_findings,
     shown_literal,
     version_of,
@@ -1026,7 +1027,13 @@ def _recovering(
                          name, problem)  # fmt: skip
             continue
         current = _current_version(store, name)
-        if current == pending.result_version:
+        if _never_installed(store, name, pending.payload):
+            # (however much the file looks like it: a job may have made the same move since)
+            outcome, note = (
+                AuditEntry.INTERRUPTED,
+                "did not land: its new file was never put in place",
+            )
+        elif current == pending.result_version:
             outcome, note = AuditEntry.RECOVERED, "landed before the process stopped"
         elif current == pending.base_version:
             outcome, note = AuditEntry.INTERRUPTED, "did not land"
@@ -1055,6 +1062,24 @@ def _recovering(
             },
         )
         yield entry
+
+
+def _never_installed(store: CheckpointStore, name: str, payload: Mapping[str, Any]) -> bool:
+    """Whether the temp file holding a journaled change's new bytes is still beside the
+    checkpoint: then they were never renamed into place (it is removed now, an orphan)."""
+    staged = payload.get("staged")
+    if not isinstance(staged, str) or not staged.startswith(f".{name}.json."):
+        return False
+    if not is_temp_name(staged):
+        return False
+    path = store.directory / staged
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return path.exists()
+    return True
 
 
 def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bool | None:
@@ -1639,6 +1664,8 @@ def apply(
                 "findings": [finding_json(f) for f in pv.findings],
                 "restores": pv.restores,
                 "attempted": format_time(datetime.now(UTC)),
+                # Its new bytes' temp file: still there after a crash, the change did not land.
+                "staged": os.path.basename(staging[0].temp_path) if staging else None,
             }
             # Snapshots and journal first, committed on their own: a crash from here on
             # leaves a trace that recovery turns into an entry.

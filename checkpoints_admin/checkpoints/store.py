@@ -104,6 +104,13 @@ DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za-z0-9_]+\.tmp")
+
+
+def is_temp_name(fname: str) -> bool:
+    """Whether ``fname`` is the name of a temp file the store writes a checkpoint through."""
+    return _TEMP_RE.fullmatch(fname) is not None
+
+
 _RESERVED_SUFFIXES: Final = (".lock", ".tmp")
 _NOT_NAME_ENDINGS: Final = (".lock", ".tmp", ".json")
 

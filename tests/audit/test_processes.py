@@ -482,6 +482,43 @@ def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_the
     assert "Recorded #1: skip of stalled was recovered after its process stopped." in (again.stderr)
 
 
+def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(env) -> None:
+    """A process stopped after its journal row, before its new file was put in place; the
+    job then made the same move itself (it processed that date) and saved. Recovery judged
+    by the file's content alone and recorded the operator's skip as landed."""
+    store = CheckpointStore(env["CHECKPOINTS_DIR"])
+    store.write("stalled", UNIFIED_DOC)
+    subprocess.run(
+        [sys.executable, "-m", "tests.audit.worker", "stopped", "stalled"],
+        cwd=ROOT, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    temps = list(Path(env["CHECKPOINTS_DIR"]).glob(".stalled.json.*.tmp"))
+    assert len(temps) == 1  # its new bytes, never renamed into place
+    document = store.read("stalled").data
+    day = document["pendingDates"].pop(0)  # the job's own work on that date
+    document["completedDates"].append(day)
+    document["stats"]["processedRecords"] += 1
+    store.write("stalled", document)
+
+    again = subprocess.run(
+        [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "Recorded #1: skip of stalled was interrupted after its process stopped." in (
+        again.stderr
+    )
+    exported = subprocess.run(
+        [sys.executable, "manage.py", "export_audit"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=120, check=True,
+    )  # fmt: skip
+    [entry] = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert entry["summary"].endswith(
+        "[interrupted: did not land: its new file was never put in place]"
+    ), entry
+    assert not temps[0].exists()  # an orphan, removed
+
+
 def test_a_busy_audit_database_fails_verify_audits_recovery_not_the_jobs_save(env) -> None:
     """``verify_audit`` records the journal row of a stopped process under the checkpoint's
     lock: with the database busy it gives up after a while, and the row stays for the next
