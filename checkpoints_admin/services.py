@@ -1497,19 +1497,10 @@ def _bounded_database_waits() -> Iterator[None]:
     """Wait at most :data:`DATABASE_WAIT_UNDER_LOCK` for the database's locks: on SQLite its
     write lock, then restore the connection's own busy timeout (30 s: without a checkpoint
     lock held, queueing behind other writers is what a change should do); on PostgreSQL
-    each lock a statement waits for (``lock_timeout``: a table's, which a migration's
-    ``CREATE INDEX`` holds, is taken before the statement runs), then the session's own
-    again; and the audit chain's lock (:func:`audit.chain_waits_at_most`)."""
+    the audit chain's lock (:func:`audit.chain_waits_at_most`)."""
     if connection.vendor != "sqlite":
-        wait = f"{round(DATABASE_WAIT_UNDER_LOCK * 1000)}ms"
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [wait])
-        try:
-            with chain_waits_at_most(DATABASE_WAIT_UNDER_LOCK):
-                yield
-        finally:
-            with suppress(DatabaseError), connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")  # (a broken connection: a new one starts)
+        with chain_waits_at_most(DATABASE_WAIT_UNDER_LOCK):
+            yield
         return
     # The connection's own, as Django opened it (sqlite3's default when the settings give none).
     usual = int(float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5)) * 1000)

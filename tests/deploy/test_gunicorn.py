@@ -494,11 +494,23 @@ def test_a_change_whose_recording_the_database_dropped_says_it_is_in_the_file(
                 time.sleep(0.01)
             else:
                 raise AssertionError("the apply never waited for the table")
+            # The database goes away: the connection ends and no new one is let in.
+            admin = urllib.parse.urlsplit(database)._replace(path="/postgres")
+            _postgres(
+                urllib.parse.urlunsplit(admin),
+                f'ALTER DATABASE "{watcher.info.dbname}" ALLOW_CONNECTIONS false',
+            )
             watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
         applying.join(60)
     finally:
         holder.kill()
         holder.wait()
+        name = urllib.parse.urlsplit(database).path.lstrip("/")
+        base = urllib.parse.urlsplit(database)
+        _postgres(
+            urllib.parse.urlunsplit(base._replace(path="/postgres")),
+            f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true',
+        )
     [(status, _, page)] = answer
     assert status == 503
     assert (
