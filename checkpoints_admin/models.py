@@ -45,7 +45,7 @@ _COPY: Final = struct.Struct("<cQQ")  # b"C", offset in the base, byte length
 _INSERT: Final = struct.Struct("<cQ")  # b"I", byte length (the bytes follow)
 _SCAN_CHUNK: Final = 65536
 _PROBE: Final = 48  # bytes looked for to find where the two sides agree again
-_WINDOWS: Final = (4096, 1 << 20)  # how far on they are looked for first
+_NEAR: Final = 4096  # how far on they are looked for first
 #: How many times the bytes of both sides :func:`make_delta`'s searches may scan, at most.
 _SCAN_BUDGET: Final = 16
 
@@ -375,18 +375,12 @@ def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None
         # bytes of new anywhere in old: further on (a long run of items removed) or before
         # (a run moved to a list further down: skipped items); a copy may start anywhere.
         wanted, found = new[j : j + _PROBE], old[i : i + _PROBE]
-        for window in _WINDOWS:
-            deleted = old.find(wanted, i + 1, i + window + _PROBE)
-            inserted = new.find(found, j + 1, j + window + _PROBE)
-            if window > _WINDOWS[0]:  # (the near search is bounded whatever the change)
-                budget -= _scanned(deleted, i, len(old), window)
-                budget -= _scanned(inserted, j, len(new), window)
-            if deleted != -1 or inserted != -1:
-                break
-        else:
+        deleted = old.find(wanted, i + 1, i + _NEAR + _PROBE)
+        inserted = new.find(found, j + 1, j + _NEAR + _PROBE)
+        if deleted == -1 and inserted == -1:
             end_new, end_old = new.find(b"\n", j) + 1, old.find(b"\n", i) + 1
             agree = _match_length(old, end_old, new, end_new) if end_new and end_old else 0
-            if agree < min(_PROBE, len(new) - end_new):
+            if agree < min(_PROBE, len(new) - end_new):  # (else one changed line: below)
                 deleted = old.find(wanted)
                 budget -= _scanned(deleted, 0, len(old))
                 if deleted == -1:

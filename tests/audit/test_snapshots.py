@@ -64,6 +64,21 @@ def test_a_long_run_of_items_moved_to_another_list_is_a_small_delta() -> None:
     assert len(delta) < 2_000  # copies of the old bytes only: no item is written out
 
 
+def test_scattered_changed_lines_of_a_big_file_are_a_small_delta() -> None:
+    """Each changed line is replaced as it is, without a search through the document (which
+    would spend the search budget on 200 changes and give a full copy instead)."""
+    lines = [b'    "item-%07d-%s",\n' % (n, b"x" * 30) for n in range(100_000)]
+    old = b"".join(lines)
+    for n in range(0, 100_000, 500):
+        lines[n] = b'    "changed-%07d",\n' % n
+    new = b"".join(lines)
+
+    delta = make_delta(old, new, len(new) // 4)
+
+    assert delta is not None and len(delta) < 12_000
+    assert apply_delta(old, delta) == new
+
+
 def test_a_document_rewritten_throughout_gets_no_delta() -> None:
     """Every line changed: finding each change would read the document once per line; the
     searches stop at a budget and the snapshot is a full copy."""
