@@ -43,7 +43,10 @@ def client_address(request: HttpRequest) -> str:
 
 
 def from_proxy(address: str, networks: tuple[str, ...]) -> bool:
-    """Whether ``address`` is in one of ``networks`` (the proxies' addresses)."""
+    """Whether ``address`` is in one of ``networks`` (the proxies' addresses); no address at
+    all is a unix socket's (gunicorn's ``unix:`` bind), which only the proxy beside it opens."""
+    if not address:
+        return True
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

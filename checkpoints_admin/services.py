@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
@@ -1027,7 +1028,8 @@ def _recovering(
                          name, problem)  # fmt: skip
             continue
         current = _current_version(store, name)
-        if _never_installed(store, name, pending.payload):
+        orphan = _left_staged(store, name, pending.payload)
+        if orphan is not None:
             # (however much the file looks like it: a job may have made the same move since)
             outcome, note = (
                 AuditEntry.INTERRUPTED,
@@ -1050,6 +1052,9 @@ def _recovering(
         with transaction.atomic():
             entry = append_entry(**fields)
             PendingChange.objects.filter(pk=pending.pk).delete()
+        if orphan is not None:  # (recorded: the evidence is no longer needed)
+            with suppress(OSError):
+                orphan.unlink()
         logger.warning(
             "journaled checkpoint intervention %s by recovery",
             outcome,
@@ -1064,22 +1069,17 @@ def _recovering(
         yield entry
 
 
-def _never_installed(store: CheckpointStore, name: str, payload: Mapping[str, Any]) -> bool:
-    """Whether the temp file holding a journaled change's new bytes is still beside the
-    checkpoint: then they were never renamed into place (it is removed now, an orphan)."""
+def _left_staged(store: CheckpointStore, name: str, payload: Mapping[str, Any]) -> Path | None:
+    """The temp file holding a journaled change's new bytes, when it is still beside the
+    checkpoint: they were never renamed into place. (Temp files are swept after an hour:
+    recovery later than that judges by the file's content alone.)"""
     staged = payload.get("staged")
     if not isinstance(staged, str) or not staged.startswith(f".{name}.json."):
-        return False
+        return None
     if not is_temp_name(staged):
-        return False
+        return None
     path = store.directory / staged
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return path.exists()
-    return True
+    return path if path.is_file() else None
 
 
 def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bool | None:

@@ -153,6 +153,15 @@ def test_export_refuses_bad_values(db, tmp_path) -> None:
     assert "expected YYYY-MM-DD or an ISO 8601 time" in str(excinfo.value)
 
 
+def test_export_needs_no_checkpoints_directory(three_entries, tmp_path, settings) -> None:
+    """The log alone (a backup host): the check of where the file goes does not need the
+    checkpoints directory to be there."""
+    settings.CHECKPOINTS_DIR = tmp_path / "not-here"
+    target = tmp_path / "audit.jsonl"
+    assert run("export_audit", "--output", str(target)) == f"Exported 3 entries to {target}.\n"
+    assert len(target.read_text().splitlines()) == 3
+
+
 def test_export_to_standard_output_by_dash_and_a_replaced_file_keeps_its_mode(
     three_entries, tmp_path
 ) -> None:

@@ -305,6 +305,13 @@ def test_a_client_reaching_the_port_directly_cannot_choose_its_address(
     refused = attacker.post("/accounts/login/", right, REMOTE_ADDR="198.51.100.9",
                             HTTP_X_FORWARDED_FOR="203.0.113.200")  # fmt: skip
     assert refused.status_code == 429
+    # a unix socket (no address: gunicorn's unix: bind) is the proxy's
+    from django.test import RequestFactory
+
+    from checkpoints_admin.clientaddr import client_address
+
+    socket = RequestFactory().get("/", REMOTE_ADDR="", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert client_address(socket) == "203.0.113.7"
     # the proxies' addresses are the operator's to name
     settings.PROXY_NETWORKS = ("198.51.100.0/24",)
     signed = Client().post("/accounts/login/", right, REMOTE_ADDR="198.51.100.9",

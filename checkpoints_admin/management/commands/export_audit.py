@@ -14,7 +14,7 @@ from typing import IO, Any, cast
 from django.core.management.base import CommandParser
 
 from checkpoints_admin import audit
-from checkpoints_admin.conf import get_store
+from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.management.cli import CheckpointsCommand, prefixed, usage_error
 
 
@@ -78,7 +78,7 @@ class Command(CheckpointsCommand):
         target = Path(output)
         if target.is_dir() or output.endswith(("/", os.sep)):
             raise usage_error(f"--output {output} is a directory: give a file name in it.")
-        checkpoints = get_store().directory.resolve()
+        checkpoints = Path(get_settings().checkpoints_dir).resolve()  # (may not exist here)
         if target.resolve().is_relative_to(checkpoints):
             # (my-process.json there is a job's checkpoint: replaced unlocked and unaudited)
             raise usage_error(
