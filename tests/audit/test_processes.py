@@ -21,6 +21,7 @@ import pytest
 from checkpoints_admin.audit import ADVISORY_LOCK_KEY
 from checkpoints_admin.checkpoints import CheckpointLockTimeout, CheckpointStore
 from checkpoints_admin.checkpoints.store import version_of
+from tests.postgres import allow_connections, drop_the_waiting_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("DATABASE_URL", "")
@@ -430,8 +431,6 @@ def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_the
     """The database connection ends (a restart, a failover) while the entry is written, after
     the file was: the command said "Nothing was changed" over a file that had the change.
     It says so now, and the journal row is recorded as landed once the database answers."""
-    import psycopg
-
     url = env["DATABASE_URL"]
     if url.startswith("sqlite:"):
         pytest.skip("a SQLite connection does not end under a process")
@@ -444,27 +443,16 @@ def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_the
              "--reason", "upstream never delivers"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        with psycopg.connect(url, autocommit=True) as watcher:
-            for _ in range(500):  # the command's connection, waiting for the table
-                row = watcher.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                ).fetchone()
-                if row is not None:
-                    break
-                time.sleep(0.01)
-            else:
-                running.kill()
-                raise AssertionError(f"the command never waited: {running.communicate()}")
-            # The database goes away: the connection ends and no new one is let in.
-            pg_admin(f"ALTER DATABASE {watcher.info.dbname} ALLOW_CONNECTIONS false")
-            watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        try:
+            drop_the_waiting_connection(url, PG_URL)  # (the entry's, waiting for the table)
+        except AssertionError:
+            running.kill()
+            raise
         _, said = running.communicate(timeout=60)
     finally:
         holder.kill()
         holder.wait()
-        database = urlsplit(url).path.lstrip("/")
-        pg_admin(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+        allow_connections(url, PG_URL)
     assert running.returncode == 1
     assert "Nothing was changed" not in said, said
     assert said.strip().endswith(
@@ -475,12 +463,7 @@ def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_the
     assert "2030-01-05" in store.read("stalled").data["completedDates"]
     assert (worker(env, "state")["entries"], worker(env, "state")["pending"]) == ([], 1)
 
-    again = subprocess.run(
-        [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
-    assert again.returncode == 0, again.stderr
-    assert "Recorded #1: skip of stalled was recovered after its process stopped." in (again.stderr)
+    verify_audit_says(env, "Recorded #1: skip of stalled was recovered after its process stopped.")
 
 
 def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(env) -> None:
@@ -501,13 +484,8 @@ def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(env) 
     document["stats"]["processedRecords"] += 1
     store.write("stalled", document)
 
-    again = subprocess.run(
-        [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
-    assert again.returncode == 0, again.stderr
-    assert "Recorded #1: skip of stalled was interrupted after its process stopped." in (
-        again.stderr
+    verify_audit_says(
+        env, "Recorded #1: skip of stalled was interrupted after its process stopped."
     )
     exported = subprocess.run(
         [sys.executable, "manage.py", "export_audit"], cwd=ROOT, env=env, capture_output=True,
@@ -545,15 +523,20 @@ def test_a_busy_audit_database_fails_verify_audits_recovery_not_the_jobs_save(en
     state = worker(env, "state")
     assert (state["entries"], state["pending"]) == ([], 1)
 
+    verify_audit_says(
+        env, "Recorded #1: skip of stalled was interrupted after its process stopped."
+    )
+    assert worker(env, "state")["pending"] == 0
+
+
+def verify_audit_says(env: dict[str, str], line: str) -> None:
+    """``verify_audit`` records what the journal holds, says ``line`` of it, and exits 0."""
     again = subprocess.run(
         [sys.executable, "manage.py", "verify_audit"], cwd=ROOT, env=env, capture_output=True,
         text=True, timeout=120,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    assert "Recorded #1: skip of stalled was interrupted after its process stopped." in (
-        again.stderr
-    )
-    assert worker(env, "state")["pending"] == 0
+    assert line in again.stderr, again.stderr
 
 
 def worker_cannot_lock(env: dict[str, str], name: str) -> bool:

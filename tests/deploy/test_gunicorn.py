@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
+from tests.postgres import allow_connections, drop_the_waiting_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -463,7 +464,6 @@ def test_a_change_whose_recording_the_database_dropped_says_it_is_in_the_file(
     """The database connection ends while the entry is written, after the file was: the
     page said the database was unavailable and "nothing was changed" over a file that had
     the change. It says what is so, and where to look."""
-    import psycopg
 
     database = site["DATABASE_URL"]
     if not database.startswith("postgres"):
@@ -481,36 +481,15 @@ def test_a_change_whose_recording_the_database_dropped_says_it_is_in_the_file(
             browser.skip("reconciliation_checkpoint", "2025-03-06", "feed never arrives")
         )
     )
+    admin = urllib.parse.urlunsplit(urllib.parse.urlsplit(database)._replace(path="/postgres"))
     try:
         applying.start()
-        with psycopg.connect(database, autocommit=True) as watcher:
-            for _ in range(500):  # the worker's connection, waiting for the table
-                row = watcher.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                ).fetchone()
-                if row is not None:
-                    break
-                time.sleep(0.01)
-            else:
-                raise AssertionError("the apply never waited for the table")
-            # The database goes away: the connection ends and no new one is let in.
-            admin = urllib.parse.urlsplit(database)._replace(path="/postgres")
-            _postgres(
-                urllib.parse.urlunsplit(admin),
-                f'ALTER DATABASE "{watcher.info.dbname}" ALLOW_CONNECTIONS false',
-            )
-            watcher.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+        drop_the_waiting_connection(database, admin)  # (the entry's, waiting for the table)
         applying.join(60)
     finally:
         holder.kill()
         holder.wait()
-        name = urllib.parse.urlsplit(database).path.lstrip("/")
-        base = urllib.parse.urlsplit(database)
-        _postgres(
-            urllib.parse.urlunsplit(base._replace(path="/postgres")),
-            f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true',
-        )
+        allow_connections(database, admin)
     [(status, _, page)] = answer
     assert status == 503
     assert (
