@@ -183,6 +183,17 @@ def test_hostile_reason_and_actor_in_the_audit_pages(viewer, hostile):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in viewer.get("/audit/1/").content.decode()
 
 
+def test_under_debug_the_pages_run_the_same_scripts(viewer, samples_dir, settings):
+    """django-htmx's DEBUG helper replaced the page with any 400/403/404 answer (which the
+    console shows itself: a form out of date, a list not in a preview) and evaluated its
+    scripts, which the CSP refuses: `make run` (DEBUG) behaved unlike production."""
+    settings.DEBUG = True
+    html = viewer.get("/").content.decode()
+    sources = [re.search(r'src="([^"]+)"', tag).group(1) for tag in scripts_of(html)]
+    assert sources[:2] == ["/static/django_htmx/htmx-2.min.js", "/static/js/console.js"]
+    assert not [source for source in sources if "django-htmx.js" in source]
+
+
 def test_the_raw_bytes_are_served_sandboxed(viewer, hostile):
     response = viewer.get("/checkpoints/hostile-corrupt/raw")
     assert HOSTILE.encode() in response.content  # exact bytes, as a download would give
