@@ -33,3 +33,20 @@ def allow_connections(database: str, admin: str, *, allowed: bool = True) -> Non
     name = urlsplit(database).path.lstrip("/")
     with psycopg.connect(admin, autocommit=True) as root:
         root.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+
+
+def drop_database(admin: str, name: str) -> None:
+    """``DROP DATABASE … WITH (FORCE)`` through ``admin`` (another database's URL), again
+    for a while when a server process of another role (an autovacuum worker) is in it, which
+    a role without superuser rights may not end."""
+    import psycopg
+
+    for attempt in range(50):
+        try:
+            with psycopg.connect(admin, autocommit=True) as root:
+                root.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == 49:
+                raise
+            time.sleep(0.2)

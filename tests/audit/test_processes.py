@@ -21,7 +21,7 @@ import pytest
 from checkpoints_admin.audit import ADVISORY_LOCK_KEY
 from checkpoints_admin.checkpoints import CheckpointLockTimeout, CheckpointStore
 from checkpoints_admin.checkpoints.store import version_of
-from tests.postgres import allow_connections, drop_the_waiting_connection
+from tests.postgres import allow_connections, drop_database, drop_the_waiting_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("DATABASE_URL", "")
@@ -95,7 +95,7 @@ def migrated(tmp_path_factory) -> Iterator[dict[str, str]]:
         templates["postgresql"] = name
     yield templates
     if HAS_PG:
-        pg_admin(f"DROP DATABASE IF EXISTS {templates['postgresql']} WITH (FORCE)")
+        drop_database(PG_URL, templates["postgresql"])
 
 
 @pytest.fixture(
@@ -125,7 +125,7 @@ def env(request, migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         yield base_env(pg_url(name), directory)
     finally:
-        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(PG_URL, name)
 
 
 def replay(entries: list, checkpoint: str, initial: str | None) -> str | None:
@@ -630,7 +630,7 @@ def pgbouncer_env(migrated, tmp_path: Path) -> Iterator[dict[str, str]]:
     finally:
         bouncer.terminate()
         bouncer.wait(timeout=30)
-        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(PG_URL, name)
 
 
 @pytest.mark.slow

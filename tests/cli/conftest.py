@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.conftest import SAMPLE_NAMES, SAMPLES
+from tests.postgres import drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_COLUMNS = ("seq", "action", "checkpoint", "actor", "source", "reason", "outcome")
@@ -95,11 +96,11 @@ class Database:
 
     def drop(self, url: str) -> None:
         if self.postgres:
-            self._execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+            drop_database(self.outer, urlsplit(url).path[1:])
 
     def close(self) -> None:
         if self.postgres:
-            self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+            drop_database(self.outer, self.template)
 
     def rows(self, url: str, sql: str) -> list[tuple[Any, ...]]:
         if self.postgres:

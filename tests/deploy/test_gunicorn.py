@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLES
-from tests.postgres import allow_connections, drop_the_waiting_connection
+from tests.postgres import allow_connections, drop_database, drop_the_waiting_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -88,7 +88,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, str]]:
         yield env
     finally:
         if name:
-            _postgres(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_database(admin, name)
 
 
 def _postgres(admin_url: str, sql: str) -> None:
