@@ -582,6 +582,12 @@ def decode_written_value(text: str) -> Any:
     bytes are. CorruptCheckpoint (with line and column) when it is not JSON, NaN, a number
     beyond a double or nested beyond what the parser reads; InvalidDocument when it is JSON
     that would not be written as given (:func:`written_value_problem`)."""
+    if not text.strip():  # (not a file: "0 bytes" would say nothing to the person typing)
+        raise CorruptCheckpoint(
+            'the value is empty: write a JSON value, such as null, 0, "text" or []',
+            line=1,
+            column=1,
+        )
     raw = text.encode("utf-8", errors="surrogatepass")  # (a lone surrogate: not UTF-8)
     try:
         value = orjson.loads(raw)

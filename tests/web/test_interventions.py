@@ -1176,6 +1176,7 @@ def test_a_json_value_the_parser_would_change_silently_is_refused(
         ("NaN", "holds NaN, which JSON does not have (a checkpoint's numbers are finite) at "
          "line 1, column 1"),
         ('{"a": 1, "a": 2}', "gives the key 'a' twice in one object"),
+        ("  ", 'is empty: write a JSON value, such as null, 0, "text" or []'),
     ],
 )  # fmt: skip
 def test_a_json_value_is_refused_in_the_words_of_edit_checkpoint_set(
