@@ -661,7 +661,8 @@ def document_template(kind: str, name: str, now: datetime | None = None) -> dict
         }
     if kind == "managed":
         return {
-            "id": f"{name or 'job'}-1",
+            # (a name that is no checkpoint name is said at its field, not copied here)
+            "id": f"{name if NAME_RE.fullmatch(name) else 'job'}-1",
             "created": iso,
             "lastUpdated": iso,
             "status": "pending",

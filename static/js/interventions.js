@@ -457,7 +457,8 @@
       area.removeAttribute("data-template-id");
       return;
     }
-    var id = (input.value.trim() || "job") + "-1";
+    var typed = input.value.trim();
+    var id = (/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(typed) ? typed : "job") + "-1";
     var before = '"id": ' + JSON.stringify(area.getAttribute("data-template-id"));
     area.value = area.value.replace(before, '"id": ' + JSON.stringify(id));
     area.setAttribute("data-template-id", id);

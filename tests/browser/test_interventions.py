@@ -654,6 +654,9 @@ def test_a_new_checkpoints_id_follows_the_name_until_the_document_is_edited(
     page.goto(live_server.url + "/create/")
     document = page.locator("#id_document")
     expect(document).to_have_value(re.compile(r'"id": "job-1"'))
+    page.locator("#id_name").press_sequentially("../")  # (no name: the id stays as it is)
+    expect(document).to_have_value(re.compile(r'"id": "job-1"'))
+    page.locator("#id_name").fill("")
     page.locator("#id_name").press_sequentially("nightly")
     expect(document).to_have_value(re.compile(r'"id": "nightly-1"'))
     # a template chosen after the name keeps the name (htmx posts the form on the left);

@@ -1817,6 +1817,10 @@ def test_choosing_a_template_keeps_the_name_typed_without_javascript(operator, s
     assert "&quot;processedDates&quot;" in page
     assert "data-template-id" not in page  # (no id to follow the name)
     # a name taken is said on arrival, as for a link with the name
+    # a name that is no checkpoint name is said at its field, not copied into the document
+    page = text(operator.post("/create/change", {**fields, "name": "../x", "template": "managed"}))
+    assert "&quot;id&quot;: &quot;job-1&quot;" in page
+    assert "Not a checkpoint name" in page
     page = text(operator.post("/create/change", {**fields, "name": MANAGED, "template": "empty"}))
     assert "Checkpoint &#x27;my-process&#x27; already exists." in page
     # the radios and the button belong to the form that posts the name
