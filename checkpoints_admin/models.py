@@ -407,10 +407,10 @@ def make_delta(old: bytes, new: bytes, limit: int | None = None) -> bytes | None
     return writer.result()
 
 
-def _scanned(found: int, start: int, size: int, window: int = 1 << 62) -> int:
+def _scanned(found: int, start: int, size: int) -> int:
     """About how many bytes a search from ``start`` on read: up to what it found, else to
-    the end of its window."""
-    return (found if found != -1 else min(start + window, size)) - start + _PROBE
+    the end (``size``)."""
+    return (found if found != -1 else size) - start + _PROBE
 
 
 def apply_delta(old: bytes, delta: bytes) -> bytes:
