@@ -218,9 +218,19 @@ class ChangeNotConfirmed(DatabaseError):
     which the next change of the checkpoint or ``verify_audit`` records once the database
     answers (as landed, or not)."""
 
+    #: What the change is now, by whether the file has it (True, False, None: unknown).
+    HEADINGS: Final = {
+        True: "Applied, not yet recorded",
+        None: "The change may have been applied",
+        False: "Not applied",
+    }
+
     def __init__(self, name: str, problem: str, *, in_file: bool | None) -> None:
         self.name = name
         self.in_file = in_file
+        #: A heading for it, and whether to say that applying again is refused meanwhile.
+        self.heading = self.HEADINGS[in_file]
+        self.may_be_applied = in_file is not False
         where = f"{name}.json"
         state = (
             f"{where} has the change"

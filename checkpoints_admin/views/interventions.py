@@ -1050,7 +1050,7 @@ def _apply(
         return _refused_apply(request, spec, name, form, apply_form, current, status=503)
     except services.ChangeNotConfirmed as exc:
         # Neither a refusal (the file may have the change) nor a result (nothing recorded).
-        context = {"name": name, "message": exc.message, "in_file": exc.in_file}
+        context = {"name": name, "failure": exc}
         return _page(request, "interventions/not_confirmed.html", context, status=503)
     if applied.written is not None:
         # The pages shown next (the result, the checkpoint) need not parse it again.

@@ -316,3 +316,23 @@ def test_recovery_says_landing_unknown_when_the_file_has_part_of_the_change(
 
     assert entry.outcome == "interrupted"
     assert entry.summary.endswith("[interrupted: file changed since; landing unknown]")
+
+
+@pytest.mark.parametrize(
+    ("in_file", "heading", "state", "may_be_applied"),
+    [
+        (True, "Applied, not yet recorded", "job.json has the change", True),
+        (None, "The change may have been applied", "job.json may have the change", True),
+        (False, "Not applied", "job.json is as it was", False),
+    ],
+)
+def test_a_change_not_confirmed_says_what_the_file_has(in_file, heading, state, may_be_applied):
+    """What the command line and the console's page say when the database failed while the
+    change was recorded, by what the file holds then."""
+    failure = services.ChangeNotConfirmed("job", "connection lost", in_file=in_file)
+    assert (failure.heading, failure.may_be_applied) == (heading, may_be_applied)
+    assert failure.message == (
+        f"The database failed while recording this change (connection lost); {state}. It is "
+        "recorded as soon as the database answers (at the next change of this checkpoint, or "
+        "by verify_audit). Check the checkpoint before trying again."
+    )
