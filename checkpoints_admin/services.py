@@ -24,7 +24,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Final
 
 from django.db import DatabaseError, connection, models, transaction
@@ -68,7 +67,6 @@ from checkpoints_admin.checkpoints.store import (
     decode_document,
     duplicate_key,
     encode_document,
-    is_temp_name,
     literal_findings,
     shown_literal,
     version_of,
@@ -1038,7 +1036,10 @@ def _recovering(
                          name, problem)  # fmt: skip
             continue
         current = _current_version(store, name)
-        orphan = _left_staged(store, name, pending.payload)
+        # Its new bytes' temp file still there: they never landed (swept after an hour: later
+        # recovery judges by the file's content alone).
+        staged = pending.payload.get("staged")
+        orphan = store.staged_leftover(name, staged) if isinstance(staged, str) else None
         if orphan is not None:
             # (however much the file looks like it: a job may have made the same move since)
             outcome, note = (
@@ -1064,7 +1065,7 @@ def _recovering(
             PendingChange.objects.filter(pk=pending.pk).delete()
         if orphan is not None:  # (recorded: the evidence is no longer needed)
             with suppress(OSError):
-                orphan.unlink()
+                store.discard_leftover(name, orphan.name)
         logger.warning(
             "journaled checkpoint intervention %s by recovery",
             outcome,
@@ -1077,19 +1078,6 @@ def _recovering(
             },
         )
         yield entry
-
-
-def _left_staged(store: CheckpointStore, name: str, payload: Mapping[str, Any]) -> Path | None:
-    """The temp file holding a journaled change's new bytes, when it is still beside the
-    checkpoint: they were never renamed into place. (Temp files are swept after an hour:
-    recovery later than that judges by the file's content alone.)"""
-    staged = payload.get("staged")
-    if not isinstance(staged, str) or not staged.startswith(f".{name}.json."):
-        return None
-    if not is_temp_name(staged):
-        return None
-    path = store.directory / staged
-    return path if path.is_file() else None
 
 
 def _landed(payload: Mapping[str, Any], store: CheckpointStore, name: str) -> bool | None:

@@ -106,11 +106,6 @@ _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za-z0-9_]+\.tmp")
 
 
-def is_temp_name(fname: str) -> bool:
-    """Whether ``fname`` is the name of a temp file the store writes a checkpoint through."""
-    return _TEMP_RE.fullmatch(fname) is not None
-
-
 _RESERVED_SUFFIXES: Final = (".lock", ".tmp")
 _NOT_NAME_ENDINGS: Final = (".lock", ".tmp", ".json")
 
@@ -1676,6 +1671,27 @@ class CheckpointStore:
         crashes it had)."""
         if time.monotonic() - self._last_sweep > _SWEEP_EVERY:
             self.sweep_temp_files()
+
+    def staged_leftover(self, name: str, fname: str) -> Path | None:
+        """The temp file ``fname`` a write of checkpoint ``name`` staged, when it is still
+        beside the checkpoint (a regular file, not a link): its bytes were never renamed
+        into place. (Swept after an hour, as every temp file: :meth:`sweep_temp_files`.)"""
+        match = _TEMP_RE.fullmatch(fname)
+        if match is None or match.group(1) != name:
+            return None
+        path = os.path.join(self._dir, fname)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        return Path(path) if stat.S_ISREG(st.st_mode) else None
+
+    def discard_leftover(self, name: str, fname: str) -> None:
+        """Remove the temp file :meth:`staged_leftover` found, if it is still there."""
+        path = self.staged_leftover(name, fname)
+        if path is not None:
+            with suppress(FileNotFoundError):
+                path.unlink()
 
     def sweep_temp_files(self, older_than: float = 3600) -> list[Path]:
         """Remove this store's temp files (``.N.json.*.tmp``) not modified for ``older_than`` s."""

@@ -1093,3 +1093,24 @@ def test_a_job_and_the_console_as_two_users_of_one_group_both_write(request):
     assert write_as(40001, 1, name="other", umask=0o022) == 0
     assert write_as(40002, 2, name="other") == 1
     assert CheckpointStore(shared).read("other").data == {"by": 40001, "n": 1}
+
+
+def test_a_staged_leftover_is_a_temp_file_of_that_checkpoint_and_a_regular_file(tmp_path):
+    """What recovery takes as proof that a change never landed, and removes once recorded:
+    only a temp file of that very checkpoint, never a link or another file."""
+    store = CheckpointStore(tmp_path)
+    store.write("job", {"id": "job-1"})
+    staged = store.stage("job", {"id": "job-2"})
+    fname = Path(staged.temp_path).name
+    assert store.staged_leftover("job", fname) == Path(staged.temp_path)
+    assert store.staged_leftover("other", fname) is None
+    assert store.staged_leftover("job", "job.json") is None
+    outside = tmp_path.parent / "precious.txt"
+    outside.write_text("keep")
+    (tmp_path / ".job.json.link1.tmp").symlink_to(outside)
+    assert store.staged_leftover("job", ".job.json.link1.tmp") is None
+    store.discard_leftover("job", ".job.json.link1.tmp")
+    assert outside.read_text() == "keep"
+    store.discard_leftover("job", fname)
+    assert not Path(staged.temp_path).exists()
+    store.discard_leftover("job", fname)  # (gone already: nothing to do)
