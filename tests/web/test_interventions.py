@@ -1618,6 +1618,7 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
     entry = AuditEntry.objects.get()
     assert entry.action == "reset"
     result = text(admin.get(applied["Location"]))
+    assert "<h1>Checkpoint reset</h1>" in result  # (not "Reset applied")
     assert "file deleted" in result
     assert 'chip--reset">reset</span> deleted file reconciliation_checkpoint.json' in result
     steps = re.findall(r'<span class="steps__n" aria-hidden="true">(\d)</span>(\w+)</li>', result)
@@ -1630,7 +1631,9 @@ def test_reset_with_typed_confirmation_then_undo(admin, samples_dir):
         're-creates <span class="mono">reconciliation_checkpoint.json</span></p>'
     ) in text(restore)
     assert form_fields(text(restore))["base_version"] == "none"
-    assert apply_preview(admin, UNIFIED, "restore", restore).status_code == 302
+    restored = apply_preview(admin, UNIFIED, "restore", restore)
+    assert restored.status_code == 302
+    assert "<h1>Checkpoint restored</h1>" in text(admin.get(restored["Location"]))
     assert (samples_dir / f"{UNIFIED}.json").read_bytes() == original
     assert AuditEntry.objects.order_by("seq").last().restores_id == 1
 
