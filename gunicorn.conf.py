@@ -35,7 +35,7 @@ def _bool(name: str, default: bool) -> bool:
     raise SystemExit(f"error: {name} must be true or false, not {value!r}.")
 
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000, 1, 65535)}"
+bind = os.environ.get("GUNICORN_BIND", "").strip() or f"0.0.0.0:{_int('PORT', 8000, 1, 65535)}"
 workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8), 1)
 threads = _int("GUNICORN_THREADS", 1, 1)
 worker_class = "gthread" if threads > 1 else "sync"

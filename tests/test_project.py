@@ -324,15 +324,18 @@ def test_a_bad_gunicorn_setting_is_named(setting, value, message) -> None:
         ("GUNICORN_ACCESSLOG", "accesslog", "-"),
         ("FORWARDED_ALLOW_IPS", "forwarded_allow_ips", "127.0.0.1"),
         ("LOG_LEVEL", "loglevel", "info"),
+        # (as the container's health check reads it, to ask where gunicorn listens)
+        ("GUNICORN_BIND", "bind", "0.0.0.0:8000"),
     ],
 )
 def test_an_empty_gunicorn_setting_means_its_default(setting, name, default) -> None:
-    result = run(
-        [sys.executable, "-c",
-         f"import runpy; print(runpy.run_path('gunicorn.conf.py')[{name!r}])"],
-        {setting: ""},
-    )  # fmt: skip
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"{default}\n", "")
+    for blank in ("", "  "):
+        result = run(
+            [sys.executable, "-c",
+             f"import runpy; print(runpy.run_path('gunicorn.conf.py')[{name!r}])"],
+            {setting: blank, "PORT": ""},
+        )  # fmt: skip
+        assert (result.returncode, result.stdout, result.stderr) == (0, f"{default}\n", "")
 
 
 DATABASE_DOWN = r"""
