@@ -10,6 +10,12 @@
 3. Where an apply's time goes, against the same baseline (no goal): ``services.apply`` called
    directly (the audited write without HTTP), and a signed-in POST to a view that does nothing
    (what Django's request handling, the session and the middleware cost on their own).
+   And the protocol's floor: the least an audited change can be, the same steps written
+   with bare calls — lock, read, the change, a date check, encode, hash, the journal row and
+   a snapshot committed (SQLite, WAL, ``synchronous=FULL``), the durable write, then the
+   journal row's delete and a chained entry committed — with none of the console's checks,
+   diff, summary, delta or forms. Against the same baseline it says how much of the goal's
+   budget (1/0.3 = 3.33x) this machine's disk leaves for everything else.
 4. One skip on a checkpoint of 1,000,000 pending dates (100,000 with ``--quick``), page by
    page: the preview, the apply, the result page and the checkpoint page after it, against a
    bare read and write of the same file (no goal).
@@ -85,6 +91,63 @@ def document(pending: int) -> dict:
             "timeouts": 3,
         },
     }
+
+
+def protocol_floor(root: Path, bare, name: str, count: int):
+    """A batch of ``count`` audited skips reduced to the protocol's bare steps (see the module
+    docstring, 3.), on ``bare``'s copy of ``name``, with an SQLite database of its own."""
+    import hashlib
+    import sqlite3
+    import zlib
+    from datetime import date
+
+    import orjson
+
+    from checkpoints_admin.checkpoints.store import encode_document, version_of
+
+    db = sqlite3.connect(root / "floor.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE snapshot (sha TEXT PRIMARY KEY, data BLOB)")
+    db.execute("CREATE TABLE journal (id INTEGER PRIMARY KEY, payload TEXT)")
+    db.execute("CREATE TABLE entry (seq INTEGER PRIMARY KEY, hash TEXT, payload TEXT)")
+    path = bare.path_for(name)
+
+    def one() -> None:
+        with bare.lock(name):
+            raw = path.read_bytes()
+            document = orjson.loads(raw)
+            day = document["pendingDates"].pop(0)
+            document.setdefault("skippedDates", []).append(day)
+            for key in ("pendingDates", "completedDates", "skippedDates"):
+                for value in document[key]:
+                    date.fromisoformat(value)
+            after = encode_document(document)
+            version = version_of(after)
+            payload = orjson.dumps({"skip": day, "base": version_of(raw), "result": version})
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT OR IGNORE INTO snapshot VALUES (?, ?)", (version, zlib.compress(after, 1))
+            )
+            journal = db.execute("INSERT INTO journal (payload) VALUES (?)", (payload,)).lastrowid
+            db.execute("COMMIT")
+            bare.write_raw(name, after, parsed=True)  # reentrant: the lock is this thread's
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM journal WHERE id = ?", (journal,))
+            seq, previous = db.execute(
+                "SELECT seq, hash FROM entry ORDER BY seq DESC LIMIT 1"
+            ).fetchone() or (0, "")
+            chained = hashlib.sha256(previous.encode() + payload).hexdigest()
+            db.execute("INSERT INTO entry VALUES (?, ?, ?)", (seq + 1, chained, payload))
+            db.execute("COMMIT")
+            db.execute("PRAGMA synchronous=FULL")
+
+    def batch() -> None:
+        for _ in range(count):
+            one()
+
+    return batch
 
 
 def big_flow(client, store, pending: int) -> None:
@@ -247,6 +310,22 @@ def main() -> int:
             "signed-in POST to a view doing nothing vs bare store.write",
             nothing_time,
             nothing_write_time,
+        )
+        bare.write(NAME, store.read(NAME).data)
+        floor_batch = protocol_floor(root, bare, NAME, batch)
+        floor_time, floor_write_time = compare(floor_batch, write_batch, repeat)
+        report(
+            "the protocol's floor (bare calls, no Django) vs bare store.write",
+            floor_time,
+            floor_write_time,
+        )
+        left = 1 / GOAL_APPLY - floor_time / floor_write_time - nothing_time / nothing_write_time
+        per_write = floor_write_time / batch
+        print(
+            f"  the goal leaves {left:.2f}x a bare write ({left * per_write * 1e3:.2f} ms) "
+            "for all the rest: validation, diff and summary, snapshot deltas, forms, the "
+            "version check, the message and the redirect",
+            flush=True,
         )
         big_flow(client, store, 100_000 if args.quick else 1_000_000)
         print(
