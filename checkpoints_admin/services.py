@@ -1454,6 +1454,7 @@ def _stage(store: CheckpointStore, pv: Preview) -> tuple[StagedWrite, Future[Non
         parsed=pv.after is not None,
         sync=False,
         version=pv.result_version,
+        journaled=True,  # named in the journal row: kept by the sweep until recovered
     )
     with _stagers_guard:
         if _stagers is None:

@@ -9,7 +9,10 @@ Only this module opens, locks, replaces or deletes checkpoint files. The protoco
 - the version of a checkpoint is the sha256 of its bytes;
 - temp files left by a killed writer are swept by :meth:`CheckpointStore.sweep_temp_files`,
   which :meth:`CheckpointStore.list` calls when it sees temp files and a manager when it starts
-  (each at most every ten minutes); only those an hour old, as a writer may be using one.
+  (each at most every ten minutes); only those an hour old, as a writer may be using one. A
+  journaled write's temp file (``.N.json.journaled_<random>.tmp``: an audited change names it
+  in its journal row, and still being there says the change never landed) is evidence for
+  the change's recovery, which removes it: the sweep leaves it for a week.
 """
 
 from __future__ import annotations
@@ -103,7 +106,13 @@ MISSING: Final = _Missing()
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.[A-Za-z0-9_]+\.tmp")
+_TEMP_RE: Final = re.compile(r"\.([A-Za-z0-9][A-Za-z0-9._-]{0,127})\.json\.([A-Za-z0-9_]+)\.tmp")
+#: How a journaled write's temp file name goes on after ``.N.json.`` (see the module's notes).
+_JOURNALED: Final = "journaled_"
+#: Seconds a temp file is left alone by the sweep: a writer may still be using it.
+TEMP_KEPT: Final = 3600.0
+#: Seconds a journaled write's temp file is left alone: until its change is recovered.
+JOURNALED_TEMP_KEPT: Final = 7 * 86400.0
 
 
 _RESERVED_SUFFIXES: Final = (".lock", ".tmp")
@@ -1505,6 +1514,7 @@ class CheckpointStore:
         parsed: bool = False,
         sync: bool = True,
         version: str | None = None,
+        journaled: bool = False,
     ) -> StagedWrite:
         """Like :meth:`stage` for bytes already encoded (they must parse as a JSON object).
 
@@ -1512,12 +1522,14 @@ class CheckpointStore:
         with :func:`decode_document`, so they are not parsed again; ``version``: their
         sha256, when the caller has it. ``sync=False`` leaves the fsync to
         :meth:`StagedWrite.sync`, which the caller may run in another thread (:meth:`install`
-        runs it when nobody did).
+        runs it when nobody did). ``journaled``: the caller names the temp file in a journal
+        of its own, whose recovery asks :meth:`staged_leftover` and removes it; the sweep
+        leaves it a week instead of an hour, so that the answer holds until then.
         """
         self.validate_name(name)
         if not parsed:
             decode_document(raw, name=name)
-        return self._stage(name, bytes(raw), sync=sync, version=version)
+        return self._stage(name, bytes(raw), sync=sync, version=version, journaled=journaled)
 
     def install(
         self,
@@ -1557,11 +1569,17 @@ class CheckpointStore:
             raise CheckpointTooLarge(f"checkpoint {name!r} {problem}", name=name)
 
     def _stage(
-        self, name: str, raw: bytes, *, sync: bool = True, version: str | None = None
+        self,
+        name: str,
+        raw: bytes,
+        *,
+        sync: bool = True,
+        version: str | None = None,
+        journaled: bool = False,
     ) -> StagedWrite:
         self._check_size(name, raw)
         old = self._check_target(name, str(self.path_for(name)))
-        return self._write_temp(name, raw, old, sync=sync, version=version)
+        return self._write_temp(name, raw, old, sync=sync, version=version, journaled=journaled)
 
     def _write_temp(
         self,
@@ -1571,13 +1589,15 @@ class CheckpointStore:
         *,
         sync: bool = True,
         version: str | None = None,
+        journaled: bool = False,
     ) -> StagedWrite:
         """``raw`` in a new temp file with the mode (and, when allowed, the owner) of the file
         it is to replace; fsynced, or (``sync=False``) left open for :meth:`StagedWrite.sync`.
         ``version``: the sha256 of ``raw`` when the caller has it; else worked out here, for
         big bytes in another thread while this one writes them."""
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.json.", suffix=".tmp", dir=self._dir)
+            prefix = f".{name}.json.{_JOURNALED if journaled else ''}"
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self._dir)
         except OSError as exc:
             message = _write_failure(name, exc, existed=old is not None)
             raise CheckpointWriteError(message, name=name) from None
@@ -1675,7 +1695,8 @@ class CheckpointStore:
     def staged_leftover(self, name: str, fname: str) -> Path | None:
         """The temp file ``fname`` a write of checkpoint ``name`` staged, when it is still
         beside the checkpoint (a regular file, not a link): its bytes were never renamed
-        into place. (Swept after an hour, as every temp file: :meth:`sweep_temp_files`.)"""
+        into place. A journaled write's (:meth:`stage_raw`) is left a week by the sweep, for
+        this question; any other temp file an hour (:meth:`sweep_temp_files`)."""
         match = _TEMP_RE.fullmatch(fname)
         if match is None or match.group(1) != name:
             return None
@@ -1693,9 +1714,14 @@ class CheckpointStore:
             with suppress(FileNotFoundError):
                 path.unlink()
 
-    def sweep_temp_files(self, older_than: float = 3600) -> list[Path]:
-        """Remove this store's temp files (``.N.json.*.tmp``) not modified for ``older_than`` s."""
-        cutoff = time.time() - older_than
+    def sweep_temp_files(
+        self, older_than: float = TEMP_KEPT, *, journaled_older_than: float = JOURNALED_TEMP_KEPT
+    ) -> list[Path]:
+        """Remove this store's temp files (``.N.json.*.tmp``) not modified for ``older_than`` s;
+        a journaled write's (``.N.json.journaled_*.tmp``), evidence for its change's recovery
+        (see :meth:`staged_leftover`), only when not modified for ``journaled_older_than`` s."""
+        now = time.time()
+        cutoff, journaled_cutoff = now - older_than, now - journaled_older_than
         removed: list[Path] = []
         self._last_sweep = time.monotonic()
         try:
@@ -1708,7 +1734,10 @@ class CheckpointStore:
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
-                if not stat.S_ISREG(st.st_mode) or st.st_mtime > cutoff:
+                journaled = match.group(2).startswith(_JOURNALED)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if st.st_mtime > (journaled_cutoff if journaled else cutoff):
                     continue
                 os.unlink(entry.path)
             except OSError:

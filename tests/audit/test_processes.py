@@ -466,10 +466,15 @@ def test_a_connection_lost_after_the_file_was_written_says_the_change_may_be_the
     verify_audit_says(env, "Recorded #1: skip of stalled was recovered after its process stopped.")
 
 
-def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(env) -> None:
+@pytest.mark.parametrize("hours_later", [0, 2])
+def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(
+    env, hours_later: int
+) -> None:
     """A process stopped after its journal row, before its new file was put in place; the
     job then made the same move itself (it processed that date) and saved. Recovery judged
-    by the file's content alone and recorded the operator's skip as landed."""
+    by the file's content alone and recorded the operator's skip as landed. Also when it
+    comes hours later: the temp file that tells it outlives the sweep of the job's restart
+    (which removed every temp file an hour old)."""
     store = CheckpointStore(env["CHECKPOINTS_DIR"])
     store.write("stalled", UNIFIED_DOC)
     subprocess.run(
@@ -478,11 +483,16 @@ def test_a_change_that_never_landed_is_not_credited_with_the_jobs_own_move(env) 
     )  # fmt: skip
     temps = list(Path(env["CHECKPOINTS_DIR"]).glob(".stalled.json.*.tmp"))
     assert len(temps) == 1  # its new bytes, never renamed into place
-    document = store.read("stalled").data
+    then = time.time() - hours_later * 3600
+    os.utime(temps[0], (then, then))
+    job = CheckpointStore(env["CHECKPOINTS_DIR"])
+    job.sweep_if_due()  # as a job's manager does when it starts
+    assert temps[0].exists()
+    document = job.read("stalled").data
     day = document["pendingDates"].pop(0)  # the job's own work on that date
     document["completedDates"].append(day)
     document["stats"]["processedRecords"] += 1
-    store.write("stalled", document)
+    job.write("stalled", document)
 
     verify_audit_says(
         env, "Recorded #1: skip of stalled was interrupted after its process stopped."

@@ -909,6 +909,28 @@ def test_sweep_removes_only_our_old_temp_files(store, checkpoints_dir):
     assert store.sweep_temp_files(older_than=0) == [ours_new]
 
 
+def test_sweep_leaves_a_journaled_writes_temp_file_a_week(store, checkpoints_dir):
+    """An audited change's temp file, named in its journal row, says after a crash that the
+    change never landed: the sweep keeps it past the hour, until recovery removes it."""
+    store.write("job", {"n": 1})
+    staged = store.stage_raw("job", encode_document({"n": 2}), journaled=True)
+    journaled = Path(staged.temp_path)
+    assert journaled.name.startswith(".job.json.journaled_")
+    plain = checkpoints_dir / ".job.json.k2j4h5_x.tmp"  # a killed job's
+    plain.write_bytes(b"{}")
+    two_hours_ago = time.time() - 7200
+    for path in (journaled, plain):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert store.sweep_temp_files() == [plain]
+    assert store.staged_leftover("job", journaled.name) == journaled
+
+    eight_days_ago = time.time() - 8 * 86400
+    os.utime(journaled, (eight_days_ago, eight_days_ago))
+    assert store.sweep_temp_files() == [journaled]
+    assert store.read("job").data == {"n": 1}
+
+
 def test_list_sweeps_old_temp_files(store, checkpoints_dir):
     leftover = checkpoints_dir / ".job.json.zz81kq_a.tmp"
     leftover.write_bytes(b'{"partial": ')
