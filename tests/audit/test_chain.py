@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.models import AuditEntry, ImmutableEntry, Snapshot, SnapshotCorrupt
 from checkpoints_admin.services import Actor
 from tests.audit.conftest import raw_sql
+from tests.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +107,7 @@ def test_verify_on_an_empty_log() -> None:
 def test_an_altered_field_is_named_by_its_seq(samples_dir: Path, column, value) -> None:
     three_entries()
 
-    raw_sql(f"UPDATE {table(AuditEntry)} SET {column} = %s WHERE seq = 2", [value])
+    tamper(f"UPDATE {table(AuditEntry)} SET {column} = %s WHERE seq = 2", [value])
 
     result = audit.verify_chain()
     assert (result.ok, result.first_break, result.checked) == (False, 2, 1)
@@ -120,7 +121,7 @@ def test_a_rehashed_entry_breaks_the_link_to_the_next(samples_dir: Path) -> None
     entry.reason = "rewritten"
     forged = audit.entry_hash(entry)
 
-    raw_sql(
+    tamper(
         f"UPDATE {table(AuditEntry)} SET reason = %s, hash = %s WHERE seq = 2",
         ["rewritten", forged],
     )
@@ -133,7 +134,7 @@ def test_a_rehashed_entry_breaks_the_link_to_the_next(samples_dir: Path) -> None
 def test_a_deleted_entry_is_a_gap(samples_dir: Path) -> None:
     three_entries()
 
-    raw_sql(f"DELETE FROM {table(AuditEntry)} WHERE seq = 2")
+    tamper(f"DELETE FROM {table(AuditEntry)} WHERE seq = 2")
 
     result = audit.verify_chain()
     assert (result.ok, result.first_break) == (False, 2)
@@ -145,7 +146,7 @@ def test_altered_snapshot_bytes_are_named_by_the_first_entry_using_them(samples_
     # Entry 3 (reset) has entry 1's after-snapshot as its before-snapshot: entry 1 is named.
     assert third.before_id == first.after_id
 
-    raw_sql(
+    tamper(
         f"UPDATE {table(Snapshot)} SET data = %s WHERE sha = %s",
         [zlib.compress(b'{"forged": true}\n'), first.after_id],
     )
@@ -160,7 +161,7 @@ def test_altered_snapshot_bytes_are_named_by_the_first_entry_using_them(samples_
 def test_undecompressable_or_missing_snapshots_are_breaks(samples_dir: Path) -> None:
     _, second, _ = three_entries()
 
-    raw_sql(f"UPDATE {table(Snapshot)} SET data = %s WHERE sha = %s", [b"junk", second.after_id])
+    tamper(f"UPDATE {table(Snapshot)} SET data = %s WHERE sha = %s", [b"junk", second.after_id])
     result = audit.verify_chain()
     assert (result.ok, result.first_break) == (False, 2)
     assert "cannot be decompressed" in result.message
@@ -179,7 +180,7 @@ def test_hmac_key_is_used_when_set_and_a_plain_rehash_is_detected(samples_dir, s
     prev = "0" * 64
     for entry in AuditEntry.objects.order_by("seq"):
         new_hash = audit.entry_hash(entry, prev, key="")
-        raw_sql(
+        tamper(
             f"UPDATE {table(AuditEntry)} SET prev_hash = %s, hash = %s WHERE seq = %s",
             [prev, new_hash, entry.seq],
         )
@@ -211,6 +212,35 @@ def test_entries_refuse_update_and_delete_at_model_and_queryset_level(samples_di
         AuditEntry.objects.bulk_create([AuditEntry(seq=99, reason="forged")])
     assert not AuditEntry.objects.filter(seq=99).exists()
     assert AuditEntry.objects.get(seq=1).reason == "r1"
+    assert audit.verify_chain().ok
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has no users to refuse a change to"
+)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"UPDATE {table(AuditEntry)} SET reason = 'nothing to see' WHERE seq = 2",
+        f"DELETE FROM {table(AuditEntry)} WHERE seq = 3",
+        f"UPDATE {table(Snapshot)} SET data = data || 'x'",
+    ],
+)
+def test_postgresql_refuses_changing_the_log_by_hand(samples_dir: Path, statement: str) -> None:
+    """Not only the models: an UPDATE or DELETE sent straight to the database (psql, the
+    console's credentials) is refused, and the log stays as it was."""
+    three_entries()
+    before = list(AuditEntry.objects.order_by("seq").values_list("seq", "reason", "hash"))
+    snapshots = dict(Snapshot.objects.values_list("sha", "data"))
+
+    with pytest.raises(DatabaseError) as excinfo, transaction.atomic():
+        raw_sql(statement)
+
+    assert "the audit log is append-only" in str(excinfo.value)
+    assert list(AuditEntry.objects.order_by("seq").values_list("seq", "reason", "hash")) == before
+    assert {sha: bytes(data) for sha, data in Snapshot.objects.values_list("sha", "data")} == {
+        sha: bytes(data) for sha, data in snapshots.items()
+    }
     assert audit.verify_chain().ok
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.models import AuditEntry, Snapshot
@@ -70,6 +70,31 @@ def test_the_audit_log_keeps_only_the_indexes_its_queries_use(samples_dir: Path)
     Snapshot.store(b'{"unreferenced": true}\n')
     pruned = audit.prune_snapshots(older_than=timedelta(0))
     assert (pruned.removed, pruned.kept) == (1, Snapshot.objects.count())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers only")
+@pytest.mark.django_db(transaction=True)
+def test_0005_makes_the_database_refuse_changes_to_the_log_and_goes_back(samples_dir) -> None:
+    actor = services.Actor("alice", "cli")
+    services.apply(
+        "reconciliation_checkpoint", "skip", {"dates": ["2025-03-06"]}, actor=actor, reason="r"
+    )
+
+    def update_refused() -> bool:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {TABLE} SET reason = reason WHERE seq = 1")
+        except DatabaseError as exc:
+            assert "append-only" in str(exc)
+            return True
+        return False
+
+    assert update_refused()
+    call_command("migrate", "checkpoints_admin", "0004", verbosity=0)
+    assert not update_refused()
+    call_command("migrate", "checkpoints_admin", verbosity=0)
+    assert update_refused()
+    assert audit.verify_chain().checked == 1
 
 
 def role_permissions(name: str) -> set[str]:

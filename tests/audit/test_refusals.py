@@ -10,7 +10,8 @@ from checkpoints_admin import services
 from checkpoints_admin.checkpoints import InterventionError, VersionConflict
 from checkpoints_admin.models import AuditEntry, PendingChange, Snapshot
 from checkpoints_admin.services import Actor
-from tests.audit.conftest import files, raw_sql
+from tests.audit.conftest import files
+from tests.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_a_restore_whose_snapshot_is_unreadable_is_refused(samples_dir: Path) ->
     edit = do(MANAGED, "edit", {"set": {"/progress": 50}}).entry
     current = files(samples_dir)
     table = Snapshot._meta.db_table
-    raw_sql(f'UPDATE "{table}" SET data = %s WHERE sha = %s', [b"garbage", edit.before_id])
+    tamper(f'UPDATE "{table}" SET data = %s WHERE sha = %s', [b"garbage", edit.before_id])
 
     with pytest.raises(InterventionError) as excinfo:
         do(MANAGED, "restore", {"entry": edit.seq})

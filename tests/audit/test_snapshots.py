@@ -20,7 +20,7 @@ from checkpoints_admin.models import (
     make_delta,
 )
 from checkpoints_admin.services import Actor
-from tests.audit.conftest import raw_sql
+from tests.tampering import tamper
 
 lines = st.lists(
     st.sampled_from([b"a\n", b"b\n", b"  ],\n", b"x", b"\r\n", b"\r", b"\xc3\xa9\n", b""]),
@@ -197,7 +197,7 @@ def test_a_tampered_base_breaks_the_deltas_built_on_it(checkpoints_dir: Path) ->
     assert entries[0].after.base_id == base.sha
     table = connection.ops.quote_name(Snapshot._meta.db_table)
 
-    raw_sql(
+    tamper(
         f"UPDATE {table} SET data = %s WHERE sha = %s",
         [zlib.compress(base.raw.replace(b'"big-job"', b'"bad-job"')), base.sha],
     )
@@ -216,7 +216,7 @@ def test_a_broken_last_version_is_never_used_as_a_base(checkpoints_dir: Path) ->
     actor = Actor("alice", "cli")
     first = services.apply("big", "edit", {"set": {"/progress": 1}}, actor=actor, reason="r")
     table = connection.ops.quote_name(Snapshot._meta.db_table)
-    raw_sql(f"UPDATE {table} SET data = %s WHERE sha = %s", [b"junk", first.entry.after_id])
+    tamper(f"UPDATE {table} SET data = %s WHERE sha = %s", [b"junk", first.entry.after_id])
     data = store.read("big").data
     store.write("big", {**data, "status": "completed", "progress": 100})  # the job finishes
 

@@ -9,9 +9,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from checkpoints_admin.conf import get_store
+from tests.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +40,7 @@ def test_verify_passes_on_an_untouched_log(three_entries) -> None:
 
 
 def test_verify_names_the_first_altered_entry(three_entries) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2", ["nothing to see"]
-        )
+    tamper("UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2", ["nothing to see"])
     stdout = StringIO()
     with pytest.raises(CommandError) as excinfo:
         call_command("verify_audit", "--json", stdout=stdout)
@@ -62,8 +59,7 @@ def test_a_recorded_head_tells_that_the_newest_entries_were_deleted(three_entrie
     result = json.loads(run("verify_audit", "--json"))
     assert head == f"3:{result['head']['hash']}" and result["head"]["seq"] == 3
     assert run("verify_audit", "--expect-head", head).startswith("Audit chain intact: 3")
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM checkpoints_admin_auditentry WHERE seq = 3")
+    tamper("DELETE FROM checkpoints_admin_auditentry WHERE seq = 3")
     assert run("verify_audit").startswith("Audit chain intact: 2 entries")  # (alone: unseen)
     with pytest.raises(CommandError) as excinfo:
         run("verify_audit", "--expect-head", head)

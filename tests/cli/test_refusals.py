@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection
 
 from checkpoints_admin import services
 from checkpoints_admin.models import AuditEntry, Snapshot
+from tests.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -382,12 +383,10 @@ def test_restore_refuses_an_entry_of_another_checkpoint(samples_dir, skipped) ->
 
 
 def test_restore_refuses_an_entry_whose_snapshot_cannot_be_read(samples_dir, skipped) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(Snapshot._meta.db_table)} SET data = %s "
-            "WHERE sha = %s",
-            [b"garbage", skipped.before_id],
-        )
+    tamper(
+        f"UPDATE {connection.ops.quote_name(Snapshot._meta.db_table)} SET data = %s WHERE sha = %s",
+        [b"garbage", skipped.before_id],
+    )
     before = files(samples_dir)
     error = refusal_of("restore_checkpoint", UNIFIED, "--entry", str(skipped.seq))
     assert error.returncode == 1

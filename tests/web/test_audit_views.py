@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from checkpoints_admin import audit, services
 from checkpoints_admin.models import AuditEntry
+from tests.tampering import tamper
 from tests.web.conftest import write_json
 
 HTMX = {"HX-Request": "true"}
@@ -389,22 +390,17 @@ def test_a_verification_never_answers_a_press_made_after_the_log_changed(viewer,
     """It reused one for five minutes while the newest entry stayed: a row changed in the
     middle of the log meanwhile still showed as verified (and, repaired, as broken)."""
     assert "✓ The chain verifies" in viewer.get("/audit/2/?verify=1").content.decode()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE checkpoints_admin_auditentry SET reason = 'tampered' WHERE seq = 2")
+    tamper("UPDATE checkpoints_admin_auditentry SET reason = 'tampered' WHERE seq = 2")
     assert "✗ Broken at entry #2" in viewer.get("/audit/3/?verify=1").content.decode()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2",
-            ["progress was reported wrong"],
-        )
+    tamper(
+        "UPDATE checkpoints_admin_auditentry SET reason = %s WHERE seq = 2",
+        ["progress was reported wrong"],
+    )
     assert "✓ The chain verifies" in viewer.get("/audit/3/?verify=1").content.decode()
 
 
 def test_a_tampered_entry_shows_the_break(viewer, interventions):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE checkpoints_admin_auditentry SET reason = 'nothing to see' WHERE seq = 2"
-        )
+    tamper("UPDATE checkpoints_admin_auditentry SET reason = 'nothing to see' WHERE seq = 2")
     html = viewer.get("/audit/2/").content.decode()
     assert "✗ Broken" in html
     assert "this entry does not match its hash" in html
