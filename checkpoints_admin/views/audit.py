@@ -23,7 +23,7 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_permission,
 )
-from checkpoints_admin.presenters import DiffView, patch_excerpt, present_diff
+from checkpoints_admin.presenters import DiffView, ValueGroup, patch_excerpt, present_diff
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     checkpoint_exists,
@@ -138,8 +138,11 @@ DATALIST_MAX: Final = 300
 def group_page(view: DiffView, key: str, page: int) -> dict[str, Any]:
     """A page of the values of one group of a diff (``?group=m0&page=2``)."""
     group = view.group(key)
-    if group is None:
-        return {}
+    return {} if group is None else values_page(group, page)
+
+
+def values_page(group: ValueGroup, page: int) -> dict[str, Any]:
+    """Page ``page`` of ``group``'s values, as the diff's templates show it."""
     return {
         "expanded": group,
         "expanded_page": queries.paginate(group.values, page, GROUP_PAGE_SIZE),

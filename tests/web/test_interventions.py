@@ -460,10 +460,11 @@ def test_a_preview_shows_an_epoch_milliseconds_time_as_a_time_too(operator, samp
     assert '<span class="field-time">2024-03-06 16:40:16.789 UTC</span>' in page
 
 
-def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir):
+def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir, monkeypatch):
     """It showed the first 50 of a long list and "… and N more" (UI.md: "show all"
     paginated). The pages are posted by the preview's own form, the reason typed kept; with
-    htmx only the list is swapped."""
+    htmx only the list is swapped, from the lists the preview made (each page previewed the
+    change again: a second or more for a bulk change on a million items)."""
     from datetime import date, timedelta
 
     days = [(date(2020, 1, 1) + timedelta(days=n)).isoformat() for n in range(1200)]
@@ -487,10 +488,31 @@ def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir
     assert f"<li>{days[500]}</li>" in paged and f"<li>{days[499]}</li>" not in paged
     assert 'value="m0:1"' in paged and 'value="m0:3"' in paged  # previous and next
     assert "\nkept &lt;b&gt;</textarea>" in paged
+    previews = []
+    real_preview = services.preview
+    monkeypatch.setattr(
+        services, "preview", lambda *a, **k: previews.append(a) or real_preview(*a, **k)
+    )
     swapped = text(operator.post("/checkpoints/long/skip/preview", fields, headers=HTMX))
     assert "501–1,000 of 1,200" in swapped
     assert swapped.lstrip().startswith('<div id="values-m0">')  # the list alone
     assert "preview-card" not in swapped
+    assert 'form="apply-step-form"' in swapped and 'value="m0:3"' in swapped
+    assert previews == []
+    last = text(
+        operator.post(
+            "/checkpoints/long/skip/preview", {**fields, "values_page": "m0:3"}, headers=HTMX
+        )
+    )
+    assert "1,001–1,200 of 1,200" in last and f"<li>{days[1199]}</li>" in last
+    assert 'value="m0:2"' in last and 'value="m0:4"' not in last
+    assert previews == []
+    # another change: previewed
+    other = {**fields, "dates": f"{days[0]}..{days[-2]}", "values_page": "m0:2"}
+    assert "501–1,000 of 1,199" in text(
+        operator.post("/checkpoints/long/skip/preview", other, headers=HTMX)
+    )
+    assert len(previews) == 1
     # a list the preview does not have: said, not the short list again
     unknown = operator.post("/checkpoints/long/skip/preview", {**fields, "values_page": "zz:1"})
     assert unknown.status_code == 400
