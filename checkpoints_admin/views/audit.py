@@ -26,6 +26,7 @@ from checkpoints_admin.permissions import (
 from checkpoints_admin.presenters import DiffView, ValueGroup, patch_excerpt, present_diff
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
+    LongLists,
     checkpoint_exists,
     current_listing,
     entry_or_404,
@@ -149,13 +150,24 @@ def values_page(group: ValueGroup, page: int) -> dict[str, Any]:
     }
 
 
+#: The long lists of the entries shown last, by their before and after snapshots (what was
+#: diffed, by sha256), for the pages of one asked for with htmx.
+_ENTRY_LISTS: Final = LongLists()
+
+
 @require_GET
 @permission_required(VIEW_AUDIT)
 @vary_on_headers("HX-Request")
 def audit_detail(request: HtmxHttpRequest, seq: int) -> HttpResponse:
     """One entry: who, when, from where, why, what changed, both snapshots, the chain."""
-    entry = entry_or_404(seq, "before", "after", "restores")
     params = cleaned_or_defaults(EntryForm(request.GET))
+    if wants_partial(request) and params["group"] and not params["verify"]:
+        sides = AuditEntry.objects.filter(seq=seq).values_list("before_id", "after_id").first()
+        found = _ENTRY_LISTS.get(sides, params["group"]) if sides is not None else None
+        if found is not None:
+            context = values_page(found[0], params["page"])
+            return render(request, "checkpoints/_diff.html#groupvalues", context)
+    entry = entry_or_404(seq, "before", "after", "restores")
     if params["verify"]:
         result = audit.shared_verification()
         verified = result.ok or (result.first_break is not None and result.first_break > entry.seq)
@@ -177,6 +189,8 @@ def _detail_context(
     before, before_error = snapshot_document(entry.before)
     after, after_error = snapshot_document(entry.after)
     view = present_diff(before, after)
+    if not before_error and not after_error:
+        _ENTRY_LISTS.remember((entry.before_id, entry.after_id), view.groups)
     patch = entry.patch if isinstance(entry.patch, list) else []
     return {
         "entry": entry,

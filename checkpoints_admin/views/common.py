@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,11 +21,45 @@ from checkpoints_admin.conf import get_settings, get_store
 from checkpoints_admin.forms import RawForm, cleaned_or_defaults
 from checkpoints_admin.models import AuditEntry
 from checkpoints_admin.permissions import restore_refusal
-from checkpoints_admin.presenters import visible_text
+from checkpoints_admin.presenters import ValueGroup, visible_text
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
+
+
+class LongLists:
+    """The long lists ("Show all N, paged") of the last few diffs a process showed, by what
+    was diffed, each with a note of the caller's: a page of one is then shown without making
+    the diff again, which for a change to a million items takes a second or more. The lists
+    only (their values are the documents' own), and a few. A key must name content that
+    never changes under it: versions, an audit entry."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._lists: OrderedDict[Hashable, tuple[dict[str, ValueGroup], Any]] = OrderedDict()
+        self._size = size
+        self._guard = threading.Lock()
+
+    def remember(self, key: Hashable, groups: Iterable[ValueGroup], note: Any = None) -> None:
+        """Keep those of ``groups`` that have more values than a diff shows at first."""
+        long = {group.key: group for group in groups if group.more}
+        if not long:
+            return
+        with self._guard:
+            self._lists[key] = (long, note)
+            self._lists.move_to_end(key)
+            while len(self._lists) > self._size:
+                self._lists.popitem(last=False)
+
+    def get(self, key: Hashable, group: str) -> tuple[ValueGroup, Any] | None:
+        """List ``group`` of the diff ``key`` names, and its note; None when not kept."""
+        with self._guard:
+            found = self._lists.get(key)
+            if found is None:
+                return None
+            self._lists.move_to_end(key)
+        groups, note = found
+        return (groups[group], note) if group in groups else None
 
 
 def wants_partial(request: HtmxHttpRequest) -> bool:

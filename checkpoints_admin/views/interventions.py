@@ -14,8 +14,6 @@ service and render: they never write a file or an audit row themselves.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -82,16 +80,11 @@ from checkpoints_admin.permissions import (
     permission_required,
     restore_refusal,
 )
-from checkpoints_admin.presenters import (
-    ValueGroup,
-    entry_summary,
-    patch_excerpt,
-    present_diff,
-    pretty,
-)
+from checkpoints_admin.presenters import entry_summary, patch_excerpt, present_diff, pretty
 from checkpoints_admin.views.audit import group_page, snapshot_document, values_page
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
+    LongLists,
     checkpoint_exists,
     entry_or_404,
     restore_url,
@@ -580,9 +573,11 @@ def _preview(
         )
     context = _preview_context(spec, name, form, pv, current)
     context["apply_form"] = apply_form
-    long_lists = {group.key: group for group in context["diff"].groups if group.more}
-    if long_lists and context["step_form"]:
-        _remember_values(name, pv.base_version, spec, form, long_lists, context["step_form"])
+    groups = context["diff"].groups
+    if context["step_form"] and any(group.more for group in groups):
+        key = _change_key(name, pv.base_version, spec, form)
+        if key is not None:
+            _PREVIEW_LISTS.remember(key, groups, context["step_form"])
     if paged is not None:
         return _paged_values(request, spec, name, form, current, context, paged, reason)
     return _page(request, "interventions/preview.html", context, status=status, message=message)
@@ -622,17 +617,10 @@ def _paged_values(
     return _page(request, "interventions/preview.html", context)
 
 
-#: The long lists of the last previews (those with "Show all"), by checkpoint, version,
-#: action and change, with the form their page buttons belong to: a page of one asked for
-#: with htmx is then shown without previewing the change again, which for a bulk change on
-#: a million items takes a second or more per page. Lists only (the values they share with
-#: the parsed documents), and a few: another process, or a page without htmx (which shows
-#: the whole preview again), previews again.
-_LONG_LISTS: OrderedDict[tuple[str, str | None, str, str], tuple[dict[str, ValueGroup], str]] = (
-    OrderedDict()
-)
-_LONG_LISTS_MAX: Final = 4
-_long_lists_guard = threading.Lock()
+#: The long lists of the last previews, by checkpoint, version, action and change, each with
+#: the form their page buttons belong to: a page of one asked for with htmx is shown from
+#: them. Another process, or a page without htmx (the whole preview again), previews again.
+_PREVIEW_LISTS: Final = LongLists()
 
 
 def _change_key(
@@ -645,24 +633,6 @@ def _change_key(
     return name, version, spec.action, hashlib.sha256(change).hexdigest()
 
 
-def _remember_values(
-    name: str,
-    version: str | None,
-    spec: Spec,
-    form: Any,
-    groups: dict[str, ValueGroup],
-    step_form: str,
-) -> None:
-    key = _change_key(name, version, spec, form)
-    if key is None:
-        return
-    with _long_lists_guard:
-        _LONG_LISTS[key] = (groups, step_form)
-        _LONG_LISTS.move_to_end(key)
-        while len(_LONG_LISTS) > _LONG_LISTS_MAX:
-            _LONG_LISTS.popitem(last=False)
-
-
 def _remembered_values(
     request: HtmxHttpRequest,
     spec: Spec,
@@ -671,23 +641,18 @@ def _remembered_values(
     current: Current | None,
     paged: tuple[str, int],
 ) -> HttpResponse | None:
-    """The page of a list :func:`_remember_values` kept, when the page asking for it was
-    shown on the file as it is now (else None: previewed again, which says what changed)."""
+    """The page of a list :data:`_PREVIEW_LISTS` kept, when the page asking for it was shown
+    on the file as it is now (else None: previewed again, which says what changed)."""
     version = current.version if current is not None else None
     if request.POST.get("base_version") != version_field(version):
         return None
     key = _change_key(name, version, spec, form)
-    if key is None:
+    found = _PREVIEW_LISTS.get(key, paged[0]) if key is not None else None
+    if found is None:
         return None
-    with _long_lists_guard:
-        found = _LONG_LISTS.get(key)
-        if found is not None:
-            _LONG_LISTS.move_to_end(key)
-    if found is None or paged[0] not in found[0]:
-        return None
-    groups, step_form = found
+    group, step_form = found
     context = _base_context(spec, name, current)
-    context.update(values_page(groups[paged[0]], paged[1]), step_form=step_form)
+    context.update(values_page(group, paged[1]), step_form=step_form)
     context["group"] = context["expanded"]
     return render(request, "interventions/_preview_diff.html#values", context)
 
