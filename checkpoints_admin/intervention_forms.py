@@ -25,6 +25,7 @@ from checkpoints_admin.checkpoints.interventions import (
     NULLABLE_FIELDS,
     date_runs,
     done_already,
+    named,
     parse_dates,
 )
 from checkpoints_admin.checkpoints.kinds import (
@@ -122,9 +123,39 @@ class ValuesField(forms.Field):
         return values
 
 
+class NumbersField(ValuesField):
+    """Ticked number items, each as JSON writes it (``1.5``, ``2.0``, ``7``): sent apart from
+    text items, so that the number 1.5 is never taken for the text ``1.5`` a list may hold
+    too, nor ``2.0`` for ``2``."""
+
+    def to_python(self, value: Any) -> list[int | float]:  # type: ignore[override]
+        numbers: list[int | float] = []
+        for text in super().to_python(value):
+            number = _json_number(text.strip())
+            if number is None:
+                raise ValidationError(f"“{_cut(text)}” is not a number.")
+            numbers.append(number)
+        return numbers
+
+
+def _json_number(text: str) -> int | float | None:
+    """The number ``text`` writes in JSON, of its type (None: not one)."""
+    if not _JSON_NUMBER_RE.fullmatch(text):
+        return None
+    try:
+        number = orjson.loads(text)
+    except orjson.JSONDecodeError:  # (beyond 64 bits, or out of range)
+        return None
+    return number if isinstance(number, int | float) else None
+
+
+_JSON_NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
 # Aliases for SelectionForm, whose ``list`` field hides the builtin inside the class body.
 Strings = list[str]
 Pairs = list[tuple[str, str]]
+#: What a selection takes: dates and text items as text, number items as numbers.
+Targets = list[str | int | float]
 
 
 class SelectionForm(PostedForm):
@@ -144,6 +175,7 @@ class SelectionForm(PostedForm):
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
     )
     value = ValuesField()
+    number = NumbersField()
     list = forms.CharField(required=False, max_length=128)
     q = forms.CharField(required=False, max_length=128, strip=True)
     all = forms.BooleanField(required=False)
@@ -197,13 +229,18 @@ class SelectionForm(PostedForm):
         data = super().clean() or {}
         if self.errors:
             return data
-        targets: Strings
+        targets: Targets
+        picked: Targets
+        numbers = list(data.get("number") or [])
         if self.unit == "dates":
-            targets = date_tokens(data.get("dates", ""))
+            if numbers:
+                self.add_error("dates", f"{named(numbers)}: only dates can be selected here.")
+                return data
+            targets = list(date_tokens(data.get("dates", "")))
             picked = list(data.get("value") or [])
         else:
-            targets = item_lines(data.get("dates", ""))
-            picked = self._as_listed(list(data.get("value") or []))
+            targets = list(item_lines(data.get("dates", "")))
+            picked = [*self._as_listed(list(data.get("value") or [])), *numbers]
         if data.get("all"):
             key = data.get("list") or ""
             if key not in self.lists:
@@ -211,12 +248,15 @@ class SelectionForm(PostedForm):
                 return data
             matching = _matching(self.lists[key], data.get("q") or "")
             done = done_already(self.lists, self.kind, key, matching)
-            picked.extend(_plain(v) for v in matching if v not in done)
+            # Dates as text (a number is no date: refused as such); items as they are.
+            typed = self.unit != "dates"
+            picked.extend(v if typed else _plain(v) for v in matching if v not in done)
         if self.unit == "dates" and picked:
-            targets.extend(date_runs(parse_dates(picked)))
+            targets.extend(date_runs(parse_dates([str(v) for v in picked])))
         else:
             targets.extend(picked)
-        targets = list(dict.fromkeys(targets))
+        # (by type too: the number 2.0 and the text "2.0" are two items, as are 2 and 2.0)
+        targets = list({(type(v), v): v for v in targets}.values())
         if not targets:
             noun = "date" if self.unit == "dates" else "item"
             where = (
@@ -255,13 +295,24 @@ class SelectionForm(PostedForm):
 
     def carry(self) -> Pairs:
         """The hidden fields repeating this selection (as explicit dates or items; an item
-        holding a line break, which would be two lines, as a value of its own)."""
-        targets: Strings = self.cleaned_data["targets"]
+        holding a line break, which would be two lines, as a value of its own; a number
+        item as a number)."""
+        targets: Targets = self.cleaned_data["targets"]
         if self.unit == "dates":
-            return [("dates", " ".join(targets))]
-        lines = [target for target in targets if target.splitlines() == [target]]
-        whole = [("value", target) for target in targets if target.splitlines() != [target]]
-        return [("dates", "\n".join(lines)), *whole]
+            return [("dates", " ".join(map(str, targets)))]
+        lines = [t for t in targets if isinstance(t, str) and t.splitlines() == [t]]
+        return [("dates", "\n".join(lines)), *self.ticked()]
+
+    def ticked(self) -> Pairs:
+        """The selected items the text box cannot hold: those with a line break, and number
+        items (typed there, ``1.5`` would be the text 1.5 when a list has that text)."""
+        if self.unit == "dates" or "targets" not in getattr(self, "cleaned_data", {}):
+            return []
+        return [
+            ("value", t) if isinstance(t, str) else ("number", _plain(t))
+            for t in self.cleaned_data["targets"]
+            if not isinstance(t, str) or t.splitlines() != [t]
+        ]
 
     def text(self) -> str:
         """The selection as the text field shows it: as posted (a choose page after a
@@ -278,6 +329,7 @@ def _matching(values: Sequence[Any], q: str) -> list[Any]:
         for value in values
         if isinstance(value, str | int | float)
         and not isinstance(value, bool)
+        and (not isinstance(value, str) or value.strip())  # (no blank item can be taken)
         and (not needle or needle in _plain(value).casefold())
     ]
 

@@ -405,6 +405,18 @@ def _string_list(value: Any, what: str, name: str) -> list[str]:
     return list(value)
 
 
+def _item_list(value: Any, name: str) -> list[str | int | float]:
+    """Items as text (each as its argument means it) or as numbers (that very number)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _refuse("Give at least one item.", name)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise _refuse(f"Not an item (text or a number): {item!r}.", name)
+    return list(value)
+
+
 def _document(params: Mapping[str, Any], name: str) -> dict[str, Any]:
     document = params.get("document")
     if not isinstance(document, Mapping):
@@ -435,7 +447,7 @@ def _compute(
             dates = _string_list(params["dates"], "date", name)
             fn = interventions.skip_dates if action == "skip" else interventions.reprocess_dates
             return fn(before, dates)
-        items = _string_list(params["items"], "item", name)
+        items = _item_list(params["items"], name)
         if action == "skip":
             return interventions.skip_items(before, items)
         return interventions.reprocess_items(before, items)

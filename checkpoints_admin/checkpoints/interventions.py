@@ -232,11 +232,21 @@ def date_runs(dates: Iterable[str]) -> list[str]:
 
 
 def named(values: Sequence[Any]) -> str:
-    """Values as a message names them: the first ten, then how many more."""
-    shown = ", ".join(str(v) for v in values[:_MAX_NAMED])
+    """Values as a message names them: the first ten, then how many more. Text as it is,
+    anything else as JSON writes it (``1.5``, ``true``, ``null``)."""
+    shown = ", ".join(map(_named_value, values[:_MAX_NAMED]))
     if len(values) > _MAX_NAMED:
         shown += f" and {len(values) - _MAX_NAMED} more"
     return shown
+
+
+def _named_value(value: Any) -> str:
+    value = value.value if isinstance(value, _Exact) else value
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    return str(value)
 
 
 def _list_field(data: Mapping[str, Any], key: str) -> list[Any]:
@@ -346,10 +356,16 @@ def _select(
                 seen.add(value)
                 chosen.append(value)
     problems = []
+    # An item is named after its noun: a message may start with it, and a sentence's capital
+    # letter would change an item's name (a date's does not).
     if missing:
-        problems.append(f"{named(missing)} {_verb(missing)} not in {source_name}")
+        problems.append(
+            f"{_noun(noun, missing)}{named(missing)} {_verb(missing)} not in {source_name}"
+        )
     if already:
-        problems.append(f"{named(already)} {_verb(already)} already in {target_name}")
+        problems.append(
+            f"{_noun(noun, already)}{named(already)} {_verb(already)} already in {target_name}"
+        )
     if empty_ranges:
         problems.append(f"no {noun} of {named(empty_ranges)} is in {source_name}")
     if problems:
@@ -359,6 +375,12 @@ def _select(
 
 def _verb(values: Sequence[Any]) -> str:
     return "is" if len(values) == 1 else "are"
+
+
+def _noun(noun: str, values: Sequence[Any]) -> str:
+    if noun != "item":
+        return ""
+    return "item " if len(values) == 1 else "items "
 
 
 def _transfer(

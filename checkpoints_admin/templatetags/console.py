@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
+from checkpoints_admin.checkpoints.kinds import MANAGED
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
 from checkpoints_admin.presenters import (
@@ -232,6 +233,19 @@ def section(request: Any) -> str:
     if name.startswith("status"):
         return "status"
     return "checkpoints" if name else ""
+
+
+@register.filter
+def pick_field(value: Any, kind: str) -> str:
+    """The field a ticked list value is sent as: ``value`` for text, ``number`` for a managed
+    checkpoint's number item (apart from text, so that the number 1.5 is not taken for the
+    text "1.5"); "" for a value no intervention takes (blank text, true, null, an object or
+    a list, a number in a list of dates), which gets no tick box."""
+    if isinstance(value, str):
+        return "value" if value.strip() else ""
+    if kind == MANAGED and isinstance(value, int | float) and not isinstance(value, bool):
+        return "number"
+    return ""
 
 
 @register.filter

@@ -433,6 +433,7 @@ def _choose_page(
         assert current is not None and current.data is not None
         context["unit"] = form.unit
         context["selection_text"] = form.text()
+        context["ticked"] = form.ticked()
         context["lists"] = [
             (field, LIST_ACTIONS[current.loaded.kind].get(field.key))
             for field in current.loaded.lists

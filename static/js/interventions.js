@@ -354,7 +354,7 @@
     if (!form) {
       return;
     }
-    var boxes = Array.from(document.querySelectorAll('input[form="list-selection"][name="value"]'));
+    var boxes = Array.from(document.querySelectorAll('input[form="list-selection"][data-pick]'));
     var all = form.querySelector("[data-check-all]");
     var everything = all && all.checked;
     boxes.forEach(function (box) {
@@ -384,11 +384,11 @@
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.matches("[data-check-page]")) {
-      document.querySelectorAll('input[form="list-selection"][name="value"]').forEach(function (box) {
+      document.querySelectorAll('input[form="list-selection"][data-pick]').forEach(function (box) {
         box.checked = target.checked;
       });
     } else if (target.matches("[data-check-all]") && !target.checked) {
-      document.querySelectorAll('input[form="list-selection"][name="value"]').forEach(function (box) {
+      document.querySelectorAll('input[form="list-selection"][data-pick]').forEach(function (box) {
         box.checked = false;
       });
     }

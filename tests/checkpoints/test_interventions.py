@@ -487,7 +487,7 @@ def test_items_are_taken_by_their_exact_value_or_the_number_they_write(managed, 
     if "1e30" in items:
         with pytest.raises(InterventionError) as excinfo:
             skip_items(doc, items)
-        assert str(excinfo.value) == "1e30 is not in pendingItems"
+        assert str(excinfo.value) == "item 1e30 is not in pendingItems"
         items = items[:-1]
     result = skip_items(doc, items)
     assert result["processedItems"] == moved

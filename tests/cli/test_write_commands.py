@@ -407,7 +407,7 @@ def test_what_a_terminal_would_act_on_is_printed_escaped(cli) -> None:
     missing = cli.run("skip_dates", "esc-items", "\x1b[31mred\u202e", "--items", *REASON, "-y")
     assert (missing.returncode, missing.stderr) == (
         1,
-        "CommandError: esc-items: \\x1b[31mred\\u202e is not in pendingItems\n",
+        "CommandError: esc-items: item \\x1b[31mred\\u202e is not in pendingItems\n",
     )
     for result in (skip, edit, missing):
         printed = result.stdout + result.stderr

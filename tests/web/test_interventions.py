@@ -743,7 +743,7 @@ def test_skip_and_reprocess_items(operator, samples_dir):
     assert '<h1 tabindex="-1" data-step-focus>Skip items</h1>' in choose
     # an item's name is shown as it is written, not capitalised as a sentence's first word
     missing = preview(operator, MANAGED, "skip", {"dates": "item-9"})
-    assert errors_of(text(missing), "id_dates") == ["item-9 is not in pendingItems."]
+    assert errors_of(text(missing), "id_dates") == ["Item item-9 is not in pendingItems."]
     shown = preview(operator, MANAGED, "skip", {"dates": "item3\n\nitem2\n"})
     assert shown.status_code == 200
     assert form_fields(text(shown))["dates"] == "item3\nitem2"
@@ -754,6 +754,45 @@ def test_skip_and_reprocess_items(operator, samples_dir):
     shown = preview(operator, MANAGED, "reprocess", {"value": ["item1"]})
     assert apply_preview(operator, MANAGED, "reprocess", shown).status_code == 302
     assert read(samples_dir, MANAGED)["pendingItems"] == ["item1"]
+
+
+def test_a_ticked_item_is_the_one_moved_whatever_its_type(operator, checkpoints_dir):
+    """Every tick box sent its value as text, so the number 1.5 went as "1.5" and the text
+    item "1.5" moved instead; true, null, blank text and objects had boxes that could only
+    be refused; and "nope is not in pendingItems" was written "Nope"."""
+    pending = ["1.5", 1.5, 2, 2.0, "nope", "Nope", "", True, None, {"k": 1}]
+    document = {"id": "w", "status": "running", "progress": 0}
+    write_json(
+        checkpoints_dir, "weird", {**document, "pendingItems": pending, "processedItems": []}
+    )
+    page = text(operator.get("/checkpoints/weird/?tab=lists&list=pendingItems"))
+    boxes = re.findall(
+        r'<input type="checkbox" name="(\w+)" value="([^"]*)" form="list-selection"', page
+    )
+    assert boxes == [
+        ("value", "1.5"), ("number", "1.5"), ("number", "2"), ("number", "2.0"),
+        ("value", "nope"), ("value", "Nope"),
+    ]  # fmt: skip
+    assert page.count('<span class="badge">not selectable</span>') == 4  # "", true, null, {}
+
+    shown = preview(operator, "weird", "skip", {"number": ["1.5", "2.0"]})
+    assert shown.status_code == 200
+    carried = re.findall(r'<input type="hidden" name="number" value="([^"]*)">', text(shown))
+    assert carried[:2] == ["1.5", "2.0"]
+    assert apply_preview(operator, "weird", "skip", shown).status_code == 302
+    data = read(checkpoints_dir, "weird")
+    assert [(type(v), v) for v in data["processedItems"]] == [(float, 1.5), (float, 2.0)]
+    assert data["pendingItems"] == ["1.5", 2, "nope", "Nope", "", True, None, {"k": 1}]
+    assert [type(v) for v in data["pendingItems"][:2]] == [str, int]
+
+    refused = preview(operator, "weird", "skip", {"dates": "nope\nmissing", "number": ["2"]})
+    assert errors_of(text(refused), "id_dates") == ["Item missing is not in pendingItems."]
+    # the ticked number is still ticked, as a number, on the page that says so
+    assert (
+        '<input type="checkbox" name="number" value="2" checked><span class="mono">2</span> '
+        '<span class="muted">(the number)</span>'
+    ) in text(refused)
+    assert read(checkpoints_dir, "weird") == data
 
 
 # --- refusals of the choose and preview steps -------------------------------------------
@@ -1990,7 +2029,7 @@ def test_the_detail_page_offers_actions_to_operators(operator, samples_dir):
     lists = text(operator.get(f"/checkpoints/{UNIFIED}/?tab=lists"))
     assert (
         '<label class="pick"><input type="checkbox" name="value" value="2025-03-06" '
-        'form="list-selection"><span>2025-03-06</span></label>'
+        'form="list-selection" data-pick><span>2025-03-06</span></label>'
     ) in lists
     assert 'action="/checkpoints/reconciliation_checkpoint/skip/preview"' in lists
     done = text(operator.get(f"/checkpoints/{UNIFIED}/?tab=lists&list=completedDates"))
