@@ -23,11 +23,12 @@ import atexit
 import logging
 import math
 import os
+import signal
 import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any, Self
 
@@ -626,12 +627,46 @@ def _flush_when_a_multiprocessing_child_ends() -> None:
 
     util.Finalize(None, _flush_all, exitpriority=10)
     _finalizer_pid = pid
+    # A pool's workers are ended by SIGTERM (``Pool.terminate()``, which leaving a ``with
+    # Pool()`` block calls once the results are in): by default that kills the process on
+    # the spot, finalizers and all. Raised as SystemExit instead, the worker leaves its loop
+    # and its finalizers save. Only when nobody set a handler, from the main thread.
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @atexit.register
 def _flush_all() -> None:
-    for manager in list(_live):
-        try:
-            manager._flush_at_exit()
-        except Exception:
-            logger.exception("checkpoint %s: saving at exit failed", manager.name)
+    with _no_sigterm_meanwhile():
+        for manager in list(_live):
+            try:
+                manager._flush_at_exit()
+            except Exception:
+                logger.exception("checkpoint %s: saving at exit failed", manager.name)
+
+
+@contextmanager
+def _no_sigterm_meanwhile() -> Iterator[None]:
+    """SIGTERM ignored while the exit flush runs (it waits at most for the lock timeouts):
+    one sent again meanwhile (a pool terminating its workers, a handler raising SystemExit
+    as the README suggests) would stop the flush halfway; the process is ending anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (only the main thread may change a handler)
+        return
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except (ValueError, OSError):  # (an interpreter being finalized)
+        yield
+        return
+    try:
+        yield
+    finally:
+        with suppress(ValueError, OSError, TypeError):
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

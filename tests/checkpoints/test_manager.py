@@ -280,6 +280,22 @@ def test_a_multiprocessing_child_saves_its_updates_when_it_ends(checkpoints_dir:
     assert read_json(checkpoints_dir, "counter")["counter"] == 10
 
 
+def count_once(directory: str) -> None:
+    """A pool task: one update, left to an auto-save a minute away."""
+    CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory).update(increment)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_workers_of_a_pool_left_by_its_with_block_save_their_updates(
+    checkpoints_dir: Path, method: str
+) -> None:
+    """Leaving ``with Pool()`` terminates its workers with SIGTERM, which killed them on the
+    spot: every update they had left to the auto-save was lost (0 of 40 on disk)."""
+    with multiprocessing.get_context(method).Pool(4) as pool:
+        pool.map(count_once, [str(checkpoints_dir)] * 40)
+    assert read_json(checkpoints_dir, "counter")["counter"] == 40
+
+
 def test_a_forked_multiprocessing_child_of_a_job_saves_its_own_updates(
     checkpoints_dir: Path,
 ) -> None:

@@ -279,7 +279,8 @@ def test_characters_that_would_not_show_as_themselves_are_shown_escaped(signed_i
     operator = signed_in("operator")
     listed = operator.get("/checkpoints/spoof/?tab=lists").content.decode()
     assert RLO not in listed.replace(f'value="c{RLO}evil"', "")  # only in the checkbox's value
-    assert f'value="c{RLO}evil" form="list-selection" data-pick><span>c{ESCAPED_RLO}evil</span>' in listed
+    box = f'value="c{RLO}evil" form="list-selection" data-pick>'
+    assert f"{box}<span>c{ESCAPED_RLO}evil</span>" in listed
     assert f"<span>{BLANKS}spaced{BLANKS}</span>" in listed
     assert f"<span>line{ESCAPED_LF}break</span>" in listed
     assert f"c{ESCAPED_RLO}evil" in operator.get("/checkpoints/spoof/?tab=raw").content.decode()
