@@ -164,8 +164,11 @@ def _unified(data: Mapping[str, Any], scans: DateScans) -> Summary:
     started = epoch_ms_time(data.get("startTime")) or parse_time(data.get("created"))
     updated = epoch_ms_time(data.get("lastUpdateTime"))
     updated_field = "lastUpdateTime"
-    if updated is None:
-        updated, updated_field = parse_time(data.get("lastUpdated")), "lastUpdated"
+    touched = parse_time(data.get("lastUpdated"))
+    # The later of the two: a job moved onto CheckpointManager keeps the seed's
+    # lastUpdateTime, which the manager does not change, and saves lastUpdated.
+    if touched is not None and (updated is None or touched > updated):
+        updated, updated_field = touched, "lastUpdated"
     elapsed = _seconds(started, updated)
     stats = data.get("stats")
     stats = stats if isinstance(stats, Mapping) else {}

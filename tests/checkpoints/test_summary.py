@@ -394,6 +394,21 @@ def test_a_manager_job_keeping_unified_lists_has_the_managers_status_and_times()
     assert summarize({**data, "pendingDates": []}).state(now=now, stale_after=3600) == "stalled"
 
 
+def test_a_seed_job_moved_onto_the_manager_is_as_recent_as_its_last_save(unified):
+    """The seed's file keeps its lastUpdateTime (epoch ms), which the manager leaves alone,
+    and the manager saves lastUpdated: the job showed as stalled just after it saved, and
+    its warning said it was not updated for a year."""
+    saved = {**unified, "status": "running", "lastUpdated": "2026-12-05T21:00:00.000Z"}
+    summary = summarize(saved)
+    assert summary.last_update == datetime(2026, 12, 5, 21, 0, tzinfo=UTC)
+    now = datetime(2026, 12, 5, 21, 1, tzinfo=UTC)
+    assert summary.state(now=now, stale_after=3600) == "running"
+    assert not [f for f in validate(saved, now=now) if "not updated" in f.message]
+    # the seed's own field, when it is the later one, stays the measure
+    older = {**saved, "lastUpdated": "2020-01-01T00:00:00.000Z"}
+    assert summarize(older).last_update == summarize(unified).last_update
+
+
 def test_rate_text_is_one_wording_for_the_console_the_cli_and_the_status_page():
     from checkpoints_admin.checkpoints.summary import rate_text
 
