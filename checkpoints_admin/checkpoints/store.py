@@ -744,16 +744,38 @@ def file_findings(
     wide: builtins.list[tuple[builtins.list[str | int], str]] | None = None,
 ) -> builtins.list[Finding]:
     """The findings of ``data``, the document read from ``raw``, with what only the file
-    shows: integers beyond 64 bits quoted as written (:func:`literal_findings`), and a warning
-    when an object gives a key twice (the document holds its last value only, and the next
-    write keeps only that)."""
+    shows: integers beyond 64 bits quoted as written (:func:`literal_findings`) and an error
+    for each that has none (a job's manager refuses such a file, and so do the changes that
+    would write it back), and a warning when an object gives a key twice (the document holds
+    its last value only, and the next write keeps only that)."""
     from checkpoints_admin.checkpoints.kinds import Finding
 
-    shown = literal_findings(findings, raw, wide)
+    if wide is None:
+        wide = wide_integers(raw)
+    shown = list(literal_findings(findings, raw, wide))
+    flagged = {finding.pointer for finding in shown if finding.severity == "error"}
+    shown.extend(
+        Finding("error", pointer, wide_integer_message(literal))
+        for path, literal in wide[:_WIDE_NAMED]
+        if (pointer := _pointer(path)) not in flagged  # (a field's own error names it)
+    )
     duplicate = duplicate_key(raw, data)
     if duplicate is None:
         return shown
     return [*shown, Finding("warning", "", duplicate_key_message(duplicate))]
+
+
+#: How many integers beyond 64 bits a file's findings name, one each.
+_WIDE_NAMED: Final = 10
+
+
+def wide_integer_message(literal: str) -> str:
+    return (
+        f"the integer {shown_literal(literal)} does not fit in 64 bits: JSON parsers read it "
+        "as the nearest float, so a job's manager refuses to load this file and skips and "
+        "field edits refuse to write it back; write it as a string (the raw editor, or "
+        "edit_checkpoint --from-file)"
+    )
 
 
 def duplicate_key_message(key: str) -> str:

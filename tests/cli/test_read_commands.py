@@ -253,6 +253,22 @@ def test_validate_fails_on_errors_listing_each_with_its_pointer(checkpoints_dir)
     assert any("2025-03-02" in f["message"] for f in errors)
 
 
+def test_an_integer_beyond_64_bits_is_an_error_the_job_would_meet(checkpoints_dir) -> None:
+    """A job's manager refuses such a file (InvalidDocument), and skips and field edits
+    refuse to write it back; the validator and the status table called it fine."""
+    wide = "123456789012345678901234567890"
+    (checkpoints_dir / "big.json").write_text(
+        f'{{"id": "b-1", "status": "running", "progress": 0, "big": {wide}}}\n'
+    )
+    stdout = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("validate_checkpoints", "big", stdout=stdout)
+    assert (excinfo.value.returncode, str(excinfo.value)) == (1, "1 checkpoint with errors.")
+    assert f"error    /big  the integer {wide} does not fit in 64 bits" in stdout.getvalue()
+    (row,) = json.loads(run("checkpoint_status", "big", "--json"))
+    assert (row["errors"], row["state"]) == (1, "running")
+
+
 def test_corrupt_files_from_the_command_line_never_show_a_traceback(cli) -> None:
     cli.path("broken").write_bytes(BROKEN)
     validate = cli.popen(
