@@ -627,19 +627,85 @@ def _flush_when_a_multiprocessing_child_ends() -> None:
 
     util.Finalize(None, _flush_all, exitpriority=10)
     _finalizer_pid = pid
-    # A pool's workers are ended by SIGTERM (``Pool.terminate()``, which leaving a ``with
-    # Pool()`` block calls once the results are in): by default that kills the process on
-    # the spot, finalizers and all. Raised as SystemExit instead, the worker leaves its loop
-    # and its finalizers save. Only when nobody set a handler, from the main thread.
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    ):
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    _save_when_terminated()
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+#: The pipe end SIGTERM wakes :func:`_save_and_end` through, in the process that set it.
+_sigterm_wakeup: tuple[int, int] | None = None  # (process id, read end)
+
+
+def _save_when_terminated() -> None:
+    """A pool's workers are ended by SIGTERM (``Pool.terminate()``, which leaving a ``with
+    Pool()`` block calls once the results are in), whose default action kills the process
+    on the spot, with the updates it left to the auto-save. Here SIGTERM wakes a thread that
+    saves them and then ends the process (exit status 143).
+
+    Not a handler raising SystemExit in the main thread: a signal that comes just before the
+    worker blocks on its task queue's lock (which the terminating pool holds for good) would
+    wait for a wakeup that never comes, and the pool with it. The signal's C-level side
+    writes to a pipe (``signal.set_wakeup_fd``), which wakes the thread whatever the main
+    thread is doing. Only where SIGTERM has its default action and no wakeup fd is set (an
+    asyncio loop's), from the main thread."""
+    global _sigterm_wakeup
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:
+        previous = None
+    if previous != -1:
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_end)
+        os.close(write_end)
+        return
+    signal.signal(signal.SIGTERM, _woken)
+    _sigterm_wakeup = (os.getpid(), read_end)
+    threading.Thread(
+        target=_save_and_end, args=(read_end,), name="checkpoint-sigterm", daemon=True
+    ).start()
+
+
+def _woken(signum: int, frame: object) -> None:
+    """SIGTERM's handler in the main thread: nothing (its wakeup byte is what counts)."""
+
+
+def _save_and_end(read_end: int) -> None:
+    while True:
+        try:
+            woken = os.read(read_end, 64)
+        except OSError:
+            return
+        if not woken:
+            return
+        if signal.SIGTERM in woken:
+            _flush_all()
+            logging.shutdown()
+            os._exit(128 + signal.SIGTERM)
+
+
+def _undo_sigterm_wakeup_in_child() -> None:
+    """A process forked from one with the SIGTERM thread has the signal's handler and wakeup
+    pipe but not the thread (the pipe would wake its parent's): SIGTERM is the default again
+    there, until a manager of its own sets it up."""
+    global _sigterm_wakeup
+    if _sigterm_wakeup is None or _sigterm_wakeup[0] == os.getpid():
+        return
+    read_end = _sigterm_wakeup[1]
+    _sigterm_wakeup = None
+    with suppress(ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with suppress(ValueError, OSError):
+        os.close(signal.set_wakeup_fd(-1))
+    with suppress(OSError):
+        os.close(read_end)
+
+
+os.register_at_fork(after_in_child=_undo_sigterm_wakeup_in_child)
 
 
 @atexit.register

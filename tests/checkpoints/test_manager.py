@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -294,6 +295,30 @@ def test_the_workers_of_a_pool_left_by_its_with_block_save_their_updates(
     with multiprocessing.get_context(method).Pool(4) as pool:
         pool.map(count_once, [str(checkpoints_dir)] * 40)
     assert read_json(checkpoints_dir, "counter")["counter"] == 40
+
+
+def update_and_wait(directory: str, ready: Any) -> None:
+    """A child's long task: one update left to the auto-save, then it works on (sleeps)."""
+    CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory).update(increment)
+    ready.set()
+    time.sleep(60)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_terminated_while_it_works_saves_its_updates(
+    checkpoints_dir: Path, method: str
+) -> None:
+    """``Process.terminate()`` (SIGTERM) mid-task: the child saves what it left to the
+    auto-save and ends with status 143, where it was killed with all of it."""
+    context = multiprocessing.get_context(method)
+    ready = context.Event()
+    child = context.Process(target=update_and_wait, args=(str(checkpoints_dir), ready))
+    child.start()
+    assert ready.wait(60)
+    child.terminate()
+    child.join(60)
+    assert child.exitcode == 143
+    assert read_json(checkpoints_dir, "counter")["counter"] == 1
 
 
 def test_a_forked_multiprocessing_child_of_a_job_saves_its_own_updates(
