@@ -118,6 +118,19 @@ def snapshot_document(snapshot: Snapshot | None) -> tuple[dict[str, Any] | None,
         return None, f"the snapshot is not a JSON document: {exc.message}"
 
 
+def _unreadable_note(before_error: str, after_error: str) -> str:
+    """What an entry's diff says when a side is a file that does not parse (its document,
+    then none, would read as "no change")."""
+    sides = [side for side, error in (("before", before_error), ("after", after_error)) if error]
+    if not sides:
+        return ""
+    which = " and ".join(sides)
+    return (
+        f"No document to compare: the file {which} this change does not parse. Its bytes "
+        "are in the snapshots below."
+    )
+
+
 def chain_status(entry: AuditEntry) -> dict[str, Any]:
     """Whether ``entry`` hashes to its ``hash`` and links to the entry before it."""
     previous = (
@@ -202,10 +215,16 @@ def _detail_context(
         "has_next": AuditEntry.objects.filter(seq=entry.seq + 1).exists(),
         "exists": checkpoint_exists(entry.checkpoint),
         "can_view_checkpoints": request.user.has_perm(VIEW_CHECKPOINTS),
+        # A side that does not parse cannot be written back (its bytes can be downloaded).
         "can_restore": {
-            "before": request.user.has_perm(restore_permission(entry.before_id)),
-            "after": request.user.has_perm(restore_permission(entry.after_id)),
+            "before": not before_error
+            and request.user.has_perm(restore_permission(entry.before_id)),
+            "after": not after_error and request.user.has_perm(restore_permission(entry.after_id)),
         },
+        "unrestorable": [
+            side for side, error in (("before", before_error), ("after", after_error)) if error
+        ],
+        "diff_note": _unreadable_note(before_error, after_error) if view.empty else "",
         **group_page(view, params["group"], params["page"]),
     }
 

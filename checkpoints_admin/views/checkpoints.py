@@ -35,6 +35,7 @@ from checkpoints_admin.permissions import (
     permission_required,
 )
 from checkpoints_admin.presenters import empty_directory_warning, pretty_document
+from checkpoints_admin.views.audit import snapshot_document
 from checkpoints_admin.views.common import (
     HtmxHttpRequest,
     current_listing,
@@ -206,13 +207,17 @@ def _gone_page(request: HtmxHttpRequest, name: str) -> HttpResponse | None:
     if not history:
         return None
     last = audit.last_content(history)
+    # Content that does not parse (a corrupt file reset) cannot be written back: its bytes
+    # are offered for download instead of a restore that can only be refused.
+    unreadable = snapshot_document(getattr(last[0], last[1]))[1] if last is not None else ""
     context = {
         "name": name,
         "history": history,
         "latest": history[0],
         "last": last[0] if last is not None else None,
         "last_side": last[1] if last is not None else "",
-        "restore_url": restore_url(request, *last) if last is not None else "",
+        "unreadable": unreadable,
+        "restore_url": restore_url(request, *last) if last is not None and not unreadable else "",
     }
     return render(request, "checkpoints/gone.html", context, status=404)
 

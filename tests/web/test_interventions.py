@@ -2072,6 +2072,37 @@ def test_a_corrupt_checkpoints_reset_is_set_apart_from_its_repair(admin, samples
     assert '<a class="button button--block" href="/checkpoints/broken/reset/">' not in page
 
 
+def test_the_reset_of_a_file_that_does_not_parse_says_what_it_deletes(admin, samples_dir):
+    """Its preview showed "No change in the document's content" under "What is deleted" and
+    promised a restore; its entry said "No change: the two documents are identical"; and
+    the entry and the page of the deleted checkpoint offered restores that could only be
+    refused (a file that does not parse is not written back)."""
+    (samples_dir / "broken.json").write_bytes(b"null")
+    shown = admin.get("/checkpoints/broken/reset/")
+    page = text(shown)
+    assert "No change in the document" not in page
+    assert "A file of 4\xa0bytes that does not parse: there is no document to show." in page
+    assert "so it can be restored from there" not in page
+    assert "cannot be restored as a checkpoint" in page
+    assert apply_preview(admin, "broken", "reset", shown, confirm="broken").status_code == 302
+    entry = AuditEntry.objects.get(action="reset")
+
+    page = text(admin.get(f"/audit/{entry.seq}/"))
+    assert "No change: the two documents are identical" not in page
+    assert "No document to compare: the file before this change does not parse." in page
+    assert "Restore before…" not in page
+    download = f'href="/audit/{entry.seq}/before?download=1" download>Download its bytes</a>'
+    assert download in page
+
+    gone = admin.get("/checkpoints/broken/")
+    assert gone.status_code == 404
+    assert "Restore…" not in text(gone) and download in text(gone)
+    # a readable file's reset still offers its restore
+    shown = admin.get(f"/checkpoints/{UNIFIED}/reset/")
+    assert apply_preview(admin, UNIFIED, "reset", shown, confirm=UNIFIED).status_code == 302
+    assert "Restore…" in text(admin.get(f"/checkpoints/{UNIFIED}/"))
+
+
 def test_viewers_see_no_write_controls(viewer, samples_dir):
     services.apply(
         UNIFIED, "skip", {"dates": ["2025-03-06"]}, actor=services.Actor("a", "cli"), reason="r"
