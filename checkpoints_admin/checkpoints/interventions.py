@@ -535,7 +535,7 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     """Mark dates done without processing them.
 
     Unified: pendingDates (or a gap) → completedDates. Daily: add to processedDates (each must
-    be in dates).
+    be in dates, or a gap: a date inside their range, which is added to dates too).
     """
     data = _require_mapping(data)
     kind = _date_kind(data, "skip")
@@ -546,31 +546,53 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     processed = _list_field(data, "processedDates")
     wanted = _wanted(groups)
     in_processed = _present(wanted, processed)
-    unprocessed = _present(wanted, all_dates) - in_processed
-    chosen = _select(groups, unprocessed, in_processed, "dates", "processedDates", "date")
-    result = dict(data)
+    in_dates = _present(wanted, all_dates)
+    gaps = _daily_gaps(wanted - in_dates - in_processed, all_dates, processed)
+    chosen = _select(
+        groups, (in_dates - in_processed) | gaps, in_processed, "dates", "processedDates", "date"
+    )
+    result = _fill_daily_gaps(data, chosen, gaps)
     result["processedDates"] = _merge(processed, chosen)
+    return result
+
+
+def _daily_gaps(neither: set[Any], all_dates: list[Any], processed: list[Any]) -> set[Any]:
+    """Those of ``neither`` (in neither list of a daily checkpoint) inside the range of its
+    dates: the gaps its findings warn about."""
+    return _gaps(neither, all_dates, processed) if neither else set()
+
+
+def _fill_daily_gaps(data: Mapping[str, Any], chosen: list[Any], gaps: set[Any]) -> dict[str, Any]:
+    """A copy of ``data`` whose ``dates`` has the gaps among ``chosen`` (kept sorted)."""
+    result = dict(data)
+    filled = [value for value in chosen if value in gaps]
+    if filled:
+        result["dates"] = _merge(data["dates"], filled)
     return result
 
 
 def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     """Have dates processed again.
 
-    Unified: completedDates (or a gap) → pendingDates. Daily: remove from processedDates; a
-    ``completed`` run goes back to ``running`` with ``endTime`` null.
+    Unified: completedDates (or a gap) → pendingDates. Daily: remove from processedDates (or
+    add a gap, a date inside their range in neither list, to dates); a ``completed`` run goes
+    back to ``running`` with ``endTime`` null.
     """
     data = _require_mapping(data)
     kind = _date_kind(data, "reprocess")
     groups = _date_groups(dates)
     if kind == UNIFIED:
         return _transfer(data, groups, "completedDates", "pendingDates", "date", fill_gaps=True)
-    _list_field(data, "dates")
+    all_dates = _list_field(data, "dates")
     processed = _list_field(data, "processedDates")
-    in_processed = _present(_wanted(groups), processed)
-    chosen = _select(groups, in_processed, set(), "processedDates", "dates", "date")
-    removing = set(chosen)
-    result = dict(data)
-    result["processedDates"] = list(filterfalse(removing.__contains__, processed))
+    wanted = _wanted(groups)
+    in_processed = _present(wanted, processed)
+    gaps = _daily_gaps(wanted - in_processed - _present(wanted, all_dates), all_dates, processed)
+    chosen = _select(groups, in_processed | gaps, set(), "processedDates", "dates", "date")
+    removing = set(chosen) - gaps
+    result = _fill_daily_gaps(data, chosen, gaps)
+    if removing:
+        result["processedDates"] = list(filterfalse(removing.__contains__, processed))
     if result.get("status") == "completed":
         result["status"] = "running"
         if "endTime" in result:

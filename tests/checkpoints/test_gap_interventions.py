@@ -1,6 +1,6 @@
-"""Gaps of a unified reconciliation checkpoint (dates inside the range, in neither list) can be
+"""Gaps of a reconciliation checkpoint (dates inside the range, in neither list) can be
 skipped (marked done) or reprocessed (queued), alone or inside a range; validation then stops
-warning about them."""
+warning about them. Unified and daily alike."""
 
 from __future__ import annotations
 
@@ -116,3 +116,46 @@ def test_the_range_of_a_gap_comes_from_the_real_dates_alone(unified, completed) 
     unified["pendingDates"] = ["zz"]  # no date left after the completed ones: no gap
     with pytest.raises(InterventionError, match=f"{GAP} is not in pendingDates"):
         skip_dates(unified, [GAP])
+
+
+DAILY = {
+    "runId": "daily-1",
+    "status": "completed",
+    "dates": ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-05"],
+    "processedDates": ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-05"],
+    "startTime": "2025-03-06T00:00:00Z",
+    "endTime": "2025-03-06T01:00:00Z",
+}
+DAILY_GAP = "2025-03-04"
+
+
+def test_a_daily_checkpoints_gap_can_be_skipped_and_reprocessed() -> None:
+    """The calendar offered them (its findings warn about the gap), and both were refused:
+    "2025-03-04 is not in dates", "… is not in processedDates"."""
+    assert len(gap_warnings(DAILY)) == 1
+    skipped = skip_dates(DAILY, [DAILY_GAP])
+    assert skipped["dates"] == ["2025-03-01", "2025-03-02", "2025-03-03", DAILY_GAP, "2025-03-05"]
+    assert skipped["processedDates"] == skipped["dates"]
+    assert gap_warnings(skipped) == []
+
+    queued = reprocess_dates(DAILY, [DAILY_GAP])
+    assert queued["dates"] == skipped["dates"]
+    assert queued["processedDates"] == DAILY["processedDates"]  # the gap is pending
+    assert (queued["status"], queued["endTime"]) == ("running", None)
+    assert gap_warnings(queued) == []
+
+
+def test_a_range_over_a_daily_gap_takes_it_with_the_rest() -> None:
+    queued = reprocess_dates(DAILY, ["2025-03-03..2025-03-05"])
+    assert queued["dates"][2:5] == ["2025-03-03", DAILY_GAP, "2025-03-05"]
+    assert queued["processedDates"] == ["2025-03-01", "2025-03-02"]
+    running = {**DAILY, "status": "running", "processedDates": ["2025-03-01"]}
+    skipped = skip_dates(running, ["2025-03-02..2025-03-05"])
+    assert skipped["processedDates"] == skipped["dates"]
+
+
+def test_a_date_outside_a_daily_checkpoints_range_is_still_refused() -> None:
+    with pytest.raises(InterventionError, match="2025-03-09 is not in dates"):
+        skip_dates(DAILY, ["2025-03-09"])
+    with pytest.raises(InterventionError, match="2025-02-28 is not in processedDates"):
+        reprocess_dates(DAILY, ["2025-02-28"])
