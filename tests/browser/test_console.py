@@ -225,6 +225,33 @@ def test_the_audit_log_on_a_phone_shows_each_entry_whole(
     shoot(page, "audit-light-390")
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+def test_a_ticked_lists_dates_are_never_broken_in_two(
+    chromium, live_server, samples_dir, operator, width
+):
+    """A processed date beside its badge broke as "2025-" / "03-04" (and at 390 px into
+    four pieces), though a date is short and the badge could go under it; a long value
+    still wraps inside its cell."""
+    long_item = "item-" + "x" * 120
+    path = samples_dir / "my-process.json"
+    document = orjson.loads(path.read_bytes())
+    path.write_bytes(orjson.dumps({**document, "pendingItems": [long_item, "item2"]}))
+    page = new_page(chromium, width=width, height=900)
+    sign_in(page, live_server)
+    page.goto(live_server.url + "/checkpoints/daily_reconciliation_checkpoint/?tab=lists")
+    values = page.locator("ol.values .pick > span:first-of-type")
+    assert values.count() > 1
+    line = values.first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)")
+    for index in range(values.count()):
+        box = values.nth(index).bounding_box()
+        assert box["height"] < 1.5 * line, values.nth(index).inner_text()
+    shoot(page, f"daily-lists-{width}")
+    page.goto(live_server.url + "/checkpoints/my-process/?tab=lists")
+    cell = page.locator("ol.values li").first
+    assert cell.evaluate("e => e.scrollWidth <= e.clientWidth")
+    shoot(page, f"lists-{width}")
+
+
 def test_hostile_content_runs_nothing(chromium, live_server, checkpoints_dir, operator):
     payload = "<script>alert(1)</script><img src=x onerror=alert(2)><svg onload=alert(3)>"
     document = {payload: payload, "id": payload, "status": "running", "progress": 5}
