@@ -875,7 +875,10 @@ class ApplyForm(PostedForm):
         if value == NO_FILE:
             return None
         if not VERSION_RE.fullmatch(value):
-            raise ValidationError("The version of the preview is missing; preview again.")
+            raise ValidationError(
+                "The version of the preview is not one (a sha256: 64 hexadecimal characters); "
+                "preview again."
+            )
         return value
 
     def clean_confirm(self) -> str:

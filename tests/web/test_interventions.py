@@ -964,6 +964,17 @@ def test_apply_with_a_missing_version_changes_nothing(operator, samples_dir):
     assert response.status_code == 422
     assert "The version of the preview is missing; preview again." in text(response)
     assert state(samples_dir) == before
+    malformed = operator.post(
+        f"/checkpoints/{UNIFIED}/skip/apply",
+        {"dates": "2025-03-06", "reason": REASON, "base_version": "abc"},
+    )
+    assert malformed.status_code == 422
+    assert "missing" not in text(malformed)
+    assert (
+        "The version of the preview is not one (a sha256: 64 hexadecimal characters); "
+        "preview again."
+    ) in text(malformed)
+    assert state(samples_dir) == before
 
 
 def test_a_stale_version_shows_what_changed_and_previews_again(operator, samples_dir):
