@@ -731,8 +731,10 @@ def _left_out_notes(action: str, params: Mapping[str, Any], delta: Delta) -> tup
 def _running_job_notes(
     action: str, before: dict[str, Any] | None, now: datetime
 ) -> tuple[str, ...]:
-    """A reset while the job is running: a job's next save writes its initial document again,
-    but the job goes on from where its own loop is, so it does not start from scratch."""
+    """A reset while the job is running: its manager starts again from its initial document
+    at the next save, and what the job does then is the job's: one that takes its next date
+    or item from the checkpoint (as the README's example does) does its work again, one that
+    keeps its own loop goes on from where it is (and ends with the initial lists)."""
     if action != "reset" or before is None:
         return ()
     since = summarize(before).saved_while_running(
@@ -749,10 +751,11 @@ def _running_job_notes(
         else (f"{seconds // 60} min ago")
     )
     return (
-        f"The job looks to be running: it updated this checkpoint {ago}. A running job "
-        "writes its initial document again at its next save, but goes on from where its own "
-        "loop is: what it did before the reset is not done again. For a start from scratch, "
-        "stop the job first.",
+        f"The job looks to be running: it updated this checkpoint {ago}. At its next save "
+        "its manager starts again from the initial document. A job that takes its next date "
+        "or item from the checkpoint then does its work again; one that keeps its own loop "
+        "goes on from where it is, and its checkpoint no longer says what it did. For a "
+        "clean start from scratch, stop the job first.",
     )
 
 

@@ -175,18 +175,21 @@ def test_reset_deletes_the_file_and_keeps_its_bytes(samples_dir: Path) -> None:
 
 
 def test_a_reset_preview_says_when_the_job_looks_to_be_running(samples_dir: Path) -> None:
-    """Reset while the job runs: its next save writes its initial document, but it goes on
-    from where its loop is (a reviewer's job ended "completed" with half its items pending)."""
+    """Reset while the job runs: its next save starts from its initial document, and what the
+    job does then depends on its loop (a reviewer's job ended "completed" with half its items
+    pending; one written as the README's example did all its work again, which the note had
+    said would not happen)."""
     now = datetime(2025, 3, 6, 10, 0, 30, tzinfo=UTC)
     document = json.loads(file_bytes(samples_dir, MANAGED))
     document.update(status="running", lastUpdated="2025-03-06T10:00:00.000Z")
     (samples_dir / f"{MANAGED}.json").write_text(json.dumps(document))
     pv = services.preview(MANAGED, "reset", {}, now=now)
     assert pv.notes == (
-        "The job looks to be running: it updated this checkpoint 30 s ago. A running job "
-        "writes its initial document again at its next save, but goes on from where its own "
-        "loop is: what it did before the reset is not done again. For a start from scratch, "
-        "stop the job first.",
+        "The job looks to be running: it updated this checkpoint 30 s ago. At its next save "
+        "its manager starts again from the initial document. A job that takes its next date "
+        "or item from the checkpoint then does its work again; one that keeps its own loop "
+        "goes on from where it is, and its checkpoint no longer says what it did. For a "
+        "clean start from scratch, stop the job first.",
     )
     just = services.preview(MANAGED, "reset", {}, now=datetime(2025, 3, 6, 10, 0, 4, tzinfo=UTC))
     assert just.notes[0].startswith(
