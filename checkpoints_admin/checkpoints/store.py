@@ -610,6 +610,13 @@ def written_value_problem(raw: bytes) -> str | None:
     problem = _silent_change(raw)
     if problem is None:
         return None
+    if first_wide_integer(raw) is not None:
+        # A field edit keeps a number a number: the string goes in with the whole document.
+        problem += (
+            " (a field that holds a number now keeps its type in a field edit: write the "
+            "document with it as a string, in the raw editor or with edit_checkpoint "
+            "--from-file)"
+        )
     return f"the value {problem}" if problem.endswith(".") else f"the value {problem}."
 
 

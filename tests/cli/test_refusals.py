@@ -179,7 +179,9 @@ CASES = [
         ["edit_checkpoint", UNIFIED, "--add", "--set", '/x={"a":99999999999999999999999}'],
         2,
         "--set /x: the value has the integer 99999999999999999999999 at /a, which does not fit "
-        "in 64 bits (it would be kept only approximately); write it as a string.",
+        "in 64 bits (it would be kept only approximately); write it as a string (a field that "
+        "holds a number now keeps its type in a field edit: write the document with it as a "
+        "string, in the raw editor or with edit_checkpoint --from-file).",
         id="set-integer-beyond-64-bits",  # (as the field editor says it)
     ),
     pytest.param(

@@ -1223,7 +1223,9 @@ def test_a_wrong_type_is_refused_next_to_the_field(
         (
             '{"rows": 99999999999999999999999}',
             "The value has the integer 99999999999999999999999 at /rows, which does not fit in "
-            "64 bits (it would be kept only approximately); write it as a string.",
+            "64 bits (it would be kept only approximately); write it as a string (a field that "
+            "holds a number now keeps its type in a field edit: write the document with it as "
+            "a string, in the raw editor or with edit_checkpoint --from-file).",
         ),
     ],
 )
