@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +191,7 @@ class CheckpointsCommand(BaseCommand):
             # writes, and the flush at exit, go nowhere instead of raising again.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise SystemExit(EXIT_REFUSED) from None
+            raise SystemExit(self.status_without_reader()) from None
         except CheckpointError as exc:
             raise error_for(exc) from exc
         except DatabaseError as exc:
@@ -201,6 +202,11 @@ class CheckpointsCommand(BaseCommand):
             raise refused(f"Database error: {database_problem(exc)}. Nothing was changed.") from exc
         except KeyboardInterrupt:
             raise refused("Interrupted.") from None
+
+    def status_without_reader(self) -> int:
+        """The exit status when the output stopped being read: a command that only reports
+        stops quietly."""
+        return EXIT_REFUSED
 
     # Output helpers ------------------------------------------------------------------------
 
@@ -228,6 +234,33 @@ class WriteCommand(CheckpointsCommand):
     """
 
     action: str = ""
+    #: How many checkpoints this run changes, once confirmed, and those changed so far.
+    planned: int | None = None
+    applied: list[Applied]
+
+    def status_without_reader(self) -> int:
+        """The output stopped being read (``… | head``) where it may not have said what was
+        done: said on stderr, and exit 0 only when every change was applied."""
+        applied = getattr(self, "applied", [])
+        lines = [
+            f"Applied {self.action} to {done.preview.name}: audit entry #{done.entry.seq} "
+            "(the output stopped being read)."
+            for done in applied
+        ]
+        if not applied:
+            lines.append(
+                "Nothing was changed: the output stopped being read before the change was applied."
+            )
+        elif self.planned is not None and len(applied) < self.planned:
+            lines.append(
+                f"{plural(self.planned - len(applied), 'checkpoint')} not changed: the output "
+                "stopped being read first."
+            )
+        with suppress(OSError):
+            for line in lines:
+                self.stderr.write(line)
+        complete = bool(applied) and len(applied) == self.planned
+        return EXIT_OK if complete else EXIT_REFUSED
 
     def add_arguments(self, parser: CommandParser) -> None:
         self.add_target_arguments(parser)
@@ -333,6 +366,7 @@ class WriteCommand(CheckpointsCommand):
 
         actor = services.Actor.for_cli()
         failures: list[str] = []
+        self.planned, self.applied = len(todo), []
         for preview in todo:
             while True:
                 try:
@@ -360,6 +394,7 @@ class WriteCommand(CheckpointsCommand):
                     failures.append(error_for(exc).args[0])
                     self.stderr.write(prefixed(f"{preview.name}: not changed", failures[-1]))
                     break
+                self.applied.append(applied)
                 self.show_applied(applied)
                 break
         if failures:

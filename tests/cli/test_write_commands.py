@@ -443,3 +443,38 @@ def test_items_are_taken_by_their_exact_value_or_the_number_they_write(cli) -> N
     back = cli.run("reprocess_dates", "ws-items", "1.5", "--items", *REASON, "-y")
     assert back.returncode == 0, back.stderr
     assert json.loads(cli.path("ws-items").read_text())["pendingItems"] == ["ok", 1.5]
+
+
+def test_a_change_whose_output_stops_being_read_says_on_stderr_what_it_did(cli) -> None:
+    """``skip_dates … --yes | head -1``: the change was applied and audited, yet the command
+    ended quietly with exit 1, as a refused one does (retried, it was "already" done)."""
+    store = CheckpointStore(cli.directory)
+    with store.lock(UNIFIED):  # the apply waits for it: the preview is out before it
+        process = cli.popen(
+            "skip_dates", UNIFIED, "2025-03-06", "--reason", "pipe closed", "--yes",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        while "/lastUpdateTime" not in process.stdout.readline():
+            pass  # the preview's last line
+        process.stdout.close()  # the reader goes away before "Applied …"
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0, stderr
+    assert stderr == (
+        f"Applied skip to {UNIFIED}: audit entry #1 (the output stopped being read).\n"
+    )
+    assert [entry["action"] for entry in cli.entries()] == ["skip"]
+
+
+def test_a_change_whose_output_is_never_read_is_not_applied_and_says_so(cli) -> None:
+    before = cli.files()
+    process = cli.popen(
+        "skip_dates", UNIFIED, "2025-03-06", "--reason", "pipe closed", "--yes",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert stderr == (
+        "Nothing was changed: the output stopped being read before the change was applied.\n"
+    )
+    assert cli.files() == before and cli.entries() == []
