@@ -22,6 +22,18 @@
     }
   });
 
+  // A checkpoint's summary refreshes itself; the view below it (calendar, lists) does not, as
+  // a selection may be under way there. When the summary shows another version than the
+  // view, the view says so and offers to be drawn again.
+  document.addEventListener("htmx:afterSettle", function () {
+    var overview = document.getElementById("overview");
+    var tabs = document.getElementById("tabs");
+    var note = tabs && tabs.querySelector("[data-stale-note]");
+    if (overview && note) {
+      note.hidden = overview.getAttribute("data-version") === tabs.getAttribute("data-version");
+    }
+  });
+
   // A swap that replaces the control a keyboard user just used (‹ › of the calendar, a tab, a
   // page link) or is on (a live refresh of the list or of a checkpoint's summary) would leave
   // the focus on <body>, and the next Tab starts the page again. The same control in the new

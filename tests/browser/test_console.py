@@ -162,6 +162,35 @@ def test_the_live_refresh_of_a_checkpoint_keeps_the_focus(
     expect(page.locator(control)).to_be_focused()
 
 
+def test_a_view_the_summary_has_moved_past_says_it_is_out_of_date(
+    chromium, live_server, samples_dir, operator
+):
+    """The summary refreshed to the job's new progress while the calendar below still drew
+    the old one (its month table, the selection bar), and a skip chosen there was refused as
+    already done. The view now says it is out of date and is drawn again on request."""
+    page = new_page(chromium)
+    sign_in(page, live_server)
+    page.goto(live_server.url + "/checkpoints/reconciliation_checkpoint/?tab=calendar")
+    note = page.locator("#tabs [data-stale-note]")
+    refresh_overview(page)
+    expect(note).to_be_hidden()  # nothing changed
+
+    path = samples_dir / "reconciliation_checkpoint.json"
+    document = orjson.loads(path.read_bytes())
+    document["completedDates"].append(document["pendingDates"].pop(0))
+    path.write_bytes(orjson.dumps(document))
+    refresh_overview(page)
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("The file has changed since this view was drawn.")
+    note.get_by_role("link", name="Show it as it is now").click()
+    expect(page.locator("#tabs [data-stale-note]")).to_be_hidden()
+    versions = page.evaluate(
+        "[document.getElementById('overview').dataset.version,"
+        " document.getElementById('tabs').dataset.version]"
+    )
+    assert versions[0] and versions[0] == versions[1]
+
+
 def test_audit_log_entry_diff_and_chain(chromium, live_server, samples_dir, operator):
     web = services.Actor(name="jane.doe", source="web", address="127.0.0.1")
     services.apply(
