@@ -630,8 +630,9 @@ def _flush_when_a_multiprocessing_child_ends() -> None:
     _save_when_terminated()
 
 
-#: The pipe end SIGTERM wakes :func:`_save_and_end` through, in the process that set it.
-_sigterm_wakeup: tuple[int, int] | None = None  # (process id, read end)
+#: The pipe SIGTERM wakes :func:`_save_and_end` through, in the process that set it up:
+#: (process id, read end, write end).
+_sigterm_wakeup: tuple[int, int, int] | None = None
 
 
 def _save_when_terminated() -> None:
@@ -644,8 +645,9 @@ def _save_when_terminated() -> None:
     worker blocks on its task queue's lock (which the terminating pool holds for good) would
     wait for a wakeup that never comes, and the pool with it. The signal's C-level side
     writes to a pipe (``signal.set_wakeup_fd``), which wakes the thread whatever the main
-    thread is doing. Only where SIGTERM has its default action and no wakeup fd is set (an
-    asyncio loop's), from the main thread."""
+    thread is doing. Set up only where SIGTERM has its default action and no wakeup fd is
+    set, from the main thread. A handler or a wakeup fd set later (the job's own, an asyncio
+    loop's) takes over: the thread then leaves SIGTERM to it (:func:`_woken`)."""
     global _sigterm_wakeup
     if threading.current_thread() is not threading.main_thread():
         return
@@ -664,14 +666,30 @@ def _save_when_terminated() -> None:
         os.close(write_end)
         return
     signal.signal(signal.SIGTERM, _woken)
-    _sigterm_wakeup = (os.getpid(), read_end)
+    _sigterm_wakeup = (os.getpid(), read_end, write_end)
     threading.Thread(
         target=_save_and_end, args=(read_end,), name="checkpoint-sigterm", daemon=True
     ).start()
 
 
 def _woken(signum: int, frame: object) -> None:
-    """SIGTERM's handler in the main thread: nothing (its wakeup byte is what counts)."""
+    """SIGTERM's handler in the main thread: nothing while the wakeup pipe is ours (its
+    thread saves and ends the process); when something else took the wakeup fd since (an
+    asyncio loop, which drops a signal it has no handler for), SystemExit, so that the
+    process still ends, through its exit and finalizers, which save."""
+    if not _wakeup_is_ours():
+        raise SystemExit(128 + signum)
+
+
+def _wakeup_is_ours() -> bool:
+    """Whether the process's wakeup fd is the pipe :func:`_save_when_terminated` set (main
+    thread only: reading it means setting it back)."""
+    wakeup = _sigterm_wakeup
+    if wakeup is None or wakeup[0] != os.getpid():
+        return False
+    current = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(current, warn_on_full_buffer=current != wakeup[2])
+    return current == wakeup[2]
 
 
 def _save_and_end(read_end: int) -> None:
@@ -682,27 +700,33 @@ def _save_and_end(read_end: int) -> None:
             return
         if not woken:
             return
-        if signal.SIGTERM in woken:
+        # (a handler the job set since has SIGTERM: its own way of ending)
+        if signal.SIGTERM in woken and signal.getsignal(signal.SIGTERM) is _woken:
             _flush_all()
             logging.shutdown()
             os._exit(128 + signal.SIGTERM)
 
 
 def _undo_sigterm_wakeup_in_child() -> None:
-    """A process forked from one with the SIGTERM thread has the signal's handler and wakeup
-    pipe but not the thread (the pipe would wake its parent's): SIGTERM is the default again
-    there, until a manager of its own sets it up."""
+    """A process forked from one with the SIGTERM thread has its handler and wakeup pipe but
+    not the thread (the pipe would wake its parent's): SIGTERM has its default action again
+    there, until a manager of its own sets it up. A handler or wakeup fd set since by the
+    job is its own and stays."""
     global _sigterm_wakeup
-    if _sigterm_wakeup is None or _sigterm_wakeup[0] == os.getpid():
+    wakeup = _sigterm_wakeup
+    if wakeup is None or wakeup[0] == os.getpid():
         return
-    read_end = _sigterm_wakeup[1]
     _sigterm_wakeup = None
     with suppress(ValueError):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGTERM) is _woken:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with suppress(ValueError, OSError):
-        os.close(signal.set_wakeup_fd(-1))
-    with suppress(OSError):
-        os.close(read_end)
+        current = signal.set_wakeup_fd(-1)
+        if current != wakeup[2]:
+            signal.set_wakeup_fd(current)  # (someone else's)
+    for end in wakeup[1:]:
+        with suppress(OSError):
+            os.close(end)
 
 
 os.register_at_fork(after_in_child=_undo_sigterm_wakeup_in_child)

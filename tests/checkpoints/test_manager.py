@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -317,6 +318,68 @@ def test_a_child_terminated_while_it_works_saves_its_updates(
     assert ready.wait(60)
     child.terminate()
     child.join(60)
+    assert child.exitcode == 143
+    assert read_json(checkpoints_dir, "counter")["counter"] == 1
+
+
+def stops_its_own_way(directory: str, ready: Any) -> None:
+    """A child that sets a SIGTERM handler of its own after its manager started: it finishes
+    its step, saves and returns when told to stop."""
+    cp = CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory)
+    cp.update(increment)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ready.set()
+    stop.wait(60)
+    time.sleep(0.2)  # the rest of its step
+    cp.update(increment)
+    cp.close()
+
+
+def runs_an_asyncio_loop(directory: str, ready: Any) -> None:
+    """A child whose asyncio loop handles a signal: the loop takes the wakeup fd (and
+    drops SIGTERM, which it has no handler for); the child then waits."""
+    import asyncio
+
+    CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory).update(increment)
+
+    async def main() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, lambda: None)
+        ready.set()
+        await asyncio.sleep(60)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_sigterm_handler_a_child_sets_itself_is_the_one_that_runs(
+    checkpoints_dir: Path, method: str
+) -> None:
+    """Its handler ran, but the manager's thread ended the process (143) in the middle of
+    the child's own shutdown: its last step and the rest of its cleanup were lost."""
+    context = multiprocessing.get_context(method)
+    ready = context.Event()
+    child = context.Process(target=stops_its_own_way, args=(str(checkpoints_dir), ready))
+    child.start()
+    assert ready.wait(60)
+    child.terminate()
+    child.join(60)
+    assert child.exitcode == 0
+    assert read_json(checkpoints_dir, "counter")["counter"] == 2
+
+
+def test_a_child_whose_asyncio_loop_took_the_wakeup_fd_still_ends_and_saves(
+    checkpoints_dir: Path,
+) -> None:
+    """SIGTERM's handler did nothing once asyncio had the wakeup fd: the child was left
+    running after terminate(), its update unsaved."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    child = context.Process(target=runs_an_asyncio_loop, args=(str(checkpoints_dir), ready))
+    child.start()
+    assert ready.wait(60)
+    child.terminate()
+    child.join(30)
     assert child.exitcode == 143
     assert read_json(checkpoints_dir, "counter")["counter"] == 1
 
