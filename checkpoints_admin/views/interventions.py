@@ -627,6 +627,11 @@ _PREVIEW_LISTS: Final = LongLists()
 def _change_key(
     name: str, version: str | None, spec: Spec, form: Any
 ) -> tuple[str, str | None, str, str] | None:
+    """What a preview's lists are a function of: the checkpoint, the version it was made on
+    and the change. None for a restore, whose change names an audit entry by number, which
+    another database (a backup put back) gives to another change."""
+    if spec.key == "restore":
+        return None
     try:
         change = orjson.dumps(form.params, option=orjson.OPT_SORT_KEYS)
     except TypeError:

@@ -20,6 +20,7 @@ from checkpoints_admin.checkpoints.store import version_of
 from checkpoints_admin.intervention_forms import TEMPLATES
 from checkpoints_admin.models import AuditEntry
 from tests.conftest import SAMPLES
+from tests.tampering import tamper
 from tests.web.conftest import write_json
 
 HTMX = {"HX-Request": "true"}
@@ -526,6 +527,34 @@ def test_a_preview_shows_all_the_values_it_moves_paged(operator, checkpoints_dir
         "outerHTML show:window:top",
     )
     assert "changed since your preview" in text(moved)
+
+
+def test_a_restores_list_pages_are_never_taken_from_another_databases_entry(admin, checkpoints_dir):
+    """A restore names its entry by number, which a database put back from a backup gives to
+    another change: a page of its list came from what the earlier entry of that number had
+    moved."""
+    from datetime import date, timedelta
+
+    def days(start: date) -> list[str]:
+        return [(start + timedelta(days=n)).isoformat() for n in range(120)]
+
+    base = {**read_sample_unified(), "completedDates": [], "lastProcessedDate": None}
+    first, second = days(date(2020, 1, 1)), days(date(2030, 1, 1))
+    write_json(checkpoints_dir, "long", {**base, "pendingDates": first})
+    actor = services.Actor("a", "cli")
+    services.apply("long", "skip", {"dates": first}, actor=actor, reason="r")
+    shown_on = (checkpoints_dir / "long.json").read_bytes()
+    page = text(admin.get("/checkpoints/long/restore/?entry=1&side=before"))
+    fields = {**form_fields(page), "values_page": "m0:2"}
+    paged = text(admin.post("/checkpoints/long/restore/preview", fields, headers=HTMX))
+    assert f"<li>{first[50]}</li>" in paged
+    tamper("DELETE FROM checkpoints_admin_auditentry")  # another database, its own entry #1
+    write_json(checkpoints_dir, "long", {**base, "pendingDates": second})
+    services.apply("long", "skip", {"dates": second}, actor=actor, reason="r")
+    (checkpoints_dir / "long.json").write_bytes(shown_on)  # the version the page showed
+    again = admin.post("/checkpoints/long/restore/preview", fields, headers=HTMX)
+    assert f"<li>{first[50]}</li>" not in text(again)  # previewed again, on this entry #1
+    assert again.status_code == 400 and "This preview has no such list" in text(again)
 
 
 def test_reprocess_the_gap_the_checkpoint_page_warns_about(operator, samples_dir):
