@@ -233,7 +233,7 @@ def date_runs(dates: Iterable[str]) -> list[str]:
 
 def named(values: Sequence[Any]) -> str:
     """Values as a message names them: the first ten, then how many more. Text as it is,
-    anything else as JSON writes it (``1.5``, ``true``, ``null``)."""
+    ``true``, ``false`` and ``null`` as JSON writes them, numbers as Python does."""
     shown = ", ".join(map(_named_value, values[:_MAX_NAMED]))
     if len(values) > _MAX_NAMED:
         shown += f" and {len(values) - _MAX_NAMED} more"
@@ -547,7 +547,7 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     wanted = _wanted(groups)
     in_processed = _present(wanted, processed)
     in_dates = _present(wanted, all_dates)
-    gaps = _daily_gaps(wanted - in_dates - in_processed, all_dates, processed)
+    gaps = _daily_gaps(wanted - in_dates - in_processed, all_dates)
     chosen = _select(
         groups, (in_dates - in_processed) | gaps, in_processed, "dates", "processedDates", "date"
     )
@@ -556,10 +556,11 @@ def skip_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, Any]:
     return result
 
 
-def _daily_gaps(neither: set[Any], all_dates: list[Any], processed: list[Any]) -> set[Any]:
+def _daily_gaps(neither: set[Any], all_dates: list[Any]) -> set[Any]:
     """Those of ``neither`` (in neither list of a daily checkpoint) inside the range of its
-    dates: the gaps its findings warn about."""
-    return _gaps(neither, all_dates, processed) if neither else set()
+    ``dates``: the gaps its findings warn about (a processed date outside ``dates``, which
+    they flag as such, widens nothing)."""
+    return _gaps(neither, all_dates) if neither else set()
 
 
 def _fill_daily_gaps(data: Mapping[str, Any], chosen: list[Any], gaps: set[Any]) -> dict[str, Any]:
@@ -587,7 +588,7 @@ def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, 
     processed = _list_field(data, "processedDates")
     wanted = _wanted(groups)
     in_processed = _present(wanted, processed)
-    gaps = _daily_gaps(wanted - in_processed - _present(wanted, all_dates), all_dates, processed)
+    gaps = _daily_gaps(wanted - in_processed - _present(wanted, all_dates), all_dates)
     chosen = _select(groups, in_processed | gaps, set(), "processedDates", "dates", "date")
     removing = set(chosen) - gaps
     result = _fill_daily_gaps(data, chosen, gaps)

@@ -159,3 +159,11 @@ def test_a_date_outside_a_daily_checkpoints_range_is_still_refused() -> None:
         skip_dates(DAILY, ["2025-03-09"])
     with pytest.raises(InterventionError, match="2025-02-28 is not in processedDates"):
         reprocess_dates(DAILY, ["2025-02-28"])
+
+
+def test_a_processed_date_outside_a_daily_checkpoints_dates_widens_no_range() -> None:
+    """Its findings flag such a date; it made the span of gaps reach back to it, so a date
+    a month before the run was taken for a gap and added to dates."""
+    stray = {**DAILY, "status": "running", "processedDates": ["2025-01-01", "2025-03-01"]}
+    with pytest.raises(InterventionError, match="2025-02-01 is not in dates"):
+        skip_dates(stray, ["2025-02-01"])
