@@ -118,10 +118,9 @@ def snapshot_document(snapshot: Snapshot | None) -> tuple[dict[str, Any] | None,
         return None, f"the snapshot is not a JSON document: {exc.message}"
 
 
-def _unreadable_note(before_error: str, after_error: str) -> str:
-    """What an entry's diff says when a side is a file that does not parse (its document,
-    then none, would read as "no change")."""
-    sides = [side for side, error in (("before", before_error), ("after", after_error)) if error]
+def _unreadable_note(sides: list[str]) -> str:
+    """What an entry's diff says when ``sides`` are files that do not parse (their
+    documents, then none, would read as "no change")."""
     if not sides:
         return ""
     which = " and ".join(sides)
@@ -202,7 +201,10 @@ def _detail_context(
     before, before_error = snapshot_document(entry.before)
     after, after_error = snapshot_document(entry.after)
     view = present_diff(before, after)
-    if not before_error and not after_error:
+    unreadable = [
+        side for side, error in (("before", before_error), ("after", after_error)) if error
+    ]
+    if not unreadable:
         _ENTRY_LISTS.remember((entry.before_id, entry.after_id), view.groups)
     patch = entry.patch if isinstance(entry.patch, list) else []
     return {
@@ -221,10 +223,8 @@ def _detail_context(
             and request.user.has_perm(restore_permission(entry.before_id)),
             "after": not after_error and request.user.has_perm(restore_permission(entry.after_id)),
         },
-        "unrestorable": [
-            side for side, error in (("before", before_error), ("after", after_error)) if error
-        ],
-        "diff_note": _unreadable_note(before_error, after_error) if view.empty else "",
+        "unrestorable": unreadable,
+        "diff_note": _unreadable_note(unreadable) if view.empty else "",
         **group_page(view, params["group"], params["page"]),
     }
 
