@@ -298,6 +298,19 @@ def test_the_workers_of_a_pool_left_by_its_with_block_save_their_updates(
     assert read_json(checkpoints_dir, "counter")["counter"] == 40
 
 
+def terminated_when_ready(method: str, target: Any, directory: Path) -> int | None:
+    """Start ``target(directory, ready)`` in a child, terminate it (SIGTERM) once it set
+    ``ready``, and give its exit status."""
+    context = multiprocessing.get_context(method)
+    ready = context.Event()
+    child = context.Process(target=target, args=(str(directory), ready))
+    child.start()
+    assert ready.wait(60)
+    child.terminate()
+    child.join(60)
+    return child.exitcode
+
+
 def update_and_wait(directory: str, ready: Any) -> None:
     """A child's long task: one update left to the auto-save, then it works on (sleeps)."""
     CheckpointManager("counter", COUNTER_INITIAL, 60, directory=directory).update(increment)
@@ -311,14 +324,7 @@ def test_a_child_terminated_while_it_works_saves_its_updates(
 ) -> None:
     """``Process.terminate()`` (SIGTERM) mid-task: the child saves what it left to the
     auto-save and ends with status 143, where it was killed with all of it."""
-    context = multiprocessing.get_context(method)
-    ready = context.Event()
-    child = context.Process(target=update_and_wait, args=(str(checkpoints_dir), ready))
-    child.start()
-    assert ready.wait(60)
-    child.terminate()
-    child.join(60)
-    assert child.exitcode == 143
+    assert terminated_when_ready(method, update_and_wait, checkpoints_dir) == 143
     assert read_json(checkpoints_dir, "counter")["counter"] == 1
 
 
@@ -357,14 +363,7 @@ def test_a_sigterm_handler_a_child_sets_itself_is_the_one_that_runs(
 ) -> None:
     """Its handler ran, but the manager's thread ended the process (143) in the middle of
     the child's own shutdown: its last step and the rest of its cleanup were lost."""
-    context = multiprocessing.get_context(method)
-    ready = context.Event()
-    child = context.Process(target=stops_its_own_way, args=(str(checkpoints_dir), ready))
-    child.start()
-    assert ready.wait(60)
-    child.terminate()
-    child.join(60)
-    assert child.exitcode == 0
+    assert terminated_when_ready(method, stops_its_own_way, checkpoints_dir) == 0
     assert read_json(checkpoints_dir, "counter")["counter"] == 2
 
 
@@ -373,14 +372,7 @@ def test_a_child_whose_asyncio_loop_took_the_wakeup_fd_still_ends_and_saves(
 ) -> None:
     """SIGTERM's handler did nothing once asyncio had the wakeup fd: the child was left
     running after terminate(), its update unsaved."""
-    context = multiprocessing.get_context("fork")
-    ready = context.Event()
-    child = context.Process(target=runs_an_asyncio_loop, args=(str(checkpoints_dir), ready))
-    child.start()
-    assert ready.wait(60)
-    child.terminate()
-    child.join(30)
-    assert child.exitcode == 143
+    assert terminated_when_ready("fork", runs_an_asyncio_loop, checkpoints_dir) == 143
     assert read_json(checkpoints_dir, "counter")["counter"] == 1
 
 
