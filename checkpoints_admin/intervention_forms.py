@@ -25,6 +25,7 @@ from checkpoints_admin.checkpoints.interventions import (
     NULLABLE_FIELDS,
     date_runs,
     done_already,
+    is_item,
     named,
     parse_dates,
 )
@@ -323,14 +324,13 @@ class SelectionForm(PostedForm):
 
 
 def _matching(values: Sequence[Any], q: str) -> list[Any]:
+    """The values of a list a search matches, of those an intervention can take (a date is
+    text, and so refused as one when it is not)."""
     needle = q.strip().casefold()
     return [
         value
         for value in values
-        if isinstance(value, str | int | float)
-        and not isinstance(value, bool)
-        and (not isinstance(value, str) or value.strip())  # (no blank item can be taken)
-        and (not needle or needle in _plain(value).casefold())
+        if is_item(value) and (not needle or needle in _plain(value).casefold())
     ]
 
 

@@ -412,7 +412,8 @@ def _item_list(value: Any, name: str) -> list[str | int | float]:
     if not isinstance(value, (list, tuple)) or not value:
         raise _refuse("Give at least one item.", name)
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
+        # (blank text is an argument too: the library refuses it in its own words)
+        if not isinstance(item, str) and not interventions.is_item(item):
             raise _refuse(f"Not an item (text or a number): {item!r}.", name)
     return list(value)
 

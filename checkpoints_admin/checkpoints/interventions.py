@@ -68,6 +68,7 @@ __all__ = [
     "MAX_SELECTION_DAYS",
     "NULLABLE_FIELDS",
     "done_already",
+    "is_item",
     "named",
     "parse_dates",
     "reprocess_dates",
@@ -603,6 +604,15 @@ def reprocess_dates(data: Mapping[str, Any], dates: Iterable[str]) -> dict[str, 
 
 # --------------------------------------------------------------------------- items
 
+
+def is_item(value: Any) -> bool:
+    """Whether skip and reprocess can take ``value`` as an item: text that is not blank, or a
+    number (``true``, ``null``, an object or a list is none)."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 _INT_RE: Final = re.compile(r"-?[0-9]+\Z")
 #: A number as an argument writes it (JSON's form; leading zeros too: "007" is 7).
 _NUMBER_RE: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
@@ -630,14 +640,14 @@ def _item_groups(data: Mapping[str, Any], items: Iterable[Any], *, exact: bool) 
     # of those (what a refusal names).
     choices: list[tuple[list[Any], Any]] = []
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
+        if not is_item(item):
+            if isinstance(item, str):
+                raise InterventionError("an empty item name was given")
             raise InterventionError(f"{item!r}: items must be strings or numbers")
         if not isinstance(item, str):
             choices.append(([item], item))
             continue
         stripped = item.strip()
-        if stripped == "":
-            raise InterventionError("an empty item name was given")
         number = _number(stripped)
         choices.append(([item, stripped, *([] if number is None else [number])], stripped))
     if not choices:

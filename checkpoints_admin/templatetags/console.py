@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
+from checkpoints_admin.checkpoints.interventions import is_item
 from checkpoints_admin.checkpoints.kinds import MANAGED
 from checkpoints_admin.checkpoints.summary import Summary, rate_text
 from checkpoints_admin.permissions import role_of
@@ -241,11 +242,11 @@ def pick_field(value: Any, kind: str) -> str:
     checkpoint's number item (apart from text, so that the number 1.5 is not taken for the
     text "1.5"); "" for a value no intervention takes (blank text, true, null, an object or
     a list, a number in a list of dates), which gets no tick box."""
+    if not is_item(value):
+        return ""
     if isinstance(value, str):
-        return "value" if value.strip() else ""
-    if kind == MANAGED and isinstance(value, int | float) and not isinstance(value, bool):
-        return "number"
-    return ""
+        return "value"
+    return "number" if kind == MANAGED else ""
 
 
 @register.filter
