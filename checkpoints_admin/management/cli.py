@@ -236,12 +236,12 @@ class WriteCommand(CheckpointsCommand):
     action: str = ""
     #: How many checkpoints this run changes, once confirmed, and those changed so far.
     planned: int | None = None
-    applied: list[Applied]
+    applied: tuple[Applied, ...] = ()
 
     def status_without_reader(self) -> int:
         """The output stopped being read (``… | head``) where it may not have said what was
         done: said on stderr, and exit 0 only when every change was applied."""
-        applied = getattr(self, "applied", [])
+        applied = self.applied
         lines = [
             f"Applied {self.action} to {done.preview.name}: audit entry #{done.entry.seq} "
             "(the output stopped being read)."
@@ -366,7 +366,7 @@ class WriteCommand(CheckpointsCommand):
 
         actor = services.Actor.for_cli()
         failures: list[str] = []
-        self.planned, self.applied = len(todo), []
+        self.planned, self.applied = len(todo), ()
         for preview in todo:
             while True:
                 try:
@@ -394,7 +394,7 @@ class WriteCommand(CheckpointsCommand):
                     failures.append(error_for(exc).args[0])
                     self.stderr.write(prefixed(f"{preview.name}: not changed", failures[-1]))
                     break
-                self.applied.append(applied)
+                self.applied += (applied,)
                 self.show_applied(applied)
                 break
         if failures:
