@@ -785,6 +785,28 @@ def test_skip_and_reprocess_items(operator, samples_dir):
     assert read(samples_dir, MANAGED)["pendingItems"] == ["item1"]
 
 
+@pytest.mark.parametrize(
+    ("name", "posted", "message"),
+    [
+        (MANAGED, ["abc"], "“abc” is not a number."),
+        (MANAGED, ["1.5e999"], "“1.5e999” is not a number."),
+        (MANAGED, ["007"], "“007” is not a number."),  # (not as JSON writes one)
+        (MANAGED, ["true"], "“true” is not a number."),
+        (UNIFIED, ["1.5"], "1.5: only dates can be selected here."),
+    ],
+)
+def test_a_ticked_number_that_is_none_is_refused_at_the_field(
+    operator, samples_dir, name, posted, message
+):
+    before = state(samples_dir)
+    refused = preview(operator, name, "skip", {"number": posted})
+    assert refused.status_code == 422
+    page = text(refused)
+    assert message in errors_of(page, "id_number") + errors_of(page, "id_dates")
+    assert 'aria-invalid="true"' in page
+    assert state(samples_dir) == before
+
+
 def test_a_ticked_item_is_the_one_moved_whatever_its_type(operator, checkpoints_dir):
     """Every tick box sent its value as text, so the number 1.5 went as "1.5" and the text
     item "1.5" moved instead; true, null, blank text and objects had boxes that could only
