@@ -425,7 +425,7 @@ class CheckpointManager:
 
     def _start_autosave(self) -> None:
         _live.add(self)
-        _flush_when_a_multiprocessing_child_ends()
+        _save_when_a_multiprocessing_child_ends()
         if self.autosave_seconds is None or self._thread is not None or self._completed:
             return
         # The thread holds only a weak reference, so an abandoned manager can be collected.
@@ -612,10 +612,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 _finalizer_pid: int | None = None
 
 
-def _flush_when_a_multiprocessing_child_ends() -> None:
+def _save_when_a_multiprocessing_child_ends() -> None:
     """In a child process of ``multiprocessing`` (any start method), which ends with
     ``os._exit()`` after its own finalizers but without the interpreter's exit (``atexit``),
-    make saving the unsaved updates one of those finalizers."""
+    make saving the unsaved updates one of those finalizers; and save them when the child is
+    terminated (:func:`_save_when_terminated`)."""
     global _finalizer_pid
     pid = os.getpid()
     if _finalizer_pid == pid:
